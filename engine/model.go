@@ -1,0 +1,222 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+)
+
+// Model is an architecture with its parameters, ready to run.
+type Model struct {
+	Arch *Arch
+	// Params maps state_dict keys (features.0.weight) to tensors. Convolution and linear
+	// weights may be int8; biases are always float32.
+	Params map[string]*Weight
+	// Fixture is true for untrained, generated weights: predictions are meaningless and
+	// every front end says so.
+	Fixture bool
+}
+
+// NewModel checks that tensors hold exactly the parameters the architecture needs, with the
+// right shapes and finite values, and builds a float32 model. Extra tensors are an error too:
+// they usually mean the file is for another architecture.
+func NewModel(a *Arch, tensors map[string]*Tensor) (*Model, error) {
+	m := &Model{Arch: a, Params: map[string]*Weight{}}
+	for _, p := range a.Params() {
+		t, ok := tensors[p.Name]
+		if !ok {
+			return nil, fmt.Errorf("weights for %s: missing tensor %q (shape %v)", a.Name, p.Name, p.Shape)
+		}
+		if !sameShape(t.Shape, p.Shape) {
+			return nil, fmt.Errorf("weights for %s: tensor %q has shape %v, want %v (weights for another architecture?)", a.Name, p.Name, t.Shape, p.Shape)
+		}
+		if HasNaN(t.Data) {
+			return nil, fmt.Errorf("weights for %s: tensor %q holds NaN or infinite values", a.Name, p.Name)
+		}
+		m.Params[p.Name] = &Weight{Shape: t.Shape, F32: t.Data}
+	}
+	if len(tensors) != len(m.Params) {
+		for name := range tensors {
+			if _, ok := m.Params[name]; !ok {
+				return nil, fmt.Errorf("weights for %s: unexpected tensor %q (weights for another architecture?)", a.Name, name)
+			}
+		}
+	}
+	return m, nil
+}
+
+// Shape is the activation shape after each named layer for a 1 x 3 x h x w input, or an
+// error when the input is too small or does not fit the fully connected layers.
+func (a *Arch) Shapes(h, w int) (map[string][]int, error) {
+	shapes := map[string][]int{}
+	c := 3
+	flat := -1 // set once a linear layer has flattened the activation
+	for _, l := range a.Layers {
+		switch l.Kind {
+		case KindConv:
+			if c != l.Conv.In {
+				return nil, fmt.Errorf("%s: %s wants %d channels, has %d", a.Name, l.Name, l.Conv.In, c)
+			}
+			h, w = l.Conv.OutSize(h, w)
+			c = l.Conv.Out
+		case KindFire:
+			_, e1, e3 := l.Fire.convs()
+			c = e1.Out + e3.Out
+		case KindMaxPool:
+			h, w = l.Pool.OutSize(h, w)
+		case KindAdaptiveAvgPool:
+			h, w = l.OutH, l.OutW
+		case KindLinear:
+			n := c * h * w
+			if flat >= 0 {
+				n = flat
+			}
+			if n != l.Linear.In {
+				return nil, fmt.Errorf("%s: input of %dx%d does not fit %s (%d features, want %d); use %dx%d",
+					a.Name, h, w, l.Name, n, l.Linear.In, a.InputSize, a.InputSize)
+			}
+			flat = l.Linear.Out
+		}
+		if h < 1 || w < 1 {
+			return nil, fmt.Errorf("%s: input too small, %s would be empty", a.Name, l.Name)
+		}
+		if l.Name != "" {
+			if flat >= 0 {
+				shapes[l.Name] = []int{1, flat}
+			} else {
+				shapes[l.Name] = []int{1, c, h, w}
+			}
+		}
+	}
+	return shapes, nil
+}
+
+// ForwardOptions tunes one forward pass.
+type ForwardOptions struct {
+	// Backend runs the operators; nil means the fastest CPU backend.
+	Backend Backend
+	// Keep selects the activations to return by name; nil keeps all of them.
+	Keep func(name string) bool
+	// StopAfter ends the pass after the named layer (for a view that needs conv1 only).
+	StopAfter string
+	// OnLayer, if set, is called after each named layer with its time: progress for the UI.
+	OnLayer func(name string, index, total int, took time.Duration)
+}
+
+// Result is what a forward pass leaves behind.
+type Result struct {
+	Logits      *Tensor            // N x Classes, nil when stopped early
+	Activations map[string]*Tensor // by layer name
+	Order       []string           // names in the order they were computed
+	LayerTimes  map[string]time.Duration
+}
+
+// Forward runs the network on x, an N x 3 x H x W batch of normalized images.
+func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
+	if len(x.Shape) != 4 || x.Shape[1] != 3 || x.Shape[0] < 1 {
+		return nil, fmt.Errorf("%s: input must be N x 3 x H x W, got %v", m.Arch.Name, x.Shape)
+	}
+	if _, err := m.Arch.Shapes(x.Shape[2], x.Shape[3]); err != nil {
+		return nil, err
+	}
+	if opt.StopAfter != "" && !contains(m.Arch.LayerNames(), opt.StopAfter) {
+		return nil, fmt.Errorf("%s has no layer %q (layers: %v)", m.Arch.Name, opt.StopAfter, m.Arch.LayerNames())
+	}
+	be := opt.Backend
+	if be == nil {
+		be = DefaultBackend()
+	}
+	res := &Result{Activations: map[string]*Tensor{}, LayerTimes: map[string]time.Duration{}}
+	total := len(m.Arch.LayerNames())
+	start := time.Now()
+
+	// The forward pass: one step per layer of the description, as in the paper's figure.
+	for _, l := range m.Arch.Layers {
+		switch l.Kind {
+		case KindConv:
+			x = be.Conv2D(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Conv)
+		case KindFire:
+			sq, e1, e3 := l.Fire.convs()
+			s := be.Conv2D(x, m.Params[l.Key+".squeeze.weight"], m.bias(l.Key+".squeeze"), sq)
+			x = be.Concat(
+				be.Conv2D(s, m.Params[l.Key+".expand1x1.weight"], m.bias(l.Key+".expand1x1"), e1),
+				be.Conv2D(s, m.Params[l.Key+".expand3x3.weight"], m.bias(l.Key+".expand3x3"), e3))
+		case KindMaxPool:
+			x = be.MaxPool2D(x, l.Pool)
+		case KindLRN:
+			x = be.LRN(x, l.LRN)
+		case KindAdaptiveAvgPool:
+			x = be.AdaptiveAvgPool2D(x, l.OutH, l.OutW)
+		case KindDropout:
+			// Dropout is the identity at inference.
+		case KindLinear:
+			x = be.Linear(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Linear)
+		}
+		if l.Name == "" {
+			continue
+		}
+		took := time.Since(start)
+		start = time.Now()
+		res.LayerTimes[l.Name] = took
+		res.Order = append(res.Order, l.Name)
+		if opt.Keep == nil || opt.Keep(l.Name) {
+			res.Activations[l.Name] = x
+		}
+		if opt.OnLayer != nil {
+			opt.OnLayer(l.Name, len(res.Order)-1, total, took)
+		}
+		if l.Name == opt.StopAfter {
+			return res, nil
+		}
+	}
+	res.Logits = Flatten(x, 1)
+	return res, nil
+}
+
+func (m *Model) bias(key string) []float32 {
+	if b := m.Params[key+".bias"]; b != nil {
+		return b.F32
+	}
+	return nil
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Probabilities is the softmax of the logits.
+func Probabilities(logits *Tensor) *Tensor { return softmax(logits) }
+
+// Class is one ranked prediction.
+type Class struct {
+	Index int
+	Prob  float32
+}
+
+// TopK returns the k most probable classes of one row of probabilities, best first; ties go
+// to the lower index, so the order is deterministic.
+func TopK(probs []float32, k int) []Class {
+	k = min(k, len(probs))
+	top := make([]Class, 0, k+1)
+	for i, p := range probs {
+		if len(top) == k && !(p > top[k-1].Prob) {
+			continue
+		}
+		j := len(top)
+		if j < k {
+			top = append(top, Class{})
+		} else {
+			j = k - 1
+		}
+		for j > 0 && p > top[j-1].Prob {
+			top[j] = top[j-1]
+			j--
+		}
+		top[j] = Class{i, p}
+	}
+	return top
+}

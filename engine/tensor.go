@@ -1,0 +1,93 @@
+// Package engine runs the AlexLens networks: NCHW float32 tensors, the operator set, the
+// network descriptions (AlexNet as in torchvision, the original BVLC AlexNet, SqueezeNet 1.1)
+// and the backends that execute them. It knows nothing of files, HTTP or the browser, and
+// builds for every GOOS/GOARCH, js/wasm included.
+package engine
+
+import (
+	"fmt"
+	"math"
+)
+
+// Tensor is a dense float32 tensor in row-major (NCHW for images) order.
+type Tensor struct {
+	Shape []int
+	Data  []float32
+}
+
+// NewTensor allocates a zeroed tensor of the given shape.
+func NewTensor(shape ...int) *Tensor {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			panic(fmt.Sprintf("engine: negative dimension in shape %v", shape))
+		}
+		n *= d
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, n)}
+}
+
+// FromData wraps data in a tensor of the given shape; the sizes must agree.
+func FromData(data []float32, shape ...int) (*Tensor, error) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return nil, fmt.Errorf("engine: negative dimension in shape %v", shape)
+		}
+		n *= d
+	}
+	if n != len(data) {
+		return nil, fmt.Errorf("engine: shape %v needs %d values, have %d", shape, n, len(data))
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: data}, nil
+}
+
+// Len is the number of elements.
+func (t *Tensor) Len() int { return len(t.Data) }
+
+// Clone returns a deep copy.
+func (t *Tensor) Clone() *Tensor {
+	return &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
+}
+
+// dims4 returns N, C, H, W of a 4-D tensor, panicking with a clear message otherwise:
+// a wrong rank here is a bug in a network description, not bad user input.
+func (t *Tensor) dims4(op string) (n, c, h, w int) {
+	if len(t.Shape) != 4 {
+		panic(fmt.Sprintf("engine: %s wants an NCHW tensor, got shape %v", op, t.Shape))
+	}
+	return t.Shape[0], t.Shape[1], t.Shape[2], t.Shape[3]
+}
+
+// Row returns batch item i of a tensor as a flat slice.
+func (t *Tensor) Row(i int) []float32 {
+	per := len(t.Data) / t.Shape[0]
+	return t.Data[i*per : (i+1)*per]
+}
+
+// RelL2 is the relative L2 error ||a-b|| / ||b||, the measure every cross-check uses.
+func RelL2(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var num, den float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		num += d * d
+		den += float64(b[i]) * float64(b[i])
+	}
+	if den == 0 {
+		return math.Sqrt(num)
+	}
+	return math.Sqrt(num / den)
+}
+
+// HasNaN reports whether any value is NaN or infinite.
+func HasNaN(x []float32) bool {
+	for _, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return true
+		}
+	}
+	return false
+}

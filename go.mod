@@ -1,0 +1,3 @@
+module github.com/alexlens/alexlens
+
+go 1.26
