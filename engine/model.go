@@ -14,6 +14,8 @@ type Model struct {
 	// Fixture is true for untrained, generated weights: predictions are meaningless and
 	// every front end says so.
 	Fixture bool
+	// Partial, when set, is the last layer the weights cover (see NewPartialModel).
+	Partial string
 }
 
 // NewModel checks that tensors hold exactly the parameters the architecture needs, with the
@@ -121,6 +123,14 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 	if opt.StopAfter != "" && !contains(m.Arch.LayerNames(), opt.StopAfter) {
 		return nil, fmt.Errorf("%s has no layer %q (layers: %v)", m.Arch.Name, opt.StopAfter, m.Arch.LayerNames())
 	}
+	if m.Partial != "" {
+		if opt.StopAfter == "" {
+			opt.StopAfter = m.Partial
+		}
+		if idx := indexOf(m.Arch.LayerNames(), opt.StopAfter); idx > indexOf(m.Arch.LayerNames(), m.Partial) {
+			return nil, fmt.Errorf("%s: these weights cover layers up to %s only, cannot run to %s", m.Arch.Name, m.Partial, opt.StopAfter)
+		}
+	}
 	be := opt.Backend
 	if be == nil {
 		be = DefaultBackend()
@@ -179,13 +189,15 @@ func (m *Model) bias(key string) []float32 {
 	return nil
 }
 
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
+func contains(xs []string, s string) bool { return indexOf(xs, s) >= 0 }
+
+func indexOf(xs []string, s string) int {
+	for i, x := range xs {
 		if x == s {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // Probabilities is the softmax of the logits.
@@ -219,4 +231,47 @@ func TopK(probs []float32, k int) []Class {
 		top[j] = Class{i, p}
 	}
 	return top
+}
+
+// NewPartialModel is NewModel for files that hold only the first layers of a network, such
+// as the original AlexNet's conv1 kernels: the layers present must be a prefix of the
+// architecture, and Forward can run only as far as they go (ForwardOptions.StopAfter).
+func NewPartialModel(a *Arch, tensors map[string]*Tensor) (*Model, error) {
+	var have []ParamSpec
+	for _, p := range a.Params() {
+		if _, ok := tensors[p.Name]; !ok {
+			break
+		}
+		have = append(have, p)
+	}
+	if len(have) == 0 {
+		return nil, fmt.Errorf("weights for %s: none of its layers are present (first wanted: %q)", a.Name, a.Params()[0].Name)
+	}
+	sub := map[string]*Tensor{}
+	for _, p := range have {
+		sub[p.Name] = tensors[p.Name]
+	}
+	part := &Arch{Name: a.Name, Title: a.Title, InputSize: a.InputSize, Classes: a.Classes, Embedding: a.Embedding}
+	for _, l := range a.Layers {
+		if l.Key != "" && !hasPrefixParam(have, l.Key) {
+			break
+		}
+		part.Layers = append(part.Layers, l)
+	}
+	m, err := NewModel(&Arch{Name: a.Name, Layers: part.Layers}, sub)
+	if err != nil {
+		return nil, err
+	}
+	m.Arch = a
+	m.Partial = part.Layers[len(part.Layers)-1].Name
+	return m, nil
+}
+
+func hasPrefixParam(ps []ParamSpec, key string) bool {
+	for _, p := range ps {
+		if len(p.Name) > len(key) && p.Name[:len(key)] == key && p.Name[len(key)] == '.' {
+			return true
+		}
+	}
+	return false
 }
