@@ -1,0 +1,222 @@
+// Package protocol is the message format between the page (the Vugu UI) and the engine
+// worker. Both sides are Go, so messages are these structs in JSON; large byte payloads
+// (image files, webcam frames) travel beside the JSON as a transferable Uint8Array so they
+// are never copied through a string. It has no syscall/js import, so it is tested natively.
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Op names what a request asks the worker to do.
+type Op string
+
+const (
+	// OpLoad fetches (or takes from Cache Storage), verifies and decodes a weights file.
+	OpLoad Op = "load"
+	// OpClassify decodes image file bytes (JPEG, PNG, GIF) and runs the network.
+	OpClassify Op = "classify"
+	// OpFrame runs the network on an RGBA frame (webcam) of Width x Height pixels.
+	OpFrame Op = "frame"
+	// OpMaps renders activation maps of the last forward pass, without running it again.
+	OpMaps Op = "maps"
+)
+
+// MaxRequestJSON bounds the JSON half of a request: requests are small, and anything larger
+// is a bug or an attack, not a reason to allocate.
+const MaxRequestJSON = 64 << 10
+
+// Request is one message to the worker. Bytes (the image or frame) travel separately.
+type Request struct {
+	ID int `json:"id"`
+	Op Op  `json:"op"`
+
+	// OpLoad: where the weights are and what they must hash to ("" when unknown: the file's
+	// own header hashes are still checked by the decoder).
+	URL       string `json:"url,omitempty"`
+	SHA256    string `json:"sha256,omitempty"`
+	Precision string `json:"precision,omitempty"` // f32 or int8; "" keeps the file's own
+
+	// OpFrame: the frame's size; its RGBA bytes come beside the JSON.
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
+
+	// OpClassify, OpFrame, OpMaps: the activation maps to render with the result.
+	Maps []MapRequest `json:"maps,omitempty"`
+	// Threshold hides activations below this fraction of a map's range (0 shows all).
+	Threshold float32 `json:"threshold,omitempty"`
+}
+
+// MapRequest asks for one channel of one layer's activation.
+type MapRequest struct {
+	Layer   string `json:"layer"`
+	Channel int    `json:"channel"`
+}
+
+// Kind tells what a response carries.
+type Kind string
+
+const (
+	KindProgress Kind = "progress" // more messages for this request follow
+	KindDone     Kind = "done"     // the last message for this request
+	KindError    Kind = "error"    // the request failed; the worker keeps working
+)
+
+// Response is one message from the worker. A request gets zero or more progress messages
+// and then exactly one done or error message with the same ID. ID 0 is the worker's own
+// "started" announcement.
+type Response struct {
+	ID       int             `json:"id"`
+	Kind     Kind            `json:"kind"`
+	Error    string          `json:"error,omitempty"`
+	Progress *Progress       `json:"progress,omitempty"`
+	Model    *ModelInfo      `json:"model,omitempty"`
+	Result   *Classification `json:"result,omitempty"`
+	Maps     []ActivationMap `json:"maps,omitempty"`
+	Kernels  *KernelGrid     `json:"kernels,omitempty"`
+}
+
+// Stage is a step of loading or classifying, for progress display.
+type Stage string
+
+const (
+	StageDownload Stage = "download" // Done/Total bytes (Total 0 when the size is unknown)
+	StageCache    Stage = "cache"    // weights found in Cache Storage
+	StageVerify   Stage = "verify"
+	StageDecode   Stage = "decode"
+	StageLayer    Stage = "layer" // Done/Total layers, Layer and Millis of the one just run
+)
+
+// Progress reports one step of a long request.
+type Progress struct {
+	Stage  Stage   `json:"stage"`
+	Done   int64   `json:"done"`
+	Total  int64   `json:"total"`
+	Layer  string  `json:"layer,omitempty"`
+	Millis float64 `json:"ms,omitempty"`
+}
+
+// LayerInfo describes one named activation of the loaded network.
+type LayerInfo struct {
+	Name     string `json:"name"`
+	Channels int    `json:"channels"` // 0 for flat (fully connected) layers
+	Height   int    `json:"h"`
+	Width    int    `json:"w"`
+	Features int    `json:"features"` // flat size for fully connected layers
+}
+
+// ModelInfo describes loaded weights.
+type ModelInfo struct {
+	Arch      string      `json:"arch"`
+	Title     string      `json:"title"`
+	Precision string      `json:"precision"`
+	Fixture   bool        `json:"fixture"`
+	Partial   string      `json:"partial,omitempty"` // last layer the weights cover, if not all
+	Params    int         `json:"params"`
+	Bytes     int64       `json:"bytes"`
+	SHA256    string      `json:"sha256"`
+	FromCache bool        `json:"fromCache"`
+	Backend   string      `json:"backend"`
+	InputSize int         `json:"inputSize"`
+	Layers    []LayerInfo `json:"layers"`
+	LoadMs    float64     `json:"loadMs"`
+}
+
+// Prediction is one ranked class.
+type Prediction struct {
+	Index int     `json:"index"`
+	Label string  `json:"label"`
+	Prob  float32 `json:"prob"`
+}
+
+// LayerTime is how long one layer of the forward pass took.
+type LayerTime struct {
+	Layer  string  `json:"layer"`
+	Millis float64 `json:"ms"`
+}
+
+// Classification is the outcome of one forward pass.
+type Classification struct {
+	Top []Prediction `json:"top"` // best first; empty for partial weights
+	// PreprocessMs covers decoding and resizing; ForwardMs the network alone.
+	PreprocessMs float64     `json:"preprocessMs"`
+	ForwardMs    float64     `json:"forwardMs"`
+	Layers       []LayerTime `json:"layers"`
+	// Embedding is the architecture's embedding layer (fc7, or SqueezeNet's fire9 averaged
+	// over space), for similarity views.
+	EmbeddingLayer string    `json:"embeddingLayer,omitempty"`
+	Embedding      []float32 `json:"embedding,omitempty"`
+	Backend        string    `json:"backend"`
+	ImageWidth     int       `json:"imageWidth"`
+	ImageHeight    int       `json:"imageHeight"`
+}
+
+// ActivationMap is one channel of one layer, scaled to 0..255 grayscale, row-major.
+type ActivationMap struct {
+	Layer   string  `json:"layer"`
+	Channel int     `json:"channel"`
+	Width   int     `json:"w"`
+	Height  int     `json:"h"`
+	Pix     []byte  `json:"pix"`
+	Min     float32 `json:"min"`
+	Max     float32 `json:"max"`
+}
+
+// KernelGrid holds the first layer's kernels as small RGBA images (each KW x KH, scaled
+// symmetrically around zero so mid-gray is a zero weight), ready for putImageData.
+type KernelGrid struct {
+	Count  int      `json:"count"`
+	Width  int      `json:"w"`
+	Height int      `json:"h"`
+	RGBA   [][]byte `json:"rgba"`
+}
+
+// DecodeRequest parses the JSON half of a request, with a clear error for anything that is
+// not a well-formed request.
+func DecodeRequest(data []byte) (*Request, error) {
+	if len(data) > MaxRequestJSON {
+		return nil, fmt.Errorf("request of %d bytes is larger than the %d allowed", len(data), MaxRequestJSON)
+	}
+	var r Request
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("malformed request: %v", err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// MaxFrameSide bounds webcam frames: no camera sends more, and it caps the allocation.
+const MaxFrameSide = 8192
+
+// MaxMaps bounds how many activation maps one request may ask for.
+const MaxMaps = 64
+
+// Validate checks the fields an operation needs.
+func (r *Request) Validate() error {
+	switch r.Op {
+	case OpLoad:
+		if r.URL == "" {
+			return fmt.Errorf("load: no weights URL")
+		}
+		if r.Precision != "" && r.Precision != "f32" && r.Precision != "int8" {
+			return fmt.Errorf("load: precision must be f32 or int8, not %q", r.Precision)
+		}
+	case OpFrame:
+		if r.Width < 1 || r.Height < 1 || r.Width > MaxFrameSide || r.Height > MaxFrameSide {
+			return fmt.Errorf("frame: size %dx%d outside 1..%d", r.Width, r.Height, MaxFrameSide)
+		}
+	case OpClassify, OpMaps:
+	default:
+		return fmt.Errorf("unknown operation %q", r.Op)
+	}
+	if len(r.Maps) > MaxMaps {
+		return fmt.Errorf("%d activation maps asked for, at most %d at once", len(r.Maps), MaxMaps)
+	}
+	if r.Threshold < 0 || r.Threshold > 1 || r.Threshold != r.Threshold {
+		return fmt.Errorf("threshold %v outside 0..1", r.Threshold)
+	}
+	return nil
+}

@@ -1,0 +1,326 @@
+// Package session is the engine side of the browser worker: it holds the loaded model and
+// the last forward pass, and turns requests into results (top-5, per-layer times, activation
+// maps, first-layer kernels, the embedding). It has no syscall/js import, so everything the
+// worker computes is tested natively against the same engine the CLI uses.
+package session
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/engine/imagenet"
+	"github.com/alexlens/alexlens/wasm/protocol"
+)
+
+// Codecs are the file formats the session reads: image files and weight files. They are the
+// same functions the native CLI uses, so the browser's results equal the CLI's exactly.
+type Codecs struct {
+	DecodeWeights func(data []byte) (*engine.Model, error)
+	DecodeImage   func(data []byte) (image.Image, error)
+	ImageTensor   func(img image.Image, crop int) *engine.Tensor
+	FrameTensor   func(rgba []byte, w, h, crop int) (*engine.Tensor, error)
+}
+
+// Session is one worker's engine state. It is not safe for concurrent use: the worker runs
+// one request at a time.
+type Session struct {
+	codecs  Codecs
+	backend engine.Backend
+	model   *engine.Model
+	info    *protocol.ModelInfo
+	last    *engine.Result
+}
+
+// New returns a session that runs the network on backend (nil: the engine's default).
+func New(c Codecs, backend engine.Backend) *Session {
+	if backend == nil {
+		backend = engine.DefaultBackend()
+	}
+	return &Session{codecs: c, backend: backend}
+}
+
+// ErrNoModel is returned by requests that need weights before any were loaded.
+var ErrNoModel = errors.New("no weights loaded yet")
+
+// Load verifies data against wantSHA256 (hex; "" skips the check), decodes it and makes it
+// the current model at the given precision ("" keeps the file's own).
+func (s *Session) Load(data []byte, wantSHA256, precision string) (*protocol.ModelInfo, error) {
+	start := time.Now()
+	sum := sha256.Sum256(data)
+	got := hex.EncodeToString(sum[:])
+	if wantSHA256 != "" && !strings.EqualFold(got, wantSHA256) {
+		return nil, fmt.Errorf("weights are corrupt or changed: sha256 %s..., expected %s...", got[:12], shortHash(wantSHA256))
+	}
+	m, err := s.codecs.DecodeWeights(data)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read weights: %w", err)
+	}
+	switch precision {
+	case "":
+	case string(engine.F32), string(engine.Int8):
+		partial := m.Partial
+		m = m.WithPrecision(engine.Precision(precision))
+		m.Partial = partial
+	default:
+		return nil, fmt.Errorf("precision must be f32 or int8, not %q", precision)
+	}
+	info, err := describe(m)
+	if err != nil {
+		return nil, err
+	}
+	info.Bytes = int64(len(data))
+	info.SHA256 = got
+	info.Backend = s.backend.Name()
+	info.LoadMs = ms(time.Since(start))
+	s.model, s.info, s.last = m, info, nil
+	return info, nil
+}
+
+// Model describes the loaded model, or nil.
+func (s *Session) Model() *protocol.ModelInfo { return s.info }
+
+func describe(m *engine.Model) (*protocol.ModelInfo, error) {
+	a := m.Arch
+	shapes, err := a.Shapes(a.InputSize, a.InputSize)
+	if err != nil {
+		return nil, err
+	}
+	info := &protocol.ModelInfo{
+		Arch: a.Name, Title: a.Title, Precision: string(m.Precision()), Fixture: m.Fixture,
+		Partial: m.Partial, Params: a.ParamCount(), InputSize: a.InputSize,
+	}
+	for _, name := range a.LayerNames() {
+		sh := shapes[name]
+		li := protocol.LayerInfo{Name: name}
+		if len(sh) == 4 {
+			li.Channels, li.Height, li.Width = sh[1], sh[2], sh[3]
+		} else {
+			li.Features = sh[1]
+		}
+		info.Layers = append(info.Layers, li)
+		if name == m.Partial {
+			break
+		}
+	}
+	return info, nil
+}
+
+// ClassifyImage decodes an image file and runs the network on it.
+func (s *Session) ClassifyImage(data []byte, progress func(protocol.Progress)) (*protocol.Classification, error) {
+	if s.model == nil {
+		return nil, ErrNoModel
+	}
+	start := time.Now()
+	img, err := s.codecs.DecodeImage(data)
+	if err != nil {
+		return nil, err
+	}
+	x := s.codecs.ImageTensor(img, s.model.Arch.InputSize)
+	b := img.Bounds()
+	return s.run(x, time.Since(start), b.Dx(), b.Dy(), progress)
+}
+
+// ClassifyFrame runs the network on an RGBA frame of w x h pixels.
+func (s *Session) ClassifyFrame(rgba []byte, w, h int, progress func(protocol.Progress)) (*protocol.Classification, error) {
+	if s.model == nil {
+		return nil, ErrNoModel
+	}
+	if w < 1 || h < 1 || w > protocol.MaxFrameSide || h > protocol.MaxFrameSide || len(rgba) != 4*w*h {
+		return nil, fmt.Errorf("frame of %d bytes is not %dx%d RGBA", len(rgba), w, h)
+	}
+	start := time.Now()
+	x, err := s.codecs.FrameTensor(rgba, w, h, s.model.Arch.InputSize)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(x, time.Since(start), w, h, progress)
+}
+
+func (s *Session) run(x *engine.Tensor, prep time.Duration, w, h int, progress func(protocol.Progress)) (*protocol.Classification, error) {
+	m := s.model
+	total := len(m.Arch.LayerNames())
+	if m.Partial != "" {
+		total = indexOf(m.Arch.LayerNames(), m.Partial) + 1
+	}
+	opt := engine.ForwardOptions{Backend: s.backend}
+	if progress != nil {
+		opt.OnLayer = func(name string, i, _ int, took time.Duration) {
+			progress(protocol.Progress{Stage: protocol.StageLayer, Done: int64(i + 1), Total: int64(total), Layer: name, Millis: ms(took)})
+		}
+	}
+	start := time.Now()
+	res, err := m.Forward(x, opt)
+	if err != nil {
+		return nil, err
+	}
+	c := &protocol.Classification{
+		PreprocessMs: ms(prep), ForwardMs: ms(time.Since(start)), Backend: s.backend.Name(),
+		ImageWidth: w, ImageHeight: h, Top: []protocol.Prediction{},
+	}
+	for _, name := range res.Order {
+		c.Layers = append(c.Layers, protocol.LayerTime{Layer: name, Millis: ms(res.LayerTimes[name])})
+	}
+	if res.Logits != nil {
+		probs := engine.Probabilities(res.Logits).Row(0)
+		for _, k := range engine.TopK(probs, 5) {
+			c.Top = append(c.Top, protocol.Prediction{Index: k.Index, Label: imagenet.Label(k.Index), Prob: k.Prob})
+		}
+	}
+	if e := res.Activations[m.Arch.Embedding]; e != nil {
+		c.EmbeddingLayer = m.Arch.Embedding
+		c.Embedding = embedding(e)
+	}
+	s.last = res
+	return c, nil
+}
+
+// embedding flattens an activation to one vector, averaging feature maps over space so a
+// convolutional embedding (SqueezeNet's fire9) stays one value per channel.
+func embedding(t *engine.Tensor) []float32 {
+	if len(t.Shape) != 4 {
+		return append([]float32(nil), t.Row(0)...)
+	}
+	c, hw := t.Shape[1], t.Shape[2]*t.Shape[3]
+	out := make([]float32, c)
+	for ch := range c {
+		var sum float64
+		for _, v := range t.Data[ch*hw : (ch+1)*hw] {
+			sum += float64(v)
+		}
+		out[ch] = float32(sum / float64(hw))
+	}
+	return out
+}
+
+// Maps renders the requested activation maps of the last forward pass. Values below
+// threshold (a fraction of each map's range) are drawn black: "hide values near zero".
+func (s *Session) Maps(reqs []protocol.MapRequest, threshold float32) ([]protocol.ActivationMap, error) {
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	if s.last == nil {
+		return nil, errors.New("no image classified yet: activation maps come from the last forward pass")
+	}
+	if len(reqs) > protocol.MaxMaps {
+		return nil, fmt.Errorf("%d activation maps asked for, at most %d at once", len(reqs), protocol.MaxMaps)
+	}
+	var out []protocol.ActivationMap
+	for _, r := range reqs {
+		t, ok := s.last.Activations[r.Layer]
+		if !ok {
+			return nil, fmt.Errorf("no activation %q (layers: %s)", r.Layer, strings.Join(s.last.Order, ", "))
+		}
+		m, err := ActivationImage(t, r.Layer, r.Channel, threshold)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// ActivationImage scales channel ch of an activation to 0..255 between its minimum and
+// maximum. A flat (fully connected) activation becomes a near-square grid of its values.
+func ActivationImage(t *engine.Tensor, layer string, ch int, threshold float32) (protocol.ActivationMap, error) {
+	var plane []float32
+	var w, h int
+	if len(t.Shape) == 4 {
+		c := t.Shape[1]
+		if ch < 0 || ch >= c {
+			return protocol.ActivationMap{}, fmt.Errorf("%s has channels 0..%d, not %d", layer, c-1, ch)
+		}
+		h, w = t.Shape[2], t.Shape[3]
+		plane = t.Data[ch*h*w : (ch+1)*h*w]
+	} else {
+		if ch != 0 {
+			return protocol.ActivationMap{}, fmt.Errorf("%s is fully connected: it has one map (channel 0), not channel %d", layer, ch)
+		}
+		plane = t.Row(0)
+		w = int(math.Ceil(math.Sqrt(float64(len(plane)))))
+		h = (len(plane) + w - 1) / w
+	}
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range plane {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	am := protocol.ActivationMap{Layer: layer, Channel: ch, Width: w, Height: h, Pix: make([]byte, w*h), Min: lo, Max: hi}
+	span := hi - lo
+	if span <= 0 {
+		return am, nil // a constant map is drawn black: nothing stands out
+	}
+	cut := threshold * span
+	for i, v := range plane {
+		d := v - lo
+		if d < cut {
+			continue
+		}
+		am.Pix[i] = byte(math.Round(float64(255 * d / span)))
+	}
+	return am, nil
+}
+
+// Kernels draws the first convolution's kernels, or returns nil when no model is loaded.
+func (s *Session) Kernels() *protocol.KernelGrid {
+	if s.model == nil {
+		return nil
+	}
+	l := s.model.Arch.FirstConv()
+	return KernelImages(s.model.Params[l.Key+".weight"])
+}
+
+// KernelImages turns an [O, 3, KH, KW] weight into O RGBA images. Each kernel is scaled by
+// its own largest magnitude around mid-gray, as in the AlexNet paper's Figure 3, so the
+// colour and orientation each one detects are visible whatever its norm.
+func KernelImages(w *engine.Weight) *protocol.KernelGrid {
+	if w == nil || len(w.Shape) != 4 || w.Shape[1] != 3 {
+		return nil
+	}
+	o, kh, kw := w.Shape[0], w.Shape[2], w.Shape[3]
+	g := &protocol.KernelGrid{Count: o, Width: kw, Height: kh}
+	row := make([]float32, w.RowLen())
+	for k := range o {
+		vals := w.RowF32(k, row)
+		var m float32
+		for _, v := range vals {
+			m = max(m, float32(math.Abs(float64(v))))
+		}
+		img := make([]byte, 4*kh*kw)
+		for p := range kh * kw {
+			for c := range 3 {
+				v := float32(0)
+				if m > 0 {
+					v = vals[c*kh*kw+p] / m
+				}
+				img[4*p+c] = byte(math.Round(float64(127.5 + 127.5*v)))
+			}
+			img[4*p+3] = 255
+		}
+		g.RGBA = append(g.RGBA, img)
+	}
+	return g
+}
+
+func indexOf(xs []string, s string) int {
+	for i, x := range xs {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
