@@ -77,8 +77,3 @@ func (m *Model) Precision() Precision {
 	}
 	return F32
 }
-
-// DefaultBackend is the backend Forward uses when none is named.
-func DefaultBackend() Backend { return defaultBackend }
-
-var defaultBackend Backend = Reference{}

@@ -1,0 +1,305 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// FastCPU is the fast CPU backend: convolutions as blocked GEMM with weights packed once
+// for a register-tiled micro-kernel, fully connected layers as row-parallel dot products
+// that read int8 weights directly, and the cheap operators as parallel loops.
+//
+// int8 weights are multiplied as their integer values by float32 activations, and each
+// output channel's scale is applied once at the end; activations are never quantized, so
+// int8 results match Reference on the same int8 weights to float32 rounding.
+type FastCPU struct {
+	// Threads is the number of goroutines an operator splits its work into;
+	// 0 means runtime.GOMAXPROCS(0).
+	Threads int
+}
+
+// DefaultBackend is the backend Forward uses when none is named.
+func DefaultBackend() Backend { return defaultBackend }
+
+var defaultBackend Backend = FastCPU{}
+
+// KernelName names the active GEMM micro-kernel (portable Go or a SIMD variant), for
+// benchmark reports.
+func KernelName() string { return activeKernel.name }
+
+func (f FastCPU) Name() string { return "fastcpu" }
+
+func (f FastCPU) threads() int {
+	if f.Threads > 0 {
+		return f.Threads
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// parallelFor runs body(worker, i) for i in [0, n) on up to threads goroutines; each worker
+// index is used by one goroutine at a time, so per-worker scratch needs no locking.
+func parallelFor(n, threads int, body func(worker, i int)) {
+	workers := min(threads, n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			body(0, i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for wk := 0; wk < workers; wk++ {
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				body(wk, i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Conv2D computes, for each batch item and group, C[coutG x oh*ow] = A[coutG x k] · B[k x
+// oh*ow] with B the im2col of the input. Work is split over column panels of B: a worker
+// packs one panel (k x nr, fused im2col) and multiplies every A panel of the group by it
+// while it is hot in cache.
+func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tensor {
+	checkConv(x, w, bias, c)
+	n, _, h, wd := x.dims4("conv2d")
+	oh, ow := c.OutSize(h, wd)
+	if oh <= 0 || ow <= 0 || c.Out == 0 {
+		return NewTensor(n, c.Out, max(oh, 0), max(ow, 0))
+	}
+	y := NewTensor(n, c.Out, oh, ow)
+	pw := packedConvWeight(w, c.Groups)
+	kern := activeKernel
+	mr, nr := kern.mr, kern.nr
+	cinG := c.In / c.Groups
+	plane := oh * ow
+	colPanels := (plane + nr - 1) / nr
+	jobs := n * c.Groups * colPanels
+
+	threads := f.threads()
+	scratch := make([]convScratch, min(threads, jobs))
+	parallelFor(jobs, threads, func(wk, job int) {
+		s := &scratch[wk]
+		if s.b == nil {
+			s.b = make([]float32, pw.k*nr)
+			s.tile = make([]float32, mr*nr)
+			s.iy0 = make([]int, nr)
+			s.ix0 = make([]int, nr)
+		}
+		b, rest := job/(c.Groups*colPanels), job%(c.Groups*colPanels)
+		g, cp := rest/colPanels, rest%colPanels
+		p0 := cp * nr
+		cols := min(nr, plane-p0)
+		in := x.Data[(b*c.In+g*cinG)*h*wd : (b*c.In+(g+1)*cinG)*h*wd]
+		im2colPanel(s, in, cinG, h, wd, ow, p0, cols, nr, c)
+		for mp := 0; mp < pw.panels; mp++ {
+			kern.tile(pw.k, pw.panel(g, mp), s.b, s.tile)
+			o0 := g*pw.coutG + mp*mr
+			rows := min(mr, (g+1)*pw.coutG-o0)
+			for i := 0; i < rows; i++ {
+				o := o0 + i
+				scale, add := float32(1), float32(0)
+				if pw.scale != nil {
+					scale = pw.scale[o]
+				}
+				if bias != nil {
+					add = bias[o]
+				}
+				dst := y.Data[(b*c.Out+o)*plane+p0 : (b*c.Out+o)*plane+p0+cols]
+				src := s.tile[i*nr : i*nr+cols]
+				for j, v := range src {
+					v = v*scale + add
+					if c.ReLU && v < 0 {
+						v = 0
+					}
+					dst[j] = v
+				}
+			}
+		}
+	})
+	return y
+}
+
+type convScratch struct {
+	b, tile  []float32
+	iy0, ix0 []int
+}
+
+// im2colPanel packs columns [p0, p0+cols) of the im2col matrix of one group's input planes
+// into s.b, k-major with nr values per row (missing columns are zero). Row k = (ci*KH+ky)*KW+kx
+// matches the weight layout [cinG][KH][KW].
+func im2colPanel(s *convScratch, in []float32, cinG, h, w, ow, p0, cols, nr int, c ConvSpec) {
+	dst := s.b
+	hw := h * w
+	// A 1x1, stride-1, unpadded convolution's im2col is its input: copy rows.
+	if c.KH == 1 && c.KW == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadT == 0 && c.PadL == 0 && c.PadB == 0 && c.PadR == 0 {
+		for ci := 0; ci < cinG; ci++ {
+			row := dst[ci*nr : (ci+1)*nr]
+			copy(row, in[ci*hw+p0:ci*hw+p0+cols])
+			clear(row[cols:])
+		}
+		return
+	}
+	// Top-left input coordinate of each column's window; columns past the end get a row
+	// far outside the image so that every tap reads as padding.
+	for j := 0; j < nr; j++ {
+		if j >= cols {
+			s.iy0[j], s.ix0[j] = math.MinInt32, math.MinInt32
+			continue
+		}
+		oy, ox := (p0+j)/ow, (p0+j)%ow
+		s.iy0[j] = oy*c.StrideH - c.PadT
+		s.ix0[j] = ox*c.StrideW - c.PadL
+	}
+	iy0, ix0 := s.iy0[:nr], s.ix0[:nr]
+	k := 0
+	for ci := 0; ci < cinG; ci++ {
+		src := in[ci*hw : (ci+1)*hw]
+		for ky := 0; ky < c.KH; ky++ {
+			dy := ky * c.DilH
+			for kx := 0; kx < c.KW; kx++ {
+				dx := kx * c.DilW
+				row := dst[k*nr : (k+1)*nr]
+				for j := range row {
+					iy, ix := iy0[j]+dy, ix0[j]+dx
+					if uint(iy) < uint(h) && uint(ix) < uint(w) {
+						row[j] = src[iy*w+ix]
+					} else {
+						row[j] = 0
+					}
+				}
+				k++
+			}
+		}
+	}
+}
+
+// Linear at batch 1 is bandwidth bound: every weight is read once, so output rows are split
+// across goroutines and int8 weights are read as int8 (a quarter of the float32 traffic).
+// For larger batches each row, once loaded, is dotted with every batch item.
+func (f FastCPU) Linear(x *Tensor, w *Weight, bias []float32, l LinearSpec) *Tensor {
+	checkLinear(x, w, bias, l)
+	n := x.Shape[0]
+	y := NewTensor(n, l.Out)
+	kern := activeKernel
+	const rowsPerJob = 16 // enough work per job to amortize scheduling, fine enough to balance
+	jobs := (l.Out + rowsPerJob - 1) / rowsPerJob
+	parallelFor(jobs, f.threads(), func(_, job int) {
+		for o := job * rowsPerJob; o < min(l.Out, (job+1)*rowsPerJob); o++ {
+			for b := 0; b < n; b++ {
+				xr := x.Data[b*l.In : (b+1)*l.In]
+				var v float32
+				if w.Quantized() {
+					v = kern.dotI8(w.I8[o*l.In:(o+1)*l.In], xr) * w.Scale[o]
+				} else {
+					v = kern.dotF32(w.F32[o*l.In:(o+1)*l.In], xr)
+				}
+				if bias != nil {
+					v += bias[o]
+				}
+				if l.ReLU && v < 0 {
+					v = 0
+				}
+				y.Data[b*l.Out+o] = v
+			}
+		}
+	})
+	return y
+}
+
+// MaxPool2D and AvgPool2D run the reference loops on planes in parallel.
+func (f FastCPU) MaxPool2D(x *Tensor, p PoolSpec) *Tensor { return f.pool(x, p, true) }
+func (f FastCPU) AvgPool2D(x *Tensor, p PoolSpec) *Tensor { return f.pool(x, p, false) }
+
+func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
+	n, c, h, w := x.dims4("pool2d")
+	oh, ow := p.OutSize(h, w)
+	y := NewTensor(n, c, oh, ow)
+	planes := n * c
+	const planesPerJob = 8
+	parallelFor((planes+planesPerJob-1)/planesPerJob, f.threads(), func(_, job int) {
+		p0, p1 := job*planesPerJob, min(planes, (job+1)*planesPerJob)
+		in := &Tensor{Shape: []int{1, p1 - p0, h, w}, Data: x.Data[p0*h*w : p1*h*w]}
+		out := pool2D(in, p, isMax)
+		copy(y.Data[p0*oh*ow:p1*oh*ow], out.Data)
+	})
+	return y
+}
+
+func (f FastCPU) AdaptiveAvgPool2D(x *Tensor, oh, ow int) *Tensor {
+	return Reference{}.AdaptiveAvgPool2D(x, oh, ow)
+}
+
+// LRN keeps a running sum of squares across the channel window and, for the networks'
+// beta of 0.75, replaces pow with two square roots; pixels are split across goroutines.
+func (f FastCPU) LRN(x *Tensor, l LRNSpec) *Tensor {
+	n, c, h, w := x.dims4("lrn")
+	y := NewTensor(n, c, h, w)
+	lo, hi := (l.Size-1)/2, l.Size/2
+	hw := h * w
+	alpha := float64(l.Alpha) / float64(l.Size)
+	const pixelsPerJob = 256
+	perItem := (hw + pixelsPerJob - 1) / pixelsPerJob
+	parallelFor(n*perItem, f.threads(), func(_, job int) {
+		b, i0 := job/perItem, (job%perItem)*pixelsPerJob
+		base := b * c * hw
+		for i := i0; i < min(hw, i0+pixelsPerJob); i++ {
+			var sq float64
+			for k := 0; k < min(hi, c-1)+1; k++ { // window of channel 0
+				v := float64(x.Data[base+k*hw+i])
+				sq += v * v
+			}
+			for ch := 0; ch < c; ch++ {
+				if ch > 0 {
+					if add := ch + hi; add < c {
+						v := float64(x.Data[base+add*hw+i])
+						sq += v * v
+					}
+					if drop := ch - lo - 1; drop >= 0 {
+						v := float64(x.Data[base+drop*hw+i])
+						sq -= v * v
+					}
+				}
+				s := float64(l.K) + alpha*max(sq, 0)
+				var d float64
+				if l.Beta == 0.75 {
+					r := math.Sqrt(s)
+					d = r * math.Sqrt(r)
+				} else {
+					d = math.Pow(s, float64(l.Beta))
+				}
+				y.Data[base+ch*hw+i] = float32(float64(x.Data[base+ch*hw+i]) / d)
+			}
+		}
+	})
+	return y
+}
+
+func (f FastCPU) ReLU(x *Tensor) *Tensor       { return Reference{}.ReLU(x) }
+func (f FastCPU) Concat(xs ...*Tensor) *Tensor { return concatChannels(xs) }
+func (f FastCPU) Softmax(x *Tensor) *Tensor    { return softmax(x) }
+
+// checkLinear panics with a clear message on shapes that do not fit: like checkConv, a
+// mismatch here is a bug in a network description, not bad user input.
+func checkLinear(x *Tensor, w *Weight, bias []float32, l LinearSpec) {
+	if len(x.Shape) < 1 || x.Shape[0] < 0 || x.Len() != x.Shape[0]*l.In {
+		panic(fmt.Sprintf("engine: linear expects %d inputs per item, got shape %v", l.In, x.Shape))
+	}
+	if !sameShape(w.Shape, []int{l.Out, l.In}) {
+		panic(fmt.Sprintf("engine: linear weight shape %v, want [%d %d]", w.Shape, l.Out, l.In))
+	}
+	if bias != nil && len(bias) != l.Out {
+		panic(fmt.Sprintf("engine: linear bias has %d values, want %d", len(bias), l.Out))
+	}
+}

@@ -1,0 +1,109 @@
+package engine
+
+// The GEMM core of the fast CPU backend, in the GotoBLAS/BLIS shape: C = A·B where A (the
+// weights) is packed once into panels of mr rows stored k-major, B (the im2col of the input)
+// is packed per call into panels of nr columns stored k-major, and a register-tiled
+// micro-kernel multiplies one A panel by one B panel into an mr x nr tile.
+//
+// Several micro-kernels exist (portable Go, and SIMD ones behind build tags); exactly one is
+// active, chosen at start-up from what the CPU offers. Packed panels depend on its mr and nr,
+// so packing always asks the active kernel.
+
+// gemmKernel is one implementation of the inner loops.
+type gemmKernel struct {
+	name   string
+	mr, nr int
+	// tile sets c[i*nr+j] = sum over p < k of a[p*mr+i] * b[p*nr+j]: one mr x k panel of A
+	// times one k x nr panel of B. len(a) >= k*mr, len(b) >= k*nr, len(c) >= mr*nr.
+	tile func(k int, a, b, c []float32)
+	// dotF32 and dotI8 are the row dot products of fully connected layers.
+	dotF32 func(w, x []float32) float32
+	dotI8  func(w []int8, x []float32) float32
+}
+
+// portableKernel is pure Go and runs everywhere, js/wasm included. A 4 x 4 tile keeps its 16
+// accumulators in locals that compilers can register-allocate (wasm engines all of them).
+var portableKernel = gemmKernel{
+	name: "portable-4x4", mr: 4, nr: 4,
+	tile:   tile4x4,
+	dotF32: dotGeneric[float32],
+	dotI8:  dotGeneric[int8],
+}
+
+// activeKernel is the micro-kernel the backend uses; SIMD builds replace it in init when
+// the CPU supports them.
+var activeKernel = portableKernel
+
+func tile4x4(k int, a, b, c []float32) {
+	a = a[:k*4]
+	b = b[:k*4]
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
+	for p := 0; p < k; p++ {
+		ap := a[p*4 : p*4+4 : p*4+4]
+		bp := b[p*4 : p*4+4 : p*4+4]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		a0 := ap[0]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		a1 := ap[1]
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		a2 := ap[2]
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		a3 := ap[3]
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	c = c[:16]
+	c[0], c[1], c[2], c[3] = c00, c01, c02, c03
+	c[4], c[5], c[6], c[7] = c10, c11, c12, c13
+	c[8], c[9], c[10], c[11] = c20, c21, c22, c23
+	c[12], c[13], c[14], c[15] = c30, c31, c32, c33
+}
+
+// dotGeneric is the portable row dot product for float32 and int8 weights alike (one
+// generic body instead of twin copies). Four partial sums break the add dependency chain.
+func dotGeneric[T float32 | int8](w []T, x []float32) float32 {
+	x = x[:len(w)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		s0 += float32(w[i]) * x[i]
+		s1 += float32(w[i+1]) * x[i+1]
+		s2 += float32(w[i+2]) * x[i+2]
+		s3 += float32(w[i+3]) * x[i+3]
+	}
+	for ; i < len(w); i++ {
+		s0 += float32(w[i]) * x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// packA copies rows [r0, r0+rows) of a row-major matrix with rowLen columns into one panel
+// of mr rows stored k-major (dst[p*mr+i] = src[(r0+i)*rowLen+p]), padding missing rows with
+// zeros. int8 weights are packed as their integer values; the scale is applied at the end.
+func packA[T float32 | int8](dst []float32, src []T, r0, rows, rowLen, mr int) {
+	dst = dst[:rowLen*mr]
+	for i := 0; i < mr; i++ {
+		if i >= rows {
+			for p := 0; p < rowLen; p++ {
+				dst[p*mr+i] = 0
+			}
+			continue
+		}
+		row := src[(r0+i)*rowLen : (r0+i+1)*rowLen]
+		for p, v := range row {
+			dst[p*mr+i] = float32(v)
+		}
+	}
+}
