@@ -54,7 +54,7 @@ func Dequantize(w *Weight) *Weight {
 // WithPrecision returns the model with its convolution and linear weights stored at p.
 // Biases stay float32. The receiver is not changed.
 func (m *Model) WithPrecision(p Precision) *Model {
-	out := &Model{Arch: m.Arch, Params: map[string]*Weight{}, Fixture: m.Fixture}
+	out := &Model{Arch: m.Arch, Params: map[string]*Weight{}, Fixture: m.Fixture, Partial: m.Partial}
 	for k, w := range m.Params {
 		switch {
 		case len(w.Shape) < 2: // biases

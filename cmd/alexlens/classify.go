@@ -1,0 +1,259 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/engine/imagenet"
+	"github.com/alexlens/alexlens/engine/preprocess"
+)
+
+type prediction struct {
+	Index int     `json:"index"`
+	Label string  `json:"label"`
+	Prob  float32 `json:"prob"`
+}
+
+type classified struct {
+	Image string       `json:"image"`
+	Top   []prediction `json:"top"`
+	Error string       `json:"error,omitempty"`
+}
+
+func cmdClassify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("classify", stderr)
+	var mf modelFlags
+	mf.register(fs)
+	top := fs.Int("top", 5, "how many classes to print")
+	asJSON := fs.Bool("json", false, "print one JSON array with an object per image")
+	images, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(images) == 0 {
+		return usagef("classify: give at least one image")
+	}
+	if *top < 1 {
+		return usagef("--top must be at least 1")
+	}
+	model, err := mf.load(stderr)
+	if err != nil {
+		return err
+	}
+	if model.Partial != "" {
+		return fmt.Errorf("these %s weights cover only up to %s: they cannot classify", model.Arch.Name, model.Partial)
+	}
+	var out []classified
+	failed := 0
+	// Images run one at a time: a batch of large photos would only raise peak memory.
+	for _, path := range images {
+		c := classified{Image: path, Top: []prediction{}}
+		probs, err := classifyOne(model, mf.backend(), path)
+		if err != nil {
+			c.Error = err.Error()
+			failed++
+			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		} else {
+			for _, k := range engine.TopK(probs, *top) {
+				c.Top = append(c.Top, prediction{k.Index, imagenet.Label(k.Index), k.Prob})
+			}
+		}
+		out = append(out, c)
+		if !*asJSON && c.Error == "" {
+			fmt.Fprintf(stdout, "%s\n", path)
+			for i, p := range c.Top {
+				fmt.Fprintf(stdout, "  %d. %-32s %6.2f%%\n", i+1, p.Label, 100*p.Prob)
+			}
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d images could not be classified", failed, len(images))
+	}
+	return nil
+}
+
+func classifyOne(model *engine.Model, be engine.Backend, path string) ([]float32, error) {
+	x, err := preprocess.Load(path, model.Arch.InputSize)
+	if err != nil {
+		return nil, err
+	}
+	res, err := model.Forward(x, engine.ForwardOptions{Backend: be, Keep: func(string) bool { return false }})
+	if err != nil {
+		return nil, err
+	}
+	return engine.Probabilities(res.Logits).Data, nil
+}
+
+type embedded struct {
+	Image     string    `json:"image"`
+	Layer     string    `json:"layer"`
+	Embedding []float32 `json:"embedding"`
+}
+
+func cmdEmbed(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("embed", stderr)
+	var mf modelFlags
+	mf.register(fs)
+	layer := fs.String("layer", "", "layer whose activation is the embedding (default: fc7, or the architecture's own)")
+	outPath := fs.String("o", "", "write raw little-endian float32 rows, one per image, to this file")
+	asJSON := fs.Bool("json", false, "print the embeddings as JSON")
+	images, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(images) == 0 {
+		return usagef("embed: give at least one image")
+	}
+	if *outPath == "" && !*asJSON {
+		return usagef("embed: give -o FILE or --json")
+	}
+	model, err := mf.load(stderr)
+	if err != nil {
+		return err
+	}
+	name := *layer
+	if name == "" {
+		name = model.Arch.Embedding
+	}
+	var rows []embedded
+	for _, path := range images {
+		x, err := preprocess.Load(path, model.Arch.InputSize)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		res, err := model.Forward(x, engine.ForwardOptions{Backend: mf.backend(), StopAfter: name, Keep: func(n string) bool { return n == name }})
+		if err != nil {
+			return err
+		}
+		rows = append(rows, embedded{path, name, res.Activations[name].Data})
+	}
+	if *outPath != "" {
+		var all []float32
+		for _, r := range rows {
+			all = append(all, r.Embedding...)
+		}
+		if err := writeF32(*outPath, all); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %d x %d float32 (%s) to %s\n", len(rows), len(rows[0].Embedding), name, *outPath)
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(rows)
+	}
+	return nil
+}
+
+func cmdForward(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("forward", stderr)
+	var mf modelFlags
+	mf.register(fs)
+	input := fs.String("input", "", "raw little-endian float32 input tensor (already normalized)")
+	shapeText := fs.String("shape", "", "input shape N,3,H,W (default 1,3,S,S for the architecture's input size S, N from the file size)")
+	layer := fs.String("layer", "", "write this layer's activation instead of the logits")
+	outPath := fs.String("o", "", "output file for the raw little-endian float32 result")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("forward: unexpected arguments %v", rest)
+	}
+	if *input == "" || *outPath == "" {
+		return usagef("forward: --input and -o are required")
+	}
+	model, err := mf.load(stderr)
+	if err != nil {
+		return err
+	}
+	data, err := readF32(*input)
+	if err != nil {
+		return err
+	}
+	var shape []int
+	if *shapeText != "" {
+		if shape, err = parseShape(*shapeText); err != nil {
+			return err
+		}
+	} else {
+		s := model.Arch.InputSize
+		per := 3 * s * s
+		if len(data)%per != 0 || len(data) == 0 {
+			return fmt.Errorf("%s holds %d floats, not a whole number of 3x%dx%d images: give --shape", *input, len(data), s, s)
+		}
+		shape = []int{len(data) / per, 3, s, s}
+	}
+	x, err := engine.FromData(data, shape...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *input, err)
+	}
+	res, err := model.Forward(x, engine.ForwardOptions{Backend: mf.backend(), StopAfter: *layer,
+		Keep: func(n string) bool { return n == *layer }})
+	if err != nil {
+		return err
+	}
+	y := res.Logits
+	if *layer != "" {
+		y = res.Activations[*layer]
+	}
+	if err := writeF32(*outPath, y.Data); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "wrote %v float32 to %s\n", y.Shape, *outPath)
+	return nil
+}
+
+// maxRawBytes bounds raw tensor files: a 64-image AlexNet batch is ~38 MB.
+const maxRawBytes = 1 << 30
+
+func readF32(path string) ([]float32, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size()%4 != 0 {
+		return nil, fmt.Errorf("%s: %d bytes is not a whole number of float32 values", path, st.Size())
+	}
+	if st.Size() > maxRawBytes {
+		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte limit for raw tensors", path, st.Size(), maxRawBytes)
+	}
+	buf := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := make([]float32, len(buf)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
+	}
+	return out, nil
+}
+
+// writeF32 writes through a temporary file and a rename, so a failed run never leaves a
+// half-written output behind.
+func writeF32(path string, data []float32) error {
+	buf := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/server"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	web := fs.String("web", "build/web", "folder of the built web app")
+	weightsDir := fs.String("weights", "build/weights", "folder of .alxw weight files with their manifest.json")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("serve: unexpected arguments %v", rest)
+	}
+	if _, err := os.Stat(filepath.Join(*web, "index.html")); err != nil {
+		return fmt.Errorf("no web app in %s (build it with `make web`): %w", *web, err)
+	}
+	return server.Run(ctx, server.Config{Addr: *addr, WebRoot: *web, WeightsDir: *weightsDir}, stdout)
+}
+
+func cmdArchs(stdout io.Writer) error {
+	for _, name := range engine.ArchNames() {
+		a := engine.Archs[name]
+		shapes, err := a.Shapes(a.InputSize, a.InputSize)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: %s, %dx%d input, %d parameters, embedding %s\n", a.Name, a.Title, a.InputSize, a.InputSize, a.ParamCount(), a.Embedding)
+		for _, l := range a.LayerNames() {
+			fmt.Fprintf(stdout, "  %-10s %v\n", l, shapes[l][1:])
+		}
+	}
+	return nil
+}
