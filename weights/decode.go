@@ -1,0 +1,207 @@
+package weights
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+
+	"github.com/alexlens/alexlens/engine"
+)
+
+// Decode reads a whole .alxw file: it checks the header against the architecture, every
+// tensor's SHA-256, the zero padding and that all values are finite. A file holding only the
+// first layers (header "partial") gives a partial model that runs up to that layer.
+func Decode(data []byte) (*engine.Model, error) {
+	h, err := ReadHeader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != h.FileBytes {
+		return nil, fmt.Errorf("alxw: file is %d bytes, its header says %d (truncated or padded download?)", len(data), h.FileBytes)
+	}
+	if _, err := h.checkArch(); err != nil {
+		return nil, err
+	}
+	// Padding is not covered by the tensor hashes; requiring zeros makes every accepted file
+	// canonical, so two files with the same tensors and header are the same bytes.
+	pos := prefixBytes + h.HeaderLen
+	for _, t := range h.Tensors {
+		for _, b := range data[pos:t.Offset] {
+			if b != 0 {
+				return nil, fmt.Errorf("alxw: non-zero padding before tensor %q (corrupt file)", t.Name)
+			}
+		}
+		pos = t.Offset + t.Length
+	}
+	ws, err := DecodeLayers(h, 0, data)
+	if err != nil {
+		return nil, err
+	}
+	return h.Model(ws)
+}
+
+// DecodeLayers decodes the tensors that lie wholly inside data, which holds the file's bytes
+// from offset off on: typically one layer fetched with an HTTP Range request for
+// Header.Range. Each tensor's hash is checked. Pass the result to Header.Model for a model
+// of the first layers.
+func DecodeLayers(h *Header, off int64, data []byte) (map[string]*engine.Weight, error) {
+	a, err := h.checkArch()
+	if err != nil {
+		return nil, err
+	}
+	if off < 0 {
+		return nil, fmt.Errorf("alxw: negative offset %d", off)
+	}
+	end := off + int64(len(data))
+	ws := map[string]*engine.Weight{}
+	for _, t := range h.Tensors {
+		if t.Offset < off || t.Offset+t.Length > end {
+			continue
+		}
+		w, err := decodeTensor(a.Name, &t, data[t.Offset-off:t.Offset-off+t.Length])
+		if err != nil {
+			return nil, err
+		}
+		ws[t.Name] = w
+	}
+	if len(ws) == 0 {
+		return nil, fmt.Errorf("alxw: bytes %d to %d hold no whole tensor (layers: %v)", off, end, h.Layers)
+	}
+	return ws, nil
+}
+
+// Model builds a model from decoded weights that cover whole layers from the first on, such
+// as conv1 alone fetched by range: the model is partial and runs up to those layers.
+func (h *Header) Model(ws map[string]*engine.Weight) (*engine.Model, error) {
+	a, err := h.checkArch()
+	if err != nil {
+		return nil, err
+	}
+	m := &engine.Model{Arch: a, Params: map[string]*engine.Weight{}, Fixture: h.Fixture}
+	lastLayer := ""
+	complete := true
+	for _, t := range h.Tensors {
+		w, ok := ws[t.Name]
+		if !ok {
+			complete = false
+			continue
+		}
+		if !complete {
+			return nil, fmt.Errorf("alxw: tensor %q given without those before it: weights must cover the first layers in order", t.Name)
+		}
+		m.Params[t.Name] = w
+		lastLayer = t.Layer
+	}
+	if len(m.Params) != len(ws) {
+		for k := range ws {
+			if _, ok := m.Params[k]; !ok {
+				return nil, fmt.Errorf("alxw: tensor %q is not in this file", k)
+			}
+		}
+	}
+	if complete {
+		m.Partial = h.Partial
+		return m, nil
+	}
+	// Whole layers only: the tensor after the last one given must start a new layer.
+	for i, t := range h.Tensors {
+		if _, ok := ws[t.Name]; !ok {
+			if i > 0 && h.Tensors[i-1].Layer == t.Layer {
+				return nil, fmt.Errorf("alxw: layer %s is incomplete: tensor %q missing", t.Layer, t.Name)
+			}
+			break
+		}
+	}
+	m.Partial = partialEnd(a, lastLayer)
+	return m, nil
+}
+
+// partialEnd is the layer a partial model runs to when its weights end with layer: the
+// parameter-free layers after it (pooling, LRN) run too, as engine.NewPartialModel does.
+func partialEnd(a *engine.Arch, layer string) string {
+	end, seen := layer, false
+	for _, l := range a.Layers {
+		if seen && l.Key != "" {
+			break
+		}
+		if l.Name == layer {
+			seen = true
+		}
+		if seen && l.Name != "" {
+			end = l.Name
+		}
+	}
+	return end
+}
+
+// checkArch looks up the header's architecture and checks that the tensors are exactly the
+// ones it needs (up to Partial), with the right shapes, layers and order.
+func (h *Header) checkArch() (*engine.Arch, error) {
+	a, err := engine.LookupArch(h.Arch)
+	if err != nil {
+		return nil, fmt.Errorf("alxw: %v", err)
+	}
+	specs, err := expectedParams(a, h.Partial)
+	if err != nil {
+		return nil, fmt.Errorf("alxw: %v", err)
+	}
+	for i, p := range specs {
+		if i >= len(h.Tensors) {
+			return nil, fmt.Errorf("alxw: weights for %s: missing tensor %q (shape %v)", a.Name, p.Name, p.Shape)
+		}
+		t := h.Tensors[i]
+		if t.Name != p.Name {
+			return nil, fmt.Errorf("alxw: weights for %s: tensor %d is %q, want %q (weights for another architecture?)", a.Name, i, t.Name, p.Name)
+		}
+		if !equalShape(t.Shape, p.Shape) {
+			return nil, fmt.Errorf("alxw: weights for %s: tensor %q has shape %v, want %v (weights for another architecture?)", a.Name, t.Name, t.Shape, p.Shape)
+		}
+		if t.Layer != p.Layer {
+			return nil, fmt.Errorf("alxw: tensor %q is in layer %q, want %q", t.Name, t.Layer, p.Layer)
+		}
+		if t.DType == DTypeInt8 && len(p.Shape) < 2 {
+			return nil, fmt.Errorf("alxw: bias %q is int8; biases must be float32", t.Name)
+		}
+	}
+	if len(h.Tensors) > len(specs) {
+		return nil, fmt.Errorf("alxw: weights for %s (partial %q): unexpected tensor %q", a.Name, h.Partial, h.Tensors[len(specs)].Name)
+	}
+	return a, nil
+}
+
+// decodeTensor checks b against the tensor's hash and converts it.
+func decodeTensor(arch string, t *TensorInfo, b []byte) (*engine.Weight, error) {
+	sum := sha256.New()
+	if t.DType == DTypeInt8 {
+		sum.Write(scaleBytes(t.Scales))
+	}
+	sum.Write(b)
+	if got := hex.EncodeToString(sum.Sum(nil)); got != t.SHA256 {
+		return nil, fmt.Errorf("alxw: tensor %q fails its SHA-256 check (corrupt file or wrong byte range): got %.12s..., want %.12s...", t.Name, got, t.SHA256)
+	}
+	w := &engine.Weight{Shape: append([]int(nil), t.Shape...)}
+	if t.DType == DTypeInt8 {
+		for _, s := range t.Scales {
+			if !(s >= 0) || math.IsInf(float64(s), 0) {
+				return nil, fmt.Errorf("alxw: weights for %s: int8 tensor %q has a scale %v (scales must be finite and >= 0)", arch, t.Name, s)
+			}
+		}
+		w.Scale = append([]float32(nil), t.Scales...)
+		w.I8 = make([]int8, len(b))
+		for i, v := range b {
+			w.I8[i] = int8(v)
+		}
+		return w, nil
+	}
+	w.F32 = make([]float32, len(b)/4)
+	for i := range w.F32 {
+		w.F32[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	if engine.HasNaN(w.F32) {
+		return nil, fmt.Errorf("alxw: weights for %s: tensor %q holds NaN or infinite values", arch, t.Name)
+	}
+	return w, nil
+}
