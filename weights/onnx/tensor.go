@@ -222,6 +222,9 @@ func (t *Tensor) check() (int, error) {
 // Float32s returns the values as float32, converting from any numeric type (FLOAT is
 // exact; DOUBLE and 64-bit integers round).
 func (t *Tensor) Float32s() ([]float32, error) {
+	if t.DataType.size() == 0 {
+		return nil, fmt.Errorf("tensor %q: data type %v is not supported (numeric tensors only)", t.Name, t.DataType)
+	}
 	n, err := t.check()
 	if err != nil {
 		return nil, err
