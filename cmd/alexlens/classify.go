@@ -177,16 +177,17 @@ func cmdForward(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	data, err := readF32(*input)
-	if err != nil {
-		return err
-	}
 	var shape []int
 	if *shapeText != "" {
 		if shape, err = parseShape(*shapeText); err != nil {
 			return err
 		}
-	} else {
+	}
+	data, err := readF32(*input)
+	if err != nil {
+		return err
+	}
+	if shape == nil {
 		s := model.Arch.InputSize
 		per := 3 * s * s
 		if len(data)%per != 0 || len(data) == 0 {
