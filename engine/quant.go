@@ -53,6 +53,12 @@ func Dequantize(w *Weight) *Weight {
 
 // WithPrecision returns the model with its convolution and linear weights stored at p.
 // Biases stay float32. The receiver is not changed.
+//
+// Measured cost of Int8 (engine/torchref_test.go, against PyTorch float32): logits within
+// 1.5-2.4% relative L2 on He-initialized random weights for all three networks (bound
+// asserted: 3%); on the released SqueezeNet 1.1 and six skimage photos, 1.1% relative L2 and
+// at most 0.69 absolute logit error (logits up to 37.7), with the same top-1 everywhere and
+// the same top-5 except where float32's 5th and 6th classes are within 0.05 of each other.
 func (m *Model) WithPrecision(p Precision) *Model {
 	out := &Model{Arch: m.Arch, Params: map[string]*Weight{}, Fixture: m.Fixture, Partial: m.Partial}
 	for k, w := range m.Params {
