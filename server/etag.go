@@ -1,0 +1,71 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// maxETagEntries bounds the ETag cache. The served trees hold tens of files; the bound
+// only matters if files churn under a long-running server, and then clearing the cache
+// costs one re-hash per file.
+const maxETagEntries = 4096
+
+// etagCache remembers the content hash of each served file, keyed by path and checked
+// against size and modification time, so a file is hashed once rather than per request
+// (a weight file is hundreds of megabytes).
+type etagCache struct {
+	mu      sync.Mutex
+	entries map[string]*etagEntry
+}
+
+type etagEntry struct {
+	size    int64
+	modTime time.Time
+	once    sync.Once
+	tag     string
+	err     error
+}
+
+// get returns the strong ETag of f, whose path is key and whose stat is fi. Concurrent
+// first requests for the same file share one hashing pass.
+func (c *etagCache) get(key string, f *os.File, fi os.FileInfo) (string, error) {
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = make(map[string]*etagEntry)
+	}
+	e := c.entries[key]
+	if e == nil || e.size != fi.Size() || !e.modTime.Equal(fi.ModTime()) {
+		if len(c.entries) >= maxETagEntries {
+			clear(c.entries)
+		}
+		e = &etagEntry{size: fi.Size(), modTime: fi.ModTime()}
+		c.entries[key] = e
+	}
+	c.mu.Unlock()
+
+	e.once.Do(func() { e.tag, e.err = hashETag(f, fi.Size()) })
+	if e.err != nil {
+		// Do not remember failures: the next request may read the file fine.
+		c.mu.Lock()
+		if c.entries[key] == e {
+			delete(c.entries, key)
+		}
+		c.mu.Unlock()
+	}
+	return e.tag, e.err
+}
+
+// hashETag hashes exactly size bytes of f from its start with SHA-256 and returns the
+// first 128 bits as a quoted strong entity-tag. It reads through ReadAt so the file
+// offset (used later to send the body) is untouched.
+func hashETag(f *os.File, size int64) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+		return "", err
+	}
+	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`, nil
+}

@@ -1,0 +1,303 @@
+// Package server is AlexLens's HTTP server: it serves the built web app and the weight
+// files from two directories, with the caching, range, compression and security
+// behaviour a WebAssembly app loading hundreds of megabytes of weights needs.
+//
+// The HTTP behaviour is checked by the reusable suite in server/httpsuite, so another
+// host of the same site (a Cloudflare Worker) can be held to the same rules.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// DefaultCSP is the Content-Security-Policy for the Go wasm app: everything from this
+// origin, wasm compilation allowed ('wasm-unsafe-eval', not 'unsafe-eval'), workers and
+// images from blob: URLs (per-layer activation pictures, worker bootstrap), webcam
+// streams, and inline styles (Vugu writes style attributes).
+const DefaultCSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
+	"worker-src 'self' blob:; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; " +
+	"connect-src 'self'; style-src 'self' 'unsafe-inline'; base-uri 'self'; object-src 'none'"
+
+// PermissionsPolicy lets the page itself use the camera (webcam classification) and
+// switches off powerful features the app never uses.
+const PermissionsPolicy = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"
+
+// Config describes what to serve and how.
+type Config struct {
+	// Addr is the TCP address Run listens on; default "127.0.0.1:8080". Port 0 picks a
+	// free port (Run prints the URL it got).
+	Addr string
+	// WebRoot is the directory of the built web app; index.html is served at "/".
+	WebRoot string
+	// WeightsDir is the directory served under /weights/. Empty: /weights/ is 404.
+	WeightsDir string
+	// CrossOriginIsolated adds Cross-Origin-Embedder-Policy: require-corp and
+	// Cross-Origin-Resource-Policy: cross-origin, making the page cross-origin isolated
+	// (SharedArrayBuffer, threaded wasm peers). Off by default: embedding the app in a
+	// page that is not itself isolated (a blog post's iframe) needs it off.
+	CrossOriginIsolated bool
+	// ContentSecurityPolicy replaces DefaultCSP when not empty.
+	ContentSecurityPolicy string
+	// Version is reported by /healthz; empty: the module version from the build info.
+	Version string
+	// WriteStallTimeout bounds how long one write of a response may block: a client that
+	// stops reading is dropped after it, while a slow but moving download of a large
+	// weight file may take as long as it needs. Default 60s.
+	WriteStallTimeout time.Duration
+	// ShutdownTimeout is how long Run waits for in-flight responses after its context is
+	// cancelled before closing their connections. Default 30s.
+	ShutdownTimeout time.Duration
+}
+
+const (
+	defaultAddr         = "127.0.0.1:8080"
+	defaultStallTimeout = 60 * time.Second
+	defaultShutdown     = 30 * time.Second
+	readHeaderTimeout   = 10 * time.Second
+	readTimeout         = 30 * time.Second
+	idleTimeout         = 120 * time.Second
+	maxHeaderBytes      = 64 << 10
+)
+
+// handler is the http.Handler built by New.
+type handler struct {
+	cfg     Config
+	csp     string
+	version string
+	etags   etagCache
+}
+
+// New checks cfg and returns the handler serving it. The directories are opened per
+// request, so rebuilding the web app (even replacing the directory) needs no restart.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.WebRoot == "" {
+		return nil, errors.New("server: Config.WebRoot is empty")
+	}
+	if err := checkDir("web root", cfg.WebRoot); err != nil {
+		return nil, err
+	}
+	if cfg.WeightsDir != "" {
+		if err := checkDir("weights dir", cfg.WeightsDir); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.WriteStallTimeout < 0 || cfg.ShutdownTimeout < 0 {
+		return nil, errors.New("server: negative timeout in Config")
+	}
+	if cfg.WriteStallTimeout == 0 {
+		cfg.WriteStallTimeout = defaultStallTimeout
+	}
+	h := &handler{cfg: cfg, csp: cfg.ContentSecurityPolicy, version: cfg.Version}
+	if h.csp == "" {
+		h.csp = DefaultCSP
+	}
+	if strings.ContainsAny(h.csp, "\r\n") {
+		return nil, errors.New("server: Config.ContentSecurityPolicy contains a line break")
+	}
+	if h.version == "" {
+		h.version = buildVersion()
+	}
+	return h, nil
+}
+
+func checkDir(what, dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("server: %s: %w", what, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("server: %s %s is not a directory", what, dir)
+	}
+	return nil
+}
+
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.setSecurityHeaders(w.Header())
+	// A write deadline for every response, even the small ones Go's server flushes after
+	// the handler returns: deadlines set for an earlier, large response on the same
+	// keep-alive connection would otherwise still be in force.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.cfg.WriteStallTimeout))
+
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		httpError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	segs, status := splitRequestPath(r)
+	if status != 0 {
+		httpError(w, status, http.StatusText(status))
+		return
+	}
+	switch {
+	case len(segs) == 1 && segs[0] == "healthz":
+		h.serveHealth(w, r)
+	case len(segs) >= 1 && segs[0] == "weights":
+		if h.cfg.WeightsDir == "" || len(segs) == 1 {
+			httpError(w, http.StatusNotFound, "not found")
+			return
+		}
+		h.serveFrom(w, r, h.cfg.WeightsDir, segs[1:], false)
+	default:
+		h.serveFrom(w, r, h.cfg.WebRoot, segs, true)
+	}
+}
+
+func (h *handler) setSecurityHeaders(hd http.Header) {
+	hd.Set("Content-Security-Policy", h.csp)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Permissions-Policy", PermissionsPolicy)
+	if h.cfg.CrossOriginIsolated {
+		hd.Set("Cross-Origin-Embedder-Policy", "require-corp")
+		hd.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	}
+}
+
+// splitRequestPath returns the request path as clean segments, or an error status.
+// Anything that could name a file outside a root, or a hidden file, is refused here,
+// before any file system call: "." and ".." segments (also when sent percent-encoded),
+// encoded slashes and backslashes, backslashes, NUL and other control characters, empty
+// segments, and dotfiles. A trailing slash gives a final empty segment.
+func splitRequestPath(r *http.Request) ([]string, int) {
+	raw := r.RequestURI
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	lower := strings.ToLower(raw)
+	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%00") {
+		return nil, http.StatusBadRequest
+	}
+	p := r.URL.Path
+	if !strings.HasPrefix(p, "/") {
+		return nil, http.StatusBadRequest
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return nil, http.StatusBadRequest
+		}
+	}
+	segs := strings.Split(p[1:], "/")
+	for i, s := range segs {
+		last := i == len(segs)-1
+		if s == "" && !last {
+			return nil, http.StatusNotFound
+		}
+		if strings.HasPrefix(s, ".") {
+			return nil, http.StatusNotFound
+		}
+	}
+	return segs, 0
+}
+
+func (h *handler) serveHealth(w http.ResponseWriter, r *http.Request) {
+	body, _ := json.Marshal(struct {
+		Status  string `json:"status"`
+		Version string `json:"version"`
+	}{"ok", h.version})
+	body = append(body, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", cacheNever)
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+// httpError sends a short plain-text error, dropping any representation headers set
+// for the file that was going to be served.
+func httpError(w http.ResponseWriter, code int, msg string) {
+	hd := w.Header()
+	for _, k := range []string{"ETag", "Last-Modified", "Content-Encoding", "Content-Range", "Accept-Ranges", "Vary"} {
+		hd.Del(k)
+	}
+	hd.Set("Cache-Control", cacheNever)
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("Content-Length", fmt.Sprint(len(msg)+1))
+	w.WriteHeader(code)
+	io.WriteString(w, msg+"\n")
+}
+
+// Run serves cfg on cfg.Addr until ctx is cancelled, then shuts down gracefully:
+// it stops accepting, lets in-flight responses finish for up to cfg.ShutdownTimeout,
+// then closes what is left. It prints the URL it serves on to logw.
+func Run(ctx context.Context, cfg Config, logw io.Writer) error {
+	if logw == nil {
+		logw = io.Discard
+	}
+	h, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	addr := cfg.Addr
+	if addr == "" {
+		addr = defaultAddr
+	}
+	grace := cfg.ShutdownTimeout
+	if grace == 0 {
+		grace = defaultShutdown
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          log.New(logw, "alexlens serve: ", 0),
+	}
+	fmt.Fprintf(logw, "AlexLens serving %s on %s\n", cfg.WebRoot, listenURL(ln.Addr()))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(logw, "AlexLens server shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		fmt.Fprintf(logw, "AlexLens server: closing connections still busy after %v\n", grace)
+		srv.Close()
+	}
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
+// listenURL is the URL to print for a listening address; an unspecified host (":8080",
+// "0.0.0.0") is shown as 127.0.0.1 so the line can be clicked.
+func listenURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
