@@ -18,6 +18,7 @@ import (
 	"math"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/alexlens/alexlens/engine"
@@ -35,6 +36,9 @@ const (
 	// maxEntrySize bounds any one entry (256 TiB), so that sizes multiplied by element
 	// sizes or summed can never overflow an int64.
 	maxEntrySize = 1 << 48
+	// maxFormatVersion is the newest archive format version accepted (torch.save writes 3;
+	// PyTorch reads up to 10).
+	maxFormatVersion = 10
 )
 
 // legacyMagic starts files written by torch.save before PyTorch 1.6 (or with
@@ -105,6 +109,18 @@ func openArchive(zr *zip.Reader, r io.ReaderAt, size int64) (*archive, error) {
 	for _, f := range zr.File {
 		if key, ok := strings.CutPrefix(f.Name, a.prefix+"data/"); ok && key != "" {
 			a.storages[key] = f
+		}
+		if f.Name == a.prefix+"version" {
+			// A small integer; a corrupt or foreign record is refused. Versions above 3 only
+			// change TorchScript archives, and the unpickler refuses anything unknown anyway.
+			b, err := a.readEntry(f, 16)
+			if err != nil {
+				return nil, err
+			}
+			v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil || v < 1 || v > maxFormatVersion {
+				return nil, fmt.Errorf("pth: format version %q, this reader knows 1 to %d", b, maxFormatVersion)
+			}
 		}
 		if f.Name == a.prefix+"byteorder" {
 			b, err := a.readEntry(f, 16)
