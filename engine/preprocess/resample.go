@@ -2,6 +2,7 @@ package preprocess
 
 import (
 	"fmt"
+	"image"
 	"math"
 )
 
@@ -17,18 +18,21 @@ import (
 // value minus 2 for headroom, so a sum of weighted 8-bit samples fits an int32.
 const coefBits = 32 - 8 - 2
 
-// taps are the fixed-point weights of one resampling pass: output pixel i reads the source
-// pixels first[i] .. first[i]+count[i]-1 with weights w[i*width : i*width+count[i]].
+// taps are the fixed-point weights of one resampling pass for output pixels lo..lo+n-1:
+// output pixel lo+i reads the source pixels first[i] .. first[i]+count[i]-1 with weights
+// w[i*width : i*width+count[i]].
 type taps struct {
 	first, count []int
 	w            []int32
 	width        int // weights stored per output pixel
 }
 
-// bilinearTaps computes the weights mapping inSize source pixels onto outSize output pixels.
-// The float64 arithmetic follows the same order of operations as PIL so that boundary cases
-// (a weight that is exactly zero, a window edge at exactly .5) come out the same.
-func bilinearTaps(inSize, outSize int) taps {
+// bilinearTaps computes the weights mapping inSize source pixels onto output pixels lo..hi-1
+// of an outSize-pixel axis. Computing only a window is what lets Tensor resize just the
+// centre crop: each output pixel depends on its own taps alone. The float64 arithmetic follows
+// PIL's order of operations so that boundary cases (a weight that is exactly zero, a window
+// edge at exactly .5) come out the same.
+func bilinearTaps(inSize, outSize, lo, hi int) taps {
 	scale := float64(inSize) / float64(outSize)
 	filterScale := scale
 	if filterScale < 1 {
@@ -36,32 +40,33 @@ func bilinearTaps(inSize, outSize int) taps {
 	}
 	support := 1.0 * filterScale // the triangle's half-width is 1 source pixel at scale 1
 	width := int(math.Ceil(support))*2 + 1
-	t := taps{first: make([]int, outSize), count: make([]int, outSize), w: make([]int32, outSize*width), width: width}
+	n := hi - lo
+	t := taps{first: make([]int, n), count: make([]int, n), w: make([]int32, n*width), width: width}
 	inv := 1.0 / filterScale
 	weights := make([]float64, width)
-	for i := 0; i < outSize; i++ {
-		center := float64(float64(i)+0.5) * scale
-		lo := int(float64(center-support) + 0.5) // truncation toward zero, as a C cast
-		if lo < 0 {
-			lo = 0
+	for i := 0; i < n; i++ {
+		center := float64(float64(lo+i)+0.5) * scale
+		first := int(float64(center-support) + 0.5) // truncation toward zero, as a C cast
+		if first < 0 {
+			first = 0
 		}
-		hi := int(float64(center+support) + 0.5)
-		if hi > inSize {
-			hi = inSize
+		last := int(float64(center+support) + 0.5)
+		if last > inSize {
+			last = inSize
 		}
-		n := hi - lo
-		if n > width { // cannot happen with the support above; guards the slice below
-			n = width
+		k := last - first
+		if k > width { // cannot happen with the support above; guards the slices below
+			k = width
 		}
 		var sum float64
-		for j := 0; j < n; j++ {
-			d := float64(float64(float64(j+lo)-center)+0.5) * inv
+		for j := 0; j < k; j++ {
+			d := float64(float64(float64(j+first)-center)+0.5) * inv
 			w := triangle(d)
 			weights[j] = w
 			sum += w
 		}
 		row := t.w[i*width : i*width+width]
-		for j := 0; j < n; j++ {
+		for j := 0; j < k; j++ {
 			w := weights[j]
 			if sum != 0 {
 				w /= sum
@@ -73,7 +78,7 @@ func bilinearTaps(inSize, outSize int) taps {
 				row[j] = int32(0.5 + float64(w*(1<<coefBits)))
 			}
 		}
-		t.first[i], t.count[i] = lo, n
+		t.first[i], t.count[i] = first, k
 	}
 	return t
 }
@@ -122,30 +127,41 @@ const maxResizeOutput = 1 << 28
 
 // resizeRGB is ResizeRGB without argument checks.
 func resizeRGB(pix []byte, w, h, outW, outH int) []byte {
-	src, srcH, rowOffset := pix, h, 0
-	vt := bilinearTaps(h, outH)
-	if outW != w {
-		// Only the source rows the vertical pass will read need the horizontal pass.
-		firstRow := vt.first[0]
-		lastRow := vt.first[outH-1] + vt.count[outH-1]
-		if outH == h {
-			firstRow, lastRow = 0, h
-		}
-		src = horizontalPass(pix, w, firstRow, lastRow, outW)
-		srcH, rowOffset = lastRow-firstRow, firstRow
-	}
-	if outH == h {
-		if outW == w {
-			return append([]byte(nil), pix...)
-		}
-		return src
-	}
-	return verticalPass(src, outW, srcH, rowOffset, vt, outH)
+	return resizeWindow(pix, w, h, outW, outH, image.Rect(0, 0, outW, outH))
 }
 
-// horizontalPass resamples rows [rowLo, rowHi) of a w-wide RGB image to outW columns.
-func horizontalPass(pix []byte, w, rowLo, rowHi, outW int) []byte {
-	t := bilinearTaps(w, outW)
+// resizeWindow computes the part win of the outW x outH resize of a w x h RGB image: the
+// same values the full resize has there, at the cost of the window alone. Like PIL it runs
+// the horizontal pass first (on just the source rows the vertical pass will read), rounds
+// to uint8, then the vertical pass; an axis whose size does not change is not resampled.
+func resizeWindow(pix []byte, w, h, outW, outH int, win image.Rectangle) []byte {
+	ww := win.Dx()
+	rowLo, rowHi := win.Min.Y, win.Max.Y // source rows needed
+	var vt taps
+	if outH != h {
+		vt = bilinearTaps(h, outH, win.Min.Y, win.Max.Y)
+		last := len(vt.first) - 1
+		rowLo, rowHi = vt.first[0], vt.first[last]+vt.count[last]
+	}
+	var mid []byte // rows rowLo..rowHi-1, columns of the window
+	if outW != w {
+		mid = horizontalPass(pix, w, rowLo, rowHi, bilinearTaps(w, outW, win.Min.X, win.Max.X))
+	} else {
+		mid = make([]byte, (rowHi-rowLo)*ww*3)
+		for y := rowLo; y < rowHi; y++ {
+			copy(mid[(y-rowLo)*ww*3:(y-rowLo+1)*ww*3], pix[(y*w+win.Min.X)*3:(y*w+win.Max.X)*3])
+		}
+	}
+	if outH == h {
+		return mid
+	}
+	return verticalPass(mid, ww, rowLo, vt)
+}
+
+// horizontalPass resamples rows [rowLo, rowHi) of a w-wide RGB image with the given taps
+// (one per output column).
+func horizontalPass(pix []byte, w, rowLo, rowHi int, t taps) []byte {
+	outW := len(t.first)
 	out := make([]byte, (rowHi-rowLo)*outW*3)
 	for y := rowLo; y < rowHi; y++ {
 		in := pix[y*w*3 : (y+1)*w*3]
@@ -167,11 +183,12 @@ func horizontalPass(pix []byte, w, rowLo, rowHi, outW int) []byte {
 	return out
 }
 
-// verticalPass resamples a w-wide RGB image of h rows to outH rows; rowOffset is the source
-// row that pix's first row stands for (the horizontal pass may have skipped unused rows).
-func verticalPass(pix []byte, w, h, rowOffset int, t taps, outH int) []byte {
-	out := make([]byte, outH*w*3)
+// verticalPass resamples a w-wide RGB image with the given taps (one per output row);
+// rowOffset is the source row that pix's first row stands for.
+func verticalPass(pix []byte, w, rowOffset int, t taps) []byte {
+	outH := len(t.first)
 	stride := w * 3
+	out := make([]byte, outH*stride)
 	acc := make([]int32, stride)
 	for y := 0; y < outH; y++ {
 		first, n := t.first[y]-rowOffset, t.count[y]

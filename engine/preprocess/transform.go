@@ -58,12 +58,14 @@ func Tensor(img image.Image, crop int) *engine.Tensor {
 // rgbTensor is Tensor on packed RGB, without argument checks.
 func rgbTensor(pix []byte, w, h, crop int) *engine.Tensor {
 	rw, rh := ResizedSize(w, h, ResizeTo)
-	small := resizeRGB(pix, w, h, rw, rh)
 	top, left := cropOffset(rh, crop), cropOffset(rw, crop)
+	// Resize only the centre window: the same pixels as resizing everything and cropping,
+	// and a bounded cost however elongated the image is.
+	small := resizeWindow(pix, w, h, rw, rh, image.Rect(left, top, left+crop, top+crop))
 	t := engine.NewTensor(1, 3, crop, crop)
 	plane := crop * crop
 	for y := 0; y < crop; y++ {
-		row := small[((top+y)*rw+left)*3:]
+		row := small[y*crop*3:]
 		for x := 0; x < crop; x++ {
 			for c := 0; c < 3; c++ {
 				// The same float32 operations as ToTensor's div(255) then Normalize's
