@@ -1,3 +1,5 @@
+//go:build !js
+
 package weights
 
 import (
@@ -234,4 +236,3 @@ func (p *progressBar) finish(ok bool) {
 }
 
 func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
-

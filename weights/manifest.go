@@ -115,7 +115,7 @@ func WriteModel(dir string, m *engine.Model, source string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
+	defer os.Remove(tmp.Name())              // a no-op after the rename
 	if err := tmp.Chmod(0o644); err != nil { // served files: readable by the web server
 		tmp.Close()
 		return "", err
