@@ -82,7 +82,7 @@ func TestNegotiateEncoding(t *testing.T) {
 		{"gzip;q=0.5, identity;q=0.8", true, both, ""},
 		{"gzip;q=0.8, identity;q=0.8", true, both, "gzip"},
 		{"br;q=1.0", true, both, "br"},
-		{"br;q=1.5", true, both, ""},   // malformed weight: element ignored
+		{"br;q=1.5", true, both, ""},    // malformed weight: element ignored
 		{"br;q=0.1234", true, both, ""}, // four decimals: malformed
 		{"br;q=", true, both, ""},
 		{"", true, both, ""},

@@ -423,6 +423,51 @@ func TestEmptyFileWithRange(t *testing.T) {
 	}
 }
 
+// TestWriteStallAllowsSlowSteadyReader: a reader that keeps reading, slowly, takes far
+// longer than the stall timeout in total and still gets every byte, because the write
+// deadline is renewed per write.
+func TestWriteStallAllowsSlowSteadyReader(t *testing.T) {
+	web, weights := t.TempDir(), t.TempDir()
+	want := writeRandom(t, weights, "big.alxw", 16<<20)
+	const stall = time.Second
+	h, err := New(Config{WebRoot: web, WeightsDir: weights, WriteStallTimeout: stall})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/weights/big.alxw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	start := time.Now()
+	b, err := slowRead(res.Body, 1<<20, 100*time.Millisecond, nil)
+	took := time.Since(start)
+	if err != nil || !bytes.Equal(b, want) {
+		t.Errorf("slow steady reader got %d of %d bytes in %v, error %v", len(b), len(want), took, err)
+	}
+	if took < stall {
+		t.Errorf("the download took %v, less than the stall timeout %v: the test proves nothing", took, stall)
+	}
+}
+
+func TestDirectoryRedirect(t *testing.T) {
+	fx := fixture(t)
+	h, _ := New(Config{WebRoot: fx.WebRoot})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/sub?x=1", nil)
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "sub/" {
+		t.Errorf("GET /sub: status %d, Location %q; want 301 to the relative sub/", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
 func TestWeightsDisabled(t *testing.T) {
 	fx := fixture(t)
 	h, _ := New(Config{WebRoot: fx.WebRoot})
