@@ -6,6 +6,8 @@ package jsutil
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"syscall/js"
 )
 
@@ -73,4 +75,55 @@ func Uint8Array(b []byte) js.Value {
 	a := js.Global().Get("Uint8Array").New(len(b))
 	js.CopyBytesToJS(a, b)
 	return a
+}
+
+// FetchBytes GETs url with the browser's fetch and returns the body, reading it as a stream
+// so progress(done, total) can follow the download (total is 0 when the server sends no
+// length). Bodies over limit bytes are refused before and while reading.
+func FetchBytes(url string, limit int64, progress func(done, total int64)) ([]byte, error) {
+	resp, err := Await(js.Global().Call("fetch", url))
+	if err != nil {
+		return nil, err
+	}
+	if !resp.Get("ok").Bool() {
+		return nil, fmt.Errorf("HTTP %d %s", resp.Get("status").Int(), resp.Get("statusText").String())
+	}
+	var total int64
+	if n := resp.Get("headers").Call("get", "content-length"); n.Type() == js.TypeString {
+		total, _ = strconv.ParseInt(n.String(), 10, 64)
+	}
+	if total > limit {
+		return nil, fmt.Errorf("%d MB is larger than the %d MB allowed", total>>20, limit>>20)
+	}
+	body := resp.Get("body")
+	if body.IsNull() || body.IsUndefined() {
+		buf, err := Await(resp.Call("arrayBuffer"))
+		if err != nil {
+			return nil, err
+		}
+		return Bytes(buf), nil
+	}
+	reader := body.Call("getReader")
+	out := make([]byte, 0, max(total, 0))
+	for {
+		r, err := Await(reader.Call("read"))
+		if err != nil {
+			return nil, fmt.Errorf("download broke off: %v", err)
+		}
+		if r.Get("done").Bool() {
+			break
+		}
+		chunk := r.Get("value")
+		n := chunk.Get("byteLength").Int()
+		if int64(len(out)+n) > limit {
+			reader.Call("cancel")
+			return nil, fmt.Errorf("larger than the %d MB allowed", limit>>20)
+		}
+		out = append(out, make([]byte, n)...)
+		js.CopyBytesToGo(out[len(out)-n:], chunk)
+		if progress != nil {
+			progress(int64(len(out)), total)
+		}
+	}
+	return out, nil
 }

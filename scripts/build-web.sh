@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Builds the AlexLens web app into a folder (default build/web) that any static server can
+# serve next to a weights folder at ./weights/ (alexlens serve --web build/web --weights DIR):
+#   index.html, favicon.svg, samples/          stable names (index.html is revalidated)
+#   app.<hash>.wasm        the Vugu UI (ui/)
+#   engine.<hash>.wasm     the engine, run in a Web Worker (wasm/worker)
+#   worker.<hash>.js, boot.<hash>.js, wasm_exec.<hash>.js, vugu-render.<hash>.js, style.<hash>.css
+# Every asset but index.html carries a content hash in its name, so it can be cached forever.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-build/web}
+go=${GO:-go}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Vugu's generator (the views in ui/*.vugu -> ui/0_components_gen.go).
+(cd ui && GOOS=js GOARCH=wasm $go generate .)
+
+export GOOS=js GOARCH=wasm
+$go build -trimpath -ldflags="-s -w" -o "$tmp/app.wasm" ./ui
+$go build -trimpath -ldflags="-s -w" -o "$tmp/engine.wasm" ./wasm/worker
+unset GOOS GOARCH
+
+cp "$($go env GOROOT)/lib/wasm/wasm_exec.js" "$tmp/wasm_exec.js"
+$go run ./ui/internal/vuguhelper "$($go list -m -f '{{.Dir}}' github.com/vugu/vugu)" >"$tmp/vugu-render.js"
+cp ui/static/boot.js ui/static/style.css "$tmp/"
+
+# hashed NAME: copies $tmp/NAME into the staging folder under NAME with a content hash
+# inserted before the extension, and prints the new name.
+stage="$tmp/stage"
+mkdir -p "$stage"
+hashed() {
+	local f=$1 base ext h
+	base=${f%.*}
+	ext=${f##*.}
+	h=$(sha256sum "$tmp/$f" | cut -c1-12)
+	cp "$tmp/$f" "$stage/$base.$h.$ext"
+	echo "$base.$h.$ext"
+}
+
+app=$(hashed app.wasm)
+engine=$(hashed engine.wasm)
+wasm_exec=$(hashed wasm_exec.js)
+vugu_render=$(hashed vugu-render.js)
+boot=$(hashed boot.js)
+style=$(hashed style.css)
+sed -e "s/@WASM_EXEC_JS@/$wasm_exec/g" -e "s/@ENGINE_WASM@/$engine/g" ui/static/worker.js >"$tmp/worker.js"
+worker=$(hashed worker.js)
+sed -e "s/@APP_WASM@/$app/g" -e "s/@WORKER_JS@/$worker/g" -e "s/@WASM_EXEC_JS@/$wasm_exec/g" \
+	-e "s/@VUGU_RENDER_JS@/$vugu_render/g" -e "s/@BOOT_JS@/$boot/g" -e "s/@STYLE_CSS@/$style/g" \
+	ui/static/index.html >"$stage/index.html"
+if grep -q '@[A-Z_]*@' "$stage/index.html"; then
+	echo "build-web: unfilled placeholder in index.html" >&2
+	exit 1
+fi
+cp ui/static/favicon.svg "$stage/"
+mkdir -p "$stage/samples"
+cp ui/samples/*.jpg ui/samples/LICENSES.md "$stage/samples/"
+
+# Replace the output folder in one step, so a server reading it never sees half a build.
+mkdir -p "$(dirname "$out")"
+rm -rf "$out.old"
+if [ -e "$out" ]; then mv "$out" "$out.old"; fi
+mv "$stage" "$out"
+rm -rf "$out.old"
+echo "build-web: $out ($(du -sh "$out" | cut -f1)): $app, $engine"

@@ -1,0 +1,114 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"syscall/js"
+
+	vjs "github.com/vugu/vugu/js"
+
+	"github.com/alexlens/alexlens/wasm/jsutil"
+)
+
+var await = jsutil.Await
+
+// putRGBA sizes a canvas to w x h and draws the pixels; CSS scales it up without smoothing.
+func putRGBA(canvas js.Value, rgba []byte, w, h int) {
+	if canvas.IsUndefined() || canvas.IsNull() || w < 1 || h < 1 || len(rgba) != 4*w*h {
+		return
+	}
+	if canvas.Get("width").Int() != w {
+		canvas.Set("width", w)
+	}
+	if canvas.Get("height").Int() != h {
+		canvas.Set("height", h)
+	}
+	arr := js.Global().Get("Uint8ClampedArray").New(len(rgba))
+	js.CopyBytesToJS(js.Global().Get("Uint8Array").New(arr.Get("buffer")), rgba)
+	img := js.Global().Get("ImageData").New(arr, w, h)
+	canvas.Call("getContext", "2d").Call("putImageData", img, 0, 0)
+}
+
+// drawKernel draws first-layer kernel i (called on every render; tiny, so no caching).
+func (c *Root) drawKernel(v vjs.Value, i int) {
+	canvas := js.Value(v)
+	k := c.App.Kernels
+	if k == nil || i >= len(k.RGBA) {
+		return
+	}
+	putRGBA(canvas, k.RGBA[i], k.Width, k.Height)
+}
+
+// drawMap draws activation map i through the colour map. A stamp on the element skips
+// redrawing maps that did not change since the last render.
+func (c *Root) drawMap(v vjs.Value, i int) {
+	canvas := js.Value(v)
+	if i >= len(c.App.Maps) {
+		return
+	}
+	m := c.App.Maps[i]
+	stamp := js.ValueOf(mapStamp(c.App.Seq, m.Layer, m.Channel, c.App.Threshold, len(m.Pix)))
+	if canvas.Get("alexlensStamp").Equal(stamp) {
+		return
+	}
+	canvas.Set("alexlensStamp", stamp)
+	rgba := make([]byte, 4*len(m.Pix))
+	for p, v := range m.Pix {
+		copy(rgba[4*p:], colormap[v][:])
+		rgba[4*p+3] = 255
+	}
+	putRGBA(canvas, rgba, m.Width, m.Height)
+}
+
+func mapStamp(seq int, layer string, ch int, t float32, n int) string {
+	return layer + "/" + itoa(ch) + "/" + itoa(seq) + "/" + itoa(int(t*1000)) + "/" + itoa(n)
+}
+
+func itoa(i int) string { return js.ValueOf(i).Call("toString").String() }
+
+// colormap is a perceptually ordered dark-to-bright ramp (near black, indigo, magenta,
+// orange, pale yellow) so weak activations recede and strong ones stand out.
+var colormap = func() (m [256][3]byte) {
+	stops := [][3]float64{{4, 4, 16}, {60, 15, 110}, {180, 45, 110}, {245, 125, 40}, {252, 250, 190}}
+	for i := range 256 {
+		t := float64(i) / 255 * float64(len(stops)-1)
+		s := min(int(t), len(stops)-2)
+		f := t - float64(s)
+		for c := range 3 {
+			m[i][c] = byte(stops[s][c]*(1-f) + stops[s+1][c]*f + 0.5)
+		}
+	}
+	return m
+}()
+
+// showPreview draws an image Blob (or a video frame source) into the preview canvas,
+// letterboxed. The browser decodes it only for display; the network gets Go's decoding.
+func (c *Root) showPreview(blob js.Value) {
+	bmp, err := await(js.Global().Call("createImageBitmap", blob))
+	if err != nil {
+		c.clearPreview()
+		return
+	}
+	c.drawPreview(bmp, bmp.Get("width").Float(), bmp.Get("height").Float())
+	bmp.Call("close")
+}
+
+func (c *Root) drawPreview(src js.Value, w, h float64) {
+	cv := c.preview
+	if cv.IsUndefined() || w <= 0 || h <= 0 {
+		return
+	}
+	cw, ch := cv.Get("width").Float(), cv.Get("height").Float()
+	ctx := cv.Call("getContext", "2d")
+	ctx.Call("clearRect", 0, 0, cw, ch)
+	s := min(cw/w, ch/h)
+	dw, dh := w*s, h*s
+	ctx.Call("drawImage", src, (cw-dw)/2, (ch-dh)/2, dw, dh)
+}
+
+func (c *Root) clearPreview() {
+	if c.preview.IsUndefined() {
+		return
+	}
+	c.preview.Call("getContext", "2d").Call("clearRect", 0, 0, c.preview.Get("width"), c.preview.Get("height"))
+}

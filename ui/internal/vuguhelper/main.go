@@ -1,0 +1,52 @@
+// Command vuguhelper prints Vugu's DOM renderer helper script, which Vugu normally installs
+// with window.eval. The page's Content-Security-Policy forbids eval, so the build ships
+// the script as a file (vugu-render.js) loaded before the app; Vugu's own eval then finds
+// window.vuguRender already defined and the page replaces eval with a no-op (boot.js).
+//
+// Usage: go run ./ui/internal/vuguhelper $(go list -m -f '{{.Dir}}' github.com/vugu/vugu)
+package main
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: vuguhelper VUGU_MODULE_DIR")
+		os.Exit(2)
+	}
+	script, err := helperScript(filepath.Join(os.Args[1], "domrender", "renderer-js-script.go"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vuguhelper:", err)
+		os.Exit(1)
+	}
+	fmt.Println(script)
+}
+
+func helperScript(path string) (string, error) {
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, s := range g.Specs {
+			v := s.(*ast.ValueSpec)
+			if len(v.Names) == 1 && v.Names[0].Name == "jsHelperScript" && len(v.Values) == 1 {
+				if lit, ok := v.Values[0].(*ast.BasicLit); ok {
+					return strconv.Unquote(lit.Value)
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("no jsHelperScript constant in %s (a Vugu version other than v0.4.0?)", path)
+}

@@ -1,0 +1,118 @@
+//go:build js && wasm
+
+// Command ui is the AlexLens page: a Vugu app that keeps its state in ui/state and runs the
+// network in the engine worker (wasm/worker).
+//
+//go:generate sh -c "GOOS=$(go env GOHOSTOS) GOARCH=$(go env GOHOSTARCH) go tool vugugen -s -skip-go-mod"
+//go:generate sed -i "1i //go:build js && wasm\n" 0_components_gen.go
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"syscall/js"
+
+	"github.com/vugu/vugu"
+	"github.com/vugu/vugu/domrender"
+
+	"github.com/alexlens/alexlens/ui/state"
+	"github.com/alexlens/alexlens/wasm/jsutil"
+)
+
+// weightsBase is where the server serves the weights folder and its manifest.json.
+const weightsBase = "weights"
+
+func main() {
+	renderer, err := domrender.New("#app")
+	if err != nil {
+		panic(err)
+	}
+	defer renderer.Release()
+	buildEnv, err := vugu.NewBuildEnv(renderer.EventEnv())
+	if err != nil {
+		panic(err)
+	}
+	params := state.ParseParams(js.Global().Get("location").Get("search").String())
+	root := &Root{App: state.NewApp(params), env: renderer.EventEnv(), stream: js.Undefined(), frame: js.Undefined(), preview: js.Undefined(), video: js.Undefined()}
+	root.eng = StartEngine(workerScript())
+	root.listenForImages()
+	go root.start()
+	for ok := true; ok; ok = renderer.EventWait() {
+		if err := renderer.Render(buildEnv.RunBuild(root)); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// workerScript is the engine worker's script, named by index.html's data-worker attribute
+// (the build gives it a content-hashed name).
+func workerScript() string {
+	s := js.Global().Get("document").Get("documentElement").Call("getAttribute", "data-worker")
+	if s.Type() == js.TypeString && s.String() != "" {
+		return s.String()
+	}
+	return "worker.js"
+}
+
+// start picks the backend and the weights, then loads them.
+func (c *Root) start() {
+	backend, note := state.ChooseBackend(c.App.Params.Backend, webgpuAdapter())
+	manifest, merr := fetchManifest()
+	c.update(func() {
+		c.App.Backend, c.App.BackendNote = backend, note
+		c.App.Manifest = manifest
+		choice, err := state.ChooseWeights(manifest, c.App.Params, weightsBase)
+		if err != nil {
+			if merr != nil && c.App.Params.Weights == "" {
+				err = merr
+			}
+			c.App.Failed(err.Error())
+			return
+		}
+		c.load(choice)
+	})
+}
+
+func fetchManifest() (*state.Manifest, error) {
+	data, err := jsutil.FetchBytes(weightsBase+"/manifest.json", 1<<20, nil)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s/manifest.json (%v): no weights are served; run `alexlens weights fetch` (or `alexlens weights fixture`) and reload", weightsBase, err)
+	}
+	return state.ParseManifest(data)
+}
+
+// webgpuAdapter reports whether the browser hands out a WebGPU adapter.
+func webgpuAdapter() bool {
+	gpu := js.Global().Get("navigator").Get("gpu")
+	if gpu.IsUndefined() || gpu.IsNull() {
+		return false
+	}
+	a, err := await(gpu.Call("requestAdapter"))
+	return err == nil && !a.IsNull() && !a.IsUndefined()
+}
+
+// setURLParams rewrites the query string (without reloading) so a reload or a shared link
+// shows the same thing; "" removes a parameter.
+func setURLParams(kv map[string]string) {
+	loc := js.Global().Get("location")
+	q, _ := url.ParseQuery(trimQ(loc.Get("search").String()))
+	for k, v := range kv {
+		if v == "" {
+			q.Del(k)
+		} else {
+			q.Set(k, v)
+		}
+	}
+	u := loc.Get("pathname").String()
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	js.Global().Get("history").Call("replaceState", js.Null(), "", u)
+}
+
+func trimQ(s string) string {
+	if len(s) > 0 && s[0] == '?' {
+		return s[1:]
+	}
+	return s
+}

@@ -1,0 +1,311 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"syscall/js"
+
+	"github.com/vugu/vugu"
+	vjs "github.com/vugu/vugu/js"
+
+	"github.com/alexlens/alexlens/ui/state"
+	"github.com/alexlens/alexlens/wasm/protocol"
+)
+
+// Root is the page: the views in root.vugu read c.App; the handlers below change it and
+// talk to the engine worker.
+type Root struct {
+	App *state.App `vugu:"data"`
+
+	env     vugu.EventEnv
+	eng     *Engine
+	preview js.Value // the canvas showing the current image
+	video   js.Value
+	stream  js.Value
+	frame   js.Value // offscreen canvas for webcam frames
+}
+
+// update runs f under the render lock from a goroutine and re-renders.
+func (c *Root) update(f func()) {
+	c.env.Lock()
+	defer c.env.UnlockRender()
+	f()
+}
+
+func (c *Root) setPreview(v vjs.Value) { c.preview = js.Value(v) }
+func (c *Root) setVideo(v vjs.Value)   { c.video = js.Value(v) }
+
+func (c *Root) busy() bool {
+	return c.App.Status == state.StatusLoading || c.App.Status == state.StatusStarting
+}
+
+func (c *Root) partial() bool { return c.App.Model != nil && c.App.Model.Partial != "" }
+
+func (c *Root) statusClass() string {
+	switch c.App.Status {
+	case state.StatusReady:
+		return "ready"
+	case state.StatusFailed:
+		return "failed"
+	default:
+		return "busy"
+	}
+}
+
+// choices lists the manifest's weights for the picker.
+func (c *Root) choices() []state.Entry {
+	if c.App.Manifest == nil {
+		return nil
+	}
+	return state.Candidates(c.App.Manifest, "")
+}
+
+func (c *Root) isChosen(e state.Entry) bool { return e.File == c.App.Choice.Entry.File }
+func (c *Root) chosenURL() string           { return c.App.Choice.URL }
+
+// OnWeightsChange loads another manifest entry and records it in the URL.
+func (c *Root) OnWeightsChange(event vugu.DOMEvent) {
+	i, err := strconv.Atoi(event.PropString("target", "value"))
+	ch := c.choices()
+	if err != nil || i < 0 || i >= len(ch) {
+		return
+	}
+	e := ch[i]
+	c.App.Params.Arch, c.App.Params.Precision, c.App.Params.Weights = e.Arch, e.Precision, ""
+	choice, err := state.ChooseWeights(c.App.Manifest, c.App.Params, weightsBase)
+	if err != nil {
+		c.App.Failed(err.Error())
+		return
+	}
+	choice.Entry, choice.URL, choice.SHA256, choice.Fixture = e, weightsBase+"/"+e.File, e.SHA256, !e.Trained()
+	setURLParams(map[string]string{"arch": e.Arch, "precision": e.Precision, "weights": ""})
+	c.stopWebcam()
+	c.load(choice)
+}
+
+// load asks the worker for weights; it runs under the render lock.
+func (c *Root) load(choice state.Choice) {
+	c.App.Choice = choice
+	c.App.Status, c.App.Error, c.App.Progress = state.StatusLoading, "", "loading weights"
+	c.App.Model, c.App.Kernels, c.App.Result, c.App.Maps, c.App.Source = nil, nil, nil, nil, ""
+	c.clearPreview()
+	req := protocol.Request{Op: protocol.OpLoad, URL: choice.URL, SHA256: choice.SHA256}
+	c.eng.Send(req, js.Undefined(), func(r protocol.Response) {
+		c.update(func() {
+			switch r.Kind {
+			case protocol.KindProgress:
+				c.App.Progressed(*r.Progress)
+			case protocol.KindDone:
+				c.App.Loaded(r)
+			case protocol.KindError:
+				c.App.Failed("cannot load weights " + choice.URL + ": " + r.Error)
+			}
+		})
+	})
+}
+
+// OpenPicker opens the file dialog (the file input itself is visually hidden).
+func (c *Root) OpenPicker() {
+	js.Global().Get("document").Call("querySelector", "[data-testid=image-input]").Call("click")
+}
+
+// OnFile classifies the chosen file.
+func (c *Root) OnFile(event vugu.DOMEvent) {
+	input := js.Value(event.JSEventTarget())
+	files := input.Get("files")
+	if files.Length() == 0 {
+		return
+	}
+	file := files.Index(0)
+	input.Set("value", "") // so choosing the same file again fires change again
+	c.classifyBlob(file, file.Get("name").String())
+}
+
+// classifyBlob reads a File or Blob and classifies its bytes. Runs under the render lock.
+func (c *Root) classifyBlob(blob js.Value, name string) {
+	if c.App.Model == nil {
+		return
+	}
+	c.stopWebcam()
+	c.App.Status, c.App.Error = state.StatusWorking, ""
+	go func() {
+		buf, err := await(blob.Call("arrayBuffer"))
+		if err != nil {
+			c.update(func() { c.App.Failed("cannot read " + name + ": " + err.Error()) })
+			return
+		}
+		c.showPreview(blob)
+		c.update(func() { c.classifyBytes(js.Global().Get("Uint8Array").New(buf), name) })
+	}()
+}
+
+// classifyBytes sends image file bytes to the worker. Runs under the render lock.
+func (c *Root) classifyBytes(data js.Value, source string) {
+	c.App.Status, c.App.Error = state.StatusWorking, ""
+	req := protocol.Request{Op: protocol.OpClassify, Maps: c.App.MapRequests(), Threshold: c.App.Threshold}
+	c.eng.Send(req, data, func(r protocol.Response) {
+		c.update(func() { c.applyResult(r, source) })
+	})
+}
+
+func (c *Root) applyResult(r protocol.Response, source string) {
+	switch r.Kind {
+	case protocol.KindProgress:
+		c.App.Progressed(*r.Progress)
+	case protocol.KindDone:
+		c.App.Classified(r, source)
+	case protocol.KindError:
+		c.App.Failed(source + ": " + r.Error)
+	}
+}
+
+// OnSample classifies one of the bundled photos.
+func (c *Root) OnSample(s Sample) {
+	if c.App.Model == nil {
+		return
+	}
+	c.stopWebcam()
+	c.App.Status, c.App.Error = state.StatusWorking, ""
+	go func() {
+		resp, err := await(js.Global().Call("fetch", "samples/"+s.File))
+		if err == nil && !resp.Get("ok").Bool() {
+			err = fmt.Errorf("HTTP %d", resp.Get("status").Int())
+		}
+		var blob js.Value
+		if err == nil {
+			blob, err = await(resp.Call("blob"))
+		}
+		if err != nil {
+			c.update(func() { c.App.Failed("cannot load sample " + s.File + ": " + err.Error()) })
+			return
+		}
+		c.update(func() { c.classifyBlob(blob, s.File) })
+	}()
+}
+
+// refreshMaps asks for the maps of the current layer/channel/threshold without rerunning
+// the network. Runs under the render lock.
+func (c *Root) refreshMaps() {
+	if c.App.Result == nil || c.App.Webcam {
+		return // the webcam loop asks for maps with every frame
+	}
+	req := protocol.Request{Op: protocol.OpMaps, Maps: c.App.MapRequests(), Threshold: c.App.Threshold}
+	c.eng.Send(req, js.Undefined(), func(r protocol.Response) {
+		c.update(func() {
+			if r.Kind == protocol.KindDone {
+				c.App.Maps = r.Maps
+			} else if r.Kind == protocol.KindError {
+				c.App.Failed(r.Error)
+			}
+		})
+	})
+}
+
+func (c *Root) OnLayer(event vugu.DOMEvent) {
+	c.App.SelectLayer(event.PropString("target", "value"))
+	c.refreshMaps()
+}
+
+func (c *Root) OnChannel(event vugu.DOMEvent) {
+	ch, err := strconv.Atoi(event.PropString("target", "value"))
+	if err != nil {
+		return
+	}
+	c.SelectChannel(ch)
+}
+
+func (c *Root) StepChannel(d int) { c.SelectChannel(c.App.Channel + d) }
+
+func (c *Root) SelectChannel(ch int) {
+	c.App.SelectChannel(ch)
+	c.refreshMaps()
+}
+
+func (c *Root) OnThreshold(event vugu.DOMEvent) {
+	v, err := strconv.ParseFloat(event.PropString("target", "value"), 32)
+	if err != nil {
+		return
+	}
+	c.App.Threshold = float32(max(0, min(v, 0.9)))
+	c.refreshMaps()
+}
+
+func (c *Root) DismissError() { c.App.Error = "" }
+
+// Formatting helpers for the views.
+
+func (c *Root) probText(p float32) string { return strconv.FormatFloat(float64(p), 'g', 7, 32) }
+func (c *Root) percent(p float32) string {
+	if p < 0.001 && p > 0 {
+		return "<0.1%"
+	}
+	return fmt.Sprintf("%.1f%%", 100*p)
+}
+func (c *Root) ms(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.2f ms", v)
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
+func (c *Root) rankClass(i int) string {
+	if i == 0 {
+		return "pred top"
+	}
+	return "pred"
+}
+func (c *Root) webcamLabel() string {
+	if c.App.Webcam {
+		return "Stop webcam"
+	}
+	return "Use webcam"
+}
+func (c *Root) webcamClass() string {
+	if c.App.Webcam {
+		return "webcam on"
+	}
+	return "webcam"
+}
+func (c *Root) imageNote() string {
+	r := c.App.Result
+	return fmt.Sprintf("%s · %d×%d pixels, resized and center-cropped to %d×%d", c.App.Source, r.ImageWidth, r.ImageHeight, c.App.Model.InputSize, c.App.Model.InputSize)
+}
+func (c *Root) kernelNote() string {
+	k := c.App.Kernels
+	return fmt.Sprintf("%d kernels of %d×%d×3, each scaled on its own (gray = 0)", k.Count, k.Width, k.Height)
+}
+func (c *Root) kernelTitle(i int) string { return fmt.Sprintf("kernel %d", i) }
+func (c *Root) layerLabel(l protocol.LayerInfo) string {
+	if l.Channels == 0 {
+		return fmt.Sprintf("%s · %d features", l.Name, l.Features)
+	}
+	return fmt.Sprintf("%s · %d × %d×%d", l.Name, l.Channels, l.Height, l.Width)
+}
+func (c *Root) channelLabel(ch int) string { return fmt.Sprintf("channel %d", ch) }
+func (c *Root) stripClass(ch int) string {
+	if ch == c.App.Channel {
+		return "strip-item selected"
+	}
+	return "strip-item"
+}
+func (c *Root) mapCaption() string {
+	m := c.App.Maps[0]
+	return fmt.Sprintf("%s, channel %d of %d · %d×%d · values %.3g to %.3g", m.Layer, m.Channel, c.App.Channels(), m.Width, m.Height, m.Min, m.Max)
+}
+func (c *Root) modelNote() string {
+	m := c.App.Model
+	src := "downloaded"
+	if m.FromCache {
+		src = "from the browser cache"
+	}
+	return fmt.Sprintf("%s: %s parameters, %s weights %s in %.0f ms.", m.Title, groupDigits(m.Params), m.Precision, src, m.LoadMs)
+}
+
+func groupDigits(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
