@@ -55,6 +55,9 @@ type Config struct {
 	// stops reading is dropped after it, while a slow but moving download of a large
 	// weight file may take as long as it needs. Default 60s.
 	WriteStallTimeout time.Duration
+	// ReadHeaderTimeout bounds how long a client may take to send its request headers
+	// (slow-loris defence). Default 10s.
+	ReadHeaderTimeout time.Duration
 	// ShutdownTimeout is how long Run waits for in-flight responses after its context is
 	// cancelled before closing their connections. Default 30s.
 	ShutdownTimeout time.Duration
@@ -92,7 +95,7 @@ func New(cfg Config) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	if cfg.WriteStallTimeout < 0 || cfg.ShutdownTimeout < 0 {
+	if cfg.WriteStallTimeout < 0 || cfg.ShutdownTimeout < 0 || cfg.ReadHeaderTimeout < 0 {
 		return nil, errors.New("server: negative timeout in Config")
 	}
 	if cfg.WriteStallTimeout == 0 {
@@ -256,14 +259,18 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) error {
 	if grace == 0 {
 		grace = defaultShutdown
 	}
+	headerTimeout := cfg.ReadHeaderTimeout
+	if headerTimeout == 0 {
+		headerTimeout = readHeaderTimeout
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
+		ReadHeaderTimeout: headerTimeout,
+		ReadTimeout:       max(readTimeout, headerTimeout),
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(logw, "alexlens serve: ", 0),

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -541,5 +542,40 @@ func BenchmarkServeLargeLoopback(b *testing.B) {
 		}
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()
+	}
+}
+
+// TestRunLimitsRequestHeaders: a client that never finishes its headers is cut off after
+// ReadHeaderTimeout, and oversized headers are refused with 431.
+func TestRunLimitsRequestHeaders(t *testing.T) {
+	web := t.TempDir()
+	os.WriteFile(filepath.Join(web, "index.html"), []byte("<p>hi</p>"), 0o644)
+	base, cancel, done, _ := startRun(t, Config{WebRoot: web, ReadHeaderTimeout: 300 * time.Millisecond})
+	defer func() { cancel(); waitRun(t, done, 10*time.Second) }()
+	host := strings.TrimPrefix(base, "http://")
+
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	_, err = io.ReadAll(c) // returns when the server closes the connection
+	if err != nil {
+		t.Errorf("slow headers: the server did not close the connection within 5s: %v", err)
+	}
+	t.Logf("connection with unfinished headers closed after %v", time.Since(start).Round(time.Millisecond))
+
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 200<<10))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("200 KiB of headers: status %d, want 431", res.StatusCode)
 	}
 }
