@@ -165,14 +165,32 @@ func argmax(x []float32) int {
 }
 
 // TestTorchReference runs each architecture with PyTorch-initialized random weights on a
-// batch of two image-like inputs and requires every named activation and the logits of
-// every backend to match PyTorch's float32 forward pass; then it measures int8 weights
-// against the same float32 logits.
+// batch of image-like inputs and requires every named activation and the logits of every
+// backend to match PyTorch's float32 forward pass; then it measures int8 weights against
+// the same float32 logits.
 func TestTorchReference(t *testing.T) {
 	requireTorch(t)
-	for _, a := range []*engine.Arch{engine.SqueezeNet11, engine.AlexNet, engine.AlexNetBVLC} {
-		t.Run(a.Name, func(t *testing.T) {
-			d := runTorchRef(t, "random", a.Name, "7", "OUT", "--batch", "2")
+	for _, c := range []struct {
+		arch        *engine.Arch
+		side, batch int
+		int8        bool
+	}{
+		{engine.SqueezeNet11, 224, 2, true},
+		{engine.AlexNet, 224, 2, true},
+		{engine.AlexNetBVLC, 227, 2, true},
+		// Off-size inputs reach what the native sizes never do. At 224 every SqueezeNet pool
+		// window fits exactly, so ceil mode changes nothing; at 227 pool3 and pool5 get a
+		// partial last window. At 224 AlexNet's adaptive pool is the identity (6x6 in, 6x6
+		// out); at 256 it averages overlapping windows of a 7x7 input.
+		{engine.SqueezeNet11, 227, 1, false},
+		{engine.AlexNet, 256, 1, false},
+	} {
+		a := c.arch
+		t.Run(fmt.Sprintf("%s@%d", a.Name, c.side), func(t *testing.T) {
+			d := runTorchRef(t, "random", a.Name, "7", "OUT", "--batch", fmt.Sprint(c.batch), "--side", fmt.Sprint(c.side))
+			if d.man.Inputs["input"].Shape[2] != c.side {
+				t.Fatalf("torch dump input shape %v, want side %d", d.man.Inputs["input"].Shape, c.side)
+			}
 			if got, want := fmt.Sprint(a.LayerNames()), fmt.Sprint(d.man.Layers); got != want {
 				t.Fatalf("engine layer names %s, PyTorch dump names %s", got, want)
 			}
@@ -209,6 +227,9 @@ func TestTorchReference(t *testing.T) {
 				})
 			}
 
+			if !c.int8 {
+				return
+			}
 			m8 := m.WithPrecision(engine.Int8)
 			if m8.Precision() != engine.Int8 {
 				t.Fatalf("WithPrecision(Int8) left precision %s", m8.Precision())

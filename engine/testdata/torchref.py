@@ -3,11 +3,12 @@
 
 Two modes, both writing raw little-endian float32 files plus manifest.json into OUT:
 
-  torchref.py random ARCH SEED OUT [--batch N]
+  torchref.py random ARCH SEED OUT [--batch N] [--side S]
       Builds ARCH (alexnet, alexnet-bvlc, squeezenet1_1) with weights re-initialized from
-      torch.manual_seed(SEED), runs a seeded, image-like random batch through it in eval
-      mode and writes every state_dict tensor, the input, and the output of every named
-      engine layer (conv1 ... fc8 / fire2 ... avgpool10) and the logits.
+      torch.manual_seed(SEED), runs a seeded, image-like random batch (N images of S x S,
+      default 2 at the network's own input size) through it in eval mode and writes every
+      state_dict tensor, the input, and the output of every named engine layer
+      (conv1 ... fc8 / fire2 ... avgpool10) and the logits.
 
   torchref.py photos WEIGHTS OUT IMAGE...
       Loads torchvision's squeezenet1_1 with the state_dict in WEIGHTS, preprocesses each
@@ -159,8 +160,9 @@ def run_with_hooks(model, layers, x, w):
     return logits
 
 
-def random_mode(arch, seed, out, batch):
-    side, build, layers = ARCHS[arch]
+def random_mode(arch, seed, out, batch, side=0):
+    native, build, layers = ARCHS[arch]
+    side = side or native
     torch.manual_seed(seed)
     model = build()
     reinit(model)
@@ -205,12 +207,16 @@ def photos_mode(weights, out, images):
 
 def main(argv):
     if len(argv) >= 4 and argv[0] == "random":
-        batch = 2
-        if len(argv) == 6 and argv[4] == "--batch":
-            batch = int(argv[5])
+        opts = {"--batch": 2, "--side": 0}
+        rest = argv[4:]
+        while rest:
+            if len(rest) < 2 or rest[0] not in opts:
+                sys.exit(__doc__)
+            opts[rest[0]] = int(rest[1])
+            rest = rest[2:]
         if argv[1] not in ARCHS:
             sys.exit("unknown arch %r (known: %s)" % (argv[1], ", ".join(sorted(ARCHS))))
-        random_mode(argv[1], int(argv[2]), argv[3], batch)
+        random_mode(argv[1], int(argv[2]), argv[3], opts["--batch"], opts["--side"])
     elif len(argv) >= 4 and argv[0] == "photos":
         photos_mode(argv[1], argv[2], argv[3:])
     else:
