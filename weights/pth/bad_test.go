@@ -279,6 +279,15 @@ func TestReadHostilePickles(t *testing.T) {
 	mustFail(t, "deep marks", pickleZip(t, bytes.Repeat([]byte("("), maxMarkDepth+1)), "nested deeper")
 	mustFail(t, "BUILD on a string", pickleZip(t, []byte("\x80\x02X\x01\x00\x00\x00a}b.")), "BUILD on string")
 
+	// Tuples nested through the memo, t(i+1) = (t(i), t(i)): 2^60 leaves from 250 bytes.
+	// Neither checking it as a dict key nor printing it in an error may walk it.
+	nested := []byte("\x80\x02})")
+	for i := range 60 {
+		nested = append(nested, 'q', byte(i), 'h', byte(i), '\x86')
+	}
+	mustFail(t, "exponential tuple as key", pickleZip(t, append(nested, "Ns."...)), "no floating-point tensors")
+	mustFail(t, "exponential tuple as persistent id", pickleZip(t, append(nested, "Q."...)), "persistent id ((((")
+
 	// A dict that holds itself under "state_dict": the search for nested weights must end.
 	selfRef := []byte("\x80\x02}q\x00X\x0a\x00\x00\x00state_dicth\x00s.")
 	mustFail(t, "self-referencing dict", pickleZip(t, selfRef), "no floating-point tensors")

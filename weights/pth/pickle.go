@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -22,7 +23,7 @@ const (
 )
 
 // pickle values: nil (None), bool, int64, float64, string, []byte, tuple, *list, *dict,
-// global, *storageRef, *tensorRef.
+// global, *storageRef, *tensorRef. MARK positions live apart, in unpickler.marks.
 type (
 	tuple []any
 	list  struct{ items []any }
@@ -33,8 +34,6 @@ type (
 		index map[string]int // position of each string key, for replacement on re-set
 	}
 	global struct{ module, name string }
-	// mark is the stack placeholder pushed by MARK.
-	mark struct{}
 )
 
 func newDict() *dict { return &dict{index: map[string]int{}} }
@@ -220,19 +219,73 @@ func (u *unpickler) get(idx uint32) error {
 	return u.push(v)
 }
 
-// hashable reports whether v may be a dict key (mutable containers may not, as in Python).
+// hashable reports whether v may be a dict key: lists and dicts may not, as in Python.
+// Tuples are not searched for them: through the memo, a short pickle can nest tuples
+// exponentially deep, and keys are only ever compared when they are strings.
 func hashable(v any) bool {
-	switch v := v.(type) {
+	switch v.(type) {
 	case *list, *dict:
 		return false
-	case tuple:
-		for _, x := range v {
-			if !hashable(x) {
-				return false
-			}
-		}
 	}
 	return true
+}
+
+// describe prints a pickle value briefly for error messages. It stops after a few dozen
+// characters: a value built from the memo can be exponentially larger than the pickle.
+func describe(v any) string {
+	var b strings.Builder
+	describeTo(&b, v, 0)
+	if b.Len() > maxDescribe {
+		return b.String()[:maxDescribe] + "..."
+	}
+	return b.String()
+}
+
+const maxDescribe = 80
+
+func describeTo(b *strings.Builder, v any, depth int) {
+	if b.Len() > maxDescribe {
+		return
+	}
+	switch v := v.(type) {
+	case nil:
+		b.WriteString("None")
+	case string:
+		if len(v) > maxDescribe {
+			v = v[:maxDescribe]
+		}
+		fmt.Fprintf(b, "%q", v)
+	case []byte:
+		fmt.Fprintf(b, "bytes(%d)", len(v))
+	case tuple:
+		if depth > 3 {
+			b.WriteString("(...)")
+			return
+		}
+		b.WriteByte('(')
+		for i, x := range v {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if b.Len() > maxDescribe {
+				break
+			}
+			describeTo(b, x, depth+1)
+		}
+		b.WriteByte(')')
+	case *list:
+		fmt.Fprintf(b, "list(%d items)", len(v.items))
+	case *dict:
+		fmt.Fprintf(b, "dict(%d items)", len(v.keys))
+	case global:
+		b.WriteString(v.String())
+	case *storageRef:
+		fmt.Fprintf(b, "storage %q", v.key)
+	case *tensorRef:
+		b.WriteString("tensor")
+	default: // bool, int64, float64
+		fmt.Fprint(b, v)
+	}
 }
 
 // run executes the pickle program and returns the value STOP leaves.
@@ -685,7 +738,7 @@ func (u *unpickler) rebuildTensor(args tuple) (*tensorRef, error) {
 	}
 	off, ok := args[1].(int64)
 	if !ok || off < 0 {
-		return nil, u.errorf("tensor storage offset %v is not a non-negative integer", args[1])
+		return nil, u.errorf("tensor storage offset %s is not a non-negative integer", describe(args[1]))
 	}
 	shape, err := u.ints(args[2], "size")
 	if err != nil {
@@ -715,7 +768,7 @@ func (u *unpickler) ints(v any, what string) ([]int64, error) {
 	for i, x := range t {
 		n, ok := x.(int64)
 		if !ok || n < 0 {
-			return nil, u.errorf("tensor %s %v holds %v, not a non-negative integer", what, t, x)
+			return nil, u.errorf("tensor %s %s holds %s, not a non-negative integer", what, describe(t), describe(x))
 		}
 		out[i] = n
 	}

@@ -243,14 +243,6 @@ func (a *archive) persistentLoad(pid any) (any, error) {
 	return ref, nil
 }
 
-// describe prints a pickle value briefly for error messages.
-func describe(v any) string {
-	s := fmt.Sprintf("%v", v)
-	if len(s) > 80 {
-		s = s[:80] + "..."
-	}
-	return s
-}
 
 // stateDictKeys are the keys under which training checkpoints commonly nest the weights.
 var stateDictKeys = []string{"state_dict", "model_state_dict", "model"}

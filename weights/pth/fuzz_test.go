@@ -1,0 +1,105 @@
+package pth
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/alexlens/alexlens/engine"
+)
+
+// seedFiles are small files written by real torch.save (testdata/torchgen.py zoo and
+// checkpoint modes): every tensor layout, pickle protocols 2 and 4, a nested checkpoint.
+func seedFiles(f *testing.F) [][]byte {
+	paths, _ := filepath.Glob(filepath.Join("testdata", "seeds", "*.pth"))
+	if len(paths) == 0 {
+		f.Fatal("no seed files in testdata/seeds")
+	}
+	var out [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	ts, order := writeSample()
+	var buf bytes.Buffer
+	if err := Write(&buf, ts, order); err != nil {
+		f.Fatal(err)
+	}
+	return append(out, buf.Bytes())
+}
+
+// checkResult holds Read to its promises on any input it accepts: consistent tensors, and
+// no more memory than the file's size justifies.
+func checkResult(t *testing.T, got map[string]*engine.Tensor, fileSize int) {
+	total := 0
+	for name, ts := range got {
+		n := 1
+		for _, d := range ts.Shape {
+			if d < 0 {
+				t.Fatalf("%s: negative dimension in %v", name, ts.Shape)
+			}
+			n *= d
+		}
+		if n != len(ts.Data) {
+			t.Fatalf("%s: shape %v but %d values", name, ts.Shape, len(ts.Data))
+		}
+		total += 4 * n
+	}
+	if limit := 4*maxDeflateRatio*fileSize + 1<<20; total > limit {
+		t.Fatalf("%d bytes of tensors from a %d-byte file", total, fileSize)
+	}
+}
+
+// FuzzRead feeds whole files: zip structure, sizes, offsets and CRCs.
+func FuzzRead(f *testing.F) {
+	for _, b := range seedFiles(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := Read(bytes.NewReader(data), int64(len(data)))
+		if err == nil {
+			checkResult(t, got, len(data))
+		}
+	})
+}
+
+// fuzzStorages are the storages FuzzReadPickle's archives hold: data/0 to data/31, 4 KiB
+// each, enough for the seed pickles' tensors.
+var fuzzStorages = func() []zipEntry {
+	var s []zipEntry
+	for i := range 32 {
+		s = append(s, zipEntry{name: strconv.Itoa(i), data: floats(1024)})
+	}
+	return s
+}()
+
+// FuzzReadPickle feeds pickles inside a well-formed archive, so that mutations reach the
+// unpickler instead of failing the zip's CRC check.
+func FuzzReadPickle(f *testing.F) {
+	for _, b := range seedFiles(f) {
+		for _, e := range zipEntries(f, b) {
+			if filepath.Base(e.Name) == "data.pkl" {
+				rc, err := e.Open()
+				if err != nil {
+					f.Fatal(err)
+				}
+				var pkl bytes.Buffer
+				pkl.ReadFrom(rc)
+				rc.Close()
+				f.Add(pkl.Bytes())
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, pkl []byte) {
+		file := pickleZip(t, pkl, fuzzStorages...)
+		got, err := Read(bytes.NewReader(file), int64(len(file)))
+		if err == nil {
+			checkResult(t, got, len(file))
+		}
+	})
+}
