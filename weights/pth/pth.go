@@ -243,7 +243,6 @@ func (a *archive) persistentLoad(pid any) (any, error) {
 	return ref, nil
 }
 
-
 // stateDictKeys are the keys under which training checkpoints commonly nest the weights.
 var stateDictKeys = []string{"state_dict", "model_state_dict", "model"}
 
