@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Benchmarks of whole networks at batch 1 on the fast CPU backend, per network, weight
+// precision and thread count. Besides ns/op each reports the median latency and the median
+// time of every named layer (in ms) as extra metrics; bench/native.sh turns them into the
+// table in BENCHMARKS.md. Weights are random: speed does not depend on their values.
+
+var benchModels sync.Map // arch name -> *Model (float32)
+
+func benchModel(b *testing.B, a *Arch, p Precision) *Model {
+	v, ok := benchModels.Load(a.Name)
+	if !ok {
+		m, err := NewModel(a, randomTensors(a, 1, 0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		v, _ = benchModels.LoadOrStore(a.Name, m)
+	}
+	return v.(*Model).WithPrecision(p)
+}
+
+func BenchmarkForward(b *testing.B) {
+	for _, a := range []*Arch{AlexNet, AlexNetBVLC, SqueezeNet11} {
+		for _, p := range []Precision{F32, Int8} {
+			for _, threads := range []int{1, runtime.GOMAXPROCS(0)} {
+				name := fmt.Sprintf("%s/%s/threads=%d", a.Name, p, threads)
+				b.Run(name, func(b *testing.B) { benchForward(b, a, p, threads) })
+			}
+		}
+	}
+}
+
+func benchForward(b *testing.B, a *Arch, p Precision, threads int) {
+	m := benchModel(b, a, p)
+	x := randTensor(rand.New(rand.NewSource(1)), 1, 3, a.InputSize, a.InputSize)
+	opt := ForwardOptions{Backend: FastCPU{Threads: threads}, Keep: func(string) bool { return false }}
+	if _, err := m.Forward(x, opt); err != nil { // packs the weights, warms the caches
+		b.Fatal(err)
+	}
+	var total []time.Duration
+	layers := map[string][]time.Duration{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		res, err := m.Forward(x, opt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total = append(total, time.Since(start))
+		for name, d := range res.LayerTimes {
+			layers[name] = append(layers[name], d)
+		}
+	}
+	b.ReportMetric(medianMS(total), "median-ms")
+	for _, name := range a.LayerNames() {
+		if ds := layers[name]; len(ds) > 0 {
+			b.ReportMetric(medianMS(ds), name+"-ms")
+		}
+	}
+}
+
+func medianMS(ds []time.Duration) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[len(s)/2]) / float64(time.Millisecond)
+}
+
+// BenchmarkConvKernel measures the GEMM core alone on AlexNet's conv3 (192 -> 384, 13x13):
+// the number to watch when changing the micro-kernel. It reports GFLOP/s.
+func BenchmarkConvKernel(b *testing.B) {
+	r := rand.New(rand.NewSource(1))
+	spec := convSpec(192, 384, 3, 3, 1, 1, 1, true)
+	x := randTensor(r, 1, 192, 13, 13)
+	w := randWeight(r, false, 384, 192, 3, 3)
+	bias := randBias(r, 384)
+	f := FastCPU{Threads: 1}
+	f.Conv2D(x, w, bias, spec)
+	b.ResetTimer()
+	for b.Loop() {
+		f.Conv2D(x, w, bias, spec)
+	}
+	flops := 2.0 * 384 * 192 * 9 * 13 * 13
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

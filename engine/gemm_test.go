@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+)
+
+// tileReference is the micro-kernel contract written as plainly as possible, in float64.
+func tileReference(k, mr, nr int, a, b []float32) []float64 {
+	c := make([]float64, mr*nr)
+	for p := 0; p < k; p++ {
+		for i := 0; i < mr; i++ {
+			for j := 0; j < nr; j++ {
+				c[i*nr+j] += float64(a[p*mr+i]) * float64(b[p*nr+j])
+			}
+		}
+	}
+	return c
+}
+
+func TestKernelsTileContract(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	for _, kern := range []gemmKernel{portableKernel, activeKernel} {
+		for _, k := range []int{0, 1, 2, 7, 64, 363, 1001} {
+			a := randTensor(r, k*kern.mr+1).Data // one spare value: kernels must not read past k
+			b := randTensor(r, k*kern.nr+1).Data
+			c := randTensor(r, kern.mr*kern.nr).Data // garbage that the kernel must overwrite
+			kern.tile(k, a, b, c)
+			want := tileReference(k, kern.mr, kern.nr, a, b)
+			w32 := make([]float32, len(want))
+			for i, v := range want {
+				w32[i] = float32(v)
+			}
+			if e := RelL2(c, w32); e > 1e-6 || (k == 0 && e != 0) {
+				t.Errorf("%s k=%d: relative L2 error %.3g", kern.name, k, e)
+			}
+		}
+	}
+}
+
+func TestKernelsDotContract(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	for _, kern := range []gemmKernel{portableKernel, activeKernel} {
+		for _, n := range []int{0, 1, 15, 16, 17, 63, 64, 65, 1000, 9216} {
+			x := randTensor(r, n).Data
+			wf := randTensor(r, n).Data
+			wi := make([]int8, n)
+			var wantF, wantI float64
+			for i := range wi {
+				wi[i] = int8(r.Intn(255) - 127)
+				wantF += float64(wf[i]) * float64(x[i])
+				wantI += float64(wi[i]) * float64(x[i])
+			}
+			for _, c := range []struct {
+				name      string
+				got, want float64
+			}{{"f32", float64(kern.dotF32(wf, x)), wantF}, {"int8", float64(kern.dotI8(wi, x)), wantI}} {
+				// Error bound of a float32 sum of n products of magnitude ~|w||x|.
+				bound := 1e-6 * float64(n+1)
+				if c.name == "int8" {
+					bound *= 127
+				}
+				if d := c.got - c.want; d > bound || d < -bound {
+					t.Errorf("%s dot%s n=%d: %v, want %v", kern.name, c.name, n, c.got, c.want)
+				}
+			}
+		}
+	}
+}
+
+// TestSIMDKernelMatchesPortable runs convolutions and linear layers through both the active
+// (SIMD, when built with GOEXPERIMENT=simd on a capable CPU) and the portable kernels.
+func TestSIMDKernelMatchesPortable(t *testing.T) {
+	if activeKernel.name == portableKernel.name {
+		t.Skip("only the portable kernel is built in (build with GOEXPERIMENT=simd on amd64 with AVX-512 to compare a SIMD kernel)")
+	}
+	simdKernel := activeKernel
+	defer func() { activeKernel = simdKernel }()
+	r := rand.New(rand.NewSource(11))
+	for _, q := range []bool{false, true} {
+		spec := convSpec(6, 70, 5, 3, 2, 1, 2, true)
+		x := randTensor(r, 2, 6, 17, 19)
+		w := randWeight(r, q, 70, 3, 5, 3)
+		b := randBias(r, 70)
+		lw := randWeight(r, q, 45, 300)
+		lx := randTensor(r, 2, 300)
+		lspec := LinearSpec{In: 300, Out: 45}
+		run := func(k gemmKernel) (*Tensor, *Tensor) {
+			activeKernel = k
+			return FastCPU{Threads: 2}.Conv2D(x, w, b, spec), FastCPU{Threads: 2}.Linear(lx, lw, b[:45], lspec)
+		}
+		c1, l1 := run(simdKernel)
+		c2, l2 := run(portableKernel)
+		checkClose(t, fmt.Sprintf("conv int8=%v %s vs portable", q, simdKernel.name), c1, c2, 1e-6)
+		checkClose(t, fmt.Sprintf("linear int8=%v %s vs portable", q, simdKernel.name), l1, l2, 1e-6)
+	}
+}
