@@ -15,7 +15,9 @@ func pbVarint(v uint64) []byte { return binary.AppendUvarint(nil, v) }
 
 func pbKey(field, wt int) []byte { return pbVarint(uint64(field)<<3 | uint64(wt)) }
 
-func pbInt(field int, v int64) []byte { return append(pbKey(field, wireVarint), pbVarint(uint64(v))...) }
+func pbInt(field int, v int64) []byte {
+	return append(pbKey(field, wireVarint), pbVarint(uint64(v))...)
+}
 
 func pbBytes(field int, p []byte) []byte {
 	b := append(pbKey(field, wireBytes), pbVarint(uint64(len(p)))...)
