@@ -314,6 +314,20 @@ func TestWriteRoundTrip(t *testing.T) {
 		}
 	}
 
+	// A tensor of several write chunks (the CRC is computed chunk by chunk, and Read
+	// verifies it).
+	big := engine.NewTensor(3, 40000)
+	for i := range big.Data {
+		big.Data[i] = float32(i) * 0.25
+	}
+	var bigBuf bytes.Buffer
+	if err := Write(&bigBuf, map[string]*engine.Tensor{"big": big}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Read(bytes.NewReader(bigBuf.Bytes()), int64(bigBuf.Len())); err != nil || tensorHash(got["big"].Data) != tensorHash(big.Data) {
+		t.Errorf("multi-chunk tensor did not read back: %v", err)
+	}
+
 	// Nil order means sorted keys.
 	var sorted bytes.Buffer
 	if err := Write(&sorted, ts, nil); err != nil {

@@ -38,10 +38,8 @@ func Write(w io.Writer, tensors map[string]*engine.Tensor, order []string) error
 	if err := writeEntry(zw, cw, archiveName+"/data.pkl", statePickle(tensors, order)); err != nil {
 		return err
 	}
-	var buf []byte
 	for i, name := range order {
-		buf = float32Bytes(buf[:0], tensors[name].Data)
-		if err := writeEntry(zw, cw, archiveName+"/data/"+strconv.Itoa(i), buf); err != nil {
+		if err := writeFloats(zw, cw, archiveName+"/data/"+strconv.Itoa(i), tensors[name].Data); err != nil {
 			return err
 		}
 	}
@@ -86,11 +84,46 @@ func checkWriteArgs(tensors map[string]*engine.Tensor, order []string) error {
 	return nil
 }
 
-// writeEntry stores one uncompressed entry whose data starts on a dataAlign boundary,
-// padded with an extra field as torch.save does.
+// writeEntry stores one uncompressed entry.
 func writeEntry(zw *zip.Writer, cw *countingWriter, name string, data []byte) error {
+	ew, err := createAligned(zw, cw, name, crc32.ChecksumIEEE(data), int64(len(data)))
+	if err != nil {
+		return err
+	}
+	if _, err := ew.Write(data); err != nil {
+		return fmt.Errorf("pth: writing %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeFloats stores a float32 storage in little-endian order, a chunk at a time so that
+// a 150 MB layer needs no 150 MB buffer: one pass for the CRC the header needs, one to write.
+func writeFloats(zw *zip.Writer, cw *countingWriter, name string, xs []float32) error {
+	const chunk = 16 << 10 // values per chunk
+	buf := make([]byte, 0, 4*min(chunk, len(xs)))
+	crc := uint32(0)
+	for i := 0; i < len(xs); i += chunk {
+		buf = float32Bytes(buf[:0], xs[i:min(i+chunk, len(xs))])
+		crc = crc32.Update(crc, crc32.IEEETable, buf)
+	}
+	ew, err := createAligned(zw, cw, name, crc, 4*int64(len(xs)))
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(xs); i += chunk {
+		buf = float32Bytes(buf[:0], xs[i:min(i+chunk, len(xs))])
+		if _, err := ew.Write(buf); err != nil {
+			return fmt.Errorf("pth: writing %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// createAligned starts an uncompressed entry whose data begins on a dataAlign boundary,
+// padded with an extra field as torch.save does.
+func createAligned(zw *zip.Writer, cw *countingWriter, name string, crc uint32, size int64) (io.Writer, error) {
 	if err := zw.Flush(); err != nil {
-		return fmt.Errorf("pth: %w", err)
+		return nil, fmt.Errorf("pth: %w", err)
 	}
 	const localHeader, extraHeader = 30, 4
 	start := cw.n + localHeader + int64(len(name)) + extraHeader
@@ -103,19 +136,16 @@ func writeEntry(zw *zip.Writer, cw *countingWriter, name string, data []byte) er
 	fh := &zip.FileHeader{
 		Name:               name,
 		Method:             zip.Store,
-		CRC32:              crc32.ChecksumIEEE(data),
-		CompressedSize64:   uint64(len(data)),
-		UncompressedSize64: uint64(len(data)),
+		CRC32:              crc,
+		CompressedSize64:   uint64(size),
+		UncompressedSize64: uint64(size),
 		Extra:              extra,
 	}
 	ew, err := zw.CreateRaw(fh)
 	if err != nil {
-		return fmt.Errorf("pth: %w", err)
+		return nil, fmt.Errorf("pth: %w", err)
 	}
-	if _, err := ew.Write(data); err != nil {
-		return fmt.Errorf("pth: writing %s: %w", name, err)
-	}
-	return nil
+	return ew, nil
 }
 
 type countingWriter struct {
