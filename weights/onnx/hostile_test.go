@@ -278,3 +278,28 @@ func exerciseTensor(t *testing.T, tp *Tensor, size int) {
 	}
 	tp.Engine()
 }
+
+// Many tiny messages cost far more as Go values than as bytes: an empty node is 2 bytes of
+// file. The decoder refuses before its structures outgrow 16 times the file.
+func TestMemoryBudget(t *testing.T) {
+	const nodes = 1 << 20
+	emptyNode := pbBytes(1, nil)
+	graph := make([]byte, 0, nodes*len(emptyNode))
+	for i := 0; i < nodes; i++ {
+		graph = append(graph, emptyNode...)
+	}
+	_, err := ReadModel(pbBytes(7, graph))
+	if err == nil || !strings.Contains(err.Error(), "16 times its size") {
+		t.Fatalf("a million empty nodes: err = %v, want the memory budget error", err)
+	}
+	// A few thousand real nodes are fine.
+	few := make([]byte, 0)
+	node := pbBytes(1, cat(pbBytes(1, []byte("x")), pbBytes(2, []byte("y")), pbBytes(4, []byte("Relu"))))
+	for i := 0; i < 5000; i++ {
+		few = append(few, node...)
+	}
+	m, err := ReadModel(pbBytes(7, few))
+	if err != nil || len(m.Graph.Nodes) != 5000 {
+		t.Fatalf("5000 Relu nodes: err = %v", err)
+	}
+}

@@ -20,7 +20,7 @@ func ReadModel(data []byte) (*Model, error) {
 	if len(data) == 0 {
 		return nil, errors.New("onnx: empty file")
 	}
-	m, err := (&decoder{}).model(data)
+	m, err := newDecoder(len(data)).model(data)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
@@ -33,7 +33,7 @@ func ReadModel(data []byte) (*Model, error) {
 // ReadTensor decodes a TensorProto (the input_N.pb / output_N.pb files of ONNX test data,
 // or numpy_helper.from_array(...).SerializeToString()).
 func ReadTensor(data []byte) (*Tensor, error) {
-	t, err := (&decoder{}).tensor(data)
+	t, err := newDecoder(len(data)).tensor(data)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}

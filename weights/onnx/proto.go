@@ -108,10 +108,30 @@ type Dim struct {
 	Param string // symbolic name such as "batch", when Value is unknown
 }
 
-// decoder carries the nesting depth through one decode.
+// decoder carries the nesting depth and the memory budget through one decode.
 type decoder struct {
 	depth int
+	// budget is what the decoded structure may still allocate, in bytes (approximately:
+	// the sizes charged are those of the Go values made). Tensor data aliases the input
+	// and costs nothing here, but a file of many tiny messages (an empty node is two
+	// bytes, its Go struct over a hundred) could otherwise make the decoder allocate a
+	// hundred times the file's size.
+	budget int64
 }
+
+// newDecoder sizes the budget for an input of n bytes: 16 times the input, plus 1 MiB
+// for small files. Real models use a tiny fraction of it; their bulk is tensor data.
+func newDecoder(n int) *decoder { return &decoder{budget: 16*int64(n) + 1<<20} }
+
+func (d *decoder) charge(n int) error {
+	d.budget -= int64(n)
+	if d.budget < 0 {
+		return errBudget
+	}
+	return nil
+}
+
+var errBudget = fmt.Errorf("the file's structure would need more than 16 times its size in memory (hostile or corrupt file?)")
 
 func (d *decoder) enter(what string) error {
 	d.depth++
@@ -158,6 +178,7 @@ func (d *decoder) model(p []byte) (*Model, error) {
 				var ver int64
 				if dom, ver, err = opset(op); err == nil {
 					m.Opsets[dom] = ver
+					err = d.charge(64 + len(dom))
 				}
 			}
 		default:
@@ -197,6 +218,9 @@ func (d *decoder) graph(p []byte) (*Graph, error) {
 		return nil, err
 	}
 	defer d.leave()
+	if err := d.charge(200); err != nil {
+		return nil, err
+	}
 	g := &Graph{}
 	r := buf{b: p}
 	for !r.done() {
@@ -248,6 +272,12 @@ func (d *decoder) graph(p []byte) (*Graph, error) {
 			return nil, err
 		}
 	}
+	// Each message is charged for what it made itself once it is read; one message can
+	// make at most a few times its own size before its charge, so the total stays bounded.
+	n := len(g.Nodes) + len(g.Initializers) + len(g.Inputs) + len(g.Outputs) + len(g.ValueInfo)
+	if err := d.charge(16*n + len(g.Name) + len(g.DocString)); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -292,6 +322,16 @@ func (d *decoder) node(p []byte) (*Node, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	cost := 160 + len(n.Name) + len(n.OpType) + len(n.Domain) + len(n.DocString) + 16*len(n.Attributes)
+	for _, s := range n.Inputs {
+		cost += 16 + len(s)
+	}
+	for _, s := range n.Outputs {
+		cost += 16 + len(s)
+	}
+	if err := d.charge(cost); err != nil {
+		return nil, err
 	}
 	return n, nil
 }
@@ -375,6 +415,10 @@ func (d *decoder) attribute(p []byte) (*Attribute, error) {
 			return nil, err
 		}
 	}
+	cost := 240 + len(a.Name) + len(a.RefAttrName) + 8*(len(a.Ints)+len(a.Floats)+len(a.Tensors)+len(a.Graphs)) + 24*len(a.Strings)
+	if err := d.charge(cost); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -405,6 +449,13 @@ func (d *decoder) valueInfo(p []byte) (*ValueInfo, error) {
 			}
 			return nil, err
 		}
+	}
+	cost := 128 + len(v.Name) + len(v.DocString) + 32*len(v.Shape)
+	for _, dim := range v.Shape {
+		cost += len(dim.Param)
+	}
+	if err := d.charge(cost); err != nil {
+		return nil, err
 	}
 	return v, nil
 }

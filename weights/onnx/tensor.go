@@ -159,6 +159,11 @@ func (d *decoder) tensor(p []byte) (*Tensor, error) {
 	if _, err := t.NumElements(); err != nil {
 		return nil, err
 	}
+	// raw_data aliases the input; the decoded fields cost their size.
+	values := len(t.Dims) + len(t.int32s) + len(t.int64s) + len(t.doubles) + len(t.uint64s)
+	if err := d.charge(256 + len(t.Name) + 8*values + 4*len(t.floats)); err != nil {
+		return nil, t.wrap(err)
+	}
 	return t, nil
 }
 
