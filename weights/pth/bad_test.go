@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -355,4 +357,38 @@ func equalF32(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// TestReadLegacyCorrupt cuts and flips a legacy file written by torch.save. The format has
+// no checksums, so a flipped value goes unnoticed, but nothing may panic and a cut file
+// must fail.
+func TestReadLegacyCorrupt(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "seeds", "legacy_zoo.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(bytes.NewReader(b), int64(len(b))); err != nil {
+		t.Fatalf("intact legacy file: %v", err)
+	}
+	for n := 0; n < len(b); n++ {
+		if got, err := Read(bytes.NewReader(b[:n]), int64(n)); err == nil {
+			t.Fatalf("legacy file cut to %d of %d bytes read as %d tensors, want an error", n, len(b), len(got))
+		}
+	}
+	caught := 0
+	for i := range b {
+		c := append([]byte(nil), b...)
+		c[i] ^= 0x5a
+		if _, err := Read(bytes.NewReader(c), int64(len(c))); err != nil {
+			caught++
+		}
+	}
+	t.Logf("%d of %d flips caught", caught, len(b))
+
+	// A storage whose element count disagrees with its description.
+	var count [8]byte
+	binary.LittleEndian.PutUint64(count[:], 1<<40)
+	i := bytes.LastIndex(b, []byte{2, 0, 0, 0, 0, 0, 0, 0}) // the 2-value bool storage comes last
+	c := append(append(append([]byte(nil), b[:i]...), count[:]...), b[i+8:]...)
+	mustFail(t, "legacy count", c, "its description says 2")
 }

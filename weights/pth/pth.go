@@ -1,5 +1,6 @@
 // Package pth reads and writes PyTorch state_dict files in the zip format torch.save has
-// written since PyTorch 1.6 (the format of torchvision's weight files).
+// written since PyTorch 1.6 (the format of torchvision's weight files), and reads the
+// legacy stream format before it (legacy.go).
 //
 // The file is a zip archive: <name>/data.pkl is a pickle of the state_dict whose tensors
 // point, by persistent id, at raw storages stored as <name>/data/<key>. Read interprets
@@ -15,9 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -55,7 +54,7 @@ func Read(r io.ReaderAt, size int64) (map[string]*engine.Tensor, error) {
 	}
 	head := make([]byte, len(legacyMagic))
 	if n, _ := r.ReadAt(head, 0); n == len(head) && bytes.Equal(head, legacyMagic) {
-		return nil, errors.New("pth: this is the legacy torch.save format (before PyTorch 1.6); re-save it with a current PyTorch: torch.save(torch.load(f), f)")
+		return readLegacy(r, size)
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
@@ -78,7 +77,7 @@ func Read(r io.ReaderAt, size int64) (map[string]*engine.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.decodeAll(refs, order)
+	return decodeAll(refs, order, a.order, a.openStorage)
 }
 
 // archive is an opened torch.save zip.
@@ -202,6 +201,27 @@ func expectEOF(rc io.Reader, name string) error {
 	return nil
 }
 
+// openStorage opens data/<key> for decodeAll; closing it checks the CRC.
+func (a *archive) openStorage(key string) (*storageData, error) {
+	f := a.storages[key]
+	if err := a.checkEntry(f, maxEntrySize); err != nil {
+		return nil, err
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("pth: %s: %w", f.Name, err)
+	}
+	return &storageData{
+		Reader: rc,
+		name:   f.Name,
+		size:   int64(f.UncompressedSize64),
+		finish: func() error {
+			defer rc.Close()
+			return expectEOF(rc, f.Name)
+		},
+	}, nil
+}
+
 // persistentLoad resolves ('storage', StorageType, key, location, numel) to a storage
 // reference, checking that the zip entry exists and is large enough.
 func (a *archive) persistentLoad(pid any) (any, error) {
@@ -209,38 +229,46 @@ func (a *archive) persistentLoad(pid any) (any, error) {
 	if !ok || len(t) != 5 || t[0] != "storage" {
 		return nil, fmt.Errorf("pth: persistent id %s is not a ('storage', type, key, location, size) tuple", describe(pid))
 	}
-	g, ok := t[1].(global)
-	dt, known := storageTypes[g.name]
-	if !ok || g.module != "torch" || !known {
-		return nil, fmt.Errorf("pth: persistent id names storage type %s, not a torch storage", describe(t[1]))
+	ref, err := parseStorageID(t[1], t[2], t[4])
+	if err != nil {
+		return nil, err
 	}
-	key, ok := t[2].(string)
-	if !ok {
-		return nil, fmt.Errorf("pth: storage key %s is not a string", describe(t[2]))
-	}
-	numel, ok := t[4].(int64)
-	if !ok || numel < 0 {
-		return nil, fmt.Errorf("pth: storage %q has size %s, not a non-negative integer", key, describe(t[4]))
-	}
-	if ref, ok := a.refs[key]; ok {
-		if ref.dtype.name != dt.name || ref.numel != numel {
-			return nil, fmt.Errorf("pth: storage %q is described twice, as %d %s and as %d %s", key, ref.numel, ref.dtype.name, numel, dt.name)
+	if old, ok := a.refs[ref.key]; ok {
+		if old.dtype.name != ref.dtype.name || old.numel != ref.numel {
+			return nil, fmt.Errorf("pth: storage %q is described twice, as %d %s and as %d %s", ref.key, old.numel, old.dtype.name, ref.numel, ref.dtype.name)
 		}
-		return ref, nil
+		return old, nil
 	}
-	f, ok := a.storages[key]
+	f, ok := a.storages[ref.key]
 	if !ok {
-		return nil, fmt.Errorf("pth: the pickle refers to storage %q but the file has no %sdata/%s (truncated?)", key, a.prefix, key)
+		return nil, fmt.Errorf("pth: the pickle refers to storage %q but the file has no %sdata/%s (truncated?)", ref.key, a.prefix, ref.key)
 	}
 	if err := a.checkEntry(f, maxEntrySize); err != nil {
 		return nil, err
 	}
-	if uint64(numel) > f.UncompressedSize64/uint64(dt.size) {
-		return nil, fmt.Errorf("pth: storage %q should hold %d %s values but %s has only %d bytes", key, numel, dt.name, f.Name, f.UncompressedSize64)
+	if uint64(ref.numel) > f.UncompressedSize64/uint64(ref.dtype.size) {
+		return nil, fmt.Errorf("pth: storage %q should hold %d %s values but %s has only %d bytes", ref.key, ref.numel, ref.dtype.name, f.Name, f.UncompressedSize64)
 	}
-	ref := &storageRef{dtype: dt, key: key, numel: numel}
-	a.refs[key] = ref
+	a.refs[ref.key] = ref
 	return ref, nil
+}
+
+// parseStorageID checks the type, key and size of a storage's persistent id.
+func parseStorageID(class, key, size any) (*storageRef, error) {
+	g, ok := class.(global)
+	dt, known := storageTypes[g.name]
+	if !ok || g.module != "torch" || !known {
+		return nil, fmt.Errorf("pth: persistent id names storage type %s, not a torch storage", describe(class))
+	}
+	k, ok := key.(string)
+	if !ok {
+		return nil, fmt.Errorf("pth: storage key %s is not a string", describe(key))
+	}
+	numel, ok := size.(int64)
+	if !ok || numel < 0 {
+		return nil, fmt.Errorf("pth: storage %q has size %s, not a non-negative integer", k, describe(size))
+	}
+	return &storageRef{dtype: dt, key: k, numel: numel}, nil
 }
 
 // stateDictKeys are the keys under which training checkpoints commonly nest the weights.
@@ -327,188 +355,4 @@ func typeName(v any) string {
 		return "single tensor"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-// view is a checked tensor geometry: every element lies inside its storage.
-type view struct {
-	name       string
-	ref        *tensorRef
-	numel      int64
-	contiguous bool
-	first      int64 // lowest storage index touched
-	last       int64 // highest storage index touched (first-1 when empty)
-}
-
-func checkView(name string, t *tensorRef) (view, error) {
-	v := view{name: name, ref: t, numel: 1, contiguous: true, first: t.offset}
-	span := int64(0) // largest index offset reached: sum of (size-1)*stride
-	expect := int64(1)
-	for i := len(t.shape) - 1; i >= 0; i-- {
-		n, s := t.shape[i], t.stride[i]
-		if n != 0 && v.numel > math.MaxInt64/n {
-			return v, fmt.Errorf("pth: tensor %q has shape %v, too many elements", name, t.shape)
-		}
-		v.numel *= n
-		if n > 1 {
-			if s != 0 && n-1 > (math.MaxInt64-span)/s {
-				return v, fmt.Errorf("pth: tensor %q has strides %v that overflow", name, t.stride)
-			}
-			span += (n - 1) * s
-			if s != expect {
-				v.contiguous = false
-			}
-		}
-		if n != 0 && expect <= math.MaxInt64/n {
-			expect *= n
-		}
-	}
-	if v.numel == 0 {
-		v.last, v.contiguous = v.first-1, true
-		return v, nil
-	}
-	if t.offset > math.MaxInt64-span || t.offset+span >= t.storage.numel {
-		return v, fmt.Errorf("pth: tensor %q (shape %v, stride %v, offset %d) reaches past the end of its storage of %d values", name, t.shape, t.stride, t.offset, t.storage.numel)
-	}
-	v.last = t.offset + span
-	return v, nil
-}
-
-// decodeAll converts every tensor, reading each storage once. A storage that backs exactly
-// one contiguous tensor covering all of it (the usual case) is streamed straight into the
-// tensor; shared or strided storages are read whole and the views copied out.
-func (a *archive) decodeAll(refs map[string]*tensorRef, order []string) (map[string]*engine.Tensor, error) {
-	byStorage := map[string][]view{}
-	var storageBytes, outBytes int64
-	for _, name := range order {
-		v, err := checkView(name, refs[name])
-		if err != nil {
-			return nil, err
-		}
-		key := v.ref.storage.key
-		if _, seen := byStorage[key]; !seen {
-			storageBytes += v.ref.storage.numel * v.ref.storage.dtype.size
-		}
-		byStorage[key] = append(byStorage[key], v)
-		if v.numel > math.MaxInt64/4-outBytes {
-			return nil, fmt.Errorf("pth: tensor %q is too large", name)
-		}
-		outBytes += 4 * v.numel
-	}
-	// Shared storages and broadcast (stride 0) views can make the float32 tensors larger
-	// than the file; a little of that is normal (tied weights, float16 widened), a lot is an
-	// attempt to exhaust memory.
-	if budget := 4*storageBytes + 1<<20; outBytes > budget {
-		return nil, fmt.Errorf("pth: tensors would take %d bytes from %d bytes of storage; refusing (corrupt or hostile file)", outBytes, storageBytes)
-	}
-	out := make(map[string]*engine.Tensor, len(order))
-	keys := make([]string, 0, len(byStorage))
-	for k := range byStorage {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, key := range keys {
-		views := byStorage[key]
-		st := views[0].ref.storage
-		f := a.storages[key]
-		var err error
-		if v := views[0]; len(views) == 1 && v.contiguous && v.first == 0 && v.numel == st.numel &&
-			f.UncompressedSize64 == uint64(st.numel*st.dtype.size) {
-			err = a.stream(f, st, v, out)
-		} else {
-			err = a.copyViews(f, st, views, out)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-func (a *archive) newTensor(v view, data []float32) *engine.Tensor {
-	shape := make([]int, len(v.ref.shape))
-	for i, n := range v.ref.shape {
-		shape[i] = int(n)
-	}
-	return &engine.Tensor{Shape: shape, Data: data}
-}
-
-// stream reads a storage in chunks, converting each straight into the tensor.
-func (a *archive) stream(f *zip.File, st *storageRef, v view, out map[string]*engine.Tensor) error {
-	if err := a.checkEntry(f, maxEntrySize); err != nil {
-		return err
-	}
-	rc, err := f.Open()
-	if err != nil {
-		return fmt.Errorf("pth: %s: %w", f.Name, err)
-	}
-	defer rc.Close()
-	data := make([]float32, v.numel)
-	perChunk := readChunk / int(st.dtype.size)
-	buf := make([]byte, min(readChunk, int(st.numel*st.dtype.size)))
-	for done := 0; done < len(data); {
-		n := min(perChunk, len(data)-done)
-		b := buf[:n*int(st.dtype.size)]
-		if _, err := io.ReadFull(rc, b); err != nil {
-			return fmt.Errorf("pth: reading %s for tensor %q: %w", f.Name, v.name, err)
-		}
-		st.dtype.decode(data[done:done+n], b, a.order)
-		done += n
-	}
-	if err := expectEOF(rc, f.Name); err != nil {
-		return err
-	}
-	out[v.name] = a.newTensor(v, data)
-	return nil
-}
-
-// copyViews reads a whole storage and copies each view out of it.
-func (a *archive) copyViews(f *zip.File, st *storageRef, views []view, out map[string]*engine.Tensor) error {
-	raw, err := a.readEntry(f, maxEntrySize)
-	if err != nil {
-		return err
-	}
-	// Decode only the range the views touch, once.
-	lo, hi := st.numel, int64(-1)
-	for _, v := range views {
-		if v.numel > 0 {
-			lo, hi = min(lo, v.first), max(hi, v.last)
-		}
-	}
-	var vals []float32
-	if hi >= lo {
-		vals = make([]float32, hi-lo+1)
-		st.dtype.decode(vals, raw[lo*st.dtype.size:], a.order)
-	}
-	raw = nil
-	for _, v := range views {
-		data := make([]float32, v.numel)
-		if v.numel > 0 {
-			if v.contiguous {
-				copy(data, vals[v.first-lo:])
-			} else {
-				gather(data, vals, v.ref.offset-lo, v.ref.shape, v.ref.stride)
-			}
-		}
-		out[v.name] = a.newTensor(v, data)
-	}
-	return nil
-}
-
-// gather copies a strided view into dst in row-major order.
-func gather(dst, src []float32, offset int64, shape, stride []int64) {
-	idx := make([]int64, len(shape))
-	pos := offset
-	for i := range dst {
-		dst[i] = src[pos]
-		// Advance the multi-index like an odometer, last dimension fastest.
-		for d := len(shape) - 1; d >= 0; d-- {
-			idx[d]++
-			pos += stride[d]
-			if idx[d] < shape[d] {
-				break
-			}
-			pos -= stride[d] * shape[d]
-			idx[d] = 0
-		}
-	}
 }

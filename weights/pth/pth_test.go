@@ -229,11 +229,18 @@ func TestReadCheckpoint(t *testing.T) {
 	checkAgainst(t, got, readManifest(t, fixture(t, "checkpoint.json")))
 }
 
-// TestReadLegacyFormat gives the pre-1.6 format a clear error saying what to do.
+// TestReadLegacyFormat reads files in the format torch.save wrote before PyTorch 1.6
+// (still written with _use_new_zipfile_serialization=False): a torchvision model, every
+// tensor layout, a nested checkpoint.
 func TestReadLegacyFormat(t *testing.T) {
-	_, err := readFile(t, fixture(t, "legacy.pth"))
-	if err == nil || !strings.Contains(err.Error(), "legacy") {
-		t.Fatalf("legacy file: got %v, want an error naming the legacy format", err)
+	for _, name := range []string{"legacy_squeezenet1_1", "legacy_zoo", "legacy_checkpoint"} {
+		t.Run(name, func(t *testing.T) {
+			got, err := readFile(t, fixture(t, name+".pth"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkAgainst(t, got, readManifest(t, fixture(t, name+".json")))
+		})
 	}
 }
 

@@ -3,11 +3,12 @@
 usage:
   torchgen.py batch DIR [REAL.pth...]                   everything below at once (one torch start-up):
       DIR/<name>.pth + DIR/<name>.json for squeezenet1_1, alexnet, zoo2, zoo4, zoo5,
-      checkpoint, legacy (no json), and DIR/real<i>.json describing each REAL.pth
+      checkpoint, and legacy_squeezenet1_1, legacy_zoo, legacy_checkpoint in the pre-1.6
+      format; DIR/real<i>.json describing each REAL.pth
   torchgen.py model NAME SEED OUT.pth MANIFEST.json   torchvision NAME(), seeded, torch.save(state_dict)
   torchgen.py zoo OUT.pth MANIFEST.json [PROTOCOL]      every tensor layout the reader must handle
   torchgen.py checkpoint OUT.pth MANIFEST.json         weights nested in a training checkpoint
-  torchgen.py legacy OUT.pth                            the pre-1.6 (non-zip) format
+  torchgen.py legacy OUT.pth MANIFEST.json             the zoo in the pre-1.6 (non-zip) format
   torchgen.py load IN.pth MANIFEST.json                 torch.load a file (checks the Go writer)
   torchgen.py manifest IN.pth MANIFEST.json             torch.load and describe any state_dict
 
@@ -77,26 +78,27 @@ def zoo():
     return sd
 
 
-def save_model(name, seed, out, man):
+def save_model(name, seed, out, man, legacy=False):
     torch.manual_seed(seed)
     sd = getattr(torchvision.models, name)().state_dict()
-    torch.save(sd, out)
+    torch.save(sd, out, _use_new_zipfile_serialization=not legacy)
     write_manifest(man, describe(sd))
 
 
-def save_zoo(out, man, protocol):
+def save_zoo(out, man, protocol, legacy=False):
     sd = zoo()
-    torch.save(sd, out, pickle_protocol=protocol)
+    torch.save(sd, out, pickle_protocol=protocol, _use_new_zipfile_serialization=not legacy)
     write_manifest(man, describe(sd))
 
 
-def save_checkpoint(out, man):
+def save_checkpoint(out, man, legacy=False):
     """A training checkpoint: the weights nested under "state_dict", DataParallel names."""
     torch.manual_seed(5)
     inner = torch.nn.Linear(3, 2).state_dict()
     wrapped = collections.OrderedDict(("module." + k, v) for k, v in inner.items())
     torch.save({"epoch": 3, "lr": 0.01, "arch": "linear", "state_dict": wrapped,
-                "optimizer": {"state": {}, "param_groups": [{"lr": 0.01, "params": [0, 1]}]}}, out)
+                "optimizer": {"state": {}, "param_groups": [{"lr": 0.01, "params": [0, 1]}]}}, out,
+               _use_new_zipfile_serialization=not legacy)
     write_manifest(man, describe(inner))
 
 
@@ -109,7 +111,10 @@ def main():
         for protocol in (2, 4, 5):
             save_zoo(f"{d}/zoo{protocol}.pth", f"{d}/zoo{protocol}.json", protocol)
         save_checkpoint(f"{d}/checkpoint.pth", f"{d}/checkpoint.json")
-        torch.save(collections.OrderedDict(w=torch.ones(2)), f"{d}/legacy.pth", _use_new_zipfile_serialization=False)
+        # The same in the legacy (pre-1.6) format.
+        save_model("squeezenet1_1", 42, f"{d}/legacy_squeezenet1_1.pth", f"{d}/legacy_squeezenet1_1.json", legacy=True)
+        save_zoo(f"{d}/legacy_zoo.pth", f"{d}/legacy_zoo.json", 2, legacy=True)
+        save_checkpoint(f"{d}/legacy_checkpoint.pth", f"{d}/legacy_checkpoint.json", legacy=True)
         for i, path in enumerate(sys.argv[3:]):
             write_manifest(f"{d}/real{i}.json", describe(torch.load(path, map_location="cpu")))
     elif mode == "model":
@@ -118,8 +123,8 @@ def main():
         save_zoo(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 2)
     elif mode == "checkpoint":
         save_checkpoint(sys.argv[2], sys.argv[3])
-    elif mode == "legacy":
-        torch.save(collections.OrderedDict(w=torch.ones(2)), sys.argv[2], _use_new_zipfile_serialization=False)
+    elif mode == "legacy":  # the zoo in the legacy format
+        save_zoo(sys.argv[2], sys.argv[3], 2, legacy=True)
     elif mode in ("load", "manifest"):
         sd = torch.load(sys.argv[2], map_location="cpu")
         write_manifest(sys.argv[3], describe(sd))
