@@ -56,6 +56,24 @@ func ImportModel(data []byte, arch *engine.Arch) (map[string]*engine.Tensor, err
 	return importModel(data, arch, true)
 }
 
+// ImportAnyArch is ImportModel for the first architecture (in engine.ArchNames order)
+// whose weights the model holds, by engine names or a known zoo naming.
+func ImportAnyArch(data []byte) (*engine.Arch, map[string]*engine.Tensor, error) {
+	if _, err := ReadModel(data); err != nil {
+		return nil, nil, err
+	}
+	var errs []string
+	for _, name := range engine.ArchNames() {
+		a := engine.Archs[name]
+		ts, err := ImportModel(data, a)
+		if err == nil {
+			return a, ts, nil
+		}
+		errs = append(errs, err.Error())
+	}
+	return nil, nil, fmt.Errorf("onnx: the model holds the weights of none of %v:\n%s", engine.ArchNames(), strings.Join(errs, "\n"))
+}
+
 func importModel(data []byte, arch *engine.Arch, fold bool) (map[string]*engine.Tensor, error) {
 	m, err := ReadModel(data)
 	if err != nil {

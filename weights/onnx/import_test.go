@@ -139,6 +139,13 @@ func TestImportModel(t *testing.T) {
 		}
 	})
 
+	t.Run("architecture found by its names", func(t *testing.T) {
+		a, ts, err := ImportAnyArch(bvlc)
+		if err != nil || a != engine.AlexNetBVLC || len(ts) != len(a.Params()) {
+			t.Errorf("ImportAnyArch(bvlc_zoo.onnx) = %v, %d tensors, %v", a, len(ts), err)
+		}
+	})
+
 	t.Run("wrong architecture", func(t *testing.T) {
 		_, err := ImportModel(bvlc, engine.SqueezeNet11)
 		if err == nil || !strings.Contains(err.Error(), "features.0.weight") || !strings.Contains(err.Error(), "conv1_w_0") {

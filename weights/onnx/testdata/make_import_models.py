@@ -14,7 +14,7 @@ OUTDIR/squeezenet.onnx, squeezenet_input.pb, squeezenet_logits.pb
 OUTDIR/conv1_{raw,folded}_{w,b}.pb
                       the raw Caffe conv1 blobs of BVLC_CONV1_PTH and their folded versions
 """
-import os
+import io
 import sys
 
 import numpy as np
@@ -82,9 +82,11 @@ x = photo_batch(227)
 caffe_x = (255 * (x * STD + MEAN)).flip(1) - CAFFE_MEAN_BGR  # RGB -> BGR, 0-255, minus mean
 with torch.no_grad():
     logits = model(caffe_x)
-torch.onnx.export(model, caffe_x, out + "/bvlc_tmp.onnx", opset_version=12,
+exported = io.BytesIO()
+torch.onnx.export(model, caffe_x, exported, opset_version=12,
                   input_names=["data_0"], output_names=["fc8_1"])
-g = onnx.load(out + "/bvlc_tmp.onnx")
+g = onnx.load_from_string(exported.getvalue())
+del exported
 rename = {}
 for init in g.graph.initializer:
     layer, kind = init.name.rsplit(".", 1)
@@ -99,7 +101,6 @@ for vi in g.graph.input:
         vi.name = rename[vi.name]
 onnx.checker.check_model(g)
 onnx.save(g, out + "/bvlc_zoo.onnx")
-os.remove(out + "/bvlc_tmp.onnx")
 save_tensor(x, out + "/bvlc_input.pb")
 save_tensor(logits, out + "/bvlc_logits.pb")
 print("bvlc initializers:", sorted(rename.values()))
