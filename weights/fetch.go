@@ -73,6 +73,9 @@ func ConvertFile(src, dir, arch, source string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("convert %s: %w", src, err)
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("convert: %w", err)
+	}
 	if source == "" {
 		source = fmt.Sprintf("converted from %s (sha256 %s)", filepath.Base(src), FileHash(data))
 	}

@@ -367,3 +367,66 @@ func testInput(n, s int) *engine.Tensor {
 	}
 	return x
 }
+
+// fuzzSeeds are small valid files (SqueezeNet's conv1 alone, f32 and int8) and broken ones.
+func fuzzSeeds(f *testing.F) {
+	fix := Fixture(engine.SqueezeNet11, 1)
+	part, err := engine.NewPartialModel(engine.SqueezeNet11, map[string]*engine.Tensor{
+		"features.0.weight": {Shape: []int{64, 3, 3, 3}, Data: fix.Params["features.0.weight"].F32},
+		"features.0.bias":   {Shape: []int{64}, Data: fix.Params["features.0.bias"].F32},
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	q := part.WithPrecision(engine.Int8)
+	q.Partial = part.Partial
+	for _, m := range []*engine.Model{part, q} {
+		data := encodeBytes(f, m, "fuzz seed")
+		f.Add(data)
+		f.Add(data[:len(data)/2])
+		f.Add(data[:40])
+	}
+	f.Add([]byte("ALXW\x01\x00\x00\x00\x02\x00\x00\x00{}"))
+}
+
+func FuzzReadHeader(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := ReadHeader(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		// An accepted header describes a consistent layout: every layer inside the file,
+		// after the header, in order.
+		prev := h.DataOffset
+		for _, l := range h.Layers {
+			off, n := h.Range(l.Name)
+			if off < prev || n <= 0 || off+n > h.FileBytes || off%alignment != 0 {
+				t.Fatalf("layer %s at %d+%d (data from %d, file %d bytes)", l.Name, off, n, prev, h.FileBytes)
+			}
+			prev = off + n
+		}
+	})
+}
+
+func FuzzDecode(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Decode(data)
+		if err != nil {
+			return
+		}
+		// What decodes encodes again and decodes to the same parameters.
+		var buf bytes.Buffer
+		if err := Encode(&buf, m, "again"); err != nil {
+			t.Fatalf("decoded model does not encode: %v", err)
+		}
+		m2, err := Decode(buf.Bytes())
+		if err != nil {
+			t.Fatalf("re-encoded model does not decode: %v", err)
+		}
+		if m2.Partial != m.Partial || m2.Fixture != m.Fixture || len(m2.Params) != len(m.Params) {
+			t.Fatalf("re-decoded partial %q fixture %v, was %q %v", m2.Partial, m2.Fixture, m.Partial, m.Fixture)
+		}
+	})
+}
