@@ -78,7 +78,7 @@ var (
 // Decode decodes a JPEG, PNG, GIF (first frame), WebP, BMP or TIFF file into RGB, the way
 // PIL's Image.open(...).convert("RGB") would, then turns it upright per its EXIF orientation
 // (JPEG). The result is an *RGB. Bad input gives an error, never a panic.
-func Decode(data []byte, lim Limits) (img image.Image, err error) {
+func Decode(data []byte, lim Limits) (image.Image, error) {
 	lim = lim.withDefaults()
 	if len(data) == 0 {
 		return nil, ErrEmpty
@@ -96,14 +96,7 @@ func Decode(data []byte, lim Limits) (img image.Image, err error) {
 	if f == nil {
 		return nil, ErrUnknownFormat
 	}
-	// Third-party decoders are not all hardened against hostile input; a panic in one must
-	// become an error for this file, not take down a server or the browser tab.
-	defer func() {
-		if r := recover(); r != nil {
-			img, err = nil, fmt.Errorf("preprocess: corrupt %s image (decoder failed: %v)", f.name, r)
-		}
-	}()
-	cfg, err := f.config(bytes.NewReader(data))
+	cfg, err := guard(f.name, func() (image.Config, error) { return f.config(bytes.NewReader(data)) })
 	if err != nil {
 		return nil, fmt.Errorf("preprocess: reading %s header: %w", f.name, err)
 	}
@@ -113,7 +106,7 @@ func Decode(data []byte, lim Limits) (img image.Image, err error) {
 	if px := int64(cfg.Width) * int64(cfg.Height); px > lim.MaxPixels {
 		return nil, fmt.Errorf("%w: %s declares %dx%d = %d pixels, limit %d", ErrTooLarge, f.name, cfg.Width, cfg.Height, px, lim.MaxPixels)
 	}
-	raw, err := f.decode(bytes.NewReader(data))
+	raw, err := guard(f.name, func() (image.Image, error) { return f.decode(bytes.NewReader(data)) })
 	if err != nil {
 		return nil, fmt.Errorf("preprocess: decoding %s: %w", f.name, err)
 	}
@@ -123,6 +116,12 @@ func Decode(data []byte, lim Limits) (img image.Image, err error) {
 	}
 	var rgb *RGB
 	switch m := raw.(type) {
+	case *image.Paletted:
+		if f.name == "gif" {
+			rgb = gifToRGB(m, data, cfg.Width, cfg.Height)
+		} else {
+			rgb = palettedToRGB(m)
+		}
 	case *image.YCbCr:
 		if f.name == "webp" {
 			rgb = webpYCbCrToRGB(m)
@@ -142,4 +141,18 @@ func Decode(data []byte, lim Limits) (img image.Image, err error) {
 		rgb = orient(rgb, jpegOrientation(data))
 	}
 	return rgb, nil
+}
+
+// guard runs a third-party decoder, turning a panic into an error: not every decoder is
+// hardened against hostile input, and one bad file must not take down a server or the
+// browser tab. Only the decoders are guarded, so a bug in this package still shows up as a
+// panic (and fuzzing finds it).
+func guard[T any](name string, decode func() (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			var zero T
+			v, err = zero, fmt.Errorf("corrupt %s image (decoder failed: %v)", name, r)
+		}
+	}()
+	return decode()
 }

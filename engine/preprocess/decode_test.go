@@ -300,7 +300,7 @@ func TestLoad(t *testing.T) {
 }
 
 // exifJPEG returns a JPEG whose APP1 segment holds a TIFF block with the orientation tag.
-func exifJPEG(t *testing.T, order binary.AppendByteOrder, o uint16) []byte {
+func exifJPEG(t testing.TB, order binary.AppendByteOrder, o uint16) []byte {
 	var tf []byte
 	if order == binary.LittleEndian {
 		tf = []byte("II")
@@ -379,5 +379,31 @@ func TestOrientDistinct(t *testing.T) {
 	}
 	if back := orient(orient(src, 6), 8); !bytes.Equal(back.Pix, src.Pix) {
 		t.Error("rotating 90 clockwise then counter-clockwise does not give the original")
+	}
+}
+
+// Every fast path in ToRGB must give what the generic colour-model path gives (except
+// YCbCr, which follows libjpeg on purpose, and CMYK, which follows PIL).
+func TestToRGBFastPathsAgreeWithGeneric(t *testing.T) {
+	src := gradient(13, 11)
+	rgba := image.NewRGBA(src.Rect)
+	gray := image.NewGray(src.Rect)
+	pal := image.NewPaletted(src.Rect, color.Palette{color.RGBA{1, 2, 3, 255}, color.NRGBA{200, 100, 50, 128}, color.Gray{77}})
+	for y := 0; y < 11; y++ {
+		for x := 0; x < 13; x++ {
+			c := src.NRGBAAt(x, y)
+			c.A = uint8(255 - (x*y)%3*100) // some translucent pixels
+			rgba.Set(x, y, c)
+			gray.SetGray(x, y, color.Gray{c.R})
+			pal.SetColorIndex(x, y, uint8((x+y)%3))
+		}
+	}
+	nrgba := image.NewNRGBA(src.Rect)
+	copy(nrgba.Pix, src.Pix)
+	for _, m := range []image.Image{rgba, gray, pal, nrgba} {
+		fast, slow := ToRGB(m), genericToRGB(m)
+		if !bytes.Equal(fast.Pix, slow.Pix) {
+			t.Errorf("%T: fast path differs from the generic conversion", m)
+		}
 	}
 }

@@ -44,6 +44,8 @@ func ToRGB(img image.Image) *RGB {
 		return grayToRGB(m)
 	case *image.NRGBA:
 		return nrgbaToRGB(m)
+	case *image.RGBA:
+		return rgbaToRGB(m)
 	case *image.Paletted:
 		return palettedToRGB(m)
 	case *image.CMYK:
@@ -73,6 +75,27 @@ func nrgbaToRGB(m *image.NRGBA) *RGB {
 		o := out.Pix[y*b.Dx()*3:]
 		for x := 0; x < b.Dx(); x++ {
 			o[3*x], o[3*x+1], o[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
+		}
+	}
+	return out
+}
+
+// rgbaToRGB handles premultiplied RGBA, which Go's PNG decoder returns for opaque truecolor
+// files: opaque pixels are copied, translucent ones un-premultiplied as genericToRGB does.
+func rgbaToRGB(m *image.RGBA) *RGB {
+	b := m.Rect
+	out := newRGB(b.Dx(), b.Dy())
+	for y := 0; y < b.Dy(); y++ {
+		row := m.Pix[y*m.Stride : y*m.Stride+b.Dx()*4]
+		o := out.Pix[y*b.Dx()*3:]
+		for x := 0; x < b.Dx(); x++ {
+			p := row[4*x : 4*x+4]
+			if p[3] == 255 {
+				o[3*x], o[3*x+1], o[3*x+2] = p[0], p[1], p[2]
+				continue
+			}
+			c := color.NRGBA64Model.Convert(color.RGBA{p[0], p[1], p[2], p[3]}).(color.NRGBA64)
+			o[3*x], o[3*x+1], o[3*x+2] = byte(c.R>>8), byte(c.G>>8), byte(c.B>>8)
 		}
 	}
 	return out

@@ -11,6 +11,7 @@ manifest line in OUT_DIR/manifest.tsv:
 resized.rgb is PIL's RGB after Resize(256) (uint8, packed), tensor.f32 the final
 CenterCrop+ToTensor+Normalize tensor (float32 little endian, CHW).
 """
+import io
 import os
 import struct
 import sys
@@ -48,6 +49,24 @@ def exif_with_orientation(o):
     return ex.tobytes()
 
 
+def offset_gif(path, transparency):
+    """A GIF whose only frame covers part of the screen, at an offset: PIL fills the rest."""
+    im = Image.fromarray(np.array([[0, 1, 2], [3, 0, 1]], dtype=np.uint8), "P")
+    im.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9] + [0] * (252 * 3))
+    b = io.BytesIO()
+    if transparency is None:
+        im.save(b, "GIF")
+    else:
+        im.save(b, "GIF", transparency=transparency)
+    d = bytearray(b.getvalue())
+    d[6:10] = struct.pack("<HH", 8, 6)  # logical screen 8x6
+    d[11] = 2  # background colour index (PIL does not use it for the first frame)
+    i = d.index(b"\x2c")
+    d[i + 1:i + 5] = struct.pack("<HH", 2, 1)  # frame at (2, 1)
+    with open(path, "wb") as f:
+        f.write(bytes(d))
+
+
 def generate():
     files = []
     cat = Image.open(os.path.join(photo_dir, "chelsea.png")).convert("RGB")  # 451x300
@@ -80,6 +99,8 @@ def generate():
     cat.save(gen("cat.tiff"))
     cat.save(gen("deflate.tiff"), compression="tiff_deflate")
     Image.new("RGB", (1, 1), (200, 30, 90)).save(gen("tiny.png"))
+    offset_gif(gen("offset.gif"), None)
+    offset_gif(gen("offset-transparent.gif"), 3)
     # Flat 16x16 colour blocks: every DCT block is constant, so any two correct IDCTs agree
     # exactly and what remains to compare is chroma upsampling and colour conversion.
     rng = np.random.default_rng(1)
