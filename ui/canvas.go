@@ -39,19 +39,15 @@ func (c *Root) drawKernel(v vjs.Value, i int) {
 	putRGBA(canvas, k.RGBA[i], k.Width, k.Height)
 }
 
-// drawMap draws activation map i through the colour map. A stamp on the element skips
-// redrawing maps that did not change since the last render.
+// drawMap draws activation map i through the colour map. Vugu rewrites a canvas's
+// attributes on every render, which clears it, so maps are redrawn on every render (a few
+// small putImageData calls).
 func (c *Root) drawMap(v vjs.Value, i int) {
 	canvas := js.Value(v)
 	if i >= len(c.App.Maps) {
 		return
 	}
 	m := c.App.Maps[i]
-	stamp := js.ValueOf(mapStamp(c.App.Seq, m.Layer, m.Channel, c.App.Threshold, len(m.Pix)))
-	if canvas.Get("alexlensStamp").Equal(stamp) {
-		return
-	}
-	canvas.Set("alexlensStamp", stamp)
 	rgba := make([]byte, 4*len(m.Pix))
 	for p, v := range m.Pix {
 		copy(rgba[4*p:], colormap[v][:])
@@ -59,12 +55,6 @@ func (c *Root) drawMap(v vjs.Value, i int) {
 	}
 	putRGBA(canvas, rgba, m.Width, m.Height)
 }
-
-func mapStamp(seq int, layer string, ch int, t float32, n int) string {
-	return layer + "/" + itoa(ch) + "/" + itoa(seq) + "/" + itoa(int(t*1000)) + "/" + itoa(n)
-}
-
-func itoa(i int) string { return js.ValueOf(i).Call("toString").String() }
 
 // colormap is a perceptually ordered dark-to-bright ramp (near black, indigo, magenta,
 // orange, pale yellow) so weak activations recede and strong ones stand out.
@@ -81,34 +71,42 @@ var colormap = func() (m [256][3]byte) {
 	return m
 }()
 
-// showPreview draws an image Blob (or a video frame source) into the preview canvas,
-// letterboxed. The browser decodes it only for display; the network gets Go's decoding.
+// showPreview decodes an image Blob for display and keeps the bitmap: the preview canvas
+// is redrawn from it on every render (Vugu's attribute updates clear canvases). The
+// browser decodes it only for display; the network gets Go's decoding.
 func (c *Root) showPreview(blob js.Value) {
 	bmp, err := await(js.Global().Call("createImageBitmap", blob))
-	if err != nil {
-		c.clearPreview()
-		return
-	}
-	c.drawPreview(bmp, bmp.Get("width").Float(), bmp.Get("height").Float())
-	bmp.Call("close")
+	c.update(func() {
+		if !c.previewSrc.IsUndefined() && c.previewSrc.Get("close").Type() == js.TypeFunction {
+			c.previewSrc.Call("close")
+		}
+		if err != nil {
+			c.previewSrc = js.Undefined()
+			return
+		}
+		c.previewSrc = bmp
+	})
 }
 
-func (c *Root) drawPreview(src js.Value, w, h float64) {
-	cv := c.preview
-	if cv.IsUndefined() || w <= 0 || h <= 0 {
+// drawPreview paints the current preview source (an ImageBitmap, or the webcam's video
+// element) letterboxed into the preview canvas.
+func (c *Root) drawPreview(v vjs.Value) {
+	cv := js.Value(v)
+	src := c.previewSrc
+	ctx := cv.Call("getContext", "2d")
+	cw, ch := cv.Get("width").Float(), cv.Get("height").Float()
+	ctx.Call("clearRect", 0, 0, cw, ch)
+	if src.IsUndefined() {
 		return
 	}
-	cw, ch := cv.Get("width").Float(), cv.Get("height").Float()
-	ctx := cv.Call("getContext", "2d")
-	ctx.Call("clearRect", 0, 0, cw, ch)
+	w, h := src.Get("width").Float(), src.Get("height").Float()
+	if vw := src.Get("videoWidth"); vw.Type() == js.TypeNumber {
+		w, h = vw.Float(), src.Get("videoHeight").Float()
+	}
+	if w <= 0 || h <= 0 {
+		return
+	}
 	s := min(cw/w, ch/h)
 	dw, dh := w*s, h*s
 	ctx.Call("drawImage", src, (cw-dw)/2, (ch-dh)/2, dw, dh)
-}
-
-func (c *Root) clearPreview() {
-	if c.preview.IsUndefined() {
-		return
-	}
-	c.preview.Call("getContext", "2d").Call("clearRect", 0, 0, c.preview.Get("width"), c.preview.Get("height"))
 }

@@ -70,6 +70,7 @@ func (c *Root) ToggleWebcam() {
 		c.update(func() {
 			c.stream = stream
 			c.video.Set("srcObject", stream)
+			c.previewSrc = c.video
 		})
 		if _, err := await(c.video.Call("play")); err != nil {
 			c.update(func() { c.App.Failed("cannot play the camera stream: " + err.Error()); c.stopWebcam() })
@@ -90,6 +91,9 @@ func (c *Root) stopWebcam() {
 		c.stream = js.Undefined()
 		if !c.video.IsUndefined() {
 			c.video.Set("srcObject", js.Null())
+		}
+		if c.previewSrc.Equal(c.video) {
+			c.previewSrc = js.Undefined()
 		}
 	}
 }
@@ -121,7 +125,6 @@ func (c *Root) webcamLoop() {
 		c.frame.Set("height", h)
 		ctx := c.frame.Call("getContext", "2d", map[string]any{"willReadFrequently": true})
 		ctx.Call("drawImage", c.video, 0, 0, w, h)
-		c.drawPreview(c.video, float64(vw), float64(vh))
 		pix := ctx.Call("getImageData", 0, 0, w, h).Get("data")
 		data := js.Global().Get("Uint8Array").New(pix.Get("buffer"))
 		done := make(chan struct{})

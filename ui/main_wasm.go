@@ -3,8 +3,7 @@
 // Command ui is the AlexLens page: a Vugu app that keeps its state in ui/state and runs the
 // network in the engine worker (wasm/worker).
 //
-//go:generate sh -c "GOOS=$(go env GOHOSTOS) GOARCH=$(go env GOHOSTARCH) go tool vugugen -s -skip-go-mod"
-//go:generate sed -i "1i //go:build js && wasm\n" 0_components_gen.go
+//go:generate sh -c "GOOS=$(go env GOHOSTOS) GOARCH=$(go env GOHOSTARCH) go tool vugugen -s -skip-go-mod && { printf '//go:build js && wasm\\n\\n'; cat 0_components_gen.go; } > 0_components_gen.go.tmp && mv 0_components_gen.go.tmp 0_components_gen.go && gofmt -w 0_components_gen.go"
 package main
 
 import (
@@ -33,7 +32,7 @@ func main() {
 		panic(err)
 	}
 	params := state.ParseParams(js.Global().Get("location").Get("search").String())
-	root := &Root{App: state.NewApp(params), env: renderer.EventEnv(), stream: js.Undefined(), frame: js.Undefined(), preview: js.Undefined(), video: js.Undefined()}
+	root := &Root{App: state.NewApp(params), env: renderer.EventEnv(), stream: js.Undefined(), frame: js.Undefined(), previewSrc: js.Undefined(), video: js.Undefined()}
 	root.eng = StartEngine(workerScript())
 	root.listenForImages()
 	go root.start()

@@ -19,12 +19,12 @@ import (
 type Root struct {
 	App *state.App `vugu:"data"`
 
-	env     vugu.EventEnv
-	eng     *Engine
-	preview js.Value // the canvas showing the current image
-	video   js.Value
-	stream  js.Value
-	frame   js.Value // offscreen canvas for webcam frames
+	env        vugu.EventEnv
+	eng        *Engine
+	previewSrc js.Value // what the preview canvas shows: an ImageBitmap or the webcam video
+	video      js.Value
+	stream     js.Value
+	frame      js.Value // offscreen canvas for webcam frames
 }
 
 // update runs f under the render lock from a goroutine and re-renders.
@@ -34,8 +34,8 @@ func (c *Root) update(f func()) {
 	f()
 }
 
-func (c *Root) setPreview(v vjs.Value) { c.preview = js.Value(v) }
-func (c *Root) setVideo(v vjs.Value)   { c.video = js.Value(v) }
+func (c *Root) hasPreview() bool     { return !c.previewSrc.IsUndefined() }
+func (c *Root) setVideo(v vjs.Value) { c.video = js.Value(v) }
 
 func (c *Root) busy() bool {
 	return c.App.Status == state.StatusLoading || c.App.Status == state.StatusStarting
@@ -90,7 +90,7 @@ func (c *Root) load(choice state.Choice) {
 	c.App.Choice = choice
 	c.App.Status, c.App.Error, c.App.Progress = state.StatusLoading, "", "loading weights"
 	c.App.Model, c.App.Kernels, c.App.Result, c.App.Maps, c.App.Source = nil, nil, nil, nil, ""
-	c.clearPreview()
+	c.previewSrc = js.Undefined()
 	req := protocol.Request{Op: protocol.OpLoad, URL: choice.URL, SHA256: choice.SHA256}
 	c.eng.Send(req, js.Undefined(), func(r protocol.Response) {
 		c.update(func() {

@@ -1,0 +1,271 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/engine/imagenet"
+	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/weights"
+)
+
+// nativeTop5 classifies a photo the way the CLI does: the same weights file, preprocess's
+// decoding and the engine's default CPU backend, all native Go.
+func nativeTop5(t *testing.T, weightsFile, photo string) []prediction {
+	t.Helper()
+	wb, err := os.ReadFile(filepath.Join(weightsDir, weightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := weights.Decode(wb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := os.ReadFile(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := preprocess.Decode(pb, preprocess.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Forward(preprocess.Tensor(img, m.Arch.InputSize), engine.ForwardOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []prediction
+	for _, c := range engine.TopK(engine.Probabilities(res.Logits).Row(0), 5) {
+		out = append(out, prediction{imagenet.Label(c.Index), float64(c.Prob)})
+	}
+	return out
+}
+
+// TestClassifyMatchesNative uploads a photo through the file input and checks the page's
+// top-5 against the native path, for the real SqueezeNet weights and AlexNet fixtures, on
+// the CPU path with WebGPU unavailable. It also checks the kernel grid and that an
+// activation map is drawn, and saves screenshots of each view.
+func TestClassifyMatchesNative(t *testing.T) {
+	cases := []struct {
+		name, arch, kind string
+		kernels          int
+		photo, precision string
+	}{
+		{"squeezenet-trained", engine.SqueezeNet11.Name, "trained", 64, "chelsea.png", "f32"},
+		{"alexnet-fixture", engine.AlexNet.Name, "fixture", 64, "coffee.png", "int8"},
+	}
+	ctx := browser(t, false)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.kind == "trained" && !haveReal {
+				t.Skipf("real SqueezeNet weights absent (%s): set ALEXLENS_SHARED to the folder holding weights/", sharedWeights())
+			}
+			photo := filepath.Join(photosDir, tc.photo)
+			if _, err := os.Stat(photo); err != nil {
+				t.Skipf("skimage photos absent (apt-get install python3-skimage): %v", err)
+			}
+			tab := newTab(t, ctx)
+			open(t, tab, "?arch="+tc.arch+"&precision="+tc.precision)
+			if got := text(t, tab, "weights-kind"); got != tc.kind {
+				t.Errorf("weights-kind = %q, want %q", got, tc.kind)
+			}
+			if got := text(t, tab, "backend"); got != "cpu" {
+				t.Errorf("backend = %q, want cpu (WebGPU is unavailable in this browser)", got)
+			}
+			if note := text(t, tab, "backend-note"); !strings.Contains(note, "WebGPU") {
+				t.Errorf("no note saying why the CPU is used: %q", note)
+			}
+			banner := evalInt(t, tab, `document.querySelectorAll('[data-testid=fixture-banner]').length`)
+			if (tc.kind == "fixture") != (banner == 1) {
+				t.Errorf("fixture banner shown %d times for %s weights", banner, tc.kind)
+			}
+			if n := evalInt(t, tab, `document.querySelectorAll('[data-testid=kernel]').length`); n != tc.kernels {
+				t.Errorf("%d kernels drawn, want %d", n, tc.kernels)
+			}
+			if n := evalInt(t, tab, kernelColours); n < tc.kernels/2 {
+				t.Errorf("only %d kernel canvases have any colour", n)
+			}
+			screenshot(t, tab, tc.name+"-ready")
+
+			upload(t, tab, photo)
+			waitResult(t, tab, 1)
+			got := predictions(t, tab)
+			want := nativeTop5(t, manifestFile(t, tc.arch, tc.precision), photo)
+			if len(got) != 5 {
+				t.Fatalf("page shows %d predictions, want 5: %v", len(got), got)
+			}
+			for i := range want {
+				if got[i].Label != want[i].Label || math.Abs(got[i].Prob-want[i].Prob) > 1e-3 {
+					t.Errorf("rank %d: page %q %.5f, native %q %.5f", i+1, got[i].Label, got[i].Prob, want[i].Label, want[i].Prob)
+				}
+			}
+			t.Logf("%s top-5 in the browser: %v", tc.name, got)
+			if ms := text(t, tab, "forward-ms"); ms == "" || ms == "<missing>" {
+				t.Errorf("no forward time shown")
+			}
+			lit := evalInt(t, tab, activationPixels)
+			if lit < 10 {
+				t.Errorf("activation map has %d lit pixels: blank", lit)
+			}
+			screenshot(t, tab, tc.name+"-classified")
+
+			// Another layer's map comes from the same forward pass.
+			if err := chromedp.Do(tab, chromedp.SetValue(chromedp.CSS(`[data-testid=layer-select]`), "pool1"),
+				chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=layer-select]').dispatchEvent(new Event('change', {bubbles: true}))`)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := chromedp.Run(tab, chromedp.Poll[bool](`document.querySelector('.map-main figcaption')?.textContent.startsWith('pool1')`,
+				chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+				t.Fatalf("map for pool1 never shown: %v", err)
+			}
+			if lit := evalInt(t, tab, activationPixels); lit < 10 {
+				t.Errorf("pool1 map has %d lit pixels", lit)
+			}
+		})
+	}
+}
+
+// kernelColours counts kernel canvases that are not one flat colour.
+const kernelColours = `[...document.querySelectorAll('[data-testid=kernel]')].filter(c => {
+	const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+	for (let i = 4; i < d.length; i += 4) if (d[i] !== d[0] || d[i+1] !== d[1] || d[i+2] !== d[2]) return true;
+	return false;
+}).length`
+
+// activationPixels counts pixels of the main activation map brighter than the colour map's
+// floor (near black).
+const activationPixels = `(() => {
+	const c = document.querySelector('[data-testid=activation-map]');
+	if (!c || !c.width) return 0;
+	const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+	let n = 0;
+	for (let i = 0; i < d.length; i += 4) if (d[i] + d[i+1] + d[i+2] > 60) n++;
+	return n;
+})()`
+
+// TestBadImages sends a non-image, a corrupt JPEG and an image too large to decode: each
+// gives a readable message and the page keeps working.
+func TestBadImages(t *testing.T) {
+	ctx := browser(t, false)
+	open(t, ctx, "?arch="+engine.AlexNet.Name+"&precision=int8")
+	dir := t.TempDir()
+	good := filepath.Join(moduleRoot, "ui", "samples", "chelsea.jpg")
+	goodBytes, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []struct{ name, file, want string }{
+		{"non-image", "notes.jpg", "unknown image format"},
+		{"corrupt", "broken.jpg", ""},
+		{"huge", "huge.png", "too large"},
+		{"empty", "empty.png", "empty"},
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("notes.jpg", []byte("these are notes, not a photo\n"))
+	write("broken.jpg", goodBytes[:len(goodBytes)/3])
+	write("huge.png", hugePNG(t, 30000, 30000))
+	write("empty.png", nil)
+	seq := 0
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			upload(t, ctx, filepath.Join(dir, b.file))
+			msg := waitError(t, ctx)
+			t.Logf("%s: %q", b.name, msg)
+			if !strings.Contains(strings.ToLower(msg), b.want) || strings.Contains(msg, "panic") || strings.Contains(msg, "internal error") {
+				t.Errorf("message %q does not say what is wrong (want %q in it)", msg, b.want)
+			}
+			if s := text(t, ctx, "status"); s != "ready" {
+				t.Errorf("status %q after a bad file, want ready", s)
+			}
+			screenshot(t, ctx, "error-"+b.name)
+			// The app still works: a good photo classifies.
+			upload(t, ctx, good)
+			seq++
+			waitResult(t, ctx, seq)
+			if p := predictions(t, ctx); len(p) != 5 {
+				t.Errorf("after the bad file, a good one gave %d predictions", len(p))
+			}
+		})
+	}
+}
+
+// hugePNG is a tiny valid PNG header that declares w x h pixels: a decompression bomb's
+// shape, which must be refused before any pixel is allocated.
+func hugePNG(t *testing.T, w, h uint32) []byte {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	// IHDR data starts at byte 16 (8 signature + 4 length + 4 type); its CRC follows 13 bytes.
+	binary.BigEndian.PutUint32(b[16:], w)
+	binary.BigEndian.PutUint32(b[20:], h)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	return b
+}
+
+// TestSecondVisitUsesCache loads the page twice in one browser profile: the second visit
+// must take the weights from Cache Storage, with no weight request reaching the server.
+func TestSecondVisitUsesCache(t *testing.T) {
+	ctx := browser(t, false)
+	file := manifestFile(t, engine.AlexNet.Name, "int8")
+	before := requests.count(file)
+	first := newTab(t, ctx)
+	cold := open(t, first, "?arch="+engine.AlexNet.Name+"&precision=int8")
+	if n := requests.count(file) - before; n != 1 {
+		t.Errorf("first visit fetched %s %d times, want 1", file, n)
+	}
+	if note := evalInt(t, first, `document.body.innerText.includes('from the browser cache') ? 1 : 0`); note != 0 {
+		t.Errorf("first visit claims the weights came from the cache")
+	}
+	second := newTab(t, ctx)
+	warm := open(t, second, "?arch="+engine.AlexNet.Name+"&precision=int8")
+	if n := requests.count(file) - before; n != 1 {
+		t.Errorf("weights requested %d times over two visits, want 1 (second visit from Cache Storage)", n)
+	}
+	if note := evalInt(t, second, `document.body.innerText.includes('from the browser cache') ? 1 : 0`); note != 1 {
+		t.Errorf("second visit does not say it used the browser cache: %s", pageText(second))
+	}
+	t.Logf("navigation to ready: cold %v, cached %v", cold.Round(time.Millisecond), warm.Round(time.Millisecond))
+}
+
+// TestWebGPUFallback asks for the WebGPU backend in a browser that has an adapter
+// (Chromium's software one) and in one that has none: both run on the CPU and say why.
+func TestWebGPUFallback(t *testing.T) {
+	for _, gpu := range []bool{true, false} {
+		ctx := browser(t, gpu)
+		open(t, ctx, "?arch="+engine.AlexNet.Name+"&precision=int8&backend=webgpu")
+		if got := text(t, ctx, "backend"); got != "cpu" {
+			t.Errorf("adapter %v: backend %q, want cpu", gpu, got)
+		}
+		note := text(t, ctx, "backend-note")
+		want := "not available"
+		if gpu {
+			want = "not built yet"
+		}
+		if !strings.Contains(note, want) {
+			t.Errorf("adapter %v: note %q does not say %q", gpu, note, want)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-sample="rocket.jpg"]`))); err != nil {
+			t.Fatal(err)
+		}
+		waitResult(t, ctx, 1)
+	}
+}

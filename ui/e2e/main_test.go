@@ -1,0 +1,186 @@
+// Package e2e drives the built web app in a real headless Chromium: the page, the engine
+// worker and the Go server, with real weights where the shared folder has them. TestMain
+// builds the app once (scripts/build-web.sh), writes weights into a temporary folder and
+// serves both on a loopback port with the project's own server.
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/server"
+	"github.com/alexlens/alexlens/weights"
+)
+
+var (
+	skipAll    string // why every browser test skips, "" when they run
+	baseURL    string
+	webDir     string
+	weightsDir string
+	moduleRoot string
+	photosDir  = "/usr/lib/python3/dist-packages/skimage/data"
+	haveReal   bool // the trained SqueezeNet weights were converted
+	chromePath string
+	requests   requestLog
+)
+
+// requestLog counts the weight files the server hands out, to prove a second visit is
+// served from the browser's Cache Storage.
+type requestLog struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func (l *requestLog) add(p string) {
+	l.mu.Lock()
+	l.paths = append(l.paths, p)
+	l.mu.Unlock()
+}
+
+func (l *requestLog) count(suffix string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, p := range l.paths {
+		if strings.HasSuffix(p, suffix) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestMain(m *testing.M) {
+	code, cleanup := setup()
+	if code != 0 {
+		os.Exit(code)
+	}
+	code = m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+func setup() (int, func()) {
+	noop := func() {}
+	for _, p := range []string{"/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if _, err := os.Stat(p); err == nil {
+			chromePath = p
+			break
+		}
+	}
+	if chromePath == "" {
+		skipAll = "Chromium is not installed (apt-get install chromium, or scripts/install-test-deps.sh)"
+		return 0, noop
+	}
+	wd, _ := os.Getwd()
+	moduleRoot = filepath.Clean(filepath.Join(wd, "..", ".."))
+	tmp, err := os.MkdirTemp("", "alexlens-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1, noop
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	webDir = filepath.Join(tmp, "web")
+	weightsDir = filepath.Join(tmp, "weights")
+	if err := buildWeb(webDir); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building the web app:", err)
+		cleanup()
+		return 1, noop
+	}
+	if err := writeWeights(weightsDir); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: writing weights:", err)
+		cleanup()
+		return 1, noop
+	}
+	h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: weightsDir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		cleanup()
+		return 1, noop
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		cleanup()
+		return 1, noop
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".alxw") {
+			requests.add(r.URL.Path)
+		}
+		h.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	baseURL = "http://" + ln.Addr().String()
+	return 0, func() { srv.Close(); cleanup() }
+}
+
+// buildWeb runs the same script `make run` uses.
+func buildWeb(out string) error {
+	start := time.Now()
+	cmd := exec.Command(filepath.Join(moduleRoot, "scripts", "build-web.sh"), out)
+	cmd.Dir = moduleRoot
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%v\n%s", err, buf.String())
+	}
+	fmt.Fprintf(os.Stderr, "e2e: web app built in %v\n", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// sharedWeights is the folder of real trained weights: $ALEXLENS_SHARED/weights, or
+// ../shared/weights beside the module root.
+func sharedWeights() string {
+	if s := os.Getenv("ALEXLENS_SHARED"); s != "" {
+		return filepath.Join(s, "weights")
+	}
+	return filepath.Join(moduleRoot, "..", "shared", "weights")
+}
+
+// writeWeights fills the served folder: AlexNet fixture weights (f32 and int8) always,
+// the real SqueezeNet 1.1 weights (f32 and int8) when the shared folder has them.
+func writeWeights(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	fix := weights.Fixture(engine.AlexNet, 1)
+	for _, p := range []engine.Precision{engine.F32, engine.Int8} {
+		if _, err := weights.WriteModel(dir, fix.WithPrecision(p), weights.FixtureSource(1)); err != nil {
+			return err
+		}
+	}
+	pth := filepath.Join(sharedWeights(), "squeezenet1_1-imagenet.pth")
+	if _, err := os.Stat(pth); err == nil {
+		if _, err := weights.ConvertFile(pth, dir, engine.SqueezeNet11.Name, ""); err != nil {
+			return err
+		}
+		haveReal = true
+	}
+	return weights.WriteManifest(dir)
+}
+
+// manifestFile is the served file name of arch at precision.
+func manifestFile(t *testing.T, arch, precision string) string {
+	t.Helper()
+	m, err := weights.ReadManifest(filepath.Join(weightsDir, weights.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range m.Weights {
+		if e.Arch == arch && e.Precision == precision {
+			return e.File
+		}
+	}
+	t.Fatalf("no %s %s weights in the manifest", arch, precision)
+	return ""
+}
