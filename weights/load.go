@@ -13,7 +13,8 @@ import (
 )
 
 // Load reads a weight file of any supported kind, told apart by content, not by name:
-// a zip (PyTorch torch.save), an .alxw file, or else an ONNX model. arch names the
+// a zip (PyTorch torch.save), an .alxw file, or else an ONNX model (torch.onnx.export names,
+// or the ONNX model zoo's bvlcalexnet, see onnx.ImportModel). arch names the
 // architecture, or "" to infer it from the tensors' names and shapes. A file holding only the
 // first layers (such as BVLC AlexNet's conv1) gives a partial model. Errors name the file.
 func Load(path string, arch string) (*engine.Model, error) {
@@ -67,11 +68,18 @@ func LoadBytes(data []byte, arch string) (*engine.Model, error) {
 		}
 		return FromTensors(ts, arch)
 	default:
-		ts, err := onnx.Initializers(data)
+		var a *engine.Arch
+		var ts map[string]*engine.Tensor
+		var err error
+		if arch == "" {
+			a, ts, err = onnx.ImportAnyArch(data)
+		} else if a, err = engine.LookupArch(arch); err == nil {
+			ts, err = onnx.ImportModel(data, a)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("not a PyTorch zip or an .alxw file, and reading it as ONNX failed: %w", err)
 		}
-		return FromTensors(ts, arch)
+		return engine.NewModel(a, ts)
 	}
 }
 

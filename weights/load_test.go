@@ -118,27 +118,48 @@ func TestLoadRealBVLCConv1(t *testing.T) {
 	}
 }
 
-// TestLoadPthFromTorch loads a state_dict that real PyTorch saved, so the sniffing and
-// architecture inference are checked on torch's own output even without the shared weights.
-func TestLoadPthFromTorch(t *testing.T) {
+// TestLoadFromTorch loads a state_dict that real PyTorch saved and the same module exported
+// to ONNX by torch.onnx.export: content sniffing and architecture inference on torch's own
+// output, and both paths give the same bits.
+func TestLoadFromTorch(t *testing.T) {
 	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import torch, torchvision").Run(); err != nil {
-		t.Skipf("PyTorch not available at %s (scripts/install-test-deps.sh installs it): %v", py, err)
+	if err := exec.Command(py, "-c", "import torch, torchvision, onnx").Run(); err != nil {
+		t.Skipf("PyTorch/ONNX not available at %s (scripts/install-test-deps.sh installs them): %v", py, err)
 	}
 	dir := t.TempDir()
-	out := filepath.Join(dir, "sq.pth")
 	script := `import sys, torch, torchvision
 torch.manual_seed(0)
-torch.save(torchvision.models.squeezenet1_1().state_dict(), sys.argv[1])`
-	if b, err := exec.Command(py, "-c", script, out).CombinedOutput(); err != nil {
-		t.Fatalf("torch.save: %v\n%s", err, b)
+m = torchvision.models.squeezenet1_1().eval()
+# torchvision starts biases at zero, and torch.onnx.export merges identical initializers;
+# trained weights have distinct values, so give these some.
+with torch.no_grad():
+    for p in m.parameters():
+        p.uniform_(-0.1, 0.1)
+torch.save(m.state_dict(), sys.argv[1])
+torch.onnx.export(m, torch.zeros(1, 3, 224, 224), sys.argv[2], do_constant_folding=False)`
+	pthPath, onnxPath := filepath.Join(dir, "sq.pth"), filepath.Join(dir, "sq.model")
+	if b, err := exec.Command(py, "-c", script, pthPath, onnxPath).CombinedOutput(); err != nil {
+		t.Fatalf("torch: %v\n%s", err, b)
 	}
-	m, err := Load(out, "")
+	fromPth, err := Load(pthPath, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Arch != engine.SqueezeNet11 || m.Partial != "" {
-		t.Fatalf("loaded %s partial %q", m.Arch.Name, m.Partial)
+	if fromPth.Arch != engine.SqueezeNet11 || fromPth.Partial != "" {
+		t.Fatalf("loaded %s partial %q", fromPth.Arch.Name, fromPth.Partial)
+	}
+	for _, arch := range []string{"", "squeezenet1_1"} {
+		fromONNX, err := Load(onnxPath, arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fromONNX.Arch != engine.SqueezeNet11 {
+			t.Fatalf("ONNX loaded as %s", fromONNX.Arch.Name)
+		}
+		sameParams(t, fromONNX, fromPth)
+	}
+	if _, err := Load(onnxPath, "alexnet"); err == nil || !strings.Contains(err.Error(), onnxPath) {
+		t.Errorf("SqueezeNet ONNX loaded as AlexNet: %v", err)
 	}
 }
 
