@@ -32,6 +32,10 @@ var Official = map[string]string{
 // DialTimeout bounds connecting, so that an offline machine fails in seconds, not minutes.
 var DialTimeout = 5 * time.Second
 
+// StallTimeout ends a download that receives nothing for this long: a server that stops
+// sending mid-file must not hang the command.
+var StallTimeout = 60 * time.Second
+
 // Fetch downloads the official weights called name (alexnet or squeezenet1_1) into dir,
 // checks their SHA-256 against the prefix in the file name, and converts them to .alxw files
 // in f32 and int8 beside them (then rewrites dir/manifest.json). A matching file already in
@@ -105,12 +109,22 @@ func download(ctx context.Context, url, dest, prefix string, progress io.Writer)
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,
 	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	// The request runs under its own context so that the stall timer can end it; each
+	// received chunk pushes the timer back.
+	reqCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errStalled := fmt.Errorf("no data received for %v", StallTimeout)
+	stall := time.AfterFunc(StallTimeout, func() { cancel(errStalled) })
+	defer stall.Stop()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, url, nil)
 	if err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if context.Cause(reqCtx) == errStalled {
+			return fmt.Errorf("fetch: %s: %v\n%s", url, errStalled, manualHint(file, dest))
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("fetch %s: cancelled: %w", file, ctx.Err())
 		}
@@ -128,12 +142,15 @@ func download(ctx context.Context, url, dest, prefix string, progress io.Writer)
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	defer tmp.Close()
 	sum := sha256.New()
-	bar := &progressBar{out: progress, name: file, total: resp.ContentLength, start: time.Now()}
+	bar := &progressBar{out: progress, name: file, total: resp.ContentLength, start: time.Now(), onData: func() { stall.Reset(StallTimeout) }}
 	n, err := io.Copy(io.MultiWriter(tmp, sum, bar), resp.Body)
 	bar.finish(err == nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("fetch %s: cancelled after %d bytes; nothing was kept: %w", file, n, ctx.Err())
+		}
+		if context.Cause(reqCtx) == errStalled {
+			err = errStalled
 		}
 		return fmt.Errorf("fetch %s: download broke off after %d of %d bytes (%v); nothing was kept", file, n, resp.ContentLength, err)
 	}
@@ -199,10 +216,15 @@ type progressBar struct {
 	done  int64
 	start time.Time
 	drawn time.Time
+	// onData is called for every chunk received.
+	onData func()
 }
 
 func (p *progressBar) Write(b []byte) (int, error) {
 	p.done += int64(len(b))
+	if p.onData != nil {
+		p.onData()
+	}
 	if p.out != nil && time.Since(p.drawn) >= 200*time.Millisecond {
 		p.draw()
 	}

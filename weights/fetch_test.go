@@ -274,6 +274,46 @@ func TestFetchCancel(t *testing.T) {
 	}
 }
 
+// TestFetchUnknownLength: a chunked answer has no length; progress shows bytes and rate.
+func TestFetchUnknownLength(t *testing.T) {
+	body := pthBytes(t, Fixture(engine.SqueezeNet11, 10))
+	newFetchServer(t, body, func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < len(body); i += 256 << 10 {
+			w.Write(body[i:min(i+256<<10, len(body))])
+			w.(http.Flusher).Flush()
+		}
+	})
+	var progress bytes.Buffer
+	if _, err := Fetch(context.Background(), "squeezenet1_1", t.TempDir(), &progress); err != nil {
+		t.Fatal(err)
+	}
+	mb := strconv.FormatFloat(float64(len(body))/1e6, 'f', 1, 64) + " MB"
+	if out := progress.String(); !strings.Contains(out, mb+"  ") || !strings.Contains(out, "MB/s") || strings.Contains(out, "%") {
+		t.Errorf("progress %q should show %s and a rate, no percentage", out, mb)
+	}
+}
+
+func TestFetchStall(t *testing.T) {
+	body := pthBytes(t, Fixture(engine.SqueezeNet11, 9))
+	newFetchServer(t, body, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body[:1000])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // stop sending; the client must give up by itself
+	})
+	old := StallTimeout
+	StallTimeout = 300 * time.Millisecond
+	defer func() { StallTimeout = old }()
+	dir := t.TempDir()
+	_, err := Fetch(context.Background(), "squeezenet1_1", dir, nil)
+	if err == nil || !strings.Contains(err.Error(), "no data received") || !strings.Contains(err.Error(), "nothing was kept") {
+		t.Fatalf("stalled fetch: %v", err)
+	}
+	if files := dirFiles(t, dir); len(files) != 0 {
+		t.Errorf("stalled fetch left %v", files)
+	}
+}
+
 func TestFetchOffline(t *testing.T) {
 	// A loopback port nobody listens on: the connection is refused at once, as it is on a
 	// machine without a network (DNS fails at once there too).
