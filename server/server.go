@@ -229,11 +229,21 @@ func (h *handler) serveHealth(w http.ResponseWriter, r *http.Request) {
 // httpError sends a short plain-text error, dropping any representation headers set
 // for the file that was going to be served.
 func httpError(w http.ResponseWriter, code int, msg string) {
-	hd := w.Header()
+	clearForError(w.Header())
+	writeError(w, code, msg)
+}
+
+// clearForError removes the headers that describe a file's representation, and makes
+// the error uncacheable.
+func clearForError(hd http.Header) {
 	for _, k := range []string{"ETag", "Last-Modified", "Content-Encoding", "Content-Range", "Accept-Ranges", "Vary"} {
 		hd.Del(k)
 	}
 	hd.Set("Cache-Control", cacheNever)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	hd := w.Header()
 	hd.Set("Content-Type", "text/plain; charset=utf-8")
 	hd.Set("Content-Length", fmt.Sprint(len(msg)+1))
 	w.WriteHeader(code)

@@ -158,12 +158,9 @@ func (h *handler) serveRegular(w http.ResponseWriter, r *http.Request, root *os.
 		switch {
 		case errors.Is(err, ErrRangeUnsatisfiable):
 			if size > 0 {
-				hd.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
-				hd.Del("Content-Encoding")
-				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-				w.Header().Set("Content-Length", "22")
-				w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
-				io.WriteString(w, "range not satisfiable\n")
+				clearForError(hd)
+				hd.Set("Content-Range", fmt.Sprintf("bytes */%d", size)) // the current length
+				writeError(w, http.StatusRequestedRangeNotSatisfiable, "range not satisfiable")
 				return
 			}
 			// Some clients send a Range with every request; an empty file is simply
