@@ -2,7 +2,6 @@ package server
 
 import (
 	"path"
-	"regexp"
 	"strings"
 )
 
@@ -48,19 +47,37 @@ func ContentType(name string) string {
 	return "application/octet-stream"
 }
 
-// hashedName matches a content hash of at least 8 lowercase hex digits standing as its
-// own dot/dash/underscore-separated part of a file name: app.3f2a9c1d.wasm,
-// squeezenet1_1-f32-0123456789ab.alxw. Such names change whenever their bytes do, so
-// they may be cached forever.
-var hashedName = regexp.MustCompile(`(^|[._-])[0-9a-f]{8,}([._-]|$)`)
-
-// IsContentHashed reports whether a file name carries a content hash (see hashedName).
-// The extension is not part of the test, so "0123abcd.wasm" counts but "app.deadbeefcafe"
-// (a hash-like extension) does not.
+// IsContentHashed reports whether a file name carries a content hash: a part of the name
+// before its extension, separated by '.', '-' or '_', of at least 8 lowercase hex digits
+// with at least one letter: app.3f2a9c1d.wasm, squeezenet1_1-f32-0123456789ab.alxw.
+// Such names change whenever their bytes do, so they may be cached forever. The letter
+// rule keeps dates and counters (IMG_20260101_123456.jpg) from being cached forever; a
+// real hash that happens to be all digits merely gets revalidated.
 func IsContentHashed(name string) bool {
 	base := path.Base(name)
 	base = strings.TrimSuffix(base, path.Ext(base))
-	return hashedName.MatchString(base)
+	for part := range strings.FieldsFuncSeq(base, func(r rune) bool { return r == '.' || r == '-' || r == '_' }) {
+		if isHexHash(part) {
+			return true
+		}
+	}
+	return false
+}
+
+func isHexHash(s string) bool {
+	if len(s) < 8 {
+		return false
+	}
+	letter := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'f':
+			letter = true
+		case c < '0' || c > '9':
+			return false
+		}
+	}
+	return letter
 }
 
 const (

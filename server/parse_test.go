@@ -141,6 +141,9 @@ func TestCacheControl(t *testing.T) {
 		"appdeadbeef.wasm":                    cacheRevalidate, // not a separate part
 		"app.DEADBEEF.wasm":                   cacheRevalidate, // hashes are written lowercase
 		"app.deadbeefcafe":                    cacheRevalidate, // an extension is not a hash
+		"IMG_20260101_123456.jpg":             cacheRevalidate, // a date, not a hash
+		"model-12345678.alxw":                 cacheRevalidate, // all digits: revalidated
+		"a-b_0123456789abcdef0123.c.js":       cacheImmutable,
 	}
 	for name, want := range cases {
 		if got := CacheControl(name); got != want {
