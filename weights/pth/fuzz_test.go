@@ -1,6 +1,7 @@
 package pth
 
 import (
+	"archive/zip"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -82,7 +83,11 @@ var fuzzStorages = func() []zipEntry {
 // unpickler instead of failing the zip's CRC check.
 func FuzzReadPickle(f *testing.F) {
 	for _, b := range seedFiles(f) {
-		for _, e := range zipEntries(f, b) {
+		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			continue // the legacy seed: FuzzRead reaches its pickles, there is no CRC in the way
+		}
+		for _, e := range zr.File {
 			if filepath.Base(e.Name) == "data.pkl" {
 				rc, err := e.Open()
 				if err != nil {
