@@ -1,0 +1,120 @@
+"""Writes JPEG test cases into a folder and PIL's decoding of each next to it.
+
+Usage: /usr/bin/python3 make_cases.py OUTDIR
+
+Every case NAME.jpg gets NAME.raw (the bytes of numpy.asarray(Image.open(NAME.jpg)), the
+pixels PIL hands to torchvision) and a line in OUTDIR/cases.tsv:
+NAME<TAB>MODE<TAB>WIDTH<TAB>HEIGHT<TAB>HOW. Files are made by PIL itself and, for the
+variants PIL's writer cannot produce (4:1:1, 4:4:0, odd sampling factors, restart markers,
+custom progressive scans, RGB colour space), by libjpeg-turbo's cjpeg and jpegtran when
+they are installed.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+out = sys.argv[1]
+skdata = "/usr/lib/python3/dist-packages/skimage/data"
+cases = []
+
+
+def photo(name, box=None):
+    im = Image.open(os.path.join(skdata, name)).convert("RGB")
+    return im.crop(box) if box else im
+
+
+def noise(w, h, seed):
+    rng = np.random.RandomState(seed)
+    return Image.fromarray((rng.rand(h, w, 3) * 255).astype(np.uint8))
+
+
+def add(name, how):
+    cases.append((name, how))
+
+
+def pil_save(name, im, **kw):
+    im.save(os.path.join(out, name + ".jpg"), "JPEG", **kw)
+    add(name, "PIL " + " ".join(f"{k}={v}" for k, v in sorted(kw.items())))
+
+
+astro = photo("astronaut.png")
+cat = photo("chelsea.png")
+coffee = photo("coffee.png", (13, 7, 13 + 201, 7 + 133))  # odd size, off the 8x8 grid
+
+# PIL's own writer: the three chroma subsamplings it offers, two qualities, odd sizes.
+for q in (50, 95):
+    for ss, ssname in ((0, "444"), (1, "422"), (2, "420")):
+        pil_save(f"astro_{ssname}_q{q}", astro, quality=q, subsampling=ss)
+        pil_save(f"coffee_{ssname}_q{q}", coffee, quality=q, subsampling=ss)
+        pil_save(f"cat_{ssname}_q{q}_prog", cat, quality=q, subsampling=ss, progressive=True)
+for w, h in ((1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 3), (33, 17), (17, 33), (9, 1), (1, 9)):
+    src = cat.resize((w, h), Image.BILINEAR)
+    for ss, ssname in ((0, "444"), (1, "422"), (2, "420")):
+        pil_save(f"tiny{w}x{h}_{ssname}", src, quality=90, subsampling=ss)
+    pil_save(f"tiny{w}x{h}_gray", src.convert("L"), quality=90)
+pil_save("noise_444_q95", noise(64, 48, 1), quality=95, subsampling=0)
+pil_save("noise_420_q50", noise(67, 45, 2), quality=50, subsampling=2)
+pil_save("noise_420_q100", noise(40, 24, 3), quality=100, subsampling=2)
+pil_save("astro_gray_q75", astro.convert("L"), quality=75)
+pil_save("cat_gray_prog", cat.convert("L"), quality=85, progressive=True)
+pil_save("astro_420_optimized", astro, quality=80, optimize=True)
+pil_save("cat_cmyk_q90", cat.convert("CMYK"), quality=90)
+pil_save("coffee_cmyk_q50_prog", coffee.convert("CMYK"), quality=50, progressive=True)
+pil_save("noise_cmyk", noise(31, 29, 4).convert("CMYK"), quality=95)
+
+# rocket.jpg as shipped (4:4:4), and re-encoded.
+shutil.copy(os.path.join(skdata, "rocket.jpg"), os.path.join(out, "rocket.jpg"))
+add("rocket", "skimage rocket.jpg as shipped")
+
+cjpeg, jpegtran = shutil.which("cjpeg"), shutil.which("jpegtran")
+if cjpeg and jpegtran:
+    ppm = os.path.join(out, "src.ppm")
+    pgm = os.path.join(out, "src.pgm")
+    coffee.save(ppm)
+    coffee.convert("L").save(pgm)
+    cat.crop((100, 50, 100 + 157, 50 + 99)).save(os.path.join(out, "cat.ppm"))
+
+    def cj(name, *args, src=ppm):
+        subprocess.check_call([cjpeg, *args, "-outfile", os.path.join(out, name + ".jpg"), src])
+        add(name, "cjpeg " + " ".join(args))
+
+    def jt(name, src, *args):
+        subprocess.check_call([jpegtran, *args, "-outfile", os.path.join(out, name + ".jpg"), os.path.join(out, src + ".jpg")])
+        add(name, f"jpegtran {' '.join(args)} of {src}")
+
+    for sample in ("4x1,1x1,1x1", "1x2,1x1,1x1", "4x2,1x1,1x1", "2x1,1x1,1x1", "3x1,1x1,1x1",
+                   "1x1,2x2,2x2", "2x2,1x1,1x2", "2x2,2x1,1x1", "2x1,1x1,2x1", "1x4,1x1,1x1",
+                   "3x2,1x1,1x1", "2x1,1x2,1x1"):
+        tag = sample.replace(",", "_")
+        cj(f"sample_{tag}", "-quality", "85", "-sample", sample)
+        cj(f"sample_{tag}_cat", "-quality", "60", "-sample", sample, src=os.path.join(out, "cat.ppm"))
+    cj("restart_rows", "-quality", "80", "-restart", "1")
+    cj("restart_blocks", "-quality", "80", "-restart", "3B", "-sample", "2x2,1x1,1x1")
+    cj("restart_prog", "-quality", "80", "-restart", "2B", "-progressive")
+    cj("restart_gray", "-quality", "70", "-restart", "5B", "-grayscale")
+    cj("prog_420", "-quality", "90", "-progressive", "-sample", "2x2,1x1,1x1")
+    cj("prog_411", "-quality", "90", "-progressive", "-sample", "4x1,1x1,1x1")
+    cj("rgb_colorspace", "-quality", "90", "-rgb")
+    cj("gray_pgm", "-quality", "90", src=pgm)
+    cj("optimized_444", "-quality", "95", "-optimize", "-sample", "1x1,1x1,1x1")
+    # A scan script with successive approximation on DC and AC, every coefficient sent.
+    script = os.path.join(out, "scans.txt")
+    with open(script, "w") as f:
+        f.write("0,1,2: 0-0, 0, 2;\n0: 1-5, 0, 1;\n2: 1-63, 0, 0;\n1: 1-63, 0, 0;\n"
+                "0: 6-63, 0, 1;\n0: 1-63, 1, 0;\n0,1,2: 0-0, 2, 1;\n0,1,2: 0-0, 1, 0;\n")
+    cj("prog_script", "-quality", "90", "-scans", script)
+    jt("jt_prog_of_astro420", "astro_420_q95", "-progressive")
+    jt("jt_restart_of_cat", "cat_422_q50_prog", "-restart", "1")
+    jt("jt_prog_of_cmyk", "cat_cmyk_q90", "-progressive")
+
+# Decode everything with PIL.
+with open(os.path.join(out, "cases.tsv"), "w") as f:
+    for name, how in cases:
+        im = Image.open(os.path.join(out, name + ".jpg"))
+        a = np.asarray(im)
+        a.tofile(os.path.join(out, name + ".raw"))
+        f.write(f"{name}\t{im.mode}\t{im.width}\t{im.height}\t{how}\n")
