@@ -77,7 +77,7 @@ var (
 
 // Decode decodes a JPEG, PNG, GIF (first frame), WebP, BMP or TIFF file into RGB, the way
 // PIL's Image.open(...).convert("RGB") would, then turns it upright per its EXIF orientation
-// (JPEG). The result is an *RGB. Bad input gives an error, never a panic.
+// (JPEG, PNG, WebP, TIFF) as PIL's ImageOps.exif_transpose does. The result is an *RGB. Bad input gives an error, never a panic.
 func Decode(data []byte, lim Limits) (image.Image, error) {
 	lim = lim.withDefaults()
 	if len(data) == 0 {
@@ -137,10 +137,7 @@ func Decode(data []byte, lim Limits) (image.Image, error) {
 	default:
 		rgb = ToRGB(raw)
 	}
-	if f.name == "jpeg" {
-		rgb = orient(rgb, jpegOrientation(data))
-	}
-	return rgb, nil
+	return orient(rgb, fileOrientation(f.name, data)), nil
 }
 
 // guard runs a third-party decoder, turning a panic into an error: not every decoder is

@@ -11,6 +11,7 @@ const (
 	maxJPEGSegments = 64     // APP segments come first; give up rather than walk a whole file
 	orientationTag  = 0x0112 // EXIF/TIFF tag holding the orientation, a SHORT 1..8
 	maxIFDEntries   = 1024
+	maxChunks       = 4096 // PNG / RIFF chunks walked looking for EXIF
 )
 
 // jpegOrientation returns the EXIF orientation (1..8) of a JPEG, or 1 when there is none or
@@ -45,6 +46,68 @@ func jpegOrientation(data []byte) int {
 		p += 2 + n
 	}
 	return 1
+}
+
+// fileOrientation returns the EXIF orientation (1..8, 1 when absent or unreadable) of a file
+// in any format that can carry one: JPEG APP1, PNG eXIf chunk, WebP EXIF chunk, or a TIFF's
+// own first IFD, which is where PIL's exif_transpose finds it too.
+func fileOrientation(format string, data []byte) int {
+	o := 0
+	switch format {
+	case "jpeg":
+		return jpegOrientation(data)
+	case "tiff":
+		o = tiffOrientation(data)
+	case "png":
+		o = tiffOrientation(pngChunk(data, "eXIf"))
+	case "webp":
+		o = tiffOrientation(trimExifHeader(riffChunk(data, "EXIF")))
+	}
+	if o == 0 {
+		return 1
+	}
+	return o
+}
+
+// pngChunk returns the data of the first chunk of the given type, or nil.
+func pngChunk(data []byte, typ string) []byte {
+	p := 8
+	for n := 0; n < maxChunks && p+12 <= len(data); n++ {
+		size := int64(binary.BigEndian.Uint32(data[p:]))
+		if size > int64(len(data)-p-12) {
+			return nil
+		}
+		if string(data[p+4:p+8]) == typ {
+			return data[p+8 : p+8+int(size)]
+		}
+		p += 12 + int(size)
+	}
+	return nil
+}
+
+// riffChunk returns the data of the first top-level chunk of a RIFF (WebP) file with the
+// given FourCC, or nil.
+func riffChunk(data []byte, typ string) []byte {
+	p := 12
+	for n := 0; n < maxChunks && p+8 <= len(data); n++ {
+		size := int64(binary.LittleEndian.Uint32(data[p+4:]))
+		if size > int64(len(data)-p-8) {
+			return nil
+		}
+		if string(data[p:p+4]) == typ {
+			return data[p+8 : p+8+int(size)]
+		}
+		p += 8 + int(size) + int(size&1) // chunks are padded to even sizes
+	}
+	return nil
+}
+
+// trimExifHeader drops the "Exif\0\0" prefix some writers put before the TIFF block.
+func trimExifHeader(b []byte) []byte {
+	if len(b) >= 6 && string(b[:6]) == "Exif\x00\x00" {
+		return b[6:]
+	}
+	return b
 }
 
 // tiffOrientation reads the orientation tag from IFD0 of a TIFF-structured EXIF block;

@@ -45,3 +45,20 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOrientation exercises the EXIF orientation readers (JPEG APP1, PNG eXIf, WebP EXIF,
+// TIFF IFD0) directly, since Decode reaches them only for files that decode.
+func FuzzOrientation(f *testing.F) {
+	f.Add(exifJPEG(f, binary.LittleEndian, 6))
+	f.Add(exifJPEG(f, binary.BigEndian, 3))
+	f.Add([]byte("II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00\x00\x00"))
+	f.Add([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x08eXIfMM\x00*\x00\x00\x00\x08"))
+	f.Add([]byte("RIFF\x1a\x00\x00\x00WEBPEXIF\x0e\x00\x00\x00Exif\x00\x00II*\x00\x08\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, format := range []string{"jpeg", "png", "webp", "tiff"} {
+			if o := fileOrientation(format, data); o < 1 || o > 8 {
+				t.Fatalf("%s: orientation %d", format, o)
+			}
+		}
+	})
+}

@@ -77,6 +77,9 @@ def generate():
     cat.convert("CMYK").save(gen("cmyk.jpg"), quality=90)
     for o in range(1, 9):
         cat.save(gen("exif%d.jpg" % o), quality=90, exif=exif_with_orientation(o))
+    cat.save(gen("exif6.png"), exif=exif_with_orientation(6))
+    cat.save(gen("exif8-lossless.webp"), lossless=True, exif=exif_with_orientation(8))
+    cat.save(gen("exif3.tiff"), exif=exif_with_orientation(3))
     cat.save(gen("s420.jpg"), quality=90, subsampling=2)
     cat.save(gen("s422.jpg"), quality=90, subsampling=1)
     cat.save(gen("s444.jpg"), quality=90, subsampling=0)
@@ -112,7 +115,10 @@ def generate():
 
 def reference(path, crop):
     im = Image.open(path)
-    im = ImageOps.exif_transpose(im)
+    if im.format != "TIFF":
+        # PIL's TIFF loader already turns the image upright by its Orientation tag (so
+        # exif_transpose would turn it a second time); other formats need the call.
+        im = ImageOps.exif_transpose(im)
     if im.mode in ("I", "I;16", "I;16B"):
         # PIL's convert("RGB") clips 16-bit gray at 255 (a white photo); AlexLens keeps the
         # high byte instead, the same reading PIL gives 16-bit RGB.
