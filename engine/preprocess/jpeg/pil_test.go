@@ -43,6 +43,11 @@ func pilCases(t *testing.T) []pilCase {
 			casesErr = python + " lacks PIL or numpy (scripts/install-test-deps.sh installs python3-pil)"
 			return
 		}
+		// Reading the script makes go test's cache notice when it changes.
+		if _, err := os.ReadFile("testdata/make_cases.py"); err != nil {
+			casesErr = "FAIL: " + err.Error()
+			return
+		}
 		dir, err := os.MkdirTemp("", "jpeg-pil-cases-")
 		if err != nil {
 			casesErr = err.Error()

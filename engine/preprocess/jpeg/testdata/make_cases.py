@@ -111,6 +111,52 @@ if cjpeg and jpegtran:
     jt("jt_restart_of_cat", "cat_422_q50_prog", "-restart", "1")
     jt("jt_prog_of_cmyk", "cat_cmyk_q90", "-progressive")
 
+
+
+# Byte-level variants of the files above, for the colour-space rules and table defaults
+# libjpeg applies.
+def segments(data):
+    """Splits a JPEG into (marker, whole segment bytes) up to SOS, then the rest."""
+    i, segs = 2, []
+    while True:
+        m = data[i + 1]
+        n = int.from_bytes(data[i + 2:i + 4], "big")
+        segs.append((m, data[i:i + 2 + n]))
+        i += 2 + n
+        if m == 0xDA:
+            return segs, data[i:]
+
+
+def rewrite(name, src, how, keep=lambda m, seg: True, insert=b""):
+    data = open(os.path.join(out, src + ".jpg"), "rb").read()
+    segs, rest = segments(data)
+    body = b"".join(seg for m, seg in segs if keep(m, seg))
+    with open(os.path.join(out, name + ".jpg"), "wb") as f:
+        f.write(b"\xff\xd8" + insert + body + rest)
+    add(name, how)
+
+
+def adobe(transform):
+    return b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00" + bytes([transform])
+
+
+# 4 components with Adobe transform 2: libjpeg reads them as YCCK.
+rewrite("ycck_from_cmyk", "cat_cmyk_q90", "CMYK file relabelled YCCK (Adobe transform 2)",
+        keep=lambda m, seg: m != 0xEE, insert=adobe(2))
+rewrite("cmyk_no_adobe", "coffee_cmyk_q50_prog", "CMYK file without its Adobe marker",
+        keep=lambda m, seg: m != 0xEE)
+# 3 components without JFIF: Adobe transform 0 means RGB, 1 means YCbCr; ids 1,2,3 YCbCr.
+rewrite("adobe_rgb", "coffee_444_q95", "YCbCr data labelled RGB by Adobe transform 0, no JFIF",
+        keep=lambda m, seg: m != 0xE0, insert=adobe(0))
+rewrite("adobe_ycc", "coffee_420_q50", "Adobe transform 1, no JFIF",
+        keep=lambda m, seg: m != 0xE0, insert=adobe(1))
+rewrite("no_jfif", "coffee_422_q95", "no JFIF, component ids 1,2,3",
+        keep=lambda m, seg: m != 0xE0)
+if cjpeg:
+    # Motion-JPEG style: no DHT at all, the decoder must use the tables of annex K.
+    rewrite("no_dht", "restart_rows", "cjpeg file with its DHT segments removed",
+            keep=lambda m, seg: m != 0xC4)
+
 # Decode everything with PIL.
 with open(os.path.join(out, "cases.tsv"), "w") as f:
     for name, how in cases:
