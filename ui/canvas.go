@@ -77,12 +77,11 @@ var colormap = func() (m [256][3]byte) {
 func (c *Root) showPreview(blob js.Value) {
 	bmp, err := await(js.Global().Call("createImageBitmap", blob))
 	c.update(func() {
+		if err != nil {
+			return // not an image the browser can show: the engine will say why; keep the last one
+		}
 		if !c.previewSrc.IsUndefined() && c.previewSrc.Get("close").Type() == js.TypeFunction {
 			c.previewSrc.Call("close")
-		}
-		if err != nil {
-			c.previewSrc = js.Undefined()
-			return
 		}
 		c.previewSrc = bmp
 	})

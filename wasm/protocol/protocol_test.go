@@ -1,0 +1,62 @@
+package protocol
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestDecodeRequest(t *testing.T) {
+	ok := []string{
+		`{"id":1,"op":"load","url":"weights/a.alxw","sha256":"ab","precision":"int8"}`,
+		`{"id":2,"op":"classify","maps":[{"layer":"conv1","channel":3}],"threshold":0.5}`,
+		`{"id":3,"op":"frame","width":640,"height":480}`,
+		`{"id":4,"op":"maps"}`,
+	}
+	for _, s := range ok {
+		if _, err := DecodeRequest([]byte(s)); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+	bad := map[string]string{
+		`{"op":"load"}`: "no weights URL",
+		`{"op":"load","url":"x","precision":"f16"}`:        "precision",
+		`{"op":"frame","width":0,"height":10}`:             "size",
+		`{"op":"frame","width":9000,"height":10}`:          "size",
+		`{"op":"explode"}`:                                 "unknown operation",
+		`{"op":"maps","threshold":2}`:                      "threshold",
+		`{"op":"maps","threshold":-0.1}`:                   "threshold",
+		`not json`:                                         "malformed",
+		`{"op":"maps","maps":` + manyMaps(MaxMaps+1) + `}`: "at most",
+		strings.Repeat(" ", MaxRequestJSON+1):              "larger",
+	}
+	for s, want := range bad {
+		_, err := DecodeRequest([]byte(s))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.60s: error %v, want one mentioning %q", s, err, want)
+		}
+	}
+}
+
+func manyMaps(n int) string {
+	ms := make([]MapRequest, n)
+	b, _ := json.Marshal(ms)
+	return string(b)
+}
+
+// FuzzDecodeRequest: any bytes give a request that passes Validate or an error, never a
+// panic.
+func FuzzDecodeRequest(f *testing.F) {
+	f.Add([]byte(`{"id":1,"op":"load","url":"w.alxw"}`))
+	f.Add([]byte(`{"id":3,"op":"frame","width":640,"height":480,"maps":[{"layer":"fc7","channel":0}]}`))
+	f.Add([]byte(`{"op":"maps","threshold":NaN}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := DecodeRequest(data)
+		if err != nil {
+			return
+		}
+		if err := r.Validate(); err != nil {
+			t.Fatalf("decoded request fails validation: %v", err)
+		}
+	})
+}
