@@ -169,11 +169,10 @@ func TestLayerRangeDecodesAlone(t *testing.T) {
 }
 
 func TestPartialFile(t *testing.T) {
-	full := Fixture(engine.AlexNetBVLC, 5)
-	ts := map[string]*engine.Tensor{}
-	for _, k := range []string{"features.0.weight", "features.0.bias"} {
-		w := full.Params[k]
-		ts[k] = &engine.Tensor{Shape: w.Shape, Data: w.F32}
+	// BVLC AlexNet's conv1 alone, as in shared/weights/bvlc_alexnet_conv1.pth.
+	ts := map[string]*engine.Tensor{
+		"features.0.weight": testInput(96, 11), // 96 x 3 x 11 x 11
+		"features.0.bias":   {Shape: []int{96}, Data: testInput(1, 32).Data[:96]},
 	}
 	part, err := engine.NewPartialModel(engine.AlexNetBVLC, ts)
 	if err != nil {
