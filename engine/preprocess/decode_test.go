@@ -388,14 +388,14 @@ func TestToRGBFastPathsAgreeWithGeneric(t *testing.T) {
 	src := gradient(13, 11)
 	rgba := image.NewRGBA(src.Rect)
 	gray := image.NewGray(src.Rect)
-	pal := image.NewPaletted(src.Rect, color.Palette{color.RGBA{1, 2, 3, 255}, color.NRGBA{200, 100, 50, 128}, color.Gray{77}})
+	pal := image.NewPaletted(src.Rect, color.Palette{color.RGBA{1, 2, 3, 255}, color.NRGBA{200, 100, 50, 128}, color.Gray{77}, color.NRGBA{9, 8, 7, 255}})
 	for y := 0; y < 11; y++ {
 		for x := 0; x < 13; x++ {
 			c := src.NRGBAAt(x, y)
 			c.A = uint8(255 - (x*y)%3*100) // some translucent pixels
 			rgba.Set(x, y, c)
 			gray.SetGray(x, y, color.Gray{c.R})
-			pal.SetColorIndex(x, y, uint8((x+y)%3))
+			pal.SetColorIndex(x, y, uint8((x+y)%4))
 		}
 	}
 	nrgba := image.NewNRGBA(src.Rect)

@@ -107,8 +107,15 @@ func palettedToRGB(m *image.Paletted) *RGB {
 		if i >= 256 {
 			break
 		}
-		n := color.NRGBA64Model.Convert(c).(color.NRGBA64)
-		lut[i] = [3]byte{byte(n.R >> 8), byte(n.G >> 8), byte(n.B >> 8)}
+		// A straight-alpha entry keeps its colour even when fully transparent (PIL shows
+		// it); converting through a colour model would turn it black.
+		switch n := c.(type) {
+		case color.NRGBA:
+			lut[i] = [3]byte{n.R, n.G, n.B}
+		default:
+			n64 := color.NRGBA64Model.Convert(c).(color.NRGBA64)
+			lut[i] = [3]byte{byte(n64.R >> 8), byte(n64.G >> 8), byte(n64.B >> 8)}
+		}
 	}
 	b := m.Rect
 	out := newRGB(b.Dx(), b.Dy())

@@ -88,6 +88,9 @@ def generate():
     Image.open(os.path.join(photo_dir, "camera.png")).save(gen("gray.jpg"), quality=90)
     cat.convert("P", palette=Image.ADAPTIVE, colors=200).save(gen("palette.gif"))
     cat.convert("P", palette=Image.ADAPTIVE, colors=64).save(gen("palette.png"))
+    # Palette entries 0..9 fully transparent, 10..19 half: PIL's RGB keeps their colours.
+    cat.convert("P", palette=Image.ADAPTIVE, colors=64).save(
+        gen("palette-trns.png"), transparency=bytes([0] * 10 + [128] * 10))
     a = np.asarray(coffee).astype(np.uint16) * 257 + np.arange(coffee.width, dtype=np.uint16)[None, :, None] % 200
     png16_rgb(gen("rgb16.png"), a)
     g = (np.asarray(Image.open(os.path.join(photo_dir, "camera.png"))).astype(np.uint16) * 257)
