@@ -178,6 +178,10 @@ func (d *decoder) decodeScan(s *scan) error {
 			rstLeft = d.restart
 		}
 		rstLeft--
+		// Once the coded data ran out (a marker or the end of the file met where bits were
+		// needed), libjpeg leaves the following MCUs of the restart interval zero, that
+		// is flat grey, rather than decoding padding as data.
+		skip := d.bits.padUse
 		mx, my := m%mcusX, m/mcusX
 		for _, c := range s.comps {
 			bx0, by0, nh, nv := mx, my, 1, 1
@@ -187,11 +191,15 @@ func (d *decoder) decodeScan(s *scan) error {
 			for by := by0; by < by0+nv; by++ {
 				for bx := bx0; bx < bx0+nh; bx++ {
 					if d.progressive {
-						b := (*[64]int16)(c.coefs[(by*c.bw+bx)*64:])
-						d.progressiveBlock(s, c, b)
+						if !skip {
+							b := (*[64]int16)(c.coefs[(by*c.bw+bx)*64:])
+							d.progressiveBlock(s, c, b)
+						}
 					} else {
 						block = [64]int16{}
-						d.sequentialBlock(c, &block)
+						if !skip {
+							d.sequentialBlock(c, &block)
+						}
 						stride := c.bw * 8
 						idct(&block, &c.qt, c.plane[by*8*stride+bx*8:], stride)
 					}
@@ -212,9 +220,10 @@ func (d *decoder) restartMarker(next *int) {
 	b := &d.bits
 	want := byte(mRST0 + *next)
 	*next = (*next + 1) & 7
+	// The bits left belong to the interval just ended: drop them.
+	b.acc, b.n, b.pad = 0, 0, 0
 	if b.marker == 0 && !b.eof {
 		// The marker has not been read yet: it follows the remaining coded bytes.
-		b.acc, b.n, b.pad = 0, 0, 0
 		m, err := d.nextMarker()
 		if err != nil {
 			b.eof = true
@@ -249,9 +258,10 @@ func (d *decoder) restartMarker(next *int) {
 		}
 		break // too far off to tell: take it as the one wanted
 	}
-	// Consumed: the next interval starts with fresh bits.
+	// Consumed: the next interval starts afresh. (A marker left pending instead makes the
+	// next interval decode from zero bits, then flat grey, as in libjpeg.)
 	b.marker = 0
-	b.acc, b.n, b.pad, b.padUse = 0, 0, 0, false
+	b.padUse = false
 }
 
 // skipToMarker drops the pending marker and reads up to the next one.

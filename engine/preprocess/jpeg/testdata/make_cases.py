@@ -157,6 +157,29 @@ if cjpeg:
     rewrite("no_dht", "restart_rows", "cjpeg file with its DHT segments removed",
             keep=lambda m, seg: m != 0xC4)
 
+# Damaged files PIL still decodes (libjpeg warns and recovers): restart markers lost,
+# garbled or out of order, and coded data cut short by the EOI marker.
+def damage(name, src, how, fn):
+    data = open(os.path.join(out, src + ".jpg"), "rb").read()
+    sos = data.index(b"\xff\xda")
+    rst = [i for i in range(sos, len(data) - 1) if data[i] == 0xFF and 0xD0 <= data[i + 1] <= 0xD7]
+    with open(os.path.join(out, name + ".jpg"), "wb") as f:
+        f.write(fn(data, sos, rst))
+    add(name, how)
+
+
+if cjpeg:
+    damage("rst_dropped", "restart_blocks", "restart_blocks without its 6th RST marker",
+           lambda d, sos, rst: d[:rst[5]] + d[rst[5] + 2:])
+    damage("rst_garbled", "restart_blocks", "restart_blocks with 10 bytes before its 8th RST overwritten",
+           lambda d, sos, rst: d[:rst[7] - 10] + b"\x13" * 10 + d[rst[7]:])
+    damage("rst_wrong", "restart_blocks", "restart_blocks with its 10th RST renumbered",
+           lambda d, sos, rst: d[:rst[9] + 1] + bytes([0xD0 + ((d[rst[9] + 1] - 0xD0 + 3) & 7)]) + d[rst[9] + 2:])
+damage("cut_then_eoi", "coffee_420_q95", "coded data cut at 60% and EOI appended",
+       lambda d, sos, rst: d[:sos + (len(d) - sos) * 6 // 10] + b"\xff\xd9")
+damage("cut_then_eoi_gray", "astro_gray_q75", "coded data cut at 30% and EOI appended",
+       lambda d, sos, rst: d[:sos + (len(d) - sos) * 3 // 10] + b"\xff\xd9")
+
 # Decode everything with PIL.
 with open(os.path.join(out, "cases.tsv"), "w") as f:
     for name, how in cases:
