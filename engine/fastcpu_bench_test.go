@@ -5,7 +5,6 @@ import (
 	"math/rand"
 	"runtime"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 )
@@ -15,18 +14,34 @@ import (
 // time of every named layer (in ms) as extra metrics; bench/native.sh turns them into the
 // table in BENCHMARKS.md. Weights are random: speed does not depend on their values.
 
-var benchModels sync.Map // arch name -> *Model (float32)
-
-func benchModel(b *testing.B, a *Arch, p Precision) *Model {
-	v, ok := benchModels.Load(a.Name)
-	if !ok {
-		m, err := NewModel(a, randomTensors(a, 1, 0))
-		if err != nil {
-			b.Fatal(err)
+// benchModel builds a model with random weights directly at precision p, so that the peak
+// memory of an int8 run never held the float32 weights.
+func benchModel(a *Arch, p Precision) *Model {
+	r := rand.New(rand.NewSource(1))
+	m := &Model{Arch: a, Params: map[string]*Weight{}, Fixture: true}
+	for _, ps := range a.Params() {
+		n := 1
+		for _, d := range ps.Shape {
+			n *= d
 		}
-		v, _ = benchModels.LoadOrStore(a.Name, m)
+		w := &Weight{Shape: ps.Shape}
+		if p == Int8 && len(ps.Shape) >= 2 {
+			w.I8, w.Scale = make([]int8, n), make([]float32, ps.Shape[0])
+			for i := range w.I8 {
+				w.I8[i] = int8(max(-127, min(127, r.NormFloat64()*40)))
+			}
+			for i := range w.Scale {
+				w.Scale[i] = 0.05 / 40
+			}
+		} else {
+			w.F32 = make([]float32, n)
+			for i := range w.F32 {
+				w.F32[i] = float32(r.NormFloat64() * 0.05)
+			}
+		}
+		m.Params[ps.Name] = w
 	}
-	return v.(*Model).WithPrecision(p)
+	return m
 }
 
 func BenchmarkForward(b *testing.B) {
@@ -41,16 +56,21 @@ func BenchmarkForward(b *testing.B) {
 }
 
 func benchForward(b *testing.B, a *Arch, p Precision, threads int) {
-	m := benchModel(b, a, p)
+	m := benchModel(a, p)
 	x := randTensor(rand.New(rand.NewSource(1)), 1, 3, a.InputSize, a.InputSize)
 	opt := ForwardOptions{Backend: FastCPU{Threads: threads}, Keep: func(string) bool { return false }}
 	if _, err := m.Forward(x, opt); err != nil { // packs the weights, warms the caches
 		b.Fatal(err)
 	}
+	// The heap held by the model, its packed weights and the runtime, after a forward pass.
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	var total []time.Duration
 	layers := map[string][]time.Duration{}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPUTime()
 	for b.Loop() {
 		start := time.Now()
 		res, err := m.Forward(x, opt)
@@ -62,10 +82,16 @@ func benchForward(b *testing.B, a *Arch, p Precision, threads int) {
 			layers[name] = append(layers[name], d)
 		}
 	}
+	cpu := processCPUTime() - cpu0
+	b.ReportMetric(float64(ms.HeapAlloc)/1e6, "heap-MB") // after ResetTimer, which drops metrics
 	b.ReportMetric(medianMS(total), "median-ms")
-	for _, name := range a.LayerNames() {
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(len(total)), "cpu-ms/op")
+	}
+	// Metrics are printed sorted by unit: a layer-number prefix keeps the network's order.
+	for i, name := range a.LayerNames() {
 		if ds := layers[name]; len(ds) > 0 {
-			b.ReportMetric(medianMS(ds), name+"-ms")
+			b.ReportMetric(medianMS(ds), fmt.Sprintf("L%02d-%s-ms", i+1, name))
 		}
 	}
 }
