@@ -126,9 +126,14 @@ func (d *decoder) readScan() error {
 		return err
 	}
 	if d.bits.padUse && d.bits.eof {
-		return fmt.Errorf("%w (inside the coded data of scan %d)", ErrTruncated, d.scans)
+		return d.codedDataEnded()
 	}
 	return nil
+}
+
+// codedDataEnded is the error for input that stopped inside a scan's coded data.
+func (d *decoder) codedDataEnded() error {
+	return d.truncated(d.in.readErr(), fmt.Sprintf("inside the coded data of scan %d", d.scans))
 }
 
 // allocate makes the sample planes, and for progressive files the coefficient arrays,
@@ -207,7 +212,7 @@ func (d *decoder) decodeScan(s *scan) error {
 			}
 		}
 		if d.bits.eof && d.bits.padUse {
-			return fmt.Errorf("%w (inside the coded data of scan %d)", ErrTruncated, d.scans)
+			return d.codedDataEnded()
 		}
 	}
 	return nil
