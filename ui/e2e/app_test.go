@@ -269,3 +269,43 @@ func TestWebGPUFallback(t *testing.T) {
 		waitResult(t, ctx, 1)
 	}
 }
+
+// TestWebcam runs the live loop on Chromium's fake camera (a moving test pattern): frames
+// go through preprocess.FromRGBA in the worker and keep updating the predictions and maps
+// until the webcam is switched off; then a photo classifies as before.
+func TestWebcam(t *testing.T) {
+	ctx := browser(t, false)
+	open(t, ctx, "?arch="+engine.SqueezeNet11.Name+"&precision=int8")
+	if !haveReal {
+		open(t, ctx, "?arch="+engine.AlexNet.Name+"&precision=int8")
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.Search(`//button[text()="Use webcam"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitResult(t, ctx, 3) // three frames, one after another
+	src, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.input-card .small')?.textContent || ''`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(src, "webcam") {
+		t.Errorf("results are not from the webcam: %q", src)
+	}
+	if lit := evalInt(t, ctx, activationPixels); lit < 10 {
+		t.Errorf("webcam activation map has %d lit pixels", lit)
+	}
+	screenshot(t, ctx, "webcam")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.Search(`//button[text()="Stop webcam"]`))); err != nil {
+		t.Fatal(err)
+	}
+	// The loop stops: at most the frame in flight finishes.
+	time.Sleep(300 * time.Millisecond)
+	n := resultSeq(t, ctx)
+	time.Sleep(time.Second)
+	if m := resultSeq(t, ctx); m > n+1 {
+		t.Errorf("webcam still running after stop: results %d -> %d", n, m)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-sample="coffee.jpg"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitResult(t, ctx, resultSeq(t, ctx)+1)
+}
