@@ -101,7 +101,8 @@ func TestBrowserLoadsGoWasmApp(t *testing.T) {
 		weightBytes[i] = byte(i * 7)
 	}
 	os.WriteFile(filepath.Join(weights, "w-0123456789ab.alxw"), weightBytes, 0o644)
-	if err := Precompress(web); err != nil {
+	// Quality 5: the test needs a valid br sibling, not the smallest one.
+	if err := PrecompressWith(web, PrecompressOptions{BrotliQuality: 5}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -159,6 +160,16 @@ func TestBrowserLoadsGoWasmApp(t *testing.T) {
 		if res.WasmEncoded <= 0 || res.WasmEncoded >= res.WasmDecoded {
 			t.Errorf("isolated=%v: wasm transferred %d bytes for %d decoded: the precompressed sibling was not used",
 				isolated, res.WasmEncoded, res.WasmDecoded)
+		}
+		var siblingSizes []int
+		for _, suffix := range []string{".br", ".gz"} {
+			if fi, err := os.Stat(filepath.Join(web, "app.0123abcd.wasm"+suffix)); err == nil {
+				siblingSizes = append(siblingSizes, int(fi.Size()))
+			}
+		}
+		if !slices.Contains(siblingSizes, res.WasmEncoded) {
+			t.Errorf("isolated=%v: wasm transferred %d bytes, not the size of a precompressed sibling %v",
+				isolated, res.WasmEncoded, siblingSizes)
 		}
 		for _, v := range violations {
 			if v != "script-src-elem inline" && v != "script-src eval" {

@@ -110,6 +110,11 @@ func TestPrecompress(t *testing.T) {
 	if err := Precompress(filepath.Join(dir, "main.js")); err == nil {
 		t.Errorf("Precompress of a file returned nil")
 	}
+	for _, opt := range []PrecompressOptions{{BrotliQuality: 12}, {BrotliQuality: -1}, {GzipLevel: 10}} {
+		if err := PrecompressWith(dir, opt); err == nil {
+			t.Errorf("PrecompressWith(%+v) returned nil", opt)
+		}
+	}
 }
 
 func decompress(enc string, z []byte) ([]byte, error) {
