@@ -15,7 +15,7 @@ import (
 const maxETagEntries = 4096
 
 // etagCache remembers the content hash of each served file, keyed by path and checked
-// against size and modification time, so a file is hashed once rather than per request
+// against the file's identity (device and inode), size and modification time, so a file is hashed once rather than per request
 // (a weight file is hundreds of megabytes).
 type etagCache struct {
 	mu      sync.Mutex
@@ -23,6 +23,7 @@ type etagCache struct {
 }
 
 type etagEntry struct {
+	fi      os.FileInfo // for os.SameFile: a replaced file is a new file
 	size    int64
 	modTime time.Time
 	once    sync.Once
@@ -38,11 +39,11 @@ func (c *etagCache) get(key string, f *os.File, fi os.FileInfo) (string, error) 
 		c.entries = make(map[string]*etagEntry)
 	}
 	e := c.entries[key]
-	if e == nil || e.size != fi.Size() || !e.modTime.Equal(fi.ModTime()) {
+	if e == nil || e.size != fi.Size() || !e.modTime.Equal(fi.ModTime()) || !os.SameFile(e.fi, fi) {
 		if len(c.entries) >= maxETagEntries {
 			clear(c.entries)
 		}
-		e = &etagEntry{size: fi.Size(), modTime: fi.ModTime()}
+		e = &etagEntry{fi: fi, size: fi.Size(), modTime: fi.ModTime()}
 		c.entries[key] = e
 	}
 	c.mu.Unlock()

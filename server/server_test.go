@@ -388,6 +388,30 @@ func TestETagFollowsContent(t *testing.T) {
 	}
 }
 
+// TestETagFollowsReplacedFile: a file replaced by another (a rebuild renaming a new file
+// into place) with the same size and modification time still gets a fresh hash.
+func TestETagFollowsReplacedFile(t *testing.T) {
+	web := t.TempDir()
+	p := filepath.Join(web, "data.json")
+	mtime := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	os.WriteFile(p, []byte(`{"v":1}`), 0o644)
+	os.Chtimes(p, mtime, mtime)
+	h, _ := New(Config{WebRoot: web})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	r1, _ := get(t, srv.URL+"/data.json")
+	tmp := filepath.Join(web, "new.tmp")
+	os.WriteFile(tmp, []byte(`{"v":2}`), 0o644)
+	os.Chtimes(tmp, mtime, mtime)
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	r2, b2 := get(t, srv.URL+"/data.json", "If-None-Match", r1.Header.Get("ETag"))
+	if r2.StatusCode != 200 || string(b2) != `{"v":2}` || r2.Header.Get("ETag") == r1.Header.Get("ETag") {
+		t.Errorf("after a replacement: status %d, body %q, ETag %q (was %q)", r2.StatusCode, b2, r2.Header.Get("ETag"), r1.Header.Get("ETag"))
+	}
+}
+
 // TestSpecialFilesNotServed: a FIFO in the web root must not block the handler.
 func TestSpecialFilesNotServed(t *testing.T) {
 	web := t.TempDir()
