@@ -104,27 +104,28 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 		in := x.Data[(b*c.In+g*cinG)*h*wd : (b*c.In+(g+1)*cinG)*h*wd]
 		im2colPanel(s, in, cinG, h, wd, ow, p0, cols, nr, c)
 		for mp := 0; mp < pw.panels; mp++ {
-			kern.tile(pw.k, pw.panel(g, mp), s.b, s.tile)
 			o0 := g*pw.coutG + mp*mr
 			rows := min(mr, (g+1)*pw.coutG-o0)
+			ep := &s.ep
+			ep.relu = c.ReLU
+			for i := 0; i < mr; i++ {
+				ep.scale[i], ep.bias[i] = 1, 0
+				if i < rows && pw.scale != nil {
+					ep.scale[i] = pw.scale[o0+i]
+				}
+				if i < rows && bias != nil {
+					ep.bias[i] = bias[o0+i]
+				}
+			}
+			out := y.Data[(b*c.Out+o0)*plane+p0:]
+			if rows == mr && cols == nr {
+				kern.tile(pw.k, pw.panel(g, mp), s.b, out, plane, ep)
+				continue
+			}
+			// An edge tile goes through scratch and only its valid part is copied.
+			kern.tile(pw.k, pw.panel(g, mp), s.b, s.tile, nr, ep)
 			for i := 0; i < rows; i++ {
-				o := o0 + i
-				scale, add := float32(1), float32(0)
-				if pw.scale != nil {
-					scale = pw.scale[o]
-				}
-				if bias != nil {
-					add = bias[o]
-				}
-				dst := y.Data[(b*c.Out+o)*plane+p0 : (b*c.Out+o)*plane+p0+cols]
-				src := s.tile[i*nr : i*nr+cols]
-				for j, v := range src {
-					v = v*scale + add
-					if c.ReLU && v < 0 {
-						v = 0
-					}
-					dst[j] = v
-				}
+				copy(out[i*plane:i*plane+cols], s.tile[i*nr:i*nr+cols])
 			}
 		}
 	})
@@ -134,6 +135,7 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 type convScratch struct {
 	b, tile  []float32
 	iy0, ix0 []int
+	ep       epilogue
 }
 
 // im2colPanel packs columns [p0, p0+cols) of the im2col matrix of one group's input planes
@@ -230,11 +232,46 @@ func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
 	const planesPerJob = 8
 	parallelFor((planes+planesPerJob-1)/planesPerJob, f.threads(), func(_, job int) {
 		p0, p1 := job*planesPerJob, min(planes, (job+1)*planesPerJob)
+		if isMax {
+			for pl := p0; pl < p1; pl++ {
+				maxPoolPlane(y.Data[pl*oh*ow:(pl+1)*oh*ow], x.Data[pl*h*w:(pl+1)*h*w], h, w, oh, ow, p)
+			}
+			return
+		}
 		in := &Tensor{Shape: []int{1, p1 - p0, h, w}, Data: x.Data[p0*h*w : p1*h*w]}
-		out := pool2D(in, p, isMax)
+		out := pool2D(in, p, false)
 		copy(y.Data[p0*oh*ow:p1*oh*ow], out.Data)
 	})
 	return y
+}
+
+// maxPoolPlane is the reference max pool of one plane without its averaging bookkeeping:
+// each window is clipped to the image once, then scanned. NaN propagates as in Reference.
+func maxPoolPlane(out, in []float32, h, w, oh, ow int, p PoolSpec) {
+	for oy := 0; oy < oh; oy++ {
+		y0 := oy*p.StrideH - p.PadT
+		y1 := min(y0+p.KH, h)
+		y0 = max(y0, 0)
+		orow := out[oy*ow : (oy+1)*ow]
+		for ox := range orow {
+			x0 := ox*p.StrideW - p.PadL
+			x1 := min(x0+p.KW, w)
+			x0 = max(x0, 0)
+			best := float32(math.Inf(-1))
+			if x0 >= x1 { // a window wholly in the padding (pads wider than the kernel)
+				orow[ox] = best
+				continue
+			}
+			for iy := y0; iy < y1; iy++ {
+				for _, v := range in[iy*w+x0 : iy*w+x1] {
+					if v > best || v != v {
+						best = v
+					}
+				}
+			}
+			orow[ox] = best
+		}
+	}
 }
 
 func (f FastCPU) AdaptiveAvgPool2D(x *Tensor, oh, ow int) *Tensor {

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math/rand"
+	"slices"
 	"testing"
 )
 
@@ -120,10 +121,16 @@ func TestFastCPUSmallOpsMatchReference(t *testing.T) {
 	x := randTensor(r, 3, 13, 15, 11)
 	ceil := PoolSpec{KH: 3, KW: 3, StrideH: 2, StrideW: 2, Ceil: true}
 	padded := PoolSpec{KH: 3, KW: 2, StrideH: 2, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 0, CountIncludePad: true}
+	// Pads wider than the kernel leave windows wholly in the padding.
+	wide := PoolSpec{KH: 2, KW: 2, StrideH: 1, StrideW: 1, PadT: 3, PadL: 0, PadB: 4, PadR: 5}
 	for _, threads := range []int{1, 3} {
 		f := FastCPU{Threads: threads}
 		ref := Reference{}
 		tag := fmt.Sprintf(" threads=%d", threads)
+		// Those windows hold -Inf, as in Reference, so compare values exactly.
+		if got, want := f.MaxPool2D(x, wide), ref.MaxPool2D(x, wide); !sameShape(got.Shape, want.Shape) || !slices.Equal(got.Data, want.Data) {
+			t.Errorf("maxpool wide pads%s differs from Reference", tag)
+		}
 		checkClose(t, "maxpool ceil"+tag, f.MaxPool2D(x, ceil), ref.MaxPool2D(x, ceil), fastTol)
 		checkClose(t, "maxpool padded"+tag, f.MaxPool2D(x, padded), ref.MaxPool2D(x, padded), fastTol)
 		checkClose(t, "avgpool padded"+tag, f.AvgPool2D(x, padded), ref.AvgPool2D(x, padded), fastTol)

@@ -13,9 +13,10 @@ package engine
 type gemmKernel struct {
 	name   string
 	mr, nr int
-	// tile sets c[i*nr+j] = sum over p < k of a[p*mr+i] * b[p*nr+j]: one mr x k panel of A
-	// times one k x nr panel of B. len(a) >= k*mr, len(b) >= k*nr, len(c) >= mr*nr.
-	tile func(k int, a, b, c []float32)
+	// tile sets c[i*ldc+j] = ep.apply(i, sum over p < k of a[p*mr+i] * b[p*nr+j]): one
+	// mr x k panel of A times one k x nr panel of B, with the layer's epilogue fused so that
+	// the tile is written once. len(a) >= k*mr, len(b) >= k*nr, len(c) >= (mr-1)*ldc+nr.
+	tile func(k int, a, b, c []float32, ldc int, ep *epilogue)
 	// dotF32 and dotI8 are the row dot products of fully connected layers.
 	dotF32 func(w, x []float32) float32
 	dotI8  func(w []int8, x []float32) float32
@@ -34,7 +35,25 @@ var portableKernel = gemmKernel{
 // the CPU supports them.
 var activeKernel = portableKernel
 
-func tile4x4(k int, a, b, c []float32) {
+// epilogue is what a convolution does to an accumulated dot product before storing it:
+// per output row (channel) a scale (int8 weights' scale, 1 for float32) and a bias, then
+// an optional ReLU.
+type epilogue struct {
+	scale, bias [maxMR]float32
+	relu        bool
+}
+
+const maxMR = 8 // the largest mr of any kernel
+
+func (ep *epilogue) apply(i int, v float32) float32 {
+	v = v*ep.scale[i] + ep.bias[i]
+	if ep.relu && v < 0 {
+		v = 0
+	}
+	return v
+}
+
+func tile4x4(k int, a, b, c []float32, ldc int, ep *epilogue) {
 	a = a[:k*4]
 	b = b[:k*4]
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
@@ -64,11 +83,14 @@ func tile4x4(k int, a, b, c []float32) {
 		c32 += a3 * b2
 		c33 += a3 * b3
 	}
-	c = c[:16]
-	c[0], c[1], c[2], c[3] = c00, c01, c02, c03
-	c[4], c[5], c[6], c[7] = c10, c11, c12, c13
-	c[8], c[9], c[10], c[11] = c20, c21, c22, c23
-	c[12], c[13], c[14], c[15] = c30, c31, c32, c33
+	r := c[0:4:4]
+	r[0], r[1], r[2], r[3] = ep.apply(0, c00), ep.apply(0, c01), ep.apply(0, c02), ep.apply(0, c03)
+	r = c[ldc : ldc+4 : ldc+4]
+	r[0], r[1], r[2], r[3] = ep.apply(1, c10), ep.apply(1, c11), ep.apply(1, c12), ep.apply(1, c13)
+	r = c[2*ldc : 2*ldc+4 : 2*ldc+4]
+	r[0], r[1], r[2], r[3] = ep.apply(2, c20), ep.apply(2, c21), ep.apply(2, c22), ep.apply(2, c23)
+	r = c[3*ldc : 3*ldc+4 : 3*ldc+4]
+	r[0], r[1], r[2], r[3] = ep.apply(3, c30), ep.apply(3, c31), ep.apply(3, c32), ep.apply(3, c33)
 }
 
 // dotGeneric is the portable row dot product for float32 and int8 weights alike (one

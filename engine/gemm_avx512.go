@@ -23,7 +23,7 @@ var avx512Kernel = gemmKernel{
 
 // tile8x32AVX512 keeps the 8 x 32 tile in 16 zmm accumulators: per k step it loads two
 // vectors of B and broadcasts eight values of A, 16 fused multiply-adds.
-func tile8x32AVX512(k int, a, b, c []float32) {
+func tile8x32AVX512(k int, a, b, c []float32, ldc int, ep *epilogue) {
 	a = a[:k*8]
 	b = b[:k*32]
 	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16
@@ -58,23 +58,26 @@ func tile8x32AVX512(k int, a, b, c []float32) {
 		c71 = b1.MulAdd(a7, c71)
 		a, b = a[8:], b[32:]
 	}
-	c = c[:256]
-	c00.StoreSlice(c[0:])
-	c01.StoreSlice(c[16:])
-	c10.StoreSlice(c[32:])
-	c11.StoreSlice(c[48:])
-	c20.StoreSlice(c[64:])
-	c21.StoreSlice(c[80:])
-	c30.StoreSlice(c[96:])
-	c31.StoreSlice(c[112:])
-	c40.StoreSlice(c[128:])
-	c41.StoreSlice(c[144:])
-	c50.StoreSlice(c[160:])
-	c51.StoreSlice(c[176:])
-	c60.StoreSlice(c[192:])
-	c61.StoreSlice(c[208:])
-	c70.StoreSlice(c[224:])
-	c71.StoreSlice(c[240:])
+	// Epilogue per row i: acc*scale[i] + bias[i], then ReLU, stored at c[i*ldc:].
+	var zero archsimd.Float32x16
+	store := func(i int, lo, hi archsimd.Float32x16) {
+		sc, bi := archsimd.BroadcastFloat32x16(ep.scale[i]), archsimd.BroadcastFloat32x16(ep.bias[i])
+		lo, hi = lo.MulAdd(sc, bi), hi.MulAdd(sc, bi)
+		if ep.relu {
+			lo, hi = lo.Max(zero), hi.Max(zero)
+		}
+		row := c[i*ldc : i*ldc+32]
+		lo.StoreSlice(row[:16])
+		hi.StoreSlice(row[16:])
+	}
+	store(0, c00, c01)
+	store(1, c10, c11)
+	store(2, c20, c21)
+	store(3, c30, c31)
+	store(4, c40, c41)
+	store(5, c50, c51)
+	store(6, c60, c61)
+	store(7, c70, c71)
 }
 
 // dotF32AVX512 is a float32 row dot product with four independent accumulators.

@@ -25,15 +25,31 @@ func TestKernelsTileContract(t *testing.T) {
 		for _, k := range []int{0, 1, 2, 7, 64, 363, 1001} {
 			a := randTensor(r, k*kern.mr+1).Data // one spare value: kernels must not read past k
 			b := randTensor(r, k*kern.nr+1).Data
-			c := randTensor(r, kern.mr*kern.nr).Data // garbage that the kernel must overwrite
-			kern.tile(k, a, b, c)
-			want := tileReference(k, kern.mr, kern.nr, a, b)
-			w32 := make([]float32, len(want))
-			for i, v := range want {
-				w32[i] = float32(v)
-			}
-			if e := RelL2(c, w32); e > 1e-6 || (k == 0 && e != 0) {
-				t.Errorf("%s k=%d: relative L2 error %.3g", kern.name, k, e)
+			for _, relu := range []bool{false, true} {
+				// The tile is written with a row stride (ldc) wider than nr; the gaps
+				// between rows must be left alone.
+				ldc := kern.nr + 3
+				c := randTensor(r, kern.mr*ldc).Data
+				orig := append([]float32(nil), c...)
+				ep := &epilogue{relu: relu}
+				for i := 0; i < kern.mr; i++ {
+					ep.scale[i], ep.bias[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+				}
+				kern.tile(k, a, b, c, ldc, ep)
+				sums := tileReference(k, kern.mr, kern.nr, a, b)
+				want := append([]float32(nil), orig...)
+				for i := 0; i < kern.mr; i++ {
+					for j := 0; j < kern.nr; j++ {
+						v := sums[i*kern.nr+j]*float64(ep.scale[i]) + float64(ep.bias[i])
+						if relu && v < 0 {
+							v = 0
+						}
+						want[i*ldc+j] = float32(v)
+					}
+				}
+				if e := RelL2(c, want); e > 1e-6 {
+					t.Errorf("%s k=%d relu=%v: relative L2 error %.3g", kern.name, k, relu, e)
+				}
 			}
 		}
 	}
