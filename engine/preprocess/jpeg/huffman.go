@@ -32,6 +32,9 @@ func (t *huffTable) build(counts [16]int, syms []byte) error {
 	for l := 1; l <= 16; l++ {
 		n := counts[l-1]
 		t.valOff[l] = int32(k) - code
+		if int(code)+n > 1<<l {
+			return invalid("Huffman table overflows its code space")
+		}
 		if n == 0 {
 			t.maxCode[l] = -1
 		} else {

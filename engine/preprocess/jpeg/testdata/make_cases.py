@@ -180,6 +180,13 @@ damage("cut_then_eoi", "coffee_420_q95", "coded data cut at 60% and EOI appended
 damage("cut_then_eoi_gray", "astro_gray_q75", "coded data cut at 30% and EOI appended",
        lambda d, sos, rst: d[:sos + (len(d) - sos) * 3 // 10] + b"\xff\xd9")
 
+# The small fixtures kept in testdata/ (fuzz seeds, truncation tests) must decode right too.
+here = os.path.dirname(os.path.abspath(__file__))
+for f in sorted(os.listdir(here)):
+    if f.endswith(".jpg"):
+        shutil.copy(os.path.join(here, f), os.path.join(out, "fixture_" + f))
+        add("fixture_" + f[:-4], "testdata/" + f)
+
 # Decode everything with PIL.
 with open(os.path.join(out, "cases.tsv"), "w") as f:
     for name, how in cases:
