@@ -482,3 +482,49 @@ func BenchmarkReadSqueezeNet(b *testing.B) {
 		}
 	}
 }
+
+// alexNetTensors are tensors of torchvision AlexNet's shapes (61 million values), for the
+// benchmarks of files the size of the official weights.
+func alexNetTensors() (map[string]*engine.Tensor, []string) {
+	ts := map[string]*engine.Tensor{}
+	var order []string
+	for _, p := range engine.AlexNet.Params() {
+		t := engine.NewTensor(p.Shape...)
+		for i := range t.Data {
+			t.Data[i] = float32(i%251) * 1e-3
+		}
+		ts[p.Name] = t
+		order = append(order, p.Name)
+	}
+	return ts, order
+}
+
+func BenchmarkReadAlexNetSize(b *testing.B) {
+	ts, order := alexNetTensors()
+	var buf bytes.Buffer
+	if err := Write(&buf, ts, order); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Read(bytes.NewReader(data), int64(len(data))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWriteAlexNetSize(b *testing.B) {
+	ts, order := alexNetTensors()
+	var buf bytes.Buffer
+	if err := Write(&buf, ts, order); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	for b.Loop() {
+		buf.Reset()
+		if err := Write(&buf, ts, order); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
