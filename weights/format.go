@@ -112,6 +112,17 @@ func (h *Header) Range(layer string) (off, n int64) {
 	return 0, 0
 }
 
+// RangeThrough returns the one byte range holding every layer from the first through the
+// named one (conv1 to conv5, say), for a single Range request; n == 0 for an unknown layer.
+func (h *Header) RangeThrough(layer string) (off, n int64) {
+	for _, l := range h.Layers {
+		if l.Name == layer {
+			return h.DataOffset, l.Offset + l.Length - h.DataOffset
+		}
+	}
+	return 0, 0
+}
+
 // LayerNames lists the layers the file holds, in file order.
 func (h *Header) LayerNames() []string {
 	names := make([]string, len(h.Layers))

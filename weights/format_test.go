@@ -162,6 +162,18 @@ func TestLayerRangeDecodesAlone(t *testing.T) {
 		if _, err := DecodeLayers(h, off+16, data[off+16:off+64]); err == nil || !strings.Contains(err.Error(), "no whole tensor") {
 			t.Errorf("a range inside one tensor: %v", err)
 		}
+		// The first layers through fire3 in one range give a model that runs to pool3.
+		offT, nT := h.RangeThrough("fire3")
+		wsT, err := DecodeLayers(h, offT, data[offT:offT+nT])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mT, err := h.Model(wsT); err != nil || mT.Partial != "pool3" || len(wsT) != 14 {
+			t.Errorf("conv1..fire3: %d tensors, partial %v, %v", len(wsT), mT, err)
+		}
+		if o, n := h.RangeThrough("nope"); o != 0 || n != 0 {
+			t.Errorf("unknown layer has range %d+%d", o, n)
+		}
 		if o, n := h.Range("no-such-layer"); o != 0 || n != 0 {
 			t.Errorf("unknown layer has range %d+%d", o, n)
 		}
