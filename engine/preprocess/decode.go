@@ -18,6 +18,7 @@ import (
 	"image/png"
 	"io"
 
+	pjpeg "github.com/alexlens/alexlens/engine/preprocess/jpeg"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
@@ -52,7 +53,7 @@ type format struct {
 }
 
 var formats = []format{
-	{"jpeg", prefix("\xFF\xD8"), jpeg.DecodeConfig, jpeg.Decode},
+	{"jpeg", prefix("\xFF\xD8"), jpegConfig, jpegDecode},
 	{"png", prefix("\x89PNG\r\n\x1a\n"), png.DecodeConfig, png.Decode},
 	{"gif", func(b []byte) bool {
 		return bytes.HasPrefix(b, []byte("GIF87a")) || bytes.HasPrefix(b, []byte("GIF89a"))
@@ -62,6 +63,35 @@ var formats = []format{
 	{"tiff", func(b []byte) bool {
 		return bytes.HasPrefix(b, []byte("II*\x00")) || bytes.HasPrefix(b, []byte("MM\x00*"))
 	}, tiff.DecodeConfig, tiff.Decode},
+}
+
+// jpegDecode uses the libjpeg-exact decoder (engine/preprocess/jpeg), so JPEG pixels are
+// PIL's; for the rare kinds it refuses (arithmetic coding, 12-bit) Go's image/jpeg is close.
+func jpegDecode(r io.Reader) (image.Image, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	m, err := pjpeg.Decode(bytes.NewReader(data))
+	if errors.Is(err, pjpeg.ErrUnsupported) {
+		return jpeg.Decode(bytes.NewReader(data))
+	}
+	return m, err
+}
+
+func jpegConfig(r io.Reader) (image.Config, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return image.Config{}, err
+	}
+	c, err := pjpeg.DecodeConfig(bytes.NewReader(data))
+	if errors.Is(err, pjpeg.ErrUnsupported) {
+		return jpeg.DecodeConfig(bytes.NewReader(data))
+	}
+	if errors.Is(err, pjpeg.ErrTooLarge) { // its own cap, above ours: still our kind of error
+		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	return c, err
 }
 
 func prefix(p string) func([]byte) bool {
