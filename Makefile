@@ -1,26 +1,48 @@
 # AlexLens: `make run` serves the app, `make test` runs every test. Both install what they need.
 GO ?= go
 BIN := bin
+WEB := build/web
+# The folder of .alxw weights make run serves. WEIGHTS=DIR converts the weight files in DIR
+# (e.g. ../shared/weights) instead of fetching the official ones.
+WEIGHTS_DIR ?= build/weights
+WEIGHTS ?=
+ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build test test-go fuzz-short bench run clean deps
+.PHONY: all build web weights run test vet fuzz-short deps bench clean
 
-all: build
+all: build web
 
 build:
 	$(GO) build -o $(BIN)/alexlens ./cmd/alexlens
 
+web: build
+	./scripts/build-web.sh $(WEB)
+	$(BIN)/alexlens precompress --brotli 9 $(WEB)
+
+weights: build
+	./scripts/prepare-weights.sh $(BIN)/alexlens $(WEIGHTS_DIR) $(WEIGHTS)
+
+run: web weights
+	$(BIN)/alexlens serve --addr $(ADDR) --web $(WEB) --weights $(WEIGHTS_DIR)
+
 deps:
 	./scripts/install-test-deps.sh
 
-test: deps
+vet:
 	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm/... ./ui/...
+
+test: deps vet
 	$(GO) test -count=1 -timeout 25m ./...
 	$(MAKE) fuzz-short
 
-# Each fuzz target runs briefly in CI; seeds that found bugs live in testdata/fuzz.
+# Each fuzz target runs briefly; seeds that found bugs live in testdata/fuzz.
 FUZZTIME ?= 10s
 fuzz-short:
 	./scripts/fuzz-all.sh $(FUZZTIME)
 
+bench: build
+	./bench/native.sh
+
 clean:
-	rm -rf $(BIN) dist build
+	rm -rf $(BIN) $(WEB)

@@ -22,6 +22,7 @@ Usage:
   alexlens weights  convert|inspect|fixture|fetch ...   (alexlens weights -h)
   alexlens serve    [--addr 127.0.0.1:8080] [--web DIR] [--weights DIR]
   alexlens archs    (lists the architectures and their layers)
+  alexlens precompress DIR   (writes .br and .gz siblings of the web app's files)
 
 FILE is a PyTorch .pth state_dict, an ONNX model, or an AlexLens .alxw file; "fixture" (or
 "fixture:SEED") uses untrained, generated weights. Architectures: alexnet (torchvision),
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "archs":
 		return cmdArchs(stdout)
+	case "precompress":
+		return cmdPrecompress(rest, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -43,3 +43,19 @@ func cmdArchs(stdout io.Writer) error {
 	}
 	return nil
 }
+
+func cmdPrecompress(args []string, stderr io.Writer) error {
+	fs := newFlags("precompress", stderr)
+	quality := fs.Int("brotli", 11, "brotli quality 0-11 (11 is smallest and slowest: ~20 s per 2 MB of wasm)")
+	dirs, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(dirs) != 1 {
+		return usagef("precompress: give one folder")
+	}
+	if *quality < 0 || *quality > 11 {
+		return usagef("precompress: --brotli must be 0-11")
+	}
+	return server.PrecompressWith(dirs[0], server.PrecompressOptions{BrotliQuality: *quality, GzipLevel: 9})
+}
