@@ -92,6 +92,9 @@ func (h *Header) Model(ws map[string]*engine.Weight) (*engine.Model, error) {
 		if !complete {
 			return nil, fmt.Errorf("alxw: tensor %q given without those before it: weights must cover the first layers in order", t.Name)
 		}
+		if w == nil || !equalShape(w.Shape, t.Shape) {
+			return nil, fmt.Errorf("alxw: tensor %q is nil or not of shape %v", t.Name, t.Shape)
+		}
 		m.Params[t.Name] = w
 		lastLayer = t.Layer
 	}
