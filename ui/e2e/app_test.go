@@ -1,7 +1,10 @@
+//go:build !js
+
 package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"hash/crc32"
 	"image"
@@ -308,4 +311,52 @@ func TestWebcam(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitResult(t, ctx, resultSeq(t, ctx)+1)
+}
+
+// TestChangedWeightsReplaceCacheEntry: a new version of a weights file (new bytes, so a new
+// content-hashed name in the manifest) is downloaded once and replaces the old version's
+// Cache Storage entry. It uses its own server (own origin, own cache) and weights folder.
+func TestChangedWeightsReplaceCacheEntry(t *testing.T) {
+	ctx := browser(t, false)
+	dir := t.TempDir()
+	write := func(seed int64) string {
+		p, err := weights.WriteModel(dir, weights.Fixture(engine.SqueezeNet11, seed).WithPrecision(engine.Int8), weights.FixtureSource(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := weights.WriteManifest(dir); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Base(p)
+	}
+	old := write(1)
+	var log requestLog
+	url := serveWeights(t, dir, &log)
+	cached := func(tab context.Context) []string {
+		keys, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`caches.open('alexlens-weights-v1').then(c => c.keys()).then(ks => ks.map(r => new URL(r.url).pathname))`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	tab := newTab(t, ctx)
+	openAt(t, tab, url, "")
+	if got := cached(tab); len(got) != 1 || got[0] != "/weights/"+old {
+		t.Fatalf("after the first visit the cache holds %v, want [/weights/%s]", got, old)
+	}
+	if err := os.Remove(filepath.Join(dir, old)); err != nil {
+		t.Fatal(err)
+	}
+	changed := write(2)
+	if changed == old {
+		t.Fatal("new weights got the old name")
+	}
+	tab2 := newTab(t, ctx)
+	openAt(t, tab2, url, "")
+	if got := cached(tab2); len(got) != 1 || got[0] != "/weights/"+changed {
+		t.Errorf("after the change the cache holds %v, want only [/weights/%s]", got, changed)
+	}
+	if log.count(changed) != 1 || log.count(old) != 1 {
+		t.Errorf("requests: old %d, new %d; want 1 each", log.count(old), log.count(changed))
+	}
 }

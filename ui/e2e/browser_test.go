@@ -1,3 +1,5 @@
+//go:build !js
+
 package e2e
 
 import (
@@ -85,8 +87,14 @@ func newTab(t *testing.T, parent context.Context) context.Context {
 // fails with the page's own message). It returns the time from navigation to ready.
 func open(t *testing.T, ctx context.Context, query string) time.Duration {
 	t.Helper()
+	return openAt(t, ctx, baseURL, query)
+}
+
+// openAt is open on another server.
+func openAt(t *testing.T, ctx context.Context, base, query string) time.Duration {
+	t.Helper()
 	start := time.Now()
-	if err := chromedp.Do(ctx, chromedp.Navigate(baseURL+"/"+query)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"+query)); err != nil {
 		t.Fatalf("navigate: %v", err)
 	}
 	type st struct {

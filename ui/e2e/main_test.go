@@ -1,3 +1,5 @@
+//go:build !js
+
 // Package e2e drives the built web app in a real headless Chromium: the page, the engine
 // worker and the Go server, with real weights where the shared folder has them. TestMain
 // builds the app once (scripts/build-web.sh), writes weights into a temporary folder and
@@ -183,4 +185,27 @@ func manifestFile(t *testing.T, arch, precision string) string {
 	}
 	t.Fatalf("no %s %s weights in the manifest", arch, precision)
 	return ""
+}
+
+// serveWeights serves the built app with another weights folder on a port of its own,
+// logging weight requests; it stops when the test ends.
+func serveWeights(t *testing.T, dir string, log *requestLog) string {
+	t.Helper()
+	h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".alxw") {
+			log.add(r.URL.Path)
+		}
+		h.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
 }

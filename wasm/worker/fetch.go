@@ -4,9 +4,9 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"syscall/js"
 
+	"github.com/alexlens/alexlens/wasm/cachekey"
 	"github.com/alexlens/alexlens/wasm/jsutil"
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
@@ -18,23 +18,9 @@ const cacheName = "alexlens-weights-v1"
 // maxWeightBytes bounds a weights download (the largest real file, AlexNet f32, is ~244 MB).
 const maxWeightBytes = 512 << 20
 
-// cacheKey is the content-hashed URL of a weights file: the file's URL with its sha256 as
-// the query, absolute against the worker's location.
+// cacheKey is the content-hashed URL of a weights file (see package cachekey).
 func cacheKey(raw, sha string) (string, error) {
-	base, err := url.Parse(js.Global().Get("location").Get("href").String())
-	if err != nil {
-		return "", err
-	}
-	u, err := base.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("bad weights URL %q: %v", raw, err)
-	}
-	if sha != "" {
-		q := u.Query()
-		q.Set("sha256", sha)
-		u.RawQuery = q.Encode()
-	}
-	return u.String(), nil
+	return cachekey.Key(js.Global().Get("location").Get("href").String(), raw, sha)
 }
 
 // openCache returns the weights cache, or false where Cache Storage is unavailable (an
@@ -80,7 +66,7 @@ func loadWeights(raw, sha string, progress func(protocol.Progress)) (data []byte
 }
 
 // remember stores a verified file under its content-hashed key and drops older versions of
-// the same file (same path, another hash). Failures only cost a download next time.
+// the same file (same family: the name without its content hash). Failures only cost a download next time.
 func remember(raw, sha string, data []byte) {
 	if sha == "" {
 		return
@@ -106,10 +92,10 @@ func remember(raw, sha string, data []byte) {
 	if err != nil {
 		return
 	}
-	want, _ := url.Parse(key)
+	family := cachekey.Family(key)
 	for i := 0; i < keys.Length(); i++ {
-		u, err := url.Parse(keys.Index(i).Get("url").String())
-		if err == nil && u.Path == want.Path && u.String() != key {
+		old := keys.Index(i).Get("url").String()
+		if old != key && cachekey.Family(old) == family {
 			jsutil.Await(c.Call("delete", keys.Index(i)))
 		}
 	}
