@@ -36,6 +36,18 @@ func descale(x int32, n uint) int32 { return (x + 1<<(n-1)) >> n }
 // (used on x86 and ARM) does; the two differ only on values no encoder produces.
 func idct(coef *[64]int16, q *[64]int32, dst []byte, stride int) {
 	var ws [64]int32
+	if allACZero(coef) {
+		// A flat block, the commonest kind: both passes reduce to one rounding of the
+		// DC term, exactly as the full computation would round it.
+		v := sample(descale(int32(coef[0])*q[0]<<passBits, passBits+3))
+		for r := 0; r < 8; r++ {
+			out := dst[r*stride : r*stride+8 : r*stride+8]
+			for i := range out {
+				out[i] = v
+			}
+		}
+		return
+	}
 	// Pass 1: columns, from coefficients into ws, scaled up by 2^passBits.
 	for c := 0; c < 8; c++ {
 		if coef[8+c] == 0 && coef[16+c] == 0 && coef[24+c] == 0 && coef[32+c] == 0 &&
@@ -151,4 +163,13 @@ func sample(v int32) byte {
 		return 255
 	}
 	return byte(v)
+}
+
+// allACZero reports whether a block has only its DC coefficient.
+func allACZero(coef *[64]int16) bool {
+	var or int16
+	for _, c := range coef[1:] {
+		or |= c
+	}
+	return or == 0
 }
