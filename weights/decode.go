@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/alexlens/alexlens/engine"
 )
@@ -194,17 +195,46 @@ func decodeTensor(arch string, t *TensorInfo, b []byte) (*engine.Weight, error) 
 		}
 		w.Scale = append([]float32(nil), t.Scales...)
 		w.I8 = make([]int8, len(b))
-		for i, v := range b {
-			w.I8[i] = int8(v)
-		}
+		copy(int8Bytes(w.I8), b)
 		return w, nil
 	}
 	w.F32 = make([]float32, len(b)/4)
-	for i := range w.F32 {
-		w.F32[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	if engine.HasNaN(w.F32) {
-		return nil, fmt.Errorf("alxw: weights for %s: tensor %q holds NaN or infinite values", arch, t.Name)
+	if nonFinite := decodeF32(w.F32, b); nonFinite >= 0 {
+		return nil, fmt.Errorf("alxw: weights for %s: tensor %q holds NaN or infinite values (first at index %d)", arch, t.Name, nonFinite)
 	}
 	return w, nil
+}
+
+// littleEndian is true on every platform AlexLens targets (amd64, arm64, wasm); there the
+// file's bytes are the memory image of the values and decoding is a copy.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// decodeF32 fills dst from little-endian bytes and returns the index of the first NaN or
+// infinity, or -1. One pass: a float32 is non-finite exactly when its exponent bits are all set.
+func decodeF32(dst []float32, src []byte) int {
+	if littleEndian && len(dst) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*len(dst)), src)
+		for i, v := range dst {
+			if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+				return i
+			}
+		}
+		return -1
+	}
+	for i := range dst {
+		bits := binary.LittleEndian.Uint32(src[4*i:])
+		if bits&0x7f800000 == 0x7f800000 {
+			return i
+		}
+		dst[i] = math.Float32frombits(bits)
+	}
+	return -1
+}
+
+// int8Bytes views an int8 slice as bytes (same size and layout) for a plain copy.
+func int8Bytes(x []int8) []byte {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), len(x))
 }

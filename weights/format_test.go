@@ -441,3 +441,34 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeF32BothPaths checks the copy path against the portable one, NaN and infinity
+// detection included.
+func TestDecodeF32BothPaths(t *testing.T) {
+	vals := []float32{0, -0, 1.5, -3e38, 1e-45, float32(math.Inf(1)), float32(math.NaN())}
+	for bad := 4; bad <= len(vals); bad++ {
+		src := make([]byte, 4*bad)
+		for i, v := range vals[:bad] {
+			binary.LittleEndian.PutUint32(src[4*i:], math.Float32bits(v))
+		}
+		want := -1
+		if bad > 5 {
+			want = 5
+		}
+		for _, le := range []bool{true, false} {
+			old := littleEndian
+			littleEndian = le
+			dst := make([]float32, bad)
+			got := decodeF32(dst, src)
+			littleEndian = old
+			if got != want {
+				t.Fatalf("little-endian path %v, %d values: first non-finite %d, want %d", le, bad, got, want)
+			}
+			for i := 0; i < min(bad, 5); i++ {
+				if math.Float32bits(dst[i]) != math.Float32bits(vals[i]) {
+					t.Fatalf("little-endian path %v: value %d is %v, want %v", le, i, dst[i], vals[i])
+				}
+			}
+		}
+	}
+}
