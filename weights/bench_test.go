@@ -15,14 +15,20 @@ func BenchmarkDecode(b *testing.B) {
 		prec engine.Precision
 	}{{engine.SqueezeNet11, engine.F32}, {engine.SqueezeNet11, engine.Int8}, {engine.AlexNet, engine.Int8}} {
 		data := encodeBytes(b, Fixture(c.arch, 1).WithPrecision(c.prec), "bench")
-		b.Run(c.arch.Name+"-"+string(c.prec), func(b *testing.B) {
-			b.SetBytes(int64(len(data)))
-			for b.Loop() {
-				if _, err := Decode(data); err != nil {
-					b.Fatal(err)
-				}
+		for _, skip := range []bool{false, true} {
+			name := c.arch.Name + "-" + string(c.prec)
+			if skip {
+				name += "-skiphashes"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				for b.Loop() {
+					if _, err := DecodeWith(data, DecodeOptions{SkipTensorHashes: skip}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 

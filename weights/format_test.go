@@ -472,3 +472,36 @@ func TestDecodeF32BothPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeSkipTensorHashes: a caller that checked the whole file may skip the tensor
+// hashes; a flipped bit then gets through (that is the caller's check to catch), but
+// every structural and value check still runs.
+func TestDecodeSkipTensorHashes(t *testing.T) {
+	m := Fixture(engine.SqueezeNet11, 1)
+	good := encodeBytes(t, m, "skip")
+	skip := DecodeOptions{SkipTensorHashes: true}
+	got, err := DecodeWith(good, skip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameParams(t, got, m)
+	h, _ := ReadHeader(bytes.NewReader(good))
+	bad := bytes.Clone(good)
+	bad[h.Tensors[0].Offset] ^= 1
+	if _, err := Decode(bad); err == nil {
+		t.Fatal("Decode took a flipped bit")
+	}
+	if _, err := DecodeWith(bad, skip); err != nil {
+		t.Fatalf("skipping hashes, a flipped bit: %v", err)
+	}
+	nan := Fixture(engine.SqueezeNet11, 1)
+	nan.Params["features.0.bias"].F32[0] = float32(math.Inf(-1))
+	var buf bytes.Buffer
+	encode(&buf, nan, "nan")
+	if _, err := DecodeWith(buf.Bytes(), skip); err == nil || !strings.Contains(err.Error(), "infinite") {
+		t.Errorf("skipping hashes, an infinite bias: %v", err)
+	}
+	if _, err := DecodeWith(good[:len(good)-1], skip); err == nil {
+		t.Error("skipping hashes, a truncated file decoded")
+	}
+}
