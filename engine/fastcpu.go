@@ -233,8 +233,9 @@ func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
 	parallelFor((planes+planesPerJob-1)/planesPerJob, f.threads(), func(_, job int) {
 		p0, p1 := job*planesPerJob, min(planes, (job+1)*planesPerJob)
 		if isMax {
+			hmax := make([]float32, h*ow)
 			for pl := p0; pl < p1; pl++ {
-				maxPoolPlane(y.Data[pl*oh*ow:(pl+1)*oh*ow], x.Data[pl*h*w:(pl+1)*h*w], h, w, oh, ow, p)
+				maxPoolPlane(y.Data[pl*oh*ow:(pl+1)*oh*ow], x.Data[pl*h*w:(pl+1)*h*w], hmax, h, w, oh, ow, p)
 			}
 			return
 		}
@@ -245,31 +246,37 @@ func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
 	return y
 }
 
-// maxPoolPlane is the reference max pool of one plane without its averaging bookkeeping:
-// each window is clipped to the image once, then scanned. NaN propagates as in Reference.
-func maxPoolPlane(out, in []float32, h, w, oh, ow int, p PoolSpec) {
+// maxPoolPlane is max pooling of one plane, separably: first the maximum over each
+// window's columns for every input row (hmax, h x ow), then over each window's rows. Windows
+// are clipped to the image; the builtin max propagates NaN as Reference does.
+func maxPoolPlane(out, in, hmax []float32, h, w, oh, ow int, p PoolSpec) {
+	negInf := float32(math.Inf(-1))
+	for ox := 0; ox < ow; ox++ {
+		x0 := ox*p.StrideW - p.PadL
+		x1 := min(x0+p.KW, w)
+		x0 = max(x0, 0)
+		for iy := 0; iy < h; iy++ {
+			m := negInf
+			if x0 < x1 {
+				for _, v := range in[iy*w+x0 : iy*w+x1] {
+					m = max(m, v)
+				}
+			}
+			hmax[iy*ow+ox] = m
+		}
+	}
 	for oy := 0; oy < oh; oy++ {
 		y0 := oy*p.StrideH - p.PadT
 		y1 := min(y0+p.KH, h)
 		y0 = max(y0, 0)
 		orow := out[oy*ow : (oy+1)*ow]
 		for ox := range orow {
-			x0 := ox*p.StrideW - p.PadL
-			x1 := min(x0+p.KW, w)
-			x0 = max(x0, 0)
-			best := float32(math.Inf(-1))
-			if x0 >= x1 { // a window wholly in the padding (pads wider than the kernel)
-				orow[ox] = best
-				continue
+			orow[ox] = negInf
+		}
+		for iy := y0; iy < y1; iy++ {
+			for ox, v := range hmax[iy*ow : (iy+1)*ow] {
+				orow[ox] = max(orow[ox], v)
 			}
-			for iy := y0; iy < y1; iy++ {
-				for _, v := range in[iy*w+x0 : iy*w+x1] {
-					if v > best || v != v {
-						best = v
-					}
-				}
-			}
-			orow[ox] = best
 		}
 	}
 }
