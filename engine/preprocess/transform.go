@@ -43,7 +43,8 @@ func cropOffset(size, crop int) int {
 
 // Tensor preprocesses an image into a 1x3xcrop x crop tensor: resize the shorter side to 256
 // (PIL bilinear), centre crop, scale to [0,1], normalize with the ImageNet mean and std.
-// Images not from Decode are first converted with ToRGB. crop must be in 1..256.
+// Images not from Decode are first converted with ToRGB. It panics if crop is outside
+// 1..256 or the image is empty: both are caller bugs (FromRGBA checks and returns errors).
 func Tensor(img image.Image, crop int) *engine.Tensor {
 	if crop <= 0 || crop > ResizeTo {
 		panic(fmt.Sprintf("preprocess: crop %d out of range 1..%d", crop, ResizeTo))
