@@ -66,6 +66,21 @@ pil_save("cat_cmyk_q90", cat.convert("CMYK"), quality=90)
 pil_save("coffee_cmyk_q50_prog", coffee.convert("CMYK"), quality=50, progressive=True)
 pil_save("noise_cmyk", noise(31, 29, 4).convert("CMYK"), quality=95)
 
+# A seeded sweep over what PIL's writer offers: sizes 1..80 (noise blended with photo
+# crops, so both smooth areas and extreme coefficients occur), qualities 1..100, the three
+# subsamplings, progressive or not, Huffman optimization, gray and CMYK.
+rng = np.random.RandomState(20261125)
+for i in range(60):
+    w, h = rng.randint(1, 81, size=2)
+    x, y = rng.randint(0, 400), rng.randint(0, 300)
+    im = Image.blend(cat.crop((x, y, x + w, y + h)), noise(w, h, 100 + i), float(rng.choice([0, 0.1, 0.5, 1])))
+    mode = rng.choice(["RGB"] * 6 + ["L", "CMYK"])
+    kw = dict(quality=int(rng.choice([1, 5, 25, 50, 75, 90, 98, 100])), progressive=bool(rng.rand() < 0.4),
+              optimize=bool(rng.rand() < 0.3))
+    if mode == "RGB":
+        kw["subsampling"] = int(rng.randint(0, 3))
+    pil_save(f"sweep{i:02d}_{w}x{h}_{mode}", im.convert(mode), **kw)
+
 # rocket.jpg as shipped (4:4:4), and re-encoded.
 shutil.copy(os.path.join(skdata, "rocket.jpg"), os.path.join(out, "rocket.jpg"))
 add("rocket", "skimage rocket.jpg as shipped")
