@@ -167,6 +167,26 @@ rewrite("adobe_ycc", "coffee_420_q50", "Adobe transform 1, no JFIF",
         keep=lambda m, seg: m != 0xE0, insert=adobe(1))
 rewrite("no_jfif", "coffee_422_q95", "no JFIF, component ids 1,2,3",
         keep=lambda m, seg: m != 0xE0)
+rewrite("jfif_and_adobe_rgb", "coffee_444_q50", "JFIF and Adobe transform 0 both present",
+        insert=adobe(0))
+
+
+data = open(os.path.join(out, "coffee_444_q95.jpg"), "rb").read()
+segs, rest = segments(data)
+body = b""
+for m, seg in segs:
+    if m == 0xE0:
+        continue
+    if m in (0xC0, 0xDA):  # frame and scan headers name the components
+        seg = bytearray(seg)
+        first, step = (10, 3) if m == 0xC0 else (5, 2)
+        for k, cid in enumerate(b"RGB"):
+            seg[first + k * step] = cid
+        seg = bytes(seg)
+    body += seg
+with open(os.path.join(out, "ids_rgb.jpg"), "wb") as f:
+    f.write(b"\xff\xd8" + body + rest)
+add("ids_rgb", "no JFIF or Adobe marker, component ids 'R','G','B'")
 if cjpeg:
     # Motion-JPEG style: no DHT at all, the decoder must use the tables of annex K.
     rewrite("no_dht", "restart_rows", "cjpeg file with its DHT segments removed",
