@@ -360,3 +360,33 @@ func TestChangedWeightsReplaceCacheEntry(t *testing.T) {
 		t.Errorf("requests: old %d, new %d; want 1 each", log.count(old), log.count(changed))
 	}
 }
+
+// TestBVLCFirstLayer shows the original AlexNet's trained first layer (the paper's Figure 3):
+// 96 kernels of 11x11, and activations of the layers those weights cover, with no classes.
+func TestBVLCFirstLayer(t *testing.T) {
+	if skipAll == "" && !haveBVLC {
+		t.Skipf("real BVLC conv1 weights absent (%s): set ALEXLENS_SHARED to the folder holding weights/", sharedWeights())
+	}
+	ctx := browser(t, false)
+	open(t, ctx, "?arch="+engine.AlexNetBVLC.Name+"&precision=f32")
+	if n := evalInt(t, ctx, `document.querySelectorAll('[data-testid=kernel]').length`); n != 96 {
+		t.Errorf("%d kernels drawn, want 96", n)
+	}
+	if n := evalInt(t, ctx, kernelColours); n < 90 {
+		t.Errorf("only %d of 96 kernels have any colour", n)
+	}
+	if got := text(t, ctx, "weights-kind"); got != "trained" {
+		t.Errorf("weights-kind %q", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-sample="astronaut.jpg"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitResult(t, ctx, 1)
+	if p := predictions(t, ctx); len(p) != 0 {
+		t.Errorf("first-layer-only weights gave predictions: %v", p)
+	}
+	if lit := evalInt(t, ctx, activationPixels); lit < 10 {
+		t.Errorf("conv1 map has %d lit pixels", lit)
+	}
+	screenshot(t, ctx, "bvlc-conv1")
+}

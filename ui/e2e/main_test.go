@@ -32,6 +32,7 @@ var (
 	moduleRoot string
 	photosDir  = "/usr/lib/python3/dist-packages/skimage/data"
 	haveReal   bool // the trained SqueezeNet weights were converted
+	haveBVLC   bool // the original AlexNet's trained conv1 was converted
 	chromePath string
 	requests   requestLog
 )
@@ -149,8 +150,9 @@ func sharedWeights() string {
 	return filepath.Join(moduleRoot, "..", "shared", "weights")
 }
 
-// writeWeights fills the served folder: AlexNet fixture weights (f32 and int8) always,
-// the real SqueezeNet 1.1 weights (f32 and int8) when the shared folder has them.
+// writeWeights fills the served folder: AlexNet fixture weights (f32 and int8) always, the
+// real SqueezeNet 1.1 weights and the original AlexNet's conv1 (f32 and int8 each) when the
+// shared folder has them.
 func writeWeights(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -167,6 +169,13 @@ func writeWeights(dir string) error {
 			return err
 		}
 		haveReal = true
+	}
+	bvlc := filepath.Join(sharedWeights(), "bvlc_alexnet_conv1.pth")
+	if _, err := os.Stat(bvlc); err == nil {
+		if _, err := weights.ConvertFile(bvlc, dir, engine.AlexNetBVLC.Name, ""); err != nil {
+			return err
+		}
+		haveBVLC = true
 	}
 	return weights.WriteManifest(dir)
 }
