@@ -1,0 +1,272 @@
+package engine
+
+import "fmt"
+
+// Backpropagation to the input image, for the "look inside" views: feature visualization
+// ascends the gradient of an objective (a class logit, a channel, a neuron, a direction in a
+// layer's activation space) with respect to the input pixels.
+//
+// The forward pass is Model.Forward's, recording on a tape what each layer's backward step
+// needs; the backward pass walks the tape in reverse, one backward function per operator
+// (grad_ops.go). Weights are never differentiated, so no weight gradients are computed.
+
+// ObjectiveKind selects what an Objective measures.
+type ObjectiveKind int
+
+const (
+	// ObjectiveClass is the logit (pre-softmax score) of class Channel.
+	ObjectiveClass ObjectiveKind = iota
+	// ObjectiveChannel is the mean over positions of Layer's channel Channel.
+	ObjectiveChannel
+	// ObjectiveNeuron is Layer's channel Channel at position (Y, X).
+	ObjectiveNeuron
+	// ObjectiveDirection is the dot product of Layer's activation with Vector: a vector of
+	// C values is applied at every position and averaged over positions (Lucid's
+	// "direction"); a vector of C*H*W values is dotted with the whole activation.
+	ObjectiveDirection
+)
+
+// Objective is a scalar function of one layer's activation (the layer's output after its
+// fused ReLU, as in Result.Activations). Over a batch, the values of the items are summed,
+// so each item's gradient is its own.
+type Objective struct {
+	Kind    ObjectiveKind
+	Layer   string // ignored for ObjectiveClass
+	Channel int    // class index for ObjectiveClass
+	Y, X    int
+	Vector  []float32
+}
+
+// ClassLogit is the objective "logit of class c".
+func ClassLogit(c int) Objective { return Objective{Kind: ObjectiveClass, Channel: c} }
+
+// ChannelMean is the objective "mean activation of channel ch of layer" (a unit in Distill's
+// words). For a fully connected layer the channel is one feature.
+func ChannelMean(layer string, ch int) Objective {
+	return Objective{Kind: ObjectiveChannel, Layer: layer, Channel: ch}
+}
+
+// Neuron is the objective "activation of channel ch of layer at (y, x)".
+func Neuron(layer string, ch, y, x int) Objective {
+	return Objective{Kind: ObjectiveNeuron, Layer: layer, Channel: ch, Y: y, X: x}
+}
+
+// Direction is the objective "projection of layer's activation on v" (see ObjectiveDirection).
+func Direction(layer string, v []float32) Objective {
+	return Objective{Kind: ObjectiveDirection, Layer: layer, Vector: v}
+}
+
+func (o Objective) String() string {
+	switch o.Kind {
+	case ObjectiveClass:
+		return fmt.Sprintf("class %d logit", o.Channel)
+	case ObjectiveChannel:
+		return fmt.Sprintf("%s channel %d mean", o.Layer, o.Channel)
+	case ObjectiveNeuron:
+		return fmt.Sprintf("%s channel %d at (%d, %d)", o.Layer, o.Channel, o.Y, o.X)
+	case ObjectiveDirection:
+		return fmt.Sprintf("%s direction (%d values)", o.Layer, len(o.Vector))
+	}
+	return fmt.Sprintf("objective kind %d", int(o.Kind))
+}
+
+// layerName is the layer whose activation the objective reads.
+func (o Objective) layerName(a *Arch) string {
+	if o.Kind == ObjectiveClass {
+		names := a.LayerNames()
+		return names[len(names)-1]
+	}
+	return o.Layer
+}
+
+// GradOptions tunes one gradient computation.
+type GradOptions struct {
+	// Backend runs the forward operators; nil means the default (fastest CPU) backend. The
+	// backward operators are this package's own parallel loops either way.
+	Backend Backend
+	// Threads bounds the goroutines of the backward operators; 0 means GOMAXPROCS.
+	Threads int
+}
+
+// InputGradient returns the objective's value at x and its gradient with respect to x (the
+// normalized input batch, N x 3 x H x W), in float32. int8 weights are used dequantized.
+func (m *Model) InputGradient(x *Tensor, obj Objective) (value float32, grad *Tensor, err error) {
+	return m.InputGradientWith(x, obj, GradOptions{})
+}
+
+// InputGradientWith is InputGradient with options.
+func (m *Model) InputGradientWith(x *Tensor, obj Objective, opt GradOptions) (float32, *Tensor, error) {
+	shapes, err := m.checkGradInput(x, obj)
+	if err != nil {
+		return 0, nil, err
+	}
+	be := opt.Backend
+	if be == nil {
+		be = DefaultBackend()
+	}
+	bw := FastCPU{Threads: opt.Threads}
+	target := obj.layerName(m.Arch)
+
+	tape, act := m.forwardTape(x, be, target)
+	value, g := obj.seed(act, shapes[target])
+
+	// The backward pass: the forward loop in reverse, each step turning the gradient of a
+	// layer's output into the gradient of its input.
+	for i := len(tape) - 1; i >= 0; i-- {
+		s := tape[i]
+		l := s.layer
+		switch l.Kind {
+		case KindConv:
+			g = bw.convBackward(g, s.out, m.Params[l.Key+".weight"], l.Conv, s.in.Shape)
+		case KindFire:
+			g = bw.fireBackward(g, s, m.Params, l)
+		case KindMaxPool:
+			g = bw.maxPoolBackward(g, s.in, l.Pool)
+		case KindLRN:
+			g = bw.lrnBackward(g, s.in, l.LRN)
+		case KindAdaptiveAvgPool:
+			g = adaptiveAvgPoolBackward(g, s.in.Shape)
+		case KindDropout:
+			// The identity at inference, so its gradient passes through.
+		case KindLinear:
+			g = bw.linearBackward(g, s.out, m.Params[l.Key+".weight"], l.Linear, s.in.Shape)
+		}
+	}
+	return value, g, nil
+}
+
+// tapeStep is what one layer's backward step needs from the forward pass.
+type tapeStep struct {
+	layer   Layer
+	in, out *Tensor
+	squeeze *Tensor // fire modules: the squeeze convolution's output
+}
+
+// forwardTape runs the network up to and including the layer named target, as Forward does,
+// and returns the tape and target's activation.
+func (m *Model) forwardTape(x *Tensor, be Backend, target string) ([]tapeStep, *Tensor) {
+	var tape []tapeStep
+	for _, l := range m.Arch.Layers {
+		s := tapeStep{layer: l, in: x}
+		switch l.Kind {
+		case KindConv:
+			x = be.Conv2D(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Conv)
+		case KindFire:
+			sq, e1, e3 := l.Fire.convs()
+			s.squeeze = be.Conv2D(x, m.Params[l.Key+".squeeze.weight"], m.bias(l.Key+".squeeze"), sq)
+			x = be.Concat(
+				be.Conv2D(s.squeeze, m.Params[l.Key+".expand1x1.weight"], m.bias(l.Key+".expand1x1"), e1),
+				be.Conv2D(s.squeeze, m.Params[l.Key+".expand3x3.weight"], m.bias(l.Key+".expand3x3"), e3))
+		case KindMaxPool:
+			x = be.MaxPool2D(x, l.Pool)
+		case KindLRN:
+			x = be.LRN(x, l.LRN)
+		case KindAdaptiveAvgPool:
+			x = be.AdaptiveAvgPool2D(x, l.OutH, l.OutW)
+		case KindLinear:
+			x = be.Linear(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Linear)
+		}
+		s.out = x
+		tape = append(tape, s)
+		if l.Name == target {
+			break
+		}
+	}
+	return tape, x
+}
+
+// checkGradInput validates the input and the objective against the model before any work,
+// so that bad requests from a UI get an error rather than a panic.
+func (m *Model) checkGradInput(x *Tensor, obj Objective) (map[string][]int, error) {
+	a := m.Arch
+	if x == nil || len(x.Shape) != 4 || x.Shape[1] != 3 || x.Shape[0] < 1 || x.Len() != x.Shape[0]*3*x.Shape[2]*x.Shape[3] {
+		var shape []int
+		if x != nil {
+			shape = x.Shape
+		}
+		return nil, fmt.Errorf("%s: gradient input must be N x 3 x H x W, got %v", a.Name, shape)
+	}
+	shapes, err := a.Shapes(x.Shape[2], x.Shape[3])
+	if err != nil {
+		return nil, err
+	}
+	target := obj.layerName(a)
+	shape, ok := shapes[target]
+	if !ok {
+		return nil, fmt.Errorf("%s has no layer %q (layers: %v)", a.Name, target, a.LayerNames())
+	}
+	if m.Partial != "" && indexOf(a.LayerNames(), target) > indexOf(a.LayerNames(), m.Partial) {
+		return nil, fmt.Errorf("%s: these weights cover layers up to %s only, cannot reach %s", a.Name, m.Partial, target)
+	}
+	c, h, w := actDims(shape)
+	switch obj.Kind {
+	case ObjectiveClass, ObjectiveChannel:
+		if obj.Channel < 0 || obj.Channel >= c {
+			return nil, fmt.Errorf("%s: %s has %d channels, no channel %d", a.Name, target, c, obj.Channel)
+		}
+	case ObjectiveNeuron:
+		if obj.Channel < 0 || obj.Channel >= c || obj.Y < 0 || obj.Y >= h || obj.X < 0 || obj.X >= w {
+			return nil, fmt.Errorf("%s: %s is %d channels of %dx%d, no neuron (%d, %d, %d)", a.Name, target, c, h, w, obj.Channel, obj.Y, obj.X)
+		}
+	case ObjectiveDirection:
+		if len(obj.Vector) != c && len(obj.Vector) != c*h*w {
+			return nil, fmt.Errorf("%s: a direction in %s needs %d (per position) or %d (whole activation) values, got %d", a.Name, target, c, c*h*w, len(obj.Vector))
+		}
+		if HasNaN(obj.Vector) {
+			return nil, fmt.Errorf("%s: direction vector holds NaN or infinite values", a.Name)
+		}
+	default:
+		return nil, fmt.Errorf("unknown objective kind %d", int(obj.Kind))
+	}
+	return shapes, nil
+}
+
+// actDims reads channels, height and width of an activation shape: [1 C H W] for images,
+// [1 F] for fully connected layers (F channels of 1x1).
+func actDims(shape []int) (c, h, w int) {
+	if len(shape) == 2 {
+		return shape[1], 1, 1
+	}
+	return shape[1], shape[2], shape[3]
+}
+
+// seed evaluates the objective on act (the batch's activation of the objective's layer) and
+// returns its value and its gradient with respect to act.
+func (o Objective) seed(act *Tensor, itemShape []int) (float32, *Tensor) {
+	c, h, w := actDims(itemShape)
+	n := act.Shape[0]
+	per := c * h * w
+	g := &Tensor{Shape: append([]int(nil), act.Shape...), Data: make([]float32, len(act.Data))}
+	var v float64
+	for b := 0; b < n; b++ {
+		a, d := act.Data[b*per:(b+1)*per], g.Data[b*per:(b+1)*per]
+		switch o.Kind {
+		case ObjectiveClass, ObjectiveChannel:
+			inv := 1 / float64(h*w)
+			for i := o.Channel * h * w; i < (o.Channel+1)*h*w; i++ {
+				v += float64(a[i]) * inv
+				d[i] = float32(inv)
+			}
+		case ObjectiveNeuron:
+			i := (o.Channel*h+o.Y)*w + o.X
+			v += float64(a[i])
+			d[i] = 1
+		case ObjectiveDirection:
+			if len(o.Vector) == per {
+				for i, u := range o.Vector {
+					v += float64(a[i]) * float64(u)
+					d[i] = u
+				}
+				continue
+			}
+			inv := 1 / float64(h*w)
+			for ch, u := range o.Vector {
+				for i := ch * h * w; i < (ch+1)*h*w; i++ {
+					v += float64(a[i]) * float64(u) * inv
+					d[i] = float32(float64(u) * inv)
+				}
+			}
+		}
+	}
+	return float32(v), g
+}

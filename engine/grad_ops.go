@@ -1,0 +1,373 @@
+package engine
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"weak"
+)
+
+// One backward function per operator: each takes the gradient of the operator's output (and
+// what the forward pass left on the tape) and returns the gradient of its input. Shapes were
+// checked by the forward pass, so these only compute.
+
+// reluMask zeroes g where the fused ReLU's output was not positive (PyTorch's
+// threshold_backward: the gradient at exactly 0 is 0).
+func reluMask(g, out *Tensor) {
+	for i, v := range out.Data {
+		if !(v > 0) {
+			g.Data[i] = 0
+		}
+	}
+}
+
+// convBackward is the gradient of a convolution with optional fused ReLU.
+func (f FastCPU) convBackward(g, out *Tensor, w *Weight, c ConvSpec, inShape []int) *Tensor {
+	if c.ReLU {
+		reluMask(g, out)
+	}
+	return f.convInputGrad(g, w, c, inShape)
+}
+
+// convInputGrad computes dX from dY for y = conv(x, w): per batch item and group,
+// dCol[k x P] = W_g^T [k x coutG] · dY_g [coutG x P] (k = cinG*KH*KW, P = oh*ow), then dCol
+// is scattered back onto the input planes (col2im), the adjoint of the forward im2col.
+//
+// The product runs on the forward pass's GEMM micro-kernel: W^T is packed once per weight
+// into panels of mr rows of k (cached like the forward packing), dY into panels of nr
+// columns. Work is split over blocks of input channels, so that no two goroutines scatter
+// into the same plane; when there are too few blocks to keep every goroutine busy (the
+// 3-channel input of conv1), columns are split as well, each column chunk scattering into
+// its own copy of the planes, summed at the end.
+func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int) *Tensor {
+	n, cin, h, wd := inShape[0], inShape[1], inShape[2], inShape[3]
+	dx := NewTensor(n, cin, h, wd)
+	_, _, oh, ow := dy.dims4("conv2d backward")
+	plane := oh * ow
+	if plane == 0 || c.Out == 0 {
+		return dx
+	}
+	kern := activeKernel
+	mr, nr := kern.mr, kern.nr
+	pt := packedConvTWeight(w, c.Groups)
+	cinG, coutG, kk := c.In/c.Groups, c.Out/c.Groups, c.KH*c.KW
+
+	// Channel blocks: a multiple of unit channels spans whole mr-row panels, so that each
+	// block starts on a panel boundary; aim for enough blocks to feed every goroutine.
+	threads := f.threads()
+	unit := mr / gcd(kk, mr)
+	cb := roundUp(max(1, cinG/(2*threads)), unit)
+	cb = min(cb, roundUp(max(1, 256/kk), unit)) // keep a block's rows near a few hundred
+	blocks := (cinG + cb - 1) / cb
+	colPanels := (plane + nr - 1) / nr
+	chunks := 1
+	if base := n * c.Groups * blocks; base < threads {
+		chunks = min(colPanels, (2*threads+base-1)/base)
+	}
+
+	// Pack dY of every (item, group) into column panels, coutG x nr each, k-major.
+	bPacked := make([]float32, n*c.Groups*colPanels*coutG*nr)
+	bPanel := func(b, g, cp int) []float32 {
+		off := ((b*c.Groups+g)*colPanels + cp) * coutG * nr
+		return bPacked[off : off+coutG*nr]
+	}
+	parallelFor(n*c.Groups*colPanels, threads, func(_, job int) {
+		b, g, cp := job/(c.Groups*colPanels), (job/colPanels)%c.Groups, job%colPanels
+		p0 := cp * nr
+		cols := min(nr, plane-p0)
+		dst := bPanel(b, g, cp)
+		for o := 0; o < coutG; o++ {
+			src := dy.Data[(b*c.Out+g*coutG+o)*plane+p0:]
+			row := dst[o*nr : (o+1)*nr]
+			copy(row, src[:cols])
+			clear(row[cols:])
+		}
+	})
+
+	partial := [][]float32{dx.Data}
+	for i := 1; i < chunks; i++ {
+		partial = append(partial, make([]float32, len(dx.Data)))
+	}
+	type scratch struct {
+		tile     []float32
+		iy0, ix0 []int
+		ep       epilogue
+	}
+	jobs := n * c.Groups * blocks * chunks
+	scr := make([]scratch, min(threads, jobs))
+	panelsPerChunk := (colPanels + chunks - 1) / chunks
+	parallelFor(jobs, threads, func(wk, job int) {
+		s := &scr[wk]
+		if s.tile == nil {
+			s.tile = make([]float32, mr*nr)
+			s.iy0, s.ix0 = make([]int, nr), make([]int, nr)
+			for i := range s.ep.scale {
+				s.ep.scale[i] = 1
+			}
+		}
+		chunk := job % chunks
+		job /= chunks
+		blk := job % blocks
+		job /= blocks
+		g, b := job%c.Groups, job/c.Groups
+		ci0, ci1 := blk*cb, min(cinG, (blk+1)*cb)
+		r0, r1 := ci0*kk, ci1*kk // rows of W^T (and dCol) this job owns
+		dst := partial[chunk][(b*cin+g*cinG)*h*wd : (b*cin+(g+1)*cinG)*h*wd]
+		for cp := chunk * panelsPerChunk; cp < min(colPanels, (chunk+1)*panelsPerChunk); cp++ {
+			p0 := cp * nr
+			cols := min(nr, plane-p0)
+			for j := 0; j < cols; j++ {
+				oy, ox := (p0+j)/ow, (p0+j)%ow
+				s.iy0[j] = oy*c.StrideH - c.PadT
+				s.ix0[j] = ox*c.StrideW - c.PadL
+			}
+			bp := bPanel(b, g, cp)
+			for r := r0; r < r1; r += mr {
+				kern.tile(coutG, pt.panel(g, r/mr), bp, s.tile, nr, &s.ep)
+				for i := 0; i < min(mr, r1-r); i++ {
+					ci, rem := (r+i)/kk, (r+i)%kk
+					dy0, dx0 := (rem/c.KW)*c.DilH, (rem%c.KW)*c.DilW
+					pl := dst[ci*h*wd : (ci+1)*h*wd]
+					row := s.tile[i*nr : i*nr+cols]
+					for j, v := range row {
+						iy, ix := s.iy0[j]+dy0, s.ix0[j]+dx0
+						if uint(iy) < uint(h) && uint(ix) < uint(wd) {
+							pl[iy*wd+ix] += v
+						}
+					}
+				}
+			}
+		}
+	})
+	for _, p := range partial[1:] {
+		for i, v := range p {
+			dx.Data[i] += v
+		}
+	}
+	return dx
+}
+
+// packedConvT is a convolution weight transposed for the backward GEMM: per group, the
+// k x coutG matrix W_g^T in panels of mr rows, each stored coutG-major (dst[o*mr+i]).
+type packedConvT struct {
+	groups, mr, panels int
+	coutG              int
+	data               []float32
+}
+
+func (p *packedConvT) panel(g, i int) []float32 {
+	off := (g*p.panels + i) * p.coutG * p.mr
+	return p.data[off : off+p.coutG*p.mr]
+}
+
+// packTCache maps weights to their transposed packing, keyed by weak pointers as packCache.
+var packTCache sync.Map // weak.Pointer[Weight] -> *packedConvT
+
+func packedConvTWeight(w *Weight, groups int) *packedConvT {
+	key := weak.Make(w)
+	if v, ok := packTCache.Load(key); ok {
+		if p := v.(*packedConvT); p.groups == groups && p.mr == activeKernel.mr {
+			return p
+		}
+	}
+	p := packConvT(w, groups, activeKernel.mr)
+	if _, loaded := packTCache.Swap(key, p); !loaded {
+		runtime.AddCleanup(w, func(k weak.Pointer[Weight]) { packTCache.Delete(k) }, key)
+	}
+	return p
+}
+
+func packConvT(w *Weight, groups, mr int) *packedConvT {
+	cout, k := w.Rows(), w.RowLen()
+	coutG := cout / groups
+	panels := (k + mr - 1) / mr
+	p := &packedConvT{groups: groups, mr: mr, panels: panels, coutG: coutG,
+		data: make([]float32, groups*panels*coutG*mr)}
+	row := make([]float32, k)
+	for o := 0; o < cout; o++ {
+		g, og := o/coutG, o%coutG
+		wr := w.RowF32(o, row) // int8 weights are dequantized here
+		for r, v := range wr {
+			p.panel(g, r/mr)[og*mr+r%mr] = v
+		}
+	}
+	return p
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// fireBackward is the gradient of a fire module: the concatenated gradient splits into the
+// two expand branches, whose input gradients add up at the squeeze output.
+func (f FastCPU) fireBackward(g *Tensor, s tapeStep, params map[string]*Weight, l Layer) *Tensor {
+	sq, e1, e3 := l.Fire.convs()
+	n, _, h, w := g.dims4("fire backward")
+	hw := h * w
+	g1, g3 := NewTensor(n, e1.Out, h, w), NewTensor(n, e3.Out, h, w)
+	o1, o3 := NewTensor(n, e1.Out, h, w), NewTensor(n, e3.Out, h, w)
+	for b := 0; b < n; b++ {
+		gb, ob := g.Row(b), s.out.Row(b)
+		copy(g1.Row(b), gb[:e1.Out*hw])
+		copy(g3.Row(b), gb[e1.Out*hw:])
+		copy(o1.Row(b), ob[:e1.Out*hw])
+		copy(o3.Row(b), ob[e1.Out*hw:])
+	}
+	ds := f.convBackward(g1, o1, params[l.Key+".expand1x1.weight"], e1, s.squeeze.Shape)
+	ds3 := f.convBackward(g3, o3, params[l.Key+".expand3x3.weight"], e3, s.squeeze.Shape)
+	for i, v := range ds3.Data {
+		ds.Data[i] += v
+	}
+	return f.convBackward(ds, s.squeeze, params[l.Key+".squeeze.weight"], sq, s.in.Shape)
+}
+
+// maxPoolBackward routes each output's gradient to the first maximum of its window in
+// row-major order, as PyTorch does (its kernel keeps the first index on ties and takes a
+// NaN as the maximum). Planes are independent, so they run in parallel.
+func (f FastCPU) maxPoolBackward(g, in *Tensor, p PoolSpec) *Tensor {
+	n, c, h, w := in.dims4("max pool backward")
+	_, _, oh, ow := g.dims4("max pool backward")
+	dx := NewTensor(n, c, h, w)
+	parallelFor(n*c, f.threads(), func(_, pl int) {
+		x, d := in.Data[pl*h*w:(pl+1)*h*w], dx.Data[pl*h*w:(pl+1)*h*w]
+		gp := g.Data[pl*oh*ow : (pl+1)*oh*ow]
+		for oy := 0; oy < oh; oy++ {
+			y0 := oy*p.StrideH - p.PadT
+			y1 := min(y0+p.KH, h)
+			y0 = max(y0, 0)
+			for ox := 0; ox < ow; ox++ {
+				x0 := ox*p.StrideW - p.PadL
+				x1 := min(x0+p.KW, w)
+				x0 = max(x0, 0)
+				best, at := float32(math.Inf(-1)), -1
+				for iy := y0; iy < y1; iy++ {
+					for ix := x0; ix < x1; ix++ {
+						if v := x[iy*w+ix]; v > best || v != v {
+							best, at = v, iy*w+ix
+						}
+					}
+				}
+				if at >= 0 {
+					d[at] += gp[oy*ow+ox]
+				}
+			}
+		}
+	})
+	return dx
+}
+
+// lrnBackward is the exact derivative of y_c = x_c * s_c^-beta with
+// s_c = K + alpha/size * sum_{j in W(c)} x_j^2 and W(c) = [c-lo, c+hi]:
+//
+//	dx_j = g_j s_j^-beta - 2 alpha beta / size * x_j * sum_{c : j in W(c)} g_c x_c s_c^(-beta-1)
+//
+// where j is in W(c) exactly when c lies in [j-hi, j+lo]. Pixels are independent.
+func (f FastCPU) lrnBackward(g, in *Tensor, l LRNSpec) *Tensor {
+	n, c, h, w := in.dims4("lrn backward")
+	dx := NewTensor(n, c, h, w)
+	lo, hi := (l.Size-1)/2, l.Size/2
+	hw := h * w
+	alpha, beta := float64(l.Alpha)/float64(l.Size), float64(l.Beta)
+	const pixelsPerJob = 256
+	perItem := (hw + pixelsPerJob - 1) / pixelsPerJob
+	type scratch struct{ sq, t []float64 }
+	scr := make([]scratch, f.threads())
+	parallelFor(n*perItem, f.threads(), func(wk, job int) {
+		s := &scr[wk]
+		if s.sq == nil {
+			s.sq, s.t = make([]float64, c+1), make([]float64, c)
+		}
+		b, i0 := job/perItem, (job%perItem)*pixelsPerJob
+		base := b * c * hw
+		for i := i0; i < min(hw, i0+pixelsPerJob); i++ {
+			// Prefix sums of x^2 give each window's sum; t_c = g_c x_c s_c^(-beta-1).
+			s.sq[0] = 0
+			for ch := 0; ch < c; ch++ {
+				v := float64(in.Data[base+ch*hw+i])
+				s.sq[ch+1] = s.sq[ch] + v*v
+			}
+			for ch := 0; ch < c; ch++ {
+				sum := s.sq[min(ch+hi, c-1)+1] - s.sq[max(ch-lo, 0)]
+				sc := float64(l.K) + alpha*max(sum, 0)
+				pw := math.Pow(sc, -beta)
+				gc := float64(g.Data[base+ch*hw+i])
+				s.t[ch] = gc * float64(in.Data[base+ch*hw+i]) * pw / sc
+				dx.Data[base+ch*hw+i] = float32(gc * pw) // first term; the second is added below
+			}
+			for j := 0; j < c; j++ {
+				var acc float64
+				for ch := max(j-hi, 0); ch <= min(j+lo, c-1); ch++ {
+					acc += s.t[ch]
+				}
+				xj := float64(in.Data[base+j*hw+i])
+				dx.Data[base+j*hw+i] = float32(float64(dx.Data[base+j*hw+i]) - 2*alpha*beta*xj*acc)
+			}
+		}
+	})
+	return dx
+}
+
+// adaptiveAvgPoolBackward spreads each output's gradient evenly over its window (windows
+// overlap when the input size is not a multiple of the output size).
+func adaptiveAvgPoolBackward(g *Tensor, inShape []int) *Tensor {
+	n, c, h, w := inShape[0], inShape[1], inShape[2], inShape[3]
+	_, _, oh, ow := g.dims4("adaptive avg pool backward")
+	dx := NewTensor(n, c, h, w)
+	for pl := 0; pl < n*c; pl++ {
+		d := dx.Data[pl*h*w : (pl+1)*h*w]
+		for oy := 0; oy < oh; oy++ {
+			y0, y1 := oy*h/oh, ((oy+1)*h+oh-1)/oh
+			for ox := 0; ox < ow; ox++ {
+				x0, x1 := ox*w/ow, ((ox+1)*w+ow-1)/ow
+				v := g.Data[(pl*oh+oy)*ow+ox] / float32((y1-y0)*(x1-x0))
+				for iy := y0; iy < y1; iy++ {
+					for ix := x0; ix < x1; ix++ {
+						d[iy*w+ix] += v
+					}
+				}
+			}
+		}
+	}
+	return dx
+}
+
+// linearBackward is dX = dY · W after the ReLU mask, reshaped to the layer's input shape.
+// It is bandwidth bound like the forward product: the input features are split into
+// column chunks, each goroutine streaming its slice of every weight row whose output has a
+// nonzero gradient (after a ReLU, often half of them), int8 rows read as int8.
+func (f FastCPU) linearBackward(g, out *Tensor, w *Weight, l LinearSpec, inShape []int) *Tensor {
+	if l.ReLU {
+		reluMask(g, out)
+	}
+	dx := &Tensor{Shape: append([]int(nil), inShape...), Data: make([]float32, len(g.Data)/l.Out*l.In)}
+	n := g.Shape[0]
+	const colsPerJob = 512
+	jobs := (l.In + colsPerJob - 1) / colsPerJob
+	parallelFor(jobs, f.threads(), func(_, job int) {
+		i0, i1 := job*colsPerJob, min(l.In, (job+1)*colsPerJob)
+		for b := 0; b < n; b++ {
+			acc := dx.Data[b*l.In+i0 : b*l.In+i1]
+			for o, gv := range g.Data[b*l.Out : (b+1)*l.Out] {
+				if gv == 0 {
+					continue
+				}
+				if w.Quantized() {
+					coef := gv * w.Scale[o]
+					for i, q := range w.I8[o*l.In+i0 : o*l.In+i1] {
+						acc[i] += coef * float32(q)
+					}
+					continue
+				}
+				for i, v := range w.F32[o*l.In+i0 : o*l.In+i1] {
+					acc[i] += gv * v
+				}
+			}
+		}
+	})
+	return dx
+}

@@ -1,0 +1,315 @@
+package engine
+
+// The backward pass against PyTorch autograd (testdata/gradref.py, in float64 from the same
+// float32 values): each operator alone on odd sizes, then whole networks and objectives.
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// gradTol is the relative L2 error an input gradient must stay under against PyTorch.
+const gradTol = 1e-4
+
+const gradPython = "/usr/bin/python3" // the Debian interpreter with torch
+
+func requireGradTorch(t *testing.T) {
+	t.Helper()
+	if out, err := exec.Command(gradPython, "-c", "import torch, torchvision").CombinedOutput(); err != nil {
+		t.Skipf("gradient cross-check needs %s with python3-torch and python3-torchvision (scripts/install-test-deps.sh installs them): %v: %s", gradPython, err, out)
+	}
+}
+
+type gradDump struct {
+	dir string
+	man struct {
+		Tensors map[string]struct {
+			File  string
+			Shape []int
+		}
+		Objectives []struct {
+			Value float64
+			Grad  string
+		}
+	}
+}
+
+func runGradRef(t *testing.T, args ...string) *gradDump {
+	t.Helper()
+	requireGradTorch(t)
+	d := &gradDump{dir: t.TempDir()}
+	for i, a := range args {
+		if a == "OUT" {
+			args[i] = d.dir
+		}
+	}
+	cmd := exec.Command(gradPython, append([]string{filepath.Join("testdata", "gradref.py")}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testdata/gradref.py %s: %v\n%s", args[0], err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(d.dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &d.man); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (d *gradDump) tensor(t *testing.T, name string) *Tensor {
+	t.Helper()
+	e, ok := d.man.Tensors[name]
+	if !ok {
+		t.Fatalf("gradref dump has no tensor %q", name)
+	}
+	b, err := os.ReadFile(filepath.Join(d.dir, e.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]float32, len(b)/4)
+	for i := range data {
+		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	x, err := FromData(data, e.Shape...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// gradCase is one operator case; the JSON names are gradref.py's.
+type gradCase struct {
+	Name   string  `json:"name"`
+	Op     string  `json:"op"`
+	Shape  []int   `json:"shape"`
+	Scale  float64 `json:"scale,omitempty"`
+	Round  bool    `json:"round,omitempty"`
+	Out    int     `json:"out,omitempty"`
+	Groups int     `json:"groups,omitempty"`
+	KH     int     `json:"kh,omitempty"`
+	KW     int     `json:"kw,omitempty"`
+	Stride []int   `json:"stride,omitempty"`
+	Pad    []int   `json:"pad,omitempty"` // conv: top, left, bottom, right
+	Dil    []int   `json:"dil,omitempty"`
+	ReLU   bool    `json:"relu,omitempty"`
+	Kernel []int   `json:"kernel,omitempty"` // max pool
+	PPad   []int   `json:"ppad,omitempty"`   // max pool: symmetric pad, h and w
+	Ceil   bool    `json:"ceil,omitempty"`
+	Size   int     `json:"size,omitempty"` // LRN
+	Alpha  float64 `json:"alpha,omitempty"`
+	Beta   float64 `json:"beta,omitempty"`
+	K      float64 `json:"k,omitempty"`
+	OutHW  []int   `json:"outsize,omitempty"` // adaptive average pool
+}
+
+func convCase(name string, shape []int, out, groups, kh, kw, stride, dil int, pad [4]int, relu bool) gradCase {
+	return gradCase{Name: name, Op: "conv", Shape: shape, Out: out, Groups: groups, KH: kh, KW: kw,
+		Stride: []int{stride, stride}, Dil: []int{dil, dil}, Pad: pad[:], ReLU: relu}
+}
+
+func (c gradCase) convSpec() ConvSpec {
+	return ConvSpec{In: c.Shape[1], Out: c.Out, KH: c.KH, KW: c.KW, StrideH: c.Stride[0], StrideW: c.Stride[1],
+		PadT: c.Pad[0], PadL: c.Pad[1], PadB: c.Pad[2], PadR: c.Pad[3], DilH: c.Dil[0], DilW: c.Dil[1], Groups: c.Groups, ReLU: c.ReLU}
+}
+
+var gradOpCases = []gradCase{
+	convCase("conv_odd_relu", []int{2, 5, 13, 11}, 7, 1, 3, 3, 1, 1, [4]int{1, 1, 1, 1}, true),
+	convCase("conv_5x4_stride2_asympad", []int{1, 3, 17, 19}, 6, 1, 5, 4, 2, 1, [4]int{1, 2, 0, 1}, false),
+	convCase("conv_groups2", []int{1, 6, 15, 15}, 8, 2, 3, 3, 2, 1, [4]int{1, 1, 1, 1}, true),
+	convCase("conv_dilation2", []int{1, 4, 12, 13}, 5, 1, 3, 3, 1, 2, [4]int{2, 2, 2, 2}, false),
+	convCase("conv_11x11_stride4", []int{1, 3, 39, 39}, 16, 1, 11, 11, 4, 1, [4]int{2, 2, 2, 2}, true),
+	convCase("conv_1x1", []int{1, 32, 7, 9}, 24, 1, 1, 1, 1, 1, [4]int{}, true),
+	convCase("conv_groups2_odd_channels", []int{1, 70, 9, 9}, 40, 2, 3, 3, 1, 1, [4]int{1, 1, 1, 1}, true),
+	{Name: "maxpool_floor", Op: "maxpool", Shape: []int{2, 3, 13, 13}, Kernel: []int{3, 3}, Stride: []int{2, 2}, PPad: []int{0, 0}},
+	{Name: "maxpool_ceil_partial", Op: "maxpool", Shape: []int{1, 4, 14, 14}, Kernel: []int{3, 3}, Stride: []int{2, 2}, PPad: []int{0, 0}, Ceil: true},
+	{Name: "maxpool_ceil_pad", Op: "maxpool", Shape: []int{1, 2, 10, 11}, Kernel: []int{3, 3}, Stride: []int{2, 2}, PPad: []int{1, 1}, Ceil: true},
+	{Name: "maxpool_2x2_ceil_odd", Op: "maxpool", Shape: []int{1, 3, 9, 9}, Kernel: []int{2, 2}, Stride: []int{2, 2}, PPad: []int{0, 0}, Ceil: true},
+	{Name: "maxpool_ties", Op: "maxpool", Shape: []int{1, 3, 11, 12}, Round: true, Kernel: []int{3, 3}, Stride: []int{2, 2}, PPad: []int{0, 0}, Ceil: true},
+	{Name: "lrn_alexnet", Op: "lrn", Shape: []int{1, 12, 5, 6}, Scale: 100, Size: 5, Alpha: 1e-4, Beta: 0.75, K: 1},
+	{Name: "lrn_strong", Op: "lrn", Shape: []int{2, 7, 4, 3}, Size: 3, Alpha: 2, Beta: 0.75, K: 2},
+	{Name: "lrn_window_wider_than_channels", Op: "lrn", Shape: []int{1, 3, 4, 4}, Size: 5, Alpha: 1, Beta: 0.6, K: 1.5},
+	{Name: "adaptive_7_to_6", Op: "adaptive", Shape: []int{1, 3, 7, 7}, OutHW: []int{6, 6}},
+	{Name: "adaptive_global", Op: "adaptive", Shape: []int{1, 2, 13, 13}, OutHW: []int{1, 1}},
+	{Name: "adaptive_5x8_to_3x3", Op: "adaptive", Shape: []int{2, 2, 5, 8}, OutHW: []int{3, 3}},
+	{Name: "linear_relu", Op: "linear", Shape: []int{2, 37}, Out: 19, ReLU: true},
+	{Name: "linear", Op: "linear", Shape: []int{1, 50}, Out: 7},
+}
+
+// TestGradOpsTorch checks each backward operator against PyTorch autograd: given x and an
+// upstream gradient gy, the gradient of sum(op(x) * gy) with respect to x.
+func TestGradOpsTorch(t *testing.T) {
+	cases, err := json.Marshal(gradOpCases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := runGradRef(t, "ops", "OUT", string(cases))
+	for _, c := range gradOpCases {
+		t.Run(c.Name, func(t *testing.T) {
+			x, gy, want := d.tensor(t, c.Name+"/x"), d.tensor(t, c.Name+"/gy"), d.tensor(t, c.Name+"/gx")
+			yWant := d.tensor(t, c.Name+"/y")
+			// Thread counts 1, 2 and 3 cover the serial loop, even and uneven work splits
+			// (and the conv backward's column chunks).
+			for _, threads := range []int{1, 2, 3} {
+				f := FastCPU{Threads: threads}
+				var y, got *Tensor
+				g := gy.Clone()
+				switch c.Op {
+				case "conv":
+					w := &Weight{Shape: d.tensor(t, c.Name+"/w").Shape, F32: d.tensor(t, c.Name+"/w").Data}
+					spec := c.convSpec()
+					y = Reference{}.Conv2D(x, w, d.tensor(t, c.Name+"/b").Data, spec)
+					got = f.convBackward(g, y, w, spec, x.Shape)
+				case "maxpool":
+					p := PoolSpec{KH: c.Kernel[0], KW: c.Kernel[1], StrideH: c.Stride[0], StrideW: c.Stride[1],
+						PadT: c.PPad[0], PadL: c.PPad[1], PadB: c.PPad[0], PadR: c.PPad[1], Ceil: c.Ceil}
+					y = Reference{}.MaxPool2D(x, p)
+					got = f.maxPoolBackward(g, x, p)
+				case "lrn":
+					l := LRNSpec{Size: c.Size, Alpha: float32(c.Alpha), Beta: float32(c.Beta), K: float32(c.K)}
+					y = Reference{}.LRN(x, l)
+					got = f.lrnBackward(g, x, l)
+				case "adaptive":
+					y = Reference{}.AdaptiveAvgPool2D(x, c.OutHW[0], c.OutHW[1])
+					got = adaptiveAvgPoolBackward(g, x.Shape)
+				case "linear":
+					w := &Weight{Shape: d.tensor(t, c.Name+"/w").Shape, F32: d.tensor(t, c.Name+"/w").Data}
+					l := LinearSpec{In: c.Shape[1], Out: c.Out, ReLU: c.ReLU}
+					y = Reference{}.Linear(x, w, d.tensor(t, c.Name+"/b").Data, l)
+					got = f.linearBackward(g, y, w, l, x.Shape)
+				}
+				if e := RelL2(y.Data, yWant.Data); !sameShape(y.Shape, yWant.Shape) || !(e < gradTol) {
+					t.Fatalf("forward output %v differs from PyTorch's %v (rel L2 %.3g): the case is set up wrong", y.Shape, yWant.Shape, e)
+				}
+				e := RelL2(got.Data, want.Data)
+				if threads == 1 {
+					t.Logf("input gradient %v: rel L2 %.2e", got.Shape, e)
+				}
+				if !sameShape(got.Shape, want.Shape) || !(e < gradTol) {
+					t.Errorf("threads=%d: input gradient %v, rel L2 error %.3g against PyTorch %v, want < %g", threads, got.Shape, e, want.Shape, gradTol)
+				}
+			}
+		})
+	}
+}
+
+// gradObjective is an objective as gradref.py reads it.
+type gradObjective struct {
+	Kind    string    `json:"kind"`
+	Layer   string    `json:"layer,omitempty"`
+	Channel int       `json:"channel"`
+	Y       int       `json:"y"`
+	X       int       `json:"x"`
+	Vector  []float32 `json:"vector,omitempty"`
+}
+
+func (o gradObjective) engine() Objective {
+	switch o.Kind {
+	case "class":
+		return ClassLogit(o.Channel)
+	case "channel":
+		return ChannelMean(o.Layer, o.Channel)
+	case "neuron":
+		return Neuron(o.Layer, o.Channel, o.Y, o.X)
+	}
+	return Direction(o.Layer, o.Vector)
+}
+
+func randVector(seed int64, n int) []float32 {
+	r := rand.New(rand.NewSource(seed))
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+// TestInputGradientTorch computes input gradients of whole networks with PyTorch-seeded
+// He-normal weights for objectives on early, late and classifier layers, and requires the
+// engine's to match autograd's.
+func TestInputGradientTorch(t *testing.T) {
+	for _, c := range []struct {
+		arch *Arch
+		side int
+		objs []gradObjective
+	}{
+		{AlexNet, 224, []gradObjective{
+			{Kind: "class", Channel: 3},
+			{Kind: "channel", Layer: "conv1", Channel: 5},
+			{Kind: "channel", Layer: "conv5", Channel: 7},
+			{Kind: "neuron", Layer: "conv5", Channel: 2, Y: 6, X: 7},
+			{Kind: "neuron", Layer: "pool5", Channel: 9, Y: 0, X: 5},
+			{Kind: "direction", Layer: "fc7", Vector: randVector(1, 4096)},
+		}},
+		{AlexNetBVLC, 227, []gradObjective{
+			{Kind: "class", Channel: 500},
+			{Kind: "channel", Layer: "conv1", Channel: 40},
+			{Kind: "channel", Layer: "norm2", Channel: 100},
+			{Kind: "channel", Layer: "conv5", Channel: 200},
+			{Kind: "neuron", Layer: "conv4", Channel: 300, Y: 12, X: 0},
+		}},
+		{SqueezeNet11, 224, []gradObjective{
+			{Kind: "class", Channel: 999},
+			{Kind: "channel", Layer: "conv1", Channel: 0},
+			{Kind: "channel", Layer: "fire9", Channel: 300},
+			{Kind: "channel", Layer: "fire9", Channel: 10}, // the expand1x1 half
+			{Kind: "neuron", Layer: "fire9", Channel: 400, Y: 6, X: 6},
+			{Kind: "direction", Layer: "fire5", Vector: randVector(2, 256)},
+		}},
+		// At 227 SqueezeNet's pool3 and pool5 have partial last windows (ceil mode); at 256
+		// AlexNet's adaptive pool averages overlapping windows of a 7x7 input.
+		{SqueezeNet11, 227, []gradObjective{{Kind: "class", Channel: 1}, {Kind: "channel", Layer: "fire7", Channel: 5}}},
+		{AlexNet, 256, []gradObjective{{Kind: "class", Channel: 7}}},
+	} {
+		t.Run(fmt.Sprintf("%s@%d", c.arch.Name, c.side), func(t *testing.T) {
+			objs, _ := json.Marshal(c.objs)
+			d := runGradRef(t, "net", c.arch.Name, "7", fmt.Sprint(c.side), "OUT", string(objs))
+			params := map[string]*Tensor{}
+			for name := range d.man.Tensors {
+				if len(name) > 6 && name[:6] == "param/" {
+					params[name[6:]] = d.tensor(t, name)
+				}
+			}
+			m, err := NewModel(c.arch, params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := d.tensor(t, "input")
+			for i, o := range c.objs {
+				obj := o.engine()
+				v, g, err := m.InputGradient(x, obj)
+				if err != nil {
+					t.Fatalf("%v: %v", obj, err)
+				}
+				want := d.tensor(t, d.man.Objectives[i].Grad)
+				wantV := d.man.Objectives[i].Value
+				e := RelL2(g.Data, want.Data)
+				t.Logf("%-32v value %10.4f (torch %10.4f), gradient rel L2 %.2e", obj, v, wantV, e)
+				if math.Abs(float64(v)-wantV) > 1e-4*math.Max(1, math.Abs(wantV)) {
+					t.Errorf("%v: value %g, PyTorch %g", obj, v, wantV)
+				}
+				if !sameShape(g.Shape, want.Shape) || !(e < gradTol) {
+					t.Errorf("%v: input gradient %v, rel L2 error %.3g against PyTorch %v, want < %g", obj, g.Shape, e, want.Shape, gradTol)
+				}
+				if n := norm(want.Data); n == 0 {
+					t.Errorf("%v: PyTorch's gradient is zero, so the case tests nothing", obj)
+				}
+			}
+		})
+	}
+}
+
+func norm(x []float32) float64 {
+	var s float64
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	return math.Sqrt(s)
+}
