@@ -299,6 +299,9 @@ func (c *Root) modelNote() string {
 	if m.FromCache {
 		src = "from the browser cache"
 	}
+	if m.Partial != "" {
+		return fmt.Sprintf("%s: weights for the layers up to %s only, %s, %s in %.0f ms.", m.Title, m.Partial, m.Precision, src, m.LoadMs)
+	}
 	return fmt.Sprintf("%s: %s parameters, %s weights %s in %.0f ms.", m.Title, groupDigits(m.Params), m.Precision, src, m.LoadMs)
 }
 

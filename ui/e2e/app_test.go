@@ -385,8 +385,28 @@ func TestBVLCFirstLayer(t *testing.T) {
 	if p := predictions(t, ctx); len(p) != 0 {
 		t.Errorf("first-layer-only weights gave predictions: %v", p)
 	}
-	if lit := evalInt(t, ctx, activationPixels); lit < 10 {
+	lit := evalInt(t, ctx, activationPixels)
+	if lit < 10 {
 		t.Errorf("conv1 map has %d lit pixels", lit)
 	}
 	screenshot(t, ctx, "bvlc-conv1")
+	// "Hide values near zero" blanks the weak activations: fewer pixels stay lit.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`[data-testid=threshold]`), "0.5"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=threshold]').dispatchEvent(new Event('change', {bubbles: true}))`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('.maps-card .field.grow b')?.textContent === '50.0%'`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("threshold never applied: %v", err)
+	}
+	var after int
+	for range 50 { // the maps arrive from the worker shortly after the label changes
+		if after = evalInt(t, ctx, activationPixels); after < lit {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if after >= lit || after == 0 {
+		t.Errorf("threshold 0.5 left %d lit pixels of %d", after, lit)
+	}
 }
