@@ -20,8 +20,16 @@
 // coded data of a scan is an error (ErrTruncated), as in PIL; a file that ends between
 // segments once every component has been coded is decoded from what it has (a progressive
 // JPEG missing its last scans comes out blurrier, one missing only its EOI marker comes out
-// whole). Coded data cut short by a marker, or Huffman codes that match no table, are
-// decoded as zero bits, the way libjpeg treats them.
+// whole). Damaged coded data is recovered from the way libjpeg recovers, so PIL's pixels
+// still come out: a code matching no Huffman code decodes as symbol 0, data cut short by a
+// marker reads as zero bits and leaves the rest of its restart interval flat grey, and lost
+// or misnumbered restart markers are resynchronised by libjpeg's rules.
+//
+// One libjpeg feature is left out: block smoothing, which libjpeg applies to a progressive
+// image whose low-frequency coefficients are not all complete (a file cut short between
+// scans). Such images decode here without it, a few levels off PIL (at most 5 on the one
+// file measured: a progressive photo cut after 4 of its 10 scans, EOI appended). Complete
+// progressive files, the ones encoders write, are unaffected.
 package jpeg
 
 import (
