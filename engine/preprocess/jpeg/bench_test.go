@@ -76,3 +76,26 @@ func BenchmarkSmallProgressive(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEmptyScans decodes a hostile 5 KB file: a 2000x2000 progressive frame followed
+// by 498 scans with no coded data. Its cost should be the allocation and final transform
+// of the image, not 498 passes over it.
+func BenchmarkEmptyScans(b *testing.B) {
+	data, err := os.ReadFile("testdata/prog_37x21.jpg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sof := markerAt(b, data, mSOF2)
+	big := patched(data, sof+5, 2000>>8, 2000&255, 2000>>8, 2000&255)
+	file := bytes.Clone(big[:bytes.Index(big, []byte{0xFF, mSOS})])
+	file = append(file, 0xFF, mSOS, 0, 12, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 0, 0) // DC, all components
+	for range 498 {
+		file = append(file, 0xFF, mSOS, 0, 8, 1, 1, 0, 1, 63, 0) // AC of component 1
+	}
+	file = append(file, 0xFF, mEOI)
+	for b.Loop() {
+		if _, err := Decode(bytes.NewReader(file)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

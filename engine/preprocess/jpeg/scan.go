@@ -187,6 +187,17 @@ func (d *decoder) decodeScan(s *scan) error {
 		// needed), libjpeg leaves the following MCUs of the restart interval zero, that
 		// is flat grey, rather than decoding padding as data.
 		skip := d.bits.padUse
+		if skip && d.progressive {
+			// Skipped MCUs leave a progressive image's coefficients as they are, so jump
+			// to the next restart marker, or the end of the scan: a hostile file of many
+			// empty scans then costs no more than its bytes.
+			if d.restart == 0 {
+				break
+			}
+			m += rstLeft
+			rstLeft = 0
+			continue
+		}
 		mx, my := m%mcusX, m/mcusX
 		for _, c := range s.comps {
 			bx0, by0, nh, nv := mx, my, 1, 1
