@@ -1,0 +1,199 @@
+//go:build !js
+
+// Package browsertest runs the WebGPU backend's checks in headless Chromium: it builds the
+// in-page driver (wasm/webgpu/testdriver), serves it on a loopback port and reads back the
+// JSON report the page leaves in window.alexlensReport. The tests (browser_test.go) assert
+// on the reports; the benchmark program (bench/browserbench) prints them as tables.
+package browsertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Case and Report mirror the driver's JSON.
+type Case struct {
+	Name      string  `json:"name"`
+	RelL2     float64 `json:"relL2"`
+	MaxAbs    float64 `json:"maxAbs"`
+	Bound     float64 `json:"bound"`
+	Error     string  `json:"error"`
+	Live      int     `json:"liveBuffers"`
+	Backend   string  `json:"backend"`
+	Reason    string  `json:"reason"`
+	GPUTop5   []int   `json:"gpuTop5"`
+	CPUTop5   []int   `json:"cpuTop5"`
+	Millis    float64 `json:"ms"`
+	NaN       bool    `json:"nan"`
+	Precision string  `json:"precision"`
+}
+
+type BenchRow struct {
+	Arch      string             `json:"arch"`
+	Precision string             `json:"precision"`
+	Backend   string             `json:"backend"`
+	Batch     int                `json:"batch"`
+	Runs      int                `json:"runs"`
+	MedianMs  float64            `json:"medianMs"`
+	LayerMs   map[string]float64 `json:"layerMs"`
+	Layers    []string           `json:"layers"`
+	GPUBytes  int64              `json:"gpuBytes"`
+	WeightsMB float64            `json:"weightsMB"`
+	Adapter   string             `json:"adapter"`
+	Error     string             `json:"error"`
+}
+
+type Report struct {
+	Suite   string         `json:"suite"`
+	Adapter string         `json:"adapter"`
+	Limits  map[string]any `json:"limits"`
+	Cases   []Case         `json:"cases"`
+	Bench   []BenchRow     `json:"bench"`
+	Fatal   string         `json:"fatal"`
+	Extra   map[string]any `json:"extra"`
+}
+
+// ModuleRoot finds the module root from the working directory.
+func ModuleRoot() (string, error) {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Chromium finds the browser binary, "" when none is installed.
+func Chromium() string {
+	if p := os.Getenv("ALEXLENS_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, p := range []string{"/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+const indexHTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>AlexLens WebGPU checks</title>
+<script src="wasm_exec.js"></script></head>
+<body><script>
+const go = new Go();
+WebAssembly.instantiateStreaming(fetch("driver.wasm"), go.importObject)
+  .then(r => go.run(r.instance))
+  .catch(e => { window.alexlensReport = JSON.stringify({fatal: "driver failed to start: " + e}); });
+</script></body></html>
+`
+
+// Build compiles the driver into dir with wasm_exec.js and index.html.
+func Build(root, dir string) error {
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goBin); err != nil {
+		goBin = "go"
+	}
+	cmd := exec.Command(goBin, "build", "-o", filepath.Join(dir, "driver.wasm"), "./wasm/webgpu/testdriver")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building the test driver: %v\n%s", err, out.String())
+	}
+	goroot := strings.TrimSpace(runOut(root, goBin, "env", "GOROOT"))
+	wasmExec, err := os.ReadFile(filepath.Join(goroot, "lib", "wasm", "wasm_exec.js"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "wasm_exec.js"), wasmExec, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "index.html"), []byte(indexHTML), 0o644)
+}
+
+func runOut(dir, name string, args ...string) string {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	b, _ := cmd.Output()
+	return string(b)
+}
+
+// Serve serves dir on 127.0.0.1 and returns the base URL and a stop function.
+func Serve(dir string) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	fs := http.FileServer(http.Dir(dir))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		fs.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// Browser starts headless Chromium; webgpu enables its (software) WebGPU adapter.
+func Browser(chrome string, webgpu bool, extra ...chromedp.ExecAllocatorOption) (context.Context, func()) {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.Flag("headless", "new"),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("no-pings", true),
+	)
+	if webgpu {
+		opts = append(opts, chromedp.Flag("enable-unsafe-webgpu", true))
+	}
+	opts = append(opts, extra...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	return ctx, func() { cancel(); cancelAlloc() }
+}
+
+// Run opens base/?query in a new tab and waits up to timeout for the page's report.
+func Run(ctx context.Context, base, query string, timeout time.Duration) (*Report, []string, error) {
+	tab, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	var console []string
+	msgs := chromedp.Console(tab)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			console = append(console, m.String())
+		}
+	}()
+	if err := chromedp.Do(tab, chromedp.Navigate(base+"/?"+query)); err != nil {
+		return nil, console, fmt.Errorf("navigate: %v", err)
+	}
+	text, err := chromedp.Run(tab, chromedp.Poll[string](`window.alexlensReport || null`,
+		chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond)))
+	if err != nil {
+		return nil, console, fmt.Errorf("waiting for the page's report (%s): %v", query, err)
+	}
+	var rep Report
+	if err := json.Unmarshal([]byte(text), &rep); err != nil {
+		return nil, console, fmt.Errorf("report: %v", err)
+	}
+	return &rep, console, nil
+}

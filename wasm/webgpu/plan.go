@@ -1,0 +1,410 @@
+package webgpu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/alexlens/alexlens/engine"
+)
+
+// A plan is a network description turned into GPU work for one input shape: the tensors
+// (activation buffers) and, in order, the kernel dispatches with their uniform blocks. It is
+// built once per input shape and replayed by every forward pass of that shape, so a pass
+// is one command buffer: no per-layer CPU round trip. Plans hold no GPU objects, so they
+// are built and tested natively.
+type plan struct {
+	tensors []tensorSpec
+	ops     []op
+	named   map[string]int // activation name -> tensor
+	order   []string       // activation names in order
+	input   int
+	logits  int // -1 when the pass stops before the classifier
+	probs   int // softmax of the logits, -1 likewise
+}
+
+type tensorSpec struct {
+	shape []int
+}
+
+func (t tensorSpec) len() int {
+	n := 1
+	for _, d := range t.shape {
+		n *= d
+	}
+	return n
+}
+
+// op is one kernel dispatch.
+type op struct {
+	kernel  string
+	in, out int    // tensor indices
+	param   string // parameter key prefix (features.0) for convolution and linear
+	uniform []byte
+	groups  [3]int // workgroups in x, y, z
+	layer   string // the activation this op completes, "" for an intermediate step
+	flops   int64  // multiply-adds x 2, for the design notes and benchmarks
+}
+
+// Limits are the adapter limits a plan must respect.
+type Limits struct {
+	MaxWorkgroupsPerDimension int
+	MaxStorageBufferBinding   int64
+	MaxBufferSize             int64
+}
+
+// DefaultLimits are the WebGPU spec's guaranteed minimums (what a device gets when it asks
+// for nothing).
+var DefaultLimits = Limits{MaxWorkgroupsPerDimension: 65535, MaxStorageBufferBinding: 128 << 20, MaxBufferSize: 256 << 20}
+
+// uniforms packs u32 (int) and f32 (float32) scalars in order, little-endian, padded to a
+// multiple of 16 bytes as uniform blocks require.
+func uniforms(vals ...any) []byte {
+	b := make([]byte, 0, 64)
+	for _, v := range vals {
+		switch v := v.(type) {
+		case int:
+			b = binary.LittleEndian.AppendUint32(b, uint32(v))
+		case bool:
+			u := uint32(0)
+			if v {
+				u = 1
+			}
+			b = binary.LittleEndian.AppendUint32(b, u)
+		case float32:
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		default:
+			panic(fmt.Sprintf("webgpu: uniform of type %T", v))
+		}
+	}
+	for len(b)%16 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// flatGroups is the dispatch of a one-invocation-per-element kernel over n elements:
+// 256-wide workgroups laid out in 2-D when x would pass the per-dimension limit.
+func flatGroups(n int, lim Limits) ([3]int, error) {
+	g := (n + flatThreads - 1) / flatThreads
+	if g <= lim.MaxWorkgroupsPerDimension {
+		return [3]int{max(g, 1), 1, 1}, nil
+	}
+	x := lim.MaxWorkgroupsPerDimension
+	y := (g + x - 1) / x
+	if y > lim.MaxWorkgroupsPerDimension {
+		return [3]int{}, fmt.Errorf("webgpu: %d elements are more than one dispatch can cover", n)
+	}
+	return [3]int{x, y, 1}, nil
+}
+
+// rowWords is the length in u32 words of one int8 weight row: rows are padded to whole
+// words so each starts on a word boundary.
+func rowWords(rowLen int) int { return (rowLen + 3) / 4 }
+
+// packInt8 lays out an int8 weight for the GPU: row o in words [o*rowWords, (o+1)*rowWords),
+// element i of a row in byte i%4 (little-endian) of word i/4, padding bytes zero.
+func packInt8(w *engine.Weight) []byte {
+	rows, n := w.Rows(), w.RowLen()
+	stride := 4 * rowWords(n)
+	out := make([]byte, rows*stride)
+	for o := 0; o < rows; o++ {
+		for i, q := range w.I8[o*n : (o+1)*n] {
+			out[o*stride+i] = byte(q)
+		}
+	}
+	return out
+}
+
+// weightBytes is the size of a weight on the GPU.
+func weightBytes(w *engine.Weight) int64 {
+	if w.Quantized() {
+		return int64(w.Rows()) * 4 * int64(rowWords(w.RowLen()))
+	}
+	return int64(len(w.F32)) * 4
+}
+
+// planBuilder accumulates tensors and ops.
+type planBuilder struct {
+	p      *plan
+	lim    Limits
+	params map[string]*engine.Weight
+}
+
+func (b *planBuilder) tensor(shape ...int) (int, error) {
+	t := tensorSpec{shape: append([]int(nil), shape...)}
+	if bytes := int64(t.len()) * 4; bytes > b.lim.MaxStorageBufferBinding || bytes > b.lim.MaxBufferSize {
+		return 0, fmt.Errorf("webgpu: an activation of shape %v needs %d MB, more than this GPU binds (%d MB)",
+			shape, bytes>>20, min(b.lim.MaxStorageBufferBinding, b.lim.MaxBufferSize)>>20)
+	}
+	b.p.tensors = append(b.p.tensors, t)
+	return len(b.p.tensors) - 1, nil
+}
+
+func (b *planBuilder) shape(t int) []int { return b.p.tensors[t].shape }
+
+// conv appends a convolution of tensor in, writing channels [coff, coff+c.Out) of out.
+func (b *planBuilder) conv(in, out, coff int, key string, c engine.ConvSpec) error {
+	w := b.params[key+".weight"]
+	if w == nil {
+		return fmt.Errorf("webgpu: no weight %s.weight", key)
+	}
+	if want := []int{c.Out, c.In / max(c.Groups, 1), c.KH, c.KW}; c.Groups < 1 || c.In%c.Groups != 0 || c.Out%c.Groups != 0 || !sameShape(w.Shape, want) {
+		return fmt.Errorf("webgpu: %s.weight has shape %v, groups %d: does not fit a %d -> %d convolution", key, w.Shape, c.Groups, c.In, c.Out)
+	}
+	s := b.shape(in)
+	if s[1] != c.In {
+		return fmt.Errorf("webgpu: %s wants %d input channels, has %d", key, c.In, s[1])
+	}
+	n, h, wd := s[0], s[2], s[3]
+	oh, ow := c.OutSize(h, wd)
+	cing, mg := c.In/c.Groups, c.Out/c.Groups
+	k := cing * c.KH * c.KW
+	kernel, stride := kConv, k
+	if w.Quantized() {
+		kernel, stride = kConvI8, rowWords(k)
+	}
+	gx, gy, gz := (oh*ow+gemmTile-1)/gemmTile, (mg+gemmTile-1)/gemmTile, n*c.Groups
+	if gx > b.lim.MaxWorkgroupsPerDimension || gy > b.lim.MaxWorkgroupsPerDimension || gz > b.lim.MaxWorkgroupsPerDimension {
+		return fmt.Errorf("webgpu: convolution %s of a %dx%d input is too large for one dispatch", key, h, wd)
+	}
+	u := uniforms(c.In, h, wd, oh, ow, c.KH, c.KW, c.StrideH, c.StrideW, c.PadT, c.PadL, c.DilH,
+		c.DilW, c.Groups, mg, cing, k, stride, b.shape(out)[1], coff, c.ReLU, oh*ow, 0, 0)
+	b.p.ops = append(b.p.ops, op{kernel: kernel, in: in, out: out, param: key, uniform: u,
+		groups: [3]int{gx, gy, gz}, flops: 2 * int64(n) * int64(c.Out) * int64(oh*ow) * int64(k)})
+	return nil
+}
+
+// linear appends a fully connected layer: matrix-vector at batch 1, tiled GEMM otherwise.
+func (b *planBuilder) linear(in, out int, key string, l engine.LinearSpec) error {
+	w := b.params[key+".weight"]
+	if w == nil {
+		return fmt.Errorf("webgpu: no weight %s.weight", key)
+	}
+	if !sameShape(w.Shape, []int{l.Out, l.In}) {
+		return fmt.Errorf("webgpu: %s.weight has shape %v, want [%d %d]", key, w.Shape, l.Out, l.In)
+	}
+	n := b.shape(in)[0]
+	if b.p.tensors[in].len() != n*l.In {
+		return fmt.Errorf("webgpu: %s wants %d inputs per item, has shape %v", key, l.In, b.shape(in))
+	}
+	stride := l.In
+	if w.Quantized() {
+		stride = rowWords(l.In)
+	}
+	flops := 2 * int64(n) * int64(l.In) * int64(l.Out)
+	if n == 1 {
+		kernel := kMatvec
+		if w.Quantized() {
+			kernel = kMatvecI8
+		}
+		gx := min(l.Out, b.lim.MaxWorkgroupsPerDimension)
+		gy := (l.Out + gx - 1) / gx
+		u := uniforms(l.In, l.Out, stride, l.ReLU, gx, 0, 0, 0)
+		b.p.ops = append(b.p.ops, op{kernel: kernel, in: in, out: out, param: key, uniform: u, groups: [3]int{gx, gy, 1}, flops: flops})
+		return nil
+	}
+	kernel := kLinear
+	if w.Quantized() {
+		kernel = kLinearI8
+	}
+	gx, gy := (n+gemmTile-1)/gemmTile, (l.Out+gemmTile-1)/gemmTile
+	if gx > b.lim.MaxWorkgroupsPerDimension || gy > b.lim.MaxWorkgroupsPerDimension {
+		return fmt.Errorf("webgpu: linear %s is too large for one dispatch", key)
+	}
+	// The GEMM's conv fields are unused here: K = In, M = Out, N = batch.
+	u := uniforms(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, l.Out, 0, l.In, stride, l.Out, 0, l.ReLU, n, 0, 0)
+	b.p.ops = append(b.p.ops, op{kernel: kernel, in: in, out: out, param: key, uniform: u, groups: [3]int{gx, gy, 1}, flops: flops})
+	return nil
+}
+
+func (b *planBuilder) flat(kernel string, in, out int, total int, u []byte) error {
+	g, err := flatGroups(total, b.lim)
+	if err != nil {
+		return err
+	}
+	b.p.ops = append(b.p.ops, op{kernel: kernel, in: in, out: out, uniform: u, groups: g})
+	return nil
+}
+
+func (b *planBuilder) pool(in, out int, p engine.PoolSpec, isMax bool) error {
+	s, o := b.shape(in), b.shape(out)
+	total := o[0] * o[1] * o[2] * o[3]
+	return b.flat(kPool, in, out, total, uniforms(total, s[2], s[3], o[2], o[3], p.KH, p.KW, p.StrideH,
+		p.StrideW, p.PadT, p.PadL, p.PadB, p.PadR, isMax, p.CountIncludePad, 0))
+}
+
+func (b *planBuilder) adaptiveAvg(in, out int) error {
+	s, o := b.shape(in), b.shape(out)
+	total := o[0] * o[1] * o[2] * o[3]
+	return b.flat(kAdaptive, in, out, total, uniforms(total, s[2], s[3], o[2], o[3], 0, 0, 0))
+}
+
+func (b *planBuilder) lrn(in, out int, l engine.LRNSpec) error {
+	s := b.shape(in)
+	total := s[0] * s[1] * s[2] * s[3]
+	return b.flat(kLRN, in, out, total, uniforms(total, s[1], s[2]*s[3], (l.Size-1)/2, l.Size/2, 0, 0, 0,
+		l.Alpha/float32(l.Size), l.Beta, l.K, float32(0)))
+}
+
+func (b *planBuilder) relu(in, out int) error {
+	total := b.p.tensors[in].len()
+	return b.flat(kReLU, in, out, total, uniforms(total))
+}
+
+func (b *planBuilder) concatInto(in, out, coff int) error {
+	s, o := b.shape(in), b.shape(out)
+	hw := 1
+	for _, d := range s[2:] {
+		hw *= d
+	}
+	total := b.p.tensors[in].len()
+	return b.flat(kConcat, in, out, total, uniforms(total, s[1], hw, o[1], coff, 0, 0, 0))
+}
+
+func (b *planBuilder) softmax(in, out int) error {
+	s := b.shape(in)
+	d := s[len(s)-1]
+	rows := b.p.tensors[in].len() / max(d, 1)
+	if rows > b.lim.MaxWorkgroupsPerDimension {
+		return fmt.Errorf("webgpu: softmax over %d rows is too many for one dispatch", rows)
+	}
+	b.p.ops = append(b.p.ops, op{kernel: kSoftmax, in: in, out: out, uniform: uniforms(rows, d), groups: [3]int{rows, 1, 1}})
+	return nil
+}
+
+// buildPlan turns a model's description into a plan for an n x 3 x h x w input, stopping
+// after stopAfter ("" = run to the end, or to the model's last layer for partial weights).
+func buildPlan(m *engine.Model, n, h, w int, stopAfter string, lim Limits) (*plan, error) {
+	a := m.Arch
+	if n < 1 || h < 1 || w < 1 {
+		return nil, fmt.Errorf("webgpu: input must be N x 3 x H x W with positive sizes, got %dx3x%dx%d", n, h, w)
+	}
+	if _, err := a.Shapes(h, w); err != nil {
+		return nil, err
+	}
+	if stopAfter == "" {
+		stopAfter = m.Partial
+	}
+	p := &plan{named: map[string]int{}, logits: -1, probs: -1}
+	b := &planBuilder{p: p, lim: lim, params: m.Params}
+	x, err := b.tensor(n, 3, h, w)
+	if err != nil {
+		return nil, err
+	}
+	p.input = x
+	for _, l := range a.Layers {
+		var y int
+		switch l.Kind {
+		case engine.KindConv:
+			s := b.shape(x)
+			oh, ow := l.Conv.OutSize(s[2], s[3])
+			if y, err = b.tensor(n, l.Conv.Out, oh, ow); err != nil {
+				return nil, err
+			}
+			err = b.conv(x, y, 0, l.Key, l.Conv)
+		case engine.KindFire:
+			sq, e1, e3 := fireConvs(l.Fire)
+			s := b.shape(x)
+			var sqt int
+			if sqt, err = b.tensor(n, sq.Out, s[2], s[3]); err != nil {
+				return nil, err
+			}
+			if err = b.conv(x, sqt, 0, l.Key+".squeeze", sq); err != nil {
+				return nil, err
+			}
+			if y, err = b.tensor(n, e1.Out+e3.Out, s[2], s[3]); err != nil {
+				return nil, err
+			}
+			if err = b.conv(sqt, y, 0, l.Key+".expand1x1", e1); err != nil {
+				return nil, err
+			}
+			err = b.conv(sqt, y, e1.Out, l.Key+".expand3x3", e3)
+		case engine.KindMaxPool:
+			s := b.shape(x)
+			oh, ow := l.Pool.OutSize(s[2], s[3])
+			if y, err = b.tensor(n, s[1], oh, ow); err != nil {
+				return nil, err
+			}
+			err = b.pool(x, y, l.Pool, true)
+		case engine.KindLRN:
+			if y, err = b.tensor(b.shape(x)...); err != nil {
+				return nil, err
+			}
+			err = b.lrn(x, y, l.LRN)
+		case engine.KindAdaptiveAvgPool:
+			s := b.shape(x)
+			if y, err = b.tensor(n, s[1], l.OutH, l.OutW); err != nil {
+				return nil, err
+			}
+			err = b.adaptiveAvg(x, y)
+		case engine.KindDropout:
+			continue
+		case engine.KindLinear:
+			if y, err = b.tensor(n, l.Linear.Out); err != nil {
+				return nil, err
+			}
+			err = b.linear(x, y, l.Key, l.Linear)
+		default:
+			return nil, fmt.Errorf("webgpu: layer kind %d is not supported", l.Kind)
+		}
+		if err != nil {
+			return nil, err
+		}
+		x = y
+		if l.Name == "" {
+			continue
+		}
+		p.ops[len(p.ops)-1].layer = l.Name
+		p.named[l.Name] = x
+		p.order = append(p.order, l.Name)
+		if l.Name == stopAfter {
+			return p, nil
+		}
+	}
+	// Logits are the last activation flattened to N x classes (SqueezeNet's is N x 1000 x 1 x 1).
+	p.logits = x
+	probs, err := b.tensor(n, b.p.tensors[x].len()/n)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.softmax(x, probs); err != nil {
+		return nil, err
+	}
+	p.probs = probs
+	return p, nil
+}
+
+// fireConvs are a fire module's convolutions, as engine's network code runs them.
+func fireConvs(f engine.FireSpec) (squeeze, e1, e3 engine.ConvSpec) {
+	c := func(in, out, k, pad int) engine.ConvSpec {
+		return engine.ConvSpec{In: in, Out: out, KH: k, KW: k, StrideH: 1, StrideW: 1, PadT: pad, PadL: pad, PadB: pad, PadR: pad, DilH: 1, DilW: 1, Groups: 1, ReLU: true}
+	}
+	return c(f.In, f.Squeeze, 1, 0), c(f.Squeeze, f.Expand1x1, 1, 0), c(f.Squeeze, f.Expand3x3, 3, 1)
+}
+
+// Flops is the plan's arithmetic (2 x multiply-adds) per activation name, for benchmarks.
+func (p *plan) layerFlops() map[string]int64 {
+	out := map[string]int64{}
+	var acc int64
+	for _, o := range p.ops {
+		acc += o.flops
+		if o.layer != "" {
+			out[o.layer] = acc
+			acc = 0
+		}
+	}
+	return out
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
