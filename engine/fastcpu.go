@@ -234,8 +234,15 @@ func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
 		p0, p1 := job*planesPerJob, min(planes, (job+1)*planesPerJob)
 		if isMax {
 			hmax := make([]float32, h*ow)
+			cols := make([][2]int, ow)
+			for ox := range cols {
+				x0 := ox*p.StrideW - p.PadL
+				x1 := min(x0+p.KW, w)
+				x0 = min(max(x0, 0), w)
+				cols[ox] = [2]int{x0, max(x0, x1)} // empty for a window wholly in the padding
+			}
 			for pl := p0; pl < p1; pl++ {
-				maxPoolPlane(y.Data[pl*oh*ow:(pl+1)*oh*ow], x.Data[pl*h*w:(pl+1)*h*w], hmax, h, w, oh, ow, p)
+				maxPoolPlane(y.Data[pl*oh*ow:(pl+1)*oh*ow], x.Data[pl*h*w:(pl+1)*h*w], hmax, cols, h, w, oh, ow, p)
 			}
 			return
 		}
@@ -247,22 +254,19 @@ func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
 }
 
 // maxPoolPlane is max pooling of one plane, separably: first the maximum over each
-// window's columns for every input row (hmax, h x ow), then over each window's rows. Windows
-// are clipped to the image; the builtin max propagates NaN as Reference does.
-func maxPoolPlane(out, in, hmax []float32, h, w, oh, ow int, p PoolSpec) {
+// window's columns for every input row (hmax, h x ow), then over each window's rows; both
+// passes walk memory in order. Windows are clipped to the image (cols holds each output
+// column's clipped range); the builtin max propagates NaN as Reference does.
+func maxPoolPlane(out, in, hmax []float32, cols [][2]int, h, w, oh, ow int, p PoolSpec) {
 	negInf := float32(math.Inf(-1))
-	for ox := 0; ox < ow; ox++ {
-		x0 := ox*p.StrideW - p.PadL
-		x1 := min(x0+p.KW, w)
-		x0 = max(x0, 0)
-		for iy := 0; iy < h; iy++ {
+	for iy := 0; iy < h; iy++ {
+		row, hrow := in[iy*w:(iy+1)*w], hmax[iy*ow:(iy+1)*ow]
+		for ox, c := range cols {
 			m := negInf
-			if x0 < x1 {
-				for _, v := range in[iy*w+x0 : iy*w+x1] {
-					m = max(m, v)
-				}
+			for _, v := range row[c[0]:c[1]] {
+				m = max(m, v)
 			}
-			hmax[iy*ow+ox] = m
+			hrow[ox] = m
 		}
 	}
 	for oy := 0; oy < oh; oy++ {
@@ -285,37 +289,43 @@ func (f FastCPU) AdaptiveAvgPool2D(x *Tensor, oh, ow int) *Tensor {
 	return Reference{}.AdaptiveAvgPool2D(x, oh, ow)
 }
 
-// LRN keeps a running sum of squares across the channel window and, for the networks'
-// beta of 0.75, replaces pow with two square roots; pixels are split across goroutines.
+// LRN keeps a running sum of squares across the channel window for a strip of pixels and
+// slides it channel by channel, so every pass reads rows in memory order; for the networks'
+// beta of 0.75 it replaces pow with two square roots. Strips are split across goroutines.
 func (f FastCPU) LRN(x *Tensor, l LRNSpec) *Tensor {
 	n, c, h, w := x.dims4("lrn")
 	y := NewTensor(n, c, h, w)
 	lo, hi := (l.Size-1)/2, l.Size/2
 	hw := h * w
 	alpha := float64(l.Alpha) / float64(l.Size)
-	const pixelsPerJob = 256
-	perItem := (hw + pixelsPerJob - 1) / pixelsPerJob
+	const strip = 512
+	perItem := (hw + strip - 1) / strip
 	parallelFor(n*perItem, f.threads(), func(_, job int) {
-		b, i0 := job/perItem, (job%perItem)*pixelsPerJob
+		b, i0 := job/perItem, (job%perItem)*strip
+		i1 := min(hw, i0+strip)
 		base := b * c * hw
-		for i := i0; i < min(hw, i0+pixelsPerJob); i++ {
-			var sq float64
-			for k := 0; k < min(hi, c-1)+1; k++ { // window of channel 0
-				v := float64(x.Data[base+k*hw+i])
-				sq += v * v
+		sq := make([]float64, i1-i0)
+		addSquares := func(ch int, sign float64) {
+			for i, v := range x.Data[base+ch*hw+i0 : base+ch*hw+i1] {
+				sq[i] += sign * float64(v) * float64(v)
 			}
-			for ch := 0; ch < c; ch++ {
-				if ch > 0 {
-					if add := ch + hi; add < c {
-						v := float64(x.Data[base+add*hw+i])
-						sq += v * v
-					}
-					if drop := ch - lo - 1; drop >= 0 {
-						v := float64(x.Data[base+drop*hw+i])
-						sq -= v * v
-					}
+		}
+		for k := 0; k <= min(hi, c-1); k++ { // the window of channel 0
+			addSquares(k, 1)
+		}
+		for ch := 0; ch < c; ch++ {
+			if ch > 0 {
+				if add := ch + hi; add < c {
+					addSquares(add, 1)
 				}
-				s := float64(l.K) + alpha*max(sq, 0)
+				if drop := ch - lo - 1; drop >= 0 {
+					addSquares(drop, -1)
+				}
+			}
+			src := x.Data[base+ch*hw+i0 : base+ch*hw+i1]
+			dst := y.Data[base+ch*hw+i0 : base+ch*hw+i1]
+			for i, v := range src {
+				s := float64(l.K) + alpha*max(sq[i], 0)
 				var d float64
 				if l.Beta == 0.75 {
 					r := math.Sqrt(s)
@@ -323,7 +333,7 @@ func (f FastCPU) LRN(x *Tensor, l LRNSpec) *Tensor {
 				} else {
 					d = math.Pow(s, float64(l.Beta))
 				}
-				y.Data[base+ch*hw+i] = float32(float64(x.Data[base+ch*hw+i]) / d)
+				dst[i] = float32(float64(v) / d)
 			}
 		}
 	})
