@@ -99,3 +99,29 @@ func BenchmarkEmptyScans(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRefineScans decodes another hostile file of a few KB: a 2000x2000 progressive
+// frame whose 498 AC refinement scans each cover every block with two end-of-band runs
+// (4 bytes of coded data). Blocks without nonzero coefficients must cost O(1) per scan.
+func BenchmarkRefineScans(b *testing.B) {
+	data, err := os.ReadFile("testdata/prog_37x21.jpg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sof := markerAt(b, data, mSOF2)
+	big := patched(data, sof+5, 2000>>8, 2000&255, 2000>>8, 2000&255)
+	file := bytes.Clone(big[:bytes.Index(big, []byte{0xFF, mSOS})])
+	// AC table 3: one 1-bit code, symbol 0xE0 (an end-of-band run of 2^14 + 14 more bits).
+	file = append(file, 0xFF, mDHT, 0, 20, 0x13, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xE0)
+	file = append(file, 0xFF, mSOS, 0, 12, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 0, 0) // DC, no data
+	for range 498 {
+		// AC 1..63 of component 1, refining bit 0; runs of 32767 blocks, twice.
+		file = append(file, 0xFF, mSOS, 0, 8, 1, 1, 0x03, 1, 63, 0x10, 0x7F, 0xFE, 0xFF, 0x00, 0xFF, 0x00)
+	}
+	file = append(file, 0xFF, mEOI)
+	for b.Loop() {
+		if _, err := Decode(bytes.NewReader(file)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -71,7 +71,7 @@ func (d *decoder) inverseTransform() {
 				idct(b, &c.qt, c.plane[by*8*stride+bx*8:], stride)
 			}
 		}
-		c.coefs = nil
+		c.coefs, c.hasAC = nil, nil
 	}
 }
 

@@ -239,3 +239,19 @@ func TestReaderErrors(t *testing.T) {
 		t.Errorf("reader making no progress: %v", err)
 	}
 }
+
+// TestSequentialRescan: a sequential image codes each component once; a second scan of one
+// is refused rather than decoded again over the whole image.
+func TestSequentialRescan(t *testing.T) {
+	data := goJPEG(t, 16, 16, true)
+	sos := bytes.Index(data, []byte{0xFF, mSOS})
+	eoi := len(data) - 2
+	twice := append(bytes.Clone(data[:eoi]), data[sos:eoi]...)
+	twice = append(twice, 0xFF, mEOI)
+	if _, err := Decode(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(bytes.NewReader(twice)); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("scan repeated: %v, want ErrFormat", err)
+	}
+}

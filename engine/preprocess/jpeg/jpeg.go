@@ -139,6 +139,7 @@ type component struct {
 	dw, dh int // samples that belong to the image ("downsampled_width/height" in libjpeg)
 
 	coefs  []int16 // progressive: bw*bh blocks of 64, natural order
+	hasAC  []bool  // progressive: whether each block has a nonzero AC coefficient yet
 	plane  []byte  // bw*8 x bh*8 samples
 	dcPred int
 	dcTab  *huffTable

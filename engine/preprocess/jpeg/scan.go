@@ -108,6 +108,11 @@ func (d *decoder) readScan() error {
 		if needDC && c.dcTab.maxSym > 15 {
 			return invalid("DC Huffman table %d has symbol %d", td, c.dcTab.maxSym)
 		}
+		if !d.progressive && c.seen {
+			// T.81 codes each component of a sequential image in exactly one scan. Refusing
+			// repeats also bounds the work a small hostile file can ask for.
+			return invalid("component id %d coded twice in a sequential JPEG", c.id)
+		}
 		if !c.latched {
 			// libjpeg takes each component's quantization table as it is when the
 			// component first appears in a scan.
@@ -150,6 +155,7 @@ func (d *decoder) allocate() error {
 		blocks := c.bw * c.bh
 		if d.progressive {
 			c.coefs = make([]int16, blocks*64)
+			c.hasAC = make([]bool, blocks)
 		} else {
 			c.plane = make([]byte, blocks*64)
 		}
@@ -160,6 +166,9 @@ func (d *decoder) allocate() error {
 
 // decodeScan walks the MCUs of one scan, handling restart markers.
 func (d *decoder) decodeScan(s *scan) error {
+	if d.progressive && s.ss > 0 {
+		return d.decodeACScan(s)
+	}
 	// A single-component scan is not interleaved: its MCU is one block, and it covers
 	// only the blocks holding image samples, not the MCU padding (T.81 A.2.2).
 	var mcusX, mcusY int
@@ -208,8 +217,8 @@ func (d *decoder) decodeScan(s *scan) error {
 				for bx := bx0; bx < bx0+nh; bx++ {
 					if d.progressive {
 						if !skip {
-							b := (*[64]int16)(c.coefs[(by*c.bw+bx)*64:])
-							d.progressiveBlock(s, c, b)
+							i := by*c.bw + bx
+							d.progressiveBlock(s, c, (*[64]int16)(c.coefs[i*64:]), &c.hasAC[i])
 						}
 					} else {
 						block = [64]int16{}
@@ -315,7 +324,8 @@ func (d *decoder) sequentialBlock(c *component, blk *[64]int16) {
 }
 
 // progressiveBlock applies one progressive scan's share of a block (T.81 G.1.2).
-func (d *decoder) progressiveBlock(s *scan, c *component, blk *[64]int16) {
+// hasAC records whether the block has a nonzero AC coefficient yet.
+func (d *decoder) progressiveBlock(s *scan, c *component, blk *[64]int16, hasAC *bool) {
 	b := &d.bits
 	switch {
 	case s.ss == 0 && s.ah == 0: // DC, first pass
@@ -337,6 +347,7 @@ func (d *decoder) progressiveBlock(s *scan, c *component, blk *[64]int16) {
 			if sz != 0 {
 				k += r
 				blk[zigzag[k]] = int16(b.receiveExtend(sz) << s.al)
+				*hasAC = true
 				continue
 			}
 			if r == 15 {
@@ -350,13 +361,13 @@ func (d *decoder) progressiveBlock(s *scan, c *component, blk *[64]int16) {
 			break
 		}
 	default: // AC, refinement
-		d.refineAC(s, c, blk)
+		d.refineAC(s, c, blk, hasAC)
 	}
 }
 
 // refineAC adds one bit of precision to a block's AC band: new coefficients of magnitude
 // 1<<al appear among the zero ones, and each nonzero one gets a correction bit.
-func (d *decoder) refineAC(s *scan, c *component, blk *[64]int16) {
+func (d *decoder) refineAC(s *scan, c *component, blk *[64]int16, hasAC *bool) {
 	b := &d.bits
 	p1 := int16(1) << s.al
 	m1 := int16(-1) << s.al
@@ -405,11 +416,18 @@ func (d *decoder) refineAC(s *scan, c *component, blk *[64]int16) {
 			}
 			if val != 0 {
 				blk[zigzag[k]] = val
+				*hasAC = true
 			}
 		}
 	}
 	if d.eobrun > 0 {
-		// Inside an end-of-band run: only the corrections of nonzero coefficients.
+		// Inside an end-of-band run: only the corrections of nonzero coefficients, of
+		// which a block with no AC coefficient yet has none to read (a shortcut that keeps
+		// long runs over empty blocks cheap).
+		if !*hasAC {
+			d.eobrun--
+			return
+		}
 		for ; k <= s.se; k++ {
 			if v := &blk[zigzag[k]]; *v != 0 {
 				refine(v)
@@ -417,4 +435,70 @@ func (d *decoder) refineAC(s *scan, c *component, blk *[64]int16) {
 		}
 		d.eobrun--
 	}
+}
+
+// decodeACScan walks a progressive AC scan (always one component, one block per MCU).
+// Blocks inside an end-of-band run are passed over in bulk: in a first pass they change
+// nothing, and in a refinement pass only blocks that already have AC coefficients read
+// correction bits. A few bytes of runs can cover every block of the image, so this keeps
+// the cost of a scan proportional to its data rather than to the image.
+func (d *decoder) decodeACScan(s *scan) error {
+	c := s.comps[0]
+	w := ceilDiv(c.dw, 8)
+	total := w * ceilDiv(c.dh, 8)
+	rstLeft, nextRST := d.restart, 0
+	for m := 0; m < total; {
+		if d.restart > 0 && rstLeft == 0 {
+			d.restartMarker(&nextRST)
+			d.eobrun = 0
+			rstLeft = d.restart
+		}
+		n := total - m // blocks up to the next restart marker or the end
+		if d.restart > 0 {
+			n = min(n, rstLeft)
+		}
+		skip := 0
+		switch {
+		case d.bits.padUse:
+			// The data ran out: nothing more changes before the next restart marker.
+			if d.restart == 0 {
+				return nil
+			}
+			skip = n
+		case d.eobrun > 0 && s.ah == 0:
+			skip = min(d.eobrun, n)
+			d.eobrun -= skip
+		case d.eobrun > 0:
+			limit := min(n, d.eobrun)
+			bx, by := m%w, m/w
+			row := c.hasAC[by*c.bw : by*c.bw+w]
+			for skip < limit && !row[bx] {
+				skip++
+				if bx++; bx == w && skip < limit {
+					bx, by = 0, by+1
+					row = c.hasAC[by*c.bw : by*c.bw+w]
+				}
+			}
+			d.eobrun -= skip
+		}
+		if skip > 0 {
+			m += skip
+			rstLeft -= skip
+			continue
+		}
+		i := blockIndex(c, w, m)
+		d.progressiveBlock(s, c, (*[64]int16)(c.coefs[i*64:]), &c.hasAC[i])
+		m++
+		rstLeft--
+		if d.bits.eof && d.bits.padUse {
+			return d.codedDataEnded()
+		}
+	}
+	return nil
+}
+
+// blockIndex is the index in c's block arrays of the m-th block of a non-interleaved scan
+// that is w blocks wide.
+func blockIndex(c *component, w, m int) int {
+	return (m/w)*c.bw + m%w
 }
