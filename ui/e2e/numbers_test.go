@@ -45,7 +45,8 @@ func TestPhoneLayout(t *testing.T) {
 // TestBrowserNumbers measures what BENCHMARKS.md reports for the browser: asset sizes,
 // navigation to ready and to the first prediction (cold profile and cached), and forward
 // latency per network and precision on the CPU path. Timing is measured, never asserted;
-// it runs only with ALEXLENS_BROWSER_BENCH=1 and writes testout/browser-numbers.md.
+// it runs only with ALEXLENS_BROWSER_BENCH=1 (ALEXLENS_BROWSER_BENCH_ONLY=arch/precision
+// picks one configuration) and writes testout/browser-numbers.md.
 func TestBrowserNumbers(t *testing.T) {
 	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
 		t.Skip("measurement only: set ALEXLENS_BROWSER_BENCH=1 to run it")
@@ -79,6 +80,15 @@ func TestBrowserNumbers(t *testing.T) {
 	if haveReal {
 		configs = append([]config{{engine.SqueezeNet11.Name, "f32"}, {engine.SqueezeNet11.Name, "int8"}}, configs...)
 	}
+	if only := os.Getenv("ALEXLENS_BROWSER_BENCH_ONLY"); only != "" { // e.g. alexnet/int8
+		var keep []config
+		for _, c := range configs {
+			if c.arch+"/"+c.precision == only {
+				keep = append(keep, c)
+			}
+		}
+		configs = keep
+	}
 	sample := filepath.Join(moduleRoot, "ui", "samples", "chelsea.jpg")
 	fmt.Fprintf(&out, "\n### Start-up and latency (chelsea.jpg, file input; forward = the page's forward-ms, median of 5)\n\n")
 	fmt.Fprintf(&out, "| network | precision | weights | cold: to ready | cold: to 1st prediction | cached: to ready | cached: to 1st prediction | forward (ms) | preprocess (ms) |\n|---|---|---|---|---|---|---|---|---|\n")
@@ -99,6 +109,7 @@ func TestBrowserNumbers(t *testing.T) {
 					waitResult(t, tab, i)
 					f, _ := strconv.ParseFloat(text(t, tab, "forward-ms"), 64)
 					fwd = append(fwd, f)
+					t.Logf("%s %s forward %.0f ms", c.arch, c.precision, f)
 					p, _ := chromedp.Run(tab, chromedp.Evaluate[float64](`parseFloat((document.querySelector('.timing .small')?.textContent.match(/preprocessing ([0-9.]+)/) || [0, 'NaN'])[1])`))
 					prep = append(prep, p)
 				}

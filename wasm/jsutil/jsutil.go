@@ -127,3 +127,99 @@ func FetchBytes(url string, limit int64, progress func(done, total int64)) ([]by
 	}
 	return out, nil
 }
+
+// FetchJS is FetchBytes keeping the body in JS memory (a Uint8Array): for a caller that
+// hashes it with the browser's crypto and stores it in Cache Storage before copying it
+// into Go once.
+func FetchJS(url string, limit int64, progress func(done, total int64)) (js.Value, error) {
+	resp, err := Await(js.Global().Call("fetch", url))
+	if err != nil {
+		return js.Value{}, err
+	}
+	if !resp.Get("ok").Bool() {
+		return js.Value{}, fmt.Errorf("HTTP %d %s", resp.Get("status").Int(), resp.Get("statusText").String())
+	}
+	var total int64
+	if n := resp.Get("headers").Call("get", "content-length"); n.Type() == js.TypeString {
+		total, _ = strconv.ParseInt(n.String(), 10, 64)
+	}
+	if total > limit {
+		return js.Value{}, fmt.Errorf("%d MB is larger than the %d MB allowed", total>>20, limit>>20)
+	}
+	u8 := js.Global().Get("Uint8Array")
+	body := resp.Get("body")
+	if body.IsNull() || body.IsUndefined() {
+		buf, err := Await(resp.Call("arrayBuffer"))
+		if err != nil {
+			return js.Value{}, err
+		}
+		return u8.New(buf), nil
+	}
+	reader := body.Call("getReader")
+	// With a known length the chunks go straight into one buffer; otherwise they are kept
+	// and joined at the end.
+	var whole js.Value
+	if total > 0 {
+		whole = u8.New(total)
+	}
+	chunks := js.Global().Get("Array").New()
+	var done int64
+	for {
+		r, err := Await(reader.Call("read"))
+		if err != nil {
+			return js.Value{}, fmt.Errorf("download broke off: %v", err)
+		}
+		if r.Get("done").Bool() {
+			break
+		}
+		chunk := r.Get("value")
+		n := int64(chunk.Get("byteLength").Int())
+		if done+n > limit || (total > 0 && done+n > total) {
+			reader.Call("cancel")
+			return js.Value{}, fmt.Errorf("more bytes than announced or allowed (%d MB)", limit>>20)
+		}
+		if total > 0 {
+			whole.Call("set", chunk, done)
+		} else {
+			chunks.Call("push", chunk)
+		}
+		done += n
+		if progress != nil {
+			progress(done, total)
+		}
+	}
+	if total > 0 {
+		if done != total {
+			return js.Value{}, fmt.Errorf("download ended after %d of %d bytes", done, total)
+		}
+		return whole, nil
+	}
+	whole = u8.New(done)
+	var off int64
+	for i := 0; i < chunks.Length(); i++ {
+		c := chunks.Index(i)
+		whole.Call("set", c, off)
+		off += int64(c.Get("byteLength").Int())
+	}
+	return whole, nil
+}
+
+// SHA256 hashes a Uint8Array with the browser's native crypto.subtle (hex), or reports
+// false where it is unavailable (insecure origins).
+func SHA256(data js.Value) (string, bool) {
+	crypto := js.Global().Get("crypto")
+	if crypto.IsUndefined() || crypto.Get("subtle").IsUndefined() {
+		return "", false
+	}
+	digest, err := Await(crypto.Get("subtle").Call("digest", "SHA-256", data))
+	if err != nil {
+		return "", false
+	}
+	sum := Bytes(digest)
+	const hexdigits = "0123456789abcdef"
+	out := make([]byte, 2*len(sum))
+	for i, b := range sum {
+		out[2*i], out[2*i+1] = hexdigits[b>>4], hexdigits[b&15]
+	}
+	return string(out), true
+}

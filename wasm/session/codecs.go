@@ -12,7 +12,9 @@ import (
 // PIL-exact image decoding and torchvision transform.
 func DefaultCodecs() Codecs {
 	return Codecs{
-		DecodeWeights: weights.Decode,
+		DecodeWeights: func(data []byte, fileChecked bool) (*engine.Model, error) {
+			return weights.DecodeWith(data, weights.DecodeOptions{SkipTensorHashes: fileChecked})
+		},
 		DecodeImage: func(data []byte) (image.Image, error) {
 			return preprocess.Decode(data, preprocess.DefaultLimits)
 		},

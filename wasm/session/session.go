@@ -22,7 +22,9 @@ import (
 // Codecs are the file formats the session reads: image files and weight files. They are the
 // same functions the native CLI uses, so the browser's results equal the CLI's exactly.
 type Codecs struct {
-	DecodeWeights func(data []byte) (*engine.Model, error)
+	// DecodeWeights reads a weights file; fileChecked says the whole file already matched a
+	// trusted SHA-256, so per-tensor hashes need not be computed again.
+	DecodeWeights func(data []byte, fileChecked bool) (*engine.Model, error)
 	DecodeImage   func(data []byte) (image.Image, error)
 	ImageTensor   func(img image.Image, crop int) *engine.Tensor
 	FrameTensor   func(rgba []byte, w, h, crop int) (*engine.Tensor, error)
@@ -54,11 +56,19 @@ var ErrNoModel = errors.New("no weights loaded yet")
 func (s *Session) Load(data []byte, wantSHA256, precision string) (*protocol.ModelInfo, error) {
 	start := time.Now()
 	sum := sha256.Sum256(data)
-	got := hex.EncodeToString(sum[:])
+	return s.LoadHashed(data, hex.EncodeToString(sum[:]), wantSHA256, precision, start)
+}
+
+// LoadHashed is Load for a caller that has hashed the file itself (the worker uses the
+// browser's native SHA-256, many times faster than Go's in wasm): got is data's SHA-256.
+// When it matches a wanted hash the per-tensor hashes are skipped, since the whole file is
+// then known to be the one the manifest names; without one, every tensor's hash is checked.
+func (s *Session) LoadHashed(data []byte, got, wantSHA256, precision string, start time.Time) (*protocol.ModelInfo, error) {
+	got = strings.ToLower(got)
 	if wantSHA256 != "" && !strings.EqualFold(got, wantSHA256) {
-		return nil, fmt.Errorf("weights are corrupt or changed: sha256 %s..., expected %s...", got[:12], shortHash(wantSHA256))
+		return nil, fmt.Errorf("weights are corrupt or changed: sha256 %s..., expected %s...", shortHash(got), shortHash(wantSHA256))
 	}
-	m, err := s.codecs.DecodeWeights(data)
+	m, err := s.codecs.DecodeWeights(data, wantSHA256 != "")
 	if err != nil {
 		return nil, fmt.Errorf("cannot read weights: %w", err)
 	}

@@ -274,6 +274,6 @@ func (d *Device) Softmax(x *engine.Tensor) (*engine.Tensor, error) {
 		if err != nil {
 			return 0, err
 		}
-		return y, b.softmax(in[0], y)
+		return y, b.softmax(in[0], y, 0)
 	})
 }

@@ -262,9 +262,12 @@ func (b *planBuilder) concatInto(in, out, coff int) error {
 	return b.flat(kConcat, in, out, total, uniforms(total, s[1], hw, o[1], coff, 0, 0, 0))
 }
 
-func (b *planBuilder) softmax(in, out int) error {
+// softmax normalizes rows of length d (the tensor's last dimension when d is 0).
+func (b *planBuilder) softmax(in, out, d int) error {
 	s := b.shape(in)
-	d := s[len(s)-1]
+	if d == 0 {
+		d = s[len(s)-1]
+	}
 	rows := b.p.tensors[in].len() / max(d, 1)
 	if rows > b.lim.MaxWorkgroupsPerDimension {
 		return fmt.Errorf("webgpu: softmax over %d rows is too many for one dispatch", rows)
@@ -364,11 +367,12 @@ func buildPlan(m *engine.Model, n, h, w int, stopAfter string, lim Limits) (*pla
 	}
 	// Logits are the last activation flattened to N x classes (SqueezeNet's is N x 1000 x 1 x 1).
 	p.logits = x
-	probs, err := b.tensor(n, b.p.tensors[x].len()/n)
+	classes := b.p.tensors[x].len() / n
+	probs, err := b.tensor(n, classes)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.softmax(x, probs); err != nil {
+	if err := b.softmax(x, probs, classes); err != nil {
 		return nil, err
 	}
 	p.probs = probs

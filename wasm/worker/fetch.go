@@ -37,37 +37,39 @@ func openCache() (js.Value, bool) {
 	return c, true
 }
 
-// loadWeights returns the file's bytes from Cache Storage when a copy with the same hash is
-// there, else downloads it with byte progress. Only files with a known sha256 are cached.
-func loadWeights(raw, sha string, progress func(protocol.Progress)) (data []byte, fromCache bool, err error) {
+// loadWeights returns the file's bytes (in JS memory) from Cache Storage when a copy with
+// the same hash is there, else downloads it with byte progress. Only files with a known
+// sha256 are cached.
+func loadWeights(raw, sha string, progress func(protocol.Progress)) (data js.Value, fromCache bool, err error) {
 	key, err := cacheKey(raw, sha)
 	if err != nil {
-		return nil, false, err
+		return js.Value{}, false, err
 	}
 	if sha != "" {
 		if c, ok := openCache(); ok {
 			if hit, err := jsutil.Await(c.Call("match", key)); err == nil && !hit.IsUndefined() {
 				buf, err := jsutil.Await(hit.Call("arrayBuffer"))
 				if err == nil {
-					data := jsutil.Bytes(buf)
-					progress(protocol.Progress{Stage: protocol.StageCache, Done: int64(len(data)), Total: int64(len(data))})
+					data := js.Global().Get("Uint8Array").New(buf)
+					n := int64(data.Get("byteLength").Int())
+					progress(protocol.Progress{Stage: protocol.StageCache, Done: n, Total: n})
 					return data, true, nil
 				}
 			}
 		}
 	}
-	data, err = jsutil.FetchBytes(key, maxWeightBytes, func(done, total int64) {
+	data, err = jsutil.FetchJS(key, maxWeightBytes, func(done, total int64) {
 		progress(protocol.Progress{Stage: protocol.StageDownload, Done: done, Total: total})
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("cannot download weights %s: %v", raw, err)
+		return js.Value{}, false, fmt.Errorf("cannot download weights %s: %v", raw, err)
 	}
 	return data, false, nil
 }
 
 // remember stores a verified file under its content-hashed key and drops older versions of
 // the same file (same family: the name without its content hash). Failures only cost a download next time.
-func remember(raw, sha string, data []byte) {
+func remember(raw, sha string, data js.Value) {
 	if sha == "" {
 		return
 	}
@@ -83,7 +85,7 @@ func remember(raw, sha string, data []byte) {
 	headers := js.Global().Get("Object").New()
 	headers.Set("content-type", "application/octet-stream")
 	opts.Set("headers", headers)
-	resp := js.Global().Get("Response").New(jsutil.Uint8Array(data), opts)
+	resp := js.Global().Get("Response").New(data, opts)
 	if _, err := jsutil.Await(c.Call("put", key, resp)); err != nil {
 		js.Global().Get("console").Call("warn", "alexlens: cannot cache weights: "+err.Error())
 		return

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"syscall/js"
+	"time"
 
 	"github.com/alexlens/alexlens/wasm/jsutil"
 	"github.com/alexlens/alexlens/wasm/protocol"
@@ -97,12 +98,21 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 	}()
 	switch req.Op {
 	case protocol.OpLoad:
-		data, fromCache, err := loadWeights(req.URL, req.SHA256, progress)
+		start := time.Now()
+		jsData, fromCache, err := loadWeights(req.URL, req.SHA256, progress)
 		if err != nil {
 			return nil, err
 		}
+		progress(protocol.Progress{Stage: protocol.StageVerify})
+		sum, native := jsutil.SHA256(jsData)
+		data := jsutil.Bytes(jsData)
 		progress(protocol.Progress{Stage: protocol.StageDecode})
-		info, err := s.Load(data, req.SHA256, req.Precision)
+		var info *protocol.ModelInfo
+		if native {
+			info, err = s.LoadHashed(data, sum, req.SHA256, req.Precision, start)
+		} else {
+			info, err = s.Load(data, req.SHA256, req.Precision)
+		}
 		if err != nil {
 			if fromCache {
 				forget(req.URL, req.SHA256) // a bad cached copy is dropped so a reload refetches
@@ -110,7 +120,7 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 			return nil, err
 		}
 		if !fromCache {
-			remember(req.URL, req.SHA256, data)
+			remember(req.URL, req.SHA256, jsData)
 		}
 		info.FromCache = fromCache
 		return &protocol.Response{Model: info, Kernels: s.Kernels()}, nil
