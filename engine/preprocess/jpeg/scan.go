@@ -200,7 +200,7 @@ func (d *decoder) decodeScan(s *scan) error {
 			// Skipped MCUs leave a progressive image's coefficients as they are, so jump
 			// to the next restart marker, or the end of the scan: a hostile file of many
 			// empty scans then costs no more than its bytes.
-			if d.restart == 0 {
+			if d.restart == 0 || !d.restartPending() {
 				break
 			}
 			m += rstLeft
@@ -460,8 +460,10 @@ func (d *decoder) decodeACScan(s *scan) error {
 		skip := 0
 		switch {
 		case d.bits.padUse:
-			// The data ran out: nothing more changes before the next restart marker.
-			if d.restart == 0 {
+			// The data ran out: nothing more changes before the next restart marker, and
+			// if none is coming (the end of the file, or another marker in the way),
+			// nothing more changes in this scan.
+			if d.restart == 0 || !d.restartPending() {
 				return nil
 			}
 			skip = n
@@ -501,4 +503,12 @@ func (d *decoder) decodeACScan(s *scan) error {
 // that is w blocks wide.
 func blockIndex(c *component, w, m int) int {
 	return (m/w)*c.bw + m%w
+}
+
+// restartPending reports whether the coded data may still go on after a restart marker:
+// false once the file has ended or a valid marker other than RSTn stands in the way (the
+// resynchronisation leaves those in place; it reads past only invalid ones).
+func (d *decoder) restartPending() bool {
+	m := d.bits.marker
+	return !d.bits.eof && (m == 0 || m < mSOF0 || (m >= mRST0 && m <= mRST7))
 }
