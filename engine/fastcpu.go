@@ -94,8 +94,6 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 		if s.b == nil {
 			s.b = make([]float32, pw.k*nr)
 			s.tile = make([]float32, mr*nr)
-			s.iy0 = make([]int, nr)
-			s.ix0 = make([]int, nr)
 		}
 		b, rest := job/(c.Groups*colPanels), job%(c.Groups*colPanels)
 		g, cp := rest/colPanels, rest%colPanels
@@ -133,9 +131,9 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 }
 
 type convScratch struct {
-	b, tile  []float32
-	iy0, ix0 []int
-	ep       epilogue
+	b, tile []float32
+	runs    []colRun
+	ep      epilogue
 }
 
 // im2colPanel packs columns [p0, p0+cols) of the im2col matrix of one group's input planes
@@ -153,32 +151,48 @@ func im2colPanel(s *convScratch, in []float32, cinG, h, w, ow, p0, cols, nr int,
 		}
 		return
 	}
-	// Top-left input coordinate of each column's window; columns past the end get a row
-	// far outside the image so that every tap reads as padding.
-	for j := 0; j < nr; j++ {
-		if j >= cols {
-			s.iy0[j], s.ix0[j] = math.MinInt32, math.MinInt32
-			continue
-		}
+	// The panel's columns as runs that stay within one output row: along a run the input
+	// column advances by the stride, so with stride 1 each tap row is a clipped copy.
+	runs := s.runs[:0]
+	for j := 0; j < cols; {
 		oy, ox := (p0+j)/ow, (p0+j)%ow
-		s.iy0[j] = oy*c.StrideH - c.PadT
-		s.ix0[j] = ox*c.StrideW - c.PadL
+		n := min(cols-j, ow-ox)
+		runs = append(runs, colRun{j: j, n: n, iy: oy*c.StrideH - c.PadT, ix: ox*c.StrideW - c.PadL})
+		j += n
 	}
-	iy0, ix0 := s.iy0[:nr], s.ix0[:nr]
+	s.runs = runs
 	k := 0
 	for ci := 0; ci < cinG; ci++ {
 		src := in[ci*hw : (ci+1)*hw]
 		for ky := 0; ky < c.KH; ky++ {
-			dy := ky * c.DilH
 			for kx := 0; kx < c.KW; kx++ {
-				dx := kx * c.DilW
 				row := dst[k*nr : (k+1)*nr]
-				for j := range row {
-					iy, ix := iy0[j]+dy, ix0[j]+dx
-					if uint(iy) < uint(h) && uint(ix) < uint(w) {
-						row[j] = src[iy*w+ix]
-					} else {
-						row[j] = 0
+				clear(row[cols:])
+				for _, r := range runs {
+					seg := row[r.j : r.j+r.n]
+					iy := r.iy + ky*c.DilH
+					if iy < 0 || iy >= h {
+						clear(seg)
+						continue
+					}
+					srcRow := src[iy*w : (iy+1)*w]
+					ix := r.ix + kx*c.DilW
+					if c.StrideW == 1 {
+						lo := min(max(0, -ix), r.n) // first t with ix+t inside the row
+						hi := max(min(r.n, w-ix), lo)
+						clear(seg[:lo])
+						if lo < hi {
+							copy(seg[lo:hi], srcRow[ix+lo:ix+hi])
+						}
+						clear(seg[hi:])
+						continue
+					}
+					for t := range seg {
+						if x := ix + t*c.StrideW; uint(x) < uint(w) {
+							seg[t] = srcRow[x]
+						} else {
+							seg[t] = 0
+						}
 					}
 				}
 				k++
@@ -186,6 +200,10 @@ func im2colPanel(s *convScratch, in []float32, cinG, h, w, ow, p0, cols, nr int,
 		}
 	}
 }
+
+// colRun is a stretch of n im2col columns, starting at panel column j, whose windows lie
+// on one output row; iy, ix is the top-left input coordinate of its first window.
+type colRun struct{ j, n, iy, ix int }
 
 // Linear at batch 1 is bandwidth bound: every weight is read once, so output rows are split
 // across goroutines and int8 weights are read as int8 (a quarter of the float32 traffic).
