@@ -8,7 +8,7 @@ WEIGHTS_DIR ?= build/weights
 WEIGHTS ?=
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build web weights run test vet fuzz-short deps bench clean
+.PHONY: all build web weights site worker run test vet fuzz-short deps bench clean
 
 all: build web
 
@@ -21,6 +21,12 @@ web: build
 
 weights: build
 	./scripts/prepare-weights.sh $(BIN)/alexlens $(WEIGHTS_DIR) $(WEIGHTS)
+
+# A self-contained static site in dist/ (docs/PUBLISH.md): hashed names, sharded weights,
+# service worker, precompressed copies, _headers.
+SITE ?= dist
+site: web weights
+	$(BIN)/alexlens site -o $(SITE) --web $(WEB) --weights $(WEIGHTS_DIR)
 
 run: web weights
 	$(BIN)/alexlens serve --addr $(ADDR) --web $(WEB) --weights $(WEIGHTS_DIR)

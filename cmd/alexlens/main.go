@@ -23,6 +23,7 @@ Usage:
   alexlens serve    [--addr 127.0.0.1:8080] [--web DIR] [--weights DIR]
   alexlens archs    (lists the architectures and their layers)
   alexlens precompress DIR   (writes .br and .gz siblings of the web app's files)
+  alexlens site     [-o dist] [--web DIR] [--weights DIR] [--archs A,B]   (static site export)
 
 FILE is a PyTorch .pth state_dict, an ONNX model, or an AlexLens .alxw file; "fixture" (or
 "fixture:SEED") uses untrained, generated weights. Architectures: alexnet (torchvision),
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdArchs(stdout)
 	case "precompress":
 		return cmdPrecompress(rest, stderr)
+	case "site":
+		return cmdSite(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -58,9 +58,7 @@ func loadWeights(raw, sha string, progress func(protocol.Progress)) (data js.Val
 			}
 		}
 	}
-	data, err = jsutil.FetchJS(key, maxWeightBytes, func(done, total int64) {
-		progress(protocol.Progress{Stage: protocol.StageDownload, Done: done, Total: total})
-	})
+	data, err = download(key, sha, progress) // whole, or assembled from shards (shards.go)
 	if err != nil {
 		return js.Value{}, false, fmt.Errorf("cannot download weights %s: %v", raw, err)
 	}
