@@ -216,10 +216,8 @@ func (d *decoder) decodeScan(s *scan) error {
 			for by := by0; by < by0+nv; by++ {
 				for bx := bx0; bx < bx0+nh; bx++ {
 					if d.progressive {
-						if !skip {
-							i := by*c.bw + bx
-							d.progressiveBlock(s, c, (*[64]int16)(c.coefs[i*64:]), &c.hasAC[i])
-						}
+						i := by*c.bw + bx
+						d.progressiveBlock(s, c, (*[64]int16)(c.coefs[i*64:]), &c.hasAC[i])
 					} else {
 						block = [64]int16{}
 						if !skip {
