@@ -18,6 +18,11 @@ import (
 // gradTol is the relative L2 error an input gradient must stay under against PyTorch.
 const gradTol = 1e-4
 
+// fastGradTol bounds the error when the forward pass runs on the fast backend, whose float32
+// sums may flip a ReLU decision on a value within rounding of zero (see
+// TestInputGradientTorch).
+const fastGradTol = 1e-2
+
 const gradPython = "/usr/bin/python3" // the Debian interpreter with torch
 
 func requireGradTorch(t *testing.T) {
@@ -35,8 +40,9 @@ type gradDump struct {
 			Shape []int
 		}
 		Objectives []struct {
-			Value float64
-			Grad  string
+			Value   float64
+			Grad    string
+			Channel int // the channel PyTorch chose for a neuron objective with channel -1
 		}
 	}
 }
@@ -244,8 +250,8 @@ func TestInputGradientTorch(t *testing.T) {
 			{Kind: "class", Channel: 3},
 			{Kind: "channel", Layer: "conv1", Channel: 5},
 			{Kind: "channel", Layer: "conv5", Channel: 7},
-			{Kind: "neuron", Layer: "conv5", Channel: 2, Y: 6, X: 7},
-			{Kind: "neuron", Layer: "pool5", Channel: 9, Y: 0, X: 5},
+			{Kind: "neuron", Layer: "conv5", Channel: -1, Y: 6, X: 7},
+			{Kind: "neuron", Layer: "pool5", Channel: -1, Y: 0, X: 5},
 			{Kind: "direction", Layer: "fc7", Vector: randVector(1, 4096)},
 		}},
 		{AlexNetBVLC, 227, []gradObjective{
@@ -253,14 +259,14 @@ func TestInputGradientTorch(t *testing.T) {
 			{Kind: "channel", Layer: "conv1", Channel: 40},
 			{Kind: "channel", Layer: "norm2", Channel: 100},
 			{Kind: "channel", Layer: "conv5", Channel: 200},
-			{Kind: "neuron", Layer: "conv4", Channel: 300, Y: 12, X: 0},
+			{Kind: "neuron", Layer: "conv4", Channel: -1, Y: 12, X: 0},
 		}},
 		{SqueezeNet11, 224, []gradObjective{
 			{Kind: "class", Channel: 999},
 			{Kind: "channel", Layer: "conv1", Channel: 0},
 			{Kind: "channel", Layer: "fire9", Channel: 300},
 			{Kind: "channel", Layer: "fire9", Channel: 10}, // the expand1x1 half
-			{Kind: "neuron", Layer: "fire9", Channel: 400, Y: 6, X: 6},
+			{Kind: "neuron", Layer: "fire9", Channel: -1, Y: 6, X: 6},
 			{Kind: "direction", Layer: "fire5", Vector: randVector(2, 256)},
 		}},
 		// At 227 SqueezeNet's pool3 and pool5 have partial last windows (ceil mode); at 256
@@ -283,23 +289,42 @@ func TestInputGradientTorch(t *testing.T) {
 			}
 			x := d.tensor(t, "input")
 			for i, o := range c.objs {
+				o.Channel = d.man.Objectives[i].Channel
 				obj := o.engine()
+				want := d.tensor(t, d.man.Objectives[i].Grad)
+				wantV := d.man.Objectives[i].Value
+				if norm(want.Data) == 0 {
+					t.Errorf("%v: PyTorch's gradient is zero, so the case tests nothing", obj)
+				}
+				// The fast forward pass rounds its sums in float32, and a ReLU whose input lies
+				// within that rounding of zero may decide the other way than PyTorch's: the
+				// gradient is discontinuous there, and one such decision moves it by up to
+				// ~1e-3 (seen in BVLC AlexNet's conv4 with these weights). When the fast path
+				// misses gradTol, the Reference forward pass (float64 sums) must meet it, and
+				// the fast path must still be within fastGradTol.
 				v, g, err := m.InputGradient(x, obj)
 				if err != nil {
 					t.Fatalf("%v: %v", obj, err)
 				}
-				want := d.tensor(t, d.man.Objectives[i].Grad)
-				wantV := d.man.Objectives[i].Value
 				e := RelL2(g.Data, want.Data)
-				t.Logf("%-32v value %10.4f (torch %10.4f), gradient rel L2 %.2e", obj, v, wantV, e)
+				t.Logf("%-30v value %10.4f (torch %10.4f), gradient rel L2 %.2e", obj, v, wantV, e)
 				if math.Abs(float64(v)-wantV) > 1e-4*math.Max(1, math.Abs(wantV)) {
 					t.Errorf("%v: value %g, PyTorch %g", obj, v, wantV)
 				}
-				if !sameShape(g.Shape, want.Shape) || !(e < gradTol) {
-					t.Errorf("%v: input gradient %v, rel L2 error %.3g against PyTorch %v, want < %g", obj, g.Shape, e, want.Shape, gradTol)
+				if !sameShape(g.Shape, want.Shape) || !(e < fastGradTol) {
+					t.Errorf("%v: input gradient %v, rel L2 error %.3g against PyTorch %v, want < %g", obj, g.Shape, e, want.Shape, fastGradTol)
 				}
-				if n := norm(want.Data); n == 0 {
-					t.Errorf("%v: PyTorch's gradient is zero, so the case tests nothing", obj)
+				if e < gradTol {
+					continue
+				}
+				_, g, err = m.InputGradientWith(x, obj, GradOptions{Backend: Reference{}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				eRef := RelL2(g.Data, want.Data)
+				t.Logf("%-30v with the Reference forward pass: gradient rel L2 %.2e", obj, eRef)
+				if !(eRef < gradTol) {
+					t.Errorf("%v with the Reference forward pass: input gradient rel L2 error %.3g against PyTorch, want < %g", obj, eRef, gradTol)
 				}
 			}
 		})

@@ -13,7 +13,8 @@ rounding of its own: what the Go test measures is the engine's error alone.
   gradref.py net ARCH SEED SIDE OUT OBJECTIVES_JSON
       Builds ARCH with torchref.py's seeded He-normal weights, one image-like SIDE x SIDE
       input, and for each objective {"kind", "layer", "channel", "y", "x", "vector"} writes
-      its value and the gradient of the input.
+      its value and the gradient of the input. A neuron with channel -1 is the channel most
+      active at (y, x), reported back as "channel".
 
 Output: raw little-endian float32 files and manifest.json mapping names to {"file", "shape"}
 (and "value" for objectives).
@@ -142,18 +143,19 @@ def net_mode(arch, seed, side, out_dir, objectives_json):
     x = torchref.image_like(1, side, gen)
     out.add("input", x)
     mods = dict(model.named_modules())
+    acts = {}
+    for layer, mod in layers:
+        mods[mod].register_forward_hook(lambda _m, _i, y, layer=layer: acts.__setitem__(layer, y))
+    xi = f32(x).requires_grad_()
+    logits = torch.flatten(model(xi), 1)  # one forward pass, one backward per objective
     for i, o in enumerate(json.loads(objectives_json)):
-        acts = {}
-        handles = [mods[mod].register_forward_hook(lambda _m, _i, y, layer=layer: acts.__setitem__(layer, y))
-                   for layer, mod in layers]
-        xi = f32(x).requires_grad_()
-        logits = torch.flatten(model(xi), 1)
-        for h in handles:
-            h.remove()
+        if o["kind"] == "neuron" and o["channel"] < 0:
+            # The most active channel at (y, x): an inactive neuron has a zero gradient.
+            o["channel"] = int(acts[o["layer"]][0, :, o["y"], o["x"]].argmax())
         v = objective_value(o, acts.get(o.get("layer")), logits)
-        (gx,) = torch.autograd.grad(v, xi)
+        (gx,) = torch.autograd.grad(v, xi, retain_graph=True)
         out.add("grad%d" % i, gx)
-        out.manifest["objectives"].append({"value": float(v), "grad": "grad%d" % i})
+        out.manifest["objectives"].append({"value": float(v), "grad": "grad%d" % i, "channel": o["channel"]})
     out.close()
 
 
