@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"slices"
 	"testing"
@@ -197,4 +198,93 @@ func TestPackCacheFollowsWeight(t *testing.T) {
 		checkClose(t, "groups 2", FastCPU{}.Conv2D(x4, w, nil, s2), Reference{}.Conv2D(x4, w, nil, s2), fastTol)
 		checkClose(t, "groups 1", FastCPU{}.Conv2D(x2, w, nil, s1), Reference{}.Conv2D(x2, w, nil, s1), fastTol)
 	}
+}
+
+// FuzzFastCPUConv is a differential fuzz target: any small convolution the fuzzer can
+// describe (sizes, strides, pads wider than the kernel, dilation, groups, batch, int8)
+// must give Reference's result, and never panic inside the fast path.
+func FuzzFastCPUConv(f *testing.F) {
+	f.Add([]byte{3, 5, 7, 9, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 2}, int64(1))
+	f.Add([]byte{2, 6, 4, 11, 11, 11, 4, 3, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1}, int64(2))
+	f.Fuzz(func(t *testing.T, b []byte, seed int64) {
+		at := func(i, lo, hi int) int { // byte i mapped into [lo, hi]
+			if i >= len(b) {
+				return lo
+			}
+			return lo + int(b[i])%(hi-lo+1)
+		}
+		groups := at(0, 1, 3)
+		spec := ConvSpec{
+			In: groups * at(1, 1, 4), Out: groups * at(2, 1, 9),
+			KH: at(3, 1, 5), KW: at(4, 1, 5),
+			StrideH: at(5, 1, 4), StrideW: at(6, 1, 4),
+			PadT: at(7, 0, 6), PadL: at(8, 0, 6), PadB: at(9, 0, 6), PadR: at(10, 0, 6),
+			DilH: at(11, 1, 3), DilW: at(12, 1, 3), Groups: groups, ReLU: at(13, 0, 1) == 1,
+		}
+		n, h, w := at(14, 1, 3), at(15, 1, 19), at(16, 1, 19)
+		quant := at(17, 0, 1) == 1
+		r := rand.New(rand.NewSource(seed))
+		x := randTensor(r, n, spec.In, h, w)
+		wt := randWeight(r, quant, spec.Out, spec.In/groups, spec.KH, spec.KW)
+		bias := randBias(r, spec.Out)
+		want := Reference{}.Conv2D(x, wt, bias, spec)
+		got := FastCPU{Threads: 2}.Conv2D(x, wt, bias, spec)
+		what := fmt.Sprintf("%+v n=%d h=%d w=%d int8=%v", spec, n, h, w, quant)
+		if !sameShape(got.Shape, want.Shape) || HasNaN(got.Data) {
+			t.Fatalf("%s: shape %v (want %v) or NaN", what, got.Shape, want.Shape)
+		}
+		// A handful of terms can cancel to nearly nothing, where a relative error means
+		// little: bound the error by the size of the terms, the same convolution of |x|,
+		// |w| and |bias|, which float32 rounding error is proportional to.
+		absSpec := spec
+		absSpec.ReLU = false
+		scale := Reference{}.Conv2D(absTensor(x), absWeight(wt), absSlice(bias), absSpec)
+		if e := RelL2(got.Data, want.Data) * l2(want.Data) / max(l2(scale.Data), 1e-30); e > fastTol {
+			t.Errorf("%s: error %.3g of the terms' size > %.3g", what, e, fastTol)
+		}
+	})
+}
+
+// FuzzFastCPUMaxPool does the same for max pooling, ceil mode and wide pads included.
+func FuzzFastCPUMaxPool(f *testing.F) {
+	f.Add(uint8(3), uint8(3), uint8(2), uint8(2), uint8(0), uint8(0), uint8(0), uint8(0), true, uint8(13), uint8(11))
+	f.Add(uint8(2), uint8(2), uint8(1), uint8(1), uint8(3), uint8(0), uint8(4), uint8(5), false, uint8(5), uint8(7))
+	f.Fuzz(func(t *testing.T, kh, kw, sh, sw, pt, pl, pb, pr uint8, ceil bool, h, w uint8) {
+		p := PoolSpec{KH: 1 + int(kh)%5, KW: 1 + int(kw)%5, StrideH: 1 + int(sh)%4, StrideW: 1 + int(sw)%4,
+			PadT: int(pt) % 6, PadL: int(pl) % 6, PadB: int(pb) % 6, PadR: int(pr) % 6, Ceil: ceil}
+		x := randTensor(rand.New(rand.NewSource(int64(h)*256+int64(w))), 2, 3, 1+int(h)%20, 1+int(w)%20)
+		got, want := FastCPU{Threads: 2}.MaxPool2D(x, p), Reference{}.MaxPool2D(x, p)
+		if !sameShape(got.Shape, want.Shape) || !slices.Equal(got.Data, want.Data) {
+			t.Errorf("%+v on %v: differs from Reference", p, x.Shape)
+		}
+	})
+}
+
+func absSlice(v []float32) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(math.Abs(float64(x)))
+	}
+	return out
+}
+
+func absTensor(t *Tensor) *Tensor { return &Tensor{Shape: t.Shape, Data: absSlice(t.Data)} }
+
+func absWeight(w *Weight) *Weight {
+	if !w.Quantized() {
+		return &Weight{Shape: w.Shape, F32: absSlice(w.F32)}
+	}
+	q := &Weight{Shape: w.Shape, I8: make([]int8, len(w.I8)), Scale: w.Scale}
+	for i, v := range w.I8 {
+		q.I8[i] = max(v, -v) // int8 weights are in [-127, 127], so -v fits
+	}
+	return q
+}
+
+func l2(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
 }
