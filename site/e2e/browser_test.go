@@ -1,0 +1,227 @@
+//go:build !js
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts a headless Chromium with a fresh profile; the context is its first tab.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if skipAll != "" {
+		t.Skip(skipAll)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromePath),
+		chromedp.Flag("headless", "new"),
+		chromedp.NoSandbox,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("no-pings", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	keepConsole(t, ctx)
+	return ctx
+}
+
+// keepConsole prints the tab's console when the test fails.
+func keepConsole(t *testing.T, ctx context.Context) {
+	var mu sync.Mutex
+	var lines []string
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			lines = append(lines, m.String())
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, l := range lines {
+				t.Log("console:", l)
+			}
+		}
+	})
+}
+
+// open navigates to url and waits for the app's status line to say ready.
+func open(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("navigate %s: %v", url, err)
+	}
+	waitReady(t, ctx)
+}
+
+func reload(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	waitReady(t, ctx)
+}
+
+func waitReady(t *testing.T, ctx context.Context) {
+	t.Helper()
+	type st struct{ Status, Error, Boot string }
+	s, err := chromedp.Run(ctx, chromedp.Poll[st](`(() => {
+		const q = s => document.querySelector(s);
+		const status = q('[data-testid=status]')?.textContent || '';
+		const error = q('[data-testid=error]')?.textContent || '';
+		const boot = q('[data-testid=boot-error]')?.textContent || '';
+		return (status === 'ready' || status === 'failed' || boot) ? {Status: status, Error: error, Boot: boot} : null;
+	})()`, chromedp.WithPollingTimeout(120*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
+	if err != nil {
+		t.Fatalf("waiting for ready: %v (page: %s)", err, pageText(ctx))
+	}
+	if s.Status != "ready" {
+		t.Fatalf("page did not get ready: status %q, error %q %s", s.Status, s.Error, s.Boot)
+	}
+}
+
+func pageText(ctx context.Context) string {
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 2000) : ''`))
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	return s
+}
+
+func eval[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluating %s: %v", js, err)
+	}
+	return v
+}
+
+// poll waits for a JS expression to give a non-null value.
+func poll[T any](t *testing.T, ctx context.Context, what, js string, timeout time.Duration) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Poll[T](js, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond)))
+	if err != nil {
+		t.Fatalf("waiting for %s: %v (page: %s)", what, err, pageText(ctx))
+	}
+	return v
+}
+
+// controlledBy waits until a service worker of the given build controls the page: its
+// shell is then cached (install succeeds only when every file is in).
+func controlledBy(t *testing.T, ctx context.Context, build string) {
+	t.Helper()
+	js := `(async () => {
+		const c = navigator.serviceWorker.controller;
+		if (!c || c.state !== 'activated') return '';
+		return await new Promise(res => {
+			const f = e => { if (e.data && e.data.type === 'build') { navigator.serviceWorker.removeEventListener('message', f); res(e.data.build); } };
+			navigator.serviceWorker.addEventListener('message', f);
+			c.postMessage({type: 'build'});
+			setTimeout(() => res('(no answer)'), 2000);
+		});
+	})()`
+	deadline := time.Now().Add(60 * time.Second)
+	got := ""
+	for time.Now().Before(deadline) {
+		if got = eval[string](t, ctx, js); got == build {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no service worker of build %s controls the page (last answer %q)", build, got)
+}
+
+// setOffline cuts the network for the tab and its service worker (DevTools network
+// emulation) and makes the host drop every connection, so nothing can reach it.
+func setOffline(t *testing.T, ctx context.Context, h *host, off bool) {
+	t.Helper()
+	h.offline.Store(off)
+	_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		EmulateOfflineServiceWorker: &off,
+		MatchedNetworkConditions:    []*network.Conditions{{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}},
+	})
+	if err != nil {
+		t.Fatalf("network emulation: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
+		t.Fatalf("network state: %v", err)
+	}
+}
+
+// classify uploads a photo and waits for the top-5.
+func classify(t *testing.T, ctx context.Context, photo string) []prediction {
+	t.Helper()
+	seq := eval[int](t, ctx, `parseInt(document.querySelector('[data-testid=result]')?.dataset.seq || '0')`)
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS(`[data-testid=image-input]`), []string{photo})); err != nil {
+		t.Fatalf("upload %s: %v", photo, err)
+	}
+	type out struct{ Seq, Error string }
+	o := poll[out](t, ctx, "the result", fmt.Sprintf(`(() => {
+		const err = document.querySelector('[data-testid=error]')?.textContent || '';
+		const seq = document.querySelector('[data-testid=result]')?.dataset.seq || '';
+		return (err || seq === '%d') ? {Seq: seq, Error: err} : null;
+	})()`, seq+1), 120*time.Second)
+	if o.Error != "" {
+		t.Fatalf("the page reported an error instead of a result: %s", o.Error)
+	}
+	return eval[[]prediction](t, ctx, `[...document.querySelectorAll('[data-testid=prediction]')].map(e => ({Label: e.dataset.label, Prob: parseFloat(e.dataset.prob)}))`)
+}
+
+type prediction struct {
+	Label string
+	Prob  float64
+}
+
+// checkCat checks the top-5 for Chelsea the cat: real weights must say cat; fixture
+// weights must at least give five ranked classes.
+func checkCat(t *testing.T, p []prediction) {
+	t.Helper()
+	if len(p) != 5 {
+		t.Fatalf("%d predictions, want 5: %v", len(p), p)
+	}
+	if haveReal {
+		switch p[0].Label {
+		case "tabby", "tiger cat", "Egyptian cat":
+		default:
+			t.Errorf("top-1 for chelsea.png is %q, want a cat: %v", p[0].Label, p)
+		}
+	}
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err == nil {
+		err = os.MkdirAll("testout", 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join("testout", name+".png"), png, 0o644)
+	}
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+	}
+}
