@@ -8,6 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/storage"
+	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/engine"
 )
@@ -147,4 +151,80 @@ func listFiles(t *testing.T, dir string) []string {
 		return nil
 	})
 	return out
+}
+
+// TestKeepWeightsOffline: the offer states the size; after the visitor accepts, weights
+// the engine never loaded (SqueezeNet int8) start with the network off.
+func TestKeepWeightsOffline(t *testing.T) {
+	ctx := browser(t)
+	dist := filepath.Join(t.TempDir(), "dist")
+	res := export(t, webDir, dist)
+	h := serve(t, dist)
+	open(t, ctx, h.url+"/?arch="+engine.SqueezeNet11.Name+"&precision=f32")
+	controlledBy(t, ctx, res.Build)
+	offer := poll[string](t, ctx, "the offline offer", `document.querySelector('[data-testid=offline-save]')?.textContent || null`, 30*time.Second)
+	if !strings.Contains(offer, " MB)") {
+		t.Errorf("the offer does not say how much it stores: %q", offer)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=offline-save]`))); err != nil {
+		t.Fatal(err)
+	}
+	state := poll[string](t, ctx, "the weights to be kept", `(s => s === 'saved' || s === 'error' ? s : null)(document.querySelector('[data-testid=offline]')?.dataset.state)`, 60*time.Second)
+	if state != "saved" {
+		t.Fatalf("keeping the weights failed: %s", pageText(ctx))
+	}
+	kept := eval[int](t, ctx, `caches.open('alexlens-offline-weights').then(c => c.keys()).then(k => k.length)`)
+	if kept < 2 {
+		t.Errorf("%d files kept offline", kept)
+	}
+	setOffline(t, ctx, h, true)
+	defer setOffline(t, ctx, h, false)
+	open(t, ctx, h.url+"/?arch="+engine.SqueezeNet11.Name+"&precision=int8")
+	if got := eval[string](t, ctx, `document.querySelector('[data-testid=weights-select]')?.selectedOptions[0]?.textContent || ''`); !strings.Contains(got, "int8") {
+		t.Errorf("offline the app loaded %q, want the int8 weights", got)
+	}
+	checkCat(t, classify(t, ctx, filepath.Join(photosDir, "chelsea.png")))
+}
+
+// TestKeepWeightsOfflineQuota: with too little storage the offer says so clearly and no
+// file is left half-stored.
+func TestKeepWeightsOfflineQuota(t *testing.T) {
+	ctx := browser(t)
+	dist := filepath.Join(t.TempDir(), "dist")
+	res := export(t, webDir, dist)
+	h := serve(t, dist)
+	open(t, ctx, h.url+"/?arch="+engine.SqueezeNet11.Name+"&precision=f32")
+	controlledBy(t, ctx, res.Build)
+	usage := eval[float64](t, ctx, `navigator.storage.estimate().then(e => e.usage)`)
+	quota := usage + 256<<10 // far less than the weights
+	if _, err := chromedp.Call(ctx, storage.OverrideQuotaForOrigin, storage.OverrideQuotaForOriginParams{Origin: h.url, QuotaSize: &quota}); err != nil {
+		t.Fatal(err)
+	}
+	poll[string](t, ctx, "the offline offer", `document.querySelector('[data-testid=offline-save]')?.textContent || null`, 30*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=offline-save]`))); err != nil {
+		t.Fatal(err)
+	}
+	state := poll[string](t, ctx, "the outcome", `(s => s === 'saved' || s === 'error' ? s : null)(document.querySelector('[data-testid=offline]')?.dataset.state)`, 60*time.Second)
+	msg := eval[string](t, ctx, `document.querySelector('[data-testid=offline-status]').textContent`)
+	if state != "error" || !strings.Contains(msg, "storage space") || !strings.Contains(msg, "MB") {
+		t.Errorf("state %q, message %q; want a clear storage error", state, msg)
+	}
+	t.Logf("message: %s", msg)
+	// Files that fitted are kept whole; the one that did not is not kept at all: for every
+	// manifest entry, all of its parts are cached or none.
+	partial := eval[[]string](t, ctx, `(async () => {
+		const m = await (await fetch('weights/manifest.json')).json();
+		const c = await caches.open('alexlens-offline-weights');
+		const out = [];
+		for (const e of m.weights) {
+			const parts = (e.shards && e.shards.length) ? e.shards.map(s => s.file) : [e.file];
+			let n = 0;
+			for (const p of parts) if (await c.match(new URL('weights/' + p, location.href).href)) n++;
+			if (n !== 0 && n !== parts.length) out.push(e.file + ': ' + n + ' of ' + parts.length + ' parts');
+		}
+		return out;
+	})()`)
+	if len(partial) > 0 {
+		t.Errorf("half-kept files after the storage error: %v", partial)
+	}
 }
