@@ -102,24 +102,32 @@ func medianMS(ds []time.Duration) float64 {
 	return float64(s[len(s)/2]) / float64(time.Millisecond)
 }
 
-// BenchmarkConvKernel measures the GEMM core alone on AlexNet's conv3 (192 -> 384, 13x13):
-// the number to watch when changing the micro-kernel. It reports GFLOP/s.
+// BenchmarkConvKernel measures the GEMM core alone on AlexNet's conv3 (192 -> 384, 13x13)
+// with each micro-kernel this build has: the number to watch when changing one. It reports
+// GFLOP/s of wall time and of process CPU time (steadier on a shared machine).
 func BenchmarkConvKernel(b *testing.B) {
 	r := rand.New(rand.NewSource(1))
 	spec := convSpec(192, 384, 3, 3, 1, 1, 1, true)
 	x := randTensor(r, 1, 192, 13, 13)
 	w := randWeight(r, false, 384, 192, 3, 3)
 	bias := randBias(r, 384)
-	f := FastCPU{Threads: 1}
-	f.Conv2D(x, w, bias, spec)
-	b.ResetTimer()
-	cpu0 := processCPUTime()
-	for b.Loop() {
-		f.Conv2D(x, w, bias, spec)
-	}
-	flops := 2.0 * 384 * 192 * 9 * 13 * 13 * float64(b.N)
-	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	if cpu := processCPUTime() - cpu0; cpu > 0 {
-		b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s") // steadier on a shared machine
+	active := activeKernel
+	defer func() { activeKernel = active }()
+	for _, kern := range kernelVariants {
+		b.Run(kern.name, func(b *testing.B) {
+			activeKernel = kern
+			f := FastCPU{Threads: 1}
+			f.Conv2D(x, w, bias, spec)
+			b.ResetTimer()
+			cpu0 := processCPUTime()
+			for b.Loop() {
+				f.Conv2D(x, w, bias, spec)
+			}
+			flops := 2.0 * 384 * 192 * 9 * 13 * 13 * float64(b.N)
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			if cpu := processCPUTime() - cpu0; cpu > 0 {
+				b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+			}
+		})
 	}
 }

@@ -31,6 +31,10 @@ var portableKernel = gemmKernel{
 	dotI8:  dotGeneric[int8],
 }
 
+// kernelVariants lists every kernel this build can run on this CPU, for tests and
+// benchmarks; SIMD builds add theirs in init.
+var kernelVariants = []gemmKernel{portableKernel}
+
 // activeKernel is the micro-kernel the backend uses; SIMD builds replace it in init when
 // the CPU supports them.
 var activeKernel = portableKernel

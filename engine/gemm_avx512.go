@@ -2,7 +2,10 @@
 
 package engine
 
-import "simd/archsimd"
+import (
+	"fmt"
+	"simd/archsimd"
+)
 
 // AVX-512 micro-kernels, built only with GOEXPERIMENT=simd on amd64 and used only when the
 // CPU has AVX-512; otherwise the portable kernel stays active. TestSIMDKernelMatchesPortable
@@ -11,124 +14,27 @@ import "simd/archsimd"
 func init() {
 	if archsimd.X86.AVX512() {
 		activeKernel = avx512Kernel
+		for _, t := range []struct {
+			mr, nr int
+			tile   func(k int, a, b, c []float32, ldc int, ep *epilogue)
+		}{{6, 32, tile6x32AVX512}, {3, 48, tile3x48AVX512}, {2, 64, tile2x64AVX512}, {4, 32, tile4x32AVX512}} {
+			v := avx512Kernel
+			v.name, v.mr, v.nr, v.tile = fmt.Sprintf("avx512-%dx%d", t.mr, t.nr), t.mr, t.nr, t.tile
+			kernelVariants = append(kernelVariants, v)
+		}
 	}
 }
 
+//go:generate go run gemm_gen.go
+
+// avx512Kernel uses the 4 x 32 tile (gemm_avx512_tiles.go): of the generated shapes it
+// measured fastest on conv3 (BenchmarkConvKernel, GFLOP/cpu-s) because its 8 accumulators,
+// 2 B vectors and 4 broadcasts fit the 16 vector registers Go allocates, without spills.
 var avx512Kernel = gemmKernel{
-	name: "avx512-6x32", mr: 6, nr: 32,
-	tile:   tile6x32AVX512,
+	name: "avx512-4x32", mr: 4, nr: 32,
+	tile:   tile4x32AVX512,
 	dotF32: dotF32AVX512,
 	dotI8:  dotI8AVX512,
-}
-
-// tile8x32AVX512 keeps the 8 x 32 tile in 16 zmm accumulators: per k step it loads two
-// vectors of B and broadcasts eight values of A, 16 fused multiply-adds.
-func tile8x32AVX512(k int, a, b, c []float32, ldc int, ep *epilogue) {
-	a = a[:k*8]
-	b = b[:k*32]
-	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16
-	var c40, c41, c50, c51, c60, c61, c70, c71 archsimd.Float32x16
-	for len(b) >= 32 && len(a) >= 8 {
-		b0 := archsimd.LoadFloat32x16Slice(b[0:16])
-		b1 := archsimd.LoadFloat32x16Slice(b[16:32])
-		ap := a[:8:8]
-		a0 := archsimd.BroadcastFloat32x16(ap[0])
-		c00 = a0.MulAdd(b0, c00)
-		c01 = a0.MulAdd(b1, c01)
-		a1 := archsimd.BroadcastFloat32x16(ap[1])
-		c10 = a1.MulAdd(b0, c10)
-		c11 = a1.MulAdd(b1, c11)
-		a2 := archsimd.BroadcastFloat32x16(ap[2])
-		c20 = a2.MulAdd(b0, c20)
-		c21 = a2.MulAdd(b1, c21)
-		a3 := archsimd.BroadcastFloat32x16(ap[3])
-		c30 = a3.MulAdd(b0, c30)
-		c31 = a3.MulAdd(b1, c31)
-		a4 := archsimd.BroadcastFloat32x16(ap[4])
-		c40 = a4.MulAdd(b0, c40)
-		c41 = a4.MulAdd(b1, c41)
-		a5 := archsimd.BroadcastFloat32x16(ap[5])
-		c50 = a5.MulAdd(b0, c50)
-		c51 = a5.MulAdd(b1, c51)
-		a6 := archsimd.BroadcastFloat32x16(ap[6])
-		c60 = a6.MulAdd(b0, c60)
-		c61 = a6.MulAdd(b1, c61)
-		a7 := archsimd.BroadcastFloat32x16(ap[7])
-		c70 = a7.MulAdd(b0, c70)
-		c71 = a7.MulAdd(b1, c71)
-		a, b = a[8:], b[32:]
-	}
-	// Epilogue per row i: acc*scale[i] + bias[i], then ReLU, stored at c[i*ldc:].
-	var zero archsimd.Float32x16
-	store := func(i int, lo, hi archsimd.Float32x16) {
-		sc, bi := archsimd.BroadcastFloat32x16(ep.scale[i]), archsimd.BroadcastFloat32x16(ep.bias[i])
-		lo, hi = lo.MulAdd(sc, bi), hi.MulAdd(sc, bi)
-		if ep.relu {
-			lo, hi = lo.Max(zero), hi.Max(zero)
-		}
-		row := c[i*ldc : i*ldc+32]
-		lo.StoreSlice(row[:16])
-		hi.StoreSlice(row[16:])
-	}
-	store(0, c00, c01)
-	store(1, c10, c11)
-	store(2, c20, c21)
-	store(3, c30, c31)
-	store(4, c40, c41)
-	store(5, c50, c51)
-	store(6, c60, c61)
-	store(7, c70, c71)
-}
-
-// tile6x32AVX512 keeps the 6 x 32 tile in 12 zmm accumulators: per k step it loads two
-// vectors of B and broadcasts six values of A, 12 fused multiply-adds.
-func tile6x32AVX512(k int, a, b, c []float32, ldc int, ep *epilogue) {
-	a = a[:k*6]
-	b = b[:k*32]
-	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16
-	var c40, c41, c50, c51 archsimd.Float32x16
-	for len(b) >= 32 && len(a) >= 6 {
-		b0 := archsimd.LoadFloat32x16Slice(b[0:16])
-		b1 := archsimd.LoadFloat32x16Slice(b[16:32])
-		ap := a[:6:6]
-		a0 := archsimd.BroadcastFloat32x16(ap[0])
-		c00 = a0.MulAdd(b0, c00)
-		c01 = a0.MulAdd(b1, c01)
-		a1 := archsimd.BroadcastFloat32x16(ap[1])
-		c10 = a1.MulAdd(b0, c10)
-		c11 = a1.MulAdd(b1, c11)
-		a2 := archsimd.BroadcastFloat32x16(ap[2])
-		c20 = a2.MulAdd(b0, c20)
-		c21 = a2.MulAdd(b1, c21)
-		a3 := archsimd.BroadcastFloat32x16(ap[3])
-		c30 = a3.MulAdd(b0, c30)
-		c31 = a3.MulAdd(b1, c31)
-		a4 := archsimd.BroadcastFloat32x16(ap[4])
-		c40 = a4.MulAdd(b0, c40)
-		c41 = a4.MulAdd(b1, c41)
-		a5 := archsimd.BroadcastFloat32x16(ap[5])
-		c50 = a5.MulAdd(b0, c50)
-		c51 = a5.MulAdd(b1, c51)
-		a, b = a[6:], b[32:]
-	}
-	// Epilogue per row i: acc*scale[i] + bias[i], then ReLU, stored at c[i*ldc:].
-	var zero archsimd.Float32x16
-	store := func(i int, lo, hi archsimd.Float32x16) {
-		sc, bi := archsimd.BroadcastFloat32x16(ep.scale[i]), archsimd.BroadcastFloat32x16(ep.bias[i])
-		lo, hi = lo.MulAdd(sc, bi), hi.MulAdd(sc, bi)
-		if ep.relu {
-			lo, hi = lo.Max(zero), hi.Max(zero)
-		}
-		row := c[i*ldc : i*ldc+32]
-		lo.StoreSlice(row[:16])
-		hi.StoreSlice(row[16:])
-	}
-	store(0, c00, c01)
-	store(1, c10, c11)
-	store(2, c20, c21)
-	store(3, c30, c31)
-	store(4, c40, c41)
-	store(5, c50, c51)
 }
 
 // dotF32AVX512 is a float32 row dot product with four independent accumulators.

@@ -21,7 +21,7 @@ func tileReference(k, mr, nr int, a, b []float32) []float64 {
 
 func TestKernelsTileContract(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
-	for _, kern := range []gemmKernel{portableKernel, activeKernel} {
+	for _, kern := range kernelVariants {
 		for _, k := range []int{0, 1, 2, 7, 64, 363, 1001} {
 			a := randTensor(r, k*kern.mr+1).Data // one spare value: kernels must not read past k
 			b := randTensor(r, k*kern.nr+1).Data
@@ -57,7 +57,7 @@ func TestKernelsTileContract(t *testing.T) {
 
 func TestKernelsDotContract(t *testing.T) {
 	r := rand.New(rand.NewSource(6))
-	for _, kern := range []gemmKernel{portableKernel, activeKernel} {
+	for _, kern := range kernelVariants {
 		for _, n := range []int{0, 1, 15, 16, 17, 63, 64, 65, 1000, 9216} {
 			x := randTensor(r, n).Data
 			wf := randTensor(r, n).Data
