@@ -1,0 +1,117 @@
+package featurevis
+
+import (
+	"math"
+	"math/cmplx"
+)
+
+// A small mixed-radix FFT, enough for the Fourier image parameterization: complex128, any
+// length (fast when the length factors into small primes, like 224 = 2^5 * 7; a large prime
+// factor falls back to its direct DFT, correct but slow).
+
+// fftPlan holds the twiddle factors of one length.
+type fftPlan struct {
+	n       int
+	tw      []complex128 // tw[j] = exp(-2*pi*i*j/n)
+	scratch []complex128 // for the inverse; a plan is used by one goroutine at a time
+}
+
+func newFFTPlan(n int) *fftPlan {
+	p := &fftPlan{n: n, tw: make([]complex128, n), scratch: make([]complex128, n)}
+	for j := range p.tw {
+		s, c := math.Sincos(-2 * math.Pi * float64(j) / float64(n))
+		p.tw[j] = complex(c, s)
+	}
+	return p
+}
+
+// transform sets out[k] = sum_j in[j] exp(-2*pi*i*j*k/n), or with +i when inverse (and no
+// 1/n factor). in and out must not overlap; both have length n.
+func (p *fftPlan) transform(out, in []complex128, inverse bool) {
+	if inverse {
+		// conj(FFT(conj(x))) is the unnormalized inverse.
+		for i, v := range in {
+			p.scratch[i] = cmplx.Conj(v)
+		}
+		p.rec(out, p.scratch, 1, p.n)
+		for i, v := range out {
+			out[i] = cmplx.Conj(v)
+		}
+		return
+	}
+	p.rec(out, in, 1, p.n)
+}
+
+// rec computes the length-n DFT of in[0], in[stride], in[2*stride], ... into out[:n] by
+// decimation in time on n's smallest prime factor f: f interleaved sub-transforms of length
+// m = n/f, then a radix-f butterfly per k < m:
+//
+//	X[k + q*m] = sum_r W_n^(r*k) * W_f^(r*q) * F_r[k]
+func (p *fftPlan) rec(out, in []complex128, stride, n int) {
+	if n == 1 {
+		out[0] = in[0]
+		return
+	}
+	f := smallestFactor(n)
+	m := n / f
+	for r := 0; r < f; r++ {
+		p.rec(out[r*m:(r+1)*m], in[r*stride:], stride*f, m)
+	}
+	step := p.n / n // W_n^j = tw[j*step]
+	var small [8]complex128
+	t := small[:0]
+	if f > len(small) {
+		t = make([]complex128, f)
+	} else {
+		t = small[:f]
+	}
+	for k := 0; k < m; k++ {
+		for r := 0; r < f; r++ {
+			t[r] = out[r*m+k] * p.tw[(r*k*step)%p.n]
+		}
+		for q := 0; q < f; q++ {
+			var s complex128
+			for r := 0; r < f; r++ {
+				s += t[r] * p.tw[(r*q*m*step)%p.n]
+			}
+			out[q*m+k] = s
+		}
+	}
+}
+
+func smallestFactor(n int) int {
+	for f := 2; f*f <= n; f++ {
+		if n%f == 0 {
+			return f
+		}
+	}
+	return n
+}
+
+// fft2 transforms an h x w row-major array in place: rows, then columns.
+type fft2 struct {
+	h, w       int
+	rows, cols *fftPlan
+	a, b       []complex128 // scratch, max(h, w) each
+}
+
+func newFFT2(h, w int) *fft2 {
+	return &fft2{h: h, w: w, rows: newFFTPlan(w), cols: newFFTPlan(h), a: make([]complex128, max(h, w)), b: make([]complex128, max(h, w))}
+}
+
+func (f *fft2) transform(x []complex128, inverse bool) {
+	for y := 0; y < f.h; y++ {
+		row := x[y*f.w : (y+1)*f.w]
+		copy(f.a[:f.w], row)
+		f.rows.transform(row, f.a[:f.w], inverse)
+	}
+	for c := 0; c < f.w; c++ {
+		for y := 0; y < f.h; y++ {
+			f.a[y] = x[y*f.w+c]
+		}
+		f.cols.transform(f.b[:f.h], f.a[:f.h], inverse)
+		for y := 0; y < f.h; y++ {
+			x[y*f.w+c] = f.b[y]
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package featurevis
+
+import (
+	"math"
+	"math/cmplx"
+	"math/rand"
+	"testing"
+)
+
+func naiveDFT(x []complex128, inverse bool) []complex128 {
+	n := len(x)
+	sign := -1.0
+	if inverse {
+		sign = 1
+	}
+	out := make([]complex128, n)
+	for k := range out {
+		for j, v := range x {
+			out[k] += v * cmplx.Rect(1, sign*2*math.Pi*float64(j*k%n)/float64(n))
+		}
+	}
+	return out
+}
+
+func randComplex(r *rand.Rand, n int) []complex128 {
+	x := make([]complex128, n)
+	for i := range x {
+		x[i] = complex(r.NormFloat64(), r.NormFloat64())
+	}
+	return x
+}
+
+func maxAbsDiff(a, b []complex128) float64 {
+	var m float64
+	for i := range a {
+		m = max(m, cmplx.Abs(a[i]-b[i]))
+	}
+	return m
+}
+
+// TestFFTMatchesNaiveDFT covers every length up to 64 (powers of two, odd and prime
+// factors, primes) and the sizes used for images: 224 = 2^5*7, 227 (a prime), 240.
+func TestFFTMatchesNaiveDFT(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	lengths := []int{224, 227, 240}
+	for n := 1; n <= 64; n++ {
+		lengths = append(lengths, n)
+	}
+	for _, n := range lengths {
+		p := newFFTPlan(n)
+		x := randComplex(r, n)
+		for _, inv := range []bool{false, true} {
+			got := make([]complex128, n)
+			p.transform(got, x, inv)
+			if d := maxAbsDiff(got, naiveDFT(x, inv)); d > 1e-9*float64(n) {
+				t.Errorf("n=%d inverse=%v: max difference %.3g from the naive DFT", n, inv, d)
+			}
+		}
+	}
+}
+
+// TestFFT2RoundTrip: the 2-D inverse of the forward transform, divided by h*w, is the input.
+func TestFFT2RoundTrip(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	for _, hw := range [][2]int{{6, 10}, {7, 5}, {16, 16}, {28, 21}} {
+		f := newFFT2(hw[0], hw[1])
+		x := randComplex(r, hw[0]*hw[1])
+		y := append([]complex128(nil), x...)
+		f.transform(y, false)
+		// The forward 2-D transform against a naive 2-D DFT at one coefficient per row.
+		for k := 0; k < hw[0]; k++ {
+			l := (3 * k) % hw[1]
+			var want complex128
+			for py := 0; py < hw[0]; py++ {
+				for px := 0; px < hw[1]; px++ {
+					want += x[py*hw[1]+px] * cmplx.Rect(1, -2*math.Pi*(float64(k*py)/float64(hw[0])+float64(l*px)/float64(hw[1])))
+				}
+			}
+			if d := cmplx.Abs(y[k*hw[1]+l] - want); d > 1e-9 {
+				t.Errorf("%v: coefficient (%d, %d) off by %.3g", hw, k, l, d)
+			}
+		}
+		f.transform(y, true)
+		for i := range y {
+			y[i] /= complex(float64(hw[0]*hw[1]), 0)
+		}
+		if d := maxAbsDiff(y, x); d > 1e-12 {
+			t.Errorf("%v: round trip off by %.3g", hw, d)
+		}
+	}
+}
+
+// TestFourierImageIsInverseRealFFT: rendering the half spectrum of a real image, with
+// weights and scales undone, gives the image back: the parameterization is numpy's irfft2.
+func TestFourierImageIsInverseRealFFT(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for _, hw := range [][2]int{{8, 8}, {9, 7}, {12, 10}} {
+		h, w := hw[0], hw[1]
+		im := newFourierImage(h, w, func() float64 { return 0 })
+		img := make([]float64, h*w)
+		buf := make([]complex128, h*w)
+		for i := range img {
+			img[i] = r.NormFloat64()
+			buf[i] = complex(img[i], 0)
+		}
+		im.fft.transform(buf, false) // rfft2 = the first w/2+1 columns
+		for k := 0; k < h; k++ {
+			for l := 0; l < im.fw; l++ {
+				i := k*im.fw + l
+				im.spec[0][i] = buf[k*w+l] * complex(fourierDivisor/im.scale[i], 0)
+			}
+		}
+		im.render()
+		var d float64
+		for i := range img {
+			d = max(d, math.Abs(im.t[0][i]-img[i]))
+		}
+		if d > 1e-12 {
+			t.Errorf("%dx%d: irfft2(rfft2(x)) differs from x by %.3g", h, w, d)
+		}
+	}
+}
+
+// TestFourierImageGradient compares backward with central finite differences of a loss
+// sum(rgb * G) on random parameters, for real and imaginary parts of several coefficients
+// (DC, Nyquist column, mirrored rows, interior).
+func TestFourierImageGradient(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	h, w := 10, 8
+	im := newFourierImage(h, w, func() float64 { return 0.3 * r.NormFloat64() })
+	var G [3][]float64
+	var g [3][]complex128
+	for c := range G {
+		G[c] = make([]float64, h*w)
+		for i := range G[c] {
+			G[c][i] = r.NormFloat64()
+		}
+		g[c] = make([]complex128, len(im.spec[c]))
+	}
+	loss := func() float64 {
+		im.render()
+		var s float64
+		for c := range G {
+			for i, v := range G[c] {
+				s += im.rgb[c][i] * v
+			}
+		}
+		return s
+	}
+	loss()
+	im.backward(G, g)
+	const eps = 1e-6
+	for _, c := range []int{0, 2} {
+		for _, i := range []int{0, 4, 3*im.fw + 1, 7*im.fw + 2, 5*im.fw + 4, 9*im.fw + 0} {
+			for _, part := range []complex128{1, 1i} {
+				orig := im.spec[c][i]
+				im.spec[c][i] = orig + part*eps
+				up := loss()
+				im.spec[c][i] = orig - part*eps
+				down := loss()
+				im.spec[c][i] = orig
+				num := (up - down) / (2 * eps)
+				got := real(g[c][i])
+				if part == 1i {
+					got = imag(g[c][i])
+				}
+				if math.Abs(num-got) > 1e-6*max(1, math.Abs(num)) {
+					t.Errorf("channel %d coefficient %d part %v: gradient %.9g, finite difference %.9g", c, i, part, got, num)
+				}
+			}
+		}
+	}
+}
+
+// TestSamplerAdjoint: <apply(x), y> = <x, adjoint(y)> for the linear part of the sampler,
+// with a rotation, zoom and shift that put some taps outside the image.
+func TestSamplerAdjoint(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	h, w, n := 13, 11, 9
+	s := newSampler(n)
+	tf := Transforms{Jitter: 4, ScaleSpan: 0.1, RotateDeg: 10}
+	for trial := 0; trial < 5; trial++ {
+		s.set(tf.draw(r), h, w)
+		x := make([]float64, h*w)
+		for i := range x {
+			x[i] = r.NormFloat64()
+		}
+		y := make([]float32, n*n)
+		for i := range y {
+			y[i] = float32(r.NormFloat64())
+		}
+		// With std 1 and mean padValue, apply(x) - apply(0) is the linear part.
+		ax, a0 := make([]float32, n*n), make([]float32, n*n)
+		s.apply(ax, x, 0, 1)
+		s.apply(a0, make([]float64, h*w), 0, 1)
+		var lhs, rhs float64
+		for i := range y {
+			lhs += float64(ax[i]-a0[i]) * float64(y[i])
+		}
+		aty := make([]float64, h*w)
+		s.adjoint(aty, y, 1)
+		for i := range x {
+			rhs += x[i] * aty[i]
+		}
+		if math.Abs(lhs-rhs) > 1e-4*max(1, math.Abs(lhs)) {
+			t.Errorf("trial %d: <Sx, y> = %.6g, <x, S'y> = %.6g", trial, lhs, rhs)
+		}
+	}
+}
