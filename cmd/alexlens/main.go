@@ -19,6 +19,8 @@ Usage:
   alexlens classify --arch A --weights FILE [--top 5] [--json] [--precision f32|int8] IMAGE...
   alexlens embed    --arch A --weights FILE [--layer fc7] [--precision f32|int8] IMAGE... (-o out.f32 | --json)
   alexlens forward  --arch A --weights FILE --input x.f32 [--shape 1,3,224,224] [--layer NAME] -o y.f32
+  alexlens index    [--arch A --weights FILE] [--layer fc7] [--encoding int8|f16] [--thumb 64] [--append] DIR -o gallery.alxg
+  alexlens neighbors --arch A --weights FILE --gallery G [--k 5] [--metric cosine|euclidean] [--json] IMAGE...
   alexlens weights  convert|inspect|fixture|fetch ...   (alexlens weights -h)
   alexlens serve    [--addr 127.0.0.1:8080] [--web DIR] [--weights DIR]
   alexlens archs    (lists the architectures and their layers)
@@ -70,6 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdEmbed(rest, stdout, stderr)
 	case "forward":
 		return cmdForward(rest, stdout, stderr)
+	case "index":
+		return cmdIndex(rest, stdout, stderr)
+	case "neighbors":
+		return cmdNeighbors(rest, stdout, stderr)
 	case "weights":
 		return cmdWeights(ctx, rest, stdout, stderr)
 	case "serve":
