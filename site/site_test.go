@@ -21,13 +21,15 @@ import (
 func fakeWeb(t *testing.T, dir, style string) {
 	t.Helper()
 	files := map[string]string{
-		"index.html":               "<!doctype html>\n<html lang=\"en\" data-app=\"app.0123456789ab.wasm\">\n<head>\n<title>x</title>\n</head>\n<body></body>\n</html>\n",
-		"app.0123456789ab.wasm":    "\x00asm\x01\x00\x00\x00" + strings.Repeat("app", 200),
-		"style.abcdef012345.css":   style,
-		"favicon.svg":              "<svg xmlns='http://www.w3.org/2000/svg'/>",
-		"samples/chelsea.jpg":      "\xff\xd8\xff",
-		".hidden":                  "secret",
-		"app.0123456789ab.wasm.br": "stale?",
+		"index.html":                "<!doctype html>\n<html lang=\"en\" data-app=\"app.0123456789ab.wasm\">\n<head>\n<title>x</title>\n</head>\n<body></body>\n</html>\n",
+		"app.0123456789ab.wasm":     "\x00asm\x01\x00\x00\x00" + strings.Repeat("app", 200),
+		"style.abcdef012345.css":    style,
+		"favicon.svg":               "<svg xmlns='http://www.w3.org/2000/svg'/>",
+		"engine.00112233aabb.wasm":  "\x00asm\x01\x00\x00\x00engine",
+		"wasm_exec.445566778899.js": "// go",
+		"samples/chelsea.jpg":       "\xff\xd8\xff",
+		".hidden":                   "secret",
+		"app.0123456789ab.wasm.br":  "stale?",
 	}
 	for name, body := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -186,10 +188,23 @@ func TestExport(t *testing.T) {
 			t.Errorf("sw.js precaches %s", f[0])
 		}
 	}
-	for _, want := range []string{"index.html", "app.0123456789ab.wasm", "style.abcdef012345.css", "manifest.webmanifest", "icon-192.png", "icon-512.png", "samples/chelsea.jpg", pwa} {
+	for _, want := range []string{"embed.html", "embed.js", "index.html", "app.0123456789ab.wasm", "style.abcdef012345.css", "manifest.webmanifest", "icon-192.png", "icon-512.png", "samples/chelsea.jpg", pwa} {
 		if !listed[want] {
 			t.Errorf("sw.js does not precache %s", want)
 		}
+	}
+
+	// The embed page names the hashed view, style and engine scripts; the engine script
+	// runs the app's engine.
+	page := read(t, out, "embed.html")
+	for _, re := range []string{`embed-view\.[0-9a-f]{12}\.js`, `embed\.[0-9a-f]{12}\.css`, `data-engine="embed-engine\.[0-9a-f]{12}\.js"`} {
+		if !regexp.MustCompile(re).MatchString(page) {
+			t.Errorf("embed.html lacks %s", re)
+		}
+	}
+	eng := regexp.MustCompile(`embed-engine\.[0-9a-f]{12}\.js`).FindString(page)
+	if js := read(t, out, eng); !strings.Contains(js, `importScripts("wasm_exec.445566778899.js")`) || !strings.Contains(js, `"engine.00112233aabb.wasm"`) {
+		t.Errorf("%s does not load the app's engine", eng)
 	}
 
 	// _headers: security headers for all, immutable only for content-hashed names.

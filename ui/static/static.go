@@ -10,3 +10,10 @@ import "embed"
 //
 //go:embed sw.js pwa.js manifest.webmanifest
 var PWA embed.FS
+
+// Embed holds the embed page (embed.html, with view.js, engine.js and embed.css, templates
+// the export fills with hashed names), the host page's snippet (embed.js) and the live
+// preview (demo.html).
+//
+//go:embed embed/embed.html embed/embed.js embed/view.js embed/engine.js embed/embed.css embed/demo.html
+var Embed embed.FS
