@@ -1,0 +1,285 @@
+// Command driver runs the browser CPU benchmark: it serves the page, the peers (npm), the
+// exported networks and the AlexLens wasm builds on loopback, cross-origin isolated (COOP +
+// COEP, so that onnxruntime-web and tfjs can use threads), opens the page in one headless
+// Chromium once per engine, network and thread count, and prints a Markdown report: median
+// and spread of the forward-pass times, ratio to onnxruntime-web at the same thread count,
+// achieved GFLOP/s against the measured peak of AlexLens's micro-kernel, top-5 agreement with
+// PyTorch, and AlexLens's per-layer medians. bench/browser-cpu/run.sh prepares its inputs.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/chromedp/chromedp"
+)
+
+type result struct {
+	Engine, Net, Version, Kernel, Error string
+	Threads                             int
+	Isolated                            bool
+	Times                               []float64
+	Top5                                []int
+	Logits                              []float64
+	Layers                              map[string][]float64
+	Order                               []string
+	PeakGFLOPS                          float64
+}
+
+type reference map[string]struct {
+	Top5    []int
+	Logits  []float64
+	Trained bool
+}
+
+func main() {
+	page := flag.String("page", "bench/browser-cpu/page", "the benchmark page's folder")
+	peers := flag.String("peers", "build/browser-cpu/node_modules", "npm packages of the peers")
+	data := flag.String("data", "build/browser-cpu/data", "exported networks (export.py)")
+	wasm := flag.String("wasm", "build/browser-cpu/alexlens", "AlexLens wasm builds and their wasm_exec.js")
+	chrome := flag.String("chrome", "/usr/bin/chromium", "Chromium to drive")
+	nets := flag.String("nets", "alexnet,squeezenet1_1", "networks")
+	engines := flag.String("engines", "alexlens,alexlens-int8,alexlens-portable,ort,tfjs", "engines")
+	threads := flag.String("threads", fmt.Sprintf("1,%d", runtime.NumCPU()), "thread counts")
+	warmup := flag.Int("warmup", 5, "forward passes before timing")
+	runs := flag.Int("runs", 20, "timed forward passes")
+	out := flag.String("out", "", "also write the report to this file")
+	flag.Parse()
+
+	var ref reference
+	if b, err := os.ReadFile(*data + "/reference.json"); err != nil {
+		log.Fatalf("driver: %v (run bench/browser-cpu/run.sh, which exports the networks first)", err)
+	} else if err := json.Unmarshal(b, &ref); err != nil {
+		log.Fatalf("driver: reference.json: %v", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/page/", http.StripPrefix("/page/", http.FileServer(http.Dir(*page))))
+	mux.Handle("/peers/", http.StripPrefix("/peers/", http.FileServer(http.Dir(*peers))))
+	mux.Handle("/data/", http.StripPrefix("/data/", http.FileServer(http.Dir(*data))))
+	mux.Handle("/alexlens/", http.StripPrefix("/alexlens/", http.FileServer(http.Dir(*wasm))))
+	isolated := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
+		w.Header().Set("Cross-Origin-Embedder-Policy", "require-corp")
+		w.Header().Set("Cache-Control", "no-store")
+		if strings.HasSuffix(r.URL.Path, ".mjs") {
+			w.Header().Set("Content-Type", "text/javascript")
+		}
+		mux.ServeHTTP(w, r)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go http.Serve(ln, isolated)
+	base := "http://" + ln.Addr().String()
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(*chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.Flag("disable-gpu", true))
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	if err := chromedp.Do(browser); err != nil {
+		log.Fatalf("driver: starting Chromium: %v", err)
+	}
+	version, _ := chromedp.Run(browser, chromedp.Evaluate[string]("navigator.userAgent"))
+
+	var results []result
+	for _, n := range strings.Split(*nets, ",") {
+		for _, t := range strings.Split(*threads, ",") {
+			for _, e := range strings.Split(*engines, ",") {
+				url := fmt.Sprintf("%s/page/index.html?engine=%s&net=%s&threads=%s&warmup=%d&runs=%d", base, e, n, t, *warmup, *runs)
+				r := runPage(browser, url)
+				r.Engine, r.Net = e, n
+				fmt.Sscan(t, &r.Threads)
+				if r.Error != "" {
+					log.Printf("%s %s threads=%s: %s", e, n, t, firstLine(r.Error))
+				} else {
+					log.Printf("%s %s threads=%s: median %.1f ms", e, n, t, median(r.Times))
+				}
+				results = append(results, r)
+			}
+		}
+	}
+	report := render(results, ref, version, *warmup, *runs)
+	fmt.Print(report)
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// runPage opens the page in a fresh tab and waits for its result (a big network at 1 thread
+// on the portable kernel takes a minute for 25 passes).
+func runPage(browser context.Context, url string) result {
+	tab, cancel := chromedp.NewContext(browser)
+	defer cancel()
+	tab, cancelT := context.WithTimeout(tab, 10*time.Minute)
+	defer cancelT()
+	var r result
+	err := chromedp.Do(tab, chromedp.Navigate(url))
+	if err == nil {
+		var raw json.RawMessage
+		raw, err = chromedp.Run(tab, chromedp.Poll[json.RawMessage]("window.benchResult", chromedp.WithPollingTimeout(9*time.Minute)))
+		if err == nil {
+			err = json.Unmarshal(raw, &r)
+		}
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
+func render(results []result, ref reference, ua string, warmup, runs int) string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	peak := 0.0
+	peakKernel := ""
+	for _, r := range results {
+		if r.PeakGFLOPS > peak && r.Engine == "alexlens" {
+			peak, peakKernel = r.PeakGFLOPS, r.Kernel
+		}
+	}
+	w("- Browser: %s (headless), one session; machine: %d cores (%s); load average before the run: %s.\n", ua, runtime.NumCPU(), cpuName(), loadAvg())
+	w("- Batch 1, %d forward passes timed after %d of warm-up; median, and spread as min–max. Ratio = engine median / onnxruntime-web median at the same thread count (below 1 = faster than onnxruntime-web).\n", runs, warmup)
+	w("- GFLOP/s counts 2 FLOPs per multiply-add of convolutions and linear layers (AlexNet %.2f GFLOP, SqueezeNet 1.1 %.2f GFLOP). Peak: AlexLens's micro-kernel (%s) alone on an L1-resident panel in the same browser, %.1f GFLOP/s on one thread.\n",
+		gflop(engine.AlexNet), gflop(engine.SqueezeNet11), peakKernel, peak)
+	w("- Top-5 is checked against PyTorch float32 on the same weights and photo (chelsea.png); SqueezeNet has its released ImageNet weights, torchvision AlexNet seeded random ones (no trained weights offline).\n\n")
+	w("| network | engine | threads | median ms | spread ms | ratio to ORT | GFLOP/s | %% of peak | top-5 = PyTorch | logit max abs err |\n")
+	w("|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
+	for _, r := range results {
+		if r.Error != "" {
+			w("| %s | %s | %d | – | – | – | – | – | %s | – |\n", r.Net, engineName(r), r.Threads, "not run: "+firstLine(r.Error))
+			continue
+		}
+		med := median(r.Times)
+		ratio := "–"
+		for _, o := range results {
+			if o.Engine == "ort" && o.Net == r.Net && o.Threads == r.Threads && o.Error == "" {
+				ratio = fmt.Sprintf("%.2f", med/median(o.Times))
+			}
+		}
+		arch := archOf(r.Net)
+		g := gflop(arch) / (med / 1000)
+		pct := "–"
+		if peak > 0 {
+			pct = fmt.Sprintf("%.0f%%", 100*g/(peak*float64(r.Threads)))
+		}
+		rf := ref[r.Net]
+		agree := "yes"
+		if !slices.Equal(r.Top5, rf.Top5) {
+			agree = fmt.Sprintf("no: %v vs %v", r.Top5, rf.Top5)
+		}
+		w("| %s | %s | %d | %.1f | %.1f–%.1f | %s | %.1f | %s | %s | %.3g |\n", r.Net, engineName(r), r.Threads, med,
+			slices.Min(r.Times), slices.Max(r.Times), ratio, g, pct, agree, maxAbsDiff(r.Logits, rf.Logits))
+	}
+	for _, r := range results {
+		if r.Error != "" || len(r.Layers) == 0 || r.Threads != 1 || r.Engine != "alexlens" {
+			continue
+		}
+		w("\n**%s, AlexLens per layer (%s, 1 thread, median ms)**\n\n| layer | ms | share |\n|---|---:|---:|\n", r.Net, r.Kernel)
+		total := median(r.Times)
+		for _, name := range r.Order {
+			if ds := r.Layers[name]; len(ds) > 0 {
+				w("| %s | %.2f | %.0f%% |\n", name, median(ds), 100*median(ds)/total)
+			}
+		}
+	}
+	return b.String()
+}
+
+func engineName(r result) string {
+	switch r.Engine {
+	case "ort":
+		return "onnxruntime-web " + r.Version + " (wasm)"
+	case "tfjs":
+		return "tfjs-backend-wasm " + r.Version
+	}
+	if r.Kernel != "" {
+		return r.Engine + " (" + r.Kernel + ")"
+	}
+	return r.Engine
+}
+
+func archOf(name string) *engine.Arch {
+	if name == "squeezenet1_1" {
+		return engine.SqueezeNet11
+	}
+	return engine.AlexNet
+}
+
+// gflop is the FLOP count (two per multiply-add) of one forward pass, in billions.
+func gflop(a *engine.Arch) float64 {
+	macs, err := a.MultiplyAdds(a.InputSize, a.InputSize)
+	if err != nil {
+		panic(err)
+	}
+	return 2 * float64(macs) / 1e9
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func maxAbsDiff(a, b []float64) float64 {
+	if len(a) != len(b) {
+		return math.NaN()
+	}
+	m := 0.0
+	for i := range a {
+		m = max(m, math.Abs(a[i]-b[i]))
+	}
+	return m
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:3], " ")
+}
+
+func cpuName() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, 1<<16))
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}

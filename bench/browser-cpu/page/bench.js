@@ -1,0 +1,202 @@
+// The browser CPU benchmark page: runs one engine (AlexLens in Web Workers, onnxruntime-web's
+// WASM backend, or tfjs's WASM backend) on one network at one thread count, and leaves the
+// result in window.benchResult for the driver:
+//   {engine, net, threads, version, times: [ms per forward pass after warm-up], top5, logits,
+//    layers?: {name: [ms]}, order?: [names], kernel?, isolated}
+// Query parameters: engine, net, threads, warmup, runs.
+"use strict";
+(function () {
+  const q = new URLSearchParams(location.search);
+  const cfg = {
+    engine: q.get("engine") || "alexlens",
+    net: q.get("net") || "alexnet",
+    threads: parseInt(q.get("threads") || "1", 10),
+    warmup: parseInt(q.get("warmup") || "5", 10),
+    runs: parseInt(q.get("runs") || "20", 10),
+  };
+  function log(s) { document.getElementById("log").textContent += s + "\n"; }
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      const s = document.createElement("script");
+      s.src = src;
+      s.onload = resolve;
+      s.onerror = function () { reject(new Error("cannot load " + src)); };
+      document.head.appendChild(s);
+    });
+  }
+  async function fetchBuf(url) {
+    const r = await fetch(url);
+    if (!r.ok) throw new Error(url + ": HTTP " + r.status);
+    return r.arrayBuffer();
+  }
+  function top5(logits) {
+    const idx = Array.from(logits.keys());
+    idx.sort(function (a, b) { return logits[b] - logits[a]; });
+    return idx.slice(0, 5);
+  }
+  async function timeRuns(once) {
+    for (let i = 0; i < cfg.warmup; i++) await once();
+    const times = [];
+    let out;
+    for (let i = 0; i < cfg.runs; i++) {
+      const t0 = performance.now();
+      out = await once();
+      times.push(performance.now() - t0);
+    }
+    return { times: times, logits: Array.from(out) };
+  }
+
+  const engines = {
+    // AlexLens: cfg.threads Go wasm instances, each in its own worker (alexlens-worker.js).
+    // The "alexlens-portable" engine is the Go 1.26 build without SIMD, for comparison.
+    alexlens: function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32"); },
+    "alexlens-int8": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "int8"); },
+    "alexlens-portable": function () { return runAlexLens("alexlens-portable.wasm", "wasm_exec-portable.js", "f32"); },
+    ort: runORT,
+    tfjs: runTFJS,
+  };
+
+  function startWorker(wasm, execJS) {
+    const w = new Worker("alexlens-worker.js?wasm=" + encodeURIComponent("/alexlens/" + wasm) +
+      "&exec=" + encodeURIComponent("/alexlens/" + execJS));
+    let pending = null;
+    const ready = new Promise(function (resolve, reject) {
+      pending = { resolve: resolve, reject: reject };
+    });
+    w.onmessage = function (e) {
+      const p = pending;
+      pending = null;
+      if (!p) return;
+      if (e.data && e.data.error) p.reject(new Error(e.data.error)); else p.resolve(e.data);
+    };
+    w.onerror = function (e) { if (pending) pending.reject(new Error("worker: " + e.message)); };
+    return {
+      ready: ready,
+      call: function (msg, transfer) {
+        return new Promise(function (resolve, reject) {
+          pending = { resolve: resolve, reject: reject };
+          w.postMessage(msg, transfer || []);
+        });
+      },
+    };
+  }
+
+  async function runAlexLens(wasm, execJS, precision) {
+    if (cfg.threads !== 1) throw new Error("AlexLens runs one worker per forward pass here; threads=" + cfg.threads + " is not supported yet");
+    const w = startWorker(wasm, execJS);
+    const hello = await w.ready;
+    const weights = await fetchBuf("/data/" + cfg.net + ".pth");
+    await w.call({ op: "load", name: cfg.net, weights: weights, precision: precision }, [weights]);
+    const input = new Float32Array(await fetchBuf("/data/input.bin"));
+    const r = await w.call({ op: "run", input: input, warmup: cfg.warmup, runs: cfg.runs });
+    const peak = await w.call({ op: "peak" });
+    return { times: r.times, logits: r.logits, layers: r.layers, order: r.order, kernel: hello.kernel, peakGFLOPS: peak.gflops };
+  }
+
+  async function runORT() {
+    await loadScript("/peers/onnxruntime-web/dist/ort.wasm.min.js");
+    ort.env.wasm.numThreads = cfg.threads;
+    ort.env.wasm.wasmPaths = "/peers/onnxruntime-web/dist/";
+    const model = await fetchBuf("/data/" + cfg.net + ".onnx");
+    const session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+    const input = new ort.Tensor("float32", new Float32Array(await fetchBuf("/data/input.bin")), [1, 3, 224, 224]);
+    const r = await timeRuns(async function () {
+      const out = await session.run({ input: input });
+      return out.logits.data;
+    });
+    r.version = ort.env.versions ? ort.env.versions.web : "";
+    return r;
+  }
+
+  async function runTFJS() {
+    await loadScript("/peers/@tensorflow/tfjs-core/dist/tf-core.min.js");
+    await loadScript("/peers/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js");
+    tf.wasm.setWasmPaths("/peers/@tensorflow/tfjs-backend-wasm/dist/");
+    tf.wasm.setThreadsCount(cfg.threads);
+    await tf.setBackend("wasm");
+    await tf.ready();
+    const meta = await (await fetch("/data/" + cfg.net + ".tfjs.json")).json();
+    const blob = new Float32Array(await fetchBuf("/data/" + cfg.net + ".tfjs.bin"));
+    const p = {};
+    for (const e of meta) {
+      const n = e.shape.reduce(function (a, b) { return a * b; }, 1);
+      p[e.name] = tf.tensor(blob.subarray(e.offset, e.offset + n), e.shape);
+    }
+    const x = tf.tidy(function () {
+      return tf.transpose(tf.tensor(new Float32Array(inputBuffer), [1, 3, 224, 224]), [0, 2, 3, 1]);
+    });
+    const forward = cfg.net === "alexnet" ? tfAlexNet : tfSqueezeNet;
+    const r = await timeRuns(async function () {
+      const y = tf.tidy(function () { return forward(p, x); });
+      const d = await y.data();
+      y.dispose();
+      return d;
+    });
+    r.version = tf.version_core;
+    r.threads = tf.wasm.getThreadsCount ? tf.wasm.getThreadsCount() : cfg.threads;
+    return r;
+  }
+  let inputBuffer = null;
+
+  // The networks as tfjs ops, NHWC, with the same parameters as the PyTorch modules.
+  function conv(p, x, key, stride, pad, relu) {
+    return tf.fused.conv2d({ x: x, filter: p[key + ".weight"], strides: stride, pad: pad, bias: p[key + ".bias"], activation: relu ? "relu" : "linear" });
+  }
+  function linear(p, x, key, relu) {
+    return tf.fused.matMul({ a: x, b: p[key + ".weight"], bias: p[key + ".bias"], activation: relu ? "relu" : "linear" });
+  }
+  function tfAlexNet(p, x) {
+    x = conv(p, x, "features.0", 4, 2, true);
+    x = tf.maxPool(x, 3, 2, "valid");
+    x = conv(p, x, "features.3", 1, 2, true);
+    x = tf.maxPool(x, 3, 2, "valid");
+    x = conv(p, x, "features.6", 1, 1, true);
+    x = conv(p, x, "features.8", 1, 1, true);
+    x = conv(p, x, "features.10", 1, 1, true);
+    x = tf.maxPool(x, 3, 2, "valid"); // 6x6: the adaptive average pool is the identity
+    x = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [1, 9216]); // PyTorch flattens NCHW
+    x = linear(p, x, "classifier.1", true);
+    x = linear(p, x, "classifier.4", true);
+    return linear(p, x, "classifier.6", false);
+  }
+  function fire(p, x, key) {
+    const s = conv(p, x, key + ".squeeze", 1, 0, true);
+    return tf.concat([conv(p, s, key + ".expand1x1", 1, 0, true), conv(p, s, key + ".expand3x3", 1, 1, true)], 3);
+  }
+  function tfSqueezeNet(p, x) {
+    // Every ceil-mode pool here divides exactly (111 -> 55 -> 27 -> 13), so "valid" matches.
+    x = conv(p, x, "features.0", 2, 0, true);
+    x = tf.maxPool(x, 3, 2, "valid");
+    x = fire(p, x, "features.3");
+    x = fire(p, x, "features.4");
+    x = tf.maxPool(x, 3, 2, "valid");
+    x = fire(p, x, "features.6");
+    x = fire(p, x, "features.7");
+    x = tf.maxPool(x, 3, 2, "valid");
+    x = fire(p, x, "features.9");
+    x = fire(p, x, "features.10");
+    x = fire(p, x, "features.11");
+    x = fire(p, x, "features.12");
+    x = conv(p, x, "classifier.1", 1, 0, true);
+    return tf.mean(x, [1, 2]);
+  }
+
+  async function main() {
+    const run = engines[cfg.engine];
+    if (!run) throw new Error("unknown engine " + cfg.engine);
+    log("engine " + cfg.engine + ", " + cfg.net + ", threads " + cfg.threads + ", crossOriginIsolated " + self.crossOriginIsolated);
+    inputBuffer = await fetchBuf("/data/input.bin");
+    const r = await run();
+    r.engine = cfg.engine;
+    r.net = cfg.net;
+    r.threads = r.threads || cfg.threads;
+    r.isolated = self.crossOriginIsolated;
+    r.top5 = top5(r.logits);
+    log(JSON.stringify({ times: r.times, top5: r.top5 }));
+    return r;
+  }
+  main().then(function (r) { window.benchResult = r; }, function (e) {
+    log("error: " + e);
+    window.benchResult = { error: String(e && e.stack || e) };
+  });
+})();

@@ -1,0 +1,118 @@
+//go:build js && wasm
+
+// Command worker is AlexLens's engine as the browser CPU benchmark runs it: one Go wasm
+// instance in a Web Worker (page/alexlens-worker.js starts it). It answers three messages:
+//
+//	{op: "load", name, weights: ArrayBuffer, precision: "f32"|"int8"} -> {kernel}
+//	{op: "run", input: Float32Array, warmup, runs} -> {times, layers, top5, logits}
+//	{op: "peak"} -> {gflops}: the micro-kernel alone on an L1-resident panel
+//
+// Weights are the same .pth state_dicts the peers' ONNX and tfjs files were exported from.
+package main
+
+import (
+	"fmt"
+	"syscall/js"
+	"time"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/wasm/jsutil"
+	"github.com/alexlens/alexlens/weights"
+)
+
+type request struct {
+	data  js.Value
+	reply func(any)
+}
+
+func main() {
+	reqs := make(chan js.Value, 4)
+	js.Global().Set("onmessage", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		reqs <- args[0].Get("data")
+		return nil
+	}))
+	js.Global().Call("postMessage", map[string]any{"ready": true, "kernel": engine.KernelName()})
+	var model *engine.Model
+	// Requests are handled in this goroutine, never inside the JS callback: a forward pass
+	// takes long, and the callback must return for the event loop to run.
+	for data := range reqs {
+		reply, err := handle(&model, data)
+		if err != nil {
+			reply = map[string]any{"error": err.Error()}
+		}
+		js.Global().Call("postMessage", reply)
+	}
+}
+
+func handle(model **engine.Model, data js.Value) (reply map[string]any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	switch op := data.Get("op").String(); op {
+	case "load":
+		m, err := weights.LoadBytes(jsutil.Bytes(js.Global().Get("Uint8Array").New(data.Get("weights"))), data.Get("name").String())
+		if err != nil {
+			return nil, err
+		}
+		if p := data.Get("precision").String(); p == string(engine.Int8) {
+			m = m.WithPrecision(engine.Int8)
+		}
+		*model = m
+		return map[string]any{"kernel": engine.KernelName()}, nil
+	case "run":
+		m := *model
+		if m == nil {
+			return nil, fmt.Errorf("no model loaded")
+		}
+		in := data.Get("input")
+		x := engine.NewTensor(1, 3, m.Arch.InputSize, m.Arch.InputSize)
+		if in.Get("length").Int() != len(x.Data) {
+			return nil, fmt.Errorf("input has %d values, want %d", in.Get("length").Int(), len(x.Data))
+		}
+		buf := jsutil.Bytes(js.Global().Get("Uint8Array").New(in.Get("buffer"), in.Get("byteOffset"), in.Get("byteLength")))
+		for i := range x.Data {
+			x.Data[i] = float32frombits(buf[4*i:])
+		}
+		opt := engine.ForwardOptions{Keep: func(string) bool { return false }}
+		warmup, runs := data.Get("warmup").Int(), data.Get("runs").Int()
+		var times []any
+		layers := map[string]any{}
+		var res *engine.Result
+		for i := 0; i < warmup+runs; i++ {
+			start := time.Now()
+			res, err = m.Forward(x, opt)
+			if err != nil {
+				return nil, err
+			}
+			if i < warmup {
+				continue
+			}
+			times = append(times, ms(time.Since(start)))
+			for name, d := range res.LayerTimes {
+				l, _ := layers[name].([]any)
+				layers[name] = append(l, ms(d))
+			}
+		}
+		var top5 []any
+		for _, c := range engine.TopK(res.Logits.Data, 5) {
+			top5 = append(top5, c.Index)
+		}
+		logits := make([]any, len(res.Logits.Data))
+		for i, v := range res.Logits.Data {
+			logits[i] = float64(v)
+		}
+		order := make([]any, len(m.Arch.LayerNames()))
+		for i, n := range m.Arch.LayerNames() {
+			order[i] = n
+		}
+		return map[string]any{"times": times, "layers": layers, "order": order, "top5": top5, "logits": logits}, nil
+	case "peak":
+		return map[string]any{"gflops": engine.KernelPeakGFLOPS(300 * time.Millisecond), "kernel": engine.KernelName()}, nil
+	default:
+		return nil, fmt.Errorf("unknown op %q", op)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
