@@ -130,13 +130,41 @@ type host struct {
 	dir     string
 	url     string
 	offline atomic.Bool
+	csp     string // sent with every response when set
 	mu      sync.Mutex
 	paths   []string
+	sent    int64 // body bytes sent
+}
+
+// countingWriter counts the body bytes of a response.
+type countingWriter struct {
+	http.ResponseWriter
+	h *host
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.h.mu.Lock()
+	c.h.sent += int64(n)
+	c.h.mu.Unlock()
+	return n, err
+}
+
+// reset forgets the requests so far.
+func (h *host) reset() {
+	h.mu.Lock()
+	h.paths, h.sent = nil, 0
+	h.mu.Unlock()
 }
 
 func serve(t *testing.T, dir string) *host {
+	return serveCSP(t, dir, "")
+}
+
+// serveCSP is serve with a Content-Security-Policy on every response.
+func serveCSP(t *testing.T, dir, csp string) *host {
 	t.Helper()
-	h := &host{dir: dir}
+	h := &host{dir: dir, csp: csp}
 	files := http.FileServer(http.Dir(dir))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -149,7 +177,10 @@ func serve(t *testing.T, dir string) *host {
 		h.mu.Lock()
 		h.paths = append(h.paths, r.URL.Path)
 		h.mu.Unlock()
-		files.ServeHTTP(w, r)
+		if h.csp != "" {
+			w.Header().Set("Content-Security-Policy", h.csp)
+		}
+		files.ServeHTTP(countingWriter{w, h}, r)
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })

@@ -10,6 +10,7 @@
   if (!script || !script.src) return;
   const base = new URL(".", script.src);
   const frames = new Map(); // id -> iframe
+  const holders = new Map(); // id -> the [data-alexlens] element
   const views = ["kernels", "classify", "activations", "neighbours"];
   let count = 0;
 
@@ -29,17 +30,24 @@
     f.style.display = "block";
     f.style.colorScheme = "normal";
     frames.set(q.get("id"), f);
+    holders.set(q.get("id"), div);
     div.appendChild(f);
   }
 
-  // The embed asks for the height its content needs; only our frames are listened to.
+  // The embed asks for the height its content needs and reports its state; only our
+  // frames are listened to.
   window.addEventListener("message", function (e) {
     const d = e.data;
-    if (e.origin !== base.origin || !d || d.alexlens !== "size") return;
+    if (e.origin !== base.origin || !d || typeof d.alexlens !== "string") return;
     const f = frames.get(d.id);
     if (!f || f.contentWindow !== e.source) return;
-    const h = Math.max(40, Math.min(4000, Math.ceil(Number(d.height) || 0)));
-    f.style.height = h + "px";
+    if (d.alexlens === "size") {
+      const h = Math.max(40, Math.min(4000, Math.ceil(Number(d.height) || 0)));
+      f.style.height = h + "px";
+    } else if (d.alexlens === "state" && (d.state === "ready" || d.state === "error")) {
+      holders.get(d.id).setAttribute("data-alexlens-state", d.state);
+      holders.get(d.id).setAttribute("data-alexlens-status", String(d.text || "").slice(0, 300));
+    }
   });
 
   const io = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {

@@ -28,11 +28,21 @@
   const body = el("div");
   root.append(title, body, status);
   function say(s) { status.textContent = s; }
+  // setState records the view's state and tells the host page (embed.js marks the
+  // element with data-alexlens-state, so a page can style or test it).
+  function setState(s) {
+    root.dataset.state = s;
+    parent.postMessage({ alexlens: "state", id: params.get("id"), state: s, text: status.textContent }, "*");
+  }
   function fail(e) {
-    root.dataset.state = "error";
     status.className = "status error";
     say("Could not show this view: " + (e && e.message ? e.message : e));
+    setState("error");
   }
+  // A blocked resource is a broken view: say so rather than show half of it.
+  document.addEventListener("securitypolicyviolation", function (e) {
+    fail("the page's Content-Security-Policy blocked " + e.blockedURI + " (" + e.violatedDirective + ")");
+  });
 
   // Tell the host page (through embed.js) how tall the content is.
   function resize() {
@@ -162,7 +172,7 @@
     canvas.setAttribute("aria-label", out + " first-layer kernels of " + h.arch);
     body.append(canvas);
     say(out + " kernels of " + h.arch + " conv1 (" + kh + "×" + kw + "×3), " + (e.kind === "trained" ? "trained" : "untrained fixture") + " weights · " + Math.round(buf.length / 1024) + " KB read");
-    root.dataset.state = "ready";
+    setState("ready");
   }
 
   // The engine, shared by the embeds of this browser (engine.js).
@@ -257,8 +267,8 @@
         li.append(bar);
         list.append(li);
       }
-      say(model.title + (model.fixture ? " (untrained fixture weights: meaningless predictions)" : "") + " · " + r.result.forwardMs.toFixed(0) + " ms in your browser");
-      root.dataset.state = "ready";
+      say(model.title + (model.fixture ? " (untrained fixture weights: meaningless predictions)" : "") + " · top-1 " + r.result.top[0].label + " · " + r.result.forwardMs.toFixed(0) + " ms in your browser");
+      setState("ready");
     }
     buttons[Math.max(0, samples.indexOf(chosen))].setAttribute("aria-pressed", "true");
     await run();
@@ -291,7 +301,7 @@
         grid.append(c);
       }
       say(layer.name + ": the first " + r.maps.length + " of " + layer.channels + " channels for " + chosen);
-      root.dataset.state = "ready";
+      setState("ready");
     }
     buttons[Math.max(0, samples.indexOf(chosen))].setAttribute("aria-pressed", "true");
     await run();
@@ -328,8 +338,8 @@
         f.append(img, el("figcaption", "", s.replace(".jpg", "") + " · " + sim.toFixed(2)));
         grid.append(f);
       }
-      say("Nearest to " + chosen + " by " + (model.layers.length ? "the network's embedding" : "") + " (cosine similarity)");
-      root.dataset.state = "ready";
+      say("Nearest to " + chosen + ": " + ranked[0][0] + ", by the cosine similarity of " + model.arch + "'s embedding");
+      setState("ready");
     }
     buttons[Math.max(0, samples.indexOf(chosen))].setAttribute("aria-pressed", "true");
     show();

@@ -1,0 +1,223 @@
+//go:build !js
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/server"
+	"github.com/alexlens/alexlens/site"
+)
+
+// kernelBudget is what the kernel view may transfer in all (page, script, style,
+// manifest, weights header and conv1), as docs/EMBED.md states.
+const kernelBudget = 300 << 10
+
+// blogPost serves a host page on its own origin with a strict CSP that only adds the
+// AlexLens site to script-src and frame-src, as docs/EMBED.md tells authors to. Its own
+// script (/host.js) records CSP violations on the host page.
+func blogPost(t *testing.T, site string, body string) string {
+	t.Helper()
+	csp := fmt.Sprintf("default-src 'none'; script-src 'self' %s; frame-src %s; style-src 'self'; img-src 'self'", site, site)
+	page := `<!doctype html><html><head><meta charset="utf-8"><title>A blog post</title>
+<link rel="stylesheet" href="/host.css"><script src="/host.js"></script>
+<script src="` + site + `/embed.js" async></script></head>
+<body><article><h1>What AlexNet's first layer learned</h1><p>Some words before the embeds.</p>` + body + `</article></body></html>`
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(page))
+	})
+	mux.HandleFunc("/host.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css")
+		w.Write([]byte("body { font: 16px/1.5 Georgia, serif; max-width: 760px; margin: 2em auto; } .spacer { height: 6000px; }"))
+	})
+	mux.HandleFunc("/host.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		w.Write([]byte(`window.violations = []; document.addEventListener("securitypolicyviolation", e => violations.push(e.violatedDirective + " " + e.blockedURI));`))
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	// "localhost" and "127.0.0.1" are different origins: the embeds are cross-origin.
+	return "http://localhost:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port) + "/"
+}
+
+type embedState struct{ View, State, Status string }
+
+// waitEmbeds waits until n embeds on the host page report ready or error.
+func waitEmbeds(t *testing.T, ctx context.Context, n int) []embedState {
+	t.Helper()
+	js := fmt.Sprintf(`(() => {
+		const s = [...document.querySelectorAll('[data-alexlens-state]')].map(d => ({View: d.dataset.alexlens, State: d.dataset.alexlensState, Status: d.dataset.alexlensStatus || ''}));
+		return s.length >= %d ? s : null;
+	})()`, n)
+	return poll[[]embedState](t, ctx, fmt.Sprintf("%d embeds", n), js, 120*time.Second)
+}
+
+// TestEmbedKernelBudget: a post with only the kernel view transfers less than the budget
+// from the AlexLens site, and never starts the engine.
+func TestEmbedKernelBudget(t *testing.T) {
+	ctx := browser(t)
+	dist := filepath.Join(t.TempDir(), "dist")
+	export(t, webDir, dist)
+	h := serveCSP(t, dist, server.DefaultCSP)
+	arch := kernelArch()
+	post := blogPost(t, h.url, `<div data-alexlens="kernels" data-arch="`+arch+`"></div>`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(post)); err != nil {
+		t.Fatal(err)
+	}
+	s := waitEmbeds(t, ctx, 1)
+	if s[0].State != "ready" {
+		t.Fatalf("kernel embed: %+v", s[0])
+	}
+	time.Sleep(500 * time.Millisecond) // let any stray request arrive
+	h.mu.Lock()
+	sent, paths := h.sent, append([]string(nil), h.paths...)
+	h.mu.Unlock()
+	t.Logf("kernel view of %s: %d bytes from the site in %d requests: %v (%s)", arch, sent, len(paths), paths, s[0].Status)
+	if sent > kernelBudget {
+		t.Errorf("the kernel view transferred %d bytes, over the %d byte budget", sent, kernelBudget)
+	}
+	for _, p := range paths {
+		if strings.HasSuffix(p, ".wasm") || strings.Contains(p, "engine") {
+			t.Errorf("the kernel view loaded the engine (%s)", p)
+		}
+	}
+	if v := eval[[]string](t, ctx, `window.violations`); len(v) > 0 {
+		t.Errorf("CSP violations on the host page: %v", v)
+	}
+}
+
+// kernelArch is the network whose kernels the tests show: the original AlexNet's trained
+// conv1 when the shared folder has it, else SqueezeNet.
+func kernelArch() string {
+	if m, _ := filepath.Glob(filepath.Join(weightsDir, engine.AlexNetBVLC.Name+"-*.alxw")); len(m) > 0 {
+		return engine.AlexNetBVLC.Name
+	}
+	return engine.SqueezeNet11.Name
+}
+
+// TestEmbedPage: a post with three views (kernels, classify, activations) and a fourth far
+// below the fold. The visible ones work under the post's strict CSP; classify and
+// activations share one engine and download the weights once; the fourth loads nothing
+// until it is scrolled to.
+func TestEmbedPage(t *testing.T) {
+	ctx := browser(t)
+	dist := filepath.Join(t.TempDir(), "dist")
+	export(t, webDir, dist)
+	h := serveCSP(t, dist, server.DefaultCSP)
+	sq := engine.SqueezeNet11.Name
+	post := blogPost(t, h.url, `
+<div data-alexlens="kernels" data-arch="`+kernelArch()+`"></div>
+<p>And here is what it says about a photo:</p>
+<div data-alexlens="classify" data-arch="`+sq+`"></div>
+<div data-alexlens="activations" data-arch="`+sq+`" data-layer="conv1"></div>
+<div class="spacer"></div>
+<div id="below" data-alexlens="neighbours" data-arch="`+sq+`"></div>`)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(900, 1400), chromedp.Navigate(post)); err != nil {
+		t.Fatal(err)
+	}
+	states := waitEmbeds(t, ctx, 3)
+	for _, s := range states {
+		if s.State != "ready" {
+			t.Errorf("%s embed: %s (%s)", s.View, s.State, s.Status)
+		}
+		if haveReal && s.View == "classify" && !strings.Contains(s.Status, "top-1 tabby") && !strings.Contains(s.Status, "cat") {
+			t.Errorf("classify embed on chelsea.jpg: %s", s.Status)
+		}
+	}
+	if n := h.count("/embed.html", ""); n != 3 {
+		t.Errorf("%d embed pages loaded before scrolling, want 3 (the fourth is far below)", n)
+	}
+	// One engine, one download: each piece of the SqueezeNet file was fetched once.
+	f32 := pieces(t, dist, sq, "f32")
+	for _, p := range f32 {
+		if n := h.count("/weights/"+p, ""); n != 1 {
+			t.Errorf("%s fetched %d times by two embeds, want once", p, n)
+		}
+	}
+	if n := h.count("/engine.", ".wasm"); n != 1 {
+		t.Errorf("engine.wasm fetched %d times, want once (one shared engine)", n)
+	}
+	if v := eval[[]string](t, ctx, `window.violations`); len(v) > 0 {
+		t.Errorf("CSP violations on the host page: %v", v)
+	}
+	// The iframes take their containers' width and their content's height.
+	sizes := eval[[][2]float64](t, ctx, `[...document.querySelectorAll('iframe')].map(f => [f.getBoundingClientRect().width / f.parentElement.getBoundingClientRect().width, f.getBoundingClientRect().height])`)
+	for i, s := range sizes {
+		if s[0] < 0.99 || s[0] > 1.01 || s[1] < 100 {
+			t.Errorf("iframe %d: width ratio %.2f, height %.0f px", i, s[0], s[1])
+		}
+	}
+	shotPage(t, ctx, "embed-post", 900)
+
+	// Scrolling down mounts the fourth, which reuses the engine and the weights.
+	eval[bool](t, ctx, `document.getElementById('below').scrollIntoView(), true`)
+	states = waitEmbeds(t, ctx, 4)
+	for _, s := range states {
+		if s.View == "neighbours" && s.State != "ready" {
+			t.Errorf("neighbours embed: %s (%s)", s.State, s.Status)
+		}
+	}
+	for _, p := range f32 {
+		if n := h.count("/weights/"+p, ""); n != 1 {
+			t.Errorf("%s fetched %d times by three embeds, want once", p, n)
+		}
+	}
+}
+
+// pieces lists the files (shards, or the whole file) of arch's weights at precision in an
+// export.
+func pieces(t *testing.T, dist, arch, precision string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dist, "weights", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct{ Weights []site.Entry }
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range m.Weights {
+		if e.Arch == arch && e.Precision == precision && e.Partial == "" {
+			if len(e.Shards) == 0 {
+				return []string{e.File}
+			}
+			var out []string
+			for _, s := range e.Shards {
+				out = append(out, s.File)
+			}
+			return out
+		}
+	}
+	t.Fatalf("no %s %s weights in the export", arch, precision)
+	return nil
+}
+
+// shotPage saves a screenshot of the whole page, width w, under testout/.
+func shotPage(t *testing.T, ctx context.Context, name string, w int64) {
+	t.Helper()
+	full := eval[int64](t, ctx, `Math.min(2400, Math.ceil(document.querySelector('article').getBoundingClientRect().bottom - 6000))`)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, max(full, 600)), chromedp.Sleep(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, name)
+}
