@@ -55,10 +55,10 @@ func workerScript() string {
 
 // start picks the backend and the weights, then loads them.
 func (c *Root) start() {
-	backend, note := state.ChooseBackend(c.App.Params.Backend, webgpuAdapter())
+	mode, note := state.BackendMode(c.App.Params.Backend)
 	manifest, merr := fetchManifest()
 	c.update(func() {
-		c.App.Backend, c.App.BackendNote = backend, note
+		c.App.Backend, c.App.BackendNote = mode, note
 		c.App.Manifest = manifest
 		choice, err := state.ChooseWeights(manifest, c.App.Params, weightsBase)
 		if err != nil {
@@ -78,16 +78,6 @@ func fetchManifest() (*state.Manifest, error) {
 		return nil, fmt.Errorf("cannot read %s/manifest.json (%v): no weights are served; run `alexlens weights fetch` (or `alexlens weights fixture`) and reload", weightsBase, err)
 	}
 	return state.ParseManifest(data)
-}
-
-// webgpuAdapter reports whether the browser hands out a WebGPU adapter.
-func webgpuAdapter() bool {
-	gpu := js.Global().Get("navigator").Get("gpu")
-	if gpu.IsUndefined() || gpu.IsNull() {
-		return false
-	}
-	a, err := await(gpu.Call("requestAdapter"))
-	return err == nil && !a.IsNull() && !a.IsUndefined()
 }
 
 // setURLParams rewrites the query string (without reloading) so a reload or a shared link

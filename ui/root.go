@@ -91,7 +91,8 @@ func (c *Root) load(choice state.Choice) {
 	c.App.Status, c.App.Error, c.App.Progress = state.StatusLoading, "", "loading weights"
 	c.App.Model, c.App.Kernels, c.App.Result, c.App.Maps, c.App.Source = nil, nil, nil, nil, ""
 	c.previewSrc = js.Undefined()
-	req := protocol.Request{Op: protocol.OpLoad, URL: choice.URL, SHA256: choice.SHA256}
+	mode, _ := state.BackendMode(c.App.Params.Backend)
+	req := protocol.Request{Op: protocol.OpLoad, URL: choice.URL, SHA256: choice.SHA256, Compute: mode}
 	c.eng.Send(req, js.Undefined(), func(r protocol.Response) {
 		c.update(func() {
 			switch r.Kind {

@@ -249,28 +249,55 @@ func TestSecondVisitUsesCache(t *testing.T) {
 	t.Logf("navigation to ready: cold %v, cached %v", cold.Round(time.Millisecond), warm.Round(time.Millisecond))
 }
 
-// TestWebGPUFallback asks for the WebGPU backend in a browser that has an adapter
-// (Chromium's software one) and in one that has none: both run on the CPU and say why.
-func TestWebGPUFallback(t *testing.T) {
-	for _, gpu := range []bool{true, false} {
-		ctx := browser(t, gpu)
-		open(t, ctx, "?arch="+engine.AlexNet.Name+"&precision=int8&backend=webgpu")
-		if got := text(t, ctx, "backend"); got != "cpu" {
-			t.Errorf("adapter %v: backend %q, want cpu", gpu, got)
-		}
-		note := text(t, ctx, "backend-note")
-		want := "not available"
-		if gpu {
-			want = "not built yet"
-		}
-		if !strings.Contains(note, want) {
-			t.Errorf("adapter %v: note %q does not say %q", gpu, note, want)
-		}
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-sample="rocket.jpg"]`))); err != nil {
+// TestWebGPU asks for the WebGPU backend in a browser that has an adapter (Chromium's
+// software one, SwiftShader) and in one that has none. With an adapter the network runs on
+// WebGPU and gives the CPU's top-5; without one it runs on the CPU and the page says why.
+func TestWebGPU(t *testing.T) {
+	arch, photo := engine.AlexNet.Name, "rocket.jpg"
+	if haveReal {
+		arch, photo = engine.SqueezeNet11.Name, "chelsea.jpg"
+	}
+	classify := func(ctx context.Context, backend string) []prediction {
+		t.Helper()
+		tab := newTab(t, ctx)
+		open(t, tab, "?arch="+arch+"&precision=int8&backend="+backend)
+		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`[data-sample="`+photo+`"]`))); err != nil {
 			t.Fatal(err)
 		}
-		waitResult(t, ctx, 1)
+		waitResult(t, tab, 1)
+		if backend == "webgpu" {
+			screenshot(t, tab, "webgpu-"+text(t, tab, "backend"))
+		}
+		return predictions(t, tab)
 	}
+	t.Run("no-adapter", func(t *testing.T) {
+		ctx := browser(t, false)
+		tab := newTab(t, ctx)
+		open(t, tab, "?arch="+arch+"&precision=int8&backend=webgpu")
+		if got := text(t, tab, "backend"); got != "cpu" {
+			t.Errorf("backend %q, want cpu", got)
+		}
+		if note := text(t, tab, "backend-note"); !strings.Contains(note, "not available") || !strings.Contains(note, "CPU") {
+			t.Errorf("note %q does not say WebGPU is unavailable and the CPU runs", note)
+		}
+		if p := classify(ctx, "webgpu"); len(p) != 5 {
+			t.Errorf("%d predictions on the fallback path", len(p))
+		}
+	})
+	t.Run("software-adapter", func(t *testing.T) {
+		ctx := browser(t, true)
+		cpu := classify(ctx, "cpu")
+		tab := newTab(t, ctx)
+		open(t, tab, "?arch="+arch+"&precision=int8&backend=webgpu")
+		got := text(t, tab, "backend")
+		if got != "webgpu" {
+			t.Fatalf("backend %q with an adapter, want webgpu (note: %s)", got, text(t, tab, "backend-note"))
+		}
+		gpu := classify(ctx, "webgpu")
+		if len(gpu) != 5 || gpu[0].Label != cpu[0].Label || math.Abs(gpu[0].Prob-cpu[0].Prob) > 1e-2 {
+			t.Errorf("WebGPU top-5 %v, CPU %v", gpu, cpu)
+		}
+	})
 }
 
 // TestWebcam runs the live loop on Chromium's fake camera (a moving test pattern): frames

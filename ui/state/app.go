@@ -74,9 +74,15 @@ func (a *App) WeightsKind() string {
 	return "trained"
 }
 
-// Loaded applies a finished load.
+// Loaded applies a finished load: the backend shown is the one the worker got.
 func (a *App) Loaded(r protocol.Response) {
 	a.Model, a.Kernels = r.Model, r.Kernels
+	if a.Model != nil && a.Model.Compute != "" {
+		a.Backend = a.Model.Compute
+		if n := ComputeNote(a.Model.ComputeNote); n != "" {
+			a.BackendNote = n
+		}
+	}
 	a.Status, a.Progress, a.Fraction, a.Error = StatusReady, "", -1, ""
 	a.Result, a.Maps = nil, nil
 	if a.Model != nil && !a.hasLayer(a.Layer) && len(a.Model.Layers) > 0 {
@@ -88,6 +94,9 @@ func (a *App) Loaded(r protocol.Response) {
 func (a *App) Classified(r protocol.Response, source string) {
 	if r.Result != nil {
 		a.Result = r.Result
+		if r.Result.Compute != "" && r.Result.Compute != a.Backend { // WebGPU failed mid-run
+			a.Backend, a.BackendNote = r.Result.Compute, ComputeNote(r.Result.ComputeNote)
+		}
 		a.Seq++
 		a.Source = source
 	}
@@ -221,5 +230,8 @@ func (a *App) ComputePath() string {
 		return ""
 	}
 	parts := []string{a.Backend, a.Model.Backend, a.Model.Precision}
+	if a.Backend == "webgpu" {
+		parts = []string{"webgpu", "WGSL compute", a.Model.Precision}
+	}
 	return strings.Join(parts, " · ")
 }

@@ -195,20 +195,26 @@ func archs(m *Manifest) []string {
 	return out
 }
 
-// ChooseBackend resolves the backend parameter. Only the CPU path exists today: webgpu and
-// auto fall back to it and the note says why, so the page never pretends.
-func ChooseBackend(requested string, webgpuAdapter bool) (backend, note string) {
+// BackendMode turns the backend parameter into the mode the worker gets (cpu, webgpu or
+// auto) and a note for a value it does not know. The worker opens WebGPU for webgpu and
+// auto and falls back to the CPU by itself, saying why (see App.Loaded).
+func BackendMode(requested string) (mode, note string) {
 	switch requested {
-	case "cpu":
-		return "cpu", ""
-	case "webgpu", "auto", "":
-		if !webgpuAdapter {
-			return "cpu", "WebGPU is not available in this browser: running on the CPU (WebAssembly)"
-		}
-		return "cpu", "the WebGPU backend is not built yet: running on the CPU (WebAssembly)"
+	case "cpu", "webgpu", "auto":
+		return requested, ""
+	case "":
+		return "auto", ""
 	default:
 		return "cpu", fmt.Sprintf("unknown backend %q (use cpu, webgpu or auto): running on the CPU", requested)
 	}
+}
+
+// ComputeNote words the worker's reason for running on the CPU.
+func ComputeNote(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return strings.TrimSuffix(reason, ".") + ": running on the CPU (WebAssembly)"
 }
 
 func humanBytes(n int64) string {

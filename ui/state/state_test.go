@@ -74,23 +74,23 @@ func TestParseManifestErrors(t *testing.T) {
 	}
 }
 
-func TestChooseBackend(t *testing.T) {
-	for _, c := range []struct {
-		req     string
-		adapter bool
-		note    string
-	}{
-		{"cpu", true, ""},
-		{"cpu", false, ""},
-		{"auto", false, "not available"},
-		{"webgpu", false, "not available"},
-		{"webgpu", true, "not built yet"},
-		{"cuda", true, "unknown backend"},
-	} {
-		b, note := ChooseBackend(c.req, c.adapter)
-		if b != "cpu" || !strings.Contains(note, c.note) || (c.note == "") != (note == "") {
-			t.Errorf("%s/%v: %s %q", c.req, c.adapter, b, note)
+func TestBackendMode(t *testing.T) {
+	for req, want := range map[string]string{"cpu": "cpu", "webgpu": "webgpu", "auto": "auto", "": "auto", "cuda": "cpu"} {
+		mode, note := BackendMode(req)
+		if mode != want || (req == "cuda") != (note != "") {
+			t.Errorf("%q: mode %q note %q", req, mode, note)
 		}
+	}
+	a := NewApp(Params{Backend: "webgpu"})
+	a.Backend = "webgpu"
+	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "cpu", ComputeNote: "WebGPU is not available: no adapter"}})
+	if a.Backend != "cpu" || a.BackendNote != "WebGPU is not available: no adapter: running on the CPU (WebAssembly)" {
+		t.Errorf("after a CPU load: %q %q", a.Backend, a.BackendNote)
+	}
+	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "webgpu"}})
+	a.Classified(protocol.Response{Result: &protocol.Classification{Compute: "cpu", ComputeNote: "WebGPU failed, finished on the CPU: device lost"}}, "x")
+	if a.Backend != "cpu" || !strings.Contains(a.BackendNote, "device lost") {
+		t.Errorf("after a mid-run fallback: %q %q", a.Backend, a.BackendNote)
 	}
 }
 

@@ -37,6 +37,9 @@ type Request struct {
 	URL       string `json:"url,omitempty"`
 	SHA256    string `json:"sha256,omitempty"`
 	Precision string `json:"precision,omitempty"` // f32 or int8; "" keeps the file's own
+	// Compute is where the network runs: cpu, webgpu or auto ("" is auto). webgpu and auto
+	// fall back to the CPU when WebGPU is missing or fails; the response says why.
+	Compute string `json:"compute,omitempty"`
 
 	// OpFrame: the frame's size; its RGBA bytes come beside the JSON.
 	Width  int `json:"width,omitempty"`
@@ -108,19 +111,23 @@ type LayerInfo struct {
 
 // ModelInfo describes loaded weights.
 type ModelInfo struct {
-	Arch      string      `json:"arch"`
-	Title     string      `json:"title"`
-	Precision string      `json:"precision"`
-	Fixture   bool        `json:"fixture"`
-	Partial   string      `json:"partial,omitempty"` // last layer the weights cover, if not all
-	Params    int         `json:"params"`
-	Bytes     int64       `json:"bytes"`
-	SHA256    string      `json:"sha256"`
-	FromCache bool        `json:"fromCache"`
-	Backend   string      `json:"backend"`
-	InputSize int         `json:"inputSize"`
-	Layers    []LayerInfo `json:"layers"`
-	LoadMs    float64     `json:"loadMs"`
+	Arch      string `json:"arch"`
+	Title     string `json:"title"`
+	Precision string `json:"precision"`
+	Fixture   bool   `json:"fixture"`
+	Partial   string `json:"partial,omitempty"` // last layer the weights cover, if not all
+	Params    int    `json:"params"`
+	Bytes     int64  `json:"bytes"`
+	SHA256    string `json:"sha256"`
+	FromCache bool   `json:"fromCache"`
+	Backend   string `json:"backend"` // the CPU backend's name (fastcpu)
+	// Compute is what runs the network: "webgpu" or "cpu"; ComputeNote says why the CPU
+	// runs when WebGPU was asked for ("" otherwise).
+	Compute     string      `json:"compute"`
+	ComputeNote string      `json:"computeNote,omitempty"`
+	InputSize   int         `json:"inputSize"`
+	Layers      []LayerInfo `json:"layers"`
+	LoadMs      float64     `json:"loadMs"`
 }
 
 // Prediction is one ranked class.
@@ -148,8 +155,12 @@ type Classification struct {
 	EmbeddingLayer string    `json:"embeddingLayer,omitempty"`
 	Embedding      []float32 `json:"embedding,omitempty"`
 	Backend        string    `json:"backend"`
-	ImageWidth     int       `json:"imageWidth"`
-	ImageHeight    int       `json:"imageHeight"`
+	// Compute and ComputeNote as in ModelInfo, after this pass: WebGPU failing mid-run
+	// finishes the pass on the CPU and stays there.
+	Compute     string `json:"compute"`
+	ComputeNote string `json:"computeNote,omitempty"`
+	ImageWidth  int    `json:"imageWidth"`
+	ImageHeight int    `json:"imageHeight"`
 }
 
 // ActivationMap is one channel of one layer, scaled to 0..255 grayscale, row-major.
@@ -203,6 +214,9 @@ func (r *Request) Validate() error {
 		}
 		if r.Precision != "" && r.Precision != "f32" && r.Precision != "int8" {
 			return fmt.Errorf("load: precision must be f32 or int8, not %q", r.Precision)
+		}
+		if r.Compute != "" && r.Compute != "cpu" && r.Compute != "webgpu" && r.Compute != "auto" {
+			return fmt.Errorf("load: compute must be cpu, webgpu or auto, not %q", r.Compute)
 		}
 	case OpFrame:
 		if r.Width < 1 || r.Height < 1 || r.Width > MaxFrameSide || r.Height > MaxFrameSide {

@@ -30,11 +30,42 @@ type Codecs struct {
 	FrameTensor   func(rgba []byte, w, h, crop int) (*engine.Tensor, error)
 }
 
+// Runner runs a loaded model's forward passes. The CPU runner is the default; the worker
+// plugs in the WebGPU runner, which falls back to the CPU by itself.
+type Runner interface {
+	Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine.Result, error)
+	// Compute is "webgpu" or "cpu" (what the next pass runs on), note why the CPU runs
+	// when WebGPU was asked for.
+	Compute() (compute, note string)
+	Close()
+}
+
+// RunnerFactory makes the runner for a newly loaded model; mode is the request's compute
+// (cpu, webgpu, auto or "").
+type RunnerFactory func(m *engine.Model, mode string, cpu engine.Backend) Runner
+
+type cpuRunner struct {
+	m   *engine.Model
+	cpu engine.Backend
+}
+
+func (r cpuRunner) Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine.Result, error) {
+	opt.Backend = r.cpu
+	return r.m.Forward(x, opt)
+}
+func (r cpuRunner) Compute() (string, string) { return "cpu", "" }
+func (r cpuRunner) Close()                    {}
+
+// CPURunner runs on the CPU backend whatever the mode.
+func CPURunner(m *engine.Model, _ string, cpu engine.Backend) Runner { return cpuRunner{m, cpu} }
+
 // Session is one worker's engine state. It is not safe for concurrent use: the worker runs
 // one request at a time.
 type Session struct {
 	codecs  Codecs
 	backend engine.Backend
+	runners RunnerFactory
+	runner  Runner
 	model   *engine.Model
 	info    *protocol.ModelInfo
 	last    *engine.Result
@@ -45,8 +76,12 @@ func New(c Codecs, backend engine.Backend) *Session {
 	if backend == nil {
 		backend = engine.DefaultBackend()
 	}
-	return &Session{codecs: c, backend: backend}
+	return &Session{codecs: c, backend: backend, runners: CPURunner}
 }
+
+// SetRunners replaces the CPU runner factory (the worker's WebGPU runner); it applies to
+// the next Load.
+func (s *Session) SetRunners(f RunnerFactory) { s.runners = f }
 
 // ErrNoModel is returned by requests that need weights before any were loaded.
 var ErrNoModel = errors.New("no weights loaded yet")
@@ -64,6 +99,11 @@ func (s *Session) Load(data []byte, wantSHA256, precision string) (*protocol.Mod
 // When it matches a wanted hash the per-tensor hashes are skipped, since the whole file is
 // then known to be the one the manifest names; without one, every tensor's hash is checked.
 func (s *Session) LoadHashed(data []byte, got, wantSHA256, precision string, start time.Time) (*protocol.ModelInfo, error) {
+	return s.LoadHashedOn(data, got, wantSHA256, precision, "", start)
+}
+
+// LoadHashedOn is LoadHashed with the compute mode (cpu, webgpu, auto; "" is auto).
+func (s *Session) LoadHashedOn(data []byte, got, wantSHA256, precision, compute string, start time.Time) (*protocol.ModelInfo, error) {
 	got = strings.ToLower(got)
 	if wantSHA256 != "" && !strings.EqualFold(got, wantSHA256) {
 		return nil, fmt.Errorf("weights are corrupt or changed: sha256 %s..., expected %s...", shortHash(got), shortHash(wantSHA256))
@@ -88,8 +128,14 @@ func (s *Session) LoadHashed(data []byte, got, wantSHA256, precision string, sta
 	info.Bytes = int64(len(data))
 	info.SHA256 = got
 	info.Backend = s.backend.Name()
+	if s.runner != nil {
+		s.runner.Close() // the old model's GPU buffers go before the new one's are made
+	}
+	s.model, s.info, s.last = nil, nil, nil
+	s.runner = s.runners(m, compute, s.backend)
+	info.Compute, info.ComputeNote = s.runner.Compute()
 	info.LoadMs = ms(time.Since(start))
-	s.model, s.info, s.last = m, info, nil
+	s.model, s.info = m, info
 	return info, nil
 }
 
@@ -159,19 +205,21 @@ func (s *Session) run(x *engine.Tensor, prep time.Duration, w, h int, progress f
 	if m.Partial != "" {
 		total = indexOf(m.Arch.LayerNames(), m.Partial) + 1
 	}
-	opt := engine.ForwardOptions{Backend: s.backend}
+	opt := engine.ForwardOptions{}
 	if progress != nil {
 		opt.OnLayer = func(name string, i, _ int, took time.Duration) {
 			progress(protocol.Progress{Stage: protocol.StageLayer, Done: int64(i + 1), Total: int64(total), Layer: name, Millis: ms(took)})
 		}
 	}
 	start := time.Now()
-	res, err := m.Forward(x, opt)
+	res, err := s.runner.Forward(x, opt)
 	if err != nil {
 		return nil, err
 	}
+	compute, note := s.runner.Compute()
 	c := &protocol.Classification{
 		PreprocessMs: ms(prep), ForwardMs: ms(time.Since(start)), Backend: s.backend.Name(),
+		Compute: compute, ComputeNote: note,
 		ImageWidth: w, ImageHeight: h, Top: []protocol.Prediction{},
 	}
 	for _, name := range res.Order {

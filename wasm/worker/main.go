@@ -10,6 +10,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"syscall/js"
@@ -34,6 +36,7 @@ type job struct {
 func main() {
 	self := js.Global()
 	s := session.New(codecs(), nil)
+	s.SetRunners(newGPURunner)
 	jobs := make(chan job, 16)
 	onMessage := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		data := args[0].Get("data")
@@ -106,13 +109,12 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 		progress(protocol.Progress{Stage: protocol.StageVerify})
 		sum, native := jsutil.SHA256(jsData)
 		data := jsutil.Bytes(jsData)
-		progress(protocol.Progress{Stage: protocol.StageDecode})
-		var info *protocol.ModelInfo
-		if native {
-			info, err = s.LoadHashed(data, sum, req.SHA256, req.Precision, start)
-		} else {
-			info, err = s.Load(data, req.SHA256, req.Precision)
+		if !native { // no crypto.subtle (an insecure origin): Go's own, slower
+			h := sha256.Sum256(data)
+			sum = hex.EncodeToString(h[:])
 		}
+		progress(protocol.Progress{Stage: protocol.StageDecode})
+		info, err := s.LoadHashedOn(data, sum, req.SHA256, req.Precision, req.Compute, start)
 		if err != nil {
 			if fromCache {
 				forget(req.URL, req.SHA256) // a bad cached copy is dropped so a reload refetches

@@ -1,0 +1,24 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/wasm/session"
+	"github.com/alexlens/alexlens/wasm/webgpu"
+)
+
+// gpuRunner adapts the WebGPU runner (with its own CPU fallback) to the session.
+type gpuRunner struct{ r *webgpu.Runner }
+
+func newGPURunner(m *engine.Model, mode string, cpu engine.Backend) session.Runner {
+	return gpuRunner{webgpu.NewRunner(m, mode, cpu, webgpu.Options{})}
+}
+
+func (g gpuRunner) Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine.Result, error) {
+	return g.r.Forward(x, opt)
+}
+
+func (g gpuRunner) Compute() (string, string) { return g.r.Backend, g.r.Reason }
+
+func (g gpuRunner) Close() { g.r.Close() }
