@@ -436,6 +436,3 @@ func (x *exporter) writeHeaders() error {
 	p := filepath.Join(x.dir, "_headers")
 	return os.WriteFile(p, []byte(b.String()), 0o644)
 }
-
-// addEmbed adds the embed page and snippet (embed.go).
-func (x *exporter) addEmbed() error { return nil }
