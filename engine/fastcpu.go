@@ -260,7 +260,7 @@ func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
 				cols[ox] = [2]int{x0, max(x0, x1)} // empty for a window wholly in the padding
 			}
 			for pl := p0; pl < p1; pl++ {
-				maxPoolPlane(y.Data[pl*oh*ow:(pl+1)*oh*ow], x.Data[pl*h*w:(pl+1)*h*w], hmax, cols, h, w, oh, ow, p)
+				maxPoolPlaneImpl(y.Data[pl*oh*ow:(pl+1)*oh*ow], x.Data[pl*h*w:(pl+1)*h*w], hmax, cols, h, w, oh, ow, p)
 			}
 			return
 		}
@@ -270,6 +270,9 @@ func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
 	})
 	return y
 }
+
+// maxPoolPlaneImpl is maxPoolPlane or a SIMD variant of it (pool_wasmsimd.go).
+var maxPoolPlaneImpl = maxPoolPlane
 
 // maxPoolPlane is max pooling of one plane, separably: first the maximum over each
 // window's columns for every input row (hmax, h x ow), then over each window's rows; both
@@ -282,7 +285,7 @@ func maxPoolPlane(out, in, hmax []float32, cols [][2]int, h, w, oh, ow int, p Po
 		for ox, c := range cols {
 			m := negInf
 			for _, v := range row[c[0]:c[1]] {
-				m = max(m, v)
+				m = maxF32(m, v) // the builtin max, without a runtime call on wasm (fmax.go)
 			}
 			hrow[ox] = m
 		}
@@ -297,7 +300,7 @@ func maxPoolPlane(out, in, hmax []float32, cols [][2]int, h, w, oh, ow int, p Po
 		}
 		for iy := y0; iy < y1; iy++ {
 			for ox, v := range hmax[iy*ow : (iy+1)*ow] {
-				orow[ox] = max(orow[ox], v)
+				orow[ox] = maxF32(orow[ox], v)
 			}
 		}
 	}

@@ -1,0 +1,81 @@
+package handler
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alexlens/alexlens/server/httpsuite"
+)
+
+// TestSuite holds the handler to the Go server's conformance suite, natively: the staged
+// fixture served through a DirStore.
+func TestSuite(t *testing.T) {
+	for _, iso := range []bool{false, true} {
+		base := t.TempDir()
+		fx, err := httpsuite.WriteFixture(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fx.CrossOriginIsolated = iso
+		fx.StrictPrecompressed = true
+		staged := filepath.Join(base, "staged")
+		if _, err := Stage(fx.WebRoot, fx.WeightsDir, staged, 0); err != nil {
+			t.Fatal(err)
+		}
+		store, err := OpenDir(staged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(New(store, Config{CrossOriginIsolated: iso}))
+		t.Run(map[bool]string{false: "plain", true: "isolated"}[iso], func(t *testing.T) { httpsuite.Run(t, srv.URL, fx) })
+		srv.Close()
+	}
+}
+
+// TestJoinSplitHeaders: values split on commas (as github.com/syumai/workers delivers
+// them) are joined back, so lists and dates survive.
+func TestJoinSplitHeaders(t *testing.T) {
+	var got http.Header
+	h := JoinSplitHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header["If-None-Match"] = []string{`"a"`, ` "b"`}
+	r.Header["If-Modified-Since"] = []string{"Wed", " 21 Oct 2015 07:28:00 GMT"}
+	r.Header["Range"] = []string{"bytes=0-1", "4-5"}
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	for k, want := range map[string]string{"If-None-Match": `"a", "b"`, "If-Modified-Since": "Wed, 21 Oct 2015 07:28:00 GMT", "Range": "bytes=0-1, 4-5"} {
+		if g := got.Get(k); g != want || len(got[k]) != 1 {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
+	}
+}
+
+func TestParseIndex(t *testing.T) {
+	for _, bad := range []string{`[`, `{"etc/passwd":{}}`, `{"web/../x":{}}`, `{"web/a":{"size":-1}}`, `{"web//a":{}}`} {
+		if _, err := ParseIndex([]byte(bad)); err == nil {
+			t.Errorf("ParseIndex(%s) accepted", bad)
+		}
+	}
+	idx, err := ParseIndex([]byte(`{"web":{"dir":true},"web/a.js":{"size":3,"etag":"\"x\""}}`))
+	if err != nil || len(idx.Names()) != 1 {
+		t.Errorf("ParseIndex = %v, %v", idx, err)
+	}
+}
+
+func FuzzParseIndex(f *testing.F) {
+	f.Add([]byte(`{"web":{"dir":true},"web/a.js":{"size":3,"etag":"\"x\"","enc":["br"]}}`))
+	f.Add([]byte(`{"weights/x":{"size":1e30}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		idx, err := ParseIndex(b)
+		if err != nil {
+			return
+		}
+		for name, e := range idx {
+			if e.Size < 0 || strings.Contains(name, "..") && strings.Contains("/"+name+"/", "/../") {
+				t.Fatalf("accepted %q %+v", name, e)
+			}
+		}
+	})
+}
