@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 )
 
 // The fast backend must agree with Reference on every operator; these tests use odd sizes
@@ -287,4 +289,58 @@ func l2(v []float32) float64 {
 		s += float64(x) * float64(x)
 	}
 	return math.Sqrt(s)
+}
+
+// TestPackCacheReleasesWeights checks that packed weights do not outlive their Weight: a
+// server loading and dropping models must not grow the cache forever.
+func TestPackCacheReleasesWeights(t *testing.T) {
+	count := func() (n int) {
+		packCache.Range(func(_, _ any) bool { n++; return true })
+		return n
+	}
+	before := count()
+	func() {
+		r := rand.New(rand.NewSource(4))
+		for i := 0; i < 5; i++ {
+			w := randWeight(r, i%2 == 1, 6, 3, 3, 3)
+			FastCPU{}.Conv2D(randTensor(r, 1, 3, 5, 5), w, nil, convSpec(3, 6, 3, 3, 1, 1, 1, false))
+		}
+	}()
+	if got := count(); got < before+5 {
+		t.Fatalf("cache holds %d entries after packing 5 weights, had %d", got, before)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for count() > before && time.Now().Before(deadline) {
+		runtime.GC() // cleanups run after the weights are found unreachable
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := count(); got > before {
+		t.Errorf("cache still holds %d entries for dropped weights", got-before)
+	}
+}
+
+// TestFastCPUConcurrentUse runs one model's convolutions from several goroutines at once,
+// as a server does: results must not depend on sharing the packed weights.
+func TestFastCPUConcurrentUse(t *testing.T) {
+	r := rand.New(rand.NewSource(12))
+	spec := convSpec(8, 12, 3, 3, 1, 1, 2, true)
+	w := randWeight(r, true, 12, 4, 3, 3)
+	xs := []*Tensor{randTensor(r, 1, 8, 9, 9), randTensor(r, 2, 8, 7, 11), randTensor(r, 1, 8, 5, 6)}
+	done := make(chan error)
+	for i := 0; i < 6; i++ {
+		go func() {
+			x := xs[i%len(xs)]
+			got, want := FastCPU{Threads: 2}.Conv2D(x, w, nil, spec), Reference{}.Conv2D(x, w, nil, spec)
+			if e := RelL2(got.Data, want.Data); e > fastTol {
+				done <- fmt.Errorf("goroutine %d: relative L2 error %.3g", i, e)
+				return
+			}
+			done <- nil
+		}()
+	}
+	for i := 0; i < 6; i++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
 }
