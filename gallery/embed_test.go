@@ -223,6 +223,7 @@ func TestNearDuplicatesSqueezeNet(t *testing.T) {
 	for _, layer := range layers {
 		for _, e := range []Encoding{Int8, F16} {
 			g := buildGallery(t, m, layer, e, items, embs[layer])
+			encodingError(t, g, embs[layer], append(queries[layer], embs[layer]...))
 			for _, metric := range []Metric{Cosine, Euclidean} {
 				margin := checkNearDuplicates(t, g, queries[layer], metric, allVariants, layer == DefaultLayer(m.Arch))
 				t.Logf("squeezenet1_1 %-9s (%4d-d, %-4s) %-9s: nearest unrelated / farthest variant >= %.3f", layer, g.Header.Dim, e, metric, margin)
@@ -346,5 +347,61 @@ func TestFingerprint(t *testing.T) {
 	}
 	if Fingerprint(a) == Fingerprint(weights.Fixture(engine.SqueezeNet11, 2)) {
 		t.Error("different weights share a fingerprint")
+	}
+}
+
+// encodingError compares distances over the stored encoding with float32 ones on the exact
+// embeddings: the largest absolute error (cosine; Euclidean as a fraction of the query's length),
+// and how many of the float32 top-5 the encoded search also returns. Bounds: int8 cosine 2e-3 and
+// Euclidean 3% of |query|, f16 2e-4 and 0.1%; top-5 agreement >= 90%.
+func encodingError(t *testing.T, g *Gallery, exact [][]float32, queries [][]float32) {
+	t.Helper()
+	ref := &Gallery{Header: g.Header}
+	ref.Header.Encoding = "f32"
+	for _, m := range []Metric{Cosine, Euclidean} {
+		worst, agree, total := 0.0, 0, 0
+		got, err := g.Search(queries, SearchOptions{K: 5, Metric: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for qi, q := range queries {
+			var want []Neighbor
+			for i, x := range exact {
+				var dot, qq, xx, sq float64
+				for j := range x {
+					a, b := float64(q[j]), float64(x[j])
+					dot, qq, xx, sq = dot+a*b, qq+a*a, xx+b*b, sq+(a-b)*(a-b)
+				}
+				d := math.Sqrt(sq)
+				if m == Cosine {
+					d = 1 - dot/math.Sqrt(qq*xx)
+				}
+				want = append(want, Neighbor{i, float32(d)})
+			}
+			slices.SortFunc(want, cmpNeighbor)
+			for _, n := range got[qi] {
+				for _, w := range want[:5] {
+					if w.Index == n.Index {
+						agree++
+					}
+				}
+				total++
+				d := float64(want[slices.IndexFunc(want, func(w Neighbor) bool { return w.Index == n.Index })].Distance)
+				e := math.Abs(float64(n.Distance) - d)
+				if m == Euclidean {
+					e /= float64(norm(q)) // relative to the query's length: self-distances are ~0
+				}
+				worst = max(worst, e)
+			}
+		}
+		what := "max |cosine distance error|"
+		bound := map[Encoding]float64{Int8: 2e-3, F16: 2e-4}[g.Header.Encoding]
+		if m == Euclidean {
+			what, bound = "max Euclidean distance error / |query|", map[Encoding]float64{Int8: 0.03, F16: 1e-3}[g.Header.Encoding]
+		}
+		t.Logf("%s %s (%d items, %d queries): %s %.2g, top-5 agreement with float32 %d/%d", g.Header.Layer, g.Header.Encoding, len(exact), len(queries), what, worst, agree, total)
+		if worst > bound || float64(agree) < 0.9*float64(total) {
+			t.Errorf("%s %s %s: error %.3g (bound %g), top-5 agreement %d/%d", g.Header.Layer, g.Header.Encoding, m, worst, bound, agree, total)
+		}
 	}
 }
