@@ -18,6 +18,7 @@ import "simd/archsimd"
 
 func init() {
 	activeKernel = wasmSIMDKernel
+	kernelVariants = append(kernelVariants, wasmSIMDKernel)
 }
 
 var wasmSIMDKernel = gemmKernel{
