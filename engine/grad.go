@@ -35,6 +35,11 @@ type Objective struct {
 	Channel int    // class index for ObjectiveClass
 	Y, X    int
 	Vector  []float32
+	// PreReLU reads the layer's output before its fused ReLU (convolutions, fire modules,
+	// fully connected layers). A unit that is off for the current input has no gradient
+	// after its ReLU; before it, gradient ascent can still switch it on. Lucid visualizes
+	// "pre_relu" tensors for this reason.
+	PreReLU bool
 }
 
 // ClassLogit is the objective "logit of class c".
@@ -57,6 +62,11 @@ func Direction(layer string, v []float32) Objective {
 }
 
 func (o Objective) String() string {
+	if o.PreReLU {
+		p := o
+		p.PreReLU = false
+		return p.String() + " (pre-ReLU)"
+	}
 	switch o.Kind {
 	case ObjectiveClass:
 		return fmt.Sprintf("class %d logit", o.Channel)
@@ -107,7 +117,7 @@ func (m *Model) InputGradientWith(x *Tensor, obj Objective, opt GradOptions) (fl
 	bw := FastCPU{Threads: opt.Threads}
 	target := obj.layerName(m.Arch)
 
-	tape, act := m.forwardTape(x, be, target)
+	tape, act := m.forwardTape(x, be, target, obj.PreReLU)
 	value, g := obj.seed(act, shapes[target])
 
 	// The backward pass: the forward loop in reverse, each step turning the gradient of a
@@ -140,19 +150,33 @@ type tapeStep struct {
 	layer   Layer
 	in, out *Tensor
 	squeeze *Tensor // fire modules: the squeeze convolution's output
+	preReLU bool    // the objective's layer without its ReLU
+}
+
+// fireConvs are a fire module's convolutions, without the expand ReLUs when preReLU.
+func fireConvs(l Layer, preReLU bool) (sq, e1, e3 ConvSpec) {
+	sq, e1, e3 = l.Fire.convs()
+	if preReLU {
+		e1.ReLU, e3.ReLU = false, false
+	}
+	return sq, e1, e3
 }
 
 // forwardTape runs the network up to and including the layer named target, as Forward does,
-// and returns the tape and target's activation.
-func (m *Model) forwardTape(x *Tensor, be Backend, target string) ([]tapeStep, *Tensor) {
+// and returns the tape and target's activation; preReLU leaves out target's fused ReLU.
+func (m *Model) forwardTape(x *Tensor, be Backend, target string, preReLU bool) ([]tapeStep, *Tensor) {
 	var tape []tapeStep
 	for _, l := range m.Arch.Layers {
 		s := tapeStep{layer: l, in: x}
+		if preReLU && l.Name == target {
+			s.layer.Conv.ReLU, s.layer.Linear.ReLU, s.preReLU = false, false, true
+			l = s.layer
+		}
 		switch l.Kind {
 		case KindConv:
 			x = be.Conv2D(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Conv)
 		case KindFire:
-			sq, e1, e3 := l.Fire.convs()
+			sq, e1, e3 := fireConvs(l, s.preReLU)
 			s.squeeze = be.Conv2D(x, m.Params[l.Key+".squeeze.weight"], m.bias(l.Key+".squeeze"), sq)
 			x = be.Concat(
 				be.Conv2D(s.squeeze, m.Params[l.Key+".expand1x1.weight"], m.bias(l.Key+".expand1x1"), e1),

@@ -214,18 +214,23 @@ type gradObjective struct {
 	Y       int       `json:"y"`
 	X       int       `json:"x"`
 	Vector  []float32 `json:"vector,omitempty"`
+	PreReLU bool      `json:"prerelu,omitempty"`
 }
 
 func (o gradObjective) engine() Objective {
+	var obj Objective
 	switch o.Kind {
 	case "class":
-		return ClassLogit(o.Channel)
+		obj = ClassLogit(o.Channel)
 	case "channel":
-		return ChannelMean(o.Layer, o.Channel)
+		obj = ChannelMean(o.Layer, o.Channel)
 	case "neuron":
-		return Neuron(o.Layer, o.Channel, o.Y, o.X)
+		obj = Neuron(o.Layer, o.Channel, o.Y, o.X)
+	default:
+		obj = Direction(o.Layer, o.Vector)
 	}
-	return Direction(o.Layer, o.Vector)
+	obj.PreReLU = o.PreReLU
+	return obj
 }
 
 func randVector(seed int64, n int) []float32 {
@@ -253,6 +258,8 @@ func TestInputGradientTorch(t *testing.T) {
 			{Kind: "neuron", Layer: "conv5", Channel: -1, Y: 6, X: 7},
 			{Kind: "neuron", Layer: "pool5", Channel: -1, Y: 0, X: 5},
 			{Kind: "direction", Layer: "fc7", Vector: randVector(1, 4096)},
+			{Kind: "channel", Layer: "conv5", Channel: 7, PreReLU: true},
+			{Kind: "channel", Layer: "fc6", Channel: 11, PreReLU: true},
 		}},
 		{AlexNetBVLC, 227, []gradObjective{
 			{Kind: "class", Channel: 500},
@@ -268,6 +275,8 @@ func TestInputGradientTorch(t *testing.T) {
 			{Kind: "channel", Layer: "fire9", Channel: 10}, // the expand1x1 half
 			{Kind: "neuron", Layer: "fire9", Channel: -1, Y: 6, X: 6},
 			{Kind: "direction", Layer: "fire5", Vector: randVector(2, 256)},
+			{Kind: "channel", Layer: "fire9", Channel: 300, PreReLU: true},
+			{Kind: "neuron", Layer: "fire4", Channel: 3, Y: 0, X: 26, PreReLU: true},
 		}},
 		// At 227 SqueezeNet's pool3 and pool5 have partial last windows (ceil mode); at 256
 		// AlexNet's adaptive pool averages overlapping windows of a 7x7 input.

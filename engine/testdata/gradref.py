@@ -13,7 +13,8 @@ rounding of its own: what the Go test measures is the engine's error alone.
   gradref.py net ARCH SEED SIDE OUT OBJECTIVES_JSON
       Builds ARCH with torchref.py's seeded He-normal weights, one image-like SIDE x SIDE
       input, and for each objective {"kind", "layer", "channel", "y", "x", "vector"} writes
-      its value and the gradient of the input. A neuron with channel -1 is the channel most
+      its value and the gradient of the input ("prerelu": true reads the layer before its
+      ReLU). A neuron with channel -1 is the channel most
       active at (y, x), reported back as "channel".
 
 Output: raw little-endian float32 files and manifest.json mapping names to {"file", "shape"}
@@ -146,13 +147,22 @@ def net_mode(arch, seed, side, out_dir, objectives_json):
     acts = {}
     for layer, mod in layers:
         mods[mod].register_forward_hook(lambda _m, _i, y, layer=layer: acts.__setitem__(layer, y))
+        # Pre-ReLU activations: a ReLU module's input, or a fire module's expand outputs.
+        if isinstance(mods[mod], nn.ReLU):
+            mods[mod].register_forward_hook(lambda _m, i, _y, layer=layer: acts.__setitem__(layer + "/pre", i[0]))
+        elif hasattr(mods[mod], "expand1x1"):
+            pre = {}
+            mods[mod].expand1x1.register_forward_hook(lambda _m, _i, y, pre=pre: pre.__setitem__(1, y))
+            mods[mod].expand3x3.register_forward_hook(
+                lambda _m, _i, y, pre=pre, layer=layer: acts.__setitem__(layer + "/pre", torch.cat([pre[1], y], 1)))
     xi = f32(x).requires_grad_()
     logits = torch.flatten(model(xi), 1)  # one forward pass, one backward per objective
     for i, o in enumerate(json.loads(objectives_json)):
         if o["kind"] == "neuron" and o["channel"] < 0:
             # The most active channel at (y, x): an inactive neuron has a zero gradient.
             o["channel"] = int(acts[o["layer"]][0, :, o["y"], o["x"]].argmax())
-        v = objective_value(o, acts.get(o.get("layer")), logits)
+        layer = o.get("layer", "") + ("/pre" if o.get("prerelu") else "")
+        v = objective_value(o, acts.get(layer), logits)
         (gx,) = torch.autograd.grad(v, xi, retain_graph=True)
         out.add("grad%d" % i, gx)
         out.manifest["objectives"].append({"value": float(v), "grad": "grad%d" % i, "channel": o["channel"]})
