@@ -50,5 +50,9 @@ fuzz-short:
 bench: build
 	./bench/native.sh
 
+# Browser benchmarks in headless Chromium (SwiftShader WebGPU here: not GPU performance).
+bench-browser:
+	./bench/browser-webgpu.sh
+
 clean:
 	rm -rf $(BIN) $(WEB)
