@@ -6,9 +6,9 @@ import (
 	"context"
 	"errors"
 	"image"
-	"slices"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
