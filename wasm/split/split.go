@@ -107,7 +107,9 @@ type Backend struct {
 	seq         int
 }
 
-func (b *Backend) Name() string { return fmt.Sprintf("%s, part %d of %d", b.Inner.Name(), b.Part+1, b.Parts) }
+func (b *Backend) Name() string {
+	return fmt.Sprintf("%s, part %d of %d", b.Inner.Name(), b.Part+1, b.Parts)
+}
 
 // Conv2D computes this part's output channels and gathers the others'.
 func (b *Backend) Conv2D(x *engine.Tensor, w *engine.Weight, bias []float32, c engine.ConvSpec) *engine.Tensor {
@@ -202,4 +204,3 @@ func DefaultParts(cores int) int {
 		return 4
 	}
 }
-
