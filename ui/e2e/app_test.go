@@ -437,3 +437,46 @@ func TestBVLCFirstLayer(t *testing.T) {
 		t.Errorf("threshold 0.5 left %d lit pixels of %d", after, lit)
 	}
 }
+
+// TestDropAndPaste drops a photo onto the page and pastes another, as a person would with
+// a file from the desktop or a screenshot from the clipboard (the events carry real File
+// objects made from the sample photos).
+func TestDropAndPaste(t *testing.T) {
+	ctx := browser(t, false)
+	arch := engine.AlexNet.Name
+	if haveReal {
+		arch = engine.SqueezeNet11.Name
+	}
+	open(t, ctx, "?arch="+arch+"&precision=int8")
+	send := func(event, sample string) {
+		t.Helper()
+		js := `fetch('samples/` + sample + `').then(r => r.blob()).then(b => {
+			const dt = new DataTransfer();
+			dt.items.add(new File([b], '` + sample + `', {type: 'image/jpeg'}));
+			const ev = '` + event + `' === 'drop'
+				? new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})
+				: new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true});
+			document.querySelector('.dropzone').dispatchEvent(ev);
+			return ev.defaultPrevented;
+		})`
+		handled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !handled {
+			t.Errorf("the page did not take the %s event", event)
+		}
+	}
+	send("drop", "coffee.jpg")
+	waitResult(t, ctx, 1)
+	src, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.input-card .small')?.textContent || ''`))
+	if !strings.HasPrefix(src, "coffee.jpg") {
+		t.Errorf("dropped file not the one classified: %q", src)
+	}
+	send("paste", "rocket.jpg")
+	waitResult(t, ctx, 2)
+	src, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.input-card .small')?.textContent || ''`))
+	if !strings.HasPrefix(src, "pasted image") {
+		t.Errorf("pasted image not the one classified: %q", src)
+	}
+}
