@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/alexlens/alexlens/site"
 	"github.com/alexlens/alexlens/weights"
+	"github.com/alexlens/alexlens/worker/handler"
 )
 
 func cmdSite(args []string, stdout, stderr io.Writer) error {
@@ -17,6 +19,7 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 	archs := fs.String("archs", "", "comma-separated architectures to publish weights for (default: all in the manifest)")
 	limit := fs.Int64("shard-mb", 24, "largest file in MiB; weights files above it are sharded (static hosts refuse files over 25 MiB)")
 	brotli := fs.Int("brotli", 9, "brotli quality of the precompressed copies, 1-11 (0: none)")
+	workerAssets := fs.String("worker-assets", "", "also stage the export as Cloudflare Workers static assets in this folder (make worker)")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -43,6 +46,17 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 		*out, res.Build, res.Files, float64(res.Bytes)/(1<<20), res.Shards, float64(res.Largest)/(1<<20))
 	for _, w := range res.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if *workerAssets != "" {
+		weightsOut := ""
+		if *weightsDir != "" {
+			weightsOut = filepath.Join(*out, "weights")
+		}
+		idx, err := handler.Stage(*out, weightsOut, *workerAssets, handler.MaxAssetBytes)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "worker assets %s: %d files\n", *workerAssets, len(idx.Names()))
 	}
 	return nil
 }

@@ -66,6 +66,10 @@ type Files struct {
 	StrictPrecompressed bool
 	// CrossOriginIsolated: the host sends COEP require-corp and CORP cross-origin.
 	CrossOriginIsolated bool
+	// UnknownMethods501: the host's HTTP layer answers a method it does not know (BREW)
+	// with 501 Not Implemented before the application sees it, as RFC 9110 §9.1 says an
+	// origin server should (workerd does). Known methods must still get 405.
+	UnknownMethods501 bool
 }
 
 // WriteFixture creates base/web, base/weights and, beside them, a secret file and

@@ -14,6 +14,9 @@ import (
 	"strings"
 )
 
+// MaxAssetBytes is the largest file Workers static assets accept (25 MiB).
+const MaxAssetBytes = 25 << 20
+
 // IndexName is the file Stage writes beside web/ and weights/: every servable file with
 // its size, ETag, time and precompressed siblings. URLs never reach it (the site is
 // served from web/), and the Worker reads it once per isolate.
@@ -23,18 +26,24 @@ const IndexName = "index.json"
 type Index map[string]Entry
 
 // Stage copies the site (webRoot) and the weights folder (weightsDir, may be "") into
-// out/web and out/weights, as Workers static assets to upload, and writes out/index.json.
+// out/web and out/weights (replacing out), as Workers static assets to upload, and writes out/index.json.
 // What the Go server would refuse is left out: dotfiles and dot-directories, symlinks
 // leading out of their root, anything but regular files and directories. Symlinks inside
 // a root become copies of their targets. Each file must be under limit bytes (Workers
 // static assets refuse files over 25 MiB; 0: no limit).
 func Stage(webRoot, weightsDir, out string, limit int64) (Index, error) {
+	if err := os.RemoveAll(out); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
 	idx := Index{}
-	if err := stageRoot(webRoot, out, "web", limit, idx); err != nil {
+	if err := stageRoot(webRoot, out, "web", limit, weightsDir != "", idx); err != nil {
 		return nil, err
 	}
 	if weightsDir != "" {
-		if err := stageRoot(weightsDir, out, "weights", limit, idx); err != nil {
+		if err := stageRoot(weightsDir, out, "weights", limit, false, idx); err != nil {
 			return nil, err
 		}
 	}
@@ -60,7 +69,7 @@ func Stage(webRoot, weightsDir, out string, limit int64) (Index, error) {
 	return idx, nil
 }
 
-func stageRoot(dir, out, prefix string, limit int64, idx Index) error {
+func stageRoot(dir, out, prefix string, limit int64, weightsApart bool, idx Index) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return fmt.Errorf("stage: %w", err)
@@ -79,6 +88,11 @@ func stageRoot(dir, out, prefix string, limit int64, idx Index) error {
 				return fs.SkipDir
 			}
 			return nil
+		}
+		if prefix == "web" && p == "weights" && weightsApart {
+			// /weights/ is always the weights folder: a copy inside the site (an export
+			// keeps its weights there) is unreachable, and staged once, from weightsDir.
+			return fs.SkipDir
 		}
 		// Stat through the root: symlinks are followed only while they stay inside it.
 		fi, err := root.Stat(p)
