@@ -49,6 +49,9 @@ type Request struct {
 	Maps []MapRequest `json:"maps,omitempty"`
 	// Threshold hides activations below this fraction of a map's range (0 shows all).
 	Threshold float32 `json:"threshold,omitempty"`
+
+	// The look-inside operations' parameters (look.go).
+	Look *LookRequest `json:"look,omitempty"`
 }
 
 // MapRequest asks for one channel of one layer's activation.
@@ -78,6 +81,7 @@ type Response struct {
 	Result   *Classification `json:"result,omitempty"`
 	Maps     []ActivationMap `json:"maps,omitempty"`
 	Kernels  *KernelGrid     `json:"kernels,omitempty"`
+	Look     *LookResult     `json:"look,omitempty"` // look-inside results (look.go)
 }
 
 // Stage is a step of loading or classifying, for progress display.
@@ -224,6 +228,9 @@ func (r *Request) Validate() error {
 		}
 	case OpClassify, OpMaps:
 	default:
+		if IsLook(r.Op) {
+			return r.ValidateLook()
+		}
 		return fmt.Errorf("unknown operation %q", r.Op)
 	}
 	if len(r.Maps) > MaxMaps {

@@ -1,0 +1,611 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/engine/featurevis"
+	"github.com/alexlens/alexlens/engine/imagenet"
+	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/wasm/protocol"
+)
+
+// Look is the engine side of the "look inside" views: a gallery of embedded images for the
+// loaded weights, and the questions asked of it (neighbours, directions, the atlas,
+// top-activating patches) plus feature visualization. It uses the same gallery and engine
+// code as the CLI (`alexlens index`, `alexlens neighbors`), on the session's CPU backend, so
+// the browser's embeddings and neighbours equal the CLI's. Not safe for concurrent use.
+type Look struct {
+	s *Session
+	g *gallery.Gallery
+	// crops keeps the network's view (the resized, centre-cropped RGB input) of images
+	// embedded in this session, for top-activating patches; images without one (from a
+	// gallery file, or beyond MaxCrops) are seen through their thumbnails.
+	crops map[int][]byte
+	// header is the gallery header for the loaded model, computed once per model: the
+	// weights fingerprint hashes every parameter.
+	model  *engine.Model
+	header gallery.Header
+}
+
+// Gallery defaults for images embedded in the browser: the CLI's own (int8, 64 px).
+const (
+	BrowserEncoding = gallery.Int8
+	BrowserThumb    = 64
+	// MaxCrops bounds the full-resolution crops kept for top-activating patches
+	// (InputSize² x 3 bytes each: 150 KB for 224).
+	MaxCrops = 512
+)
+
+// NewLook returns the look-inside state of session s.
+func NewLook(s *Session) *Look { return &Look{s: s, crops: map[int][]byte{}} }
+
+// ErrCancelled ends a request the page cancelled.
+var ErrCancelled = errors.New("cancelled")
+
+// Header describes the embeddings the loaded model gives (architecture, layer, weights
+// fingerprint). The first call after a load hashes the weights.
+func (l *Look) Header() (gallery.Header, error) {
+	m := l.s.model
+	if m == nil {
+		return gallery.Header{}, ErrNoModel
+	}
+	if m.Partial != "" {
+		return gallery.Header{}, fmt.Errorf("these %s weights stop at %s: a gallery needs the network up to %s", m.Arch.Title, m.Partial, m.Arch.Embedding)
+	}
+	if l.model != m {
+		h, err := gallery.HeaderFor(m, "", BrowserEncoding, BrowserThumb, l.s.info.Title)
+		if err != nil {
+			return gallery.Header{}, err
+		}
+		l.model, l.header = m, h
+		if l.g != nil && l.g.Header.Compatible(h) != nil {
+			l.g, l.crops = nil, map[int][]byte{} // another network's gallery is not this one's
+		}
+	}
+	return l.header, nil
+}
+
+// Fingerprint identifies the loaded weights (the key the worker stores galleries under).
+func (l *Look) Fingerprint() (string, error) {
+	h, err := l.Header()
+	return h.Weights.SHA256, err
+}
+
+// gallery returns the current gallery, making an empty one for the loaded model if needed.
+func (l *Look) gallery() (*gallery.Gallery, error) {
+	h, err := l.Header()
+	if err != nil {
+		return nil, err
+	}
+	if l.g == nil {
+		if l.g, err = gallery.New(h); err != nil {
+			return nil, err
+		}
+		l.crops = map[int][]byte{}
+	}
+	return l.g, nil
+}
+
+// Info describes the gallery; with items it lists every item with its thumbnail.
+func (l *Look) Info(items bool) (*protocol.GalleryInfo, error) {
+	g, err := l.gallery()
+	if err != nil {
+		return nil, err
+	}
+	h := g.Header
+	info := &protocol.GalleryInfo{Arch: h.Arch, Layer: h.Layer, Pooling: h.Pooling, Dim: h.Dim,
+		Encoding: string(h.Encoding), Thumb: h.Thumb, Count: g.Len(), Fixture: h.Weights.Fixture}
+	if items {
+		info.Items = make([]protocol.GalleryItem, 0, g.Len())
+		for i := range g.Items {
+			info.Items = append(info.Items, itemInfo(g, i))
+		}
+	}
+	return info, nil
+}
+
+func itemInfo(g *gallery.Gallery, i int) protocol.GalleryItem {
+	it := g.Items[i]
+	return protocol.GalleryItem{Index: i, Name: it.Name, Class: it.Class, Label: it.Label, Thumb: it.Thumb}
+}
+
+// Load reads a gallery file. It must hold this model's embeddings; a file that is corrupt,
+// foreign or made with other weights is refused with the reason and the current gallery is
+// left untouched. With appendTo its items (those whose names are new) join the current
+// gallery, otherwise it replaces it. It returns the items added.
+func (l *Look) Load(data []byte, appendTo bool) ([]protocol.GalleryItem, error) {
+	h, err := l.Header()
+	if err != nil {
+		return nil, err
+	}
+	in, err := gallery.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.Header.Compatible(h); err != nil {
+		return nil, err
+	}
+	if !appendTo || l.g == nil || l.g.Len() == 0 {
+		l.g, l.crops = in, map[int][]byte{}
+		var added []protocol.GalleryItem
+		for i := range in.Items {
+			added = append(added, itemInfo(in, i))
+		}
+		return added, nil
+	}
+	// Appending re-encodes into the current gallery's encoding; check everything first so
+	// a failure half-way cannot leave a half-merged gallery.
+	merged, err := gallery.New(l.g.Header)
+	if err != nil {
+		return nil, err
+	}
+	if l.g.Header.Thumb != in.Header.Thumb {
+		return nil, fmt.Errorf("gallery: the file's thumbnails are %d px, the gallery's %d px: cannot merge", in.Header.Thumb, l.g.Header.Thumb)
+	}
+	var buf []float32
+	for i, it := range l.g.Items {
+		if err := merged.Add(it, l.g.Embedding(i, buf)); err != nil {
+			return nil, err
+		}
+	}
+	var added []protocol.GalleryItem
+	for i, it := range in.Items {
+		if merged.Find(it.Name) >= 0 {
+			continue
+		}
+		if err := merged.Add(it, in.Embedding(i, buf)); err != nil {
+			return nil, err
+		}
+		added = append(added, itemInfo(merged, merged.Len()-1))
+	}
+	l.g = merged
+	return added, nil
+}
+
+// Add embeds an image file and adds it to the gallery under name. A name already in the
+// gallery is refused, so dropping the same folder twice does not double its images.
+func (l *Look) Add(data []byte, name string) (*protocol.GalleryItem, error) {
+	g, err := l.gallery()
+	if err != nil {
+		return nil, err
+	}
+	if g.Find(name) >= 0 {
+		return nil, fmt.Errorf("%s is already in the gallery", name)
+	}
+	m := l.s.model
+	img, err := l.s.codecs.DecodeImage(data)
+	if err != nil {
+		return nil, err
+	}
+	x := l.s.codecs.ImageTensor(img, m.Arch.InputSize)
+	emb, logits, err := gallery.Embed(m, l.s.backend, x, g.Header, true)
+	if err != nil {
+		return nil, err
+	}
+	it := gallery.Item{Name: name, Class: -1}
+	if logits != nil {
+		top := engine.TopK(engine.Probabilities(logits).Data, 1)[0]
+		it.Class, it.Label = top.Index, imagenet.Label(top.Index)
+	}
+	if g.Header.Thumb > 0 {
+		if it.Thumb, err = gallery.Thumbnail(img, g.Header.Thumb); err != nil {
+			return nil, err
+		}
+	}
+	if err := g.Add(it, emb[0]); err != nil {
+		return nil, err
+	}
+	i := g.Len() - 1
+	if len(l.crops) < MaxCrops {
+		l.crops[i] = tensorRGB(x)
+	}
+	info := itemInfo(g, i)
+	return &info, nil
+}
+
+// Export encodes the gallery as a .alxg file.
+func (l *Look) Export() ([]byte, error) {
+	g, err := l.gallery()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := g.Encode(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Clear empties the gallery.
+func (l *Look) Clear() error {
+	h, err := l.Header()
+	if err != nil {
+		return err
+	}
+	l.g, err = gallery.New(h)
+	l.crops = map[int][]byte{}
+	return err
+}
+
+// query is item i's embedding, or with i == -1 the last classified image's.
+func (l *Look) query(g *gallery.Gallery, i int) ([]float32, error) {
+	if i == -1 {
+		if l.s.last == nil {
+			return nil, errors.New("no image classified yet")
+		}
+		a := l.s.last.Activations[g.Header.Layer]
+		if a == nil {
+			return nil, fmt.Errorf("the last forward pass kept no %s activation", g.Header.Layer)
+		}
+		return embedding(a), nil
+	}
+	if i < 0 || i >= g.Len() {
+		return nil, fmt.Errorf("no item %d: the gallery has %d", i, g.Len())
+	}
+	return g.Embedding(i, nil), nil
+}
+
+func (l *Look) neighbors(g *gallery.Gallery, ns []gallery.Neighbor) []protocol.Neighbor {
+	out := make([]protocol.Neighbor, len(ns))
+	for j, n := range ns {
+		out[j] = protocol.Neighbor{Item: n.Index, Name: g.Items[n.Index].Name, Distance: n.Distance}
+	}
+	return out
+}
+
+// Neighbors finds the k nearest items to item (itself excluded), or to the last classified
+// image when item is -1.
+func (l *Look) Neighbors(item, k int, metric string) ([]protocol.Neighbor, error) {
+	g, err := l.gallery()
+	if err != nil {
+		return nil, err
+	}
+	if g.Len() == 0 {
+		return nil, errors.New("the gallery is empty: add images first")
+	}
+	q, err := l.query(g, item)
+	if err != nil {
+		return nil, err
+	}
+	opt := gallery.SearchOptions{K: k, Metric: gallery.Metric(metric)}
+	if item >= 0 {
+		opt.Exclude = func(i int) bool { return i == item }
+	}
+	res, err := g.Search([][]float32{q}, opt)
+	if err != nil {
+		return nil, err
+	}
+	return l.neighbors(g, res[0]), nil
+}
+
+// Walk moves item along mean(to) - mean(from) in steps points and finds the neighbours at
+// each.
+func (l *Look) Walk(item int, from, to []int, steps, k int, metric string) ([]protocol.WalkStep, error) {
+	g, err := l.gallery()
+	if err != nil {
+		return nil, err
+	}
+	q, err := l.query(g, item)
+	if err != nil {
+		return nil, err
+	}
+	group := func(ids []int) ([][]float32, error) {
+		var vs [][]float32
+		for _, i := range ids {
+			if i < 0 || i >= g.Len() {
+				return nil, fmt.Errorf("no item %d: the gallery has %d", i, g.Len())
+			}
+			vs = append(vs, g.Embedding(i, nil))
+		}
+		return vs, nil
+	}
+	a, err := group(from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := group(to)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := gallery.Direction(a, b)
+	if err != nil {
+		return nil, err
+	}
+	walk, err := g.Walk(q, dir, steps, gallery.SearchOptions{K: k, Metric: gallery.Metric(metric)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]protocol.WalkStep, len(walk))
+	for i, s := range walk {
+		out[i] = protocol.WalkStep{T: s.T, Neighbors: l.neighbors(g, s.Neighbors)}
+	}
+	return out, nil
+}
+
+// Atlas lays the gallery out with PCA or t-SNE and reads each grid cell's mean embedding
+// as classes through the network's head.
+func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(protocol.Progress)) (*protocol.Atlas, error) {
+	g, err := l.gallery()
+	if err != nil {
+		return nil, err
+	}
+	if g.Len() < 2 {
+		return nil, fmt.Errorf("an atlas needs at least 2 images, the gallery has %d", g.Len())
+	}
+	report := func(stage string, done, total int) {
+		if progress != nil {
+			progress(protocol.Progress{Stage: protocol.StageLook, Layer: stage, Done: int64(done), Total: int64(total)})
+		}
+	}
+	vecs := g.Vectors()
+	start := time.Now()
+	var pts []gallery.Point
+	switch r.Method {
+	case "pca":
+		pts, err = gallery.PCA2(ctx, vecs, report)
+	case "tsne":
+		if g.Len() < 4 {
+			return nil, fmt.Errorf("t-SNE needs at least 4 images, the gallery has %d", g.Len())
+		}
+		if g.Len() > gallery.MaxTSNEPoints {
+			return nil, fmt.Errorf("t-SNE maps at most %d images, the gallery has %d: use PCA", gallery.MaxTSNEPoints, g.Len())
+		}
+		perp := r.Perplexity
+		if perp == 0 {
+			perp = min(30, float64(g.Len()-1)/3)
+		}
+		pts, err = gallery.TSNE(ctx, vecs, gallery.TSNEOptions{Perplexity: min(perp, float64(g.Len()-1)/3),
+			Iterations: r.Iterations, Metric: gallery.Cosine, InitPCA: true, Progress: report})
+	default:
+		return nil, fmt.Errorf("atlas: method must be pca or tsne, not %q", r.Method)
+	}
+	if err != nil {
+		return nil, cancelled(ctx, err)
+	}
+	took := time.Since(start)
+	at := &protocol.Atlas{Method: r.Method, Grid: r.Grid, Millis: ms(took), X: make([]float64, len(pts)), Y: make([]float64, len(pts))}
+	minX, maxX, minY, maxY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, p := range pts {
+		minX, maxX, minY, maxY = min(minX, p.X), max(maxX, p.X), min(minY, p.Y), max(maxY, p.Y)
+	}
+	unit := func(v, lo, hi float64) float64 {
+		if hi <= lo {
+			return 0.5
+		}
+		return (v - lo) / (hi - lo)
+	}
+	for i, p := range pts {
+		at.X[i], at.Y[i] = unit(p.X, minX, maxX), unit(p.Y, minY, maxY)
+	}
+	classify, err := gallery.HeadClassifier(l.s.model, l.s.backend, g.Header)
+	if err != nil {
+		classify = nil // cells then list members only; the note is not worth failing for
+	}
+	topK := r.TopClasses
+	if topK == 0 {
+		topK = 3
+	}
+	cells, err := gallery.GridCells(pts, vecs, r.Grid, classify, topK)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cells {
+		ac := protocol.AtlasCell{Row: c.Row, Col: c.Col, Members: c.Members}
+		for _, t := range c.Top {
+			ac.Top = append(ac.Top, protocol.Prediction{Index: t.Index, Label: imagenet.Label(t.Index), Prob: t.Prob})
+		}
+		at.Cells = append(at.Cells, ac)
+	}
+	return at, nil
+}
+
+// Units ranks the gallery's images by channel's largest activation in layer and crops the
+// receptive field of the unit where it occurs, scaled to patch x patch pixels.
+func (l *Look) Units(ctx context.Context, layer string, channel, k, patch int, progress func(protocol.Progress)) ([]protocol.UnitPatch, error) {
+	g, err := l.gallery()
+	if err != nil {
+		return nil, err
+	}
+	if g.Len() == 0 {
+		return nil, errors.New("the gallery is empty: add images first")
+	}
+	m := l.s.model
+	n := m.Arch.InputSize
+	shapes, err := m.Arch.Shapes(n, n)
+	if err != nil {
+		return nil, err
+	}
+	sh, ok := shapes[layer]
+	if !ok {
+		return nil, fmt.Errorf("%s has no layer %q", m.Arch.Title, layer)
+	}
+	if channel >= sh[1] {
+		return nil, fmt.Errorf("%s has channels 0..%d, not %d", layer, sh[1]-1, channel)
+	}
+	if patch == 0 {
+		patch = 96
+	}
+	var out []protocol.UnitPatch
+	for i := range g.Items {
+		if err := ctx.Err(); err != nil {
+			return nil, cancelled(ctx, err)
+		}
+		rgb, fromThumb, err := l.pixels(g, i)
+		if err != nil {
+			continue // an item without pixels has no patch; the others still do
+		}
+		res, err := m.Forward(rgbTensor(rgb, n), engine.ForwardOptions{Backend: l.s.backend, StopAfter: layer, Keep: func(s string) bool { return s == layer }})
+		if err != nil {
+			return nil, err
+		}
+		a := res.Activations[layer]
+		y, x, v := 0, 0, float32(0)
+		if len(a.Shape) == 4 {
+			h, w := a.Shape[2], a.Shape[3]
+			plane := a.Data[channel*h*w : (channel+1)*h*w]
+			best := 0
+			for j, u := range plane {
+				if u > plane[best] {
+					best = j
+				}
+			}
+			y, x, v = best/w, best%w, plane[best]
+		} else {
+			v = a.Data[channel]
+		}
+		rect, err := m.Arch.ReceptiveRect(layer, y, x, n, n)
+		if err != nil {
+			return nil, err
+		}
+		p := protocol.UnitPatch{Item: i, Name: g.Items[i].Name, Value: v, Y: y, X: x,
+			Rect: [4]int{rect.Min.X, rect.Min.Y, rect.Max.X, rect.Max.Y}, FromThumb: fromThumb}
+		p.W, p.H, p.RGBA = cropScaled(rgb, n, rect, patch)
+		out = append(out, p)
+		if progress != nil {
+			progress(protocol.Progress{Stage: protocol.StageLook, Layer: "image", Done: int64(i + 1), Total: int64(g.Len())})
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no image of the gallery has pixels to look at (a gallery file without thumbnails): add images")
+	}
+	slices.SortStableFunc(out, func(a, b protocol.UnitPatch) int {
+		switch {
+		case a.Value > b.Value:
+			return -1
+		case a.Value < b.Value:
+			return 1
+		}
+		return 0
+	})
+	return out[:min(k, len(out))], nil
+}
+
+// pixels is the network's view of item i as InputSize² RGB: the kept crop, or the thumbnail
+// put through the same resize and crop.
+func (l *Look) pixels(g *gallery.Gallery, i int) ([]byte, bool, error) {
+	if c, ok := l.crops[i]; ok {
+		return c, false, nil
+	}
+	th := g.Items[i].Thumb
+	if len(th) == 0 {
+		return nil, false, errors.New("no thumbnail")
+	}
+	img, err := jpeg.Decode(bytes.NewReader(th))
+	if err != nil {
+		return nil, false, err
+	}
+	return tensorRGB(preprocess.Tensor(img, l.s.model.Arch.InputSize)), true, nil
+}
+
+// tensorRGB undoes the normalization of a 1 x 3 x n x n input: the resized, cropped pixels
+// the network saw (preprocess resizes in 8 bits, so rounding recovers them exactly).
+func tensorRGB(x *engine.Tensor) []byte {
+	n := x.Shape[2]
+	plane := n * n
+	out := make([]byte, 3*plane)
+	for c := range 3 {
+		for p, v := range x.Data[c*plane : (c+1)*plane] {
+			u := (v*preprocess.Std[c] + preprocess.Mean[c]) * 255
+			out[3*p+c] = uint8(max(0, min(255, math.Round(float64(u)))))
+		}
+	}
+	return out
+}
+
+// rgbTensor normalizes n x n RGB pixels into a network input, as preprocess does.
+func rgbTensor(rgb []byte, n int) *engine.Tensor {
+	t := engine.NewTensor(1, 3, n, n)
+	plane := n * n
+	for c := range 3 {
+		for p := range plane {
+			t.Data[c*plane+p] = (float32(rgb[3*p+c])/255 - preprocess.Mean[c]) / preprocess.Std[c]
+		}
+	}
+	return t
+}
+
+// cropScaled cuts r out of an n x n RGB image and scales it (nearest pixel) so its longer
+// side is side pixels, as RGBA.
+func cropScaled(rgb []byte, n int, r image.Rectangle, side int) (int, int, []byte) {
+	w, h := r.Dx(), r.Dy()
+	ow, oh := side, side
+	if w > h {
+		oh = max(1, side*h/w)
+	} else if h > w {
+		ow = max(1, side*w/h)
+	}
+	out := make([]byte, 4*ow*oh)
+	for y := range oh {
+		sy := r.Min.Y + y*h/oh
+		for x := range ow {
+			sx := r.Min.X + x*w/ow
+			copy(out[4*(y*ow+x):], rgb[3*(sy*n+sx):3*(sy*n+sx)+3])
+			out[4*(y*ow+x)+3] = 255
+		}
+	}
+	return ow, oh, out
+}
+
+// FeatureVis synthesizes an image for a class logit or a channel's mean, reporting every
+// step (with a preview every preview steps).
+func (l *Look) FeatureVis(ctx context.Context, r protocol.LookRequest, progress func(protocol.FeatureVisImg)) (*protocol.FeatureVisImg, error) {
+	m := l.s.model
+	if m == nil {
+		return nil, ErrNoModel
+	}
+	var obj engine.Objective
+	switch r.Objective {
+	case "class":
+		if m.Partial != "" {
+			return nil, fmt.Errorf("these weights stop at %s: they have no classes", m.Partial)
+		}
+		if r.Channel >= m.Arch.Classes {
+			return nil, fmt.Errorf("class %d outside 0..%d", r.Channel, m.Arch.Classes-1)
+		}
+		obj = engine.ClassLogit(r.Channel)
+	case "channel":
+		obj = engine.ChannelMean(r.Layer, r.Channel)
+		obj.PreReLU = true // an unit that is off has no gradient after its ReLU
+	default:
+		return nil, fmt.Errorf("featurevis: objective must be channel or class, not %q", r.Objective)
+	}
+	opt := featurevis.Options{Objective: obj, Size: r.Size, Steps: r.Steps, Seed: r.Seed,
+		PreviewEvery: r.Preview, Grad: engine.GradOptions{Backend: l.s.backend}}
+	opt.Progress = func(p featurevis.Progress) {
+		if progress == nil {
+			return
+		}
+		f := protocol.FeatureVisImg{Step: p.Step, Steps: p.Steps, Value: p.Value}
+		if p.Preview != nil {
+			f.W, f.H, f.RGBA = p.Preview.Rect.Dx(), p.Preview.Rect.Dy(), p.Preview.Pix
+		}
+		progress(f)
+	}
+	res, err := featurevis.Run(ctx, m, opt)
+	if err != nil {
+		return nil, cancelled(ctx, err)
+	}
+	if len(res.Values) == 0 {
+		return nil, errors.New("featurevis: no steps taken")
+	}
+	b := res.Image.Rect
+	return &protocol.FeatureVisImg{Step: len(res.Values), Steps: r.Steps, W: b.Dx(), H: b.Dy(), RGBA: res.Image.Pix,
+		Values: res.Values, Value: res.Values[len(res.Values)-1]}, nil
+}
+
+func cancelled(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ErrCancelled
+	}
+	return err
+}
