@@ -28,6 +28,13 @@ SITE ?= dist
 site: web weights
 	$(BIN)/alexlens site -o $(SITE) --web $(WEB) --weights $(WEIGHTS_DIR)
 
+# The Cloudflare Worker (worker/, docs/PUBLISH.md): its code in build/worker/code and the
+# exported site staged as Workers static assets in build/worker/assets. Deploy with
+# `npx wrangler deploy --config worker/wrangler.toml`.
+worker: web weights
+	./scripts/build-worker.sh build/worker
+	$(BIN)/alexlens site -o $(SITE) --web $(WEB) --weights $(WEIGHTS_DIR) --worker-assets build/worker/assets
+
 run: web weights
 	$(BIN)/alexlens serve --addr $(ADDR) --web $(WEB) --weights $(WEIGHTS_DIR)
 

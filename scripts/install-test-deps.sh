@@ -7,7 +7,13 @@ missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
+# The Cloudflare Worker's test runs workerd from npm (pinned, into .cache/worker-deps);
+# without npm or its registry that test skips and says why.
+worker_deps() {
+	"$(dirname "$0")/install-worker-deps.sh" >/dev/null || echo "install-test-deps: wrangler/workerd not installed: the Worker test will skip"
+}
 if [ ${#missing[@]} -eq 0 ]; then
+	worker_deps
 	exit 0
 fi
 echo "installing test dependencies: ${missing[*]}"
@@ -15,3 +21,4 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 $SUDO apt-get update -q
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+worker_deps
