@@ -14,8 +14,11 @@ go=${GO:-go}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# Vugu's generator (the views in ui/*.vugu -> ui/0_components_gen.go).
-(cd ui && GOOS=js GOARCH=wasm $go generate .)
+# Vugu's generator (the views in ui/*.vugu -> ui/0_components_gen.go), only when a view
+# changed: builds running side by side (tests) then never rewrite the file under each other.
+if [ ! -e ui/0_components_gen.go ] || [ -n "$(find ui -maxdepth 1 -name '*.vugu' -newer ui/0_components_gen.go)" ]; then
+	(cd ui && GOOS=js GOARCH=wasm $go generate .)
+fi
 
 export GOOS=js GOARCH=wasm
 $go build -trimpath -ldflags="-s -w" -o "$tmp/app.wasm" ./ui
