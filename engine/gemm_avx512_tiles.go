@@ -6,7 +6,7 @@ package engine
 
 import "simd/archsimd"
 
-// tile4x32AVX512 keeps an 4 x 32 tile in 8 zmm accumulators: per k step it loads 2
+// tile4x32AVX512 keeps an 4 x 32 tile in 8 vector accumulators: per k step it loads 2
 // vectors of B, broadcasts 4 values of A and does 8 fused multiply-adds.
 func tile4x32AVX512(k int, a, b, c []float32, ldc int, ep *epilogue) {
 	a = a[:k*4]
@@ -97,7 +97,7 @@ func tile4x32AVX512(k int, a, b, c []float32, ldc int, ep *epilogue) {
 	}
 }
 
-// tile6x32AVX512 keeps an 6 x 32 tile in 12 zmm accumulators: per k step it loads 2
+// tile6x32AVX512 keeps an 6 x 32 tile in 12 vector accumulators: per k step it loads 2
 // vectors of B, broadcasts 6 values of A and does 12 fused multiply-adds.
 func tile6x32AVX512(k int, a, b, c []float32, ldc int, ep *epilogue) {
 	a = a[:k*6]
@@ -226,7 +226,7 @@ func tile6x32AVX512(k int, a, b, c []float32, ldc int, ep *epilogue) {
 	}
 }
 
-// tile3x48AVX512 keeps an 3 x 48 tile in 9 zmm accumulators: per k step it loads 3
+// tile3x48AVX512 keeps an 3 x 48 tile in 9 vector accumulators: per k step it loads 3
 // vectors of B, broadcasts 3 values of A and does 9 fused multiply-adds.
 func tile3x48AVX512(k int, a, b, c []float32, ldc int, ep *epilogue) {
 	a = a[:k*3]
@@ -320,7 +320,7 @@ func tile3x48AVX512(k int, a, b, c []float32, ldc int, ep *epilogue) {
 	}
 }
 
-// tile2x64AVX512 keeps an 2 x 64 tile in 8 zmm accumulators: per k step it loads 4
+// tile2x64AVX512 keeps an 2 x 64 tile in 8 vector accumulators: per k step it loads 4
 // vectors of B, broadcasts 2 values of A and does 8 fused multiply-adds.
 func tile2x64AVX512(k int, a, b, c []float32, ldc int, ep *epilogue) {
 	a = a[:k*2]

@@ -85,14 +85,15 @@ func TestKernelsDotContract(t *testing.T) {
 	}
 }
 
-// TestSIMDKernelMatchesPortable runs convolutions and linear layers through both the active
-// (SIMD, when built with GOEXPERIMENT=simd on a capable CPU) and the portable kernels.
+// TestSIMDKernelMatchesPortable runs convolutions and linear layers through every kernel
+// this build has (the SIMD ones exist with GOEXPERIMENT=simd on amd64 with AVX2 or
+// AVX-512) and compares each with the portable kernel.
 func TestSIMDKernelMatchesPortable(t *testing.T) {
-	if activeKernel.name == portableKernel.name {
-		t.Skip("only the portable kernel is built in (build with GOEXPERIMENT=simd on amd64 with AVX-512 to compare a SIMD kernel)")
+	if len(kernelVariants) == 1 {
+		t.Skip("only the portable kernel is built in (build with GOEXPERIMENT=simd on amd64 with AVX2 or AVX-512 to compare SIMD kernels)")
 	}
-	simdKernel := activeKernel
-	defer func() { activeKernel = simdKernel }()
+	active := activeKernel
+	defer func() { activeKernel = active }()
 	r := rand.New(rand.NewSource(11))
 	for _, q := range []bool{false, true} {
 		spec := convSpec(6, 70, 5, 3, 2, 1, 2, true)
@@ -106,9 +107,11 @@ func TestSIMDKernelMatchesPortable(t *testing.T) {
 			activeKernel = k
 			return FastCPU{Threads: 2}.Conv2D(x, w, b, spec), FastCPU{Threads: 2}.Linear(lx, lw, b[:45], lspec)
 		}
-		c1, l1 := run(simdKernel)
-		c2, l2 := run(portableKernel)
-		checkClose(t, fmt.Sprintf("conv int8=%v %s vs portable", q, simdKernel.name), c1, c2, 1e-6)
-		checkClose(t, fmt.Sprintf("linear int8=%v %s vs portable", q, simdKernel.name), l1, l2, 1e-6)
+		c0, l0 := run(portableKernel)
+		for _, k := range kernelVariants[1:] {
+			c1, l1 := run(k)
+			checkClose(t, fmt.Sprintf("conv int8=%v %s vs portable", q, k.name), c1, c0, 1e-6)
+			checkClose(t, fmt.Sprintf("linear int8=%v %s vs portable", q, k.name), l1, l0, 1e-6)
+		}
 	}
 }
