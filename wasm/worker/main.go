@@ -54,6 +54,10 @@ func main() {
 				}
 			}
 		}
+		if j.req != nil && j.req.Op == protocol.OpCancel {
+			cancelRequest(j.req) // at once, not behind the request it stops
+			return nil
+		}
 		select {
 		case jobs <- j:
 		default:
@@ -151,6 +155,9 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 			return nil, err
 		}
 		return &protocol.Response{Maps: maps}, nil
+	}
+	if protocol.IsLook(req.Op) {
+		return serveLook(s, req, bytes, progress)
 	}
 	return nil, fmt.Errorf("unknown operation %q", req.Op)
 }

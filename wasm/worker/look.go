@@ -1,0 +1,286 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall/js"
+	"time"
+
+	"github.com/alexlens/alexlens/wasm/jsutil"
+	"github.com/alexlens/alexlens/wasm/protocol"
+	"github.com/alexlens/alexlens/wasm/session"
+)
+
+// The look-inside operations (wasm/protocol/look.go): the gallery lives in the worker, next
+// to the model, and is kept in the worker's IndexedDB under the weights' fingerprint, so each
+// network and set of weights has its own gallery and a reload finds it again.
+
+var (
+	look *session.Look
+	// running is the request that may be cancelled now (0: none) and how.
+	running struct {
+		id     int
+		cancel context.CancelFunc
+	}
+)
+
+// cancelRequest runs in the message handler itself, while a long request is between steps.
+func cancelRequest(req *protocol.Request) {
+	target := 0
+	if req.Look != nil {
+		target = req.Look.Target
+	}
+	if running.id != 0 && running.id == target {
+		running.cancel()
+	}
+	post(protocol.Response{ID: req.ID, Kind: protocol.KindDone})
+}
+
+// yielder lets the JS event loop run about every 50 ms of a long computation, so a cancel
+// message (and progress already posted) gets through: Go's wasm scheduler returns to JS only
+// when every goroutine sleeps.
+func yielder() func() {
+	last := time.Now()
+	return func() {
+		if time.Since(last) > 50*time.Millisecond {
+			time.Sleep(time.Millisecond)
+			last = time.Now()
+		}
+	}
+}
+
+func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progress func(protocol.Progress)) (*protocol.Response, error) {
+	if look == nil {
+		look = session.NewLook(s)
+	}
+	l := protocol.LookRequest{}
+	if req.Look != nil {
+		l = *req.Look
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	running.id, running.cancel = req.ID, cancel
+	defer func() { running.id, running.cancel = 0, nil }()
+	yield := yielder()
+	report := func(p protocol.Progress) {
+		progress(p)
+		yield()
+	}
+	start := time.Now()
+	res := &protocol.LookResult{}
+	var err error
+	switch req.Op {
+	case protocol.OpGalleryOpen:
+		res.Gallery, err = openStored()
+	case protocol.OpGalleryLoad:
+		var data []byte
+		if data, err = galleryPayload(bytes); err != nil {
+			return nil, err
+		}
+		if res.Added, err = look.Load(data, l.Append); err != nil {
+			return nil, fmt.Errorf("cannot use this gallery file: %w (the gallery you had is unchanged)", err)
+		}
+		if res.Gallery, err = look.Info(!l.Append); err != nil {
+			return nil, err
+		}
+		err = saveGallery(res.Gallery)
+	case protocol.OpGalleryAdd:
+		var data []byte
+		if data, err = payload(bytes); err != nil {
+			return nil, fmt.Errorf("%s: %w", l.Name, err)
+		}
+		var it *protocol.GalleryItem
+		if it, err = look.Add(data, l.Name); err != nil {
+			return nil, fmt.Errorf("%s: %w", l.Name, err)
+		}
+		res.Added = []protocol.GalleryItem{*it}
+		res.Gallery, err = look.Info(false)
+	case protocol.OpGallerySave:
+		if res.Gallery, err = look.Info(false); err == nil {
+			err = saveGallery(res.Gallery)
+		}
+	case protocol.OpGalleryClear:
+		if err = look.Clear(); err == nil {
+			var key string
+			if key, err = look.Fingerprint(); err == nil {
+				err = idbDelete(key)
+			}
+			res.Gallery, _ = look.Info(true)
+		}
+	case protocol.OpNeighbors:
+		res.Neighbors, err = look.Neighbors(l.Item, l.K, l.Metric)
+	case protocol.OpWalk:
+		res.Walk, err = look.Walk(l.Item, l.From, l.To, l.Steps, l.K, l.Metric)
+	case protocol.OpAtlas:
+		res.Atlas, err = look.Atlas(ctx, l, report)
+	case protocol.OpUnits:
+		res.Patches, err = look.Units(ctx, l.Layer, l.Channel, l.K, l.Patch, report)
+	case protocol.OpFeatureVis:
+		res.FeatureVis, err = look.FeatureVis(ctx, l, func(f protocol.FeatureVisImg) {
+			p := protocol.Progress{Stage: protocol.StageLook, Layer: "step", Done: int64(f.Step), Total: int64(f.Steps)}
+			post(protocol.Response{ID: req.ID, Kind: protocol.KindProgress, Progress: &p, Look: &protocol.LookResult{FeatureVis: &f}})
+			yield()
+		})
+	default:
+		return nil, fmt.Errorf("unknown operation %q", req.Op)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Millis = float64(time.Since(start).Microseconds()) / 1000
+	return &protocol.Response{Look: res}, nil
+}
+
+// maxGalleryBytes bounds a gallery file sent to the worker (the format's own limits are
+// larger; a browser tab is not).
+const maxGalleryBytes = 1 << 30
+
+func galleryPayload(v js.Value) ([]byte, error) {
+	if v.IsUndefined() || v.IsNull() {
+		return nil, errors.New("no gallery file sent")
+	}
+	n := v.Get("byteLength")
+	if n.Type() != js.TypeNumber {
+		return nil, errors.New("gallery bytes must be a Uint8Array or ArrayBuffer")
+	}
+	if n.Int() > maxGalleryBytes {
+		return nil, fmt.Errorf("gallery file of %.0f MB is too large (at most %d MB)", float64(n.Int())/(1<<20), maxGalleryBytes>>20)
+	}
+	return jsutil.Bytes(v), nil
+}
+
+// openStored makes the stored gallery of the loaded weights the current one.
+func openStored() (*protocol.GalleryInfo, error) {
+	key, err := look.Fingerprint()
+	if err != nil {
+		return nil, err
+	}
+	data, err := idbGet(key)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the stored gallery: %w", err)
+	}
+	stored := false
+	if data != nil {
+		if _, err := look.Load(data, false); err != nil {
+			return nil, fmt.Errorf("the stored gallery is unreadable (%w); it is left in place", err)
+		}
+		stored = true
+	} else if err := look.Clear(); err != nil {
+		return nil, err
+	}
+	info, err := look.Info(true)
+	if err != nil {
+		return nil, err
+	}
+	info.Stored, info.Bytes = stored, len(data)
+	return info, nil
+}
+
+func saveGallery(info *protocol.GalleryInfo) error {
+	key, err := look.Fingerprint()
+	if err != nil {
+		return err
+	}
+	data, err := look.Export()
+	if err != nil {
+		return err
+	}
+	if err := idbPut(key, data); err != nil {
+		return fmt.Errorf("cannot store the gallery in this browser: %w", err)
+	}
+	info.Stored, info.Bytes = true, len(data)
+	return nil
+}
+
+// IndexedDB: database "alexlens", object store "galleries", the .alxg bytes keyed by the
+// weights fingerprint.
+const (
+	idbName  = "alexlens"
+	idbStore = "galleries"
+)
+
+// idbWait waits for an IDBRequest or IDBTransaction: okEvent is "success" or "complete".
+func idbWait(target js.Value, okEvent string) error {
+	ch := make(chan error, 1)
+	ok := js.FuncOf(func(js.Value, []js.Value) any { ch <- nil; return nil })
+	fail := js.FuncOf(func(js.Value, []js.Value) any {
+		msg := "IndexedDB request failed"
+		if e := target.Get("error"); e.Truthy() {
+			msg = jsutil.ErrorText(e)
+		}
+		ch <- errors.New(msg)
+		return nil
+	})
+	target.Set("on"+okEvent, ok)
+	target.Set("onerror", fail)
+	if okEvent == "complete" {
+		target.Set("onabort", fail)
+	}
+	err := <-ch
+	ok.Release()
+	fail.Release()
+	return err
+}
+
+func idbOpen() (js.Value, error) {
+	f := js.Global().Get("indexedDB")
+	if !f.Truthy() {
+		return js.Value{}, errors.New("this browser has no IndexedDB (a private window?)")
+	}
+	req := f.Call("open", idbName, 1)
+	upgrade := js.FuncOf(func(js.Value, []js.Value) any {
+		db := req.Get("result")
+		if !db.Get("objectStoreNames").Call("contains", idbStore).Bool() {
+			db.Call("createObjectStore", idbStore)
+		}
+		return nil
+	})
+	defer upgrade.Release()
+	req.Set("onupgradeneeded", upgrade)
+	if err := idbWait(req, "success"); err != nil {
+		return js.Value{}, err
+	}
+	return req.Get("result"), nil
+}
+
+func idbGet(key string) ([]byte, error) {
+	db, err := idbOpen()
+	if err != nil {
+		return nil, err
+	}
+	defer db.Call("close")
+	req := db.Call("transaction", idbStore, "readonly").Call("objectStore", idbStore).Call("get", key)
+	if err := idbWait(req, "success"); err != nil {
+		return nil, err
+	}
+	v := req.Get("result")
+	if v.IsUndefined() || v.IsNull() {
+		return nil, nil
+	}
+	return jsutil.Bytes(v), nil
+}
+
+func idbPut(key string, data []byte) error {
+	db, err := idbOpen()
+	if err != nil {
+		return err
+	}
+	defer db.Call("close")
+	tx := db.Call("transaction", idbStore, "readwrite")
+	tx.Call("objectStore", idbStore).Call("put", jsutil.Uint8Array(data), key)
+	return idbWait(tx, "complete")
+}
+
+func idbDelete(key string) error {
+	db, err := idbOpen()
+	if err != nil {
+		return err
+	}
+	defer db.Call("close")
+	tx := db.Call("transaction", idbStore, "readwrite")
+	tx.Call("objectStore", idbStore).Call("delete", key)
+	return idbWait(tx, "complete")
+}
