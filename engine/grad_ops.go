@@ -357,14 +357,9 @@ func (f FastCPU) linearBackward(g, out *Tensor, w *Weight, l LinearSpec, inShape
 					continue
 				}
 				if w.Quantized() {
-					coef := gv * w.Scale[o]
-					for i, q := range w.I8[o*l.In+i0 : o*l.In+i1] {
-						acc[i] += coef * float32(q)
-					}
-					continue
-				}
-				for i, v := range w.F32[o*l.In+i0 : o*l.In+i1] {
-					acc[i] += gv * v
+					axpyI8(gv*w.Scale[o], w.I8[o*l.In+i0:o*l.In+i1], acc)
+				} else {
+					axpyF32(gv, w.F32[o*l.In+i0:o*l.In+i1], acc)
 				}
 			}
 		}
