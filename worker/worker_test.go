@@ -34,4 +34,3 @@ func TestWorkerd(t *testing.T) {
 	url := workerdtest.Start(t, deps, build, "test-version")
 	httpsuite.Run(t, url, fx)
 }
-
