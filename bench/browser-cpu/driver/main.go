@@ -37,6 +37,7 @@ type result struct {
 	Layers                              map[string][]float64
 	Order                               []string
 	PeakGFLOPS                          float64
+	ExchangeMs                          []float64
 }
 
 type reference map[string]struct {
@@ -109,6 +110,9 @@ func main() {
 					log.Printf("%s %s threads=%s: %s", e, n, t, firstLine(r.Error))
 				} else {
 					log.Printf("%s %s threads=%s: median %.1f ms", e, n, t, median(r.Times))
+					if len(r.ExchangeMs) > 0 {
+						log.Printf("  of which exchanges (sending shares, waiting for the other parts): median %.1f ms", median(r.ExchangeMs))
+					}
 				}
 				results = append(results, r)
 			}
@@ -188,19 +192,46 @@ func render(results []result, ref reference, ua string, warmup, runs int) string
 		w("| %s | %s | %d | %.1f | %.1f–%.1f | %s | %.1f | %s | %s | %.3g |\n", r.Net, engineName(r), r.Threads, med,
 			slices.Min(r.Times), slices.Max(r.Times), ratio, g, pct, agree, maxAbsDiff(r.Logits, rf.Logits))
 	}
-	for _, r := range results {
-		if r.Error != "" || len(r.Layers) == 0 || r.Threads != 1 || r.Engine != "alexlens" {
-			continue
-		}
-		w("\n**%s, AlexLens per layer (%s, 1 thread, median ms)**\n\n| layer | ms | share |\n|---|---:|---:|\n", r.Net, r.Kernel)
-		total := median(r.Times)
-		for _, name := range r.Order {
-			if ds := r.Layers[name]; len(ds) > 0 {
-				w("| %s | %.2f | %.0f%% |\n", name, median(ds), 100*median(ds)/total)
+	// Per layer: one column per AlexLens run (engine and thread count) of each network.
+	for _, net := range nets(results) {
+		var cols []result
+		for _, r := range results {
+			if r.Net == net && r.Error == "" && len(r.Layers) > 0 && r.Engine != "alexlens-portable" {
+				cols = append(cols, r)
 			}
 		}
+		if len(cols) == 0 {
+			continue
+		}
+		w("\n**%s, AlexLens per layer (median ms; with several workers, part 0's view: its share plus waiting for the others')**\n\n| layer |", net)
+		for _, r := range cols {
+			w(" %s %dT |", r.Engine, r.Threads)
+		}
+		w("\n|---|%s\n", strings.Repeat("---:|", len(cols)))
+		for _, name := range cols[0].Order {
+			w("| %s |", name)
+			for _, r := range cols {
+				w(" %.2f |", median(r.Layers[name]))
+			}
+			w("\n")
+		}
+		w("| **total** |")
+		for _, r := range cols {
+			w(" %.1f |", median(r.Times))
+		}
+		w("\n")
 	}
 	return b.String()
+}
+
+func nets(results []result) []string {
+	var ns []string
+	for _, r := range results {
+		if !slices.Contains(ns, r.Net) {
+			ns = append(ns, r.Net)
+		}
+	}
+	return ns
 }
 
 func engineName(r result) string {

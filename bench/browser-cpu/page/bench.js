@@ -81,16 +81,40 @@
     };
   }
 
+  // AlexLens at N threads is N workers, each one Go wasm instance holding 1/N of the
+  // weights, exchanging layer outputs over a full mesh of MessageChannels (wasm/split).
   async function runAlexLens(wasm, execJS, precision) {
-    if (cfg.threads !== 1) throw new Error("AlexLens runs one worker per forward pass here; threads=" + cfg.threads + " is not supported yet");
-    const w = startWorker(wasm, execJS);
-    const hello = await w.ready;
+    const n = cfg.threads;
+    const workers = [];
+    for (let i = 0; i < n; i++) workers.push(startWorker(wasm, execJS));
+    const hellos = await Promise.all(workers.map(function (w) { return w.ready; }));
+    if (n > 1) {
+      const ports = workers.map(function () { return new Array(n).fill(null); });
+      for (let i = 0; i < n; i++) {
+        for (let j = i + 1; j < n; j++) {
+          const ch = new MessageChannel();
+          ports[i][j] = ch.port1;
+          ports[j][i] = ch.port2;
+        }
+      }
+      await Promise.all(workers.map(function (w, i) {
+        const mine = ports[i].filter(function (p) { return p !== null; });
+        return w.call({ op: "peers", part: i, parts: n, ports: ports[i] }, mine);
+      }));
+    }
     const weights = await fetchBuf("/data/" + cfg.net + ".pth");
-    await w.call({ op: "load", name: cfg.net, weights: weights, precision: precision }, [weights]);
+    await Promise.all(workers.map(function (w) {
+      return w.call({ op: "load", name: cfg.net, weights: weights.slice(0), precision: precision });
+    }));
     const input = new Float32Array(await fetchBuf("/data/input.bin"));
-    const r = await w.call({ op: "run", input: input, warmup: cfg.warmup, runs: cfg.runs });
-    const peak = await w.call({ op: "peak" });
-    return { times: r.times, logits: r.logits, layers: r.layers, order: r.order, kernel: hello.kernel, peakGFLOPS: peak.gflops };
+    // Every part runs the same passes in lockstep (each layer waits for all shares); part
+    // 0's times and logits are reported.
+    const rs = await Promise.all(workers.map(function (w) {
+      return w.call({ op: "run", input: input, warmup: cfg.warmup, runs: cfg.runs });
+    }));
+    const r = rs[0];
+    const peak = await workers[0].call({ op: "peak" });
+    return { times: r.times, exchangeMs: r.exchangeMs, logits: r.logits, layers: r.layers, order: r.order, kernel: hellos[0].kernel, peakGFLOPS: peak.gflops, workers: n };
   }
 
   async function runORT() {

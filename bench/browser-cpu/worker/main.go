@@ -3,6 +3,8 @@
 // Command worker is AlexLens's engine as the browser CPU benchmark runs it: one Go wasm
 // instance in a Web Worker (page/alexlens-worker.js starts it). It answers three messages:
 //
+//	{op: "peers", part, parts, ports: [MessagePort...]} -> {}: this worker is part `part` of a
+//	                          pass split over `parts` workers (wasm/split); ports[p] leads to part p
 //	{op: "load", name, weights: ArrayBuffer, precision: "f32"|"int8"} -> {kernel}
 //	{op: "run", input: Float32Array, warmup, runs} -> {times, layers, top5, logits}
 //	{op: "peak"} -> {gflops}: the micro-kernel alone on an L1-resident panel
@@ -17,12 +19,16 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/wasm/jsutil"
+	"github.com/alexlens/alexlens/wasm/split"
 	"github.com/alexlens/alexlens/weights"
 )
 
-type request struct {
-	data  js.Value
-	reply func(any)
+// state is what the worker holds between messages.
+type state struct {
+	model *engine.Model
+	part  int
+	parts int
+	x     split.Exchanger
 }
 
 func main() {
@@ -32,11 +38,11 @@ func main() {
 		return nil
 	}))
 	js.Global().Call("postMessage", map[string]any{"ready": true, "kernel": engine.KernelName()})
-	var model *engine.Model
+	st := &state{parts: 1}
 	// Requests are handled in this goroutine, never inside the JS callback: a forward pass
 	// takes long, and the callback must return for the event loop to run.
 	for data := range reqs {
-		reply, err := handle(&model, data)
+		reply, err := handle(st, data)
 		if err != nil {
 			reply = map[string]any{"error": err.Error()}
 		}
@@ -44,13 +50,21 @@ func main() {
 	}
 }
 
-func handle(model **engine.Model, data js.Value) (reply map[string]any, err error) {
+func handle(st *state, data js.Value) (reply map[string]any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("internal error: %v", r)
 		}
 	}()
 	switch op := data.Get("op").String(); op {
+	case "peers":
+		st.part, st.parts = data.Get("part").Int(), data.Get("parts").Int()
+		ports := make([]js.Value, st.parts)
+		for i := range ports {
+			ports[i] = data.Get("ports").Index(i)
+		}
+		st.x = &timedExchange{x: split.NewPortExchange(st.part, ports)}
+		return map[string]any{}, nil
 	case "load":
 		m, err := weights.LoadBytes(jsutil.Bytes(js.Global().Get("Uint8Array").New(data.Get("weights"))), data.Get("name").String())
 		if err != nil {
@@ -59,10 +73,15 @@ func handle(model **engine.Model, data js.Value) (reply map[string]any, err erro
 		if p := data.Get("precision").String(); p == string(engine.Int8) {
 			m = m.WithPrecision(engine.Int8)
 		}
-		*model = m
+		if st.parts > 1 {
+			if m, err = split.Slice(m, st.part, st.parts); err != nil {
+				return nil, err
+			}
+		}
+		st.model = m
 		return map[string]any{"kernel": engine.KernelName()}, nil
 	case "run":
-		m := *model
+		m := st.model
 		if m == nil {
 			return nil, fmt.Errorf("no model loaded")
 		}
@@ -76,11 +95,20 @@ func handle(model **engine.Model, data js.Value) (reply map[string]any, err erro
 			x.Data[i] = float32frombits(buf[4*i:])
 		}
 		opt := engine.ForwardOptions{Keep: func(string) bool { return false }}
+		var sb *split.Backend
+		if st.parts > 1 {
+			sb = &split.Backend{Inner: engine.FastCPU{Threads: 1}, Part: st.part, Parts: st.parts, X: st.x}
+			opt.Backend = sb
+		}
 		warmup, runs := data.Get("warmup").Int(), data.Get("runs").Int()
-		var times []any
+		var times, waits []any
 		layers := map[string]any{}
 		var res *engine.Result
 		for i := 0; i < warmup+runs; i++ {
+			if sb != nil {
+				sb.Reset()
+				st.x.(*timedExchange).spent = 0
+			}
 			start := time.Now()
 			res, err = m.Forward(x, opt)
 			if err != nil {
@@ -90,6 +118,9 @@ func handle(model **engine.Model, data js.Value) (reply map[string]any, err erro
 				continue
 			}
 			times = append(times, ms(time.Since(start)))
+			if sb != nil {
+				waits = append(waits, ms(st.x.(*timedExchange).spent))
+			}
 			for name, d := range res.LayerTimes {
 				l, _ := layers[name].([]any)
 				layers[name] = append(l, ms(d))
@@ -107,7 +138,7 @@ func handle(model **engine.Model, data js.Value) (reply map[string]any, err erro
 		for i, n := range m.Arch.LayerNames() {
 			order[i] = n
 		}
-		return map[string]any{"times": times, "layers": layers, "order": order, "top5": top5, "logits": logits}, nil
+		return map[string]any{"times": times, "exchangeMs": waits, "layers": layers, "order": order, "top5": top5, "logits": logits}, nil
 	case "peak":
 		return map[string]any{"gflops": engine.KernelPeakGFLOPS(300 * time.Millisecond), "kernel": engine.KernelName()}, nil
 	default:
@@ -116,3 +147,16 @@ func handle(model **engine.Model, data js.Value) (reply map[string]any, err erro
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// timedExchange adds up the time a pass spends in exchanges: sending its shares and waiting
+// for the other parts'.
+type timedExchange struct {
+	x     split.Exchanger
+	spent time.Duration
+}
+
+func (t *timedExchange) AllGather(seq int, mine []float32) ([][]float32, error) {
+	start := time.Now()
+	defer func() { t.spent += time.Since(start) }()
+	return t.x.AllGather(seq, mine)
+}
