@@ -62,7 +62,9 @@ func (x *PortExchange) deliver(d js.Value) {
 	default:
 		// Cannot happen with parts that follow the protocol; dropping would hang the pass,
 		// so the next AllGather reports it instead.
-		go func() { x.inbox <- portMessage{err: fmt.Errorf("exchange inbox overflow (part %d, exchange %d)", m.from, m.seq)} }()
+		go func() {
+			x.inbox <- portMessage{err: fmt.Errorf("exchange inbox overflow (part %d, exchange %d)", m.from, m.seq)}
+		}()
 	}
 }
 
