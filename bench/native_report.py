@@ -50,6 +50,11 @@ def render(args, gos, torches):
              "together: on a shared, loaded machine it is the steadier measure (with 1 thread it is "
              "what the latency would be on an idle core). Go heap = heap in use after a pass (model, packed "
              "weights); max RSS is the whole process's peak.\n")
+    odd = [k for k, t in torches.items() if k[1] == 1 and t["cpu_ms"] > 1.1 * t["median_ms"]]
+    if odd:
+        L.append("- PyTorch's CPU time exceeded its wall time at 1 thread for %s: some of its work "
+                 "runs on threads that `torch.set_num_threads(1)` does not limit, so its 1-thread "
+                 "latency is not strictly single-core.\n" % ", ".join(sorted(k[0] for k in odd)))
     L.append("| network | weights | threads | AlexLens kernel | AlexLens ms | PyTorch f32 ms | ratio | "
              "AlexLens CPU ms | PyTorch CPU ms | CPU ratio | AlexLens max RSS MB | Go heap MB | PyTorch max RSS MB |")
     L.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
