@@ -58,6 +58,13 @@ func (p *fftPlan) rec(out, in []complex128, stride, n int) {
 		p.rec(out[r*m:(r+1)*m], in[r*stride:], stride*f, m)
 	}
 	step := p.n / n // W_n^j = tw[j*step]
+	if f == 2 { // the common case, as a plain butterfly
+		for k := 0; k < m; k++ {
+			a, b := out[k], out[m+k]*p.tw[k*step]
+			out[k], out[m+k] = a+b, a-b
+		}
+		return
+	}
 	var small [8]complex128
 	t := small[:0]
 	if f > len(small) {
@@ -67,12 +74,12 @@ func (p *fftPlan) rec(out, in []complex128, stride, n int) {
 	}
 	for k := 0; k < m; k++ {
 		for r := 0; r < f; r++ {
-			t[r] = out[r*m+k] * p.tw[(r*k*step)%p.n]
+			t[r] = out[r*m+k] * p.tw[r*k*step] // r*k < n, so no wrap-around
 		}
 		for q := 0; q < f; q++ {
 			var s complex128
 			for r := 0; r < f; r++ {
-				s += t[r] * p.tw[(r*q*m*step)%p.n]
+				s += t[r] * p.tw[(r*q%f)*m*step] // W_f^(r*q)
 			}
 			out[q*m+k] = s
 		}
@@ -99,13 +106,31 @@ func newFFT2(h, w int) *fft2 {
 	return &fft2{h: h, w: w, rows: newFFTPlan(w), cols: newFFTPlan(h), a: make([]complex128, max(h, w)), b: make([]complex128, max(h, w))}
 }
 
-func (f *fft2) transform(x []complex128, inverse bool) {
+func (f *fft2) transform(x []complex128, inverse bool) { f.transformCols(x, inverse, f.w) }
+
+// transformCols is transform for arrays whose columns from cols on are zero (inverse) or
+// not wanted (forward): the half spectra of real images. The column pass, the only one that
+// can skip them, runs first for an inverse and last for a forward transform.
+func (f *fft2) transformCols(x []complex128, inverse bool, cols int) {
+	if inverse {
+		f.columns(x, inverse, cols)
+		f.rowPass(x, inverse)
+		return
+	}
+	f.rowPass(x, inverse)
+	f.columns(x, inverse, cols)
+}
+
+func (f *fft2) rowPass(x []complex128, inverse bool) {
 	for y := 0; y < f.h; y++ {
 		row := x[y*f.w : (y+1)*f.w]
 		copy(f.a[:f.w], row)
 		f.rows.transform(row, f.a[:f.w], inverse)
 	}
-	for c := 0; c < f.w; c++ {
+}
+
+func (f *fft2) columns(x []complex128, inverse bool, cols int) {
+	for c := 0; c < cols; c++ {
 		for y := 0; y < f.h; y++ {
 			f.a[y] = x[y*f.w+c]
 		}

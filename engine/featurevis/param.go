@@ -96,7 +96,7 @@ func (im *fourierImage) render() {
 				im.buf[k*im.w+l] = im.spec[c][i] * complex(im.weight[l]*im.scale[i]/fourierDivisor, 0)
 			}
 		}
-		im.fft.transform(im.buf, true)
+		im.fft.transformCols(im.buf, true, im.fw)
 		for p, v := range im.buf {
 			im.t[c][p] = real(v) / n
 		}
@@ -134,7 +134,7 @@ func (im *fourierImage) backward(gRGB [3][]float64, g [3][]complex128) {
 		for p, v := range gt[c] {
 			im.buf[p] = complex(v, 0)
 		}
-		im.fft.transform(im.buf, false)
+		im.fft.transformCols(im.buf, false, im.fw)
 		for k := 0; k < im.h; k++ {
 			for l := 0; l < im.fw; l++ {
 				i := k*im.fw + l
