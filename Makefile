@@ -8,7 +8,7 @@ WEIGHTS_DIR ?= build/weights
 WEIGHTS ?=
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build web weights site worker run test vet fuzz-short deps bench clean
+.PHONY: all build web weights site worker run test vet fuzz-short deps bench bench-browser-cpu clean
 
 all: build web
 
@@ -56,6 +56,11 @@ fuzz-short:
 
 bench: build
 	./bench/native.sh
+
+# AlexLens's Go wasm CPU path against onnxruntime-web and tfjs-backend-wasm in headless
+# Chromium (peers from npm into build/browser-cpu); updates BENCHMARKS.md's Browser CPU section.
+bench-browser-cpu:
+	./bench/browser-cpu/run.sh --update
 
 # Browser benchmarks in headless Chromium (SwiftShader WebGPU here: not GPU performance).
 bench-browser:

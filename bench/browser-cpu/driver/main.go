@@ -163,8 +163,15 @@ func render(results []result, ref reference, ua string, warmup, runs int) string
 	w("- Batch 1, %d forward passes timed after %d of warm-up; median, and spread as min–max. Ratio = engine median / onnxruntime-web median at the same thread count (below 1 = faster than onnxruntime-web).\n", runs, warmup)
 	w("- GFLOP/s counts 2 FLOPs per multiply-add of convolutions and linear layers (AlexNet %.2f GFLOP, SqueezeNet 1.1 %.2f GFLOP). Peak: AlexLens's micro-kernel (%s) alone on an L1-resident panel in the same browser, %.1f GFLOP/s on one thread.\n",
 		gflop(engine.AlexNet), gflop(engine.SqueezeNet11), peakKernel, peak)
+	iso := "no"
+	for _, r := range results {
+		if r.Isolated {
+			iso = "yes"
+		}
+	}
+	w("- Page cross-origin isolated (SharedArrayBuffer, needed by the peers' threads): %s.\n", iso)
 	w("- Top-5 is checked against PyTorch float32 on the same weights and photo (chelsea.png); SqueezeNet has its released ImageNet weights, torchvision AlexNet seeded random ones (no trained weights offline).\n\n")
-	w("| network | engine | threads | median ms | spread ms | ratio to ORT | GFLOP/s | %% of peak | top-5 = PyTorch | logit max abs err |\n")
+	w("| network | engine | threads | median ms | spread ms | ratio to ORT | GFLOP/s | %% of peak | top-5 = PyTorch | logits: max abs err, rel L2 |\n")
 	w("|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
 	for _, r := range results {
 		if r.Error != "" {
@@ -189,8 +196,8 @@ func render(results []result, ref reference, ua string, warmup, runs int) string
 		if !slices.Equal(r.Top5, rf.Top5) {
 			agree = fmt.Sprintf("no: %v vs %v", r.Top5, rf.Top5)
 		}
-		w("| %s | %s | %d | %.1f | %.1f–%.1f | %s | %.1f | %s | %s | %.3g |\n", r.Net, engineName(r), r.Threads, med,
-			slices.Min(r.Times), slices.Max(r.Times), ratio, g, pct, agree, maxAbsDiff(r.Logits, rf.Logits))
+		w("| %s | %s | %d | %.1f | %.1f–%.1f | %s | %.1f | %s | %s | %.2g, %.2g |\n", r.Net, engineName(r), r.Threads, med,
+			slices.Min(r.Times), slices.Max(r.Times), ratio, g, pct, agree, maxAbsDiff(r.Logits, rf.Logits), relL2(r.Logits, rf.Logits))
 	}
 	// Per layer: one column per AlexLens run (engine and thread count) of each network.
 	for _, net := range nets(results) {
@@ -284,6 +291,19 @@ func maxAbsDiff(a, b []float64) float64 {
 		m = max(m, math.Abs(a[i]-b[i]))
 	}
 	return m
+}
+
+// relL2 is ||a-b|| / ||b||.
+func relL2(a, b []float64) float64 {
+	if len(a) != len(b) {
+		return math.NaN()
+	}
+	var num, den float64
+	for i := range a {
+		num += (a[i] - b[i]) * (a[i] - b[i])
+		den += b[i] * b[i]
+	}
+	return math.Sqrt(num / den)
 }
 
 func firstLine(s string) string {
