@@ -58,7 +58,7 @@ func (p *fftPlan) rec(out, in []complex128, stride, n int) {
 		p.rec(out[r*m:(r+1)*m], in[r*stride:], stride*f, m)
 	}
 	step := p.n / n // W_n^j = tw[j*step]
-	if f == 2 { // the common case, as a plain butterfly
+	if f == 2 {     // the common case, as a plain butterfly
 		for k := 0; k < m; k++ {
 			a, b := out[k], out[m+k]*p.tw[k*step]
 			out[k], out[m+k] = a+b, a-b
