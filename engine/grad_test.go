@@ -347,3 +347,81 @@ func norm(x []float32) float64 {
 	}
 	return math.Sqrt(s)
 }
+
+// TestInputGradientBatchAndInt8: a batch's gradient is each item's own gradient (objective
+// values add up), and an int8 model's gradient is that of its dequantized float32 weights.
+func TestInputGradientBatchAndInt8(t *testing.T) {
+	m := randomModel(SqueezeNet11, 5)
+	r := rand.New(rand.NewSource(6))
+	side := 67
+	x := NewTensor(2, 3, side, side)
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	obj := ChannelMean("fire7", 33)
+	v, g, err := m.InputGradientWith(x, obj, GradOptions{Backend: Reference{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float32
+	for b := 0; b < 2; b++ {
+		item, _ := FromData(append([]float32(nil), x.Row(b)...), 1, 3, side, side)
+		vb, gb, err := m.InputGradientWith(item, obj, GradOptions{Backend: Reference{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += vb
+		if e := RelL2(g.Row(b), gb.Data); !(e < 1e-6) {
+			t.Errorf("batch item %d: gradient differs from its own by rel L2 %.3g", b, e)
+		}
+	}
+	if math.Abs(float64(v-sum)) > 1e-5*math.Abs(float64(sum)) {
+		t.Errorf("batch value %g, items sum to %g", v, sum)
+	}
+
+	q := m.WithPrecision(Int8)
+	deq := q.WithPrecision(F32)
+	for _, obj := range []Objective{ClassLogit(3), ChannelMean("conv1", 2)} {
+		_, gq, err := q.InputGradient(x, obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, gd, err := deq.InputGradient(x, obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := RelL2(gq.Data, gd.Data); !(e < 1e-4) || norm(gd.Data) == 0 {
+			t.Errorf("%v: int8 model gradient vs dequantized float32: rel L2 %.3g", obj, e)
+		}
+	}
+}
+
+// TestInputGradientErrors: bad inputs and objectives are errors, not panics.
+func TestInputGradientErrors(t *testing.T) {
+	m := randomModel(SqueezeNet11, 1)
+	good := NewTensor(1, 3, 64, 64)
+	for _, c := range []struct {
+		x   *Tensor
+		obj Objective
+	}{
+		{nil, ClassLogit(0)},
+		{NewTensor(1, 4, 64, 64), ClassLogit(0)},
+		{&Tensor{Shape: []int{1, 3, 64, 64}, Data: make([]float32, 5)}, ClassLogit(0)},
+		{NewTensor(1, 3, 8, 8), ClassLogit(0)},
+		{good, ClassLogit(1000)},
+		{good, ChannelMean("fc7", 0)},
+		{good, ChannelMean("fire2", -1)},
+		{good, Neuron("fire2", 0, 0, 100)},
+		{good, Direction("fire2", make([]float32, 3))},
+		{good, Direction("fire2", append(make([]float32, 127), float32(math.NaN())))},
+		{good, Objective{Kind: 42, Layer: "fire2"}},
+	} {
+		if _, _, err := m.InputGradient(c.x, c.obj); err == nil {
+			t.Errorf("InputGradient(%v, %v): want an error", c.x, c.obj)
+		}
+	}
+	partial := &Model{Arch: m.Arch, Params: m.Params, Partial: "conv1"}
+	if _, _, err := partial.InputGradient(good, ChannelMean("fire2", 0)); err == nil {
+		t.Error("partial model up to conv1, objective on fire2: want an error")
+	}
+}
