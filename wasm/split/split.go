@@ -83,15 +83,17 @@ func splitKeys(a *engine.Arch) []string {
 	return keys
 }
 
-// sliceRows is rows [lo, hi) of a weight or bias, sharing its storage.
+// sliceRows copies rows [lo, hi) of a weight or bias: a copy, so that once the whole model
+// is dropped only this part's rows stay in memory.
 func sliceRows(w *engine.Weight, lo, hi int) *engine.Weight {
 	shape := append([]int{hi - lo}, w.Shape[1:]...)
 	n := w.RowLen()
 	s := &engine.Weight{Shape: shape}
 	if w.Quantized() {
-		s.I8, s.Scale = w.I8[lo*n:hi*n], w.Scale[lo:hi]
+		s.I8 = append([]int8(nil), w.I8[lo*n:hi*n]...)
+		s.Scale = append([]float32(nil), w.Scale[lo:hi]...)
 	} else {
-		s.F32 = w.F32[lo*n : hi*n]
+		s.F32 = append([]float32(nil), w.F32[lo*n:hi*n]...)
 	}
 	return s
 }

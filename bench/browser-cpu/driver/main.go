@@ -101,15 +101,18 @@ func main() {
 	var results []result
 	for _, n := range strings.Split(*nets, ",") {
 		for _, t := range strings.Split(*threads, ",") {
-			for _, e := range strings.Split(*engines, ",") {
-				url := fmt.Sprintf("%s/page/index.html?engine=%s&net=%s&threads=%s&warmup=%d&runs=%d", base, e, n, t, *warmup, *runs)
-				r := runPage(browser, url)
-				r.Engine, r.Net = e, n
+			url := fmt.Sprintf("%s/page/index.html?engines=%s&net=%s&threads=%s&warmup=%d&runs=%d", base, *engines, n, t, *warmup, *runs)
+			rs, err := runPage(browser, url)
+			if err != nil {
+				log.Fatalf("driver: %s threads=%s: %v", n, t, err)
+			}
+			for _, r := range rs {
+				r.Net = n
 				fmt.Sscan(t, &r.Threads)
 				if r.Error != "" {
-					log.Printf("%s %s threads=%s: %s", e, n, t, firstLine(r.Error))
+					log.Printf("%s %s threads=%s: %s", r.Engine, n, t, firstLine(r.Error))
 				} else {
-					log.Printf("%s %s threads=%s: median %.1f ms", e, n, t, median(r.Times))
+					log.Printf("%s %s threads=%s: median %.1f ms", r.Engine, n, t, median(r.Times))
 					if len(r.ExchangeMs) > 0 {
 						log.Printf("  of which exchanges (sending shares, waiting for the other parts): median %.1f ms", median(r.ExchangeMs))
 					}
@@ -127,26 +130,25 @@ func main() {
 	}
 }
 
-// runPage opens the page in a fresh tab and waits for its result (a big network at 1 thread
-// on the portable kernel takes a minute for 25 passes).
-func runPage(browser context.Context, url string) result {
+// runPage opens the page in a fresh tab and waits for its results (all engines, interleaved;
+// the portable kernel on AlexNet takes about a second per pass).
+func runPage(browser context.Context, url string) ([]result, error) {
 	tab, cancel := chromedp.NewContext(browser)
 	defer cancel()
 	tab, cancelT := context.WithTimeout(tab, 10*time.Minute)
 	defer cancelT()
-	var r result
-	err := chromedp.Do(tab, chromedp.Navigate(url))
-	if err == nil {
-		var raw json.RawMessage
-		raw, err = chromedp.Run(tab, chromedp.Poll[json.RawMessage]("window.benchResult", chromedp.WithPollingTimeout(9*time.Minute)))
-		if err == nil {
-			err = json.Unmarshal(raw, &r)
-		}
+	if err := chromedp.Do(tab, chromedp.Navigate(url)); err != nil {
+		return nil, err
 	}
+	raw, err := chromedp.Run(tab, chromedp.Poll[json.RawMessage]("window.benchResult", chromedp.WithPollingTimeout(9*time.Minute)))
 	if err != nil {
-		r.Error = err.Error()
+		return nil, err
 	}
-	return r
+	var rs []result
+	if err := json.Unmarshal(raw, &rs); err != nil {
+		return nil, err
+	}
+	return rs, nil
 }
 
 func render(results []result, ref reference, ua string, warmup, runs int) string {
@@ -160,7 +162,7 @@ func render(results []result, ref reference, ua string, warmup, runs int) string
 		}
 	}
 	w("- Browser: %s (headless), one session; machine: %d cores (%s); load average before the run: %s.\n", ua, runtime.NumCPU(), cpuName(), loadAvg())
-	w("- Batch 1, %d forward passes timed after %d of warm-up; median, and spread as min–max. Ratio = engine median / onnxruntime-web median at the same thread count (below 1 = faster than onnxruntime-web).\n", runs, warmup)
+	w("- Batch 1; per network and thread count one page runs every engine, interleaved (each round one pass of each engine, so that load from elsewhere falls on all alike); %d rounds timed after %d passes of warm-up each, timed in the page; median, and spread as min–max. Ratio = engine median / onnxruntime-web median at the same thread count (below 1 = faster than onnxruntime-web).\n", runs, warmup)
 	w("- GFLOP/s counts 2 FLOPs per multiply-add of convolutions and linear layers (AlexNet %.2f GFLOP, SqueezeNet 1.1 %.2f GFLOP). Peak: AlexLens's micro-kernel (%s) alone on an L1-resident panel in the same browser, %.1f GFLOP/s on one thread.\n",
 		gflop(engine.AlexNet), gflop(engine.SqueezeNet11), peakKernel, peak)
 	iso := "no"

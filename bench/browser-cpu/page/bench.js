@@ -1,14 +1,16 @@
-// The browser CPU benchmark page: runs one engine (AlexLens in Web Workers, onnxruntime-web's
-// WASM backend, or tfjs's WASM backend) on one network at one thread count, and leaves the
-// result in window.benchResult for the driver:
-//   {engine, net, threads, version, times: [ms per forward pass after warm-up], top5, logits,
-//    layers?: {name: [ms]}, order?: [names], kernel?, isolated}
-// Query parameters: engine, net, threads, warmup, runs.
+// The browser CPU benchmark page: runs several engines (AlexLens in Web Workers,
+// onnxruntime-web's WASM backend, tfjs's WASM backend) on one network at one thread count,
+// interleaved: every round runs one forward pass of each engine in turn, so that load from
+// elsewhere on the machine falls on all engines alike. It leaves the results in
+// window.benchResult for the driver: an array of
+//   {engine, net, threads, version, times: [ms per pass after warm-up, timed in the page],
+//    top5, logits, layers?: {name: [ms]}, order?: [names], kernel?, isolated, error?}
+// Query parameters: engines (comma-separated), net, threads, warmup, runs.
 "use strict";
 (function () {
   const q = new URLSearchParams(location.search);
   const cfg = {
-    engine: q.get("engine") || "alexlens",
+    engines: (q.get("engines") || "alexlens").split(","),
     net: q.get("net") || "alexnet",
     threads: parseInt(q.get("threads") || "1", 10),
     warmup: parseInt(q.get("warmup") || "5", 10),
@@ -34,18 +36,6 @@
     idx.sort(function (a, b) { return logits[b] - logits[a]; });
     return idx.slice(0, 5);
   }
-  async function timeRuns(once) {
-    for (let i = 0; i < cfg.warmup; i++) await once();
-    const times = [];
-    let out;
-    for (let i = 0; i < cfg.runs; i++) {
-      const t0 = performance.now();
-      out = await once();
-      times.push(performance.now() - t0);
-    }
-    return { times: times, logits: Array.from(out) };
-  }
-
   const engines = {
     // AlexLens: cfg.threads Go wasm instances, each in its own worker (alexlens-worker.js).
     // The "alexlens-portable" engine is the Go 1.26 build without SIMD, for comparison.
@@ -107,14 +97,27 @@
       return w.call({ op: "load", name: cfg.net, weights: weights.slice(0), precision: precision });
     }));
     const input = new Float32Array(await fetchBuf("/data/input.bin"));
-    // Every part runs the same passes in lockstep (each layer waits for all shares); part
-    // 0's times and logits are reported.
-    const rs = await Promise.all(workers.map(function (w) {
-      return w.call({ op: "run", input: input, warmup: cfg.warmup, runs: cfg.runs });
-    }));
-    const r = rs[0];
     const peak = await workers[0].call({ op: "peak" });
-    return { times: r.times, exchangeMs: r.exchangeMs, logits: r.logits, layers: r.layers, order: r.order, kernel: hellos[0].kernel, peakGFLOPS: peak.gflops, workers: n };
+    const info = { kernel: hellos[0].kernel, peakGFLOPS: peak.gflops, workers: n, layers: {}, order: null, exchangeMs: [] };
+    // Every part runs the pass in lockstep (each layer waits for all shares); part 0's
+    // logits and layer times are kept.
+    async function once() {
+      const rs = await Promise.all(workers.map(function (w) {
+        return w.call({ op: "run", input: input, warmup: 0, runs: 1 });
+      }));
+      return rs[0];
+    }
+    return {
+      info: info,
+      once: async function () {
+        const r = await once();
+        info.order = r.order;
+        for (const name in r.layers) (info.layers[name] = info.layers[name] || []).push(r.layers[name][0]);
+        if (r.exchangeMs && r.exchangeMs.length) info.exchangeMs.push(r.exchangeMs[0]);
+        return r.logits;
+      },
+      warm: async function () { await once(); },
+    };
   }
 
   async function runORT() {
@@ -124,12 +127,8 @@
     const model = await fetchBuf("/data/" + cfg.net + ".onnx");
     const session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
     const input = new ort.Tensor("float32", new Float32Array(await fetchBuf("/data/input.bin")), [1, 3, 224, 224]);
-    const r = await timeRuns(async function () {
-      const out = await session.run({ input: input });
-      return out.logits.data;
-    });
-    r.version = ort.env.versions ? ort.env.versions.web : "";
-    return r;
+    const once = async function () { return (await session.run({ input: input })).logits.data; };
+    return { info: { version: ort.env.versions ? ort.env.versions.web : "" }, once: once, warm: once };
   }
 
   async function runTFJS() {
@@ -150,15 +149,13 @@
       return tf.transpose(tf.tensor(new Float32Array(inputBuffer), [1, 3, 224, 224]), [0, 2, 3, 1]);
     });
     const forward = cfg.net === "alexnet" ? tfAlexNet : tfSqueezeNet;
-    const r = await timeRuns(async function () {
+    const once = async function () {
       const y = tf.tidy(function () { return forward(p, x); });
       const d = await y.data();
       y.dispose();
       return d;
-    });
-    r.version = tf.version_core;
-    r.threads = tf.wasm.getThreadsCount ? tf.wasm.getThreadsCount() : cfg.threads;
-    return r;
+    };
+    return { info: { version: tf.version_core }, once: once, warm: once };
   }
   let inputBuffer = null;
 
@@ -206,21 +203,44 @@
   }
 
   async function main() {
-    const run = engines[cfg.engine];
-    if (!run) throw new Error("unknown engine " + cfg.engine);
-    log("engine " + cfg.engine + ", " + cfg.net + ", threads " + cfg.threads + ", crossOriginIsolated " + self.crossOriginIsolated);
+    log("engines " + cfg.engines + ", " + cfg.net + ", threads " + cfg.threads + ", crossOriginIsolated " + self.crossOriginIsolated);
     inputBuffer = await fetchBuf("/data/input.bin");
-    const r = await run();
-    r.engine = cfg.engine;
-    r.net = cfg.net;
-    r.threads = r.threads || cfg.threads;
-    r.isolated = self.crossOriginIsolated;
-    r.top5 = top5(r.logits);
-    log(JSON.stringify({ times: r.times, top5: r.top5 }));
-    return r;
+    const runs = [];
+    for (const name of cfg.engines) {
+      const r = { engine: name, net: cfg.net, threads: cfg.threads, isolated: self.crossOriginIsolated, times: [] };
+      runs.push(r);
+      try {
+        if (!engines[name]) throw new Error("unknown engine " + name);
+        r.run = await engines[name]();
+        for (let i = 0; i < cfg.warmup; i++) await r.run.warm();
+      } catch (e) {
+        r.error = String(e && e.stack || e);
+        log(name + ": " + r.error);
+      }
+    }
+    for (let round = 0; round < cfg.runs; round++) {
+      for (const r of runs) {
+        if (r.error) continue;
+        try {
+          const t0 = performance.now();
+          const logits = await r.run.once();
+          r.times.push(performance.now() - t0);
+          r.logits = Array.from(logits);
+        } catch (e) {
+          r.error = String(e && e.stack || e);
+        }
+      }
+    }
+    return runs.map(function (r) {
+      const out = Object.assign({}, r.run ? r.run.info : {}, r);
+      delete out.run;
+      if (out.logits) out.top5 = top5(out.logits);
+      log(r.engine + ": " + JSON.stringify({ times: out.times, top5: out.top5 }));
+      return out;
+    });
   }
   main().then(function (r) { window.benchResult = r; }, function (e) {
     log("error: " + e);
-    window.benchResult = { error: String(e && e.stack || e) };
+    window.benchResult = [{ error: String(e && e.stack || e) }];
   });
 })();
