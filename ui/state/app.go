@@ -41,11 +41,13 @@ type App struct {
 	Maps      []protocol.ActivationMap // [0] the selected channel, then the overview strip
 
 	Webcam bool
+
+	Look *Look // the navigation and the look-inside views (look.go)
 }
 
 // NewApp starts in the "starting" state.
 func NewApp(p Params) *App {
-	return &App{Status: StatusStarting, Params: p, Fraction: -1, Layer: "conv1"}
+	return &App{Status: StatusStarting, Params: p, Fraction: -1, Layer: "conv1", Look: NewLook()}
 }
 
 // FixtureBanner is the warning shown while fixture weights are loaded.

@@ -1,0 +1,198 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"math"
+	"strconv"
+	"syscall/js"
+
+	vjs "github.com/vugu/vugu/js"
+
+	"github.com/alexlens/alexlens/ui/state"
+)
+
+// The atlas canvas: every gallery image as a thumbnail at its 2-D position, over the grid of
+// cells labelled with their top class; the wheel or the buttons zoom, dragging pans.
+
+// LastID is the ID of the request Send sent last (for cancelling it).
+func (e *Engine) LastID() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.next
+}
+
+// Compute runs before every build of the component: it opens the gallery once the weights
+// are loaded and a look-inside view is shown.
+func (c *Look) Compute() {
+	if c.thumbImgs == nil {
+		c.thumbImgs = map[int]js.Value{}
+		c.L().View = state.ParseView(js.Global().Get("location").Get("hash").String())
+		js.Global().Call("addEventListener", "hashchange", js.FuncOf(func(js.Value, []js.Value) any {
+			v := state.ParseView(js.Global().Get("location").Get("hash").String())
+			go c.Root.update(func() { c.show(v) })
+			return nil
+		}))
+	}
+	c.ensureGallery()
+}
+
+func (c *Look) atlasCreated(v vjs.Value) {
+	canvas := js.Value(v)
+	c.atlasCanvas = canvas
+	canvas.Call("addEventListener", "wheel", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ev := args[0]
+		ev.Call("preventDefault")
+		f := 1.2
+		if ev.Get("deltaY").Float() > 0 {
+			f = 1 / f
+		}
+		go c.Root.update(func() { c.L().ZoomBy(f) })
+		return nil
+	}), map[string]any{"passive": false})
+	canvas.Call("addEventListener", "pointerdown", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ev := args[0]
+		c.dragging, c.lastX, c.lastY = true, ev.Get("clientX").Float(), ev.Get("clientY").Float()
+		canvas.Call("setPointerCapture", ev.Get("pointerId"))
+		return nil
+	}))
+	canvas.Call("addEventListener", "pointermove", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if !c.dragging {
+			return nil
+		}
+		ev := args[0]
+		x, y := ev.Get("clientX").Float(), ev.Get("clientY").Float()
+		w := max(1, canvas.Get("clientWidth").Float())
+		dx, dy := (c.lastX-x)/w, (c.lastY-y)/w
+		c.lastX, c.lastY = x, y
+		go c.Root.update(func() { c.L().PanBy(dx/c.L().Zoom, dy/c.L().Zoom) })
+		return nil
+	}))
+	up := js.FuncOf(func(js.Value, []js.Value) any { c.dragging = false; return nil })
+	canvas.Call("addEventListener", "pointerup", up)
+	canvas.Call("addEventListener", "pointercancel", up)
+}
+
+// thumbImage returns item i's decoded thumbnail, starting its decoding on first use; it is
+// drawn once loaded.
+func (c *Look) thumbImage(i int) js.Value {
+	if img, ok := c.thumbImgs[i]; ok {
+		return img
+	}
+	it := c.L().Item(i)
+	if len(it.Thumb) == 0 {
+		return js.Undefined()
+	}
+	img := js.Global().Get("Image").New()
+	var onload js.Func
+	onload = js.FuncOf(func(js.Value, []js.Value) any {
+		onload.Release()
+		c.scheduleAtlasDraw()
+		return nil
+	})
+	img.Set("onload", onload)
+	img.Set("src", thumbURL(it.Thumb))
+	c.thumbImgs[i] = img
+	return img
+}
+
+var atlasDrawPending bool
+
+// scheduleAtlasDraw redraws the atlas once after a burst of thumbnails finished loading.
+func (c *Look) scheduleAtlasDraw() {
+	if atlasDrawPending {
+		return
+	}
+	atlasDrawPending = true
+	var f js.Func
+	f = js.FuncOf(func(js.Value, []js.Value) any {
+		f.Release()
+		atlasDrawPending = false
+		if !c.atlasCanvas.IsUndefined() && c.atlasCanvas.Truthy() {
+			c.drawAtlas(vjs.Value(c.atlasCanvas))
+		}
+		return nil
+	})
+	js.Global().Call("setTimeout", f, 60)
+}
+
+// drawAtlas paints the map; it runs on every render (Vugu's attribute writes clear it).
+func (c *Look) drawAtlas(v vjs.Value) {
+	canvas := js.Value(v)
+	l := c.L()
+	a := l.Atlas
+	if a == nil || canvas.IsUndefined() {
+		return
+	}
+	dpr := math.Max(1, js.Global().Get("devicePixelRatio").Float())
+	cssW := math.Max(200, canvas.Get("clientWidth").Float())
+	cssH := math.Min(cssW*0.7, 720)
+	w, h := int(cssW*dpr), int(cssH*dpr)
+	if canvas.Get("width").Int() != w {
+		canvas.Set("width", w)
+	}
+	if canvas.Get("height").Int() != h {
+		canvas.Set("height", h)
+	}
+	canvas.Get("style").Set("height", fmtPx(cssH))
+	ctx := canvas.Call("getContext", "2d")
+	ctx.Set("fillStyle", "#17152a")
+	ctx.Call("fillRect", 0, 0, w, h)
+
+	// Map units (0..1 each way) to pixels: the square map fits the canvas with a margin.
+	side := math.Min(float64(w), float64(h)) * 0.9 * l.Zoom
+	ox, oy := float64(w)/2, float64(h)/2
+	at := func(x, y float64) (float64, float64) {
+		return ox + (x-0.5-l.PanX)*side, oy + (y-0.5-l.PanY)*side
+	}
+	// Grid cells: a faint square per non-empty cell with its top class.
+	cell := side / float64(a.Grid)
+	ctx.Set("textAlign", "center")
+	ctx.Set("textBaseline", "top")
+	fontPx := math.Max(10*dpr, math.Min(cell/9, 18*dpr))
+	ctx.Set("font", fmtPx(fontPx)+" system-ui, sans-serif")
+	for _, cl := range a.Cells {
+		x0, y0 := at(float64(cl.Col)/float64(a.Grid), float64(cl.Row)/float64(a.Grid))
+		ctx.Set("fillStyle", "rgba(157,134,255,0.10)")
+		ctx.Call("fillRect", x0+1, y0+1, cell-2, cell-2)
+		ctx.Set("strokeStyle", "rgba(157,134,255,0.35)")
+		ctx.Call("strokeRect", x0+0.5, y0+0.5, cell-1, cell-1)
+	}
+	// Thumbnails, sized so neighbours overlap little at zoom 1 and grow as one zooms in.
+	n := len(a.X)
+	t := math.Max(18*dpr, math.Min(96*dpr, side/math.Sqrt(float64(max(n, 1)))*0.55))
+	for i := range n {
+		x, y := at(a.X[i], a.Y[i])
+		if x < -t || y < -t || x > float64(w)+t || y > float64(h)+t {
+			continue
+		}
+		img := c.thumbImage(i)
+		if img.IsUndefined() || !img.Get("complete").Bool() || img.Get("naturalWidth").Int() == 0 {
+			ctx.Set("fillStyle", "#5b3fd6")
+			ctx.Call("fillRect", x-t/4, y-t/4, t/2, t/2)
+			continue
+		}
+		ctx.Call("drawImage", img, x-t/2, y-t/2, t, t)
+		if i == l.Query {
+			ctx.Set("strokeStyle", "#f5a524")
+			ctx.Set("lineWidth", 3*dpr)
+			ctx.Call("strokeRect", x-t/2, y-t/2, t, t)
+			ctx.Set("lineWidth", 1)
+		}
+	}
+	// Labels last, over the thumbnails, on a dark band so they stay readable.
+	for _, cl := range a.Cells {
+		if len(cl.Top) == 0 {
+			continue
+		}
+		x0, y0 := at(float64(cl.Col)/float64(a.Grid), float64(cl.Row)/float64(a.Grid))
+		label := cl.Top[0].Label
+		tw := ctx.Call("measureText", label).Get("width").Float()
+		ctx.Set("fillStyle", "rgba(18,17,28,0.72)")
+		ctx.Call("fillRect", x0+cell/2-tw/2-4*dpr, y0+4*dpr, tw+8*dpr, fontPx+6*dpr)
+		ctx.Set("fillStyle", "#ecebf5")
+		ctx.Call("fillText", label, x0+cell/2, y0+7*dpr)
+	}
+}
+
+func fmtPx(v float64) string { return strconv.Itoa(int(math.Round(v))) + "px" }

@@ -1,0 +1,657 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"syscall/js"
+
+	"github.com/vugu/vugu"
+	vjs "github.com/vugu/vugu/js"
+
+	"github.com/alexlens/alexlens/engine/imagenet"
+	"github.com/alexlens/alexlens/ui/state"
+	"github.com/alexlens/alexlens/wasm/protocol"
+)
+
+// Look is the navigation and the look-inside views (look.vugu): Embeddings (gallery,
+// neighbours, directions), Atlas and Units. Its state is Root.App.Look; the heavy work runs in
+// the engine worker.
+type Look struct {
+	Root *Root `vugu:"data"`
+
+	atlasCanvas js.Value
+	thumbImgs   map[int]js.Value // decoded thumbnails for the atlas canvas, by item
+	dragging    bool
+	lastX       float64
+	lastY       float64
+}
+
+func (c *Look) L() *state.Look { return c.Root.App.Look }
+
+func (c *Look) navClass(v state.View) string {
+	if c.L().View == v {
+		return "view-link active"
+	}
+	return "view-link"
+}
+
+func (c *Look) current(v state.View) string {
+	if c.L().View == v {
+		return "page"
+	}
+	return "false"
+}
+
+// OnNav switches views without a page load and records the view in the URL.
+func (c *Look) OnNav(event vugu.DOMEvent, v state.View) {
+	event.PreventDefault()
+	js.Global().Get("history").Call("replaceState", js.Null(), "", "#"+string(v))
+	c.show(v)
+}
+
+// show switches to view v, opening the gallery of the loaded weights when a look-inside view
+// needs it. Runs under the render lock.
+func (c *Look) show(v state.View) {
+	l := c.L()
+	l.View = v
+	if v == state.ViewLayers {
+		js.Global().Get("document").Call("getElementById", "maps-h").Call("scrollIntoView")
+	}
+	c.ensureGallery()
+}
+
+// blocked says why the look-inside views cannot work yet ("" when they can).
+func (c *Look) blocked() string {
+	m := c.Root.App.Model
+	switch {
+	case m == nil:
+		return "Loading the network…"
+	case m.Partial != "" && c.L().View != state.ViewUnits:
+		return fmt.Sprintf("These weights hold the layers up to %s only: embeddings, neighbours and the atlas need the whole network. Pick other weights above.", m.Partial)
+	case m.Partial != "":
+		return fmt.Sprintf("These weights hold the layers up to %s only: the units views need a gallery, which needs the whole network. Pick other weights above.", m.Partial)
+	}
+	return ""
+}
+
+func (c *Look) partial() bool { return c.Root.partial() }
+
+// ensureGallery opens the stored gallery when the weights changed since it was opened, and
+// on the first visit with nothing stored adds the bundled sample photos as a starter.
+func (c *Look) ensureGallery() {
+	m := c.Root.App.Model
+	l := c.L()
+	if l.ShowsGrid() || m == nil || m.Partial != "" || l.OpenedFor == m.SHA256 || l.Busy != "" {
+		return
+	}
+	weights := m.SHA256
+	l.Busy, l.Error = "opening", ""
+	l.Note = "opening the gallery (the first time, the weights are fingerprinted)"
+	go func() {
+		r := c.call(protocol.Request{Op: protocol.OpGalleryOpen}, js.Undefined(), nil)
+		c.Root.update(func() {
+			if r.Kind == protocol.KindError {
+				l.OpenedFor = weights // do not retry on every render
+				l.Finish(r.Error)
+				return
+			}
+			l.Opened(r.Look.Gallery, weights)
+			l.Finish("")
+			if !r.Look.Gallery.Stored && r.Look.Gallery.Count == 0 {
+				c.AddSamples()
+			}
+		})
+	}()
+}
+
+// call sends a request and waits for its final response; progress (optional) gets the
+// progress messages. It must run on a goroutine of its own, never under the render lock.
+func (c *Look) call(req protocol.Request, payload js.Value, progress func(protocol.Response)) protocol.Response {
+	done := make(chan protocol.Response, 1)
+	c.Root.eng.Send(req, payload, func(r protocol.Response) {
+		if r.Kind == protocol.KindProgress {
+			if progress != nil {
+				progress(r)
+			}
+			return
+		}
+		done <- r
+	})
+	return <-done
+}
+
+func (c *Look) progressTo(l *state.Look) func(protocol.Response) {
+	return func(r protocol.Response) {
+		if r.Progress != nil {
+			c.Root.update(func() { l.Progressed(*r.Progress) })
+		}
+	}
+}
+
+func (c *Look) pick(testid string) {
+	js.Global().Get("document").Call("querySelector", "[data-testid="+testid+"]").Call("click")
+}
+
+// OnImages embeds the chosen files one after another (the worker runs one request at a
+// time), then stores the gallery once.
+func (c *Look) OnImages(event vugu.DOMEvent) {
+	input := js.Value(event.JSEventTarget())
+	files := input.Get("files")
+	var list []js.Value
+	for i := 0; i < files.Length(); i++ {
+		list = append(list, files.Index(i))
+	}
+	input.Set("value", "")
+	c.addBlobs(list, func(f js.Value) string { return f.Get("name").String() })
+}
+
+// AddSamples embeds the bundled sample photos. Runs under the render lock.
+func (c *Look) AddSamples() {
+	var names []string
+	for _, s := range samples {
+		names = append(names, s.File)
+	}
+	c.L().Busy, c.L().Error = "adding", ""
+	go func() {
+		var blobs []js.Value
+		for _, n := range names {
+			resp, err := await(js.Global().Call("fetch", "samples/"+n))
+			if err == nil && resp.Get("ok").Bool() {
+				if b, err := await(resp.Call("blob")); err == nil {
+					b.Set("alexlensName", n)
+					blobs = append(blobs, b)
+				}
+			}
+		}
+		c.Root.update(func() {
+			c.L().Busy = ""
+			c.addBlobs(blobs, func(b js.Value) string { return b.Get("alexlensName").String() })
+		})
+	}()
+}
+
+// addBlobs runs under the render lock; the work happens on a goroutine.
+func (c *Look) addBlobs(blobs []js.Value, name func(js.Value) string) {
+	l := c.L()
+	if len(blobs) == 0 || l.Busy != "" {
+		return
+	}
+	l.Busy, l.Error, l.Done, l.Total = "adding", "", 0, len(blobs)
+	l.Note = fmt.Sprintf("embedding %d images", len(blobs))
+	go func() {
+		var failed []string
+		added := 0
+		for i, b := range blobs {
+			n := name(b)
+			buf, err := await(b.Call("arrayBuffer"))
+			var r protocol.Response
+			if err != nil {
+				r = protocol.Response{Kind: protocol.KindError, Error: n + ": " + err.Error()}
+			} else {
+				req := protocol.Request{Op: protocol.OpGalleryAdd, Look: &protocol.LookRequest{Name: n}}
+				r = c.call(req, js.Global().Get("Uint8Array").New(buf), nil)
+			}
+			c.Root.update(func() {
+				l.Done = i + 1
+				l.Note = fmt.Sprintf("embedded %d of %d images", i+1, len(blobs))
+				if r.Kind == protocol.KindError {
+					failed = append(failed, r.Error)
+					return
+				}
+				added++
+				l.Added(r.Look.Added, r.Look.Gallery)
+			})
+		}
+		r := c.call(protocol.Request{Op: protocol.OpGallerySave}, js.Undefined(), nil)
+		c.Root.update(func() {
+			msg := ""
+			if len(failed) > 0 {
+				msg = fmt.Sprintf("%d of %d images were not added: %s", len(failed), len(blobs), strings.Join(failed, "; "))
+			}
+			if r.Kind == protocol.KindError {
+				msg = strings.TrimSpace(msg + " " + r.Error)
+			} else if r.Look != nil && r.Look.Gallery != nil {
+				l.Added(nil, r.Look.Gallery)
+			}
+			l.Finish(msg)
+		})
+	}()
+}
+
+// OnGalleryFile reads a prepared gallery (.alxg) in one request. The worker checks it
+// before replacing anything, so a bad file leaves the gallery (and its stored copy) as is.
+func (c *Look) OnGalleryFile(event vugu.DOMEvent) {
+	input := js.Value(event.JSEventTarget())
+	files := input.Get("files")
+	if files.Length() == 0 {
+		return
+	}
+	f := files.Index(0)
+	input.Set("value", "")
+	l := c.L()
+	l.Busy, l.Error, l.Note = "loading", "", "reading "+f.Get("name").String()
+	go func() {
+		buf, err := await(f.Call("arrayBuffer"))
+		var r protocol.Response
+		if err != nil {
+			r = protocol.Response{Kind: protocol.KindError, Error: err.Error()}
+		} else {
+			r = c.call(protocol.Request{Op: protocol.OpGalleryLoad, Look: &protocol.LookRequest{}}, js.Global().Get("Uint8Array").New(buf), nil)
+		}
+		c.Root.update(func() {
+			if r.Kind == protocol.KindError {
+				l.Finish(f.Get("name").String() + ": " + r.Error)
+				return
+			}
+			l.Opened(r.Look.Gallery, l.OpenedFor)
+			c.thumbImgs = map[int]js.Value{}
+			l.Finish("")
+		})
+	}()
+}
+
+// Clear empties the gallery here and in storage; the first click only asks for a second.
+func (c *Look) Clear() {
+	if !c.L().ConfirmClear {
+		c.L().ConfirmClear = true
+		return
+	}
+	c.L().ConfirmClear = false
+	l := c.L()
+	l.Busy = "clearing"
+	go func() {
+		r := c.call(protocol.Request{Op: protocol.OpGalleryClear}, js.Undefined(), nil)
+		c.Root.update(func() {
+			if r.Kind == protocol.KindError {
+				l.Finish(r.Error)
+				return
+			}
+			l.Opened(r.Look.Gallery, l.OpenedFor)
+			c.thumbImgs = map[int]js.Value{}
+			l.Finish("")
+		})
+	}()
+}
+
+// Select makes item i the query and finds its neighbours.
+func (c *Look) Select(i int) {
+	c.L().Query = i
+	c.search()
+}
+
+// QueryLast finds the neighbours of the image last classified on the Classify view.
+func (c *Look) QueryLast() {
+	c.L().Query = state.LastImage
+	c.search()
+}
+
+func (c *Look) OnMetric(event vugu.DOMEvent) {
+	c.L().Metric = event.PropString("target", "value")
+	c.search()
+	if len(c.L().Walk) > 0 {
+		c.WalkNow()
+	}
+}
+
+// search asks for the query's neighbours. Runs under the render lock.
+func (c *Look) search() {
+	l := c.L()
+	if l.Query == state.NoQuery {
+		return
+	}
+	req := protocol.Request{Op: protocol.OpNeighbors, Look: &protocol.LookRequest{Item: l.Query, K: l.K, Metric: l.Metric}}
+	c.Root.eng.Send(req, js.Undefined(), func(r protocol.Response) {
+		if r.Kind == protocol.KindProgress {
+			return
+		}
+		c.Root.update(func() {
+			if r.Kind == protocol.KindError {
+				l.Error, l.Neighbors = r.Error, nil
+				return
+			}
+			l.Neighbors, l.SearchMs, l.Error = r.Look.Neighbors, r.Look.Millis, ""
+		})
+	})
+}
+
+func (c *Look) Mark(to bool) { c.L().ToggleGroup(c.L().Query, to) }
+
+// WalkNow walks the query along B − A.
+func (c *Look) WalkNow() {
+	l := c.L()
+	if l.Query < 0 || len(l.From) == 0 || len(l.To) == 0 {
+		return
+	}
+	req := protocol.Request{Op: protocol.OpWalk, Look: &protocol.LookRequest{Item: l.Query, From: l.From, To: l.To, Steps: 7, K: 4, Metric: l.Metric}}
+	c.Root.eng.Send(req, js.Undefined(), func(r protocol.Response) {
+		if r.Kind == protocol.KindProgress {
+			return
+		}
+		c.Root.update(func() {
+			if r.Kind == protocol.KindError {
+				l.Error = r.Error
+				return
+			}
+			l.Walk = r.Look.Walk
+		})
+	})
+}
+
+// Cancel stops the running atlas, units or feature visualization request.
+func (c *Look) Cancel() {
+	if id := c.L().FVRunning; id != 0 {
+		c.Root.eng.Send(protocol.Request{Op: protocol.OpCancel, Look: &protocol.LookRequest{Target: id}}, js.Undefined(), func(protocol.Response) {})
+	}
+}
+
+func (c *Look) OnAtlasMethod(event vugu.DOMEvent) {
+	c.L().AtlasMethod = event.PropString("target", "value")
+}
+
+// MakeAtlas lays the gallery out with the chosen method.
+func (c *Look) MakeAtlas() {
+	l := c.L()
+	grid := max(2, min(8, int(math.Round(math.Sqrt(float64(len(l.Items))/2)))))
+	req := protocol.Request{Op: protocol.OpAtlas, Look: &protocol.LookRequest{Method: l.AtlasMethod, Grid: grid}}
+	c.run("atlas", req, func(r protocol.Response) {
+		l.Atlas, l.Zoom, l.PanX, l.PanY = r.Look.Atlas, 1, 0, 0
+	})
+}
+
+// run sends a cancellable request and applies its result under the render lock.
+func (c *Look) run(busy string, req protocol.Request, apply func(protocol.Response)) {
+	l := c.L()
+	if l.Busy != "" {
+		return
+	}
+	l.Busy, l.Error, l.Done, l.Total = busy, "", 0, 0
+	id := 0
+	c.Root.eng.Send(req, js.Undefined(), func(r protocol.Response) {
+		c.Root.update(func() {
+			switch r.Kind {
+			case protocol.KindProgress:
+				if r.Progress != nil {
+					l.Progressed(*r.Progress)
+				}
+				if r.Look != nil && r.Look.FeatureVis != nil && r.Look.FeatureVis.RGBA != nil {
+					l.FV = r.Look.FeatureVis
+				} else if r.Look != nil && r.Look.FeatureVis != nil && l.FV != nil {
+					l.FV.Step, l.FV.Value = r.Look.FeatureVis.Step, r.Look.FeatureVis.Value
+				}
+			case protocol.KindError:
+				l.FVRunning = 0
+				l.Finish(r.Error)
+			case protocol.KindDone:
+				l.FVRunning = 0
+				l.Finish("")
+				apply(r)
+			}
+		})
+	})
+	id = c.Root.eng.LastID()
+	l.FVRunning = id
+}
+
+func (c *Look) Zoom(f float64) { c.L().ZoomBy(f) }
+func (c *Look) ZoomReset()     { c.L().Zoom, c.L().PanX, c.L().PanY = 1, 0, 0 }
+
+func (c *Look) Dismiss() { c.L().Error = "" }
+
+func (c *Look) clearLabel() string {
+	if c.L().ConfirmClear {
+		return "Click again to remove every image"
+	}
+	return "Clear"
+}
+
+// Units view.
+
+func (c *Look) unitLayers() []protocol.LayerInfo {
+	var out []protocol.LayerInfo
+	if m := c.Root.App.Model; m != nil {
+		for _, l := range m.Layers {
+			if l.Channels > 0 {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+func (c *Look) unitLayer() string {
+	ls := c.unitLayers()
+	for _, l := range ls {
+		if l.Name == c.L().UnitLayer {
+			return l.Name
+		}
+	}
+	if len(ls) > 1 {
+		return ls[len(ls)/2].Name // a middle layer: neither edges nor whole objects
+	}
+	if len(ls) == 1 {
+		return ls[0].Name
+	}
+	return ""
+}
+
+func (c *Look) unitChannels() int {
+	for _, l := range c.unitLayers() {
+		if l.Name == c.unitLayer() {
+			return l.Channels
+		}
+	}
+	return 1
+}
+
+func (c *Look) OnUnitLayer(event vugu.DOMEvent) {
+	c.L().UnitLayer = event.PropString("target", "value")
+	c.L().UnitChannel = min(c.L().UnitChannel, c.unitChannels()-1)
+}
+
+func (c *Look) OnUnitChannel(event vugu.DOMEvent) {
+	if v, err := strconv.Atoi(event.PropString("target", "value")); err == nil {
+		c.L().UnitChannel = max(0, min(v, c.unitChannels()-1))
+	}
+}
+
+// FindPatches ranks the gallery by the chosen unit.
+func (c *Look) FindPatches() {
+	l := c.L()
+	req := protocol.Request{Op: protocol.OpUnits, Look: &protocol.LookRequest{Layer: c.unitLayer(), Channel: l.UnitChannel, K: 12, Patch: 96}}
+	c.run("units", req, func(r protocol.Response) { l.Patches, l.UnitsMs = r.Look.Patches, r.Look.Millis })
+}
+
+func (c *Look) OnFVObjective(event vugu.DOMEvent) {
+	c.L().FVObjective = event.PropString("target", "value")
+}
+
+func (c *Look) OnFVClass(event vugu.DOMEvent) {
+	if v, err := strconv.Atoi(event.PropString("target", "value")); err == nil {
+		c.L().FVClass = max(0, min(v, 999))
+	}
+}
+
+func (c *Look) OnFVSteps(event vugu.DOMEvent) {
+	if v, err := strconv.Atoi(event.PropString("target", "value")); err == nil {
+		c.L().FVSteps = max(1, min(v, protocol.MaxFeatureVisRun))
+	}
+}
+
+// Visualize synthesizes an image for the chosen channel or class, with previews.
+func (c *Look) Visualize() {
+	l := c.L()
+	lr := &protocol.LookRequest{Objective: l.FVObjective, Layer: c.unitLayer(), Channel: l.UnitChannel, Size: 128, Steps: l.FVSteps, Preview: 4, Seed: 1}
+	if l.FVObjective == "class" {
+		lr.Channel = l.FVClass
+	}
+	l.FV = nil
+	c.run("featurevis", protocol.Request{Op: protocol.OpFeatureVis, Look: lr}, func(r protocol.Response) {
+		l.FV, l.FVMs = r.Look.FeatureVis, r.Look.Millis
+	})
+}
+
+// Formatting and drawing.
+
+func (c *Look) count() int {
+	if c.L().Gallery == nil {
+		return 0
+	}
+	return c.L().Gallery.Count
+}
+
+func (c *Look) layerName() string {
+	if g := c.L().Gallery; g != nil {
+		if g.Pooling == "mean" {
+			return g.Layer + " (averaged over positions)"
+		}
+		return g.Layer
+	}
+	return "embedding"
+}
+
+func (c *Look) galleryNote() string {
+	g := c.L().Gallery
+	if g == nil {
+		return ""
+	}
+	s := fmt.Sprintf("%d images · %s %s, %d values each, stored as %s", g.Count, g.Arch, g.Layer, g.Dim, g.Encoding)
+	if g.Stored {
+		s += fmt.Sprintf(" · kept in this browser (%s)", humanSize(g.Bytes))
+	}
+	return s
+}
+
+func humanSize(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func (c *Look) busyText() string {
+	l := c.L()
+	if l.Note != "" {
+		return l.Note
+	}
+	return l.Busy + "…"
+}
+
+func (c *Look) thumbClass(i int) string {
+	if c.L().Query == i {
+		return "thumb selected"
+	}
+	return "thumb"
+}
+
+func (c *Look) itemTitle(it protocol.GalleryItem) string {
+	if it.Label != "" {
+		return it.Name + " · " + it.Label
+	}
+	return it.Name
+}
+
+func (c *Look) groupsNote() string {
+	return fmt.Sprintf("A: %d images · B: %d images", len(c.L().From), len(c.L().To))
+}
+
+func (c *Look) walkT(t float32) string { return fmt.Sprintf("t = %.2f", t) }
+
+func (c *Look) ms(v float64) string { return c.Root.ms(v) }
+
+func thumbURL(jpeg []byte) string {
+	return "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(jpeg)
+}
+
+func distText(d float32) string  { return strconv.FormatFloat(float64(d), 'g', 7, 32) }
+func distShort(d float32) string { return strconv.FormatFloat(float64(d), 'f', 3, 32) }
+
+func (c *Look) atlasNote() string {
+	a := c.L().Atlas
+	if a == nil {
+		return fmt.Sprintf("%d images", c.count())
+	}
+	return fmt.Sprintf("%d images by %s in %s · %d×%d grid", len(a.X), strings.ToUpper(a.Method), c.ms(a.Millis), a.Grid, a.Grid)
+}
+
+func (c *Look) cellTop(cell protocol.AtlasCell) string {
+	if len(cell.Top) == 0 {
+		return "—"
+	}
+	return cell.Top[0].Label
+}
+
+func (c *Look) cellNote(cell protocol.AtlasCell) string {
+	return fmt.Sprintf("row %d, column %d · %d images · %s", cell.Row+1, cell.Col+1, len(cell.Members), state.CellTitle(cell))
+}
+
+func (c *Look) patchNote(p protocol.UnitPatch) string {
+	s := fmt.Sprintf("%.3g at (%d, %d)", p.Value, p.Y, p.X)
+	if p.FromThumb {
+		s += " · from the thumbnail"
+	}
+	return s
+}
+
+func (c *Look) drawPatch(v vjs.Value, i int) {
+	ps := c.L().Patches
+	if i < len(ps) {
+		putRGBA(js.Value(v), ps[i].RGBA, ps[i].W, ps[i].H)
+	}
+}
+
+func (c *Look) channelOption() string {
+	return fmt.Sprintf("channel %d of %s", c.L().UnitChannel, c.unitLayer())
+}
+
+func (c *Look) className() string {
+	return imagenet.Label(c.L().FVClass)
+}
+
+func (c *Look) drawFV(v vjs.Value) {
+	if f := c.L().FV; f != nil && f.RGBA != nil {
+		putRGBA(js.Value(v), f.RGBA, f.W, f.H)
+	}
+}
+
+func (c *Look) fvStep() int {
+	if f := c.L().FV; f != nil {
+		return f.Step
+	}
+	return 0
+}
+
+func (c *Look) fvSteps() int {
+	if f := c.L().FV; f != nil {
+		return f.Steps
+	}
+	return c.L().FVSteps
+}
+
+func (c *Look) fvNote() string {
+	l := c.L()
+	f := l.FV
+	switch {
+	case f == nil && l.Busy == "featurevis":
+		return "starting…"
+	case f == nil:
+		return "Pick a channel (above) or a class and press Visualize."
+	case l.Busy == "featurevis":
+		return fmt.Sprintf("step %d of %d · objective %.3g", f.Step, f.Steps, f.Value)
+	}
+	return fmt.Sprintf("done: %d steps in %s · objective %.3g", f.Step, c.ms(l.FVMs), f.Value)
+}
+
+func (c *Look) views() []struct {
+	View  state.View
+	Label string
+} {
+	return state.Views
+}
