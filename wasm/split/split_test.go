@@ -14,7 +14,8 @@ import (
 // browser's MessagePorts deliver the same shares in the same way.
 type chanExchange struct {
 	part  int
-	inbox []chan share // inbox[p] receives the shares sent to part p
+	inbox []chan share              // inbox[p] receives the shares sent to part p
+	early map[int]map[int][]float32 // shares of a later exchange that arrived first
 }
 
 type share struct {
@@ -29,11 +30,13 @@ func newExchanges(n int) []*chanExchange {
 	}
 	xs := make([]*chanExchange, n)
 	for p := range xs {
-		xs[p] = &chanExchange{part: p, inbox: inbox}
+		xs[p] = &chanExchange{part: p, inbox: inbox, early: map[int]map[int][]float32{}}
 	}
 	return xs
 }
 
+// AllGather may see a share of the next exchange before the last share of this one (a fast
+// part moves on as soon as it has everything): it keeps those for later, as PortExchange does.
 func (x *chanExchange) AllGather(seq int, mine []float32) ([][]float32, error) {
 	out := make([][]float32, len(x.inbox))
 	out[x.part] = mine
@@ -42,12 +45,26 @@ func (x *chanExchange) AllGather(seq int, mine []float32) ([][]float32, error) {
 			ch <- share{x.part, seq, append([]float32(nil), mine...)}
 		}
 	}
-	for got := 1; got < len(x.inbox); got++ {
+	got := 1
+	for from, d := range x.early[seq] {
+		out[from] = d
+		got++
+	}
+	delete(x.early, seq)
+	for got < len(x.inbox) {
 		s := <-x.inbox[x.part]
-		if s.seq != seq {
+		switch {
+		case s.seq == seq:
+			out[s.from] = s.data
+			got++
+		case s.seq > seq:
+			if x.early[s.seq] == nil {
+				x.early[s.seq] = map[int][]float32{}
+			}
+			x.early[s.seq][s.from] = s.data
+		default:
 			return nil, fmt.Errorf("part %d: got exchange %d from part %d during exchange %d", x.part, s.seq, s.from, seq)
 		}
-		out[s.from] = s.data
 	}
 	return out, nil
 }
