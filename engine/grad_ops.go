@@ -14,10 +14,15 @@ import (
 // reluMask zeroes g where the fused ReLU's output was not positive (PyTorch's
 // threshold_backward: the gradient at exactly 0 is 0).
 func reluMask(g, out *Tensor) {
+	gd := g.Data[:len(out.Data)]
 	for i, v := range out.Data {
-		if !(v > 0) {
-			g.Data[i] = 0
+		// A select rather than a branch: about half the units are off, at random, which
+		// a branch predictor cannot learn.
+		keep := float32(0)
+		if v > 0 {
+			keep = 1
 		}
+		gd[i] *= keep
 	}
 }
 
@@ -93,6 +98,9 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 		iy0, ix0 []int
 		ep       epilogue
 	}
+	// A 1x1, stride-1, unpadded convolution (most of SqueezeNet's) maps dCol one to one onto
+	// dX, so its tiles need no scatter.
+	pointwise := kk == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadT == 0 && c.PadL == 0 && c.PadB == 0 && c.PadR == 0 && plane == h*wd
 	jobs := n * c.Groups * blocks * chunks
 	scr := make([]scratch, min(threads, jobs))
 	panelsPerChunk := (colPanels + chunks - 1) / chunks
@@ -123,6 +131,19 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 			}
 			bp := bPanel(b, g, cp)
 			for r := r0; r < r1; r += mr {
+				if pointwise {
+					// dCol is dX itself: full tiles are stored in place, edges copied.
+					out := dst[r*plane+p0:]
+					if r+mr <= r1 && cols == nr {
+						kern.tile(coutG, pt.panel(g, r/mr), bp, out, plane, &s.ep)
+						continue
+					}
+					kern.tile(coutG, pt.panel(g, r/mr), bp, s.tile, nr, &s.ep)
+					for i := 0; i < min(mr, r1-r); i++ {
+						copy(out[i*plane:i*plane+cols], s.tile[i*nr:i*nr+cols])
+					}
+					continue
+				}
 				kern.tile(coutG, pt.panel(g, r/mr), bp, s.tile, nr, &s.ep)
 				for i := 0; i < min(mr, r1-r); i++ {
 					ci, rem := (r+i)/kk, (r+i)%kk
