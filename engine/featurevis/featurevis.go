@@ -19,6 +19,8 @@ import (
 
 // Options describes one visualization.
 type Options struct {
+	// Objective is what to maximize. For channels and neurons, set its PreReLU: a unit that
+	// is off for the grey starting image has no gradient after its ReLU and would never move.
 	Objective engine.Objective
 	// Size is the side of the synthesized square image; 0 means the network's input size.
 	// The network always sees its own input size, sampled from the image.
