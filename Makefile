@@ -12,8 +12,11 @@ ADDR ?= 127.0.0.1:8080
 
 all: build web
 
+# The native CLI uses Go's experimental SIMD (AVX2/AVX-512 kernels, chosen at start-up from
+# what the CPU has; a portable kernel otherwise). `make build SIMD=` builds without it.
+SIMD ?= simd
 build:
-	$(GO) build -o $(BIN)/alexlens ./cmd/alexlens
+	GOEXPERIMENT=$(SIMD) $(GO) build -o $(BIN)/alexlens ./cmd/alexlens
 
 web: build
 	./scripts/build-web.sh $(WEB)
@@ -47,6 +50,8 @@ vet:
 
 test: deps vet
 	$(GO) test -count=1 -timeout 25m ./...
+	# The SIMD kernels against the portable ones and the reference (amd64 only).
+	GOEXPERIMENT=simd $(GO) test -count=1 -run 'Kernel|FastCPU|Gemm|Pack' ./engine
 	$(MAKE) fuzz-short
 
 # Each fuzz target runs briefly; seeds that found bugs live in testdata/fuzz.
