@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 
@@ -226,5 +228,30 @@ func TestKeepWeightsOfflineQuota(t *testing.T) {
 	})()`)
 	if len(partial) > 0 {
 		t.Errorf("half-kept files after the storage error: %v", partial)
+	}
+}
+
+// TestInstallable: Chromium finds nothing that stops the export from installing as an app
+// (manifest, icons, service worker), and the manifest it parsed has our name and icons.
+func TestInstallable(t *testing.T) {
+	ctx := browser(t)
+	dist := filepath.Join(t.TempDir(), "dist")
+	res := export(t, webDir, dist)
+	h := serve(t, dist)
+	open(t, ctx, h.url+"/?arch="+engine.SqueezeNet11.Name)
+	controlledBy(t, ctx, res.Build)
+	errs, err := chromedp.Call(ctx, page.GetInstallabilityErrors, cdp.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range errs.InstallabilityErrors {
+		t.Errorf("installability error %s %v", e.ErrorID, e.ErrorArguments)
+	}
+	m, err := chromedp.Call(ctx, page.GetAppManifest, page.GetAppManifestParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Errors) > 0 || !strings.Contains(m.Data, `"short_name": "AlexLens"`) || !strings.Contains(m.Data, "icon-512.png") {
+		t.Errorf("manifest %s: errors %v", m.URL, m.Errors)
 	}
 }
