@@ -221,3 +221,23 @@ func shotPage(t *testing.T, ctx context.Context, name string, w int64) {
 	}
 	screenshot(t, ctx, name)
 }
+
+// TestEmbedDemo: the export's live preview page (embed-demo.html, linked from
+// docs/EMBED.md) shows its snippets working on the site itself, under the site's CSP.
+func TestEmbedDemo(t *testing.T) {
+	ctx := browser(t)
+	dist := filepath.Join(t.TempDir(), "dist")
+	export(t, webDir, dist)
+	h := serveCSP(t, dist, server.DefaultCSP)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(900, 5000), chromedp.Navigate(h.url+"/embed-demo.html")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range waitEmbeds(t, ctx, 4) {
+		if s.State != "ready" {
+			t.Errorf("%s preview: %s (%s)", s.View, s.State, s.Status)
+		}
+	}
+	if snippet := eval[string](t, ctx, `document.querySelector('pre code').textContent`); !strings.Contains(snippet, `embed.js" async></script>`) {
+		t.Errorf("the first snippet is %q", snippet)
+	}
+}
