@@ -51,8 +51,17 @@ if [ "$update" = 1 ]; then
 import re, sys
 report = open(sys.argv[1]).read()
 text = open("BENCHMARKS.md").read()
-section = ("<!-- browser-cpu:begin -->\n## Browser CPU\n\nReproduce with `make bench-browser` "
-           "(bench/browser-cpu/run.sh --update).\n\n" + report + "<!-- browser-cpu:end -->")
+section = ("<!-- browser-cpu:begin -->\n## Browser CPU\n\n"
+           "AlexLens's Go wasm CPU path beside onnxruntime-web (WASM backend, SIMD) and "
+           "tfjs-backend-wasm, same networks and weights, headless Chromium. Reproduce with "
+           "`make bench-browser-cpu` (bench/browser-cpu/run.sh --update; peers from npm, ONNX and "
+           "tfjs weights exported by Debian's PyTorch). Engines: `alexlens` is the Go 1.27 "
+           "GOEXPERIMENT=simd build (wasm SIMD micro-kernel and max pool), `alexlens-int8` the same "
+           "with int8 weights (per output channel; activations stay float32), `alexlens-portable` "
+           "the Go 1.26 build without SIMD. At N threads AlexLens runs N Web Workers that split every "
+           "convolution and linear layer by output channels and exchange the shares over "
+           "MessageChannels (wasm/split); the peers use their own wasm threads.\n\n"
+           + report + "<!-- browser-cpu:end -->")
 if "<!-- browser-cpu:begin -->" in text:
     text = re.sub(r"<!-- browser-cpu:begin -->.*?<!-- browser-cpu:end -->", lambda m: section, text, flags=re.S)
 else:

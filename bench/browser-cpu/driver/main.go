@@ -60,6 +60,7 @@ func main() {
 	out := flag.String("out", "", "also write the report to this file")
 	flag.Parse()
 
+	loadBefore := loadAvg()
 	var ref reference
 	if b, err := os.ReadFile(*data + "/reference.json"); err != nil {
 		log.Fatalf("driver: %v (run bench/browser-cpu/run.sh, which exports the networks first)", err)
@@ -121,7 +122,7 @@ func main() {
 			}
 		}
 	}
-	report := render(results, ref, version, *warmup, *runs)
+	report := render(results, ref, version, *warmup, *runs, loadBefore+" / "+loadAvg())
 	fmt.Print(report)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
@@ -151,7 +152,7 @@ func runPage(browser context.Context, url string) ([]result, error) {
 	return rs, nil
 }
 
-func render(results []result, ref reference, ua string, warmup, runs int) string {
+func render(results []result, ref reference, ua string, warmup, runs int, load string) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	peak := 0.0
@@ -161,9 +162,9 @@ func render(results []result, ref reference, ua string, warmup, runs int) string
 			peak, peakKernel = r.PeakGFLOPS, r.Kernel
 		}
 	}
-	w("- Browser: %s (headless), one session; machine: %d cores (%s); load average before the run: %s.\n", ua, runtime.NumCPU(), cpuName(), loadAvg())
+	w("- Browser: %s (headless), one session; machine: %d cores (%s); load average before / after the run: %s (other work on the machine makes single numbers noisy: compare engines within one run).\n", ua, runtime.NumCPU(), cpuName(), load)
 	w("- Batch 1; per network and thread count one page runs every engine, interleaved (each round one pass of each engine, so that load from elsewhere falls on all alike); %d rounds timed after %d passes of warm-up each, timed in the page; median, and spread as min–max. Ratio = engine median / onnxruntime-web median at the same thread count (below 1 = faster than onnxruntime-web).\n", runs, warmup)
-	w("- GFLOP/s counts 2 FLOPs per multiply-add of convolutions and linear layers (AlexNet %.2f GFLOP, SqueezeNet 1.1 %.2f GFLOP). Peak: AlexLens's micro-kernel (%s) alone on an L1-resident panel in the same browser, %.1f GFLOP/s on one thread.\n",
+	w("- GFLOP/s counts 2 FLOPs per multiply-add of convolutions and linear layers (AlexNet %.2f GFLOP, SqueezeNet 1.1 %.2f GFLOP). \"%% of kernel peak\" is against AlexLens's own micro-kernel (%s) alone on an L1-resident panel in the same browser, %.1f GFLOP/s per thread: wasm SIMD without FMA, not the machine's peak (the peers' kernels can exceed it).\n",
 		gflop(engine.AlexNet), gflop(engine.SqueezeNet11), peakKernel, peak)
 	iso := "no"
 	for _, r := range results {
@@ -173,7 +174,7 @@ func render(results []result, ref reference, ua string, warmup, runs int) string
 	}
 	w("- Page cross-origin isolated (SharedArrayBuffer, needed by the peers' threads): %s.\n", iso)
 	w("- Top-5 is checked against PyTorch float32 on the same weights and photo (chelsea.png); SqueezeNet has its released ImageNet weights, torchvision AlexNet seeded random ones (no trained weights offline).\n\n")
-	w("| network | engine | threads | median ms | spread ms | ratio to ORT | GFLOP/s | %% of peak | top-5 = PyTorch | logits: max abs err, rel L2 |\n")
+	w("| network | engine | threads | median ms | spread ms | ratio to ORT | GFLOP/s | %% of kernel peak | top-5 = PyTorch | logits: max abs err, rel L2 |\n")
 	w("|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
 	for _, r := range results {
 		if r.Error != "" {
