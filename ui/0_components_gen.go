@@ -267,7 +267,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						_ = vgparent
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n        "}
 						vgparent.AppendChild(vgn)
-						for vgiterkeyt, it := range c.L().Items {
+						for vgiterkeyt, it := range c.shownItems() {
 							var vgiterkey interface{} = vgiterkeyt
 							_ = vgiterkey
 							it := it
@@ -324,6 +324,13 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						}
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
 						vgparent.AppendChild(vgn)
+					}
+					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
+					vgparent.AppendChild(vgn)
+					if len(c.L().Items) > maxShownItems {
+						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "p", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "muted small"}}}
+						vgparent.AppendChild(vgn)
+						vgn.SetInnerHTML(c.moreNote())
 					}
 					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
 					vgparent.AppendChild(vgn)
@@ -853,6 +860,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "canvas", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "atlas"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "atlas-canvas"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "the gallery laid out in two dimensions; drag to pan, wheel or the buttons to zoom"}}}
 						vgparent.AppendChild(vgn)
 						vgn.AddAttrInterface("data-method", c.L().Atlas.Method)
+						vgn.AddAttrInterface("data-ms", c.L().Atlas.Millis)
 						vgn.AddAttrInterface("data-points", len(c.L().Atlas.X))
 						vgn.AddAttrInterface("data-zoom", c.L().Zoom)
 						vgn.JSCreateHandler = vugu.JSValueFunc(func(value js.Value) { c.atlasCreated(value) })
@@ -1094,12 +1102,10 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 								{
 									vgparent := vgn
 									_ = vgparent
-									vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute(nil)}
+									vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "patch-name"}}}
 									vgparent.AppendChild(vgn)
 									vgn.SetInnerHTML(p.Name)
-									vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: " "}
-									vgparent.AppendChild(vgn)
-									vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "muted"}}}
+									vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "muted patch-note"}}}
 									vgparent.AppendChild(vgn)
 									vgn.SetInnerHTML(c.patchNote(p))
 								}
@@ -1298,6 +1304,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						vgparent.AppendChild(vgn)
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "figcaption", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "featurevis-progress"}}}
 						vgparent.AppendChild(vgn)
+						vgn.AddAttrInterface("data-ms", c.L().FVMs)
 						vgn.AddAttrInterface("data-step", c.fvStep())
 						vgn.AddAttrInterface("data-steps", c.fvSteps())
 						vgn.SetInnerHTML(c.fvNote())

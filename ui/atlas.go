@@ -139,8 +139,13 @@ func (c *Look) drawAtlas(v vjs.Value) {
 	ctx.Set("fillStyle", "#17152a")
 	ctx.Call("fillRect", 0, 0, w, h)
 
-	// Map units (0..1 each way) to pixels: the square map fits the canvas with a margin.
-	side := math.Min(float64(w), float64(h)) * 0.9 * l.Zoom
+	// Map units (0..1 each way) to pixels: the square map fits the canvas with a margin of
+	// half a thumbnail, so the images at the map's edges are whole. Thumbnails are sized so
+	// neighbours overlap little at zoom 1 and grow as one zooms in.
+	n := len(a.X)
+	fit := math.Min(float64(w), float64(h))
+	t := math.Max(18*dpr, math.Min(96*dpr, fit/math.Sqrt(float64(max(n, 1)))*0.55*math.Sqrt(l.Zoom)))
+	side := (fit - t - 8*dpr) * l.Zoom
 	ox, oy := float64(w)/2, float64(h)/2
 	at := func(x, y float64) (float64, float64) {
 		return ox + (x-0.5-l.PanX)*side, oy + (y-0.5-l.PanY)*side
@@ -158,9 +163,6 @@ func (c *Look) drawAtlas(v vjs.Value) {
 		ctx.Set("strokeStyle", "rgba(157,134,255,0.35)")
 		ctx.Call("strokeRect", x0+0.5, y0+0.5, cell-1, cell-1)
 	}
-	// Thumbnails, sized so neighbours overlap little at zoom 1 and grow as one zooms in.
-	n := len(a.X)
-	t := math.Max(18*dpr, math.Min(96*dpr, side/math.Sqrt(float64(max(n, 1)))*0.55))
 	for i := range n {
 		x, y := at(a.X[i], a.Y[i])
 		if x < -t || y < -t || x > float64(w)+t || y > float64(h)+t {

@@ -430,8 +430,16 @@ func (c *Look) unitLayer() string {
 			return l.Name
 		}
 	}
-	if len(ls) > 1 {
-		return ls[len(ls)/2].Name // a middle layer: neither edges nor whole objects
+	// A middle convolution (not a pool): its units respond to textures and parts, neither
+	// edges nor whole objects, the most telling level to start from.
+	var convs []string
+	for _, l := range ls {
+		if !strings.HasPrefix(l.Name, "pool") {
+			convs = append(convs, l.Name)
+		}
+	}
+	if len(convs) > 0 {
+		return convs[len(convs)/2]
 	}
 	if len(ls) == 1 {
 		return ls[0].Name
@@ -496,6 +504,19 @@ func (c *Look) Visualize() {
 }
 
 // Formatting and drawing.
+
+// maxShownItems bounds the thumbnails in the gallery grid: a page of 100,000 buttons would
+// be unusable; the rest are reached as neighbours and on the atlas.
+const maxShownItems = 600
+
+func (c *Look) shownItems() []protocol.GalleryItem {
+	it := c.L().Items
+	return it[:min(len(it), maxShownItems)]
+}
+
+func (c *Look) moreNote() string {
+	return fmt.Sprintf("Showing the first %d of %d images; the others appear as neighbours and on the atlas.", maxShownItems, len(c.L().Items))
+}
 
 func (c *Look) count() int {
 	if c.L().Gallery == nil {

@@ -101,8 +101,12 @@ func TestLookAddEqualsCLI(t *testing.T) {
 	}
 }
 
+func readSample(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join("..", "..", "ui", "samples", name))
+}
+
 func mustRead(t *testing.T, name string) []byte {
-	data, err := os.ReadFile(filepath.Join("..", "..", "ui", "samples", name))
+	data, err := readSample(name)
 	if err != nil {
 		t.Fatal(err)
 	}

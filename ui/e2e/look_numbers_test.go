@@ -1,0 +1,198 @@
+//go:build !js
+
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/weights"
+)
+
+// TestLookNumbers measures the look-inside views in the browser for BENCHMARKS.md: gallery
+// embedding throughput, neighbour search time at 1k, 10k and 100k items, atlas layout time
+// and one feature visualization. Timing is measured, never asserted; it runs only with
+// ALEXLENS_BROWSER_BENCH=1 and writes testout/look-numbers.md.
+func TestLookNumbers(t *testing.T) {
+	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
+		t.Skip("measurement only: set ALEXLENS_BROWSER_BENCH=1 to run it")
+	}
+	if skipAll != "" {
+		t.Skip(skipAll)
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "### Look inside (browser: headless Chromium, one engine Web Worker, %s)\n\n", time.Now().UTC().Format("2006-01-02"))
+
+	archs := []string{engine.AlexNet.Name}
+	if haveReal {
+		archs = []string{engine.SqueezeNet11.Name, engine.AlexNet.Name}
+	}
+	fmt.Fprintf(&out, "Gallery embedding (decode, resize, forward, label, 64 px thumbnail; wall time from the file input to the last item shown):\n\n| network | precision | images | seconds | images/s |\n|---|---|---|---|---|\n")
+	photos := benchPhotos(t, 20)
+	for _, arch := range archs {
+		for _, prec := range []string{"int8", "f32"} {
+			ctx := browser(t, false)
+			openLook(t, ctx, "?arch="+arch+"&precision="+prec, "embeddings")
+			waitCount(t, ctx, 4)
+			start := time.Now()
+			uploadTo(t, ctx, "gallery-input", photos...)
+			waitCount(t, ctx, 4+len(photos))
+			d := time.Since(start)
+			fmt.Fprintf(&out, "| %s | %s | %d | %.1f | %.2f |\n", arch, prec, len(photos), d.Seconds(), float64(len(photos))/d.Seconds())
+		}
+	}
+
+	fmt.Fprintf(&out, "\nNeighbour search (k=8, cosine; exact scan of the int8 codes in the worker, its own time, median of 7 queries) and loading the .alxg file (upload to the items listed):\n\n| network | dim | items | file | load | search median | search min |\n|---|---|---|---|---|---|---|\n")
+	var atlasLines []string
+	for _, arch := range archs {
+		for _, n := range []int{1000, 10000, 100000} {
+			if arch == engine.AlexNet.Name && n == 100000 {
+				continue // 410 MB of int8 codes; SqueezeNet shows the large case
+			}
+			ctx := browser(t, false)
+			openLook(t, ctx, "?arch="+arch+"&precision=int8", "embeddings")
+			file, size := syntheticFile(t, arch, n)
+			start := time.Now()
+			uploadTo(t, ctx, "gallery-file", file)
+			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`+document.querySelector('[data-testid=gallery-count]')?.dataset.count === %d || null`, n), chromedp.WithPollingTimeout(300*time.Second))); err != nil {
+				t.Fatalf("%s %d: loading: %v (page: %s)", arch, n, err, pageText(ctx))
+			}
+			load := time.Since(start)
+			var ms []float64
+			for q := range 7 {
+				click(t, ctx, fmt.Sprintf(`[data-testid=gallery-item][data-index="%d"]`, q*37%min(n, maxShown)))
+				name := fmt.Sprintf("item%06d.jpg", q*37%min(n, maxShown))
+				waitNeighbors(t, ctx, name, "cosine")
+				s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-testid=search-ms]').textContent`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				v, err := strconv.ParseFloat(strings.Fields(s)[0], 64)
+				if err != nil {
+					t.Fatalf("search time %q", s)
+				}
+				ms = append(ms, v)
+			}
+			sort.Float64s(ms)
+			dim := 4096
+			if arch == engine.SqueezeNet11.Name {
+				dim = 512
+			}
+			fmt.Fprintf(&out, "| %s | %d | %d | %s | %.1f s | %.2f ms | %.2f ms |\n", arch, dim, n, kb(size), load.Seconds(), ms[len(ms)/2], ms[0])
+
+			if arch == archs[0] && n <= 10000 {
+				nav(t, ctx, "atlas")
+				methods := []string{"pca"}
+				if n <= 1000 {
+					methods = append(methods, "tsne")
+				}
+				for _, m := range methods {
+					setField(t, ctx, "atlas-method", m)
+					click(t, ctx, `[data-testid=atlas-run]`)
+					v, err := chromedp.Run(ctx, chromedp.Poll[string](fmt.Sprintf(`(document.querySelector('[data-testid=atlas-canvas]')?.dataset.method === %q && !document.querySelector('[data-testid=look-progress]')) ? document.querySelector('[data-testid=atlas-canvas]').dataset.ms : null`, m), chromedp.WithPollingTimeout(600*time.Second)))
+					if err != nil {
+						t.Fatalf("atlas %s of %d: %v", m, n, err)
+					}
+					f, _ := strconv.ParseFloat(v, 64)
+					atlasLines = append(atlasLines, fmt.Sprintf("| %s | %d | %s | %.0f ms |", arch, n, m, f))
+				}
+			}
+		}
+	}
+	fmt.Fprintf(&out, "\nAtlas layout (the worker's layout time alone; t-SNE: exact, 1000 steps, perplexity 30, PCA start):\n\n| network | items | method | layout |\n|---|---|---|---|\n%s\n", strings.Join(atlasLines, "\n"))
+
+	fmt.Fprintf(&out, "\nFeature visualization (one run: 64 steps at 128 px, channel 3 of the Units view's default layer; the worker's time):\n\n| network | precision | time | per step |\n|---|---|---|---|\n")
+	for _, arch := range archs {
+		ctx := browser(t, false)
+		openLook(t, ctx, "?arch="+arch+"&precision=int8", "units")
+		setField(t, ctx, "unit-channel", "3")
+		click(t, ctx, `[data-testid=featurevis-run]`)
+		v, err := chromedp.Run(ctx, chromedp.Poll[string](`(document.querySelector('[data-testid=featurevis-progress]')?.textContent || '').startsWith('done') ? document.querySelector('[data-testid=featurevis-progress]').dataset.ms : null`, chromedp.WithPollingTimeout(600*time.Second)))
+		if err != nil {
+			t.Fatalf("feature visualization on %s: %v", arch, err)
+		}
+		f, _ := strconv.ParseFloat(v, 64)
+		fmt.Fprintf(&out, "| %s | int8 | %.1f s | %.0f ms |\n", arch, f/1000, f/64)
+	}
+	if err := os.MkdirAll("testout", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("testout", "look-numbers.md"), []byte(out.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + out.String())
+}
+
+// maxShown is the gallery grid's thumbnail cap (ui/look.go maxShownItems).
+const maxShown = 600
+
+// benchPhotos copies real photos under distinct names until there are n.
+func benchPhotos(t *testing.T, n int) []string {
+	t.Helper()
+	dir := t.TempDir()
+	srcs := []string{"chelsea.png", "coffee.png", "astronaut.png", "motorcycle_left.png", "horse.png"}
+	var paths []string
+	for i := 0; len(paths) < n; i++ {
+		name := srcs[i%len(srcs)]
+		data, err := os.ReadFile(filepath.Join(photosDir, name))
+		if err != nil {
+			t.Skipf("scikit-image photos missing: %v", err)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("%02d-%s", i, name))
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// syntheticFile writes a gallery of n random ReLU-like embeddings for the served int8
+// weights of arch (their fingerprint), without thumbnails.
+func syntheticFile(t *testing.T, arch string, n int) (string, int) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(weightsDir, manifestFile(t, arch, "int8")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := weights.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := gallery.HeaderFor(m, "", gallery.Int8, 0, "bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := gallery.New(h)
+	r := rand.New(rand.NewSource(1))
+	v := make([]float32, h.Dim)
+	for i := range n {
+		for j := range v {
+			v[j] = max(0, float32(r.NormFloat64()))
+		}
+		if err := g.Add(gallery.Item{Name: fmt.Sprintf("item%06d.jpg", i), Class: -1}, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := g.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), fmt.Sprintf("%s-%d.alxg", arch, n))
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p, buf.Len()
+}
