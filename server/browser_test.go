@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/alexlens/alexlens/internal/chromium"
 )
 
 // probePage loads a Go wasm program with instantiateStreaming (needs application/wasm
@@ -60,22 +62,13 @@ type probeResult struct {
 	WasmEncoded, WasmDecoded int
 }
 
-func chromiumPath() string {
-	for _, p := range []string{"/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // TestBrowserLoadsGoWasmApp serves a real Go wasm program, precompressed, to headless
 // Chromium and checks that the security headers let the app do what AlexLens does and
 // stop what it must not, with cross-origin isolation off and on.
 func TestBrowserLoadsGoWasmApp(t *testing.T) {
-	chrome := chromiumPath()
+	chrome := chromium.Path()
 	if chrome == "" {
-		t.Skip("chromium not installed (scripts/install-test-deps.sh installs it)")
+		t.Skip(chromium.NotInstalled)
 	}
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
@@ -106,13 +99,11 @@ func TestBrowserLoadsGoWasmApp(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.Flag("disable-gpu", true))
-	defer cancelAlloc()
-
 	for _, isolated := range []bool{false, true} {
 		url, cancelRun, done, _ := startRun(t, Config{WebRoot: web, WeightsDir: weights, CrossOriginIsolated: isolated})
-		ctx, cancel := chromedp.NewContext(alloc)
+		// A fresh browser and profile for each run: nothing cached from the other one.
+		ctx, cancel := chromium.Start(chrome, chromium.Options{UserDataDir: t.TempDir(),
+			Extra: []chromedp.ExecAllocatorOption{chromedp.Flag("disable-gpu", true)}})
 		ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
 		err := chromedp.Do(ctx, chromedp.Navigate(url+"/"))
 		var res probeResult

@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/alexlens/alexlens/internal/chromium"
 	"github.com/alexlens/alexlens/wasm/webgpu/browsertest"
 )
 
@@ -38,7 +39,7 @@ func main() {
 }
 
 func run(archs string, runs, batch int, backends string, gpu bool, timeout time.Duration) error {
-	chrome := browsertest.Chromium()
+	chrome := chromium.Path()
 	if chrome == "" {
 		return fmt.Errorf("Chromium is not installed")
 	}
@@ -64,7 +65,7 @@ func run(archs string, runs, batch int, backends string, gpu bool, timeout time.
 		extra = append(extra, chromedp.Flag("enable-features", "Vulkan"), chromedp.Flag("use-angle", "vulkan"),
 			chromedp.Flag("ignore-gpu-blocklist", true))
 	}
-	ctx, cancel := browsertest.Browser(chrome, true, extra...)
+	ctx, cancel := chromium.Start(chrome, chromium.Options{WebGPU: true, Extra: extra})
 	defer cancel()
 	fmt.Printf("Chromium headless, batch %d, median of %d passes; %s\n\n", batch, runs, time.Now().Format("2006-01-02"))
 	for _, a := range strings.Split(archs, ",") {

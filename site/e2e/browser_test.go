@@ -5,14 +5,14 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/alexlens/alexlens/internal/chromium"
 )
 
 // browser starts a headless Chromium with a fresh profile; the context is its first tab.
@@ -21,49 +21,7 @@ func browser(t *testing.T) context.Context {
 	if skipAll != "" {
 		t.Skip(skipAll)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromePath),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("no-pings", true),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	keepConsole(t, ctx)
-	return ctx
-}
-
-// keepConsole prints the tab's console when the test fails.
-func keepConsole(t *testing.T, ctx context.Context) {
-	var mu sync.Mutex
-	var lines []string
-	msgs := chromedp.Console(ctx)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			lines = append(lines, m.String())
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, l := range lines {
-				t.Log("console:", l)
-			}
-		}
-	})
+	return chromium.New(t, chromium.Options{})
 }
 
 // open navigates to url and waits for the app's status line to say ready.
@@ -212,16 +170,10 @@ func checkCat(t *testing.T, p []prediction) {
 	}
 }
 
+// screenshot saves the viewport under testout/ for a person to look at.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err == nil {
-		err = os.MkdirAll("testout", 0o755)
-	}
-	if err == nil {
-		err = os.WriteFile(filepath.Join("testout", name+".png"), png, 0o644)
-	}
-	if err != nil {
+	if err := chromium.Screenshot(ctx, filepath.Join("testout", name+".png")); err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 	}
 }

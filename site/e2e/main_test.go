@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/chromium"
 	"github.com/alexlens/alexlens/site"
 	"github.com/alexlens/alexlens/weights"
 )
@@ -31,8 +32,7 @@ var (
 	moduleRoot string
 	webDir     string // the built app
 	weightsDir string // .alxw files + manifest.json
-	chromePath string
-	haveReal   bool // the trained SqueezeNet weights are in weightsDir
+	haveReal   bool   // the trained SqueezeNet weights are in weightsDir
 	photosDir  = "/usr/lib/python3/dist-packages/skimage/data"
 )
 
@@ -51,14 +51,8 @@ func TestMain(m *testing.M) {
 
 func setup() (int, func()) {
 	noop := func() {}
-	for _, p := range []string{"/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
-		if _, err := os.Stat(p); err == nil {
-			chromePath = p
-			break
-		}
-	}
-	if chromePath == "" {
-		skipAll = "Chromium is not installed (apt-get install chromium, or scripts/install-test-deps.sh)"
+	if chromium.Path() == "" {
+		skipAll = chromium.NotInstalled
 		return 0, noop
 	}
 	wd, _ := os.Getwd()

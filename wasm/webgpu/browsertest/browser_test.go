@@ -17,6 +17,7 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/internal/chromium"
 	"github.com/alexlens/alexlens/weights"
 )
 
@@ -34,9 +35,9 @@ var (
 func site(t *testing.T) string {
 	t.Helper()
 	setupOnce.Do(func() {
-		chrome = Chromium()
+		chrome = chromium.Path()
 		if chrome == "" {
-			skipWhy = "Chromium is not installed (apt-get install chromium, or scripts/install-test-deps.sh)"
+			skipWhy = chromium.NotInstalled
 			return
 		}
 		if root, setupErr = ModuleRoot(); setupErr != nil {
@@ -74,7 +75,7 @@ func TestMain(m *testing.M) {
 func run(t *testing.T, webgpu bool, query string, timeout time.Duration) *Report {
 	t.Helper()
 	base := site(t)
-	ctx, stop := Browser(chrome, webgpu)
+	ctx, stop := chromium.Start(chrome, chromium.Options{WebGPU: webgpu})
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 	defer cancel()

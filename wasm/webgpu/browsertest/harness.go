@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/alexlens/alexlens/internal/chromium"
 )
 
 // Case and Report mirror the driver's JSON.
@@ -78,19 +80,6 @@ func ModuleRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// Chromium finds the browser binary, "" when none is installed.
-func Chromium() string {
-	if p := os.Getenv("ALEXLENS_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, p := range []string{"/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
 }
 
 const indexHTML = `<!doctype html>
@@ -151,49 +140,22 @@ func Serve(dir string) (string, func(), error) {
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
-// Browser starts headless Chromium; webgpu enables its (software) WebGPU adapter.
-func Browser(chrome string, webgpu bool, extra ...chromedp.ExecAllocatorOption) (context.Context, func()) {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("no-pings", true),
-	)
-	if webgpu {
-		opts = append(opts, chromedp.Flag("enable-unsafe-webgpu", true))
-	}
-	opts = append(opts, extra...)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	return ctx, func() { cancel(); cancelAlloc() }
-}
-
 // Run opens base/?query in a new tab and waits up to timeout for the page's report.
 func Run(ctx context.Context, base, query string, timeout time.Duration) (*Report, []string, error) {
 	tab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
-	var console []string
-	msgs := chromedp.Console(tab)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			console = append(console, m.String())
-		}
-	}()
+	console := chromium.Console(tab)
 	if err := chromedp.Do(tab, chromedp.Navigate(base+"/?"+query)); err != nil {
-		return nil, console, fmt.Errorf("navigate: %v", err)
+		return nil, console.Lines(), fmt.Errorf("navigate: %v", err)
 	}
 	text, err := chromedp.Run(tab, chromedp.Poll[string](`window.alexlensReport || null`,
 		chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond)))
 	if err != nil {
-		return nil, console, fmt.Errorf("waiting for the page's report (%s): %v", query, err)
+		return nil, console.Lines(), fmt.Errorf("waiting for the page's report (%s): %v", query, err)
 	}
 	var rep Report
 	if err := json.Unmarshal([]byte(text), &rep); err != nil {
-		return nil, console, fmt.Errorf("report: %v", err)
+		return nil, console.Lines(), fmt.Errorf("report: %v", err)
 	}
-	return &rep, console, nil
+	return &rep, console.Lines(), nil
 }
