@@ -97,13 +97,14 @@
       return w.call({ op: "load", name: cfg.net, weights: weights.slice(0), precision: precision });
     }));
     const input = new Float32Array(await fetchBuf("/data/input.bin"));
+    await Promise.all(workers.map(function (w) { return w.call({ op: "input", input: input }); }));
     const peak = await workers[0].call({ op: "peak" });
     const info = { kernel: hellos[0].kernel, peakGFLOPS: peak.gflops, workers: n, layers: {}, order: null, exchangeMs: [] };
     // Every part runs the pass in lockstep (each layer waits for all shares); part 0's
     // logits and layer times are kept.
     async function once() {
       const rs = await Promise.all(workers.map(function (w) {
-        return w.call({ op: "run", input: input, warmup: 0, runs: 1 });
+        return w.call({ op: "run", warmup: 0, runs: 1 });
       }));
       return rs[0];
     }

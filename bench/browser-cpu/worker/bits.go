@@ -2,11 +2,10 @@
 
 package main
 
-import (
-	"encoding/binary"
-	"math"
-)
+import "unsafe"
 
-// float32frombits reads one little-endian float32 (the layout of a JS Float32Array on every
-// platform browsers run on).
-func float32frombits(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }
+// float32Bytes views float32 values as their bytes without copying: wasm is little-endian,
+// as is a JS Float32Array on every platform browsers run on.
+func float32Bytes(f []float32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(f))), 4*len(f))
+}

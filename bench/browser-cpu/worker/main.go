@@ -29,6 +29,7 @@ type state struct {
 	part  int
 	parts int
 	x     split.Exchanger
+	input *engine.Tensor // set once by "input", so that passes time the network only
 }
 
 func main() {
@@ -80,19 +81,23 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 		}
 		st.model = m
 		return map[string]any{"kernel": engine.KernelName()}, nil
-	case "run":
+	case "input":
 		m := st.model
 		if m == nil {
 			return nil, fmt.Errorf("no model loaded")
 		}
-		in := data.Get("input")
 		x := engine.NewTensor(1, 3, m.Arch.InputSize, m.Arch.InputSize)
+		in := data.Get("input")
 		if in.Get("length").Int() != len(x.Data) {
 			return nil, fmt.Errorf("input has %d values, want %d", in.Get("length").Int(), len(x.Data))
 		}
-		buf := jsutil.Bytes(js.Global().Get("Uint8Array").New(in.Get("buffer"), in.Get("byteOffset"), in.Get("byteLength")))
-		for i := range x.Data {
-			x.Data[i] = float32frombits(buf[4*i:])
+		js.CopyBytesToGo(float32Bytes(x.Data), js.Global().Get("Uint8Array").New(in.Get("buffer"), in.Get("byteOffset"), in.Get("byteLength")))
+		st.input = x
+		return map[string]any{}, nil
+	case "run":
+		m, x := st.model, st.input
+		if m == nil || x == nil {
+			return nil, fmt.Errorf("no model or no input loaded")
 		}
 		opt := engine.ForwardOptions{Keep: func(string) bool { return false }}
 		var sb *split.Backend
@@ -130,10 +135,8 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 		for _, c := range engine.TopK(res.Logits.Data, 5) {
 			top5 = append(top5, c.Index)
 		}
-		logits := make([]any, len(res.Logits.Data))
-		for i, v := range res.Logits.Data {
-			logits[i] = float64(v)
-		}
+		logits := js.Global().Get("Float32Array").New(len(res.Logits.Data))
+		js.CopyBytesToJS(js.Global().Get("Uint8Array").New(logits.Get("buffer")), float32Bytes(res.Logits.Data))
 		order := make([]any, len(m.Arch.LayerNames()))
 		for i, n := range m.Arch.LayerNames() {
 			order[i] = n
