@@ -8,7 +8,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -133,7 +132,7 @@ func buildVersion() string {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.setSecurityHeaders(w.Header())
+	SetSecurityHeaders(w.Header(), h.csp, h.cfg.CrossOriginIsolated)
 	// A write deadline for every response, even the small ones Go's server flushes after
 	// the handler returns: deadlines set for an earlier, large response on the same
 	// keep-alive connection would otherwise still be in force.
@@ -141,113 +140,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		httpError(w, http.StatusMethodNotAllowed, "method not allowed")
+		Error(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
-	segs, status := splitRequestPath(r)
+	segs, status := SplitRequestPath(r)
 	if status != 0 {
-		httpError(w, status, http.StatusText(status))
+		Error(w, status, http.StatusText(status))
 		return
 	}
 	switch {
 	case len(segs) == 1 && segs[0] == "healthz":
-		h.serveHealth(w, r)
+		ServeHealth(w, r, h.version)
 	case len(segs) >= 1 && segs[0] == "weights":
 		if h.cfg.WeightsDir == "" || len(segs) == 1 {
-			httpError(w, http.StatusNotFound, "not found")
+			Error(w, http.StatusNotFound, "not found")
 			return
 		}
 		h.serveFrom(w, r, h.cfg.WeightsDir, segs[1:], false)
 	default:
 		h.serveFrom(w, r, h.cfg.WebRoot, segs, true)
 	}
-}
-
-func (h *handler) setSecurityHeaders(hd http.Header) {
-	hd.Set("Content-Security-Policy", h.csp)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	hd.Set("Permissions-Policy", PermissionsPolicy)
-	if h.cfg.CrossOriginIsolated {
-		hd.Set("Cross-Origin-Embedder-Policy", "require-corp")
-		hd.Set("Cross-Origin-Resource-Policy", "cross-origin")
-	}
-}
-
-// splitRequestPath returns the request path as clean segments, or an error status.
-// Anything that could name a file outside a root, or a hidden file, is refused here,
-// before any file system call: "." and ".." segments (also when sent percent-encoded),
-// encoded slashes and backslashes, backslashes, NUL and other control characters, empty
-// segments, and dotfiles. A trailing slash gives a final empty segment.
-func splitRequestPath(r *http.Request) ([]string, int) {
-	raw := r.RequestURI
-	if i := strings.IndexAny(raw, "?#"); i >= 0 {
-		raw = raw[:i]
-	}
-	lower := strings.ToLower(raw)
-	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%00") {
-		return nil, http.StatusBadRequest
-	}
-	p := r.URL.Path
-	if !strings.HasPrefix(p, "/") {
-		return nil, http.StatusBadRequest
-	}
-	for i := 0; i < len(p); i++ {
-		if c := p[i]; c < 0x20 || c == 0x7f || c == '\\' {
-			return nil, http.StatusBadRequest
-		}
-	}
-	segs := strings.Split(p[1:], "/")
-	for i, s := range segs {
-		last := i == len(segs)-1
-		if s == "" && !last {
-			return nil, http.StatusNotFound
-		}
-		if strings.HasPrefix(s, ".") {
-			return nil, http.StatusNotFound
-		}
-	}
-	return segs, 0
-}
-
-func (h *handler) serveHealth(w http.ResponseWriter, r *http.Request) {
-	body, _ := json.Marshal(struct {
-		Status  string `json:"status"`
-		Version string `json:"version"`
-	}{"ok", h.version})
-	body = append(body, '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", cacheNever)
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
-}
-
-// httpError sends a short plain-text error, dropping any representation headers set
-// for the file that was going to be served.
-func httpError(w http.ResponseWriter, code int, msg string) {
-	clearForError(w.Header())
-	writeError(w, code, msg)
-}
-
-// clearForError removes the headers that describe a file's representation, and makes
-// the error uncacheable.
-func clearForError(hd http.Header) {
-	for _, k := range []string{"ETag", "Last-Modified", "Content-Encoding", "Content-Range", "Accept-Ranges", "Vary"} {
-		hd.Del(k)
-	}
-	hd.Set("Cache-Control", cacheNever)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=utf-8")
-	hd.Set("Content-Length", fmt.Sprint(len(msg)+1))
-	w.WriteHeader(code)
-	io.WriteString(w, msg+"\n")
 }
 
 // Run serves cfg on cfg.Addr until ctx is cancelled, then shuts down gracefully:

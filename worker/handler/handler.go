@@ -1,22 +1,17 @@
-// Package handler is the HTTP behaviour of AlexLens's Cloudflare Worker: the same rules as
-// the Go server (package server) — content types, immutable caching of content-hashed
-// names, strong ETags (the same SHA-256-based tags), conditional and range requests
-// (multipart included), precompressed siblings, no listings, no hidden files, the same
-// security headers — over a Store instead of a directory. The Worker's Store reads Workers
-// static assets; tests use a directory. It has no syscall/js import, so the whole server/httpsuite
-// conformance suite runs against it natively as well as under workerd.
+// Package handler is the HTTP behaviour of AlexLens's Cloudflare Worker over a Store
+// instead of a directory. The HTTP rules themselves (security headers, path checks,
+// encoding choice, caching, conditional and range requests, multipart included, errors,
+// /healthz) are package server's own functions, so the Worker and the Go server answer
+// alike; this package adds the Store, the index of precompressed siblings and ETags made
+// at staging time, and directory index pages. The Worker's Store reads Workers static
+// assets; tests use a directory. It has no syscall/js import, so the whole
+// server/httpsuite conformance suite runs against it natively as well as under workerd.
 package handler
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -85,94 +80,29 @@ func JoinSplitHeaders(h http.Handler) http.Handler {
 	})
 }
 
-const (
-	cacheNever = "no-store"
-)
-
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", h.cfg.CSP)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	hd.Set("Permissions-Policy", server.PermissionsPolicy)
-	if h.cfg.CrossOriginIsolated {
-		hd.Set("Cross-Origin-Embedder-Policy", "require-corp")
-		hd.Set("Cross-Origin-Resource-Policy", "cross-origin")
-	}
+	server.SetSecurityHeaders(w.Header(), h.cfg.CSP, h.cfg.CrossOriginIsolated)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		hd.Set("Allow", "GET, HEAD")
-		httpError(w, http.StatusMethodNotAllowed, "method not allowed")
+		w.Header().Set("Allow", "GET, HEAD")
+		server.Error(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
-	segs, status := SplitPath(r)
+	segs, status := server.SplitRequestPath(r)
 	if status != 0 {
-		httpError(w, status, http.StatusText(status))
+		server.Error(w, status, http.StatusText(status))
 		return
 	}
 	switch {
 	case len(segs) == 1 && segs[0] == "healthz":
-		h.health(w, r)
+		server.ServeHealth(w, r, h.cfg.Version)
 	case segs[0] == "weights":
 		if len(segs) == 1 {
-			httpError(w, http.StatusNotFound, "not found")
+			server.Error(w, http.StatusNotFound, "not found")
 			return
 		}
 		h.serve(w, r, "weights", segs[1:])
 	default:
 		h.serve(w, r, "web", segs)
-	}
-}
-
-// SplitPath returns the request path as clean segments, or an error status: "." and ".."
-// segments (also percent-encoded), encoded slashes and backslashes, NUL and control
-// characters, backslashes, empty inner segments and dotfiles are refused before any
-// lookup. A trailing slash gives a final empty segment.
-func SplitPath(r *http.Request) ([]string, int) {
-	raw := r.RequestURI
-	if raw == "" {
-		raw = r.URL.EscapedPath()
-	}
-	if i := strings.IndexAny(raw, "?#"); i >= 0 {
-		raw = raw[:i]
-	}
-	lower := strings.ToLower(raw)
-	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%00") {
-		return nil, http.StatusBadRequest
-	}
-	p := r.URL.Path
-	if !strings.HasPrefix(p, "/") {
-		return nil, http.StatusBadRequest
-	}
-	for i := 0; i < len(p); i++ {
-		if c := p[i]; c < 0x20 || c == 0x7f || c == '\\' {
-			return nil, http.StatusBadRequest
-		}
-	}
-	segs := strings.Split(p[1:], "/")
-	for i, s := range segs {
-		if s == "" && i != len(segs)-1 {
-			return nil, http.StatusNotFound
-		}
-		if strings.HasPrefix(s, ".") {
-			return nil, http.StatusNotFound
-		}
-	}
-	return segs, 0
-}
-
-func (h *handler) health(w http.ResponseWriter, r *http.Request) {
-	body, _ := json.Marshal(struct {
-		Status  string `json:"status"`
-		Version string `json:"version"`
-	}{"ok", h.cfg.Version})
-	body = append(body, '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", cacheNever)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
 	}
 }
 
@@ -184,7 +114,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, root string, seg
 	}
 	e, ok := h.store.Stat(name)
 	if !ok {
-		httpError(w, http.StatusNotFound, "not found")
+		server.Error(w, http.StatusNotFound, "not found")
 		return
 	}
 	if e.Dir {
@@ -193,12 +123,12 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, root string, seg
 		idx := name + "/index.html"
 		ie, ok := h.store.Stat(idx)
 		if !ok || ie.Dir {
-			httpError(w, http.StatusNotFound, "not found")
+			server.Error(w, http.StatusNotFound, "not found")
 			return
 		}
 		if last := segs[len(segs)-1]; last != "" {
 			w.Header().Set("Location", last+"/")
-			httpError(w, http.StatusMovedPermanently, "moved permanently")
+			server.Error(w, http.StatusMovedPermanently, "moved permanently")
 			return
 		}
 		name, rel, e = idx, path.Join(rel, "index.html"), ie
@@ -207,91 +137,32 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, root string, seg
 }
 
 func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, name, rel string, e Entry) {
-	hd := w.Header()
 	chosen, coding, ce := name, "", e
 	if len(e.Encodings) > 0 {
-		hd.Set("Vary", "Accept-Encoding")
-		// Ranges address the identity bytes only, whatever Accept-Encoding says.
-		if r.Header.Get("Range") == "" {
-			ae, present := r.Header["Accept-Encoding"]
-			if c := server.NegotiateEncoding(strings.Join(ae, ","), present, e.Encodings); c != "" {
-				if se, ok := h.store.Stat(name + suffix(c)); ok && !se.Dir {
-					chosen, coding, ce = name+suffix(c), c, se
-				}
+		w.Header().Set("Vary", "Accept-Encoding")
+		if c := server.RequestedEncoding(r, e.Encodings); c != "" {
+			if se, ok := h.store.Stat(name + suffix(c)); ok && !se.Dir {
+				chosen, coding, ce = name+suffix(c), c, se
 			}
 		}
 	}
-	hd.Set("ETag", ce.ETag)
-	hd.Set("Cache-Control", server.CacheControl(rel))
-	modTime := e.ModTime
-	if modTime.Unix() <= 0 {
-		modTime = time.Time{}
+	server.ServeContent(w, r, server.Content{Name: rel, ETag: ce.ETag, ModTime: e.ModTime, Coding: coding, Size: ce.Size,
+		Body: storeFile{h.store, chosen}})
+}
+
+// storeFile reads one stored file as an io.ReaderAt.
+type storeFile struct {
+	store Store
+	name  string
+}
+
+func (f storeFile) ReadAt(p []byte, off int64) (int, error) {
+	b, err := f.store.Read(f.name, off, int64(len(p)))
+	n := copy(p, b)
+	if err == nil && n < len(p) {
+		err = io.ErrUnexpectedEOF
 	}
-	pre, honourRange := preconditions(r, ce.ETag, modTime)
-	switch pre {
-	case notModified:
-		w.WriteHeader(http.StatusNotModified)
-		return
-	case failed:
-		httpError(w, http.StatusPreconditionFailed, "precondition failed")
-		return
-	}
-	if !modTime.IsZero() {
-		hd.Set("Last-Modified", modTime.UTC().Format(http.TimeFormat))
-	}
-	hd.Set("Accept-Ranges", "bytes")
-	ctype := server.ContentType(rel)
-	if coding != "" {
-		hd.Set("Content-Encoding", coding)
-	}
-	size := ce.Size
-	var ranges []server.ByteRange
-	if rh := r.Header.Get("Range"); rh != "" && honourRange && r.Method == http.MethodGet && coding == "" {
-		var err error
-		ranges, err = server.ParseRange(rh, size)
-		switch {
-		case errors.Is(err, server.ErrRangeUnsatisfiable):
-			if size > 0 {
-				clearForError(hd)
-				hd.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
-				writeError(w, http.StatusRequestedRangeNotSatisfiable, "range not satisfiable")
-				return
-			}
-			ranges = nil
-		case err != nil:
-			ranges = nil
-		}
-	}
-	read := func(off, n int64) []byte {
-		b, err := h.store.Read(chosen, off, n)
-		if err != nil || int64(len(b)) != n {
-			// The body cannot match its Content-Length: abort rather than send less.
-			panic(http.ErrAbortHandler)
-		}
-		return b
-	}
-	switch len(ranges) {
-	case 0:
-		hd.Set("Content-Type", ctype)
-		hd.Set("Content-Length", strconv.FormatInt(size, 10))
-		if r.Method == http.MethodHead {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		body := read(0, size)
-		w.WriteHeader(http.StatusOK)
-		w.Write(body)
-	case 1:
-		ra := ranges[0]
-		body := read(ra.Start, ra.Length)
-		hd.Set("Content-Type", ctype)
-		hd.Set("Content-Range", ra.ContentRange(size))
-		hd.Set("Content-Length", strconv.FormatInt(ra.Length, 10))
-		w.WriteHeader(http.StatusPartialContent)
-		w.Write(body)
-	default:
-		writeMultipart(w, ctype, size, ranges, read)
-	}
+	return n, err
 }
 
 func suffix(coding string) string {
@@ -299,104 +170,4 @@ func suffix(coding string) string {
 		return ".gz"
 	}
 	return "." + coding
-}
-
-// writeMultipart sends a multipart/byteranges 206 with an exact Content-Length.
-func writeMultipart(w http.ResponseWriter, ctype string, size int64, ranges []server.ByteRange, read func(off, n int64) []byte) {
-	var b [16]byte
-	rand.Read(b[:])
-	boundary := hex.EncodeToString(b[:])
-	heads := make([]string, len(ranges))
-	total := int64(0)
-	for i, ra := range ranges {
-		heads[i] = "--" + boundary + "\r\nContent-Type: " + ctype + "\r\nContent-Range: " + ra.ContentRange(size) + "\r\n\r\n"
-		total += int64(len(heads[i])) + ra.Length + 2
-	}
-	tail := "--" + boundary + "--\r\n"
-	total += int64(len(tail))
-	bodies := make([][]byte, len(ranges))
-	for i, ra := range ranges {
-		bodies[i] = read(ra.Start, ra.Length)
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "multipart/byteranges; boundary="+boundary)
-	hd.Set("Content-Length", strconv.FormatInt(total, 10))
-	w.WriteHeader(http.StatusPartialContent)
-	for i := range ranges {
-		io.WriteString(w, heads[i])
-		w.Write(bodies[i])
-		io.WriteString(w, "\r\n")
-	}
-	io.WriteString(w, tail)
-}
-
-func httpError(w http.ResponseWriter, code int, msg string) {
-	clearForError(w.Header())
-	writeError(w, code, msg)
-}
-
-func clearForError(hd http.Header) {
-	for _, k := range []string{"ETag", "Last-Modified", "Content-Encoding", "Content-Range", "Accept-Ranges", "Vary"} {
-		hd.Del(k)
-	}
-	hd.Set("Cache-Control", cacheNever)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=utf-8")
-	hd.Set("Content-Length", strconv.Itoa(len(msg)+1))
-	w.WriteHeader(code)
-	io.WriteString(w, msg+"\n")
-}
-
-type precondition int
-
-const (
-	proceed precondition = iota
-	notModified
-	failed
-)
-
-// preconditions applies RFC 9110 §13.2.2 in its order, as the Go server does, and says
-// whether a Range header should be honoured (If-Range).
-func preconditions(r *http.Request, etag string, modTime time.Time) (precondition, bool) {
-	hd := r.Header
-	if im := hd.Get("If-Match"); im != "" {
-		if !server.ETagListMatches(im, etag, false) {
-			return failed, false
-		}
-	} else if ius, ok := httpDate(hd.Get("If-Unmodified-Since")); ok && !modTime.IsZero() {
-		if modTime.Truncate(time.Second).After(ius) {
-			return failed, false
-		}
-	}
-	if inm := hd.Get("If-None-Match"); inm != "" {
-		if server.ETagListMatches(inm, etag, true) {
-			return notModified, false
-		}
-	} else if ims, ok := httpDate(hd.Get("If-Modified-Since")); ok && !modTime.IsZero() {
-		if !modTime.Truncate(time.Second).After(ims) {
-			return notModified, false
-		}
-	}
-	honour := true
-	if ir := strings.Trim(hd.Get("If-Range"), " \t"); ir != "" {
-		if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, "W/") {
-			// A strong comparison of exactly one entity-tag.
-			honour = ir == etag && !strings.HasPrefix(ir, "W/")
-		} else {
-			d, ok := httpDate(ir)
-			honour = ok && !modTime.IsZero() && modTime.Truncate(time.Second).Equal(d)
-		}
-	}
-	return proceed, honour
-}
-
-func httpDate(s string) (time.Time, bool) {
-	if s == "" {
-		return time.Time{}, false
-	}
-	t, err := http.ParseTime(s)
-	return t, err == nil
 }
