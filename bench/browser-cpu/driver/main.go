@@ -38,6 +38,7 @@ type result struct {
 	Order                               []string
 	PeakGFLOPS                          float64
 	ExchangeMs                          []float64
+	ExchangeBare                        map[string]float64
 }
 
 type reference map[string]struct {
@@ -115,7 +116,8 @@ func main() {
 				} else {
 					log.Printf("%s %s threads=%s: median %.1f ms", r.Engine, n, t, median(r.Times))
 					if len(r.ExchangeMs) > 0 {
-						log.Printf("  of which exchanges (sending shares, waiting for the other parts): median %.1f ms", median(r.ExchangeMs))
+						log.Printf("  of which exchanges (sending shares, waiting for the other parts): median %.1f ms; a bare exchange: %.2f ms (1 float), %.2f ms (96800 floats)",
+							median(r.ExchangeMs), r.ExchangeBare["1"], r.ExchangeBare["96800"])
 					}
 				}
 				results = append(results, r)
@@ -230,6 +232,12 @@ func render(results []result, ref reference, ua string, warmup, runs int, load s
 			w(" %.1f |", median(r.Times))
 		}
 		w("\n")
+		for _, r := range cols {
+			if len(r.ExchangeMs) > 0 {
+				w("\n%s at %d workers: exchanges take %.1f ms of a pass (median; sending shares and waiting for the other parts); one bare exchange costs %.2f ms with a 1-float share and %.2f ms with a 96800-float share (conv1's half).\n",
+					r.Engine, r.Threads, median(r.ExchangeMs), r.ExchangeBare["1"], r.ExchangeBare["96800"])
+			}
+		}
 	}
 	return b.String()
 }

@@ -100,6 +100,14 @@
     await Promise.all(workers.map(function (w) { return w.call({ op: "input", input: input }); }));
     const peak = await workers[0].call({ op: "peak" });
     const info = { kernel: hellos[0].kernel, peakGFLOPS: peak.gflops, workers: n, layers: {}, order: null, exchangeMs: [] };
+    if (n > 1) {
+      // The bare cost of an exchange: a tiny share (latency) and conv1's share (AlexNet's largest).
+      info.exchangeBare = {};
+      for (const size of [1, 96800]) {
+        const rs = await Promise.all(workers.map(function (w) { return w.call({ op: "exchange", n: 50, size: size }); }));
+        info.exchangeBare[size] = rs[0].ms;
+      }
+    }
     // Every part runs the pass in lockstep (each layer waits for all shares); part 0's
     // logits and layer times are kept.
     async function once() {

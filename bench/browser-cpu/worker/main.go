@@ -7,6 +7,7 @@
 //	                          pass split over `parts` workers (wasm/split); ports[p] leads to part p
 //	{op: "load", name, weights: ArrayBuffer, precision: "f32"|"int8"} -> {kernel}
 //	{op: "run", input: Float32Array, warmup, runs} -> {times, layers, top5, logits}
+//	{op: "exchange", n, size} -> {ms}: one all-gather of size floats per share, averaged over n
 //	{op: "peak"} -> {gflops}: the micro-kernel alone on an L1-resident panel
 //
 // Weights are the same .pth state_dicts the peers' ONNX and tfjs files were exported from.
@@ -142,6 +143,20 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 			order[i] = n
 		}
 		return map[string]any{"times": times, "exchangeMs": waits, "layers": layers, "order": order, "top5": top5, "logits": logits}, nil
+	case "exchange":
+		// n all-gathers of size floats each: the cost of one layer's exchange without the layer.
+		if st.parts < 2 {
+			return nil, fmt.Errorf("exchange needs several parts")
+		}
+		n, size := data.Get("n").Int(), data.Get("size").Int()
+		share := make([]float32, size)
+		start := time.Now()
+		for i := 1; i <= n; i++ {
+			if _, err := st.x.AllGather(1_000_000+i, share); err != nil {
+				return nil, err
+			}
+		}
+		return map[string]any{"ms": ms(time.Since(start)) / float64(n)}, nil
 	case "peak":
 		return map[string]any{"gflops": engine.KernelPeakGFLOPS(300 * time.Millisecond), "kernel": engine.KernelName()}, nil
 	default:
