@@ -344,7 +344,7 @@ func (c *Look) WalkNow() {
 
 // Cancel stops the running atlas, units or feature visualization request.
 func (c *Look) Cancel() {
-	if id := c.L().FVRunning; id != 0 {
+	if id := c.L().Running; id != 0 {
 		c.Root.eng.Send(protocol.Request{Op: protocol.OpCancel, Look: &protocol.LookRequest{Target: id}}, js.Undefined(), func(protocol.Response) {})
 	}
 }
@@ -384,17 +384,17 @@ func (c *Look) run(busy string, req protocol.Request, apply func(protocol.Respon
 					l.FV.Step, l.FV.Value = r.Look.FeatureVis.Step, r.Look.FeatureVis.Value
 				}
 			case protocol.KindError:
-				l.FVRunning = 0
+				l.Running = 0
 				l.Finish(r.Error)
 			case protocol.KindDone:
-				l.FVRunning = 0
+				l.Running = 0
 				l.Finish("")
 				apply(r)
 			}
 		})
 	})
 	id = c.Root.eng.LastID()
-	l.FVRunning = id
+	l.Running = id
 }
 
 func (c *Look) Zoom(f float64) { c.L().ZoomBy(f) }

@@ -85,7 +85,7 @@ type Look struct {
 	FVClass     int
 	FVSteps     int
 	FV          *protocol.FeatureVisImg
-	FVRunning   int // the running request's ID, for cancelling (0: none)
+	Running     int // the running cancellable request (atlas, units, featurevis), 0: none
 	FVMs        float64
 }
 
