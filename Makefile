@@ -52,6 +52,8 @@ test: deps vet
 	$(GO) test -count=1 -timeout 25m ./...
 	# The SIMD kernels against the portable ones and the reference (amd64 only).
 	GOEXPERIMENT=simd $(GO) test -count=1 -run 'Kernel|FastCPU|Gemm|Pack' ./engine
+	# The engine kernels compiled to WebAssembly (portable, and Go 1.27 SIMD) under Node.
+	./scripts/test-wasm.sh
 	$(MAKE) fuzz-short
 
 # Each fuzz target runs briefly; seeds that found bugs live in testdata/fuzz.

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the engine's kernel tests compiled to WebAssembly under Node: the portable build with the
+# project's Go, and the SIMD build (engine/*wasmsimd*.go) with Go 1.27's GOEXPERIMENT=simd, both
+# checked against the same reference results. The SIMD half is skipped, with a message, when the
+# Go 1.27 toolchain cannot be fetched (offline).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tests='TestKernels|TestSIMD|TestMaxPool|TestMaxF32|TestFastCPUConv|TestFastCPUPool|TestPackCache'
+if ! command -v node >/dev/null; then
+	echo "test-wasm: SKIP: node is not installed"
+	exit 0
+fi
+run() { # GOTOOLCHAIN GOEXPERIMENT
+	local goroot
+	goroot=$(GOTOOLCHAIN=$1 go env GOROOT)
+	PATH="$goroot/lib/wasm:$PATH" GOTOOLCHAIN=$1 GOEXPERIMENT=$2 GOOS=js GOARCH=wasm \
+		go test -count=1 -run "$tests" ./engine
+}
+echo "test-wasm: portable kernels ($(go env GOVERSION), js/wasm under node)"
+run local ""
+simd_go=${SIMD_GOTOOLCHAIN:-go1.27.3}
+if GOTOOLCHAIN=$simd_go go version >/dev/null 2>&1; then
+	echo "test-wasm: SIMD kernels ($simd_go GOEXPERIMENT=simd, js/wasm under node)"
+	run "$simd_go" simd
+else
+	echo "test-wasm: SKIP SIMD kernels: toolchain $simd_go cannot be fetched (offline?)"
+fi
