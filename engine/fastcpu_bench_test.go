@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/alexlens/alexlens/internal/testenv"
 )
 
 // Benchmarks of whole networks at batch 1 on the fast CPU backend, per network, weight
@@ -70,7 +72,7 @@ func benchForward(b *testing.B, a *Arch, p Precision, threads int) {
 	layers := map[string][]time.Duration{}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPUTime()
+	cpu0 := testenv.ProcessCPUTime()
 	for b.Loop() {
 		start := time.Now()
 		res, err := m.Forward(x, opt)
@@ -82,7 +84,7 @@ func benchForward(b *testing.B, a *Arch, p Precision, threads int) {
 			layers[name] = append(layers[name], d)
 		}
 	}
-	cpu := processCPUTime() - cpu0
+	cpu := testenv.ProcessCPUTime() - cpu0
 	b.ReportMetric(float64(ms.HeapAlloc)/1e6, "heap-MB") // after ResetTimer, which drops metrics
 	b.ReportMetric(medianMS(total), "median-ms")
 	if cpu > 0 {
@@ -119,13 +121,13 @@ func BenchmarkConvKernel(b *testing.B) {
 			f := FastCPU{Threads: 1}
 			f.Conv2D(x, w, bias, spec)
 			b.ResetTimer()
-			cpu0 := processCPUTime()
+			cpu0 := testenv.ProcessCPUTime()
 			for b.Loop() {
 				f.Conv2D(x, w, bias, spec)
 			}
 			flops := 2.0 * 384 * 192 * 9 * 13 * 13 * float64(b.N)
 			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			if cpu := processCPUTime() - cpu0; cpu > 0 {
+			if cpu := testenv.ProcessCPUTime() - cpu0; cpu > 0 {
 				b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
 			}
 		})

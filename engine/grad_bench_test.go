@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/alexlens/alexlens/internal/testenv"
 )
 
 // BenchmarkInputGradient is one gradient computation at batch 1 and the network's input
@@ -34,17 +36,17 @@ func BenchmarkInputGradient(b *testing.B) {
 				}
 				// The forward pass alone to the same layer, for the backward/forward ratio.
 				fwd := ForwardOptions{Backend: FastCPU{Threads: threads}, StopAfter: c.obj.layerName(c.arch), Keep: func(string) bool { return false }}
-				cpu0 := processCPUTime()
+				cpu0 := testenv.ProcessCPUTime()
 				const fwdRuns = 3
 				for i := 0; i < fwdRuns; i++ {
 					if _, err := m.Forward(x, fwd); err != nil {
 						b.Fatal(err)
 					}
 				}
-				fwdCPU := processCPUTime() - cpu0
+				fwdCPU := testenv.ProcessCPUTime() - cpu0
 				var total []time.Duration
 				b.ResetTimer()
-				cpu0 = processCPUTime()
+				cpu0 = testenv.ProcessCPUTime()
 				for b.Loop() {
 					start := time.Now()
 					if _, _, err := m.InputGradientWith(x, c.obj, opt); err != nil {
@@ -52,7 +54,7 @@ func BenchmarkInputGradient(b *testing.B) {
 					}
 					total = append(total, time.Since(start))
 				}
-				cpu := processCPUTime() - cpu0
+				cpu := testenv.ProcessCPUTime() - cpu0
 				b.ReportMetric(medianMS(total), "median-ms")
 				if cpu > 0 {
 					b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(len(total)), "cpu-ms/op")

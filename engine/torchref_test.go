@@ -17,6 +17,7 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/imagenet"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/weights/pth"
 )
 
@@ -261,17 +262,6 @@ func TestTorchReference(t *testing.T) {
 	}
 }
 
-// sharedWeights is the folder of real trained weights: $ALEXLENS_SHARED/weights, or
-// ../shared/weights beside the module root (this package's tests run in engine/).
-func sharedWeights() string {
-	if s := os.Getenv("ALEXLENS_SHARED"); s != "" {
-		return filepath.Join(s, "weights")
-	}
-	return filepath.Join("..", "..", "shared", "weights")
-}
-
-const skimagePhotos = "/usr/lib/python3/dist-packages/skimage/data"
-
 // realPhotos are the skimage photos the real-weight tests classify, with varied content:
 // cat, espresso, motorbike (a close call between moped and disk brake), a grey-scale
 // cameraman, a portrait, a rocket.
@@ -335,17 +325,10 @@ const maxInt8LogitErr = 1.0
 // int8 weights must keep the float32 top-1 and the top-5 set on every photo (up to float32
 // near-ties at the 5th place, see checkTopK), and stay within stated logit error bounds.
 func TestInt8RealWeightsSqueezeNet(t *testing.T) {
-	wpath := filepath.Join(sharedWeights(), "squeezenet1_1-imagenet.pth")
-	if _, err := os.Stat(wpath); err != nil {
-		t.Skipf("real weights absent (set ALEXLENS_SHARED to the folder holding weights/): %v", err)
-	}
+	wpath := testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth")
 	var photos []string
 	for _, p := range realPhotos {
-		path := filepath.Join(skimagePhotos, p)
-		if _, err := os.Stat(path); err != nil {
-			t.Skipf("photos from python3-skimage absent (scripts/install-test-deps.sh installs it): %v", err)
-		}
-		photos = append(photos, path)
+		photos = append(photos, testenv.Photo(t, p))
 	}
 	d := runTorchRef(t, append([]string{"photos", wpath, "OUT"}, photos...)...)
 

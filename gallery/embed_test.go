@@ -7,7 +7,6 @@ import (
 	"image/jpeg"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,31 +15,16 @@ import (
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/imagenet"
 	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/weights"
 )
-
-const skimageData = "/usr/lib/python3/dist-packages/skimage/data"
-
-// sharedWeight is ../shared/weights/name from the module root, or under $ALEXLENS_SHARED/weights.
-func sharedWeight(t testing.TB, name string) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "weights")
-	if s := os.Getenv("ALEXLENS_SHARED"); s != "" {
-		dir = filepath.Join(s, "weights")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("real weights not available (%v): skipping; they live in ../shared/weights (or $ALEXLENS_SHARED/weights)", err)
-	}
-	return p
-}
 
 // photo decodes a skimage photo the way the app does.
 func photo(t testing.TB, name string) image.Image {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(skimageData, name))
+	data, err := os.ReadFile(testenv.Photo(t, name))
 	if err != nil {
-		t.Skipf("python3-skimage photos not installed (%v): skipping", err)
+		t.Fatal(err)
 	}
 	img, err := preprocess.Decode(data, preprocess.DefaultLimits)
 	if err != nil {
@@ -56,7 +40,7 @@ var (
 )
 
 func realSqueezeNet(t testing.TB) *engine.Model {
-	p := sharedWeight(t, "squeezenet1_1-imagenet.pth")
+	p := testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth")
 	squeezeOnce.Do(func() { squeezeModel, squeezeErr = weights.Load(p, "squeezenet1_1") })
 	if squeezeErr != nil {
 		t.Fatal(squeezeErr)

@@ -12,26 +12,12 @@ import (
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/imagenet"
 	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/weights/pth"
 )
 
-// sharedWeights is the folder of real trained weights, ../shared/weights from the module
-// root unless ALEXLENS_SHARED names the shared folder; tests skip when it is absent.
-func sharedWeights(t *testing.T, file string) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "weights") // this package is one below the root
-	if s := os.Getenv("ALEXLENS_SHARED"); s != "" {
-		dir = filepath.Join(s, "weights")
-	}
-	p := filepath.Join(dir, file)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("real weights not available (%v); they live in ../shared/weights beside the project, or set ALEXLENS_SHARED", err)
-	}
-	return p
-}
-
 func TestLoadRealSqueezeNet(t *testing.T) {
-	path := sharedWeights(t, "squeezenet1_1-imagenet.pth")
+	path := testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth")
 	m, err := Load(path, "")
 	if err != nil {
 		t.Fatal(err)
@@ -68,12 +54,8 @@ func TestLoadRealSqueezeNet(t *testing.T) {
 		t.Errorf("SqueezeNet .alxw loaded as AlexNet: %v", err)
 	}
 
-	photos := "/usr/lib/python3/dist-packages/skimage/data/"
-	if _, err := os.Stat(photos + "coffee.png"); err != nil {
-		t.Skipf("photos from python3-skimage not installed (scripts/install-test-deps.sh): %v", err)
-	}
 	for _, c := range []struct{ photo, want string }{{"coffee.png", "espresso"}, {"chelsea.png", "tiger cat|Egyptian cat|tabby"}} {
-		x, err := preprocess.Load(photos+c.photo, 224)
+		x, err := preprocess.Load(testenv.Photo(t, c.photo), 224)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +74,7 @@ func TestLoadRealSqueezeNet(t *testing.T) {
 }
 
 func TestLoadRealBVLCConv1(t *testing.T) {
-	path := sharedWeights(t, "bvlc_alexnet_conv1.pth")
+	path := testenv.SharedWeight(t, "bvlc_alexnet_conv1.pth")
 	m, err := Load(path, "")
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/wasm/webgpu/browsertest"
 )
 
@@ -43,7 +44,7 @@ func run(archs string, runs, batch int, backends string, gpu bool, timeout time.
 	if chrome == "" {
 		return fmt.Errorf("Chromium is not installed")
 	}
-	root, err := browsertest.ModuleRoot()
+	root, err := testenv.ModuleRoot()
 	if err != nil {
 		return err
 	}

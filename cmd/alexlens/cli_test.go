@@ -11,33 +11,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alexlens/alexlens/internal/testenv"
 )
-
-const skimageData = "/usr/lib/python3/dist-packages/skimage/data"
-
-// sharedWeights is ../shared/weights from the module root, or $ALEXLENS_SHARED/weights.
-func sharedWeights(t *testing.T, name string) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "weights")
-	if s := os.Getenv("ALEXLENS_SHARED"); s != "" {
-		dir = filepath.Join(s, "weights")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("real weights not available (%v): skipping; they live in ../shared/weights", err)
-	}
-	return p
-}
 
 func photos(t *testing.T, names ...string) []string {
 	t.Helper()
 	var ps []string
 	for _, n := range names {
-		p := filepath.Join(skimageData, n)
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("python3-skimage photos not installed (%v): skipping", err)
-		}
-		ps = append(ps, p)
+		ps = append(ps, testenv.Photo(t, n))
 	}
 	return ps
 }
@@ -51,7 +33,7 @@ func runCLI(t *testing.T, args ...string) (string, string, error) {
 
 // The whole CLI path, image file to JSON, against PyTorch + torchvision on the same file.
 func TestClassifyMatchesPyTorch(t *testing.T) {
-	w := sharedWeights(t, "squeezenet1_1-imagenet.pth")
+	w := testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth")
 	imgs := photos(t, "chelsea.png", "coffee.png", "motorcycle_left.png", "camera.png", "astronaut.png", "rocket.jpg")
 	if _, err := exec.LookPath("/usr/bin/python3"); err != nil {
 		t.Skip("no /usr/bin/python3: skipping the PyTorch comparison")

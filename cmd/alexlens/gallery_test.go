@@ -13,6 +13,7 @@ import (
 
 	"github.com/alexlens/alexlens/engine/preprocess"
 	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/internal/testenv"
 )
 
 // galleryDir makes a folder of skimage photos plus a mirrored and a JPEG re-encoded copy of
@@ -66,7 +67,7 @@ type neighborsJSON struct {
 // The whole path with the real SqueezeNet: index a folder, check the stored embeddings
 // against `alexlens embed` on the same files, then ask for neighbours of the originals.
 func TestIndexAndNeighborsSqueezeNet(t *testing.T) {
-	w := sharedWeights(t, "squeezenet1_1-imagenet.pth")
+	w := testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth")
 	dir := galleryDir(t)
 	out := filepath.Join(t.TempDir(), "g.alxg")
 	_, stderr, err := runCLI(t, "index", "--arch", "squeezenet1_1", "--weights", w, "--encoding", "f16", dir, "-o", out)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/weights"
 )
 
@@ -33,11 +34,11 @@ func BenchmarkStep(b *testing.B) {
 				}
 				opt.Steps = b.N
 				b.ResetTimer()
-				cpu0 := processCPUTime()
+				cpu0 := testenv.ProcessCPUTime()
 				if _, err := Run(context.Background(), m, opt); err != nil {
 					b.Fatal(err)
 				}
-				if cpu := processCPUTime() - cpu0; cpu > 0 {
+				if cpu := testenv.ProcessCPUTime() - cpu0; cpu > 0 {
 					b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 				}
 			})

@@ -7,30 +7,20 @@ import (
 	"errors"
 	"image"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/weights"
 	"github.com/alexlens/alexlens/weights/pth"
 )
 
-// sharedWeights is the folder of real trained weights: $ALEXLENS_SHARED/weights, or
-// ../shared/weights beside the module root (tests run in engine/featurevis).
-func sharedWeights() string {
-	if s := os.Getenv("ALEXLENS_SHARED"); s != "" {
-		return filepath.Join(s, "weights")
-	}
-	return filepath.Join("..", "..", "..", "shared", "weights")
-}
-
 func realSqueezeNet(t testing.TB) *engine.Model {
-	path := filepath.Join(sharedWeights(), "squeezenet1_1-imagenet.pth")
-	f, err := os.Open(path)
+	f, err := os.Open(testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth"))
 	if err != nil {
-		t.Skipf("real weights absent (set ALEXLENS_SHARED to the folder holding weights/): %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	st, err := f.Stat()

@@ -4,13 +4,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/alexlens/alexlens/internal/testenv"
 )
 
 // Preprocessing one real photo: decode + PIL-exact resize of the crop window + normalize.
 // Run with: go test -run '^$' -bench . ./engine/preprocess
 func BenchmarkPhoto(b *testing.B) {
 	for _, name := range []string{"chelsea.png", "rocket.jpg", "astronaut.png"} {
-		data, err := os.ReadFile(filepath.Join(photoDir, name))
+		data, err := os.ReadFile(filepath.Join(testenv.PhotosDir, name))
 		if err != nil {
 			b.Skipf("skimage photos not installed: %v", err)
 		}

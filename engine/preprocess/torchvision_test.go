@@ -13,11 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// The photos shipped by Debian's python3-skimage: real camera images, one of them a JPEG and
-// one grayscale.
-const photoDir = "/usr/lib/python3/dist-packages/skimage/data"
+	"github.com/alexlens/alexlens/internal/testenv"
+)
 
 // Debian's interpreter, the one with torch; the python3 first on PATH may lack it.
 const python = "/usr/bin/python3"
@@ -27,14 +25,14 @@ const python = "/usr/bin/python3"
 // missing (scripts/install-test-deps.sh installs them).
 func torchvisionRefs(t *testing.T) (dir string, rows [][]string) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(photoDir, "chelsea.png")); err != nil {
+	if _, err := os.Stat(filepath.Join(testenv.PhotosDir, "chelsea.png")); err != nil {
 		t.Skipf("skimage photos not installed (%v): apt-get install python3-skimage", err)
 	}
 	if err := exec.Command(python, "-c", "import torchvision, PIL.features as f; assert f.check('webp')").Run(); err != nil {
 		t.Skipf("%s with torchvision and PIL WebP support not available (%v): apt-get install python3-torchvision python3-pil", python, err)
 	}
 	dir = t.TempDir()
-	out, err := exec.Command(python, "testdata/torchvision_ref.py", photoDir, dir).CombinedOutput()
+	out, err := exec.Command(python, "testdata/torchvision_ref.py", testenv.PhotosDir, dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("torchvision reference failed: %v\n%s", err, out)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/site"
 	"github.com/alexlens/alexlens/weights"
 )
@@ -33,7 +34,6 @@ var (
 	webDir     string // the built app
 	weightsDir string // .alxw files + manifest.json
 	haveReal   bool   // the trained SqueezeNet weights are in weightsDir
-	photosDir  = "/usr/lib/python3/dist-packages/skimage/data"
 )
 
 // shardLimit is small so that SqueezeNet's 4.9 MB float32 file is sharded, as AlexNet's
@@ -55,8 +55,11 @@ func setup() (int, func()) {
 		skipAll = chromium.NotInstalled
 		return 0, noop
 	}
-	wd, _ := os.Getwd()
-	moduleRoot = filepath.Clean(filepath.Join(wd, "..", ".."))
+	var err error
+	if moduleRoot, err = testenv.ModuleRoot(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1, noop
+	}
 	tmp, err := os.MkdirTemp("", "alexlens-site-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -83,13 +86,6 @@ func setup() (int, func()) {
 	return 0, cleanup
 }
 
-func sharedWeights() string {
-	if s := os.Getenv("ALEXLENS_SHARED"); s != "" {
-		return filepath.Join(s, "weights")
-	}
-	return filepath.Join(moduleRoot, "..", "shared", "weights")
-}
-
 // writeWeights converts the real SqueezeNet 1.1 and the original AlexNet's conv1 from the
 // shared folder when it is there; otherwise SqueezeNet fixture weights stand in (the
 // tests then check the app runs, not what it predicts).
@@ -97,7 +93,7 @@ func writeWeights(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	pth := filepath.Join(sharedWeights(), "squeezenet1_1-imagenet.pth")
+	pth := filepath.Join(testenv.SharedWeightsDir(), "squeezenet1_1-imagenet.pth")
 	if _, err := os.Stat(pth); err == nil {
 		if _, err := weights.ConvertFile(pth, dir, engine.SqueezeNet11.Name, ""); err != nil {
 			return err
@@ -109,7 +105,7 @@ func writeWeights(dir string) error {
 			return err
 		}
 	}
-	bvlc := filepath.Join(sharedWeights(), "bvlc_alexnet_conv1.pth")
+	bvlc := filepath.Join(testenv.SharedWeightsDir(), "bvlc_alexnet_conv1.pth")
 	if _, err := os.Stat(bvlc); err == nil {
 		if _, err := weights.ConvertFile(bvlc, dir, engine.AlexNetBVLC.Name, ""); err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/testenv"
 )
 
 // TestStaticExportEndToEnd serves dist/ with a plain static file server and classifies a
@@ -32,7 +33,7 @@ func TestStaticExportEndToEnd(t *testing.T) {
 	if n := h.count("/weights/", ".alxw"); n != 0 {
 		t.Errorf("%d requests for whole .alxw files of a sharded file", n)
 	}
-	checkCat(t, classify(t, ctx, filepath.Join(photosDir, "chelsea.png")))
+	checkCat(t, classify(t, ctx, testenv.Photo(t, "chelsea.png")))
 	screenshot(t, ctx, "static-export-classified")
 }
 
@@ -55,7 +56,7 @@ func TestOfflineReload(t *testing.T) {
 	if got := eval[string](t, ctx, `document.documentElement.dataset.build`); got != res.Build {
 		t.Errorf("offline page is build %q, want %q", got, res.Build)
 	}
-	checkCat(t, classify(t, ctx, filepath.Join(photosDir, "chelsea.png")))
+	checkCat(t, classify(t, ctx, testenv.Photo(t, "chelsea.png")))
 	if after := len(h.paths); after != before {
 		t.Errorf("the host answered %d requests while offline", after-before)
 	}
@@ -111,7 +112,7 @@ func TestUpdate(t *testing.T) {
 	if got := eval[string](t, ctx, `document.documentElement.dataset.build`); got != v2.Build {
 		t.Errorf("offline after the update: build %q, want %q", got, v2.Build)
 	}
-	checkCat(t, classify(t, ctx, filepath.Join(photosDir, "chelsea.png")))
+	checkCat(t, classify(t, ctx, testenv.Photo(t, "chelsea.png")))
 	setOffline(t, ctx, h, false)
 }
 
@@ -185,7 +186,7 @@ func TestKeepWeightsOffline(t *testing.T) {
 	if got := eval[string](t, ctx, `document.querySelector('[data-testid=weights-select]')?.selectedOptions[0]?.textContent || ''`); !strings.Contains(got, "int8") {
 		t.Errorf("offline the app loaded %q, want the int8 weights", got)
 	}
-	checkCat(t, classify(t, ctx, filepath.Join(photosDir, "chelsea.png")))
+	checkCat(t, classify(t, ctx, testenv.Photo(t, "chelsea.png")))
 }
 
 // TestKeepWeightsOfflineQuota: with too little storage the offer says so clearly and no

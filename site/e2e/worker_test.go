@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/worker/handler"
 	"github.com/alexlens/alexlens/worker/workerdtest"
 )
@@ -27,7 +28,7 @@ func TestWorkerServesApp(t *testing.T) {
 	}
 	url := workerdtest.Start(t, deps, build, res.Build)
 	open(t, ctx, url+"/?arch="+engine.SqueezeNet11.Name+"&precision=f32")
-	checkCat(t, classify(t, ctx, filepath.Join(photosDir, "chelsea.png")))
+	checkCat(t, classify(t, ctx, testenv.Photo(t, "chelsea.png")))
 	controlledBy(t, ctx, res.Build)
 	if v := eval[string](t, ctx, `fetch('/healthz').then(r => r.json()).then(j => j.version)`); v != res.Build {
 		t.Errorf("/healthz version %q, want %q", v, res.Build)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/testenv"
 )
 
 const photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png"
@@ -15,17 +16,7 @@ const photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png"
 // sharedWeights is the folder of real trained weights: $ALEXLENS_SHARED/weights, or
 // ../shared/weights beside the module root; "" when absent.
 func sharedWeights(t *testing.T) string {
-	dir := os.Getenv("ALEXLENS_SHARED")
-	if dir == "" {
-		wd, _ := os.Getwd()
-		for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-			if fileExists(filepath.Join(d, "go.mod")) {
-				dir = filepath.Join(filepath.Dir(d), "shared")
-				break
-			}
-		}
-	}
-	w := filepath.Join(dir, "weights")
+	w := testenv.SharedWeightsDir()
 	if !fileExists(filepath.Join(w, "README.md")) {
 		return ""
 	}

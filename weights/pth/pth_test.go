@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/testenv"
 )
 
 // torchPython is the Debian interpreter; the python3 first on PATH on the development
@@ -368,23 +369,9 @@ func TestWriteRejectsBadArguments(t *testing.T) {
 	}
 }
 
-// sharedWeights is the folder of real trained weights: $ALEXLENS_SHARED/weights, or
-// ../shared/weights beside the module root (this package's tests run in weights/pth).
-func sharedWeights(t testing.TB, file string) string {
-	t.Helper()
-	path, ok := sharedWeightsPath(file)
-	if !ok {
-		t.Skipf("real weights absent: no %s (set ALEXLENS_SHARED to the folder holding weights/)", path)
-	}
-	return path
-}
-
+// sharedWeightsPath is the path of a shared real-weights file and whether it is there.
 func sharedWeightsPath(file string) (string, bool) {
-	dir := filepath.Join("..", "..", "..", "shared", "weights")
-	if s := os.Getenv("ALEXLENS_SHARED"); s != "" {
-		dir = filepath.Join(s, "weights")
-	}
-	path := filepath.Join(dir, file)
+	path := filepath.Join(testenv.SharedWeightsDir(), file)
 	_, err := os.Stat(path)
 	return path, err == nil
 }
@@ -392,7 +379,7 @@ func sharedWeightsPath(file string) (string, bool) {
 // TestRealSqueezeNet reads the released SqueezeNet 1.1: every parameter of the engine's
 // description, each value as PyTorch reads it when torch is installed.
 func TestRealSqueezeNet(t *testing.T) {
-	path := sharedWeights(t, "squeezenet1_1-imagenet.pth")
+	path := testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth")
 	got, err := readFile(t, path)
 	if err != nil {
 		t.Fatal(err)
@@ -412,7 +399,7 @@ func TestRealSqueezeNet(t *testing.T) {
 // TestRealBVLCConv1 reads the original AlexNet's first layer and builds the partial model
 // that shows its kernels, then runs conv1 on a 227x227 input.
 func TestRealBVLCConv1(t *testing.T) {
-	path := sharedWeights(t, "bvlc_alexnet_conv1.pth")
+	path := testenv.SharedWeight(t, "bvlc_alexnet_conv1.pth")
 	got, err := readFile(t, path)
 	if err != nil {
 		t.Fatal(err)
@@ -469,7 +456,7 @@ func TestRealBVLCConv1(t *testing.T) {
 }
 
 func BenchmarkReadSqueezeNet(b *testing.B) {
-	path := sharedWeights(b, "squeezenet1_1-imagenet.pth")
+	path := testenv.SharedWeight(b, "squeezenet1_1-imagenet.pth")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)

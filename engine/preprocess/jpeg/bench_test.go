@@ -6,17 +6,18 @@ import (
 	"image/draw"
 	stdjpeg "image/jpeg"
 	"os"
+	"path/filepath"
 	"testing"
-)
 
-const rocketPath = "/usr/lib/python3/dist-packages/skimage/data/rocket.jpg"
+	"github.com/alexlens/alexlens/internal/testenv"
+)
 
 // BenchmarkRocket compares this decoder (to RGBA, colour converted) with image/jpeg on
 // skimage's rocket.jpg (427x640, 4:4:4 baseline) and on the same photo re-encoded 4:2:0 by
 // Go's encoder (where chroma upsampling matters): image/jpeg alone (it stops at YCbCr)
 // and followed by Go's conversion to RGBA.
 func BenchmarkRocket(b *testing.B) {
-	data, err := os.ReadFile(rocketPath)
+	data, err := os.ReadFile(filepath.Join(testenv.PhotosDir, "rocket.jpg"))
 	if err != nil {
 		b.Skip("needs skimage's rocket.jpg (Debian python3-skimage)")
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/preprocess"
 	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/weights"
 )
 
@@ -40,7 +41,7 @@ func site(t *testing.T) string {
 			skipWhy = chromium.NotInstalled
 			return
 		}
-		if root, setupErr = ModuleRoot(); setupErr != nil {
+		if root, setupErr = testenv.ModuleRoot(); setupErr != nil {
 			return
 		}
 		siteDir, setupErr = os.MkdirTemp("", "alexlens-webgpu-")
@@ -243,27 +244,12 @@ func checkFallback(t *testing.T, rep *Report, want map[string]struct{ backend, r
 	}
 }
 
-// sharedWeights is $ALEXLENS_SHARED/weights or ../shared/weights beside the module root.
-func sharedWeights() string {
-	if s := os.Getenv("ALEXLENS_SHARED"); s != "" {
-		return filepath.Join(s, "weights")
-	}
-	return filepath.Join(root, "..", "shared", "weights")
-}
-
 // TestPhotosTop5 runs the released SqueezeNet 1.1 on real photos: the GPU's top-5 must be
 // the CPU path's, float32 and int8.
 func TestPhotosTop5(t *testing.T) {
 	site(t)
-	pthFile := filepath.Join(sharedWeights(), "squeezenet1_1-imagenet.pth")
-	if _, err := os.Stat(pthFile); err != nil {
-		t.Skipf("trained SqueezeNet weights not found at %s (set ALEXLENS_SHARED): %v", pthFile, err)
-	}
-	photos := "/usr/lib/python3/dist-packages/skimage/data"
+	pthFile := testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth")
 	names := []string{"chelsea.png", "coffee.png", "motorcycle_left.png", "camera.png"} // SwiftShader: ~10 s per pass
-	if _, err := os.Stat(filepath.Join(photos, names[0])); err != nil {
-		t.Skipf("photos from python3-skimage not installed: %v", err)
-	}
 	m, err := weights.Load(pthFile, engine.SqueezeNet11.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +264,7 @@ func TestPhotosTop5(t *testing.T) {
 	}
 	f.Close()
 	for i, n := range names {
-		x, err := preprocess.Load(filepath.Join(photos, n), engine.SqueezeNet11.InputSize)
+		x, err := preprocess.Load(testenv.Photo(t, n), engine.SqueezeNet11.InputSize)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -67,21 +67,6 @@ type Report struct {
 	Extra   map[string]any `json:"extra"`
 }
 
-// ModuleRoot finds the module root from the working directory.
-func ModuleRoot() (string, error) {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 const indexHTML = `<!doctype html>
 <html><head><meta charset="utf-8"><title>AlexLens WebGPU checks</title>
 <script src="wasm_exec.js"></script></head>

@@ -1,0 +1,83 @@
+// Package testenv finds what the project's tests use from outside the repository: the
+// module root, the folder of real trained weights (never committed) and the photos that
+// python3-skimage installs. Tests that need one of them skip with a message saying how to
+// get it when it is missing.
+package testenv
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// PhotosDir is where Debian's python3-skimage puts its sample photos (chelsea.png,
+// coffee.png, rocket.jpg...).
+const PhotosDir = "/usr/lib/python3/dist-packages/skimage/data"
+
+var (
+	rootOnce sync.Once
+	root     string
+	rootErr  error
+)
+
+// ModuleRoot is the folder holding go.mod, found from the working directory up (go test
+// runs each package in its own folder).
+func ModuleRoot() (string, error) {
+	rootOnce.Do(func() {
+		dir, err := os.Getwd()
+		if err != nil {
+			rootErr = err
+			return
+		}
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				root = dir
+				return
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				rootErr = errors.New("no go.mod above the working directory")
+				return
+			}
+			dir = parent
+		}
+	})
+	return root, rootErr
+}
+
+// SharedWeightsDir is the folder of real trained weights: $ALEXLENS_SHARED/weights when
+// that variable is set, else ../shared/weights beside the module root. It may not exist.
+func SharedWeightsDir() string {
+	if s := os.Getenv("ALEXLENS_SHARED"); s != "" {
+		return filepath.Join(s, "weights")
+	}
+	r, err := ModuleRoot()
+	if err != nil {
+		r = "." // no module: a path that will not exist, so tests skip
+	}
+	return filepath.Join(r, "..", "shared", "weights")
+}
+
+// SharedWeight is the path of the named file of real weights, or skips the test when it
+// is not there.
+func SharedWeight(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(SharedWeightsDir(), name)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("real weights not available (%v): they live in ../shared/weights beside the project, or set ALEXLENS_SHARED to the folder holding weights/", err)
+	}
+	return p
+}
+
+// Photo is the path of a python3-skimage photo, or skips the test when it is not
+// installed.
+func Photo(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(PhotosDir, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("photo %s not available (%v): apt-get install python3-skimage, or scripts/install-test-deps.sh", name, err)
+	}
+	return p
+}
