@@ -137,8 +137,9 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 				_ = vgparent
 				vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
 				vgparent.AppendChild(vgn)
-				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "section", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "card gallery-card"}, vugu.VGAttribute{Namespace: "", Key: "aria-labelledby", Val: "gal-h"}}}
+				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "section", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "card gallery-card"}, vugu.VGAttribute{Namespace: "", Key: "aria-labelledby", Val: "gal-h"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "gallery-drop"}}}
 				vgparent.AppendChild(vgn)
+				vgn.JSCreateHandler = vugu.JSValueFunc(func(value js.Value) { c.galleryCreated(value) })
 				{
 					vgparent := vgn
 					_ = vgparent
@@ -250,7 +251,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 					{
 						vgparent := vgn
 						_ = vgparent
-						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "Drop many photos at once with “Add images”: each is embedded by the network's "}
+						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "Drop many photos at once here (or use “Add images”): each is embedded by the network's "}
 						vgparent.AppendChild(vgn)
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "b", Attr: []vugu.VGAttribute(nil)}
 						vgparent.AppendChild(vgn)

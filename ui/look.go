@@ -150,6 +150,32 @@ func (c *Look) OnImages(event vugu.DOMEvent) {
 	c.addBlobs(list, func(f js.Value) string { return f.Get("name").String() })
 }
 
+// galleryCreated makes the gallery card a drop target for many files at once. Its listener
+// stops the drop there, so the page-wide one (which classifies a single image) does not
+// also take it.
+func (c *Look) galleryCreated(v vjs.Value) {
+	el := js.Value(v)
+	el.Call("addEventListener", "dragover", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		args[0].Call("preventDefault")
+		return nil
+	}))
+	el.Call("addEventListener", "drop", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ev := args[0]
+		ev.Call("preventDefault")
+		ev.Call("stopPropagation")
+		js.Global().Get("document").Get("body").Get("classList").Call("remove", "dragging")
+		files := ev.Get("dataTransfer").Get("files")
+		var list []js.Value
+		for i := 0; i < files.Length(); i++ {
+			list = append(list, files.Index(i))
+		}
+		go c.Root.update(func() {
+			c.addBlobs(list, func(f js.Value) string { return f.Get("name").String() })
+		})
+		return nil
+	}))
+}
+
 // AddSamples embeds the bundled sample photos. Runs under the render lock.
 func (c *Look) AddSamples() {
 	var names []string

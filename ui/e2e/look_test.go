@@ -403,6 +403,22 @@ func TestLookViews(t *testing.T) {
 		uploadTo(t, ctx, "gallery-input", paths...)
 		waitCount(t, ctx, 4+len(paths))
 	}
+	// Several files dropped on the gallery join it (and nothing is classified).
+	dropped, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`Promise.all(['chelsea.jpg', 'coffee.jpg'].map(s => fetch('samples/' + s).then(r => r.blob()))).then(bs => {
+		const dt = new DataTransfer();
+		bs.forEach((b, i) => dt.items.add(new File([b], 'dropped-' + i + '.jpg', {type: 'image/jpeg'})));
+		const ev = new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true});
+		document.querySelector('[data-testid=gallery-drop]').dispatchEvent(ev);
+		return ev.defaultPrevented;
+	})`, chromedp.EvalAwaitPromise))
+	if err != nil || !dropped {
+		t.Fatalf("dropping files on the gallery: handled %v, %v", dropped, err)
+	}
+	waitCount(t, ctx, 6+len(paths))
+	// "Neighbours of the classified image" stays disabled: no image was classified.
+	if evalInt(t, ctx, `+document.querySelector('[data-testid=query-last]').disabled`) != 1 {
+		t.Error("a drop on the gallery also classified the image")
+	}
 	n := galleryCount(t, ctx)
 	// A file whose name is already in the gallery is refused, the others stay.
 	if _, err := os.Stat(filepath.Join(photosDir, "rocket.jpg")); err == nil {
@@ -428,8 +444,12 @@ func TestLookViews(t *testing.T) {
 			t.Errorf("cosine neighbours %+v", ns)
 		}
 	}
-	if haveReal && len(paths) > 0 && ns[0].Item != "chelsea.png" {
-		t.Errorf("the nearest image to the cat chelsea.jpg is %s, not the other photo of her (chelsea.png)", ns[0].Item)
+	// dropped-0.jpg is the same file: distance 0; then the other photo of the same cat.
+	if ns[0].Item != "dropped-0.jpg" || ns[0].Distance > 1e-5 {
+		t.Errorf("the nearest image to chelsea.jpg is %s at %g, not its copy dropped-0.jpg at 0", ns[0].Item, ns[0].Distance)
+	}
+	if haveReal && len(paths) > 0 && ns[1].Item != "chelsea.png" {
+		t.Errorf("the second nearest image to the cat chelsea.jpg is %s, not the other photo of her (chelsea.png)", ns[1].Item)
 	}
 	// A direction: from the cat towards the coffee cup.
 	click(t, ctx, `[data-testid=mark-from]`)
