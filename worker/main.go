@@ -16,6 +16,7 @@ import (
 	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
 
+	"github.com/alexlens/alexlens/wasm/jsutil"
 	"github.com/alexlens/alexlens/worker/handler"
 )
 
@@ -52,44 +53,18 @@ func (a *assets) Read(name string, off, n int64) ([]byte, error) {
 // fetch reads a whole asset (at most 25 MiB, the static assets limit).
 func (a *assets) fetch(name string) ([]byte, error) {
 	u := assetOrigin + (&url.URL{Path: name}).EscapedPath()
-	resp, err := await(a.binding.Call("fetch", u))
+	resp, err := jsutil.Await(a.binding.Call("fetch", u))
 	if err != nil {
 		return nil, err
 	}
 	if !resp.Get("ok").Bool() {
 		return nil, fmt.Errorf("asset %s: HTTP %d", name, resp.Get("status").Int())
 	}
-	buf, err := await(resp.Call("arrayBuffer"))
+	buf, err := jsutil.Await(resp.Call("arrayBuffer"))
 	if err != nil {
 		return nil, err
 	}
-	arr := js.Global().Get("Uint8Array").New(buf)
-	b := make([]byte, arr.Get("byteLength").Int())
-	js.CopyBytesToGo(b, arr)
-	return b, nil
-}
-
-// await waits for a JS promise from a goroutine (never inside a JS callback).
-func await(p js.Value) (js.Value, error) {
-	type result struct {
-		v   js.Value
-		err error
-	}
-	ch := make(chan result, 1)
-	var then, catch js.Func
-	then = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- result{v: args[0]}
-		return nil
-	})
-	catch = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- result{err: fmt.Errorf("%s", js.Global().Get("String").Invoke(args[0]).String())}
-		return nil
-	})
-	p.Call("then", then).Call("catch", catch)
-	r := <-ch
-	then.Release()
-	catch.Release()
-	return r.v, r.err
+	return jsutil.Bytes(buf), nil
 }
 
 func main() {
@@ -213,9 +188,7 @@ func (r *recorder) toJS(method string) js.Value {
 	}
 	body := js.Null()
 	if method != http.MethodHead && r.status != http.StatusNotModified && r.status != http.StatusNoContent {
-		arr := js.Global().Get("Uint8Array").New(len(r.body))
-		js.CopyBytesToJS(arr, r.body)
-		body = arr
+		body = jsutil.Uint8Array(r.body)
 	}
 	return js.Global().Get("Response").New(body, init)
 }
