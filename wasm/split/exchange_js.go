@@ -110,6 +110,13 @@ func (x *PortExchange) AllGather(seq int, mine []float32) ([][]float32, error) {
 	return out, nil
 }
 
+// Fail makes the AllGather in progress (or the next one) return err: a part that stopped
+// (its worker failed, or a pass ran too long) would otherwise leave the others waiting for
+// its share forever. An exchange that failed is not used again.
+func (x *PortExchange) Fail(err error) {
+	go func() { x.inbox <- portMessage{err: err} }()
+}
+
 // Release stops listening on the ports.
 func (x *PortExchange) Release() {
 	for p, port := range x.ports {

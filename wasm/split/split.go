@@ -44,6 +44,11 @@ func Range(out, p, n int) (lo, hi int) {
 // of n only: 1/n of the weight memory. The result runs only through a Backend of the same
 // part. Grouped convolutions (BVLC AlexNet's) are not split: every part keeps them whole.
 func Slice(m *engine.Model, p, n int) (*engine.Model, error) {
+	return slice(m, p, n, sliceRows)
+}
+
+// slice is Slice with the way rows are taken: copied (Slice) or shared (View).
+func slice(m *engine.Model, p, n int, rows func(w *engine.Weight, lo, hi int) *engine.Weight) (*engine.Model, error) {
 	if n < 1 || p < 0 || p >= n {
 		return nil, fmt.Errorf("split: part %d of %d does not exist", p, n)
 	}
@@ -57,9 +62,9 @@ func Slice(m *engine.Model, p, n int) (*engine.Model, error) {
 			continue // a partial model
 		}
 		lo, hi := Range(w.Rows(), p, n)
-		out.Params[key+".weight"] = sliceRows(w, lo, hi)
+		out.Params[key+".weight"] = rows(w, lo, hi)
 		if b != nil {
-			out.Params[key+".bias"] = sliceRows(b, lo, hi)
+			out.Params[key+".bias"] = rows(b, lo, hi)
 		}
 	}
 	return out, nil
