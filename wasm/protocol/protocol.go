@@ -40,6 +40,10 @@ type Request struct {
 	// Compute is where the network runs: cpu, webgpu or auto ("" is auto). webgpu and auto
 	// fall back to the CPU when WebGPU is missing or fails; the response says why.
 	Compute string `json:"compute,omitempty"`
+	// Threads is how many engine workers run the CPU passes (?threads=): each holds a share
+	// of every layer's weights and computes that share of its outputs. 0 lets the worker
+	// choose for the network and the visitor's cores.
+	Threads int `json:"threads,omitempty"`
 
 	// OpFrame: the frame's size; its RGBA bytes come beside the JSON.
 	Width  int `json:"width,omitempty"`
@@ -127,11 +131,13 @@ type ModelInfo struct {
 	Backend   string `json:"backend"` // the CPU backend's name (fastcpu)
 	// Compute is what runs the network: "webgpu" or "cpu"; ComputeNote says why the CPU
 	// runs when WebGPU was asked for ("" otherwise).
-	Compute     string      `json:"compute"`
-	ComputeNote string      `json:"computeNote,omitempty"`
-	InputSize   int         `json:"inputSize"`
-	Layers      []LayerInfo `json:"layers"`
-	LoadMs      float64     `json:"loadMs"`
+	Compute     string `json:"compute"`
+	ComputeNote string `json:"computeNote,omitempty"`
+	// Threads is how many workers run the CPU passes (0 on WebGPU).
+	Threads   int         `json:"threads,omitempty"`
+	InputSize int         `json:"inputSize"`
+	Layers    []LayerInfo `json:"layers"`
+	LoadMs    float64     `json:"loadMs"`
 }
 
 // Prediction is one ranked class.
@@ -163,8 +169,10 @@ type Classification struct {
 	// finishes the pass on the CPU and stays there.
 	Compute     string `json:"compute"`
 	ComputeNote string `json:"computeNote,omitempty"`
-	ImageWidth  int    `json:"imageWidth"`
-	ImageHeight int    `json:"imageHeight"`
+	// Threads is how many workers ran this pass on the CPU (0 on WebGPU).
+	Threads     int `json:"threads,omitempty"`
+	ImageWidth  int `json:"imageWidth"`
+	ImageHeight int `json:"imageHeight"`
 }
 
 // ActivationMap is one channel of one layer, scaled to 0..255 grayscale, row-major.
@@ -206,6 +214,10 @@ func DecodeRequest(data []byte) (*Request, error) {
 // MaxFrameSide bounds webcam frames: no camera sends more, and it caps the allocation.
 const MaxFrameSide = 8192
 
+// MaxThreads bounds the engine workers one page may ask for: each is a wasm instance with
+// its own memory (wasm/split.MaxParts).
+const MaxThreads = 8
+
 // MaxMaps bounds how many activation maps one request may ask for.
 const MaxMaps = 64
 
@@ -221,6 +233,9 @@ func (r *Request) Validate() error {
 		}
 		if r.Compute != "" && r.Compute != "cpu" && r.Compute != "webgpu" && r.Compute != "auto" {
 			return fmt.Errorf("load: compute must be cpu, webgpu or auto, not %q", r.Compute)
+		}
+		if r.Threads < 0 || r.Threads > MaxThreads {
+			return fmt.Errorf("load: threads must be 1..%d (or 0 for automatic), not %d", MaxThreads, r.Threads)
 		}
 	case OpFrame:
 		if r.Width < 1 || r.Height < 1 || r.Width > MaxFrameSide || r.Height > MaxFrameSide {

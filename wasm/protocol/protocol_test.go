@@ -12,6 +12,7 @@ func TestDecodeRequest(t *testing.T) {
 		`{"id":2,"op":"classify","maps":[{"layer":"conv1","channel":3}],"threshold":0.5}`,
 		`{"id":3,"op":"frame","width":640,"height":480}`,
 		`{"id":4,"op":"maps"}`,
+		`{"id":5,"op":"load","url":"a.alxw","compute":"cpu","threads":2}`,
 	}
 	for _, s := range ok {
 		if _, err := DecodeRequest([]byte(s)); err != nil {
@@ -21,6 +22,8 @@ func TestDecodeRequest(t *testing.T) {
 	bad := map[string]string{
 		`{"op":"load"}`: "no weights URL",
 		`{"op":"load","url":"x","precision":"f16"}`:        "precision",
+		`{"op":"load","url":"x","threads":-1}`:             "threads",
+		`{"op":"load","url":"x","threads":9}`:              "threads",
 		`{"op":"frame","width":0,"height":10}`:             "size",
 		`{"op":"frame","width":9000,"height":10}`:          "size",
 		`{"op":"explode"}`:                                 "unknown operation",
