@@ -56,6 +56,24 @@ func (r cpuRunner) Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine
 func (r cpuRunner) Compute() (string, string) { return "cpu", "" }
 func (r cpuRunner) Close()                    {}
 
+// Threaded is a Runner whose CPU passes run on several engine workers (wasm/split).
+// Threads is how many ran the last pass, or will run the next before any.
+type Threaded interface {
+	Threads() int
+}
+
+// threadsOf is how many workers the runner's passes take: Threads for a Threaded runner,
+// else 1 on the CPU and 0 on WebGPU.
+func threadsOf(r Runner) int {
+	if t, ok := r.(Threaded); ok {
+		return t.Threads()
+	}
+	if c, _ := r.Compute(); c == "cpu" {
+		return 1
+	}
+	return 0
+}
+
 // CPURunner runs on the CPU backend whatever the mode.
 func CPURunner(m *engine.Model, _ string, cpu engine.Backend) Runner { return cpuRunner{m, cpu} }
 
@@ -134,6 +152,7 @@ func (s *Session) LoadHashedOn(data []byte, got, wantSHA256, precision, compute 
 	s.model, s.info, s.last = nil, nil, nil
 	s.runner = s.runners(m, compute, s.backend)
 	info.Compute, info.ComputeNote = s.runner.Compute()
+	info.Threads = threadsOf(s.runner)
 	info.LoadMs = ms(time.Since(start))
 	s.model, s.info = m, info
 	return info, nil
@@ -219,7 +238,7 @@ func (s *Session) run(x *engine.Tensor, prep time.Duration, w, h int, progress f
 	compute, note := s.runner.Compute()
 	c := &protocol.Classification{
 		PreprocessMs: ms(prep), ForwardMs: ms(time.Since(start)), Backend: s.backend.Name(),
-		Compute: compute, ComputeNote: note,
+		Compute: compute, ComputeNote: note, Threads: threadsOf(s.runner),
 		ImageWidth: w, ImageHeight: h, Top: []protocol.Prediction{},
 	}
 	for _, name := range res.Order {

@@ -240,3 +240,49 @@ func TestPartialWeights(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// twoWorkers stands for the worker's split runner: the session reports the workers it says
+// ran each pass, and the CPU runner's single worker otherwise.
+type twoWorkers struct {
+	Runner
+	ran int
+}
+
+func (r *twoWorkers) Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine.Result, error) {
+	r.ran = 2
+	return r.Runner.Forward(x, opt)
+}
+
+func (r *twoWorkers) Threads() int { return max(r.ran, 1) }
+
+func TestThreadsReported(t *testing.T) {
+	file := squeezeFile(t, engine.F32)
+	img, err := os.ReadFile(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(DefaultCodecs(), nil)
+	info, err := s.Load(file, hash(file), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.ClassifyImage(img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Threads != 1 || c.Threads != 1 {
+		t.Errorf("CPU runner: model says %d workers, pass %d; want 1", info.Threads, c.Threads)
+	}
+	s.SetRunners(func(m *engine.Model, mode string, cpu engine.Backend) Runner {
+		return &twoWorkers{Runner: CPURunner(m, mode, cpu)}
+	})
+	if info, err = s.Load(file, hash(file), ""); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = s.ClassifyImage(img, nil); err != nil {
+		t.Fatal(err)
+	}
+	if info.Threads != 1 || c.Threads != 2 {
+		t.Errorf("threaded runner: model says %d workers before a pass, the pass %d; want 1 and 2", info.Threads, c.Threads)
+	}
+}
