@@ -23,6 +23,7 @@ import (
 	"github.com/alexlens/alexlens/internal/chromium"
 	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/wasm/webgpu/browsertest"
+	"github.com/alexlens/alexlens/wasm/webgpu/report"
 )
 
 func main() {
@@ -84,7 +85,7 @@ func run(archs string, runs, batch int, backends string, gpu bool, timeout time.
 	return nil
 }
 
-func printTables(rows []browsertest.BenchRow) {
+func printTables(rows []report.BenchRow) {
 	if len(rows) == 0 {
 		return
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/alexlens/alexlens/engine/preprocess"
 	"github.com/alexlens/alexlens/internal/chromium"
 	"github.com/alexlens/alexlens/internal/testenv"
+	"github.com/alexlens/alexlens/wasm/webgpu/report"
 	"github.com/alexlens/alexlens/weights"
 )
 
@@ -73,7 +74,7 @@ func TestMain(m *testing.M) {
 }
 
 // run opens one suite in a fresh browser.
-func run(t *testing.T, webgpu bool, query string, timeout time.Duration) *Report {
+func run(t *testing.T, webgpu bool, query string, timeout time.Duration) *report.Report {
 	t.Helper()
 	base := site(t)
 	ctx, stop := chromium.Start(chrome, chromium.Options{WebGPU: webgpu})
@@ -96,7 +97,7 @@ func run(t *testing.T, webgpu bool, query string, timeout time.Duration) *Report
 }
 
 // checkCases asserts every comparison is within its bound, with no NaN and no buffers left.
-func checkCases(t *testing.T, rep *Report) {
+func checkCases(t *testing.T, rep *report.Report) {
 	t.Helper()
 	if len(rep.Cases) == 0 {
 		t.Fatal("the page reported no cases")
@@ -134,7 +135,7 @@ func TestOperators(t *testing.T) {
 	rep := run(t, true, "suite=ops", 90*time.Second)
 	checkCases(t, rep)
 	for _, want := range []string{"conv grouped", "linear batch 1", "linear batch 3", "maxpool", "avgpool", "adaptive avg", "lrn", "relu", "concat", "softmax"} {
-		if !slices.ContainsFunc(rep.Cases, func(c Case) bool { return strings.Contains(c.Name, want) }) {
+		if !slices.ContainsFunc(rep.Cases, func(c report.Case) bool { return strings.Contains(c.Name, want) }) {
 			t.Errorf("no %q case ran", want)
 		}
 	}
@@ -202,7 +203,7 @@ func TestFallbackNoAdapter(t *testing.T) {
 	})
 }
 
-func checkFallback(t *testing.T, rep *Report, want map[string]struct{ backend, reason string }) {
+func checkFallback(t *testing.T, rep *report.Report, want map[string]struct{ backend, reason string }) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, c := range rep.Cases {

@@ -23,49 +23,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/wasm/webgpu/report"
 )
-
-// Case and Report mirror the driver's JSON.
-type Case struct {
-	Name      string  `json:"name"`
-	RelL2     float64 `json:"relL2"`
-	MaxAbs    float64 `json:"maxAbs"`
-	Bound     float64 `json:"bound"`
-	Error     string  `json:"error"`
-	Live      int     `json:"liveBuffers"`
-	Backend   string  `json:"backend"`
-	Reason    string  `json:"reason"`
-	GPUTop5   []int   `json:"gpuTop5"`
-	CPUTop5   []int   `json:"cpuTop5"`
-	Millis    float64 `json:"ms"`
-	NaN       bool    `json:"nan"`
-	Precision string  `json:"precision"`
-}
-
-type BenchRow struct {
-	Arch      string             `json:"arch"`
-	Precision string             `json:"precision"`
-	Backend   string             `json:"backend"`
-	Batch     int                `json:"batch"`
-	Runs      int                `json:"runs"`
-	MedianMs  float64            `json:"medianMs"`
-	LayerMs   map[string]float64 `json:"layerMs"`
-	Layers    []string           `json:"layers"`
-	GPUBytes  int64              `json:"gpuBytes"`
-	WeightsMB float64            `json:"weightsMB"`
-	Adapter   string             `json:"adapter"`
-	Error     string             `json:"error"`
-}
-
-type Report struct {
-	Suite   string         `json:"suite"`
-	Adapter string         `json:"adapter"`
-	Limits  map[string]any `json:"limits"`
-	Cases   []Case         `json:"cases"`
-	Bench   []BenchRow     `json:"bench"`
-	Fatal   string         `json:"fatal"`
-	Extra   map[string]any `json:"extra"`
-}
 
 const indexHTML = `<!doctype html>
 <html><head><meta charset="utf-8"><title>AlexLens WebGPU checks</title>
@@ -126,7 +85,7 @@ func Serve(dir string) (string, func(), error) {
 }
 
 // Run opens base/?query in a new tab and waits up to timeout for the page's report.
-func Run(ctx context.Context, base, query string, timeout time.Duration) (*Report, []string, error) {
+func Run(ctx context.Context, base, query string, timeout time.Duration) (*report.Report, []string, error) {
 	tab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
 	console := chromium.Console(tab)
@@ -138,7 +97,7 @@ func Run(ctx context.Context, base, query string, timeout time.Duration) (*Repor
 	if err != nil {
 		return nil, console.Lines(), fmt.Errorf("waiting for the page's report (%s): %v", query, err)
 	}
-	var rep Report
+	var rep report.Report
 	if err := json.Unmarshal([]byte(text), &rep); err != nil {
 		return nil, console.Lines(), fmt.Errorf("report: %v", err)
 	}

@@ -11,23 +11,8 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/wasm/webgpu"
+	"github.com/alexlens/alexlens/wasm/webgpu/report"
 )
-
-// BenchRow is one timed configuration: median forward time and per-layer medians.
-type BenchRow struct {
-	Arch      string             `json:"arch"`
-	Precision string             `json:"precision"`
-	Backend   string             `json:"backend"`
-	Batch     int                `json:"batch"`
-	Runs      int                `json:"runs"`
-	MedianMs  float64            `json:"medianMs"`
-	LayerMs   map[string]float64 `json:"layerMs"`
-	Layers    []string           `json:"layers"`
-	GPUBytes  int64              `json:"gpuBytes"`  // all GPU buffers while the model is loaded
-	WeightsMB float64            `json:"weightsMB"` // of which weights
-	Adapter   string             `json:"adapter,omitempty"`
-	Error     string             `json:"error,omitempty"`
-}
 
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
@@ -42,7 +27,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // runBench times the forward pass per backend, precision and layer. Query: arch, runs,
 // batch, backends (comma list of webgpu,cpu).
-func runBench(rep *Report, q url.Values) {
+func runBench(rep *report.Report, q url.Values) {
 	a, err := engine.LookupArch(q.Get("arch"))
 	if err != nil {
 		rep.Fatal = err.Error()
@@ -60,7 +45,7 @@ func runBench(rep *Report, q url.Values) {
 			if q.Get("backends") != "" && !containsComma(q.Get("backends"), be) {
 				continue
 			}
-			row := BenchRow{Arch: a.Name, Precision: string(p), Backend: be, Batch: batch, Runs: runs, LayerMs: map[string]float64{}}
+			row := report.BenchRow{Arch: a.Name, Precision: string(p), Backend: be, Batch: batch, Runs: runs, LayerMs: map[string]float64{}}
 			if be == "webgpu" {
 				benchGPU(&row, m, x, runs)
 			} else {
@@ -92,7 +77,7 @@ func splitComma(s string) []string {
 	return out
 }
 
-func benchGPU(row *BenchRow, m *engine.Model, x *engine.Tensor, runs int) {
+func benchGPU(row *report.BenchRow, m *engine.Model, x *engine.Tensor, runs int) {
 	d, err := webgpu.Open(webgpu.Options{})
 	if err != nil {
 		row.Error = err.Error()
@@ -140,7 +125,7 @@ func benchGPU(row *BenchRow, m *engine.Model, x *engine.Tensor, runs int) {
 	}
 }
 
-func benchCPU(row *BenchRow, m *engine.Model, x *engine.Tensor, runs int) {
+func benchCPU(row *report.BenchRow, m *engine.Model, x *engine.Tensor, runs int) {
 	var totals []float64
 	per := map[string][]float64{}
 	opt := engine.ForwardOptions{Backend: engine.DefaultBackend()}

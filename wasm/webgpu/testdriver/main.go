@@ -23,40 +23,13 @@ import (
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/wasm/jsutil"
 	"github.com/alexlens/alexlens/wasm/webgpu"
+	"github.com/alexlens/alexlens/wasm/webgpu/report"
 	"github.com/alexlens/alexlens/weights"
 )
 
-// Case is one comparison: GPU against CPU on the same inputs and weights.
-type Case struct {
-	Name      string  `json:"name"`
-	RelL2     float64 `json:"relL2"`
-	MaxAbs    float64 `json:"maxAbs"`
-	Bound     float64 `json:"bound"` // what the test will require
-	Error     string  `json:"error,omitempty"`
-	Live      int     `json:"liveBuffers"` // GPU buffers still held after the case
-	Backend   string  `json:"backend,omitempty"`
-	Reason    string  `json:"reason,omitempty"`
-	GPUTop5   []int   `json:"gpuTop5,omitempty"`
-	CPUTop5   []int   `json:"cpuTop5,omitempty"`
-	Millis    float64 `json:"ms"`
-	NaN       bool    `json:"nan,omitempty"`
-	Precision string  `json:"precision,omitempty"`
-}
-
-// Report is the page's answer.
-type Report struct {
-	Suite   string         `json:"suite"`
-	Adapter string         `json:"adapter"`
-	Limits  webgpu.Limits  `json:"limits"`
-	Cases   []Case         `json:"cases"`
-	Bench   []BenchRow     `json:"bench,omitempty"`
-	Fatal   string         `json:"fatal,omitempty"`
-	Extra   map[string]any `json:"extra,omitempty"`
-}
-
 func main() {
 	q, _ := url.ParseQuery(strings.TrimPrefix(js.Global().Get("location").Get("search").String(), "?"))
-	rep := &Report{Suite: q.Get("suite"), Extra: map[string]any{}}
+	rep := &report.Report{Suite: q.Get("suite"), Extra: map[string]any{}}
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -85,7 +58,7 @@ func main() {
 	select {} // keep the instance alive for the test to read the page
 }
 
-func compare(c *Case, got, want *engine.Tensor) {
+func compare(c *report.Case, got, want *engine.Tensor) {
 	if got == nil || want == nil {
 		c.Error = "missing result"
 		return
@@ -137,7 +110,7 @@ func convSpec(in, out, k, stride, pad, groups int, relu bool) engine.ConvSpec {
 	return engine.ConvSpec{In: in, Out: out, KH: k, KW: k, StrideH: stride, StrideW: stride, PadT: pad, PadL: pad, PadB: pad, PadR: pad, DilH: 1, DilW: 1, Groups: groups, ReLU: relu}
 }
 
-func runOps(rep *Report) {
+func runOps(rep *report.Report) {
 	d, err := webgpu.Open(webgpu.Options{})
 	if err != nil {
 		rep.Fatal = err.Error()
@@ -148,7 +121,7 @@ func runOps(rep *Report) {
 	ref := engine.Reference{}
 	r := rng(7)
 	add := func(name string, bound float64, gpu func() (*engine.Tensor, error), cpu func() *engine.Tensor) {
-		c := Case{Name: name, Bound: bound}
+		c := report.Case{Name: name, Bound: bound}
 		start := time.Now()
 		got, err := gpu()
 		c.Millis = float64(time.Since(start).Microseconds()) / 1000
@@ -292,7 +265,7 @@ func runOps(rep *Report) {
 		}},
 	}
 	for _, b := range bad {
-		c := Case{Name: b.name}
+		c := report.Case{Name: b.name}
 		if _, err := b.run(); err != nil {
 			c.Error = err.Error()
 		}
@@ -308,11 +281,11 @@ func fixture(arch *engine.Arch, p engine.Precision) *engine.Model {
 
 // netCase runs one network on the GPU and on the CPU path and compares every named
 // activation and the logits.
-func netCase(rep *Report, d *webgpu.Device, m *engine.Model, label string, x *engine.Tensor) {
+func netCase(rep *report.Report, d *webgpu.Device, m *engine.Model, label string, x *engine.Tensor) {
 	start := time.Now()
 	gm, err := d.Load(m)
 	if err != nil {
-		rep.Cases = append(rep.Cases, Case{Name: label + " load", Error: err.Error(), Live: live(d)})
+		rep.Cases = append(rep.Cases, report.Case{Name: label + " load", Error: err.Error(), Live: live(d)})
 		return
 	}
 	_, wbytes := d.LiveBuffers()
@@ -325,31 +298,31 @@ func netCase(rep *Report, d *webgpu.Device, m *engine.Model, label string, x *en
 	gpuMs := float64(time.Since(start).Microseconds()) / 1000
 	if err != nil {
 		gm.Release()
-		rep.Cases = append(rep.Cases, Case{Name: label + " forward", Error: err.Error(), Live: live(d)})
+		rep.Cases = append(rep.Cases, report.Case{Name: label + " forward", Error: err.Error(), Live: live(d)})
 		return
 	}
 	cpu, err := m.Forward(x, engine.ForwardOptions{Backend: engine.DefaultBackend()})
 	if err != nil {
 		gm.Release()
-		rep.Cases = append(rep.Cases, Case{Name: label + " cpu forward", Error: err.Error()})
+		rep.Cases = append(rep.Cases, report.Case{Name: label + " cpu forward", Error: err.Error()})
 		return
 	}
 	for _, name := range want.Activations {
-		c := Case{Name: label + " " + name, Bound: f32Bound, Precision: string(m.Precision())}
+		c := report.Case{Name: label + " " + name, Bound: f32Bound, Precision: string(m.Precision())}
 		compare(&c, out.Activations[name], cpu.Activations[name])
 		rep.Cases = append(rep.Cases, c)
 	}
 	if cpu.Logits != nil {
-		c := Case{Name: label + " logits", Bound: f32Bound, Millis: gpuMs, Precision: string(m.Precision())}
+		c := report.Case{Name: label + " logits", Bound: f32Bound, Millis: gpuMs, Precision: string(m.Precision())}
 		compare(&c, out.Logits, cpu.Logits)
 		probs := engine.Probabilities(cpu.Logits)
-		pc := Case{Name: label + " softmax", Bound: f32Bound}
+		pc := report.Case{Name: label + " softmax", Bound: f32Bound}
 		compare(&pc, out.Probs, probs)
 		pc.GPUTop5, pc.CPUTop5 = top5(out.Probs.Row(0)), top5(probs.Row(0))
 		rep.Cases = append(rep.Cases, c, pc)
 	}
 	gm.Release()
-	c := Case{Name: label + " release", Live: live(d)}
+	c := report.Case{Name: label + " release", Live: live(d)}
 	rep.Cases = append(rep.Cases, c)
 }
 
@@ -370,7 +343,7 @@ func indexOf(xs []string, s string) int {
 	return -1
 }
 
-func runNets(rep *Report, archName string) {
+func runNets(rep *report.Report, archName string) {
 	d, err := webgpu.Open(webgpu.Options{})
 	if err != nil {
 		rep.Fatal = err.Error()
@@ -432,7 +405,7 @@ func fetchTensor(path string) (*engine.Tensor, error) {
 	return engine.FromData(data, shape...)
 }
 
-func runPhotos(rep *Report, dir, n string) {
+func runPhotos(rep *report.Report, dir, n string) {
 	d, err := webgpu.Open(webgpu.Options{})
 	if err != nil {
 		rep.Fatal = err.Error()
@@ -465,7 +438,7 @@ func runPhotos(rep *Report, dir, n string) {
 				rep.Fatal = err.Error()
 				return
 			}
-			c := Case{Name: fmt.Sprintf("photo %d %s", i, p), Bound: f32Bound, Precision: string(p)}
+			c := report.Case{Name: fmt.Sprintf("photo %d %s", i, p), Bound: f32Bound, Precision: string(p)}
 			out, err := gm.Forward(x, webgpu.Want{Logits: true, Probs: true})
 			if err != nil {
 				c.Error = err.Error()
@@ -482,15 +455,15 @@ func runPhotos(rep *Report, dir, n string) {
 		}
 		gm.Release()
 	}
-	rep.Cases = append(rep.Cases, Case{Name: "photos release", Live: live(d)})
+	rep.Cases = append(rep.Cases, report.Case{Name: "photos release", Live: live(d)})
 }
 
 // fallbackCase runs the Runner with a trigger and compares its result with the CPU path.
-func fallbackCase(rep *Report, name string, mode string, opt webgpu.Options, prepare func(), x *engine.Tensor, m *engine.Model) {
+func fallbackCase(rep *report.Report, name string, mode string, opt webgpu.Options, prepare func(), x *engine.Tensor, m *engine.Model) {
 	if prepare != nil {
 		prepare()
 	}
-	c := Case{Name: name}
+	c := report.Case{Name: name}
 	r := webgpu.NewRunner(m, mode, nil, opt)
 	dev := r.Device()
 	res, err := r.Forward(x, engine.ForwardOptions{})
@@ -511,7 +484,7 @@ func fallbackCase(rep *Report, name string, mode string, opt webgpu.Options, pre
 	rep.Cases = append(rep.Cases, c)
 }
 
-func runFallback(rep *Report) {
+func runFallback(rep *report.Report) {
 	m := fixture(engine.SqueezeNet11, engine.F32)
 	r := rng(5)
 	x := randTensor(&r, 1, 3, 61, 67)
@@ -534,10 +507,10 @@ func runFallback(rep *Report) {
 		}
 	}
 	{
-		c := Case{Name: "device lost mid-run"}
+		c := report.Case{Name: "device lost mid-run"}
 		victim = webgpu.NewRunner(m, "webgpu", nil, lostOpt)
 		dev := victim.Device()
-		c.Extra(victim.Backend)
+		noteStart(&c, victim.Backend)
 		res, err := victim.Forward(x, engine.ForwardOptions{})
 		cpu, _ := m.Forward(x, engine.ForwardOptions{})
 		if err != nil {
@@ -564,10 +537,11 @@ func runFallback(rep *Report) {
 	}, x, m)
 }
 
-// Extra notes which backend the Runner started on (the lost-device case must start on WebGPU).
-func (c *Case) Extra(startedOn string) { c.Precision = "started on " + startedOn }
+// noteStart records which backend the Runner started on (the lost-device case must start
+// on WebGPU).
+func noteStart(c *report.Case, startedOn string) { c.Precision = "started on " + startedOn }
 
-func runNoAdapter(rep *Report) {
+func runNoAdapter(rep *report.Report) {
 	m := fixture(engine.SqueezeNet11, engine.F32)
 	r := rng(5)
 	x := randTensor(&r, 1, 3, 61, 67)
