@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"syscall/js"
 
 	"github.com/vugu/vugu"
@@ -56,6 +57,9 @@ func workerScript() string {
 // start picks the backend and the weights, then loads them.
 func (c *Root) start() {
 	mode, note := state.BackendMode(c.App.Params.Backend)
+	if _, tn := state.ThreadsCount(c.App.Params.Threads); tn != "" {
+		note = strings.TrimSpace(note + " " + tn)
+	}
 	manifest, merr := fetchManifest()
 	c.update(func() {
 		c.App.Backend, c.App.BackendNote = mode, note

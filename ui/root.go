@@ -92,7 +92,8 @@ func (c *Root) load(choice state.Choice) {
 	c.App.Model, c.App.Kernels, c.App.Result, c.App.Maps, c.App.Source = nil, nil, nil, nil, ""
 	c.previewSrc = js.Undefined()
 	mode, _ := state.BackendMode(c.App.Params.Backend)
-	req := protocol.Request{Op: protocol.OpLoad, URL: choice.URL, SHA256: choice.SHA256, Compute: mode}
+	threads, _ := state.ThreadsCount(c.App.Params.Threads) // the note was shown at start
+	req := protocol.Request{Op: protocol.OpLoad, URL: choice.URL, SHA256: choice.SHA256, Compute: mode, Threads: threads}
 	c.eng.Send(req, js.Undefined(), func(r protocol.Response) {
 		c.update(func() {
 			switch r.Kind {

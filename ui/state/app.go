@@ -226,7 +226,7 @@ func (a *App) SlowestLayerMs() float64 {
 	return m
 }
 
-// ComputePath describes where the numbers come from, e.g. "cpu · fastcpu · int8".
+// ComputePath describes where the numbers come from, e.g. "cpu · fastcpu · int8 · 2 workers".
 func (a *App) ComputePath() string {
 	if a.Model == nil {
 		return ""
@@ -234,6 +234,8 @@ func (a *App) ComputePath() string {
 	parts := []string{a.Backend, a.Model.Backend, a.Model.Precision}
 	if a.Backend == "webgpu" {
 		parts = []string{"webgpu", "WGSL compute", a.Model.Precision}
+	} else if n := a.Workers(); n > 0 {
+		parts = append(parts, workersText(n))
 	}
 	return strings.Join(parts, " · ")
 }

@@ -104,12 +104,15 @@ type Params struct {
 	Backend string // cpu, webgpu or auto
 	// Precision picks between f32 and int8 files of the same network.
 	Precision string
+	// Threads is the number of engine workers for CPU passes ("" or auto: the worker
+	// chooses for the network and the visitor's cores); see ThreadsCount.
+	Threads string
 }
 
 // ParseParams reads the page's query string.
 func ParseParams(rawQuery string) Params {
 	q, _ := url.ParseQuery(trimQuery(rawQuery))
-	p := Params{Arch: q.Get("arch"), Weights: q.Get("weights"), Backend: strings.ToLower(q.Get("backend")), Precision: q.Get("precision")}
+	p := Params{Arch: q.Get("arch"), Weights: q.Get("weights"), Backend: strings.ToLower(q.Get("backend")), Precision: q.Get("precision"), Threads: strings.ToLower(q.Get("threads"))}
 	if p.Backend == "" {
 		p.Backend = "auto"
 	}

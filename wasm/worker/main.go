@@ -34,9 +34,13 @@ type job struct {
 }
 
 func main() {
+	if isHelper() { // one of several workers sharing each pass (threads.go)
+		helperMain()
+		return
+	}
 	self := js.Global()
 	s := session.New(codecs(), nil)
-	s.SetRunners(newGPURunner)
+	s.SetRunners(newRunner)
 	jobs := make(chan job, 16)
 	onMessage := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		data := args[0].Get("data")
@@ -118,7 +122,9 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 			sum = hex.EncodeToString(h[:])
 		}
 		progress(protocol.Progress{Stage: protocol.StageDecode})
+		loading.threads, loading.weights, loading.precision = req.Threads, jsData, req.Precision
 		info, err := s.LoadHashedOn(data, sum, req.SHA256, req.Precision, req.Compute, start)
+		loading.weights = js.Undefined()
 		if err != nil {
 			if fromCache {
 				forget(req.URL, req.SHA256) // a bad cached copy is dropped so a reload refetches

@@ -1,0 +1,41 @@
+package state
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/alexlens/alexlens/wasm/protocol"
+)
+
+func TestThreadsCount(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "auto": 0, "1": 1, "2": 2, "8": 8} {
+		if n, note := ThreadsCount(in); n != want || note != "" {
+			t.Errorf("ThreadsCount(%q) = %d, %q; want %d and no note", in, n, note, want)
+		}
+	}
+	for _, in := range []string{"0", "-2", "9", "two", "1e3"} {
+		if n, note := ThreadsCount(in); n != 0 || !strings.Contains(note, "1 to 8") {
+			t.Errorf("ThreadsCount(%q) = %d, %q; want 0 and a note", in, n, note)
+		}
+	}
+	if p := ParseParams("?arch=alexnet&threads=AUTO"); p.Threads != "auto" {
+		t.Errorf("threads parameter read as %q", p.Threads)
+	}
+}
+
+// The compute path names the workers of the last pass, or of the loaded model before one.
+func TestComputePathWorkers(t *testing.T) {
+	a := NewApp(ParseParams(""))
+	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "cpu", Backend: "fastcpu", Precision: "f32", Threads: 2}})
+	if got := a.ComputePath(); got != "cpu · fastcpu · f32 · 2 workers" {
+		t.Errorf("after load: %q", got)
+	}
+	a.Classified(protocol.Response{Result: &protocol.Classification{Compute: "cpu", Threads: 1}}, "x.jpg")
+	if got, w := a.ComputePath(), a.WorkersText(); got != "cpu · fastcpu · f32 · 1 worker" || w != "1 worker" {
+		t.Errorf("after a pass on one worker: %q, %q", got, w)
+	}
+	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "webgpu", Precision: "f32"}})
+	if got, w := a.ComputePath(), a.WorkersText(); got != "webgpu · WGSL compute · f32" || w != "" {
+		t.Errorf("on WebGPU: %q, %q", got, w)
+	}
+}
