@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/alexlens/alexlens/engine"
@@ -143,18 +144,6 @@ func backends() []engine.Backend {
 	return bs
 }
 
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func argmax(x []float32) int {
 	best := 0
 	for i, v := range x {
@@ -212,7 +201,7 @@ func TestTorchReference(t *testing.T) {
 							t.Errorf("%s: engine left no activation", name)
 							continue
 						}
-						if !sameInts(got.Shape, want.Shape) {
+						if !slices.Equal(got.Shape, want.Shape) {
 							t.Errorf("%s: engine shape %v, PyTorch %v", name, got.Shape, want.Shape)
 							continue
 						}
@@ -222,7 +211,7 @@ func TestTorchReference(t *testing.T) {
 							t.Errorf("%s: relative L2 error %.3g against PyTorch, want < %g", name, e, floatTol)
 						}
 					}
-					if e := engine.RelL2(res.Logits.Data, logitsWant.Data); !(e < floatTol) || !sameInts(res.Logits.Shape, logitsWant.Shape) {
+					if e := engine.RelL2(res.Logits.Data, logitsWant.Data); !(e < floatTol) || !slices.Equal(res.Logits.Shape, logitsWant.Shape) {
 						t.Errorf("logits %v: relative L2 error %.3g against PyTorch %v, want < %g", res.Logits.Shape, e, logitsWant.Shape, floatTol)
 					}
 				})
@@ -345,7 +334,7 @@ func TestInt8RealWeightsSqueezeNet(t *testing.T) {
 		for name := range d.man.Params {
 			want := d.mustLoad(t, d.man.Params, name)
 			got := tensors[name]
-			if got == nil || !sameInts(got.Shape, want.Shape) || engine.RelL2(got.Data, want.Data) != 0 {
+			if got == nil || !slices.Equal(got.Shape, want.Shape) || engine.RelL2(got.Data, want.Data) != 0 {
 				t.Fatalf("weights/pth read %q differently from PyTorch", name)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/alexlens/alexlens/engine"
@@ -112,7 +113,7 @@ func (h *Header) Model(ws map[string]*engine.Weight) (*engine.Model, error) {
 		if !complete {
 			return nil, fmt.Errorf("alxw: tensor %q given without those before it: weights must cover the first layers in order", t.Name)
 		}
-		if w == nil || !equalShape(w.Shape, t.Shape) {
+		if w == nil || !slices.Equal(w.Shape, t.Shape) {
 			return nil, fmt.Errorf("alxw: tensor %q is nil or not of shape %v", t.Name, t.Shape)
 		}
 		m.Params[t.Name] = w
@@ -179,7 +180,7 @@ func (h *Header) checkArch() (*engine.Arch, error) {
 		if t.Name != p.Name {
 			return nil, fmt.Errorf("alxw: weights for %s: tensor %d is %q, want %q (weights for another architecture?)", a.Name, i, t.Name, p.Name)
 		}
-		if !equalShape(t.Shape, p.Shape) {
+		if !slices.Equal(t.Shape, p.Shape) {
 			return nil, fmt.Errorf("alxw: weights for %s: tensor %q has shape %v, want %v (weights for another architecture?)", a.Name, t.Name, t.Shape, p.Shape)
 		}
 		if t.Layer != p.Layer {

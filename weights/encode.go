@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/alexlens/alexlens/engine"
 )
@@ -201,7 +202,7 @@ func checkModel(m *engine.Model) error {
 }
 
 func checkWeight(arch string, p engine.ParamSpec, w *engine.Weight) error {
-	if !equalShape(w.Shape, p.Shape) {
+	if !slices.Equal(w.Shape, p.Shape) {
 		return fmt.Errorf("weights for %s: tensor %q has shape %v, want %v (weights for another architecture?)", arch, p.Name, w.Shape, p.Shape)
 	}
 	n, _ := numel(p.Shape)
@@ -226,16 +227,4 @@ func checkWeight(arch string, p engine.ParamSpec, w *engine.Weight) error {
 		}
 	}
 	return nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

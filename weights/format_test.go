@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,7 +32,7 @@ func sameParams(t *testing.T, got, want *engine.Model) {
 		if g == nil {
 			t.Fatalf("parameter %s missing", k)
 		}
-		if !equalShape(g.Shape, w.Shape) || len(g.F32) != len(w.F32) || len(g.I8) != len(w.I8) || len(g.Scale) != len(w.Scale) {
+		if !slices.Equal(g.Shape, w.Shape) || len(g.F32) != len(w.F32) || len(g.I8) != len(w.I8) || len(g.Scale) != len(w.Scale) {
 			t.Fatalf("%s: shape %v (%d f32, %d i8, %d scales), want %v (%d, %d, %d)", k, g.Shape, len(g.F32), len(g.I8), len(g.Scale), w.Shape, len(w.F32), len(w.I8), len(w.Scale))
 		}
 		for i := range w.F32 {

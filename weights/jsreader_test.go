@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,7 +84,7 @@ func TestJSReaderAgrees(t *testing.T) {
 			}
 			for _, js := range s.Tensors {
 				w := m.Params[js.Name]
-				if w == nil || !equalShape(js.Shape, w.Shape) {
+				if w == nil || !slices.Equal(js.Shape, w.Shape) {
 					t.Fatalf("%s: shape %v", js.Name, js.Shape)
 				}
 				// The same float32 values summed in the same order in float64: exactly equal.

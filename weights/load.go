@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -121,7 +122,7 @@ func InferArch(ts map[string]*engine.Tensor) (*engine.Arch, error) {
 			if !have {
 				continue
 			}
-			if !equalShape(t.Shape, p.Shape) {
+			if !slices.Equal(t.Shape, p.Shape) {
 				ok = false
 				break
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/alexlens/alexlens/engine"
 )
@@ -149,7 +150,7 @@ func (b *planBuilder) conv(in, out, coff int, key string, c engine.ConvSpec) err
 	if w == nil {
 		return fmt.Errorf("webgpu: no weight %s.weight", key)
 	}
-	if want := []int{c.Out, c.In / max(c.Groups, 1), c.KH, c.KW}; c.Groups < 1 || c.In%c.Groups != 0 || c.Out%c.Groups != 0 || !sameShape(w.Shape, want) {
+	if want := []int{c.Out, c.In / max(c.Groups, 1), c.KH, c.KW}; c.Groups < 1 || c.In%c.Groups != 0 || c.Out%c.Groups != 0 || !slices.Equal(w.Shape, want) {
 		return fmt.Errorf("webgpu: %s.weight has shape %v, groups %d: does not fit a %d -> %d convolution", key, w.Shape, c.Groups, c.In, c.Out)
 	}
 	s := b.shape(in)
@@ -181,7 +182,7 @@ func (b *planBuilder) linear(in, out int, key string, l engine.LinearSpec) error
 	if w == nil {
 		return fmt.Errorf("webgpu: no weight %s.weight", key)
 	}
-	if !sameShape(w.Shape, []int{l.Out, l.In}) {
+	if !slices.Equal(w.Shape, []int{l.Out, l.In}) {
 		return fmt.Errorf("webgpu: %s.weight has shape %v, want [%d %d]", key, w.Shape, l.Out, l.In)
 	}
 	n := b.shape(in)[0]
@@ -399,16 +400,4 @@ func (p *plan) layerFlops() map[string]int64 {
 		}
 	}
 	return out
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -137,7 +138,7 @@ func importModel(data []byte, arch *engine.Arch, fold bool) (map[string]*engine.
 		if layout[from] == transposed {
 			et = transpose(et)
 		}
-		if !sameShape(et.Shape, want[key]) {
+		if !slices.Equal(et.Shape, want[key]) {
 			return nil, fmt.Errorf("onnx: initializer %q (%s) has shape %v, want %v (weights for another architecture?)", from, key, et.Shape, want[key])
 		}
 		out[key] = et
@@ -293,18 +294,6 @@ func transpose(x *engine.Tensor) *engine.Tensor {
 		}
 	}
 	return y
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func initNames(g *Graph) []string {
