@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall/js"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/alexlens/alexlens/engine/imagenet"
 	"github.com/alexlens/alexlens/ui/state"
+	"github.com/alexlens/alexlens/wasm/jsutil"
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
@@ -27,6 +29,7 @@ type Look struct {
 	atlasCanvas js.Value
 	thumbImgs   map[int]js.Value // decoded thumbnails for the atlas canvas, by item
 	dragging    bool
+	paramLoaded bool // the ?gallery= file was loaded (once per page)
 	lastX       float64
 	lastY       float64
 }
@@ -102,9 +105,45 @@ func (c *Look) ensureGallery() {
 			}
 			l.Opened(r.Look.Gallery, weights)
 			l.Finish("")
-			if !r.Look.Gallery.Stored && r.Look.Gallery.Count == 0 {
+			if u := galleryParam(); u != "" && !c.paramLoaded {
+				c.paramLoaded = true
+				c.loadURL(u)
+			} else if !r.Look.Gallery.Stored && r.Look.Gallery.Count == 0 {
 				c.AddSamples()
 			}
+		})
+	}()
+}
+
+// galleryParam is the URL parameter gallery: a prepared .alxg file to open with the page.
+func galleryParam() string {
+	q, _ := url.ParseQuery(strings.TrimPrefix(js.Global().Get("location").Get("search").String(), "?"))
+	return q.Get("gallery")
+}
+
+// loadURL fetches a prepared gallery file in one request and adds its items to the
+// gallery (an empty gallery takes it whole; names already there are kept as they are).
+// Runs under the render lock.
+func (c *Look) loadURL(u string) {
+	l := c.L()
+	l.Busy, l.Error, l.Note = "loading", "", "downloading the gallery "+u
+	go func() {
+		data, err := jsutil.FetchJS(u, 1<<30, func(done, total int64) {
+			c.Root.update(func() { l.Done, l.Total = int(done>>10), int(total>>10) })
+		})
+		var r protocol.Response
+		if err != nil {
+			r = protocol.Response{Kind: protocol.KindError, Error: err.Error()}
+		} else {
+			r = c.call(protocol.Request{Op: protocol.OpGalleryLoad, Look: &protocol.LookRequest{Append: true}}, data, nil)
+		}
+		c.Root.update(func() {
+			if r.Kind == protocol.KindError {
+				l.Finish("gallery " + u + ": " + r.Error)
+				return
+			}
+			l.Added(r.Look.Added, r.Look.Gallery)
+			l.Finish("")
 		})
 	}()
 }

@@ -277,6 +277,37 @@ func TestLookEmbeddingsEqualCLI(t *testing.T) {
 		}
 		screenshot(t, ctx, "look-neighbors-"+metric)
 	}
+
+	// The CLI's file as a prepared gallery, opened with the page (?gallery=, one request) in
+	// a fresh profile: the browser keeps exactly the CLI's gallery.
+	cliBytes, err := os.ReadFile(alxg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(webDir, "look-cli-test.alxg"), cliBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fresh := browser(t, false)
+	openLook(t, fresh, "?arch=squeezenet1_1&precision=f32&gallery=look-cli-test.alxg", "embeddings")
+	waitCount(t, fresh, len(paths))
+	if n := galleryCount(t, fresh); n != len(paths) {
+		t.Errorf("the prepared gallery shows %d items, the file has %d", n, len(paths))
+	}
+	for _, b64 := range storedGalleries(t, fresh) {
+		if b64 != base64.StdEncoding.EncodeToString(cliBytes) {
+			t.Error("the stored gallery differs from the prepared file the page opened")
+		}
+	}
+	click(t, fresh, `[data-testid=gallery-item][data-item="coffee.png"]`)
+	ns := waitNeighbors(t, fresh, "coffee.png", "cosine")
+	g, _ := gallery.ReadFile(alxg)
+	i := g.Find("coffee.png")
+	want2, _ := g.Search([][]float32{g.Embedding(i, nil)}, gallery.SearchOptions{K: 8, Exclude: func(j int) bool { return j == i }})
+	for j, n := range want2[0] {
+		if ns[j].Item != g.Items[n.Index].Name || math.Abs(ns[j].Distance-float64(n.Distance)) > 1e-6 {
+			t.Errorf("neighbour %d of coffee.png in the prepared gallery: browser %+v, native search %s %v", j, ns[j], g.Items[n.Index].Name, n.Distance)
+		}
+	}
 }
 
 func waitCount(t *testing.T, ctx context.Context, n int) {
