@@ -177,6 +177,9 @@ func newSplitRunner(m *engine.Model, cpu engine.Backend, n int, note string) *sp
 				}
 				return nil
 			}
+			if rep.op == "peers" {
+				return nil // connected; "loaded" follows
+			}
 			if rep.err != nil {
 				r.x.Fail(rep.err) // a pass in progress must not wait for this part's shares
 			}

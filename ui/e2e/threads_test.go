@@ -1,0 +1,92 @@
+//go:build !js
+
+package e2e
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestThreads loads the app with ?threads=1, ?threads=2 and without the parameter, on the
+// real SqueezeNet weights and the AlexNet fixture, classifies two photos in a row and checks
+// that the top-5 equals the native path's (as in TestClassifyMatchesNative) and that the
+// page says how many engine workers ran. Without the parameter AlexNet is split over
+// min(navigator.hardwareConcurrency, 4) workers and SqueezeNet runs on one (it is slower
+// split: wasm/split.PartsFor).
+func TestThreads(t *testing.T) {
+	ctx := browser(t, false)
+	photos := []string{"chelsea.png", "coffee.png"}
+	for _, p := range photos {
+		if _, err := os.Stat(filepath.Join(photosDir, p)); err != nil {
+			t.Skipf("skimage photos absent (apt-get install python3-skimage): %v", err)
+		}
+	}
+	cases := []struct {
+		arch, precision, threads string
+		trained                  bool
+	}{
+		{"squeezenet1_1", "f32", "1", true},
+		{"squeezenet1_1", "f32", "2", true},
+		{"squeezenet1_1", "f32", "", true},
+		{"alexnet", "int8", "1", false},
+		{"alexnet", "int8", "2", false},
+		{"alexnet", "int8", "", false},
+	}
+	for _, tc := range cases {
+		name := tc.arch + "-threads-" + tc.threads
+		if tc.threads == "" {
+			name = tc.arch + "-threads-auto"
+		}
+		t.Run(name, func(t *testing.T) {
+			if tc.trained && !haveReal {
+				t.Skipf("real SqueezeNet weights absent (%s): set ALEXLENS_SHARED to the folder holding weights/", sharedWeights())
+			}
+			tab := newTab(t, ctx)
+			query := "?arch=" + tc.arch + "&precision=" + tc.precision
+			if tc.threads != "" {
+				query += "&threads=" + tc.threads
+			}
+			open(t, tab, query)
+			want := tc.threads
+			if want == "" {
+				want = "1"
+				if tc.arch == "alexnet" {
+					want = fmt.Sprint(min(max(evalInt(t, tab, `navigator.hardwareConcurrency || 1`), 1), 4))
+				}
+			}
+			workers := want + " workers"
+			if want == "1" {
+				workers = "1 worker"
+			}
+			file := manifestFile(t, tc.arch, tc.precision)
+			for i, p := range photos {
+				photo := filepath.Join(photosDir, p)
+				upload(t, tab, photo)
+				waitResult(t, tab, i+1)
+				got := predictions(t, tab)
+				native := nativeTop5(t, file, photo)
+				if len(got) != 5 {
+					t.Fatalf("%s: page shows %d predictions, want 5: %v", p, len(got), got)
+				}
+				for r := range native {
+					if got[r].Label != native[r].Label || math.Abs(got[r].Prob-native[r].Prob) > 1e-3 {
+						t.Errorf("%s rank %d: page %q %.5f, native %q %.5f", p, r+1, got[r].Label, got[r].Prob, native[r].Label, native[r].Prob)
+					}
+				}
+				path := text(t, tab, "compute-path")
+				if !strings.HasSuffix(path, " · "+workers) {
+					t.Errorf("%s: compute path %q does not end in %q", p, path, workers)
+				}
+				ms := text(t, tab, "forward-ms")
+				if ms == "" || ms == "<missing>" {
+					t.Errorf("%s: no forward time shown", p)
+				}
+				t.Logf("%s on %s: forward %s ms, %s", tc.arch, workers, ms, got[0].Label)
+			}
+		})
+	}
+}
