@@ -60,13 +60,20 @@ func (c *etagCache) get(key string, f *os.File, fi os.FileInfo) (string, error) 
 	return e.tag, e.err
 }
 
-// hashETag hashes exactly size bytes of f from its start with SHA-256 and returns the
-// first 128 bits as a quoted strong entity-tag. It reads through ReadAt so the file
+// hashETag hashes exactly size bytes of f from its start with SHA-256 and returns its
+// entity-tag (ETagFromSHA256). It reads through ReadAt so the file
 // offset (used later to send the body) is untouched.
 func hashETag(f *os.File, size int64) (string, error) {
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
 		return "", err
 	}
-	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`, nil
+	return ETagFromSHA256(h.Sum(nil)), nil
+}
+
+// ETagFromSHA256 is the strong entity-tag every host of the site sends for content with
+// the given SHA-256 digest: its first 128 bits in hex, quoted. The Worker's staging
+// computes it too, so both hosts tag the same bytes alike.
+func ETagFromSHA256(sum []byte) string {
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alexlens/alexlens/server"
 	"github.com/alexlens/alexlens/server/httpsuite"
 )
 
@@ -78,4 +79,46 @@ func FuzzParseIndex(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSameETagsAsServer: the Worker's staged tags and the Go server's hashed tags are the
+// same function of the bytes, so a cache filled by one host validates against the other.
+func TestSameETagsAsServer(t *testing.T) {
+	base := t.TempDir()
+	fx, err := httpsuite.WriteFixture(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := filepath.Join(base, "staged")
+	if _, err := Stage(fx.WebRoot, fx.WeightsDir, staged, 0); err != nil {
+		t.Fatal(err)
+	}
+	store, err := OpenDir(staged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goServer, err := server.New(server.Config{WebRoot: fx.WebRoot, WeightsDir: fx.WeightsDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := New(store, Config{})
+	for _, f := range fx.Files {
+		// Identity bytes, and each precompressed sibling.
+		for _, enc := range append([]string{"identity"}, f.Encodings...) {
+			tags := map[string]string{}
+			for name, h := range map[string]http.Handler{"server": goServer, "worker": worker} {
+				req := httptest.NewRequest("GET", f.URL, nil)
+				req.Header.Set("Accept-Encoding", enc)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					t.Fatalf("%s GET %s (%s): %d", name, f.URL, enc, rec.Code)
+				}
+				tags[name] = rec.Header().Get("ETag")
+			}
+			if tags["server"] == "" || tags["server"] != tags["worker"] {
+				t.Errorf("GET %s (%s): server ETag %q, worker ETag %q", f.URL, enc, tags["server"], tags["worker"])
+			}
+		}
+	}
 }

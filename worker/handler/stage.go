@@ -2,7 +2,6 @@ package handler
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/alexlens/alexlens/server"
 )
 
 // MaxAssetBytes is the largest file Workers static assets accept (25 MiB).
@@ -145,8 +146,7 @@ func copyHashed(root *os.Root, p, dst string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	// The Go server's tag: the first 128 bits of the SHA-256, quoted.
-	return Entry{Size: n, ETag: `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`}, nil
+	return Entry{Size: n, ETag: server.ETagFromSHA256(h.Sum(nil))}, nil
 }
 
 // DirStore serves a folder written by Stage: the Store of tests and local tools.
