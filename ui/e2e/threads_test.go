@@ -3,10 +3,12 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -88,5 +90,46 @@ func TestThreads(t *testing.T) {
 				t.Logf("%s on %s: forward %s ms, %s", tc.arch, workers, ms, got[0].Label)
 			}
 		})
+	}
+}
+
+// TestThreadsNumbers (opt-in: ALEXLENS_BROWSER_BENCH=1) measures the app's forward time
+// ([data-testid=forward-ms]) on 1 and 2 workers: one tab each, loaded side by side and run
+// in turn photo by photo, so that load from elsewhere falls on both alike. It reports
+// medians; it asserts nothing about speed.
+func TestThreadsNumbers(t *testing.T) {
+	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
+		t.Skip("opt-in: set ALEXLENS_BROWSER_BENCH=1")
+	}
+	ctx := browser(t, false)
+	photo := filepath.Join(photosDir, "coffee.png")
+	if _, err := os.Stat(photo); err != nil {
+		t.Skipf("skimage photos absent: %v", err)
+	}
+	const rounds = 12
+	for _, net := range []struct{ arch, precision string }{{"alexnet", "f32"}, {"alexnet", "int8"}, {"squeezenet1_1", "f32"}} {
+		if net.arch == "squeezenet1_1" && !haveReal {
+			continue
+		}
+		tabs := map[int]context.Context{}
+		times := map[int][]float64{}
+		for _, n := range []int{1, 2} {
+			tabs[n] = newTab(t, ctx)
+			open(t, tabs[n], fmt.Sprintf("?arch=%s&precision=%s&threads=%d", net.arch, net.precision, n))
+		}
+		for r := 1; r <= rounds; r++ {
+			for _, n := range []int{1, 2} {
+				upload(t, tabs[n], photo)
+				waitResult(t, tabs[n], r)
+				v, err := strconv.ParseFloat(text(t, tabs[n], "forward-ms"), 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r > 2 { // the first passes pack the weights
+					times[n] = append(times[n], v)
+				}
+			}
+		}
+		t.Logf("%s %s forward ms (median of %d, in the app): 1 worker %.1f, 2 workers %.1f", net.arch, net.precision, rounds-2, median(times[1]), median(times[2]))
 	}
 }
