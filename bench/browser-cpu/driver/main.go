@@ -23,8 +23,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexlens/alexlens/engine"
 	"github.com/chromedp/chromedp"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/chromium"
 )
 
 type result struct {
@@ -52,7 +54,7 @@ func main() {
 	peers := flag.String("peers", "build/browser-cpu/node_modules", "npm packages of the peers")
 	data := flag.String("data", "build/browser-cpu/data", "exported networks (export.py)")
 	wasm := flag.String("wasm", "build/browser-cpu/alexlens", "AlexLens wasm builds and their wasm_exec.js")
-	chrome := flag.String("chrome", "/usr/bin/chromium", "Chromium to drive")
+	chrome := flag.String("chrome", chromium.Path(), "Chromium to drive")
 	nets := flag.String("nets", "alexnet,squeezenet1_1", "networks")
 	engines := flag.String("engines", "alexlens,alexlens-int8,alexlens-portable,ort,tfjs", "engines")
 	threads := flag.String("threads", fmt.Sprintf("1,%d", runtime.NumCPU()), "thread counts")
@@ -90,10 +92,7 @@ func main() {
 	go http.Serve(ln, isolated)
 	base := "http://" + ln.Addr().String()
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(*chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.Flag("disable-gpu", true))
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
+	browser, cancelBrowser := chromium.Start(*chrome, chromium.Options{Extra: []chromedp.ExecAllocatorOption{chromedp.Flag("disable-gpu", true)}})
 	defer cancelBrowser()
 	if err := chromedp.Do(browser); err != nil {
 		log.Fatalf("driver: starting Chromium: %v", err)
