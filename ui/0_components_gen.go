@@ -466,6 +466,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 							vgparent.AppendChild(vgn)
 							vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "search-ms"}}}
 							vgparent.AppendChild(vgn)
+							vgn.AddAttrInterface("data-ms", c.L().SearchMs)
 							vgn.SetInnerHTML(c.ms(c.L().SearchMs))
 							vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
 							vgparent.AppendChild(vgn)
