@@ -500,6 +500,15 @@ func (l *Look) pixels(g *gallery.Gallery, i int) ([]byte, bool, error) {
 	if len(th) == 0 {
 		return nil, false, errors.New("no thumbnail")
 	}
+	// A gallery file is untrusted: a small JPEG may claim a huge size. Thumbnails are at
+	// most MaxThumbSide square, so anything larger is refused before decoding.
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(th))
+	if err != nil {
+		return nil, false, err
+	}
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > gallery.MaxThumbSide || cfg.Height > gallery.MaxThumbSide {
+		return nil, false, fmt.Errorf("thumbnail of %dx%d pixels", cfg.Width, cfg.Height)
+	}
 	img, err := jpeg.Decode(bytes.NewReader(th))
 	if err != nil {
 		return nil, false, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"image/jpeg"
 	"math"
 	"os"
 	"path/filepath"
@@ -296,6 +297,27 @@ func TestLookUnits(t *testing.T) {
 	ps, err = l.Units(context.Background(), "fire5", 0, 2, 0, nil)
 	if err != nil || len(ps) != 2 || !ps[0].FromThumb {
 		t.Errorf("from thumbnails: %v, %+v", err, ps)
+	}
+	// A thumbnail that claims a huge size (a hostile gallery file) is skipped, not decoded.
+	huge := slices.Clone(l.g.Items[0].Thumb)
+	for i := 0; i+8 < len(huge); i++ {
+		if huge[i] == 0xff && huge[i+1] == 0xc0 { // SOF0: length(2) precision(1) height(2) width(2)
+			huge[i+5], huge[i+6], huge[i+7], huge[i+8] = 0xea, 0x60, 0xea, 0x60 // 60000 x 60000
+			break
+		}
+	}
+	if cfg, err := jpeg.DecodeConfig(bytes.NewReader(huge)); err != nil || cfg.Width != 60000 {
+		t.Fatalf("patched thumbnail: %+v, %v", cfg, err)
+	}
+	l.g.Items[0].Thumb = huge
+	ps, err = l.Units(context.Background(), "conv1", 0, 10, 0, nil)
+	if err != nil || len(ps) != 3 {
+		t.Errorf("with one hostile thumbnail: %d patches, %v", len(ps), err)
+	}
+	for _, p := range ps {
+		if p.Item == 0 {
+			t.Error("the hostile thumbnail was decoded")
+		}
 	}
 	if _, err := l.Units(context.Background(), "conv1", 64, 2, 0, nil); err == nil {
 		t.Error("channel 64 of conv1 (64 channels): no error")
