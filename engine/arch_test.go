@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math/rand"
+	"slices"
 	"testing"
 )
 
@@ -38,7 +39,7 @@ func TestShapes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sameShape(s[c.layer], c.want) {
+		if !slices.Equal(s[c.layer], c.want) {
 			t.Errorf("%s %s: shape %v, want %v", c.a.Name, c.layer, s[c.layer], c.want)
 		}
 	}

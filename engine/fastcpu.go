@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -371,7 +372,7 @@ func checkLinear(x *Tensor, w *Weight, bias []float32, l LinearSpec) {
 	if len(x.Shape) < 1 || x.Shape[0] < 0 || x.Len() != x.Shape[0]*l.In {
 		panic(fmt.Sprintf("engine: linear expects %d inputs per item, got shape %v", l.In, x.Shape))
 	}
-	if !sameShape(w.Shape, []int{l.Out, l.In}) {
+	if !slices.Equal(w.Shape, []int{l.Out, l.In}) {
 		panic(fmt.Sprintf("engine: linear weight shape %v, want [%d %d]", w.Shape, l.Out, l.In))
 	}
 	if bias != nil && len(bias) != l.Out {

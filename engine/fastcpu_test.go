@@ -35,7 +35,7 @@ func randBias(r *rand.Rand, n int) []float32 { return randTensor(r, n).Data }
 
 func checkClose(t *testing.T, what string, got, want *Tensor, tol float64) {
 	t.Helper()
-	if !sameShape(got.Shape, want.Shape) {
+	if !slices.Equal(got.Shape, want.Shape) {
 		t.Fatalf("%s: shape %v, want %v", what, got.Shape, want.Shape)
 	}
 	if HasNaN(got.Data) {
@@ -131,7 +131,7 @@ func TestFastCPUSmallOpsMatchReference(t *testing.T) {
 		ref := Reference{}
 		tag := fmt.Sprintf(" threads=%d", threads)
 		// Those windows hold -Inf, as in Reference, so compare values exactly.
-		if got, want := f.MaxPool2D(x, wide), ref.MaxPool2D(x, wide); !sameShape(got.Shape, want.Shape) || !slices.Equal(got.Data, want.Data) {
+		if got, want := f.MaxPool2D(x, wide), ref.MaxPool2D(x, wide); !slices.Equal(got.Shape, want.Shape) || !slices.Equal(got.Data, want.Data) {
 			t.Errorf("maxpool wide pads%s differs from Reference", tag)
 		}
 		checkClose(t, "maxpool ceil"+tag, f.MaxPool2D(x, ceil), ref.MaxPool2D(x, ceil), fastTol)
@@ -232,7 +232,7 @@ func FuzzFastCPUConv(f *testing.F) {
 		want := Reference{}.Conv2D(x, wt, bias, spec)
 		got := FastCPU{Threads: 2}.Conv2D(x, wt, bias, spec)
 		what := fmt.Sprintf("%+v n=%d h=%d w=%d int8=%v", spec, n, h, w, quant)
-		if !sameShape(got.Shape, want.Shape) || HasNaN(got.Data) {
+		if !slices.Equal(got.Shape, want.Shape) || HasNaN(got.Data) {
 			t.Fatalf("%s: shape %v (want %v) or NaN", what, got.Shape, want.Shape)
 		}
 		// A handful of terms can cancel to nearly nothing, where a relative error means
@@ -256,7 +256,7 @@ func FuzzFastCPUMaxPool(f *testing.F) {
 			PadT: int(pt) % 6, PadL: int(pl) % 6, PadB: int(pb) % 6, PadR: int(pr) % 6, Ceil: ceil}
 		x := randTensor(rand.New(rand.NewSource(int64(h)*256+int64(w))), 2, 3, 1+int(h)%20, 1+int(w)%20)
 		got, want := FastCPU{Threads: 2}.MaxPool2D(x, p), Reference{}.MaxPool2D(x, p)
-		if !sameShape(got.Shape, want.Shape) || !slices.Equal(got.Data, want.Data) {
+		if !slices.Equal(got.Shape, want.Shape) || !slices.Equal(got.Data, want.Data) {
 			t.Errorf("%+v on %v: differs from Reference", p, x.Shape)
 		}
 	})

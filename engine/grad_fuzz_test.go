@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"sync"
 	"testing"
 )
@@ -39,7 +40,7 @@ func FuzzInputGradientObjective(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if g == nil || !sameShape(g.Shape, in.Shape) || HasNaN(g.Data) || v != v {
+		if g == nil || !slices.Equal(g.Shape, in.Shape) || HasNaN(g.Data) || v != v {
 			t.Fatalf("%v at %dx%d: value %v, gradient %v", obj, side, side, v, g)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -191,14 +192,14 @@ func TestGradOpsTorch(t *testing.T) {
 					y = Reference{}.Linear(x, w, d.tensor(t, c.Name+"/b").Data, l)
 					got = f.linearBackward(g, y, w, l, x.Shape)
 				}
-				if e := RelL2(y.Data, yWant.Data); !sameShape(y.Shape, yWant.Shape) || !(e < gradTol) {
+				if e := RelL2(y.Data, yWant.Data); !slices.Equal(y.Shape, yWant.Shape) || !(e < gradTol) {
 					t.Fatalf("forward output %v differs from PyTorch's %v (rel L2 %.3g): the case is set up wrong", y.Shape, yWant.Shape, e)
 				}
 				e := RelL2(got.Data, want.Data)
 				if threads == 1 {
 					t.Logf("input gradient %v: rel L2 %.2e", got.Shape, e)
 				}
-				if !sameShape(got.Shape, want.Shape) || !(e < gradTol) {
+				if !slices.Equal(got.Shape, want.Shape) || !(e < gradTol) {
 					t.Errorf("threads=%d: input gradient %v, rel L2 error %.3g against PyTorch %v, want < %g", threads, got.Shape, e, want.Shape, gradTol)
 				}
 			}
@@ -320,7 +321,7 @@ func TestInputGradientTorch(t *testing.T) {
 				if math.Abs(float64(v)-wantV) > 1e-4*math.Max(1, math.Abs(wantV)) {
 					t.Errorf("%v: value %g, PyTorch %g", obj, v, wantV)
 				}
-				if !sameShape(g.Shape, want.Shape) || !(e < fastGradTol) {
+				if !slices.Equal(g.Shape, want.Shape) || !(e < fastGradTol) {
 					t.Errorf("%v: input gradient %v, rel L2 error %.3g against PyTorch %v, want < %g", obj, g.Shape, e, want.Shape, fastGradTol)
 				}
 				if e < gradTol {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -28,7 +29,7 @@ func NewModel(a *Arch, tensors map[string]*Tensor) (*Model, error) {
 		if !ok {
 			return nil, fmt.Errorf("weights for %s: missing tensor %q (shape %v)", a.Name, p.Name, p.Shape)
 		}
-		if !sameShape(t.Shape, p.Shape) {
+		if !slices.Equal(t.Shape, p.Shape) {
 			return nil, fmt.Errorf("weights for %s: tensor %q has shape %v, want %v (weights for another architecture?)", a.Name, p.Name, t.Shape, p.Shape)
 		}
 		if HasNaN(t.Data) {

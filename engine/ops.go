@@ -1,6 +1,9 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // ConvSpec describes a 2-D convolution. Pads are top, left, bottom, right so that ONNX's
 // asymmetric cases fit; the networks only use symmetric ones.
@@ -125,24 +128,12 @@ func checkConv(x *Tensor, w *Weight, bias []float32, c ConvSpec) {
 		panic(fmt.Sprintf("engine: conv2d expects %d input channels, got %d", c.In, ch))
 	}
 	want := []int{c.Out, c.In / c.Groups, c.KH, c.KW}
-	if !sameShape(w.Shape, want) {
+	if !slices.Equal(w.Shape, want) {
 		panic(fmt.Sprintf("engine: conv2d weight shape %v, want %v", w.Shape, want))
 	}
 	if bias != nil && len(bias) != c.Out {
 		panic(fmt.Sprintf("engine: conv2d bias has %d values, want %d", len(bias), c.Out))
 	}
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Flatten reshapes x to 2-D [prod(shape[:axis]), prod(shape[axis:])], sharing data.

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Reference is the float32 ground truth: plain loops in float64 accumulators where it matters,
@@ -60,7 +61,7 @@ func (Reference) Linear(x *Tensor, w *Weight, bias []float32, l LinearSpec) *Ten
 	if x.Len() != n*l.In {
 		panic(fmt.Sprintf("engine: linear expects %d inputs per item, got shape %v", l.In, x.Shape))
 	}
-	if !sameShape(w.Shape, []int{l.Out, l.In}) {
+	if !slices.Equal(w.Shape, []int{l.Out, l.In}) {
 		panic(fmt.Sprintf("engine: linear weight shape %v, want [%d %d]", w.Shape, l.Out, l.In))
 	}
 	y := NewTensor(n, l.Out)
