@@ -252,19 +252,20 @@ func NewPartialModel(a *Arch, tensors map[string]*Tensor) (*Model, error) {
 	for _, p := range have {
 		sub[p.Name] = tensors[p.Name]
 	}
-	part := &Arch{Name: a.Name, Title: a.Title, InputSize: a.InputSize, Classes: a.Classes, Embedding: a.Embedding}
+	// The layers up to the first one whose parameters are missing.
+	var layers []Layer
 	for _, l := range a.Layers {
 		if l.Key != "" && !hasPrefixParam(have, l.Key) {
 			break
 		}
-		part.Layers = append(part.Layers, l)
+		layers = append(layers, l)
 	}
-	m, err := NewModel(&Arch{Name: a.Name, Layers: part.Layers}, sub)
+	m, err := NewModel(&Arch{Name: a.Name, Layers: layers}, sub)
 	if err != nil {
 		return nil, err
 	}
 	m.Arch = a
-	m.Partial = part.Layers[len(part.Layers)-1].Name
+	m.Partial = layers[len(layers)-1].Name
 	return m, nil
 }
 
