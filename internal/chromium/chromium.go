@@ -89,6 +89,16 @@ func Start(path string, o Options) (context.Context, context.CancelFunc) {
 // ViewportWidth and ViewportHeight are the window size New and NewTab give each tab.
 const ViewportWidth, ViewportHeight = 1280, 900
 
+// PhoneWidth and PhoneHeight are the CSS-pixel screen EmulatePhone gives a tab: a common
+// recent phone held upright, the size the apps' narrow layouts are checked at.
+const PhoneWidth, PhoneHeight = 390, 844
+
+// EmulatePhone makes ctx's tab a phone screen: PhoneWidth x PhoneHeight at two device
+// pixels per CSS pixel, with mobile viewport rules (the page's meta viewport applies).
+func EmulatePhone(ctx context.Context) error {
+	return chromedp.Do(ctx, chromedp.EmulateViewport(PhoneWidth, PhoneHeight, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+}
+
 // New starts a browser with a fresh profile for the test, or skips the test with
 // NotInstalled. The context is its first tab, already started, with a 1280x900 viewport
 // and its console printed if the test fails; everything closes when the test ends.

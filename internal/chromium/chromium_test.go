@@ -31,14 +31,15 @@ func TestPathPrefersEnvironment(t *testing.T) {
 
 // TestBrowserPageConsoleScreenshots drives a real Chromium: a loopback page logs to the
 // console and is taller than the viewport; the viewport shot is 1280x900, the full-page
-// shot covers the page, and the viewport is put back afterwards.
+// shot covers the page, the viewport is put back afterwards, and phone emulation gives a
+// 390 px wide screen at two device pixels per CSS pixel.
 func TestBrowserPageConsoleScreenshots(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte(`<!doctype html><body style="margin:0"><div style="height:2000px;background:#c33">tall</div>
+		w.Write([]byte(`<!doctype html><meta name="viewport" content="width=device-width"><body style="margin:0"><div style="height:2000px;background:#c33">tall</div>
 <script>console.log('hello from the page')</script></body>`))
 	}))
 	defer srv.Close()
@@ -63,6 +64,16 @@ func TestBrowserPageConsoleScreenshots(t *testing.T) {
 	}
 	if !slices.Equal(inner, []int{800, 600}) {
 		t.Errorf("viewport after the full-page shot is %v, want [800 600]", inner)
+	}
+	if err := EmulatePhone(ctx); err != nil {
+		t.Fatal(err)
+	}
+	phone, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64]("[innerWidth, devicePixelRatio]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(phone, []float64{PhoneWidth, 2}) {
+		t.Errorf("phone emulation gives [innerWidth, devicePixelRatio] = %v, want [%d 2]", phone, PhoneWidth)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for !slices.ContainsFunc(con.Lines(), func(l string) bool { return strings.Contains(l, "hello from the page") }) {

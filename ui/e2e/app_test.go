@@ -21,6 +21,8 @@ import (
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/imagenet"
 	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/weights"
 )
 
@@ -72,13 +74,10 @@ func TestClassifyMatchesNative(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.kind == "trained" && !haveReal {
-				t.Skipf("real SqueezeNet weights absent (%s): set ALEXLENS_SHARED to the folder holding weights/", sharedWeights())
+				t.Skipf("real SqueezeNet weights absent (%s): set ALEXLENS_SHARED to the folder holding weights/", testenv.SharedWeightsDir())
 			}
-			photo := filepath.Join(photosDir, tc.photo)
-			if _, err := os.Stat(photo); err != nil {
-				t.Skipf("skimage photos absent (apt-get install python3-skimage): %v", err)
-			}
-			tab := newTab(t, ctx)
+			photo := testenv.Photo(t, tc.photo)
+			tab := chromium.NewTab(t, ctx)
 			open(t, tab, "?arch="+tc.arch+"&precision="+tc.precision)
 			if got := text(t, tab, "weights-kind"); got != tc.kind {
 				t.Errorf("weights-kind = %q, want %q", got, tc.kind)
@@ -230,7 +229,7 @@ func TestSecondVisitUsesCache(t *testing.T) {
 	ctx := browser(t, false)
 	file := manifestFile(t, engine.AlexNet.Name, "int8")
 	before := requests.count(file)
-	first := newTab(t, ctx)
+	first := chromium.NewTab(t, ctx)
 	cold := open(t, first, "?arch="+engine.AlexNet.Name+"&precision=int8")
 	if n := requests.count(file) - before; n != 1 {
 		t.Errorf("first visit fetched %s %d times, want 1", file, n)
@@ -238,7 +237,7 @@ func TestSecondVisitUsesCache(t *testing.T) {
 	if note := evalInt(t, first, `document.body.innerText.includes('from the browser cache') ? 1 : 0`); note != 0 {
 		t.Errorf("first visit claims the weights came from the cache")
 	}
-	second := newTab(t, ctx)
+	second := chromium.NewTab(t, ctx)
 	warm := open(t, second, "?arch="+engine.AlexNet.Name+"&precision=int8")
 	if n := requests.count(file) - before; n != 1 {
 		t.Errorf("weights requested %d times over two visits, want 1 (second visit from Cache Storage)", n)
@@ -259,7 +258,7 @@ func TestWebGPU(t *testing.T) {
 	}
 	classify := func(ctx context.Context, backend string) []prediction {
 		t.Helper()
-		tab := newTab(t, ctx)
+		tab := chromium.NewTab(t, ctx)
 		open(t, tab, "?arch="+arch+"&precision=int8&backend="+backend)
 		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`[data-sample="`+photo+`"]`))); err != nil {
 			t.Fatal(err)
@@ -272,7 +271,7 @@ func TestWebGPU(t *testing.T) {
 	}
 	t.Run("no-adapter", func(t *testing.T) {
 		ctx := browser(t, false)
-		tab := newTab(t, ctx)
+		tab := chromium.NewTab(t, ctx)
 		open(t, tab, "?arch="+arch+"&precision=int8&backend=webgpu")
 		if got := text(t, tab, "backend"); got != "cpu" {
 			t.Errorf("backend %q, want cpu", got)
@@ -287,7 +286,7 @@ func TestWebGPU(t *testing.T) {
 	t.Run("software-adapter", func(t *testing.T) {
 		ctx := browser(t, true)
 		cpu := classify(ctx, "cpu")
-		tab := newTab(t, ctx)
+		tab := chromium.NewTab(t, ctx)
 		open(t, tab, "?arch="+arch+"&precision=int8&backend=webgpu")
 		got := text(t, tab, "backend")
 		if got != "webgpu" {
@@ -366,7 +365,7 @@ func TestChangedWeightsReplaceCacheEntry(t *testing.T) {
 		}
 		return keys
 	}
-	tab := newTab(t, ctx)
+	tab := chromium.NewTab(t, ctx)
 	openAt(t, tab, url, "")
 	if got := cached(tab); len(got) != 1 || got[0] != "/weights/"+old {
 		t.Fatalf("after the first visit the cache holds %v, want [/weights/%s]", got, old)
@@ -378,7 +377,7 @@ func TestChangedWeightsReplaceCacheEntry(t *testing.T) {
 	if changed == old {
 		t.Fatal("new weights got the old name")
 	}
-	tab2 := newTab(t, ctx)
+	tab2 := chromium.NewTab(t, ctx)
 	openAt(t, tab2, url, "")
 	if got := cached(tab2); len(got) != 1 || got[0] != "/weights/"+changed {
 		t.Errorf("after the change the cache holds %v, want only [/weights/%s]", got, changed)
@@ -392,7 +391,7 @@ func TestChangedWeightsReplaceCacheEntry(t *testing.T) {
 // 96 kernels of 11x11, and activations of the layers those weights cover, with no classes.
 func TestBVLCFirstLayer(t *testing.T) {
 	if skipAll == "" && !haveBVLC {
-		t.Skipf("real BVLC conv1 weights absent (%s): set ALEXLENS_SHARED to the folder holding weights/", sharedWeights())
+		t.Skipf("real BVLC conv1 weights absent (%s): set ALEXLENS_SHARED to the folder holding weights/", testenv.SharedWeightsDir())
 	}
 	ctx := browser(t, false)
 	open(t, ctx, "?arch="+engine.AlexNetBVLC.Name+"&precision=f32")

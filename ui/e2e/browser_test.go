@@ -5,82 +5,22 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/alexlens/alexlens/internal/chromium"
 	"github.com/chromedp/chromedp"
 )
 
-// browser starts a fresh headless Chromium with its own profile. webgpu=false leaves
-// navigator.gpu without an adapter (the fallback case); true enables Chromium's software
-// WebGPU. The returned context is one tab; newTab opens more in the same profile.
+// browser starts a fresh headless Chromium with its own profile and a fake camera (the
+// webcam test; the other pages never ask for it). webgpu=false leaves navigator.gpu
+// without an adapter (the fallback case); true enables Chromium's software WebGPU. The
+// returned context is one tab; chromium.NewTab opens more in the same profile.
 func browser(t *testing.T, webgpu bool) context.Context {
 	t.Helper()
-	if skipAll != "" {
-		t.Skip(skipAll)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromePath),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("no-pings", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-	)
-	if webgpu {
-		opts = append(opts, chromedp.Flag("enable-unsafe-webgpu", true))
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	keepConsole(t, ctx)
-	return ctx
-}
-
-// keepConsole records the tab's console and prints it when the test fails.
-func keepConsole(t *testing.T, ctx context.Context) {
-	var mu sync.Mutex
-	var lines []string
-	msgs := chromedp.Console(ctx)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			lines = append(lines, m.String())
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, l := range lines {
-				t.Log("console:", l)
-			}
-		}
-	})
-}
-
-func newTab(t *testing.T, parent context.Context) context.Context {
-	ctx, cancel := chromedp.NewContext(parent)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatal(err)
-	}
-	keepConsole(t, ctx)
-	return ctx
+	return chromium.New(t, chromium.Options{WebGPU: webgpu, FakeMedia: true})
 }
 
 // open navigates and waits until the status line says ready (or failed: then the test
@@ -199,36 +139,17 @@ func predictions(t *testing.T, ctx context.Context) []prediction {
 	return p
 }
 
-// screenshot saves the whole page under testout/ for a person to look at: the viewport is
-// stretched to the page's height for the capture, then put back.
+// screenshot saves the whole page under testout/ for a person to look at, at the
+// standard window size.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	shot(t, ctx, name, 1280, 900)
+	shot(t, ctx, name, chromium.ViewportWidth, chromium.ViewportHeight)
 }
 
+// shot saves the whole page, laid out w pixels wide, as testout/<name>.png.
 func shot(t *testing.T, ctx context.Context, name string, w, h int64) {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h)); err != nil {
-		t.Fatal(err)
-	}
-	full, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`Math.ceil(document.documentElement.scrollHeight)`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, max(h, full)), chromedp.Sleep(150*time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err == nil {
-		err = os.MkdirAll("testout", 0o755)
-	}
-	if err == nil {
-		err = os.WriteFile(filepath.Join("testout", name+".png"), png, 0o644)
-	}
-	if err != nil {
+	if err := chromium.FullPageScreenshot(ctx, filepath.Join("testout", name+".png"), w, h); err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
-	}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h)); err != nil {
-		t.Fatal(err)
 	}
 }

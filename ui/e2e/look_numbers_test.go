@@ -18,6 +18,7 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/weights"
 )
 
@@ -147,9 +148,9 @@ func benchPhotos(t *testing.T, n int) []string {
 	var paths []string
 	for i := 0; len(paths) < n; i++ {
 		name := srcs[i%len(srcs)]
-		data, err := os.ReadFile(filepath.Join(photosDir, name))
+		data, err := os.ReadFile(testenv.Photo(t, name))
 		if err != nil {
-			t.Skipf("scikit-image photos missing: %v", err)
+			t.Fatal(err)
 		}
 		p := filepath.Join(dir, fmt.Sprintf("%02d-%s", i, name))
 		if err := os.WriteFile(p, data, 0o644); err != nil {

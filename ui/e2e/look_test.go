@@ -20,6 +20,8 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/weights"
 )
 
@@ -165,9 +167,9 @@ func TestLookEmbeddingsEqualCLI(t *testing.T) {
 	dir := t.TempDir()
 	var paths []string
 	for _, name := range galleryPhotos {
-		data, err := os.ReadFile(filepath.Join(photosDir, name))
+		data, err := os.ReadFile(testenv.Photo(t, name))
 		if err != nil {
-			t.Skipf("scikit-image photos missing (%v): apt-get install python3-skimage", err)
+			t.Fatal(err)
 		}
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, data, 0o644); err != nil {
@@ -426,8 +428,8 @@ func TestLookViews(t *testing.T) {
 	var paths []string
 	for _, name := range galleryPhotos {
 		// rocket.jpg is also a bundled sample, already in the starter gallery.
-		if _, err := os.Stat(filepath.Join(photosDir, name)); err == nil && name != "rocket.jpg" {
-			paths = append(paths, filepath.Join(photosDir, name))
+		if _, err := os.Stat(filepath.Join(testenv.PhotosDir, name)); err == nil && name != "rocket.jpg" {
+			paths = append(paths, filepath.Join(testenv.PhotosDir, name))
 		}
 	}
 	if len(paths) > 0 {
@@ -452,8 +454,8 @@ func TestLookViews(t *testing.T) {
 	}
 	n := galleryCount(t, ctx)
 	// A file whose name is already in the gallery is refused, the others stay.
-	if _, err := os.Stat(filepath.Join(photosDir, "rocket.jpg")); err == nil {
-		uploadTo(t, ctx, "gallery-input", filepath.Join(photosDir, "rocket.jpg"))
+	if _, err := os.Stat(filepath.Join(testenv.PhotosDir, "rocket.jpg")); err == nil {
+		uploadTo(t, ctx, "gallery-input", filepath.Join(testenv.PhotosDir, "rocket.jpg"))
 		msg, err := chromedp.Run(ctx, chromedp.Poll[string](`document.querySelector('[data-testid=look-error]')?.textContent || null`, chromedp.WithPollingTimeout(60*time.Second)))
 		if err != nil || !strings.Contains(msg, "rocket.jpg is already in the gallery") {
 			t.Errorf("adding a second rocket.jpg: %q, %v", msg, err)
@@ -583,14 +585,14 @@ func TestLookViews(t *testing.T) {
 	screenshot(t, ctx, "look-units")
 
 	// Phone: the navigation fits and scrolls sideways within itself, not the page.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
+	if err := chromium.EmulatePhone(ctx); err != nil {
 		t.Fatal(err)
 	}
 	nav(t, ctx, "embeddings")
-	if w := evalInt(t, ctx, `document.documentElement.scrollWidth`); w > 390 {
-		t.Errorf("page is %d px wide on a 390 px screen", w)
+	if w := evalInt(t, ctx, `document.documentElement.scrollWidth`); w > chromium.PhoneWidth {
+		t.Errorf("page is %d px wide on a %d px screen", w, chromium.PhoneWidth)
 	}
-	shot(t, ctx, "look-phone", 390, 844)
+	shot(t, ctx, "look-phone", chromium.PhoneWidth, chromium.PhoneHeight)
 }
 
 // setField sets an input or select and fires its change event, as a person's edit would.

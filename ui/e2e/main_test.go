@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/server"
 	"github.com/alexlens/alexlens/weights"
 )
@@ -30,7 +32,6 @@ var (
 	webDir     string
 	weightsDir string
 	moduleRoot string
-	photosDir  = "/usr/lib/python3/dist-packages/skimage/data"
 	haveReal   bool // the trained SqueezeNet weights were converted
 	haveBVLC   bool // the original AlexNet's trained conv1 was converted
 	chromePath string
@@ -74,18 +75,17 @@ func TestMain(m *testing.M) {
 
 func setup() (int, func()) {
 	noop := func() {}
-	for _, p := range []string{"/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
-		if _, err := os.Stat(p); err == nil {
-			chromePath = p
-			break
-		}
-	}
+	chromePath = chromium.Path()
 	if chromePath == "" {
-		skipAll = "Chromium is not installed (apt-get install chromium, or scripts/install-test-deps.sh)"
+		skipAll = chromium.NotInstalled
 		return 0, noop
 	}
-	wd, _ := os.Getwd()
-	moduleRoot = filepath.Clean(filepath.Join(wd, "..", ".."))
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1, noop
+	}
+	moduleRoot = root
 	tmp, err := os.MkdirTemp("", "alexlens-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -141,15 +141,6 @@ func buildWeb(out string) error {
 	return nil
 }
 
-// sharedWeights is the folder of real trained weights: $ALEXLENS_SHARED/weights, or
-// ../shared/weights beside the module root.
-func sharedWeights() string {
-	if s := os.Getenv("ALEXLENS_SHARED"); s != "" {
-		return filepath.Join(s, "weights")
-	}
-	return filepath.Join(moduleRoot, "..", "shared", "weights")
-}
-
 // writeWeights fills the served folder: AlexNet fixture weights (f32 and int8) always, the
 // real SqueezeNet 1.1 weights and the original AlexNet's conv1 (f32 and int8 each) when the
 // shared folder has them.
@@ -163,14 +154,14 @@ func writeWeights(dir string) error {
 			return err
 		}
 	}
-	pth := filepath.Join(sharedWeights(), "squeezenet1_1-imagenet.pth")
+	pth := filepath.Join(testenv.SharedWeightsDir(), "squeezenet1_1-imagenet.pth")
 	if _, err := os.Stat(pth); err == nil {
 		if _, err := weights.ConvertFile(pth, dir, engine.SqueezeNet11.Name, ""); err != nil {
 			return err
 		}
 		haveReal = true
 	}
-	bvlc := filepath.Join(sharedWeights(), "bvlc_alexnet_conv1.pth")
+	bvlc := filepath.Join(testenv.SharedWeightsDir(), "bvlc_alexnet_conv1.pth")
 	if _, err := os.Stat(bvlc); err == nil {
 		if _, err := weights.ConvertFile(bvlc, dir, engine.AlexNetBVLC.Name, ""); err != nil {
 			return err

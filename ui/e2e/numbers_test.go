@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/chromium"
 )
 
 // TestPhoneLayout: on a phone-sized screen nothing overflows sideways, and the app works
@@ -28,7 +29,7 @@ func TestPhoneLayout(t *testing.T) {
 	if haveReal {
 		arch = engine.SqueezeNet11.Name
 	}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
+	if err := chromium.EmulatePhone(ctx); err != nil {
 		t.Fatal(err)
 	}
 	open(t, ctx, "?arch="+arch+"&precision=int8")
@@ -36,10 +37,10 @@ func TestPhoneLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitResult(t, ctx, 1)
-	if w := evalInt(t, ctx, `document.documentElement.scrollWidth`); w > 390 {
-		t.Errorf("page is %d px wide on a 390 px screen", w)
+	if w := evalInt(t, ctx, `document.documentElement.scrollWidth`); w > chromium.PhoneWidth {
+		t.Errorf("page is %d px wide on a %d px screen", w, chromium.PhoneWidth)
 	}
-	shot(t, ctx, "phone", 390, 844)
+	shot(t, ctx, "phone", chromium.PhoneWidth, chromium.PhoneHeight)
 }
 
 // TestBrowserNumbers measures what BENCHMARKS.md reports for the browser: asset sizes,
@@ -97,7 +98,7 @@ func TestBrowserNumbers(t *testing.T) {
 		var visits [2][2]time.Duration
 		var fwd, prep []float64
 		for v := range 2 {
-			tab := newTab(t, ctx)
+			tab := chromium.NewTab(t, ctx)
 			start := time.Now()
 			visits[v][0] = open(t, tab, "?arch="+c.arch+"&precision="+c.precision)
 			upload(t, tab, sample)

@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
 )
 
 // TestThreads loads the app with ?threads=1, ?threads=2 and without the parameter, on the
@@ -23,9 +26,7 @@ func TestThreads(t *testing.T) {
 	ctx := browser(t, false)
 	photos := []string{"chelsea.png", "coffee.png"}
 	for _, p := range photos {
-		if _, err := os.Stat(filepath.Join(photosDir, p)); err != nil {
-			t.Skipf("skimage photos absent (apt-get install python3-skimage): %v", err)
-		}
+		testenv.Photo(t, p) // skips when python3-skimage is absent
 	}
 	cases := []struct {
 		arch, precision, threads string
@@ -45,9 +46,9 @@ func TestThreads(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			if tc.trained && !haveReal {
-				t.Skipf("real SqueezeNet weights absent (%s): set ALEXLENS_SHARED to the folder holding weights/", sharedWeights())
+				t.Skipf("real SqueezeNet weights absent (%s): set ALEXLENS_SHARED to the folder holding weights/", testenv.SharedWeightsDir())
 			}
-			tab := newTab(t, ctx)
+			tab := chromium.NewTab(t, ctx)
 			query := "?arch=" + tc.arch + "&precision=" + tc.precision
 			if tc.threads != "" {
 				query += "&threads=" + tc.threads
@@ -66,7 +67,7 @@ func TestThreads(t *testing.T) {
 			}
 			file := manifestFile(t, tc.arch, tc.precision)
 			for i, p := range photos {
-				photo := filepath.Join(photosDir, p)
+				photo := filepath.Join(testenv.PhotosDir, p)
 				upload(t, tab, photo)
 				waitResult(t, tab, i+1)
 				got := predictions(t, tab)
@@ -102,10 +103,7 @@ func TestThreadsNumbers(t *testing.T) {
 		t.Skip("opt-in: set ALEXLENS_BROWSER_BENCH=1")
 	}
 	ctx := browser(t, false)
-	photo := filepath.Join(photosDir, "coffee.png")
-	if _, err := os.Stat(photo); err != nil {
-		t.Skipf("skimage photos absent: %v", err)
-	}
+	photo := testenv.Photo(t, "coffee.png")
 	const rounds = 12
 	for _, net := range []struct{ arch, precision string }{{"alexnet", "f32"}, {"alexnet", "int8"}, {"squeezenet1_1", "f32"}} {
 		if net.arch == "squeezenet1_1" && !haveReal {
@@ -114,7 +112,7 @@ func TestThreadsNumbers(t *testing.T) {
 		tabs := map[int]context.Context{}
 		times := map[int][]float64{}
 		for _, n := range []int{1, 2} {
-			tabs[n] = newTab(t, ctx)
+			tabs[n] = chromium.NewTab(t, ctx)
 			open(t, tabs[n], fmt.Sprintf("?arch=%s&precision=%s&threads=%d", net.arch, net.precision, n))
 		}
 		for r := 1; r <= rounds; r++ {
