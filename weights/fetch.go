@@ -140,7 +140,7 @@ func download(ctx context.Context, url, dest, prefix string, progress io.Writer)
 func manualHint(file, dest string) string {
 	return fmt.Sprintf("If this machine is offline, download %s%s elsewhere and put it at %s;\n"+
 		"then run the fetch again (a file already there is used when its SHA-256 matches),\n"+
-		"or convert it with `alexlens weights convert %s`.", BaseURL, file, dest, dest)
+		"or convert it with `alexlens weights convert --dir %s %s`.", BaseURL, file, dest, filepath.Dir(dest), dest)
 }
 
 // hashPrefix is the SHA-256 prefix in a torchvision file name: alexnet-owt-7be5be79.pth -> 7be5be79.
