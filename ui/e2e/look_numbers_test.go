@@ -5,7 +5,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/gallery/gallerytest"
 	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/weights"
 )
@@ -178,14 +178,8 @@ func syntheticFile(t *testing.T, arch string, n int) (string, int) {
 		t.Fatal(err)
 	}
 	g, _ := gallery.New(h)
-	r := rand.New(rand.NewSource(1))
-	v := make([]float32, h.Dim)
-	load := latentLoadings(r, h.Dim)
-	for i := range n {
-		latentEmbedding(r, load, v)
-		if err := g.Add(gallery.Item{Name: fmt.Sprintf("item%06d.jpg", i), Class: -1}, v); err != nil {
-			t.Fatal(err)
-		}
+	if err := gallerytest.Fill(g, n, 1); err != nil {
+		t.Fatal(err)
 	}
 	var buf bytes.Buffer
 	if err := g.Encode(&buf); err != nil {
@@ -196,36 +190,4 @@ func syntheticFile(t *testing.T, arch string, n int) (string, int) {
 		t.Fatal(err)
 	}
 	return p, buf.Len()
-}
-
-// Synthetic embeddings shaped like real ones: 16 latent factors of decaying strength
-// (0.7^f) mixed into every component, plus noise, through a ReLU. Isotropic noise would be
-// unlike any network's embeddings (no leading directions) and the worst case for PCA's
-// power iteration, which then runs to its iteration cap.
-func latentLoadings(r *rand.Rand, dim int) [][]float32 {
-	load := make([][]float32, 16)
-	for f := range load {
-		load[f] = make([]float32, dim)
-		for j := range load[f] {
-			load[f][j] = float32(r.NormFloat64())
-		}
-	}
-	return load
-}
-
-func latentEmbedding(r *rand.Rand, load [][]float32, v []float32) {
-	for j := range v {
-		v[j] = 0.3 * float32(r.NormFloat64())
-	}
-	s := float32(1)
-	for _, l := range load {
-		z := s * float32(r.NormFloat64())
-		for j := range v {
-			v[j] += z * l[j]
-		}
-		s *= 0.7
-	}
-	for j := range v {
-		v[j] = max(0, v[j])
-	}
 }

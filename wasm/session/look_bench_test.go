@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand"
 	"testing"
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/gallery/gallerytest"
 	"github.com/alexlens/alexlens/wasm/protocol"
 	"github.com/alexlens/alexlens/weights"
 )
@@ -44,14 +44,8 @@ func syntheticGallery(b *testing.B, l *Look, n int) []byte {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := rand.New(rand.NewSource(1))
-	v := make([]float32, h.Dim)
-	load := latentLoadings(r, h.Dim)
-	for i := range n {
-		latentEmbedding(r, load, v)
-		if err := g.Add(gallery.Item{Name: fmt.Sprintf("item%06d.jpg", i), Class: -1}, v); err != nil {
-			b.Fatal(err)
-		}
+	if err := gallerytest.Fill(g, n, 1); err != nil {
+		b.Fatal(err)
 	}
 	var buf bytes.Buffer
 	if err := g.Encode(&buf); err != nil {
@@ -135,37 +129,5 @@ func BenchmarkLookFeatureVis(b *testing.B) {
 		if _, err := l.FeatureVis(context.Background(), req, nil); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// Synthetic embeddings shaped like real ones: 16 latent factors of decaying strength
-// (0.7^f) mixed into every component, plus noise, through a ReLU. Isotropic noise would be
-// unlike any network's embeddings (no leading directions) and the worst case for PCA's
-// power iteration, which then runs to its iteration cap.
-func latentLoadings(r *rand.Rand, dim int) [][]float32 {
-	load := make([][]float32, 16)
-	for f := range load {
-		load[f] = make([]float32, dim)
-		for j := range load[f] {
-			load[f][j] = float32(r.NormFloat64())
-		}
-	}
-	return load
-}
-
-func latentEmbedding(r *rand.Rand, load [][]float32, v []float32) {
-	for j := range v {
-		v[j] = 0.3 * float32(r.NormFloat64())
-	}
-	s := float32(1)
-	for _, l := range load {
-		z := s * float32(r.NormFloat64())
-		for j := range v {
-			v[j] += z * l[j]
-		}
-		s *= 0.7
-	}
-	for j := range v {
-		v[j] = max(0, v[j])
 	}
 }
