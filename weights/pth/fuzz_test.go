@@ -3,28 +3,33 @@ package pth
 import (
 	"archive/zip"
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/alexlens/alexlens/engine"
 )
 
-// seedFiles are small files written by real torch.save (testdata/torchgen.py zoo and
-// checkpoint modes): every tensor layout, pickle protocols 2 and 4, a nested checkpoint.
+// seedFiles are small files written by real torch.save (testdata/torchgen.py seeds: every
+// tensor layout, pickle protocols 2 and 4, a nested checkpoint, the legacy format), made at
+// test time, plus one written by Write. Without PyTorch only Write's file seeds the corpus.
 func seedFiles(f *testing.F) [][]byte {
-	paths, _ := filepath.Glob(filepath.Join("testdata", "seeds", "*.pth"))
-	if len(paths) == 0 {
-		f.Fatal("no seed files in testdata/seeds")
-	}
 	var out [][]byte
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
+	if dir, err := torchSeeds(); err != nil {
+		f.Logf("fuzzing without torch.save seeds: %v", err)
+	} else {
+		paths, _ := filepath.Glob(filepath.Join(dir, "*.pth"))
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			out = append(out, b)
 		}
-		out = append(out, b)
 	}
 	ts, order := writeSample()
 	var buf bytes.Buffer
@@ -33,6 +38,21 @@ func seedFiles(f *testing.F) [][]byte {
 	}
 	return append(out, buf.Bytes())
 }
+
+// torchSeeds makes the torch.save seed files once per test binary and returns their folder.
+var torchSeeds = sync.OnceValues(func() (string, error) {
+	if err := torchCheck(); err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "pth-seeds-")
+	if err != nil {
+		return "", err
+	}
+	if out, err := exec.Command(torchPython, filepath.Join("testdata", "torchgen.py"), "seeds", dir).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("torchgen.py seeds: %v\n%s", err, out)
+	}
+	return dir, nil
+})
 
 // checkResult holds Read to its promises on any input it accepts: consistent tensors, and
 // no more memory than the file's size justifies.

@@ -108,6 +108,9 @@ func TestMain(m *testing.M) {
 	if fixtureDir != "" {
 		os.RemoveAll(fixtureDir)
 	}
+	if dir, err := torchSeeds(); err == nil {
+		os.RemoveAll(dir)
+	}
 	os.Exit(code)
 }
 

@@ -117,6 +117,12 @@ def main():
         save_checkpoint(f"{d}/legacy_checkpoint.pth", f"{d}/legacy_checkpoint.json", legacy=True)
         for i, path in enumerate(sys.argv[3:]):
             write_manifest(f"{d}/real{i}.json", describe(torch.load(path, map_location="cpu")))
+    elif mode == "seeds":  # the small files the fuzz targets start from
+        d = sys.argv[2]
+        for protocol in (2, 4):
+            save_zoo(f"{d}/zoo{protocol}.pth", f"{d}/zoo{protocol}.json", protocol)
+        save_checkpoint(f"{d}/checkpoint.pth", f"{d}/checkpoint.json")
+        save_zoo(f"{d}/legacy_zoo.pth", f"{d}/legacy_zoo.json", 2, legacy=True)
     elif mode == "model":
         save_model(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
     elif mode == "zoo":
