@@ -27,9 +27,14 @@ func DefaultBackend() Backend { return defaultBackend }
 
 var defaultBackend Backend = FastCPU{}
 
-// KernelName names the active GEMM micro-kernel (portable Go or a SIMD variant), for
-// benchmark reports.
-func KernelName() string { return activeKernel.name }
+// KernelName names the active GEMM micro-kernel (portable Go, a SIMD variant, or an
+// installed block GEMM), for benchmark reports.
+func KernelName() string {
+	if g := blockGEMM.Load(); g != nil {
+		return g.Name
+	}
+	return activeKernel.name
+}
 
 func (f FastCPU) Name() string { return "fastcpu" }
 
@@ -80,6 +85,10 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 		return NewTensor(n, c.Out, max(oh, 0), max(ow, 0))
 	}
 	y := NewTensor(n, c.Out, oh, ow)
+	if g := blockGEMM.Load(); g != nil {
+		conv2DBlock(g, x, w, bias, c, y)
+		return y
+	}
 	pw := packedConvWeight(w, c.Groups)
 	kern := activeKernel
 	mr, nr := kern.mr, kern.nr
@@ -213,6 +222,10 @@ func (f FastCPU) Linear(x *Tensor, w *Weight, bias []float32, l LinearSpec) *Ten
 	checkLinear(x, w, bias, l)
 	n := x.Shape[0]
 	y := NewTensor(n, l.Out)
+	if g := blockGEMM.Load(); g != nil {
+		linearBlock(g, x, w, bias, l, y)
+		return y
+	}
 	kern := activeKernel
 	const rowsPerJob = 16 // enough work per job to amortize scheduling, fine enough to balance
 	jobs := (l.Out + rowsPerJob - 1) / rowsPerJob

@@ -26,13 +26,18 @@ func (p *packedConv) panel(g, i int) []float32 {
 var packCache sync.Map // weak.Pointer[Weight] -> *packedConv
 
 func packedConvWeight(w *Weight, groups int) *packedConv {
+	return packedConvWeightMR(w, groups, activeKernel.mr)
+}
+
+// packedConvWeightMR is packedConvWeight for panels of mr rows (a block GEMM's tile height).
+func packedConvWeightMR(w *Weight, groups, mr int) *packedConv {
 	key := weak.Make(w)
 	if v, ok := packCache.Load(key); ok {
-		if p := v.(*packedConv); p.groups == groups && p.mr == activeKernel.mr {
+		if p := v.(*packedConv); p.groups == groups && p.mr == mr {
 			return p
 		}
 	}
-	p := packConv(w, groups, activeKernel.mr)
+	p := packConv(w, groups, mr)
 	if _, loaded := packCache.Swap(key, p); !loaded {
 		runtime.AddCleanup(w, func(k weak.Pointer[Weight]) { packCache.Delete(k) }, key)
 	}

@@ -1,0 +1,150 @@
+//go:build js && wasm
+
+package cpukernel
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"runtime"
+	"syscall/js"
+	"unsafe"
+
+	"github.com/alexlens/alexlens/engine"
+)
+
+// Name is the block GEMM's name in KernelName and benchmark reports.
+const Name = "wasm-module-simd128-5x8"
+
+// MemoryGlobal is the global through which the script that starts the Go program hands it
+// its own WebAssembly.Memory (Go cannot reach its instance's exports):
+//
+//	self.alexlensGoMemory = result.instance.exports.mem; go.run(result.instance);
+const MemoryGlobal = "alexlensGoMemory"
+
+// Install compiles the kernel module, instantiates it on the Go program's memory and makes
+// it the engine's block GEMM. On error (no memory handed over, a memory that is not this
+// program's, a browser without WebAssembly SIMD) nothing changes and the Go kernels stay.
+func Install() error {
+	mem := js.Global().Get(MemoryGlobal)
+	if mem.Type() != js.TypeObject {
+		return fmt.Errorf("cpukernel: the page did not set %s before go.run", MemoryGlobal)
+	}
+	// The memory must be this program's: a marker written here must read back through it.
+	marker := make([]byte, 32)
+	rand.Read(marker)
+	seen := make([]byte, len(marker))
+	buf := mem.Get("buffer")
+	if addr := addrOf(marker); addr+len(marker) <= buf.Get("byteLength").Int() {
+		js.CopyBytesToGo(seen, js.Global().Get("Uint8Array").New(buf, addr, len(marker)))
+	}
+	if string(seen) != string(marker) {
+		return errors.New("cpukernel: " + MemoryGlobal + " is not this Go program's memory")
+	}
+	runtime.KeepAlive(marker)
+
+	wa := js.Global().Get("WebAssembly")
+	code := Module()
+	bytes := js.Global().Get("Uint8Array").New(len(code))
+	js.CopyBytesToJS(bytes, code)
+	if !wa.Call("validate", bytes).Bool() {
+		return errors.New("cpukernel: this browser cannot run WebAssembly SIMD")
+	}
+	var inst js.Value
+	if err := catch(func() {
+		inst = wa.Get("Instance").New(wa.Get("Module").New(bytes), map[string]any{"env": map[string]any{"mem": mem}})
+	}); err != nil {
+		return fmt.Errorf("cpukernel: instantiating the kernels: %w", err)
+	}
+	ex := inst.Get("exports")
+	k := &kernels{gemm: ex.Get("gemm"), matVecF32: ex.Get("matvec_f32"), matVecI8: ex.Get("matvec_i8")}
+	return engine.UseBlockGEMM(&engine.BlockGEMM{
+		Name: Name, MR: MR, NR: NR,
+		GEMM: k.GEMM, MatVecF32: k.MatVecF32, MatVecI8: k.MatVecI8,
+	})
+}
+
+// Uninstall returns the engine to its Go kernels (benchmarks compare both).
+func Uninstall() { engine.UseBlockGEMM(nil) }
+
+type kernels struct{ gemm, matVecF32, matVecI8 js.Value }
+
+// The module reads and writes wherever the addresses point, so every size is checked here,
+// before the call, against the slices it will touch: a mistake panics with the shapes
+// instead of corrupting the Go heap.
+
+func (k *kernels) GEMM(kk int, a []float32, aPanels int, b []float32, bPanels int, c []float32, ldc int, scale, bias []float32, relu bool) {
+	rows := aPanels * MR
+	switch {
+	case kk < 1 || aPanels < 1 || bPanels < 1:
+		panic(fmt.Sprintf("cpukernel: gemm with k %d, %d A panels, %d B panels", kk, aPanels, bPanels))
+	case len(a) < aPanels*kk*MR || len(b) < bPanels*kk*NR:
+		panic(fmt.Sprintf("cpukernel: gemm panels: A has %d values (want %d), B %d (want %d)", len(a), aPanels*kk*MR, len(b), bPanels*kk*NR))
+	case ldc < bPanels*NR || len(c) < rows*ldc:
+		panic(fmt.Sprintf("cpukernel: gemm C has %d values with ldc %d, want %d rows of at least %d", len(c), ldc, rows, bPanels*NR))
+	case len(scale) < rows || len(bias) < rows:
+		panic(fmt.Sprintf("cpukernel: gemm epilogue has %d scales and %d biases, want %d", len(scale), len(bias), rows))
+	}
+	k.gemm.Invoke(kk, addrOf(a), aPanels, addrOf(b), bPanels, addrOf(c), ldc, addrOf(scale), addrOf(bias), flag(relu))
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(scale)
+	runtime.KeepAlive(bias)
+}
+
+func (k *kernels) MatVecF32(w, x, y, scale, bias []float32, relu bool) {
+	checkMatVec(len(w), len(x), len(y), len(scale), len(bias))
+	k.matVecF32.Invoke(addrOf(w), addrOf(x), len(x), addrOf(y), len(y), addrOf(scale), addrOf(bias), flag(relu))
+	runtime.KeepAlive(w)
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(y)
+	runtime.KeepAlive(scale)
+	runtime.KeepAlive(bias)
+}
+
+func (k *kernels) MatVecI8(w []int8, x, y, scale, bias []float32, relu bool) {
+	checkMatVec(len(w), len(x), len(y), len(scale), len(bias))
+	k.matVecI8.Invoke(addrOf(w), addrOf(x), len(x), addrOf(y), len(y), addrOf(scale), addrOf(bias), flag(relu))
+	runtime.KeepAlive(w)
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(y)
+	runtime.KeepAlive(scale)
+	runtime.KeepAlive(bias)
+}
+
+func checkMatVec(w, x, y, scale, bias int) {
+	if x < 1 || y < 1 || w < x*y || scale < y || bias < y {
+		panic(fmt.Sprintf("cpukernel: matvec of %d rows by %d values with %d weights, %d scales, %d biases", y, x, w, scale, bias))
+	}
+}
+
+// addrOf is a slice's address in linear memory. Go's garbage collector does not move heap
+// objects, and nothing else runs while the module does (the call is synchronous), so the
+// address holds for the call; callers keep the slice alive until it returns.
+func addrOf[T any](s []T) int {
+	return int(uintptr(unsafe.Pointer(unsafe.SliceData(s))))
+}
+
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// catch turns a JavaScript exception thrown inside f (syscall/js panics with a js.Error)
+// into an error.
+func catch(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(js.Error); ok {
+				err = e
+				return
+			}
+			panic(r)
+		}
+	}()
+	f()
+	return nil
+}

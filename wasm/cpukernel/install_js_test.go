@@ -1,0 +1,190 @@
+//go:build js && wasm
+
+package cpukernel
+
+import (
+	"math"
+	"math/rand/v2"
+	"syscall/js"
+	"testing"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/weights"
+)
+
+// These tests run the installed module inside a Go wasm program under Node
+// (scripts/test-wasm.sh runs them through scripts/wasm-node-exec, which hands the program
+// its memory as the pages do) and compare it with the engine's Go kernels.
+
+func install(t *testing.T) {
+	t.Helper()
+	if js.Global().Get(MemoryGlobal).IsUndefined() {
+		t.Skip("the runner did not hand over the Go memory: run with -exec scripts/wasm-node-exec")
+	}
+	if err := Install(); err != nil {
+		t.Fatal(err)
+	}
+	if got := engine.KernelName(); got != Name {
+		t.Fatalf("KernelName = %q after Install, want %q", got, Name)
+	}
+	t.Cleanup(Uninstall)
+}
+
+func randTensor(r *rand.Rand, shape ...int) *engine.Tensor {
+	x := engine.NewTensor(shape...)
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+func randWeight(r *rand.Rand, int8W bool, shape ...int) *engine.Weight {
+	w := &engine.Weight{Shape: shape, F32: randTensor(r, shape...).Data}
+	if int8W {
+		w = engine.QuantizeWeight(w)
+	}
+	return w
+}
+
+// withAndWithout runs f with the module installed and with the Go kernels.
+func withAndWithout(t *testing.T, f func() *engine.Tensor) (module, goKernels *engine.Tensor) {
+	install(t)
+	module = f()
+	Uninstall()
+	goKernels = f()
+	if err := Install(); err != nil {
+		t.Fatal(err)
+	}
+	return module, goKernels
+}
+
+func TestInstalledConvEqualsGoKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	specs := []struct {
+		name string
+		c    engine.ConvSpec
+		h    int
+	}{
+		{"alexnet-conv1-like", engine.ConvSpec{In: 3, Out: 16, KH: 11, KW: 11, StrideH: 4, StrideW: 4, PadT: 2, PadL: 2, PadB: 2, PadR: 2, DilH: 1, DilW: 1, Groups: 1, ReLU: true}, 63},
+		{"5x5-pad2", engine.ConvSpec{In: 12, Out: 21, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, DilH: 1, DilW: 1, Groups: 1, ReLU: true}, 13},
+		{"3x3-k-across-KC", engine.ConvSpec{In: 40, Out: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, DilH: 1, DilW: 1, Groups: 1}, 9},
+		{"1x1-squeeze", engine.ConvSpec{In: 64, Out: 16, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1, ReLU: true}, 11},
+		{"grouped", engine.ConvSpec{In: 8, Out: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, DilH: 1, DilW: 1, Groups: 2, ReLU: true}, 10},
+	}
+	for _, s := range specs {
+		for _, int8W := range []bool{false, true} {
+			for _, batch := range []int{1, 2} {
+				x := randTensor(r, batch, s.c.In, s.h, s.h)
+				w := randWeight(r, int8W, s.c.Out, s.c.In/s.c.Groups, s.c.KH, s.c.KW)
+				bias := randTensor(r, s.c.Out).Data
+				got, want := withAndWithout(t, func() *engine.Tensor { return engine.FastCPU{}.Conv2D(x, w, bias, s.c) })
+				for i := range want.Data {
+					if math.Float32bits(got.Data[i]) != math.Float32bits(want.Data[i]) {
+						t.Fatalf("%s int8=%v batch %d: output %d = %v with the module, %v with the Go kernel %q (want bit-exact)",
+							s.name, int8W, batch, i, got.Data[i], want.Data[i], engine.KernelName())
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestInstalledLinearMatchesGoKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, int8W := range []bool{false, true} {
+		for _, l := range []engine.LinearSpec{{In: 9216, Out: 37, ReLU: true}, {In: 301, Out: 6}, {In: 5, Out: 3}} {
+			x := randTensor(r, 2, l.In)
+			w := randWeight(r, int8W, l.Out, l.In)
+			bias := randTensor(r, l.Out).Data
+			got, want := withAndWithout(t, func() *engine.Tensor { return engine.FastCPU{}.Linear(x, w, bias, l) })
+			for i := range want.Data {
+				tol := 1e-5 * math.Sqrt(float64(l.In)) * 4
+				if d := math.Abs(float64(got.Data[i] - want.Data[i])); d > tol*max(1, math.Abs(float64(want.Data[i]))) {
+					t.Fatalf("linear %v int8=%v: output %d = %v with the module, %v with the Go kernels", l, int8W, i, got.Data[i], want.Data[i])
+				}
+			}
+		}
+	}
+}
+
+func TestInstalledNetworksMatchGoKernels(t *testing.T) {
+	for _, name := range []string{"squeezenet1_1", "alexnet"} {
+		arch, err := engine.LookupArch(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []engine.Precision{engine.F32, engine.Int8} {
+			m := weights.Fixture(arch, 7).WithPrecision(p)
+			x := randTensor(rand.New(rand.NewPCG(9, 9)), 1, 3, arch.InputSize, arch.InputSize)
+			got, want := withAndWithout(t, func() *engine.Tensor {
+				res, err := m.Forward(x, engine.ForwardOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res.Logits
+			})
+			var num, den float64
+			for i := range want.Data {
+				d := float64(got.Data[i] - want.Data[i])
+				num, den = num+d*d, den+float64(want.Data[i])*float64(want.Data[i])
+			}
+			if rel := math.Sqrt(num / den); rel > 1e-5 {
+				t.Errorf("%s %s: logits rel L2 %.2g between the module and the Go kernels (limit 1e-5)", name, p, rel)
+			} else {
+				t.Logf("%s %s: logits rel L2 %.2g between the module and the Go kernels", name, p, rel)
+			}
+		}
+	}
+}
+
+func TestInstallRefusesAForeignMemory(t *testing.T) {
+	own := js.Global().Get(MemoryGlobal)
+	if own.IsUndefined() {
+		t.Skip("the runner did not hand over the Go memory: run with -exec scripts/wasm-node-exec")
+	}
+	defer js.Global().Set(MemoryGlobal, own)
+	js.Global().Set(MemoryGlobal, js.Global().Get("WebAssembly").Get("Memory").New(map[string]any{"initial": 1}))
+	if err := Install(); err == nil {
+		Uninstall()
+		t.Fatal("Install accepted a memory that is not the program's")
+	} else if engine.KernelName() == Name {
+		t.Fatalf("Install failed (%v) but left the module installed", err)
+	}
+	js.Global().Delete(MemoryGlobal)
+	if err := Install(); err == nil {
+		Uninstall()
+		t.Fatal("Install succeeded with no memory handed over")
+	}
+}
+
+// BenchmarkForward times whole forward passes with the module and with the Go kernels:
+//
+//	GOOS=js GOARCH=wasm go test -run XXX -bench Forward -exec "$PWD/scripts/wasm-node-exec" ./wasm/cpukernel
+func BenchmarkForward(b *testing.B) {
+	for _, name := range []string{"alexnet", "squeezenet1_1"} {
+		arch, err := engine.LookupArch(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := weights.Fixture(arch, 7)
+		x := randTensor(rand.New(rand.NewPCG(9, 9)), 1, 3, arch.InputSize, arch.InputSize)
+		for _, kernel := range []string{"module", "go"} {
+			b.Run(name+"/"+kernel, func(b *testing.B) {
+				if kernel == "module" {
+					if js.Global().Get(MemoryGlobal).IsUndefined() {
+						b.Skip("no memory handed over: run with -exec scripts/wasm-node-exec")
+					}
+					if err := Install(); err != nil {
+						b.Fatal(err)
+					}
+					defer Uninstall()
+				}
+				for b.Loop() {
+					if _, err := m.Forward(x, engine.ForwardOptions{Keep: func(string) bool { return false }}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

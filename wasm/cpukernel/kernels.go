@@ -1,0 +1,259 @@
+// Package cpukernel generates the WebAssembly SIMD module that runs AlexLens's CPU
+// convolutions and fully connected layers in the browser, and (in the js build) installs it
+// as the engine's block GEMM.
+//
+// Why a generated module: Go's wasm backend keeps each function resumable (its branches
+// dispatch through a table and loop state lives in linear memory), so a Go micro-kernel
+// with archsimd vectors peaks at ~25-28 GFLOP/s per thread, while the same 5 x 8 tile as
+// straight wasm, with its accumulators in wasm locals that the browser keeps in vector
+// registers, runs at ~60 GFLOP/s on the same machine. The module imports the Go program's
+// own memory, so Go passes addresses and nothing is copied.
+//
+// The arithmetic is the Go kernels' exactly: every output of a convolution is accumulated
+// in k order with a separate multiply and add (no fused multiply-add) in float32, then
+// scaled, biased and clamped, so convolutions equal the Go SIMD kernel's results bit for
+// bit. Matrix-vector products sum in a different order (8 partial sums per row).
+package cpukernel
+
+import "math"
+
+// The GEMM tile: MR rows of A by NR columns of B. 5 x 8 keeps 10 accumulators, two B
+// vectors, one broadcast and a product in x86's 16 vector registers; 6 x 8 needs 16 and the
+// browser spills (33 GFLOP/s against 60 in V8 on the development machine), 4 x 8 and
+// 4 x 16 measured 50 and 43.
+const (
+	MR = 5
+	NR = 8
+	// KC is how much of k one pass over the tiles covers: a B panel slice of KC x NR floats
+	// (8 KiB) stays in L1 while every A panel's slice streams past it.
+	KC = 256
+)
+
+// Module returns the kernels as a WebAssembly module importing its memory as env.mem and
+// exporting gemm, matvec_f32 and matvec_i8 (see BlockGEMM in package engine for what they
+// compute; the arguments are addresses and counts, all i32).
+func Module() []byte {
+	return module(gemmFn(), matVecFn(false), matVecFn(true))
+}
+
+// gemmFn: gemm(k, a, aPanels, b, bPanels, c, ldc, scale, bias, relu).
+func gemmFn() *fn {
+	var k, a, mp, b, np, c, ldc, scale, bias, relu int
+	f := newFn("gemm", &k, &a, &mp, &b, &np, &c, &ldc, &scale, &bias, &relu)
+	k0, kc, last := f.local(i32T), f.local(i32T), f.local(i32T)
+	jp, ip, pb0, pa, pb := f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T)
+	pc, row, n, ldc4 := f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T)
+	av := f.local(v128T)
+	bv := [2]int{f.local(v128T), f.local(v128T)}
+	var acc [MR][2]int
+	for i := range acc {
+		acc[i] = [2]int{f.local(v128T), f.local(v128T)}
+	}
+	// eachRow emits body once per tile row with the row's address in row.
+	eachRow := func(body func(i int)) {
+		f.get(pc).set(row)
+		for i := range MR {
+			body(i)
+			if i < MR-1 {
+				f.get(row).get(ldc4).add().set(row)
+			}
+		}
+	}
+
+	f.get(ldc).i32(4).mul().set(ldc4)
+
+	f.block().loop() // for k0 := 0; k0 < k; k0 += KC
+	f.get(k0).get(k).geS().brIf(1)
+	f.get(k).get(k0).sub().set(kc)
+	f.i32(KC).get(kc).get(kc).i32(KC).gtS().sel().set(kc)
+	f.get(k0).get(kc).add().get(k).eq().set(last)
+
+	f.i32(0).set(jp)
+	f.block().loop() // for each B panel (its k0 slice stays in L1)
+	f.get(jp).get(np).geS().brIf(1)
+	f.get(b).get(jp).get(k).mul().get(k0).add().i32(NR * 4).mul().add().set(pb0)
+
+	f.i32(0).set(ip)
+	f.block().loop() // for each A panel
+	f.get(ip).get(mp).geS().brIf(1)
+	f.get(a).get(ip).get(k).mul().get(k0).add().i32(MR * 4).mul().add().set(pa)
+	f.get(pb0).set(pb)
+	f.get(c).get(ip).i32(MR).mul().get(ldc).mul().get(jp).i32(NR).mul().add().i32(4).mul().add().set(pc)
+
+	// The first slice of k starts from zero, later ones from the partial sums in C.
+	f.get(k0).eqz().ifThen()
+	for i := range acc {
+		for j := range 2 {
+			f.v128Zero().set(acc[i][j])
+		}
+	}
+	f.elseDo()
+	eachRow(func(i int) {
+		f.get(row).v128Load(0).set(acc[i][0])
+		f.get(row).v128Load(16).set(acc[i][1])
+	})
+	f.end()
+
+	// The hot loop: one k step of the tile, 20 multiplies and adds on 4 lanes.
+	f.get(kc).set(n)
+	f.block().loop()
+	f.get(n).eqz().brIf(1)
+	f.get(pb).v128Load(0).set(bv[0])
+	f.get(pb).v128Load(16).set(bv[1])
+	for i := range MR {
+		f.get(pa).v128Splat32(4 * i).set(av)
+		for j := range 2 {
+			f.get(acc[i][j]).get(av).get(bv[j]).f32x4Mul().f32x4Add().set(acc[i][j])
+		}
+	}
+	f.inc(pa, MR*4).inc(pb, NR*4)
+	f.get(n).i32(1).sub().set(n)
+	f.br(0)
+	f.end().end()
+
+	// After the last slice: acc*scale + bias, clamped.
+	f.get(last).ifThen()
+	for i := range MR {
+		for j := range 2 {
+			f.get(acc[i][j])
+			f.get(scale).get(ip).i32(MR * 4).mul().add().v128Splat32(4 * i).f32x4Mul()
+			f.get(bias).get(ip).i32(MR * 4).mul().add().v128Splat32(4 * i).f32x4Add()
+			// The clamp: max(v, 0) for ReLU, max(v, -Inf) = v otherwise (NaN stays NaN
+			// either way). It is made here rather than kept in a local: a vector live across
+			// the hot loop would push it past the 15 registers V8 allocates and spill.
+			f.f32(0).f32(float32(math.Inf(-1))).get(relu).sel().f32x4Splat().f32x4Max().set(acc[i][j])
+		}
+	}
+	f.end()
+	eachRow(func(i int) {
+		f.get(row).get(acc[i][0]).v128Store(0)
+		f.get(row).get(acc[i][1]).v128Store(16)
+	})
+
+	f.inc(ip, 1).br(0)
+	f.end().end()
+	f.inc(jp, 1).br(0)
+	f.end().end()
+	f.inc(k0, KC).br(0)
+	f.end().end()
+	return f
+}
+
+// matVecFn: matvec_f32 / matvec_i8 (w, x, n, y, rows, scale, bias, relu): y[o] =
+// clamp(dot(w row o, x)*scale[o] + bias[o]) for o < rows, where w holds rows rows of n
+// float32 or int8 values. Four rows share each load of x (the layer is bound by reading w
+// once); the rows left over go one at a time.
+func matVecFn(int8W bool) *fn {
+	name, wBytes := "matvec_f32", 4
+	if int8W {
+		name, wBytes = "matvec_i8", 1
+	}
+	var w, x, n, y, rows, scale, bias, relu int
+	f := newFn(name, &w, &x, &n, &y, &rows, &scale, &bias, &relu)
+	o, px, i, rowStride, floor := f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(f32T)
+	const maxR = 4
+	var pw [maxR]int
+	var sum [maxR]int
+	var acc [maxR][2]int
+	for r := range maxR {
+		pw[r], sum[r] = f.local(i32T), f.local(f32T)
+		acc[r] = [2]int{f.local(v128T), f.local(v128T)}
+	}
+	xv := [4]int{f.local(v128T), f.local(v128T), f.local(v128T), f.local(v128T)}
+	wv, half := f.local(v128T), f.local(v128T)
+
+	f.get(n).i32(int32(wBytes)).mul().set(rowStride)
+	f.f32(0).f32(float32(math.Inf(-1))).get(relu).sel().set(floor)
+
+	rowBlock := func(R int) {
+		f.block().loop()
+		f.get(rows).get(o).sub().i32(int32(R)).ltS().brIf(1)
+		for r := range R {
+			f.get(w).get(o).get(rowStride).mul().add()
+			if r > 0 {
+				f.get(rowStride).i32(int32(r)).mul().add()
+			}
+			f.set(pw[r])
+			f.v128Zero().set(acc[r][0]).v128Zero().set(acc[r][1])
+		}
+		f.get(x).set(px).get(n).set(i)
+		if !int8W {
+			// 8 floats per row per step: two x vectors shared by R rows.
+			f.block().loop()
+			f.get(i).i32(8).ltS().brIf(1)
+			f.get(px).v128Load(0).set(xv[0]).get(px).v128Load(16).set(xv[1])
+			for r := range R {
+				for j := range 2 {
+					f.get(acc[r][j]).get(pw[r]).v128Load(16 * j).get(xv[j]).f32x4Mul().f32x4Add().set(acc[r][j])
+				}
+				f.inc(pw[r], 32)
+			}
+			f.inc(px, 32).inc(i, -8).br(0)
+			f.end().end()
+		} else {
+			// 16 int8 weights per row per step, widened i8 -> i16 -> i32 -> f32.
+			f.block().loop()
+			f.get(i).i32(16).ltS().brIf(1)
+			for j := range 4 {
+				f.get(px).v128Load(16 * j).set(xv[j])
+			}
+			for r := range R {
+				f.get(pw[r]).v128Load(0).set(wv)
+				for h := range 2 {
+					f.get(wv)
+					if h == 0 {
+						f.i16x8FromI8Lo()
+					} else {
+						f.i16x8FromI8Hi()
+					}
+					f.set(half)
+					for q := range 2 {
+						f.get(acc[r][q]).get(half)
+						if q == 0 {
+							f.i32x4FromI16Lo()
+						} else {
+							f.i32x4FromI16Hi()
+						}
+						f.f32x4FromI32().get(xv[2*h+q]).f32x4Mul().f32x4Add().set(acc[r][q])
+					}
+				}
+				f.inc(pw[r], 16)
+			}
+			f.inc(px, 64).inc(i, -16).br(0)
+			f.end().end()
+		}
+		// Horizontal sums, then the tail of n one value at a time.
+		for r := range R {
+			f.get(acc[r][0]).get(acc[r][1]).f32x4Add().set(acc[r][0])
+			f.get(acc[r][0]).f32x4Lane(0).get(acc[r][0]).f32x4Lane(1).f32Add()
+			f.get(acc[r][0]).f32x4Lane(2).get(acc[r][0]).f32x4Lane(3).f32Add()
+			f.f32Add().set(sum[r])
+		}
+		f.block().loop()
+		f.get(i).eqz().brIf(1)
+		for r := range R {
+			f.get(sum[r]).get(pw[r])
+			if int8W {
+				f.i32Load8S(0).f32FromI32()
+			} else {
+				f.f32Load(0)
+			}
+			f.get(px).f32Load(0).f32Mul().f32Add().set(sum[r])
+			f.inc(pw[r], int32(wBytes))
+		}
+		f.inc(px, 4).inc(i, -1).br(0)
+		f.end().end()
+		for r := range R {
+			// y[o+r] = max(sum*scale[o+r] + bias[o+r], floor)
+			f.get(y).get(o).i32(4).mul().add()
+			f.get(sum[r]).get(scale).get(o).i32(4).mul().add().f32Load(4 * r).f32Mul()
+			f.get(bias).get(o).i32(4).mul().add().f32Load(4 * r).f32Add()
+			f.get(floor).f32Max().f32Store(4 * r)
+		}
+		f.inc(o, int32(R)).br(0)
+		f.end().end()
+	}
+	rowBlock(maxR)
+	rowBlock(1)
+	return f
+}

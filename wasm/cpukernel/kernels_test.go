@@ -1,0 +1,227 @@
+//go:build !js
+
+package cpukernel
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// The generated module runs under Node (the V8 of Chromium) on memory images written here,
+// and its results are compared with the same arithmetic done in Go: bit for bit for the
+// GEMM (same order of float32 multiplies and adds), within float32 rounding of a
+// differently ordered sum for the matrix-vector products.
+
+type kernelCase struct {
+	Fn    string  `json:"fn"`
+	Args  []int32 `json:"args"`
+	Pages int     `json:"pages"`
+	Image string  `json:"image"`
+	Out   string  `json:"out"`
+
+	image []byte
+	check func(t *testing.T, mem []byte)
+}
+
+// arena lays out float32 and int8 arrays in a memory image.
+type arena struct{ b []byte }
+
+func (m *arena) f32s(v []float32) int32 {
+	m.align()
+	at := len(m.b)
+	for _, x := range v {
+		m.b = binary.LittleEndian.AppendUint32(m.b, math.Float32bits(x))
+	}
+	return int32(at)
+}
+
+func (m *arena) i8s(v []int8) int32 {
+	m.align()
+	at := len(m.b)
+	for _, x := range v {
+		m.b = append(m.b, byte(x))
+	}
+	return int32(at)
+}
+
+// align keeps arrays 4-byte aligned but deliberately not 16-byte aligned, as Go's heap
+// may place them.
+func (m *arena) align() {
+	for len(m.b)%16 != 4 {
+		m.b = append(m.b, 0)
+	}
+}
+
+func readF32s(mem []byte, at int32, n int) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(mem[int(at)+4*i:]))
+	}
+	return out
+}
+
+func randF32s(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+func gemmCase(r *rand.Rand, k, mp, np, extraLd int, relu bool) kernelCase {
+	rows, ldc := mp*MR, np*NR+extraLd
+	a, b := randF32s(r, mp*k*MR), randF32s(r, np*k*NR)
+	scale, bias := randF32s(r, rows), randF32s(r, rows)
+	var m arena
+	pa, pb := m.f32s(a), m.f32s(b)
+	pc := m.f32s(make([]float32, rows*ldc))
+	ps, pbias := m.f32s(scale), m.f32s(bias)
+	// Poison C: the kernel must overwrite every tile, not add to what was there.
+	for i := range rows * ldc {
+		binary.LittleEndian.PutUint32(m.b[int(pc)+4*i:], math.Float32bits(1e30))
+	}
+	reluArg := int32(0)
+	if relu {
+		reluArg = 1
+	}
+	c := kernelCase{Fn: "gemm", Args: []int32{int32(k), pa, int32(mp), pb, int32(np), pc, int32(ldc), ps, pbias, reluArg}, image: m.b}
+	c.check = func(t *testing.T, mem []byte) {
+		got := readF32s(mem, pc, rows*ldc)
+		bad := 0
+		for ip := range mp {
+			for i := range MR {
+				row := ip*MR + i
+				for jp := range np {
+					for j := range NR {
+						var acc float32
+						for p := range k {
+							prod := a[(ip*k+p)*MR+i] * b[(jp*k+p)*NR+j]
+							acc = float32(acc + prod)
+						}
+						want := float32(acc*scale[row]) + bias[row]
+						if relu && want < 0 {
+							want = 0
+						}
+						col := jp*NR + j
+						if g := got[row*ldc+col]; math.Float32bits(g) != math.Float32bits(want) && bad < 5 {
+							bad++
+							t.Errorf("gemm k=%d %dx%d panels relu=%v: C[%d][%d] = %v, want %v (bit-exact)", k, mp, np, relu, row, col, g, want)
+						}
+					}
+				}
+				for col := np * NR; col < ldc; col++ {
+					if g := got[row*ldc+col]; g != 1e30 {
+						t.Errorf("gemm wrote C[%d][%d] = %v beyond its %d columns", row, col, g, np*NR)
+					}
+				}
+			}
+		}
+	}
+	return c
+}
+
+func matVecCase(r *rand.Rand, int8W bool, rows, n int, relu bool) kernelCase {
+	x := randF32s(r, n)
+	scale, bias := randF32s(r, rows), randF32s(r, rows)
+	w := make([]float64, rows*n)
+	var m arena
+	var pw int32
+	fnName := "matvec_f32"
+	if int8W {
+		fnName = "matvec_i8"
+		w8 := make([]int8, rows*n)
+		for i := range w8 {
+			w8[i] = int8(r.IntN(256) - 128)
+			w[i] = float64(w8[i])
+		}
+		pw = m.i8s(w8)
+	} else {
+		wf := randF32s(r, rows*n)
+		for i := range wf {
+			w[i] = float64(wf[i])
+		}
+		pw = m.f32s(wf)
+	}
+	px := m.f32s(x)
+	py := m.f32s(make([]float32, rows+1))
+	ps, pbias := m.f32s(scale), m.f32s(bias)
+	reluArg := int32(0)
+	if relu {
+		reluArg = 1
+	}
+	c := kernelCase{Fn: fnName, Args: []int32{pw, px, int32(n), py, int32(rows), ps, pbias, reluArg}, image: m.b}
+	c.check = func(t *testing.T, mem []byte) {
+		got := readF32s(mem, py, rows+1)
+		for o := range rows {
+			var dot, mag float64
+			for i := range n {
+				dot += w[o*n+i] * float64(x[i])
+				mag += math.Abs(w[o*n+i] * float64(x[i]))
+			}
+			want := dot*float64(scale[o]) + float64(bias[o])
+			if relu {
+				want = max(want, 0)
+			}
+			tol := 1e-5*(mag*math.Abs(float64(scale[o]))+math.Abs(float64(bias[o]))) + 1e-30
+			if math.Abs(float64(got[o])-want) > tol {
+				t.Errorf("%s %dx%d relu=%v: y[%d] = %v, want %v (tolerance %.2g)", fnName, rows, n, relu, o, got[o], want, tol)
+			}
+		}
+		if got[rows] != 0 {
+			t.Errorf("%s %dx%d wrote y[%d] beyond its rows", fnName, rows, n, rows)
+		}
+	}
+	return c
+}
+
+func TestModuleMatchesGo(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: the generated module is tested under Node's V8")
+	}
+	r := rand.New(rand.NewPCG(5, 8))
+	var cases []kernelCase
+	// k below, at and across KC; one and several panels; C wider than the panels.
+	for _, k := range []int{1, 27, KC, KC + 1, 2*KC + 37} {
+		cases = append(cases, gemmCase(r, k, 3, 2, 0, false), gemmCase(r, k, 1, 1, 3, true))
+	}
+	for _, int8W := range []bool{false, true} {
+		for _, rc := range [][2]int{{1, 1}, {3, 7}, {4, 16}, {9, 33}, {13, 300}, {8, 1024}} {
+			cases = append(cases, matVecCase(r, int8W, rc[0], rc[1], false), matVecCase(r, int8W, rc[0], rc[1], true))
+		}
+	}
+	dir := t.TempDir()
+	mod := filepath.Join(dir, "kernels.wasm")
+	if err := os.WriteFile(mod, Module(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range cases {
+		c := &cases[i]
+		c.Image, c.Out = filepath.Join(dir, fmt.Sprintf("in%d", i)), filepath.Join(dir, fmt.Sprintf("out%d", i))
+		c.Pages = len(c.image)/65536 + 1
+		if err := os.WriteFile(c.Image, c.image, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec, _ := json.Marshal(cases)
+	if err := os.WriteFile(filepath.Join(dir, "cases.json"), spec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(node, "testdata/harness.js", mod, filepath.Join(dir, "cases.json")).CombinedOutput(); err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	for _, c := range cases {
+		mem, err := os.ReadFile(c.Out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.check(t, mem)
+	}
+}
