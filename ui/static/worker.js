@@ -12,7 +12,12 @@ importScripts("@WASM_EXEC_JS@");
       })
     : fetch(wasm).then(function (r) { return r.arrayBuffer(); })
         .then(function (b) { return WebAssembly.instantiate(b, go.importObject); });
-  load.then(function (r) { return go.run(r.instance); }).catch(function (e) {
+  load.then(function (r) {
+    // Go cannot reach its own instance's memory; wasm/cpukernel needs it to run its
+    // generated SIMD kernels on Go's data in place.
+    self.alexlensGoMemory = r.instance.exports.mem;
+    return go.run(r.instance);
+  }).catch(function (e) {
     // Surface a start failure to the page as a protocol error for every request.
     self.postMessage({ json: JSON.stringify({ id: -1, kind: "error", error: "the engine failed to start: " + e }) });
     throw e;

@@ -17,6 +17,7 @@ import (
 	"syscall/js"
 	"time"
 
+	"github.com/alexlens/alexlens/wasm/cpukernel"
 	"github.com/alexlens/alexlens/wasm/jsutil"
 	"github.com/alexlens/alexlens/wasm/protocol"
 	"github.com/alexlens/alexlens/wasm/session"
@@ -34,6 +35,11 @@ type job struct {
 }
 
 func main() {
+	// The generated wasm SIMD kernels (wasm/cpukernel) when the browser runs them; the Go
+	// kernels otherwise. The engine's answers say which (KernelName).
+	if err := cpukernel.Install(); err != nil {
+		js.Global().Get("console").Call("log", "alexlens engine: using the Go kernels: "+err.Error())
+	}
 	if isHelper() { // one of several workers sharing each pass (threads.go)
 		helperMain()
 		return

@@ -114,5 +114,8 @@
         return fetch(wasm).then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.instantiate(b, go.importObject); });
       })
     : fetch(wasm).then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.instantiate(b, go.importObject); });
-  load.then(function (r) { return go.run(r.instance); }).catch(function (e) { failAll("the engine failed to start: " + e); markStarted(); });
+  load.then(function (r) {
+    self.alexlensGoMemory = r.instance.exports.mem; // for wasm/cpukernel (see worker.js)
+    return go.run(r.instance);
+  }).catch(function (e) { failAll("the engine failed to start: " + e); markStarted(); });
 })();
