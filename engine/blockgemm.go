@@ -26,6 +26,12 @@ type BlockGEMM struct {
 	// scale and bias have aPanels*MR values.
 	GEMM func(k int, a []float32, aPanels int, b []float32, bPanels int, c []float32, ldc int, scale, bias []float32, relu bool)
 
+	// PackB, when set, writes B's panels itself (else im2colPanel does, in Go): for panel p,
+	// row r = (ci*kh+ky)*kw+kx < k = cin*kh*kw and column j < NR,
+	// dst[(p*k+r)*NR+j] = src[ci*chanStride + ky*rowStep + kx*colStep + offs[p*NR+j]].
+	// Every such index lies in src (conv2DBlock pads the input so that it does).
+	PackB func(dst, src []float32, cin, kh, kw, chanStride, rowStep, colStep int, offs []int32, bPanels int)
+
 	// MatVec sets y[o] = act(dot(w[o*n:(o+1)*n], x)*scale[o] + bias[o]) for o < len(y),
 	// n = len(x), with w float32 (MatVecF32) or int8 (MatVecI8); act is ReLU if relu.
 	MatVecF32 func(w, x, y, scale, bias []float32, relu bool)
@@ -50,8 +56,9 @@ func UseBlockGEMM(g *BlockGEMM) error {
 var blockScratch = sync.Pool{New: func() any { return new(blockBuffers) }}
 
 type blockBuffers struct {
-	b, c, scale, bias []float32
-	conv              convScratch
+	b, c, scale, bias, padded []float32
+	offs                      []int32
+	conv                      convScratch
 }
 
 func grow(s []float32, n int) []float32 {
@@ -96,10 +103,14 @@ func conv2DBlock(g *BlockGEMM, x *Tensor, w *Weight, bias []float32, c ConvSpec,
 		}
 		for b := 0; b < n; b++ {
 			in := x.Data[(b*c.In+grp*cinG)*h*wd : (b*c.In+(grp+1)*cinG)*h*wd]
-			for bp := 0; bp < bPanels; bp++ {
-				p0 := bp * g.NR
-				buf.conv.b = buf.b[bp*pw.k*g.NR : (bp+1)*pw.k*g.NR]
-				im2colPanel(&buf.conv, in, cinG, h, wd, ow, p0, min(g.NR, plane-p0), g.NR, c)
+			if g.PackB != nil {
+				packBPadded(g, buf, in, cinG, h, wd, oh, ow, bPanels, c)
+			} else {
+				for bp := 0; bp < bPanels; bp++ {
+					p0 := bp * g.NR
+					buf.conv.b = buf.b[bp*pw.k*g.NR : (bp+1)*pw.k*g.NR]
+					im2colPanel(&buf.conv, in, cinG, h, wd, ow, p0, min(g.NR, plane-p0), g.NR, c)
+				}
 			}
 			a := pw.data[grp*pw.panels*pw.k*pw.mr : (grp+1)*pw.panels*pw.k*pw.mr]
 			g.GEMM(pw.k, a, pw.panels, buf.b, bPanels, buf.c, ldc, buf.scale, buf.bias, c.ReLU)
@@ -110,6 +121,37 @@ func conv2DBlock(g *BlockGEMM, x *Tensor, w *Weight, bias []float32, c ConvSpec,
 		}
 	}
 	buf.conv.b = nil
+}
+
+// packBPadded has the block GEMM pack B from a zero-padded copy of one group's input, so
+// that every window lies inside it and the packer needs no bounds tests. Each output
+// position's offset is its window's top-left corner in the padded planes; the columns past
+// the last position (in the last panel) read offset 0 and are discarded with C's padding.
+func packBPadded(g *BlockGEMM, buf *blockBuffers, in []float32, cinG, h, w, oh, ow, bPanels int, c ConvSpec) {
+	src, hp, wp := in, h, w
+	if c.PadT != 0 || c.PadB != 0 || c.PadL != 0 || c.PadR != 0 {
+		hp, wp = h+c.PadT+c.PadB, w+c.PadL+c.PadR
+		buf.padded = grow(buf.padded, cinG*hp*wp)
+		clear(buf.padded)
+		for ci := 0; ci < cinG; ci++ {
+			for y := 0; y < h; y++ {
+				at := (ci*hp+y+c.PadT)*wp + c.PadL
+				copy(buf.padded[at:at+w], in[(ci*h+y)*w:(ci*h+y+1)*w])
+			}
+		}
+		src = buf.padded
+	}
+	if cap(buf.offs) < bPanels*g.NR {
+		buf.offs = make([]int32, bPanels*g.NR)
+	}
+	offs := buf.offs[:bPanels*g.NR]
+	clear(offs[oh*ow:])
+	for oy := 0; oy < oh; oy++ {
+		for ox := 0; ox < ow; ox++ {
+			offs[oy*ow+ox] = int32(oy*c.StrideH*wp + ox*c.StrideW)
+		}
+	}
+	g.PackB(buf.b, src, cinG, c.KH, c.KW, hp*wp, c.DilH*wp, c.DilW, offs, bPanels)
 }
 
 // linearBlock is Linear through an installed block GEMM, one matrix-vector product per

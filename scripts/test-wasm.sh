@@ -15,6 +15,10 @@ run() { # GOTOOLCHAIN GOEXPERIMENT
 	goroot=$(GOTOOLCHAIN=$1 go env GOROOT)
 	PATH="$goroot/lib/wasm:$PATH" GOTOOLCHAIN=$1 GOEXPERIMENT=$2 GOOS=js GOARCH=wasm \
 		go test -count=1 -run "$tests" ./engine
+	# The generated kernel module installed in a Go wasm program, against the Go kernels;
+	# wasm-node-exec hands the program its memory as the browser pages do.
+	GOTOOLCHAIN=$1 GOEXPERIMENT=$2 GOOS=js GOARCH=wasm \
+		go test -count=1 -exec "$PWD/scripts/wasm-node-exec" ./wasm/cpukernel
 }
 echo "test-wasm: portable kernels ($(go env GOVERSION), js/wasm under node)"
 run local ""

@@ -57,17 +57,17 @@ func Install() error {
 		return fmt.Errorf("cpukernel: instantiating the kernels: %w", err)
 	}
 	ex := inst.Get("exports")
-	k := &kernels{gemm: ex.Get("gemm"), matVecF32: ex.Get("matvec_f32"), matVecI8: ex.Get("matvec_i8")}
+	k := &kernels{gemm: ex.Get("gemm"), packB: ex.Get("pack_b"), matVecF32: ex.Get("matvec_f32"), matVecI8: ex.Get("matvec_i8")}
 	return engine.UseBlockGEMM(&engine.BlockGEMM{
 		Name: Name, MR: MR, NR: NR,
-		GEMM: k.GEMM, MatVecF32: k.MatVecF32, MatVecI8: k.MatVecI8,
+		GEMM: k.GEMM, PackB: k.PackB, MatVecF32: k.MatVecF32, MatVecI8: k.MatVecI8,
 	})
 }
 
 // Uninstall returns the engine to its Go kernels (benchmarks compare both).
 func Uninstall() { engine.UseBlockGEMM(nil) }
 
-type kernels struct{ gemm, matVecF32, matVecI8 js.Value }
+type kernels struct{ gemm, packB, matVecF32, matVecI8 js.Value }
 
 // The module reads and writes wherever the addresses point, so every size is checked here,
 // before the call, against the slices it will touch: a mistake panics with the shapes
@@ -91,6 +91,29 @@ func (k *kernels) GEMM(kk int, a []float32, aPanels int, b []float32, bPanels in
 	runtime.KeepAlive(c)
 	runtime.KeepAlive(scale)
 	runtime.KeepAlive(bias)
+}
+
+func (k *kernels) PackB(dst, src []float32, cin, kh, kw, chanStride, rowStep, colStep int, offs []int32, bPanels int) {
+	if cin < 1 || kh < 1 || kw < 1 || bPanels < 1 || chanStride < 0 || rowStep < 0 || colStep < 0 {
+		panic(fmt.Sprintf("cpukernel: pack_b of %d channels, %dx%d window, %d panels, strides %d/%d/%d", cin, kh, kw, bPanels, chanStride, rowStep, colStep))
+	}
+	if len(offs) < bPanels*NR || len(dst) < bPanels*cin*kh*kw*NR {
+		panic(fmt.Sprintf("cpukernel: pack_b has %d offsets (want %d) and %d values of room (want %d)", len(offs), bPanels*NR, len(dst), bPanels*cin*kh*kw*NR))
+	}
+	hi := 0
+	for _, o := range offs[:bPanels*NR] {
+		if o < 0 {
+			panic(fmt.Sprintf("cpukernel: pack_b offset %d", o))
+		}
+		hi = max(hi, int(o))
+	}
+	if last := (cin-1)*chanStride + (kh-1)*rowStep + (kw-1)*colStep + hi; last >= len(src) {
+		panic(fmt.Sprintf("cpukernel: pack_b would read value %d of a %d-value input", last, len(src)))
+	}
+	k.packB.Invoke(addrOf(dst), addrOf(src), cin, kh, kw, chanStride, rowStep, colStep, addrOf(offs), bPanels)
+	runtime.KeepAlive(dst)
+	runtime.KeepAlive(src)
+	runtime.KeepAlive(offs)
 }
 
 func (k *kernels) MatVecF32(w, x, y, scale, bias []float32, relu bool) {

@@ -69,6 +69,7 @@ func TestInstalledConvEqualsGoKernels(t *testing.T) {
 		{"5x5-pad2", engine.ConvSpec{In: 12, Out: 21, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, DilH: 1, DilW: 1, Groups: 1, ReLU: true}, 13},
 		{"3x3-k-across-KC", engine.ConvSpec{In: 40, Out: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, DilH: 1, DilW: 1, Groups: 1}, 9},
 		{"1x1-squeeze", engine.ConvSpec{In: 64, Out: 16, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1, ReLU: true}, 11},
+		{"dilated-stride2", engine.ConvSpec{In: 5, Out: 6, KH: 3, KW: 2, StrideH: 2, StrideW: 1, PadT: 2, PadL: 1, PadB: 0, PadR: 3, DilH: 2, DilW: 3, Groups: 1}, 12},
 		{"grouped", engine.ConvSpec{In: 8, Out: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, DilH: 1, DilW: 1, Groups: 2, ReLU: true}, 10},
 	}
 	for _, s := range specs {

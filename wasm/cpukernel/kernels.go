@@ -33,7 +33,73 @@ const (
 // exporting gemm, matvec_f32 and matvec_i8 (see BlockGEMM in package engine for what they
 // compute; the arguments are addresses and counts, all i32).
 func Module() []byte {
-	return module(gemmFn(), matVecFn(false), matVecFn(true))
+	return module(gemmFn(), packBFn(), matVecFn(false), matVecFn(true))
+}
+
+// packBFn: pack_b(dst, src, cin, kh, kw, chanStride, rowStep, colStep, offs, bPanels)
+// writes the im2col of a convolution's (padded) input in the panel layout gemm reads:
+// for panel p, row r = (ci*kh+ky)*kw+kx and column j < NR,
+//
+//	dst[(p*k + r)*NR + j] = src[ci*chanStride + ky*rowStep + kx*colStep + offs[p*NR+j]]
+//
+// with k = cin*kh*kw. offs holds each output position's offset in the input (its window's
+// top-left corner); strides and offsets count floats, and every address they form must lie
+// in src (the caller pads the input so that windows never leave it). A panel whose eight
+// columns are consecutive in memory (stride 1, one output row) is copied two vectors at a
+// time; the others are gathered value by value.
+func packBFn() *fn {
+	var dst, src, cin, kh, kw, chanStride, rowStep, colStep, offs, np int
+	f := newFn("pack_b", &dst, &src, &cin, &kh, &kw, &chanStride, &rowStep, &colStep, &offs, &np)
+	p, ci, ky, kx, chanBase, rowBase, at := f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T)
+	var off [NR]int
+	for j := range off {
+		off[j] = f.local(i32T)
+	}
+	// Strides in bytes from here on.
+	for _, l := range []int{chanStride, rowStep, colStep} {
+		f.get(l).i32(4).mul().set(l)
+	}
+	// rows emits the loops over ci, ky, kx with body reading from address at.
+	rows := func(body func()) {
+		f.get(src).set(chanBase).get(cin).set(ci)
+		f.loop() // ci (cin >= 1)
+		f.get(chanBase).set(rowBase).get(kh).set(ky)
+		f.loop() // ky
+		f.get(rowBase).set(at).get(kw).set(kx)
+		f.loop() // kx
+		body()
+		f.inc(dst, NR*4)
+		f.get(at).get(colStep).add().set(at)
+		f.get(kx).i32(1).sub().set(kx).get(kx).brIf(0)
+		f.end()
+		f.get(rowBase).get(rowStep).add().set(rowBase)
+		f.get(ky).i32(1).sub().set(ky).get(ky).brIf(0)
+		f.end()
+		f.get(chanBase).get(chanStride).add().set(chanBase)
+		f.get(ci).i32(1).sub().set(ci).get(ci).brIf(0)
+		f.end()
+	}
+
+	f.block().loop() // for each panel
+	f.get(p).get(np).geS().brIf(1)
+	for j := range off {
+		f.get(offs).get(p).i32(NR * 4).mul().add().mem(0x28, 4*j).i32(4).mul().set(off[j]) // i32.load
+	}
+	f.get(off[NR-1]).get(off[0]).sub().i32((NR - 1) * 4).eq().ifThen()
+	rows(func() {
+		f.get(dst).get(at).get(off[0]).add().v128Load(0).v128Store(0)
+		f.get(dst).get(at).get(off[0]).add().v128Load(16).v128Store(16)
+	})
+	f.elseDo()
+	rows(func() {
+		for j := range off {
+			f.get(dst).get(at).get(off[j]).add().f32Load(0).f32Store(4 * j)
+		}
+	})
+	f.end()
+	f.inc(p, 1).br(0)
+	f.end().end()
+	return f
 }
 
 // gemmFn: gemm(k, a, aPanels, b, bPanels, c, ldc, scale, bias, relu).
