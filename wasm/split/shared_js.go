@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"syscall/js"
 	"time"
+	"unsafe"
 )
 
 // SharedExchange is the Exchanger of Web Workers on a cross-origin isolated page: the
@@ -72,11 +73,13 @@ func NewSharedExchange(part, parts int, buf js.Value) (*SharedExchange, error) {
 		atomics: js.Global().Get("Atomics"),
 		ctl:     js.Global().Get("Int32Array").New(buf, 0, words),
 	}
+	x := &SharedExchange{core: sharedCore{part: part, parts: parts, capacity: capacity, mem: m, timeout: DefaultSharedTimeout}}
 	u8 := js.Global().Get("Uint8Array")
 	for s := 0; s < 2*parts; s++ {
 		m.slots = append(m.slots, u8.New(buf, 4*words+s*capacity*4, capacity*4))
+		m.headers = append(m.headers, u8.New(buf, 4*x.core.header(s, 0), 12))
 	}
-	return &SharedExchange{core: sharedCore{part: part, parts: parts, capacity: capacity, mem: m, timeout: DefaultSharedTimeout}}, nil
+	return x, nil
 }
 
 // SetTimeout changes how long AllGather waits for another part's share (DefaultSharedTimeout).
@@ -99,10 +102,11 @@ func (x *SharedExchange) Fail(error) { x.core.fail() }
 func (x *SharedExchange) Release() {}
 
 // jsMem is a SharedArrayBuffer seen through an Int32Array (the control words, for Atomics)
-// and one Uint8Array per data slot (for js.CopyBytesToJS and js.CopyBytesToGo).
+// and Uint8Arrays over each data slot and each slot's header (for js.CopyBytesToJS and
+// js.CopyBytesToGo).
 type jsMem struct {
-	atomics, ctl js.Value
-	slots        []js.Value
+	atomics, ctl   js.Value
+	slots, headers []js.Value
 }
 
 func (m *jsMem) load(i int) int32     { return int32(m.atomics.Call("load", m.ctl, i).Int()) }
@@ -129,4 +133,12 @@ func (m *jsMem) get(s int, dst []float32) {
 	if len(dst) > 0 {
 		js.CopyBytesToGo(float32Bytes(dst), m.slots[s])
 	}
+}
+
+func (m *jsMem) putHeader(s int, h *[3]int32) {
+	js.CopyBytesToJS(m.headers[s], unsafe.Slice((*byte)(unsafe.Pointer(h)), 12))
+}
+
+func (m *jsMem) getHeader(s int, h *[3]int32) {
+	js.CopyBytesToGo(unsafe.Slice((*byte)(unsafe.Pointer(h)), 12), m.headers[s])
 }

@@ -55,6 +55,16 @@ func (m *goMem) wait(i int, v int32, d time.Duration) error {
 	}
 	return nil
 }
+func (m *goMem) putHeader(s int, h *[3]int32) {
+	for i, v := range h {
+		m.words[1+(len(m.slots)/2)+3*s+i].Store(v)
+	}
+}
+func (m *goMem) getHeader(s int, h *[3]int32) {
+	for i := range h {
+		h[i] = m.words[1+(len(m.slots)/2)+3*s+i].Load()
+	}
+}
 func (m *goMem) put(s int, src []float32) { copy(m.slots[s], src) }
 func (m *goMem) get(s int, dst []float32) { copy(dst, m.slots[s]) }
 
