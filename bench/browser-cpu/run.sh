@@ -59,8 +59,10 @@ section = ("<!-- browser-cpu:begin -->\n## Browser CPU\n\n"
            "GOEXPERIMENT=simd build (wasm SIMD micro-kernel and max pool), `alexlens-int8` the same "
            "with int8 weights (per output channel; activations stay float32), `alexlens-portable` "
            "the Go 1.26 build without SIMD. At N threads AlexLens runs N Web Workers that split every "
-           "convolution and linear layer by output channels and exchange the shares over "
-           "MessageChannels (wasm/split); the peers use their own wasm threads.\n\n"
+           "convolution and linear layer by output channels and exchange the shares through a "
+           "SharedArrayBuffer (the page is cross-origin isolated; `alexlens-ports`, when run, "
+           "exchanges over MessageChannels instead) (wasm/split); the peers use their own wasm "
+           "threads.\n\n"
            + report + "<!-- browser-cpu:end -->")
 if "<!-- browser-cpu:begin -->" in text:
     text = re.sub(r"<!-- browser-cpu:begin -->.*?<!-- browser-cpu:end -->", lambda m: section, text, flags=re.S)

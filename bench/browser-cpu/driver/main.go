@@ -31,6 +31,7 @@ import (
 
 type result struct {
 	Engine, Net, Version, Kernel, Error string
+	Exchange                            string // how AlexLens's workers exchange layer outputs
 	Threads                             int
 	Isolated                            bool
 	Times                               []float64
@@ -61,6 +62,7 @@ func main() {
 	warmup := flag.Int("warmup", 5, "forward passes before timing")
 	runs := flag.Int("runs", 20, "timed forward passes")
 	out := flag.String("out", "", "also write the report to this file")
+	query := flag.String("query", "", "more page parameters (name=value&...), appended to the page's URL")
 	flag.Parse()
 
 	loadBefore := loadAvg()
@@ -103,6 +105,9 @@ func main() {
 	for _, n := range strings.Split(*nets, ",") {
 		for _, t := range strings.Split(*threads, ",") {
 			url := fmt.Sprintf("%s/page/index.html?engines=%s&net=%s&threads=%s&warmup=%d&runs=%d", base, *engines, n, t, *warmup, *runs)
+			if *query != "" {
+				url += "&" + *query
+			}
 			rs, err := runPage(browser, url)
 			if err != nil {
 				log.Fatalf("driver: %s threads=%s: %v", n, t, err)
@@ -115,8 +120,8 @@ func main() {
 				} else {
 					log.Printf("%s %s threads=%s: median %.1f ms", r.Engine, n, t, median(r.Times))
 					if len(r.ExchangeMs) > 0 {
-						log.Printf("  of which exchanges (sending shares, waiting for the other parts): median %.1f ms; a bare exchange: %.2f ms (1 float), %.2f ms (96800 floats)",
-							median(r.ExchangeMs), r.ExchangeBare["1"], r.ExchangeBare["96800"])
+						log.Printf("  of which exchanges over %s (sending shares, waiting for the other parts): median %.1f ms; a bare exchange: %.3f ms (1 float), %.3f ms (96800 floats)",
+							r.Exchange, median(r.ExchangeMs), r.ExchangeBare["1"], r.ExchangeBare["96800"])
 					}
 				}
 				results = append(results, r)
@@ -233,8 +238,8 @@ func render(results []result, ref reference, ua string, warmup, runs int, load s
 		w("\n")
 		for _, r := range cols {
 			if len(r.ExchangeMs) > 0 {
-				w("\n%s at %d workers: exchanges take %.1f ms of a pass (median; sending shares and waiting for the other parts); one bare exchange costs %.2f ms with a 1-float share and %.2f ms with a 96800-float share (conv1's half).\n",
-					r.Engine, r.Threads, median(r.ExchangeMs), r.ExchangeBare["1"], r.ExchangeBare["96800"])
+				w("\n%s at %d workers, exchanging over %s: exchanges take %.1f ms of a pass (median; sending shares and waiting for the other parts); one bare exchange costs %.3f ms with a 1-float share and %.3f ms with a 96800-float share (AlexNet conv1's half).\n",
+					r.Engine, r.Threads, r.Exchange, median(r.ExchangeMs), r.ExchangeBare["1"], r.ExchangeBare["96800"])
 			}
 		}
 	}

@@ -39,16 +39,23 @@
   const engines = {
     // AlexLens: cfg.threads Go wasm instances, each in its own worker (alexlens-worker.js).
     // The "alexlens-portable" engine is the Go 1.26 build without SIMD, for comparison.
+    // At several threads the workers exchange layer outputs through a SharedArrayBuffer when
+    // the page is cross-origin isolated, else over MessageChannels; "alexlens-ports" always
+    // uses the MessageChannels, for comparison.
     alexlens: function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32"); },
+    "alexlens-ports": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", "ports"); },
     "alexlens-int8": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "int8"); },
+    // "alexlens-gokernel" is the same build with the Go archsimd micro-kernel instead of the
+    // generated wasm module (wasm/cpukernel), for comparison.
+    "alexlens-gokernel": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", undefined, "go"); },
     "alexlens-portable": function () { return runAlexLens("alexlens-portable.wasm", "wasm_exec-portable.js", "f32"); },
     ort: runORT,
     tfjs: runTFJS,
   };
 
-  function startWorker(wasm, execJS) {
+  function startWorker(wasm, execJS, kernel) {
     const w = new Worker("alexlens-worker.js?wasm=" + encodeURIComponent("/alexlens/" + wasm) +
-      "&exec=" + encodeURIComponent("/alexlens/" + execJS));
+      "&exec=" + encodeURIComponent("/alexlens/" + execJS) + (kernel ? "&kernel=" + kernel : ""));
     let pending = null;
     const ready = new Promise(function (resolve, reject) {
       pending = { resolve: resolve, reject: reject };
@@ -72,13 +79,21 @@
   }
 
   // AlexLens at N threads is N workers, each one Go wasm instance holding 1/N of the
-  // weights, exchanging layer outputs over a full mesh of MessageChannels (wasm/split).
-  async function runAlexLens(wasm, execJS, precision) {
+  // weights, exchanging layer outputs (wasm/split) through one SharedArrayBuffer when the
+  // page is cross-origin isolated (and exchange is not "ports"), else over a full mesh of
+  // MessageChannels.
+  async function runAlexLens(wasm, execJS, precision, exchange, kernel) {
     const n = cfg.threads;
     const workers = [];
-    for (let i = 0; i < n; i++) workers.push(startWorker(wasm, execJS));
+    for (let i = 0; i < n; i++) workers.push(startWorker(wasm, execJS, kernel));
     const hellos = await Promise.all(workers.map(function (w) { return w.ready; }));
+    let exchangeKind = "";
     if (n > 1) {
+      let shared = null;
+      if (exchange !== "ports" && self.crossOriginIsolated && typeof SharedArrayBuffer === "function") {
+        const size = await workers[0].call({ op: "sharedBytes", net: cfg.net, parts: n });
+        shared = new SharedArrayBuffer(size.bytes);
+      }
       const ports = workers.map(function () { return new Array(n).fill(null); });
       for (let i = 0; i < n; i++) {
         for (let j = i + 1; j < n; j++) {
@@ -87,10 +102,11 @@
           ports[j][i] = ch.port2;
         }
       }
-      await Promise.all(workers.map(function (w, i) {
+      const peers = await Promise.all(workers.map(function (w, i) {
         const mine = ports[i].filter(function (p) { return p !== null; });
-        return w.call({ op: "peers", part: i, parts: n, ports: ports[i] }, mine);
+        return w.call({ op: "peers", part: i, parts: n, ports: ports[i], shared: shared }, mine);
       }));
+      exchangeKind = peers[0].exchange;
     }
     const weights = await fetchBuf("/data/" + cfg.net + ".pth");
     await Promise.all(workers.map(function (w) {
@@ -99,12 +115,12 @@
     const input = new Float32Array(await fetchBuf("/data/input.bin"));
     await Promise.all(workers.map(function (w) { return w.call({ op: "input", input: input }); }));
     const peak = await workers[0].call({ op: "peak" });
-    const info = { kernel: hellos[0].kernel, peakGFLOPS: peak.gflops, workers: n, layers: {}, order: null, exchangeMs: [] };
+    const info = { kernel: hellos[0].kernel, peakGFLOPS: peak.gflops, workers: n, exchange: exchangeKind, layers: {}, order: null, exchangeMs: [] };
     if (n > 1) {
       // The bare cost of an exchange: a tiny share (latency) and conv1's share (AlexNet's largest).
       info.exchangeBare = {};
       for (const size of [1, 96800]) {
-        const rs = await Promise.all(workers.map(function (w) { return w.call({ op: "exchange", n: 50, size: size }); }));
+        const rs = await Promise.all(workers.map(function (w) { return w.call({ op: "exchange", n: 200, size: size }); }));
         info.exchangeBare[size] = rs[0].ms;
       }
     }

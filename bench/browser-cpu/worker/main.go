@@ -3,8 +3,12 @@
 // Command worker is AlexLens's engine as the browser CPU benchmark runs it: one Go wasm
 // instance in a Web Worker (page/alexlens-worker.js starts it). It answers three messages:
 //
-//	{op: "peers", part, parts, ports: [MessagePort...]} -> {}: this worker is part `part` of a
-//	                          pass split over `parts` workers (wasm/split); ports[p] leads to part p
+//	{op: "sharedBytes", net, parts} -> {bytes}: the size of the SharedArrayBuffer for a
+//	                          shared exchange (wasm/split.SharedExchange) among parts workers
+//	{op: "peers", part, parts, ports: [MessagePort...], shared?: SharedArrayBuffer} -> {exchange}:
+//	                          this worker is part `part` of a pass split over `parts` workers
+//	                          (wasm/split); with shared the parts exchange through that
+//	                          buffer, else over the ports (ports[p] leads to part p)
 //	{op: "load", name, weights: ArrayBuffer, precision: "f32"|"int8"} -> {kernel}
 //	{op: "run", input: Float32Array, warmup, runs} -> {times, layers, top5, logits}
 //	{op: "exchange", n, size} -> {ms}: one all-gather of size floats per share, averaged over n
@@ -19,6 +23,7 @@ import (
 	"time"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/wasm/cpukernel"
 	"github.com/alexlens/alexlens/wasm/jsutil"
 	"github.com/alexlens/alexlens/wasm/split"
 	"github.com/alexlens/alexlens/weights"
@@ -34,6 +39,11 @@ type state struct {
 }
 
 func main() {
+	// The generated wasm kernels, unless the page kept them out (?kernel=go) or the browser
+	// cannot run them; the reply's kernel name says which ran.
+	if err := cpukernel.Install(); err != nil {
+		js.Global().Get("console").Call("log", "alexlens: Go kernels: "+err.Error())
+	}
 	reqs := make(chan js.Value, 4)
 	js.Global().Set("onmessage", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		reqs <- args[0].Get("data")
@@ -59,14 +69,33 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 		}
 	}()
 	switch op := data.Get("op").String(); op {
+	case "sharedBytes":
+		a, err := engine.LookupArch(data.Get("net").String())
+		if err != nil {
+			return nil, err
+		}
+		parts := data.Get("parts").Int()
+		capacity, err := split.ShareCapacity(a, parts)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"bytes": split.SharedBytes(parts, capacity)}, nil
 	case "peers":
 		st.part, st.parts = data.Get("part").Int(), data.Get("parts").Int()
+		if sab := data.Get("shared"); sab.Truthy() {
+			x, err := split.NewSharedExchange(st.part, st.parts, sab)
+			if err != nil {
+				return nil, err
+			}
+			st.x = &timedExchange{x: x}
+			return map[string]any{"exchange": "shared memory"}, nil
+		}
 		ports := make([]js.Value, st.parts)
 		for i := range ports {
 			ports[i] = data.Get("ports").Index(i)
 		}
 		st.x = &timedExchange{x: split.NewPortExchange(st.part, ports)}
-		return map[string]any{}, nil
+		return map[string]any{"exchange": "MessageChannels"}, nil
 	case "load":
 		m, err := weights.LoadBytes(jsutil.Bytes(js.Global().Get("Uint8Array").New(data.Get("weights"))), data.Get("name").String())
 		if err != nil {
@@ -150,6 +179,13 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 		}
 		n, size := data.Get("n").Int(), data.Get("size").Int()
 		share := make([]float32, size)
+		// A few untimed exchanges first: the parts get the request at different times, and
+		// the first exchange would count that skew as exchange time.
+		for i := 1; i <= 5; i++ {
+			if _, err := st.x.AllGather(900_000+i, share); err != nil {
+				return nil, err
+			}
+		}
 		start := time.Now()
 		for i := 1; i <= n; i++ {
 			if _, err := st.x.AllGather(1_000_000+i, share); err != nil {
