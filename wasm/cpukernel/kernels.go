@@ -83,7 +83,7 @@ func packBFn() *fn {
 	f.block().loop() // for each panel
 	f.get(p).get(np).geS().brIf(1)
 	for j := range off {
-		f.get(offs).get(p).i32(NR * 4).mul().add().mem(0x28, 4*j).i32(4).mul().set(off[j]) // i32.load
+		f.get(offs).get(p).i32(NR*4).mul().add().mem(0x28, 4*j).i32(4).mul().set(off[j]) // i32.load
 	}
 	f.get(off[NR-1]).get(off[0]).sub().i32((NR - 1) * 4).eq().ifThen()
 	rows(func() {
