@@ -16,10 +16,12 @@ import (
 //
 // Layout, in 32-bit words (the control block) followed by the data slots:
 //
-//	word 0                    abort: 0, or 1 + the part that gave up (Fail)
-//	word 1 + p                ready[p]: the last round part p has published
-//	word 1 + n + 3*s + 0..2   slot s's header: round, seq, total (s = 2*p + round%2)
+//	word 0                     abort: 0, or 1 + the part that gave up (Fail)
+//	word 1 + p                 ready[p]: the last round part p has published
+//	word 1 + n + p             done[p]: the last round part p has copied every share of
+//	word 1 + 2n + 3*s + 0..2   slot s's header: round, seq, total (s = 2*p + round%2)
 //	then 2*n slots of capacity float32 values: part p's slots are 2*p and 2*p + 1
+//	(n parts; the control words are padded to a multiple of 8 bytes)
 //
 // A round is one slot-sized piece of an all-gather. An exchange whose shares all fit a slot
 // is one round; a larger one (a batch, a bigger image than the buffer was sized for) takes
@@ -37,10 +39,13 @@ import (
 // had copied p's round r-2 slot out. So when p overwrites that slot, every q is done with
 // it. The same argument bounds how far ahead a part can run: p cannot publish round r+1
 // before every q has published round r, so while q reads p's round r, ready[p] is r or r+1
-// and slot 2p + r%2 still holds round r. The all-gather is itself the barrier that a
-// second "done copying" counter would add. The reader still checks that the slot's header
-// names the round (and exchange) it expects, so that a part that broke the protocol is an
-// error, never silent wrong numbers.
+// and slot 2p + r%2 still holds round r. So the all-gather is itself a barrier, and the
+// done counters are a safety net on top: before writing round r, part p also waits until
+// done[q] >= r-2 for every q, which by the argument above is always already true (a load
+// per part, no wait). They keep the slots safe by construction should the all-gather ever
+// stop being a full barrier (say, a part that skips waiting for parts with empty shares).
+// The reader also checks that the slot's header names the round and exchange it expects
+// before copying: a part that ran ahead or runs another pass is an error.
 //
 // Memory order: the writer copies its data and the slot's header, then stores ready[p]
 // with Atomics.store; the reader sees ready[p] through Atomics.load or Atomics.wait before
@@ -49,8 +54,9 @@ import (
 // model's synchronizes-with, as Go's sync/atomic in the tests).
 //
 // Cost: each call from Go to JavaScript costs about 1-3 µs in Chromium, so a round makes
-// as few as it can: the writer copies the data and the header (two copies), stores its
-// counter and notifies; a reader loads a counter, copies the header, copies the data.
+// few: the writer loads the others' done counters, copies the data and the header (two
+// copies), stores its ready counter and notifies; a reader loads a counter, copies the
+// header and the data, and at the end of the round stores its done counter and notifies.
 
 // sharedMem is the memory a shared exchange works on: a SharedArrayBuffer in the browser,
 // Go memory with sync/atomic in the tests.
@@ -87,7 +93,7 @@ const maxRound = math.MaxInt32 - 1
 // SharedWords is the number of 32-bit control words before the data slots for parts parts.
 // The data start on a multiple of 8 bytes.
 func SharedWords(parts int) int {
-	w := 1 + parts + 3*2*parts
+	w := 1 + 2*parts + 3*2*parts
 	return (w + 1) / 2 * 2
 }
 
@@ -155,8 +161,11 @@ type sharedCore struct {
 	round                 int32 // the last round this part took part in
 }
 
-func (x *sharedCore) readyWord(p int) int     { return 1 + p }
-func (x *sharedCore) header(s, field int) int { return 1 + x.parts + 3*s + field }
+func (x *sharedCore) readyWord(p int) int { return 1 + p }
+func (x *sharedCore) doneWord(p int) int  { return 1 + x.parts + p }
+
+// headerWord is the index of field of slot s's header among the control words of parts parts.
+func headerWord(parts, s, field int) int      { return 1 + 2*parts + 3*s + field }
 func (x *sharedCore) slot(p int, r int32) int { return 2*p + int(r%2) }
 
 const (
@@ -181,7 +190,15 @@ func (x *sharedCore) allGather(seq int, mine []float32) ([][]float32, error) {
 		}
 		r := x.round + 1
 		lo := i * x.capacity
-		// Publish this part's piece of round r.
+		// Publish this part's piece of round r, once every part is done with round r-2
+		// (always the case already: see the argument above).
+		for q := 0; q < x.parts; q++ {
+			if q != x.part {
+				if err := x.await(x.doneWord(q), q, r-2, seq); err != nil {
+					return nil, err
+				}
+			}
+		}
 		s := x.slot(x.part, r)
 		x.mem.put(s, mine[min(lo, len(mine)):min(lo+x.capacity, len(mine))])
 		x.mem.putHeader(s, &[3]int32{hdrRound: r, hdrSeq: int32(seq), hdrTotal: int32(len(mine))})
@@ -192,7 +209,7 @@ func (x *sharedCore) allGather(seq int, mine []float32) ([][]float32, error) {
 			if q == x.part {
 				continue
 			}
-			if err := x.await(q, r, seq); err != nil {
+			if err := x.await(x.readyWord(q), q, r, seq); err != nil {
 				return nil, err
 			}
 			s := x.slot(q, r)
@@ -219,14 +236,17 @@ func (x *sharedCore) allGather(seq int, mine []float32) ([][]float32, error) {
 		if i == 0 {
 			rounds = max(rounds, (len(mine)+x.capacity-1)/x.capacity)
 		}
+		x.mem.store(x.doneWord(x.part), r)
+		x.mem.notify(x.doneWord(x.part))
 		x.round = r
 	}
 	return out, nil
 }
 
-// await blocks until part q has published round r, another part gave up, or the timeout.
-func (x *sharedCore) await(q int, r int32, seq int) error {
-	v := x.mem.load(x.readyWord(q))
+// await blocks until part q's counter at word reaches r (ready: q has published round r;
+// done: q has copied round r out), another part gave up, or the timeout.
+func (x *sharedCore) await(word, q int, r int32, seq int) error {
+	v := x.mem.load(word)
 	if v >= r {
 		return nil // the common case when this part was the slower: no clock read
 	}
@@ -239,14 +259,14 @@ func (x *sharedCore) await(q int, r int32, seq int) error {
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return fmt.Errorf("part %d did not send its share of exchange %d within %v (its worker stopped or hangs)", q, seq, x.timeout)
+			return fmt.Errorf("part %d did not take part in exchange %d within %v (its worker stopped or hangs)", q, seq, x.timeout)
 		}
 		// In slices: a Fail that lands between the abort check above and the wait would
 		// otherwise go unseen until the timeout (its notify finds no waiter yet).
-		if err := x.mem.wait(x.readyWord(q), v, min(left, abortPoll)); err != nil {
-			return fmt.Errorf("waiting for part %d's share of exchange %d: %w", q, seq, err)
+		if err := x.mem.wait(word, v, min(left, abortPoll)); err != nil {
+			return fmt.Errorf("waiting for part %d in exchange %d: %w", q, seq, err)
 		}
-		if v = x.mem.load(x.readyWord(q)); v >= r {
+		if v = x.mem.load(word); v >= r {
 			return nil
 		}
 	}
@@ -258,5 +278,6 @@ func (x *sharedCore) fail() {
 	x.mem.store(0, int32(x.part)+1)
 	for p := 0; p < x.parts; p++ {
 		x.mem.notify(x.readyWord(p))
+		x.mem.notify(x.doneWord(p))
 	}
 }

@@ -77,7 +77,7 @@ func NewSharedExchange(part, parts int, buf js.Value) (*SharedExchange, error) {
 	u8 := js.Global().Get("Uint8Array")
 	for s := 0; s < 2*parts; s++ {
 		m.slots = append(m.slots, u8.New(buf, 4*words+s*capacity*4, capacity*4))
-		m.headers = append(m.headers, u8.New(buf, 4*x.core.header(s, 0), 12))
+		m.headers = append(m.headers, u8.New(buf, 4*headerWord(parts, s, 0), 12))
 	}
 	return x, nil
 }

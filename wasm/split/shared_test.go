@@ -57,12 +57,12 @@ func (m *goMem) wait(i int, v int32, d time.Duration) error {
 }
 func (m *goMem) putHeader(s int, h *[3]int32) {
 	for i, v := range h {
-		m.words[1+(len(m.slots)/2)+3*s+i].Store(v)
+		m.words[headerWord(len(m.slots)/2, s, i)].Store(v)
 	}
 }
 func (m *goMem) getHeader(s int, h *[3]int32) {
 	for i := range h {
-		h[i] = m.words[1+(len(m.slots)/2)+3*s+i].Load()
+		h[i] = m.words[headerWord(len(m.slots)/2, s, i)].Load()
 	}
 }
 func (m *goMem) put(s int, src []float32) { copy(m.slots[s], src) }
@@ -221,7 +221,7 @@ func TestSharedFailures(t *testing.T) {
 		xs[0].timeout = 200 * time.Millisecond
 		start := time.Now()
 		_, err := xs[0].allGather(1, []float32{1})
-		if err == nil || !strings.Contains(err.Error(), "did not send") {
+		if err == nil || !strings.Contains(err.Error(), "did not take part") {
 			t.Fatalf("got %v, want a timeout error", err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
