@@ -6,14 +6,17 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/alexlens/alexlens/internal/chromium"
 	"github.com/alexlens/alexlens/internal/testenv"
+	"github.com/alexlens/alexlens/server"
 )
 
 // TestThreads loads the app with ?threads=1, ?threads=2 and without the parameter, on the
@@ -90,6 +93,57 @@ func TestThreads(t *testing.T) {
 				}
 				t.Logf("%s on %s: forward %s ms, %s", tc.arch, workers, ms, got[0].Label)
 			}
+		})
+	}
+}
+
+// TestThreadsIsolated serves the app cross-origin isolated (server.Config.CrossOriginIsolated,
+// off by default and in the other tests) and checks that a pass on 2 workers then
+// exchanges layer outputs through shared memory (split.SharedExchange; the engine worker
+// says which exchange it set up on the console) and still gives the native path's top-5,
+// on the AlexNet fixture and, where present, the real SqueezeNet.
+func TestThreadsIsolated(t *testing.T) {
+	ctx := browser(t, false)
+	photo := testenv.Photo(t, "chelsea.png")
+	h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: weightsDir, CrossOriginIsolated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, tc := range []struct {
+		arch, precision string
+		trained         bool
+	}{{"alexnet", "int8", false}, {"squeezenet1_1", "f32", true}} {
+		t.Run(tc.arch, func(t *testing.T) {
+			if tc.trained && !haveReal {
+				t.Skipf("real SqueezeNet weights absent (%s)", testenv.SharedWeightsDir())
+			}
+			tab := chromium.NewTab(t, ctx)
+			console := chromium.Console(tab)
+			openAt(t, tab, srv.URL, "?arch="+tc.arch+"&precision="+tc.precision+"&threads=2")
+			if evalInt(t, tab, `self.crossOriginIsolated ? 1 : 0`) != 1 {
+				t.Fatal("the page served with CrossOriginIsolated is not cross-origin isolated")
+			}
+			upload(t, tab, photo)
+			waitResult(t, tab, 1)
+			got, native := predictions(t, tab), nativeTop5(t, manifestFile(t, tc.arch, tc.precision), photo)
+			if len(got) != 5 {
+				t.Fatalf("page shows %d predictions, want 5: %v", len(got), got)
+			}
+			for r := range native {
+				if got[r].Label != native[r].Label || math.Abs(got[r].Prob-native[r].Prob) > 1e-3 {
+					t.Errorf("rank %d: page %q %.5f, native %q %.5f", r+1, got[r].Label, got[r].Prob, native[r].Label, native[r].Prob)
+				}
+			}
+			if path := text(t, tab, "compute-path"); !strings.HasSuffix(path, " · 2 workers") {
+				t.Errorf("compute path %q does not end in %q", path, " · 2 workers")
+			}
+			const want = "2 engine workers exchange layer outputs through shared memory"
+			if !slices.ContainsFunc(console.Lines(), func(l string) bool { return strings.Contains(l, want) }) {
+				t.Errorf("the console does not say %q: %q", want, console.Lines())
+			}
+			t.Logf("%s on 2 workers, isolated: forward %s ms, %s", tc.arch, text(t, tab, "forward-ms"), got[0].Label)
 		})
 	}
 }

@@ -11,6 +11,11 @@ package main
 // of it (split.View). A pass sends the input tensor to the helpers, and every part computes
 // its output channels of each layer and exchanges them with the others (wasm/split).
 //
+// On a cross-origin isolated page (the server's Config.CrossOriginIsolated; off by default,
+// so that the app can be embedded) the parts exchange through one SharedArrayBuffer that
+// part 0 allocates and posts to the helpers (split.SharedExchange: no event-loop turn per
+// layer); otherwise over the MessageChannel mesh (split.PortExchange).
+//
 // When anything goes wrong with the helpers (a start or load failure, an error in a pass,
 // no answer in time) they are stopped and this and later passes run on part 0 alone, so
 // the page still gets its result; the result then says one worker ran.
@@ -18,8 +23,9 @@ package main
 // Helper messages are plain objects (no protocol JSON: only this file speaks them):
 //
 //	helper -> part 0: {op: "ready"} once listening; {op: "loaded"}; {op: "done"}; {error}
-//	part 0 -> helper: {op: "peers", part, parts, ports}; {op: "load", weights: Uint8Array,
-//	                  precision}; {op: "run", input: Float32Array, shape: [n, c, h, w]}
+//	part 0 -> helper: {op: "peers", part, parts, ports, shared?: SharedArrayBuffer};
+//	                  {op: "load", weights: Uint8Array, precision};
+//	                  {op: "run", input: Float32Array, shape: [n, c, h, w]}
 
 import (
 	"errors"
@@ -88,6 +94,40 @@ func newRunner(m *engine.Model, mode string, cpu engine.Backend) session.Runner 
 	return newSplitRunner(m, cpu, n, note)
 }
 
+// exchange is what the runner and the helpers need of split's exchangers.
+type exchange interface {
+	split.Exchanger
+	Fail(error)
+	Release()
+}
+
+// newExchange is part 0's exchanger: shared memory when the page allows it, else the ports
+// (also when allocating the buffer fails: the ports always work). shared is the buffer to
+// post to the helpers, undefined when the ports are used.
+func newExchange(m *engine.Model, n int, ports []js.Value) (x exchange, shared js.Value) {
+	if split.SharedAvailable() {
+		sx, buf, err := func() (*split.SharedExchange, js.Value, error) {
+			capacity, err := split.ShareCapacity(m.Arch, n)
+			if err != nil {
+				return nil, js.Undefined(), err
+			}
+			buf, err := split.NewSharedBuffer(n, capacity)
+			if err != nil {
+				return nil, js.Undefined(), err
+			}
+			sx, err := split.NewSharedExchange(0, n, buf)
+			return sx, buf, err
+		}()
+		if err == nil {
+			js.Global().Get("console").Call("info", fmt.Sprintf("alexlens: %d engine workers exchange layer outputs through shared memory", n))
+			return sx, buf
+		}
+		js.Global().Get("console").Call("warn", "alexlens: exchanging over MessageChannels: "+err.Error())
+	}
+	js.Global().Get("console").Call("info", fmt.Sprintf("alexlens: %d engine workers exchange layer outputs over MessageChannels", n))
+	return split.NewPortExchange(0, ports), js.Undefined()
+}
+
 type helperReply struct {
 	part int
 	op   string
@@ -103,7 +143,7 @@ type splitRunner struct {
 
 	helpers []js.Value
 	funcs   []js.Func
-	x       *split.PortExchange
+	x       exchange
 	replies chan helperReply
 	file    js.Value // the weights file until every helper has been sent it
 	sent    int
@@ -138,7 +178,8 @@ func newSplitRunner(m *engine.Model, cpu engine.Backend, n int, note string) *sp
 	for j := range mine {
 		mine[j] = ports[0][j].(js.Value)
 	}
-	r.x = split.NewPortExchange(0, mine)
+	var shared js.Value
+	r.x, shared = newExchange(m, n, mine)
 
 	r.file = loading.weights
 	precision := loading.precision
@@ -170,7 +211,7 @@ func newSplitRunner(m *engine.Model, cpu engine.Backend, n int, note string) *sp
 						theirs.Call("push", port)
 					}
 				}
-				w.Call("postMessage", map[string]any{"op": "peers", "part": p, "parts": n, "ports": ports[p]}, theirs)
+				w.Call("postMessage", map[string]any{"op": "peers", "part": p, "parts": n, "ports": ports[p], "shared": shared}, theirs)
 				w.Call("postMessage", map[string]any{"op": "load", "weights": r.file, "precision": precision})
 				if r.sent++; r.sent == len(r.helpers) {
 					r.file = js.Undefined() // copied to every helper: part 0 need not hold it
@@ -330,6 +371,11 @@ func helperMain() {
 	for d := range reqs {
 		op, err := h.handle(d)
 		if err != nil {
+			if h.x != nil {
+				// Part 0 and the other helpers may be blocked waiting for this part's shares
+				// (Atomics.wait does not let them see the error message): wake them.
+				h.x.Fail(err)
+			}
 			js.Global().Call("postMessage", map[string]any{"error": err.Error()})
 			continue
 		}
@@ -339,7 +385,7 @@ func helperMain() {
 
 type helper struct {
 	part, parts int
-	x           *split.PortExchange
+	x           exchange
 	model       *engine.Model
 }
 
@@ -354,6 +400,14 @@ func (h *helper) handle(d js.Value) (reply string, err error) {
 		h.part, h.parts = d.Get("part").Int(), d.Get("parts").Int()
 		if h.parts < 2 || h.parts > split.MaxParts || h.part < 1 || h.part >= h.parts {
 			return "", fmt.Errorf("part %d of %d does not exist", h.part, h.parts)
+		}
+		if sab := d.Get("shared"); sab.Truthy() {
+			x, err := split.NewSharedExchange(h.part, h.parts, sab)
+			if err != nil {
+				return "", err // h.x stays nil, not a nil *SharedExchange that Fail would dereference
+			}
+			h.x = x
+			return "peers", nil
 		}
 		ports := make([]js.Value, h.parts)
 		for i := range ports {
