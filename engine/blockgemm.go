@@ -32,6 +32,11 @@ type BlockGEMM struct {
 	// Every such index lies in src (conv2DBlock pads the input so that it does).
 	PackB func(dst, src []float32, cin, kh, kw, chanStride, rowStep, colStep int, offs []int32, bPanels int)
 
+	// MaxPoolK3S2, when set, max-pools planes of h x w into oh x ow with windows kh x 3,
+	// strides sh x 2 and no padding, windows clipped at the bottom and right edges (ceil
+	// mode), as MaxPool2D does.
+	MaxPoolK3S2 func(out, in []float32, planes, h, w, oh, ow, kh, sh int)
+
 	// MatVec sets y[o] = act(dot(w[o*n:(o+1)*n], x)*scale[o] + bias[o]) for o < len(y),
 	// n = len(x), with w float32 (MatVecF32) or int8 (MatVecI8); act is ReLU if relu.
 	MatVecF32 func(w, x, y, scale, bias []float32, relu bool)
@@ -51,9 +56,30 @@ func UseBlockGEMM(g *BlockGEMM) error {
 }
 
 // blockScratch holds the buffers of block convolutions between calls: B (the whole im2col)
-// and C (the padded product) are megabytes for AlexNet's layers, and reallocating them
-// every layer keeps a single-threaded wasm garbage collector busy.
-var blockScratch = sync.Pool{New: func() any { return new(blockBuffers) }}
+// and C (the padded product) are megabytes for AlexNet's layers. A plain free list rather
+// than a sync.Pool, which every garbage collection empties: in the browser that meant
+// allocating them afresh after each collection, and more collections.
+var blockScratch struct {
+	sync.Mutex
+	free []*blockBuffers
+}
+
+func getBlockBuffers() *blockBuffers {
+	blockScratch.Lock()
+	defer blockScratch.Unlock()
+	if n := len(blockScratch.free); n > 0 {
+		b := blockScratch.free[n-1]
+		blockScratch.free = blockScratch.free[:n-1]
+		return b
+	}
+	return new(blockBuffers)
+}
+
+func putBlockBuffers(b *blockBuffers) {
+	blockScratch.Lock()
+	defer blockScratch.Unlock()
+	blockScratch.free = append(blockScratch.free, b)
+}
 
 type blockBuffers struct {
 	b, c, scale, bias, padded []float32
@@ -81,8 +107,8 @@ func conv2DBlock(g *BlockGEMM, x *Tensor, w *Weight, bias []float32, c ConvSpec,
 	ldc := bPanels * g.NR
 	rows := pw.panels * g.MR
 
-	buf := blockScratch.Get().(*blockBuffers)
-	defer blockScratch.Put(buf)
+	buf := getBlockBuffers()
+	defer putBlockBuffers(buf)
 	buf.b = grow(buf.b, bPanels*pw.k*g.NR)
 	buf.c = grow(buf.c, rows*ldc)
 	buf.scale, buf.bias = grow(buf.scale, rows), grow(buf.bias, rows)
@@ -157,8 +183,8 @@ func packBPadded(g *BlockGEMM, buf *blockBuffers, in []float32, cinG, h, w, oh, 
 // linearBlock is Linear through an installed block GEMM, one matrix-vector product per
 // batch item.
 func linearBlock(g *BlockGEMM, x *Tensor, w *Weight, bias []float32, l LinearSpec, y *Tensor) {
-	buf := blockScratch.Get().(*blockBuffers)
-	defer blockScratch.Put(buf)
+	buf := getBlockBuffers()
+	defer putBlockBuffers(buf)
 	buf.scale, buf.bias = grow(buf.scale, l.Out), grow(buf.bias, l.Out)
 	for o := range l.Out {
 		buf.scale[o], buf.bias[o] = 1, 0

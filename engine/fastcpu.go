@@ -261,6 +261,11 @@ func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
 	oh, ow := p.OutSize(h, w)
 	y := NewTensor(n, c, oh, ow)
 	planes := n * c
+	if g := blockGEMM.Load(); isMax && g != nil && g.MaxPoolK3S2 != nil && p.KW == 3 && p.StrideW == 2 &&
+		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0 && oh > 0 && ow > 0 {
+		g.MaxPoolK3S2(y.Data, x.Data, planes, h, w, oh, ow, p.KH, p.StrideH)
+		return y
+	}
 	const planesPerJob = 8
 	parallelFor((planes+planesPerJob-1)/planesPerJob, f.threads(), func(_, job int) {
 		p0, p1 := job*planesPerJob, min(planes, (job+1)*planesPerJob)

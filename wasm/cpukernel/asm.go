@@ -128,14 +128,23 @@ func (f *fn) v128Store(off int) *fn   { return f.simdMem(0x0B, off) }
 func (f *fn) v128Zero() *fn           { return f.simd(0x0C).op(make([]byte, 16)...) }
 func (f *fn) f32x4Splat() *fn         { return f.simd(0x13) }
 func (f *fn) f32x4Lane(i byte) *fn    { return f.simd(0x1F).op(i) }
-func (f *fn) f32x4Add() *fn           { return f.simd(0xE4) }
-func (f *fn) f32x4Mul() *fn           { return f.simd(0xE6) }
-func (f *fn) f32x4Max() *fn           { return f.simd(0xE9) }
-func (f *fn) i16x8FromI8Lo() *fn      { return f.simd(0x87) } // i16x8.extend_low_i8x16_s
-func (f *fn) i16x8FromI8Hi() *fn      { return f.simd(0x88) }
-func (f *fn) i32x4FromI16Lo() *fn     { return f.simd(0xA7) } // i32x4.extend_low_i16x8_s
-func (f *fn) i32x4FromI16Hi() *fn     { return f.simd(0xA8) }
-func (f *fn) f32x4FromI32() *fn       { return f.simd(0xFA) } // f32x4.convert_i32x4_s
+
+// shuffle32 picks four 32-bit lanes from two vectors (0-3 the first, 4-7 the second).
+func (f *fn) shuffle32(l0, l1, l2, l3 byte) *fn {
+	f.simd(0x0D)
+	for _, l := range []byte{l0, l1, l2, l3} {
+		f.op(4*l, 4*l+1, 4*l+2, 4*l+3)
+	}
+	return f
+}
+func (f *fn) f32x4Add() *fn       { return f.simd(0xE4) }
+func (f *fn) f32x4Mul() *fn       { return f.simd(0xE6) }
+func (f *fn) f32x4Max() *fn       { return f.simd(0xE9) }
+func (f *fn) i16x8FromI8Lo() *fn  { return f.simd(0x87) } // i16x8.extend_low_i8x16_s
+func (f *fn) i16x8FromI8Hi() *fn  { return f.simd(0x88) }
+func (f *fn) i32x4FromI16Lo() *fn { return f.simd(0xA7) } // i32x4.extend_low_i16x8_s
+func (f *fn) i32x4FromI16Hi() *fn { return f.simd(0xA8) }
+func (f *fn) f32x4FromI32() *fn   { return f.simd(0xFA) } // f32x4.convert_i32x4_s
 
 // module assembles functions into a module that imports its memory as env.mem (the Go
 // program's own) and exports every function by name.

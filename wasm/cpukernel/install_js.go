@@ -57,17 +57,20 @@ func Install() error {
 		return fmt.Errorf("cpukernel: instantiating the kernels: %w", err)
 	}
 	ex := inst.Get("exports")
-	k := &kernels{gemm: ex.Get("gemm"), packB: ex.Get("pack_b"), matVecF32: ex.Get("matvec_f32"), matVecI8: ex.Get("matvec_i8")}
+	k := &kernels{gemm: ex.Get("gemm"), packB: ex.Get("pack_b"), matVecF32: ex.Get("matvec_f32"), matVecI8: ex.Get("matvec_i8"), maxPool: ex.Get("maxpool_k3s2")}
 	return engine.UseBlockGEMM(&engine.BlockGEMM{
 		Name: Name, MR: MR, NR: NR,
-		GEMM: k.GEMM, PackB: k.PackB, MatVecF32: k.MatVecF32, MatVecI8: k.MatVecI8,
+		GEMM: k.GEMM, PackB: k.PackB, MatVecF32: k.MatVecF32, MatVecI8: k.MatVecI8, MaxPoolK3S2: k.MaxPoolK3S2,
 	})
 }
 
 // Uninstall returns the engine to its Go kernels (benchmarks compare both).
 func Uninstall() { engine.UseBlockGEMM(nil) }
 
-type kernels struct{ gemm, packB, matVecF32, matVecI8 js.Value }
+type kernels struct {
+	gemm, packB, matVecF32, matVecI8, maxPool js.Value
+	poolScratch                               []float32
+}
 
 // The module reads and writes wherever the addresses point, so every size is checked here,
 // before the call, against the slices it will touch: a mistake panics with the shapes
@@ -114,6 +117,22 @@ func (k *kernels) PackB(dst, src []float32, cin, kh, kw, chanStride, rowStep, co
 	runtime.KeepAlive(dst)
 	runtime.KeepAlive(src)
 	runtime.KeepAlive(offs)
+}
+
+func (k *kernels) MaxPoolK3S2(out, in []float32, planes, h, w, oh, ow, kh, sh int) {
+	if planes < 1 || oh < 1 || ow < 1 || kh < 1 || sh < 1 || (oh-1)*sh >= h || 2*(ow-1) >= w {
+		panic(fmt.Sprintf("cpukernel: maxpool of %d planes %dx%d into %dx%d with %dx3 windows, strides %dx2", planes, h, w, oh, ow, kh, sh))
+	}
+	if len(in) < planes*h*w || len(out) < planes*oh*ow {
+		panic(fmt.Sprintf("cpukernel: maxpool has %d inputs (want %d) and %d outputs (want %d)", len(in), planes*h*w, len(out), planes*oh*ow))
+	}
+	if n := max(w, 2*ow+12); len(k.poolScratch) < n {
+		k.poolScratch = make([]float32, n)
+	}
+	k.maxPool.Invoke(addrOf(in), addrOf(out), planes, h, w, oh, ow, kh, sh, addrOf(k.poolScratch))
+	runtime.KeepAlive(in)
+	runtime.KeepAlive(out)
+	runtime.KeepAlive(k.poolScratch)
 }
 
 func (k *kernels) MatVecF32(w, x, y, scale, bias []float32, relu bool) {

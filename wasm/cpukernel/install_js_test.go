@@ -90,6 +90,30 @@ func TestInstalledConvEqualsGoKernels(t *testing.T) {
 	}
 }
 
+func TestInstalledMaxPoolEqualsGoKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []struct {
+		p    engine.PoolSpec
+		h, w int
+	}{
+		{engine.PoolSpec{KH: 3, KW: 3, StrideH: 2, StrideW: 2}, 55, 55},               // AlexNet pool1
+		{engine.PoolSpec{KH: 3, KW: 3, StrideH: 2, StrideW: 2, Ceil: true}, 111, 111}, // SqueezeNet pool1
+		{engine.PoolSpec{KH: 3, KW: 3, StrideH: 2, StrideW: 2, Ceil: true}, 14, 9},
+		{engine.PoolSpec{KH: 2, KW: 3, StrideH: 1, StrideW: 2, Ceil: true}, 5, 4},
+		{engine.PoolSpec{KH: 3, KW: 3, StrideH: 2, StrideW: 2}, 3, 3},
+	} {
+		x := randTensor(r, 2, 3, c.h, c.w)
+		x.Data[7], x.Data[40] = float32(math.NaN()), float32(math.Inf(1)) // NaN wins, as in the Go pools
+		got, want := withAndWithout(t, func() *engine.Tensor { return engine.FastCPU{}.MaxPool2D(x, c.p) })
+		for i := range want.Data {
+			g, w := got.Data[i], want.Data[i]
+			if math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) { // NaN payloads may differ
+				t.Fatalf("maxpool %+v on %dx%d: output %d = %v with the module, %v with the Go kernels", c.p, c.h, c.w, i, got.Data[i], want.Data[i])
+			}
+		}
+	}
+}
+
 func TestInstalledLinearMatchesGoKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, int8W := range []bool{false, true} {

@@ -33,7 +33,112 @@ const (
 // exporting gemm, matvec_f32 and matvec_i8 (see BlockGEMM in package engine for what they
 // compute; the arguments are addresses and counts, all i32).
 func Module() []byte {
-	return module(gemmFn(), packBFn(), matVecFn(false), matVecFn(true))
+	return module(gemmFn(), packBFn(), matVecFn(false), matVecFn(true), maxPoolFn())
+}
+
+// maxPoolFn: maxpool_k3s2(in, out, planes, h, w, oh, ow, kh, sh, scratch) is max pooling
+// with windows kh rows by 3 columns, strides sh by 2, no padding, windows clipped at the
+// bottom and right edges (ceil mode): per output row, the maximum of the window's rows
+// (a vector pass over the row, into scratch), then of each three neighbours at even
+// columns, four outputs from three loads and three shuffles. scratch holds at least
+// max(w, 2*ow+12) floats. f32x4.max and f32.max have the builtin max's semantics (NaN
+// wins), as the Go pools do.
+func maxPoolFn() *fn {
+	var in, out, planes, h, w, oh, ow, kh, sh, scratch int
+	f := newFn("maxpool_k3s2", &in, &out, &planes, &h, &w, &oh, &ow, &kh, &sh, &scratch)
+	pl, oy, y, y1, x, row, o, w4, ow4 := f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T)
+	va, vb, vc, even := f.local(v128T), f.local(v128T), f.local(v128T), f.local(v128T)
+	negInf := float32(math.Inf(-1))
+
+	// scratch[w : 2*ow+12] = -Inf once: the columns a clipped window reaches past the row.
+	f.get(w).set(x)
+	f.block().loop()
+	f.get(x).get(ow).i32(2).mul().i32(12).add().geS().brIf(1)
+	f.get(scratch).get(x).i32(4).mul().add().f32(negInf).f32Store(0)
+	f.inc(x, 1).br(0)
+	f.end().end()
+	f.get(w).i32(-4).op(0x71).set(w4)   // i32.and: whole vectors of a row
+	f.get(ow).i32(-4).op(0x71).set(ow4) // whole vectors of outputs
+
+	// rowOp emits scratch[x] = op(scratch[x], row[x]) for x < w (or a copy when first).
+	rowOp := func(first bool) {
+		f.i32(0).set(x)
+		f.block().loop()
+		f.get(x).get(w4).geS().brIf(1)
+		f.get(scratch).get(x).i32(4).mul().add()
+		if !first {
+			f.get(scratch).get(x).i32(4).mul().add().v128Load(0)
+		}
+		f.get(row).get(x).i32(4).mul().add().v128Load(0)
+		if !first {
+			f.f32x4Max()
+		}
+		f.v128Store(0)
+		f.inc(x, 4).br(0)
+		f.end().end()
+		f.block().loop()
+		f.get(x).get(w).geS().brIf(1)
+		f.get(scratch).get(x).i32(4).mul().add()
+		if !first {
+			f.get(scratch).get(x).i32(4).mul().add().f32Load(0)
+		}
+		f.get(row).get(x).i32(4).mul().add().f32Load(0)
+		if !first {
+			f.f32Max()
+		}
+		f.f32Store(0)
+		f.inc(x, 1).br(0)
+		f.end().end()
+	}
+
+	f.block().loop() // planes
+	f.get(pl).get(planes).geS().brIf(1)
+	f.i32(0).set(oy).get(out).set(o)
+	f.block().loop() // output rows
+	f.get(oy).get(oh).geS().brIf(1)
+	f.get(oy).get(sh).mul().set(y)
+	f.get(y).get(kh).add().set(y1)
+	f.get(h).get(y1).get(y1).get(h).gtS().sel().set(y1) // y1 = min(y+kh, h)
+	f.get(in).get(y).get(w).mul().i32(4).mul().add().set(row)
+	rowOp(true)
+	f.inc(y, 1)
+	f.block().loop()
+	f.get(y).get(y1).geS().brIf(1)
+	f.get(row).get(w).i32(4).mul().add().set(row)
+	rowOp(false)
+	f.inc(y, 1).br(0)
+	f.end().end()
+
+	// out[ox] = max(s[2ox], s[2ox+1], s[2ox+2]), four at a time.
+	f.i32(0).set(x)
+	f.block().loop()
+	f.get(x).get(ow4).geS().brIf(1)
+	f.get(scratch).get(x).i32(8).mul().add().set(row) // &s[2x]
+	f.get(row).v128Load(0).set(va).get(row).v128Load(16).set(vb).get(row).v128Load(32).set(vc)
+	f.get(va).get(vb).shuffle32(0, 2, 4, 6).set(even)
+	f.get(o).get(x).i32(4).mul().add()
+	f.get(even).get(va).get(vb).shuffle32(1, 3, 5, 7).f32x4Max()
+	f.get(even).get(vc).shuffle32(1, 2, 3, 4).f32x4Max()
+	f.v128Store(0)
+	f.inc(x, 4).br(0)
+	f.end().end()
+	f.block().loop()
+	f.get(x).get(ow).geS().brIf(1)
+	f.get(scratch).get(x).i32(8).mul().add().set(row)
+	f.get(o).get(x).i32(4).mul().add()
+	f.get(row).f32Load(0).get(row).f32Load(4).f32Max().get(row).f32Load(8).f32Max()
+	f.f32Store(0)
+	f.inc(x, 1).br(0)
+	f.end().end()
+
+	f.get(o).get(ow).i32(4).mul().add().set(o)
+	f.inc(oy, 1).br(0)
+	f.end().end()
+	f.get(in).get(h).get(w).mul().i32(4).mul().add().set(in)
+	f.get(out).get(oh).get(ow).mul().i32(4).mul().add().set(out)
+	f.inc(pl, 1).br(0)
+	f.end().end()
+	return f
 }
 
 // packBFn: pack_b(dst, src, cin, kh, kw, chanStride, rowStep, colStep, offs, bPanels)
