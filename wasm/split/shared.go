@@ -18,7 +18,7 @@ import (
 //
 //	word 0                     abort: 0, or 1 + the part that gave up (Fail)
 //	word 1 + p                 ready[p]: the last round part p has published
-//	word 1 + n + p             done[p]: the last round part p has copied every share of
+//	word 1 + n + p             done[p]: the last round whose shares part p has all copied
 //	word 1 + 2n + 3*s + 0..2   slot s's header: round, seq, total (s = 2*p + round%2)
 //	then 2*n slots of capacity float32 values: part p's slots are 2*p and 2*p + 1
 //	(n parts; the control words are padded to a multiple of 8 bytes)
