@@ -19,6 +19,14 @@ run() { # GOTOOLCHAIN GOEXPERIMENT
 	# wasm-node-exec hands the program its memory as the browser pages do.
 	GOTOOLCHAIN=$1 GOEXPERIMENT=$2 GOOS=js GOARCH=wasm \
 		go test -count=1 -exec "$PWD/scripts/wasm-node-exec" ./wasm/cpukernel
+	# The same on a shared memory: the test program rewritten by wasm/sharedmem, as the
+	# benchmark and isolated pages run the engine.
+	local bin
+	bin=$(mktemp -d)
+	GOTOOLCHAIN=$1 GOEXPERIMENT=$2 GOOS=js GOARCH=wasm go test -c -o "$bin/t.wasm" ./wasm/cpukernel
+	go run ./wasm/sharedmem/sharemem "$bin/t.wasm" "$bin/shared.wasm" >/dev/null
+	(cd wasm/cpukernel && GOTOOLCHAIN=$1 ../../scripts/wasm-node-exec "$bin/shared.wasm" -test.count=1)
+	rm -rf "$bin"
 }
 echo "test-wasm: portable kernels ($(go env GOVERSION), js/wasm under node)"
 run local ""

@@ -148,7 +148,7 @@ func (f *fn) f32x4FromI32() *fn   { return f.simd(0xFA) } // f32x4.convert_i32x4
 
 // module assembles functions into a module that imports its memory as env.mem (the Go
 // program's own) and exports every function by name.
-func module(fns ...*fn) []byte {
+func module(shared bool, fns ...*fn) []byte {
 	b := []byte{0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00}
 	section := func(id byte, body []byte) {
 		b = appendULEB(append(b, id), uint64(len(body)))
@@ -172,7 +172,11 @@ func module(fns ...*fn) []byte {
 
 	imports := appendULEB(nil, 1)
 	imports = name(name(imports, "env"), "mem")
-	imports = append(imports, 0x02, 0x00, 0x01) // memory, limits: min 1 page, no maximum
+	if shared {
+		imports = append(imports, 0x02, 0x03, 0x01, 0x80, 0x80, 0x04) // memory: shared, min 1, max 65536 pages
+	} else {
+		imports = append(imports, 0x02, 0x00, 0x01) // memory, limits: min 1 page, no maximum
+	}
 	section(2, imports)
 
 	funcs := appendULEB(nil, uint64(len(fns)))

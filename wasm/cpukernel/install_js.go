@@ -44,7 +44,9 @@ func Install() error {
 	runtime.KeepAlive(marker)
 
 	wa := js.Global().Get("WebAssembly")
-	code := Module()
+	sab := js.Global().Get("SharedArrayBuffer")
+	shared := sab.Type() == js.TypeFunction && buf.InstanceOf(sab)
+	code := Module(shared)
 	bytes := js.Global().Get("Uint8Array").New(len(code))
 	js.CopyBytesToJS(bytes, code)
 	if !wa.Call("validate", bytes).Bool() {

@@ -30,10 +30,12 @@ const (
 )
 
 // Module returns the kernels as a WebAssembly module importing its memory as env.mem and
-// exporting gemm, matvec_f32 and matvec_i8 (see BlockGEMM in package engine for what they
-// compute; the arguments are addresses and counts, all i32).
-func Module() []byte {
-	return module(gemmFn(), packBFn(), matVecFn(false), matVecFn(true), maxPoolFn())
+// exporting gemm, pack_b, matvec_f32, matvec_i8 and maxpool_k3s2 (see BlockGEMM in package
+// engine for what they compute; the arguments are addresses and counts, all i32). With
+// shared, the memory is declared shared (4 GiB maximum), to run on the shared memory of a
+// program rewritten by wasm/sharedmem, in its own worker and in kernel workers alike.
+func Module(shared bool) []byte {
+	return module(shared, gemmFn(), packBFn(), matVecFn(false), matVecFn(true), maxPoolFn())
 }
 
 // maxPoolFn: maxpool_k3s2(in, out, planes, h, w, oh, ow, kh, sh, scratch) is max pooling

@@ -199,7 +199,7 @@ func TestModuleMatchesGo(t *testing.T) {
 	}
 	dir := t.TempDir()
 	mod := filepath.Join(dir, "kernels.wasm")
-	if err := os.WriteFile(mod, Module(), 0o644); err != nil {
+	if err := os.WriteFile(mod, Module(false), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for i := range cases {
