@@ -41,6 +41,9 @@ mkdir -p "$work/alexlens"
 GOTOOLCHAIN=$simd_go GOEXPERIMENT=simd GOOS=js GOARCH=wasm go build -trimpath -o "$work/alexlens/alexlens.wasm" ./bench/browser-cpu/worker ||
 	skip "cannot build with $simd_go (offline and not cached?)"
 cp "$(GOTOOLCHAIN=$simd_go go env GOROOT)/lib/wasm/wasm_exec.js" "$work/alexlens/wasm_exec.js"
+# The same program on a shared memory, for the kernel pool at several threads.
+go run ./wasm/sharedmem/sharemem "$work/alexlens/alexlens.wasm" "$work/alexlens/alexlens-shared.wasm" >/dev/null
+cp ui/static/shared-memory.js ui/static/kernel-worker.js "$work/alexlens/"
 GOOS=js GOARCH=wasm go build -trimpath -o "$work/alexlens/alexlens-portable.wasm" ./bench/browser-cpu/worker
 cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" "$work/alexlens/wasm_exec-portable.js"
 

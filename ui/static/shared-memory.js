@@ -67,3 +67,50 @@
     return lim ? new WebAssembly.Memory({ initial: lim.initial, maximum: lim.maximum, shared: true }) : null;
   };
 })(typeof globalThis !== "undefined" ? globalThis : self);
+
+// alexlensKernelPool runs parts of wasm/cpukernel's kernels on other cores: kernel workers
+// (kernel-worker.js, at alexlensKernelPool.url) instantiate the kernel module on the same
+// shared memory and wait on control words in it that the Go program writes (see
+// wasm/cpukernel/pool_js.go for their layout). kick() starts a round, wait() blocks this
+// worker until every kernel worker has finished its part (or the time runs out).
+(function (g) {
+  g.alexlensKernelPool = {
+    url: "kernel-worker.js",
+    workers: [],
+    ctl: null,
+    resize: function (n, module, memory, ctlAddr, ctlInts) {
+      this.stop();
+      this.ctl = new Int32Array(memory.buffer, ctlAddr, ctlInts);
+      const ps = [];
+      for (let i = 0; i < n; i++) {
+        const w = new Worker(this.url);
+        this.workers.push(w);
+        ps.push(new Promise(function (resolve, reject) {
+          w.onmessage = function (e) { if (e.data === "ready") resolve(); else reject(new Error(String(e.data))); };
+          w.onerror = function (e) { reject(new Error("kernel worker: " + (e.message || "failed to start"))); };
+        }));
+        w.postMessage({ module: module, memory: memory, ctlAddr: ctlAddr, ctlInts: ctlInts, part: i + 1 });
+      }
+      return Promise.all(ps);
+    },
+    stop: function () {
+      for (const w of this.workers) w.terminate();
+      this.workers = [];
+    },
+    kick: function () {
+      Atomics.store(this.ctl, 1, 0);
+      Atomics.add(this.ctl, 0, 1);
+      Atomics.notify(this.ctl, 0);
+    },
+    wait: function (parts, ms) {
+      const deadline = performance.now() + ms;
+      for (;;) {
+        const done = Atomics.load(this.ctl, 1);
+        if (done >= parts) return true;
+        const left = deadline - performance.now();
+        if (left <= 0) return false;
+        Atomics.wait(this.ctl, 1, done, left);
+      }
+    },
+  };
+})(typeof globalThis !== "undefined" ? globalThis : self);

@@ -52,27 +52,56 @@ func Install() error {
 	if !wa.Call("validate", bytes).Bool() {
 		return errors.New("cpukernel: this browser cannot run WebAssembly SIMD")
 	}
-	var inst js.Value
+	var mod, inst js.Value
 	if err := catch(func() {
-		inst = wa.Get("Instance").New(wa.Get("Module").New(bytes), map[string]any{"env": map[string]any{"mem": mem}})
+		mod = wa.Get("Module").New(bytes)
+		inst = wa.Get("Instance").New(mod, map[string]any{"env": map[string]any{"mem": mem}})
 	}); err != nil {
 		return fmt.Errorf("cpukernel: instantiating the kernels: %w", err)
 	}
 	ex := inst.Get("exports")
-	k := &kernels{gemm: ex.Get("gemm"), packB: ex.Get("pack_b"), matVecF32: ex.Get("matvec_f32"), matVecI8: ex.Get("matvec_i8"), maxPool: ex.Get("maxpool_k3s2")}
-	return engine.UseBlockGEMM(&engine.BlockGEMM{
+	k := &kernels{
+		fns:    [nFuncs]js.Value{ex.Get("gemm"), ex.Get("pack_b"), ex.Get("matvec_f32"), ex.Get("matvec_i8"), ex.Get("maxpool_k3s2")},
+		module: mod, memory: mem, shared: shared,
+	}
+	if err := engine.UseBlockGEMM(&engine.BlockGEMM{
 		Name: Name, MR: MR, NR: NR,
 		GEMM: k.GEMM, PackB: k.PackB, MatVecF32: k.MatVecF32, MatVecI8: k.MatVecI8, MaxPoolK3S2: k.MaxPoolK3S2,
-	})
+	}); err != nil {
+		return err
+	}
+	stopPool()
+	active = k
+	return nil
 }
 
 // Uninstall returns the engine to its Go kernels (benchmarks compare both).
-func Uninstall() { engine.UseBlockGEMM(nil) }
+func Uninstall() {
+	stopPool()
+	active = nil
+	engine.UseBlockGEMM(nil)
+}
+
+// The module's functions, in the order kernel workers index them (kernel-worker.js).
+const (
+	fnGEMM = iota
+	fnPackB
+	fnMatVecF32
+	fnMatVecI8
+	fnMaxPool
+	nFuncs
+)
 
 type kernels struct {
-	gemm, packB, matVecF32, matVecI8, maxPool js.Value
-	poolScratch                               []float32
+	fns            [nFuncs]js.Value
+	module, memory js.Value
+	shared         bool
+	pool           *pool // nil: every kernel runs on this thread
+	poolScratch    []float32
 }
+
+// active is the installed kernels, for SetThreads.
+var active *kernels
 
 // The module reads and writes wherever the addresses point, so every size is checked here,
 // before the call, against the slices it will touch: a mistake panics with the shapes
@@ -90,7 +119,9 @@ func (k *kernels) GEMM(kk int, a []float32, aPanels int, b []float32, bPanels in
 	case len(scale) < rows || len(bias) < rows:
 		panic(fmt.Sprintf("cpukernel: gemm epilogue has %d scales and %d biases, want %d", len(scale), len(bias), rows))
 	}
-	k.gemm.Invoke(kk, addrOf(a), aPanels, addrOf(b), bPanels, addrOf(c), ldc, addrOf(scale), addrOf(bias), flag(relu))
+	k.run(fnGEMM, bPanels, func(_, lo, hi int) []int {
+		return []int{kk, addrOf(a), aPanels, addrOf(b) + lo*kk*NR*4, hi - lo, addrOf(c) + lo*NR*4, ldc, addrOf(scale), addrOf(bias), flag(relu)}
+	})
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(c)
@@ -115,7 +146,10 @@ func (k *kernels) PackB(dst, src []float32, cin, kh, kw, chanStride, rowStep, co
 	if last := (cin-1)*chanStride + (kh-1)*rowStep + (kw-1)*colStep + hi; last >= len(src) {
 		panic(fmt.Sprintf("cpukernel: pack_b would read value %d of a %d-value input", last, len(src)))
 	}
-	k.packB.Invoke(addrOf(dst), addrOf(src), cin, kh, kw, chanStride, rowStep, colStep, addrOf(offs), bPanels)
+	rows := cin * kh * kw
+	k.run(fnPackB, bPanels, func(_, lo, hi int) []int {
+		return []int{addrOf(dst) + lo*rows*NR*4, addrOf(src), cin, kh, kw, chanStride, rowStep, colStep, addrOf(offs) + lo*NR*4, hi - lo}
+	})
 	runtime.KeepAlive(dst)
 	runtime.KeepAlive(src)
 	runtime.KeepAlive(offs)
@@ -128,10 +162,13 @@ func (k *kernels) MaxPoolK3S2(out, in []float32, planes, h, w, oh, ow, kh, sh in
 	if len(in) < planes*h*w || len(out) < planes*oh*ow {
 		panic(fmt.Sprintf("cpukernel: maxpool has %d inputs (want %d) and %d outputs (want %d)", len(in), planes*h*w, len(out), planes*oh*ow))
 	}
-	if n := max(w, 2*ow+12); len(k.poolScratch) < n {
-		k.poolScratch = make([]float32, n)
+	n := max(w, 2*ow+12) // scratch per part
+	if len(k.poolScratch) < n*maxParts {
+		k.poolScratch = make([]float32, n*maxParts)
 	}
-	k.maxPool.Invoke(addrOf(in), addrOf(out), planes, h, w, oh, ow, kh, sh, addrOf(k.poolScratch))
+	k.run(fnMaxPool, planes, func(part, lo, hi int) []int {
+		return []int{addrOf(in) + lo*h*w*4, addrOf(out) + lo*oh*ow*4, hi - lo, h, w, oh, ow, kh, sh, addrOf(k.poolScratch) + part*n*4}
+	})
 	runtime.KeepAlive(in)
 	runtime.KeepAlive(out)
 	runtime.KeepAlive(k.poolScratch)
@@ -139,7 +176,7 @@ func (k *kernels) MaxPoolK3S2(out, in []float32, planes, h, w, oh, ow, kh, sh in
 
 func (k *kernels) MatVecF32(w, x, y, scale, bias []float32, relu bool) {
 	checkMatVec(len(w), len(x), len(y), len(scale), len(bias))
-	k.matVecF32.Invoke(addrOf(w), addrOf(x), len(x), addrOf(y), len(y), addrOf(scale), addrOf(bias), flag(relu))
+	k.matVec(fnMatVecF32, addrOf(w), 4, x, y, scale, bias, relu)
 	runtime.KeepAlive(w)
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(y)
@@ -149,12 +186,20 @@ func (k *kernels) MatVecF32(w, x, y, scale, bias []float32, relu bool) {
 
 func (k *kernels) MatVecI8(w []int8, x, y, scale, bias []float32, relu bool) {
 	checkMatVec(len(w), len(x), len(y), len(scale), len(bias))
-	k.matVecI8.Invoke(addrOf(w), addrOf(x), len(x), addrOf(y), len(y), addrOf(scale), addrOf(bias), flag(relu))
+	k.matVec(fnMatVecI8, addrOf(w), 1, x, y, scale, bias, relu)
 	runtime.KeepAlive(w)
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(y)
 	runtime.KeepAlive(scale)
 	runtime.KeepAlive(bias)
+}
+
+// matVec splits a matrix-vector product by rows.
+func (k *kernels) matVec(fn, w, wBytes int, x, y, scale, bias []float32, relu bool) {
+	n := len(x)
+	k.run(fn, len(y), func(_, lo, hi int) []int {
+		return []int{w + lo*n*wBytes, addrOf(x), n, addrOf(y) + lo*4, hi - lo, addrOf(scale) + lo*4, addrOf(bias) + lo*4, flag(relu)}
+	})
 }
 
 func checkMatVec(w, x, y, scale, bias int) {

@@ -42,9 +42,14 @@
     // At several threads the workers exchange layer outputs through a SharedArrayBuffer when
     // the page is cross-origin isolated, else over MessageChannels; "alexlens-ports" always
     // uses the MessageChannels, for comparison.
-    alexlens: function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32"); },
+    // At several threads "alexlens" and "alexlens-int8" are one Go worker whose kernels are
+    // split across kernel workers on its shared memory (wasm/cpukernel's pool; needs the
+    // isolated page); "alexlens-split" is several Go workers splitting every layer by output
+    // channels (wasm/split).
+    alexlens: function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", "pool"); },
+    "alexlens-split": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32"); },
     "alexlens-ports": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", "ports"); },
-    "alexlens-int8": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "int8"); },
+    "alexlens-int8": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "int8", "pool"); },
     // "alexlens-gokernel" is the same build with the Go archsimd micro-kernel instead of the
     // generated wasm module (wasm/cpukernel), for comparison.
     "alexlens-gokernel": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", undefined, "go"); },
@@ -83,11 +88,17 @@
   // page is cross-origin isolated (and exchange is not "ports"), else over a full mesh of
   // MessageChannels.
   async function runAlexLens(wasm, execJS, precision, exchange, kernel) {
-    const n = cfg.threads;
+    const pool = exchange === "pool" && cfg.threads > 1;
+    const n = pool ? 1 : cfg.threads;
+    if (pool) wasm = wasm.replace(".wasm", "-shared.wasm");
     const workers = [];
     for (let i = 0; i < n; i++) workers.push(startWorker(wasm, execJS, kernel));
     const hellos = await Promise.all(workers.map(function (w) { return w.ready; }));
     let exchangeKind = "";
+    if (pool) {
+      const t = await workers[0].call({ op: "threads", n: cfg.threads });
+      exchangeKind = "kernel pool of " + t.threads + " threads";
+    }
     if (n > 1) {
       let shared = null;
       if (exchange !== "ports" && self.crossOriginIsolated && typeof SharedArrayBuffer === "function") {

@@ -5,6 +5,8 @@
 //
 //	{op: "sharedBytes", net, parts} -> {bytes}: the size of the SharedArrayBuffer for a
 //	                          shared exchange (wasm/split.SharedExchange) among parts workers
+//	{op: "threads", n} -> {threads}: run the kernels on n threads (wasm/cpukernel's pool;
+//	                          needs the shared-memory build, alexlens-shared.wasm)
 //	{op: "peers", part, parts, ports: [MessagePort...], shared?: SharedArrayBuffer} -> {exchange}:
 //	                          this worker is part `part` of a pass split over `parts` workers
 //	                          (wasm/split); with shared the parts exchange through that
@@ -80,6 +82,12 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 			return nil, err
 		}
 		return map[string]any{"bytes": split.SharedBytes(parts, capacity)}, nil
+	case "threads":
+		// One Go worker, its kernels split across kernel workers on its shared memory.
+		if err := cpukernel.SetThreads(data.Get("n").Int()); err != nil {
+			return nil, err
+		}
+		return map[string]any{"threads": cpukernel.Threads()}, nil
 	case "peers":
 		st.part, st.parts = data.Get("part").Int(), data.Get("parts").Int()
 		if sab := data.Get("shared"); sab.Truthy() {

@@ -1,0 +1,141 @@
+//go:build js && wasm
+
+package cpukernel
+
+import (
+	"errors"
+	"fmt"
+	"syscall/js"
+	"time"
+)
+
+// The kernel pool: with a shared memory (a program rewritten by wasm/sharedmem on a
+// cross-origin isolated page), n-1 kernel workers instantiate the same module on the same
+// memory, and each kernel call is split into n ranges (B panels of a GEMM or packing, rows
+// of a matrix-vector product, planes of a pooling) run at once: this thread's part by a
+// direct call, the others by the workers. Nothing is copied: every part reads and writes
+// Go's own slices, which stay put (Go's collector does not move objects) and alive while
+// this thread waits for the round to finish.
+//
+// Control words, an []int32 in Go's memory that kernel-worker.js reads through Atomics:
+// [0] round number, [1] parts done, [2..3] unused, then for kernel worker p >= 1, 16 words
+// at ctlHeader + (p-1)*ctlPerPart: the function index, the argument count, the arguments.
+// Go writes a round's arguments with ordinary stores, then kick() publishes the round with
+// Atomics.add and notify (sequentially consistent), so a worker that sees the new round
+// number sees its arguments.
+
+const (
+	ctlHeader  = 4
+	ctlPerPart = 16
+	maxParts   = 16
+	// roundTimeout bounds a wait for the kernel workers: a worker that died or hangs turns
+	// into the whole round done here, never into a hung engine.
+	roundTimeout = 20 * time.Second
+)
+
+type pool struct {
+	ctl   []int32
+	parts int // this thread included
+	js    js.Value
+}
+
+// SetThreads runs the kernels on n threads: this one and n-1 kernel workers. n <= 1 stops
+// the workers. It needs the installed module on a shared memory and the page's
+// alexlensKernelPool (ui/static/shared-memory.js); without them it returns an error and
+// the kernels stay on this thread.
+func SetThreads(n int) error {
+	k := active
+	if k == nil {
+		return errors.New("cpukernel: the kernels are not installed")
+	}
+	stopPool()
+	if n <= 1 {
+		return nil
+	}
+	if n > maxParts {
+		n = maxParts
+	}
+	if !k.shared {
+		return errors.New("cpukernel: kernel workers need a shared memory (a cross-origin isolated page and the program rewritten by wasm/sharedmem)")
+	}
+	pj := js.Global().Get("alexlensKernelPool")
+	if pj.Type() != js.TypeObject {
+		return errors.New("cpukernel: the page has no alexlensKernelPool (shared-memory.js)")
+	}
+	ctl := make([]int32, ctlHeader+(n-1)*ctlPerPart)
+	if err := await(pj.Call("resize", n-1, k.module, k.memory, addrOf(ctl), len(ctl))); err != nil {
+		pj.Call("stop")
+		return fmt.Errorf("cpukernel: starting kernel workers: %w", err)
+	}
+	k.pool = &pool{ctl: ctl, parts: n, js: pj}
+	return nil
+}
+
+// Threads is the number of threads the kernels run on.
+func Threads() int {
+	if active == nil || active.pool == nil {
+		return 1
+	}
+	return active.pool.parts
+}
+
+func stopPool() {
+	if active != nil && active.pool != nil {
+		active.pool.js.Call("stop")
+		active.pool = nil
+	}
+}
+
+// run calls function fn over the range [0, n): args(part, lo, hi) are its arguments for
+// one part's subrange. Small ranges, and every range without a pool, run here whole.
+func (k *kernels) run(fn, n int, args func(part, lo, hi int) []int) {
+	p := k.pool
+	if p == nil || n < 2*p.parts {
+		k.fns[fn].Invoke(anys(args(0, 0, n))...)
+		return
+	}
+	for part := 1; part < p.parts; part++ {
+		a := args(part, n*part/p.parts, n*(part+1)/p.parts)
+		o := ctlHeader + (part-1)*ctlPerPart
+		p.ctl[o], p.ctl[o+1] = int32(fn), int32(len(a))
+		for i, v := range a {
+			p.ctl[o+2+i] = int32(v) // addresses above 2 GiB wrap to the same i32 bits
+		}
+	}
+	p.js.Call("kick")
+	k.fns[fn].Invoke(anys(args(0, 0, n/p.parts))...)
+	if !p.js.Call("wait", p.parts-1, roundTimeout.Milliseconds()).Bool() {
+		// A kernel worker died or hangs: stop them all, then redo the whole range here
+		// (every kernel overwrites its outputs, so finished parts are simply redone).
+		js.Global().Get("console").Call("warn", "alexlens: a kernel worker did not finish; running on one thread")
+		stopPool()
+		k.fns[fn].Invoke(anys(args(0, 0, n))...)
+	}
+}
+
+func anys(a []int) []any {
+	out := make([]any, len(a))
+	for i, v := range a {
+		out[i] = v
+	}
+	return out
+}
+
+// await blocks until a JavaScript promise settles. The caller must not be inside a
+// JavaScript callback (the event loop has to run meanwhile).
+func await(p js.Value) error {
+	done := make(chan error, 1)
+	then := js.FuncOf(func(js.Value, []js.Value) any { done <- nil; return nil })
+	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		msg := "rejected"
+		if len(args) > 0 {
+			msg = args[0].Call("toString").String()
+		}
+		done <- errors.New(msg)
+		return nil
+	})
+	defer then.Release()
+	defer fail.Release()
+	p.Call("then", then, fail)
+	return <-done
+}
