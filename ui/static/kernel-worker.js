@@ -2,8 +2,10 @@
 // the engine worker that started it (shared-memory.js, alexlensKernelPool). It blocks on
 // the control words (Atomics.wait), runs its part of each round and counts it done.
 // Control words (Int32, see wasm/cpukernel/pool_js.go): [0] round, [1] parts done,
-// then per kernel worker p >= 1, at 4 + (p-1)*16: function index, argument count, arguments.
+// then per kernel worker p >= 1, at 4 + (p-1)*28, two calls of 14 words each: function
+// index, argument count (0: none), 12 argument slots.
 "use strict";
+const SPIN_MS = 2;
 self.onmessage = function (e) {
   const d = e.data;
   let fns, ctl;
@@ -16,16 +18,27 @@ self.onmessage = function (e) {
     return;
   }
   self.postMessage("ready");
-  const o = 4 + (d.part - 1) * 16;
+  const o = 4 + (d.part - 1) * 28;
   let seen = Atomics.load(ctl, 0);
   for (;;) {
-    Atomics.wait(ctl, 0, seen);
-    const round = Atomics.load(ctl, 0);
+    // Spin a little before sleeping: rounds come in bursts (a forward pass is dozens of
+    // them, a fraction of a millisecond apart), and a sleeping thread wakes slowly,
+    // especially on virtual machines.
+    let round = Atomics.load(ctl, 0);
+    for (let until = performance.now() + SPIN_MS; round === seen && performance.now() < until;) {
+      for (let i = 0; i < 64 && round === seen; i++) round = Atomics.load(ctl, 0);
+    }
+    if (round === seen) {
+      Atomics.wait(ctl, 0, seen);
+      round = Atomics.load(ctl, 0);
+    }
     if (round === seen) continue;
     seen = round;
-    const f = fns[ctl[o]];
-    if (f && ctl[o + 1] > 0) {
-      f(ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11]);
+    for (let c = o; c < o + 28; c += 14) {
+      const f = fns[ctl[c]];
+      if (f && ctl[c + 1] > 0) {
+        f(ctl[c + 2], ctl[c + 3], ctl[c + 4], ctl[c + 5], ctl[c + 6], ctl[c + 7], ctl[c + 8], ctl[c + 9], ctl[c + 10], ctl[c + 11]);
+      }
     }
     Atomics.add(ctl, 1, 1);
     Atomics.notify(ctl, 1);

@@ -96,7 +96,8 @@ type kernels struct {
 	fns            [nFuncs]js.Value
 	module, memory js.Value
 	shared         bool
-	pool           *pool // nil: every kernel runs on this thread
+	pool           *pool        // nil: every kernel runs on this thread
+	pending        *pendingPack // a packing held back for the next GEMM (with a pool)
 	poolScratch    []float32
 }
 
@@ -119,9 +120,23 @@ func (k *kernels) GEMM(kk int, a []float32, aPanels int, b []float32, bPanels in
 	case len(scale) < rows || len(bias) < rows:
 		panic(fmt.Sprintf("cpukernel: gemm epilogue has %d scales and %d biases, want %d", len(scale), len(bias), rows))
 	}
-	k.run(fnGEMM, bPanels, func(_, lo, hi int) []int {
-		return []int{kk, addrOf(a), aPanels, addrOf(b) + lo*kk*NR*4, hi - lo, addrOf(c) + lo*NR*4, ldc, addrOf(scale), addrOf(bias), flag(relu)}
-	})
+	gemm := func(aLo, aHi, bLo, bHi int) call {
+		return call{fnGEMM, []int{kk, addrOf(a) + aLo*kk*MR*4, aHi - aLo, addrOf(b) + bLo*kk*NR*4, bHi - bLo,
+			addrOf(c) + (aLo*MR*ldc+bLo*NR)*4, ldc, addrOf(scale) + aLo*MR*4, addrOf(bias) + aLo*MR*4, flag(relu)}}
+	}
+	// Split the larger operand: each part streams its share of it and all of the other.
+	if p := k.pool; p != nil && aPanels*MR > bPanels*NR && aPanels >= 2*p.parts {
+		k.flushPack()
+		k.round(aPanels, func(_, lo, hi int) []call { return []call{gemm(lo, hi, 0, bPanels)} })
+	} else if pk := k.pending; pk != nil && pk.bPanels == bPanels && pk.rows() == kk && addrOf(pk.dst) == addrOf(b) {
+		// Each part packs the B panels it multiplies: packing and GEMM in one round.
+		k.pending = nil
+		k.round(bPanels, func(_, lo, hi int) []call { return []call{pk.call(lo, hi), gemm(0, aPanels, lo, hi)} })
+		runtime.KeepAlive(pk)
+	} else {
+		k.flushPack()
+		k.round(bPanels, func(_, lo, hi int) []call { return []call{gemm(0, aPanels, lo, hi)} })
+	}
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(c)
@@ -146,10 +161,15 @@ func (k *kernels) PackB(dst, src []float32, cin, kh, kw, chanStride, rowStep, co
 	if last := (cin-1)*chanStride + (kh-1)*rowStep + (kw-1)*colStep + hi; last >= len(src) {
 		panic(fmt.Sprintf("cpukernel: pack_b would read value %d of a %d-value input", last, len(src)))
 	}
-	rows := cin * kh * kw
-	k.run(fnPackB, bPanels, func(_, lo, hi int) []int {
-		return []int{addrOf(dst) + lo*rows*NR*4, addrOf(src), cin, kh, kw, chanStride, rowStep, colStep, addrOf(offs) + lo*NR*4, hi - lo}
-	})
+	pk := &pendingPack{dst: dst, src: src, offs: offs, cin: cin, kh: kh, kw: kw, chanStride: chanStride, rowStep: rowStep, colStep: colStep, bPanels: bPanels}
+	k.flushPack()
+	if k.pool != nil {
+		// With kernel workers the packing waits for the GEMM that reads it, so that both
+		// run in one round (GEMM runs it first if it cannot).
+		k.pending = pk
+		return
+	}
+	k.round(bPanels, func(_, lo, hi int) []call { return []call{pk.call(lo, hi)} })
 	runtime.KeepAlive(dst)
 	runtime.KeepAlive(src)
 	runtime.KeepAlive(offs)
@@ -162,16 +182,41 @@ func (k *kernels) MaxPoolK3S2(out, in []float32, planes, h, w, oh, ow, kh, sh in
 	if len(in) < planes*h*w || len(out) < planes*oh*ow {
 		panic(fmt.Sprintf("cpukernel: maxpool has %d inputs (want %d) and %d outputs (want %d)", len(in), planes*h*w, len(out), planes*oh*ow))
 	}
+	k.flushPack()
 	n := max(w, 2*ow+12) // scratch per part
 	if len(k.poolScratch) < n*maxParts {
 		k.poolScratch = make([]float32, n*maxParts)
 	}
-	k.run(fnMaxPool, planes, func(part, lo, hi int) []int {
-		return []int{addrOf(in) + lo*h*w*4, addrOf(out) + lo*oh*ow*4, hi - lo, h, w, oh, ow, kh, sh, addrOf(k.poolScratch) + part*n*4}
+	k.round(planes, func(part, lo, hi int) []call {
+		return []call{{fnMaxPool, []int{addrOf(in) + lo*h*w*4, addrOf(out) + lo*oh*ow*4, hi - lo, h, w, oh, ow, kh, sh, addrOf(k.poolScratch) + part*n*4}}}
 	})
 	runtime.KeepAlive(in)
 	runtime.KeepAlive(out)
 	runtime.KeepAlive(k.poolScratch)
+}
+
+// pendingPack is a PackB call held back for the GEMM that follows it; it keeps its slices
+// alive until then.
+type pendingPack struct {
+	dst, src                                           []float32
+	offs                                               []int32
+	cin, kh, kw, chanStride, rowStep, colStep, bPanels int
+}
+
+func (p *pendingPack) rows() int { return p.cin * p.kh * p.kw }
+
+func (p *pendingPack) call(lo, hi int) call {
+	return call{fnPackB, []int{addrOf(p.dst) + lo*p.rows()*NR*4, addrOf(p.src), p.cin, p.kh, p.kw,
+		p.chanStride, p.rowStep, p.colStep, addrOf(p.offs) + lo*NR*4, hi - lo}}
+}
+
+// flushPack runs a held-back packing on its own.
+func (k *kernels) flushPack() {
+	if pk := k.pending; pk != nil {
+		k.pending = nil
+		k.round(pk.bPanels, func(_, lo, hi int) []call { return []call{pk.call(lo, hi)} })
+		runtime.KeepAlive(pk)
+	}
 }
 
 func (k *kernels) MatVecF32(w, x, y, scale, bias []float32, relu bool) {
@@ -196,9 +241,10 @@ func (k *kernels) MatVecI8(w []int8, x, y, scale, bias []float32, relu bool) {
 
 // matVec splits a matrix-vector product by rows.
 func (k *kernels) matVec(fn, w, wBytes int, x, y, scale, bias []float32, relu bool) {
+	k.flushPack()
 	n := len(x)
-	k.run(fn, len(y), func(_, lo, hi int) []int {
-		return []int{w + lo*n*wBytes, addrOf(x), n, addrOf(y) + lo*4, hi - lo, addrOf(scale) + lo*4, addrOf(bias) + lo*4, flag(relu)}
+	k.round(len(y), func(_, lo, hi int) []call {
+		return []call{{fn, []int{w + lo*n*wBytes, addrOf(x), n, addrOf(y) + lo*4, hi - lo, addrOf(scale) + lo*4, addrOf(bias) + lo*4, flag(relu)}}}
 	})
 }
 

@@ -25,8 +25,12 @@ const (
 	MR = 5
 	NR = 8
 	// KC is how much of k one pass over the tiles covers: a B panel slice of KC x NR floats
-	// (8 KiB) stays in L1 while every A panel's slice streams past it.
+	// (8 KiB) stays in L1 while the A panels' slices stream past it.
 	KC = 256
+	// MC is how many A panels' KC slices (MC*KC*MR floats, 125 KiB) one sweep over the B
+	// panels reuses from L2: without it a layer with large weights (SqueezeNet's conv10,
+	// 2 MB) streamed all of A from L3 once per B panel.
+	MC = 25
 )
 
 // Module returns the kernels as a WebAssembly module importing its memory as env.mem and
@@ -215,6 +219,7 @@ func gemmFn() *fn {
 	f := newFn("gemm", &k, &a, &mp, &b, &np, &c, &ldc, &scale, &bias, &relu)
 	k0, kc, last := f.local(i32T), f.local(i32T), f.local(i32T)
 	jp, ip, pb0, pa, pb := f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T)
+	ip0, ip1 := f.local(i32T), f.local(i32T)
 	pc, row, n, ldc4 := f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T)
 	av := f.local(v128T)
 	bv := [2]int{f.local(v128T), f.local(v128T)}
@@ -241,14 +246,20 @@ func gemmFn() *fn {
 	f.i32(KC).get(kc).get(kc).i32(KC).gtS().sel().set(kc)
 	f.get(k0).get(kc).add().get(k).eq().set(last)
 
+	f.i32(0).set(ip0)
+	f.block().loop() // for each block of MC A panels (their k0 slices stay in L2)
+	f.get(ip0).get(mp).geS().brIf(1)
+	f.get(ip0).i32(MC).add().set(ip1)
+	f.get(mp).get(ip1).get(ip1).get(mp).gtS().sel().set(ip1) // ip1 = min(ip0+MC, mp)
+
 	f.i32(0).set(jp)
 	f.block().loop() // for each B panel (its k0 slice stays in L1)
 	f.get(jp).get(np).geS().brIf(1)
 	f.get(b).get(jp).get(k).mul().get(k0).add().i32(NR * 4).mul().add().set(pb0)
 
-	f.i32(0).set(ip)
-	f.block().loop() // for each A panel
-	f.get(ip).get(mp).geS().brIf(1)
+	f.get(ip0).set(ip)
+	f.block().loop() // for each A panel of the block
+	f.get(ip).get(ip1).geS().brIf(1)
 	f.get(a).get(ip).get(k).mul().get(k0).add().i32(MR * 4).mul().add().set(pa)
 	f.get(pb0).set(pb)
 	f.get(c).get(ip).i32(MR).mul().get(ldc).mul().get(jp).i32(NR).mul().add().i32(4).mul().add().set(pc)
@@ -306,6 +317,8 @@ func gemmFn() *fn {
 	f.inc(ip, 1).br(0)
 	f.end().end()
 	f.inc(jp, 1).br(0)
+	f.end().end()
+	f.inc(ip0, MC).br(0)
 	f.end().end()
 	f.inc(k0, KC).br(0)
 	f.end().end()

@@ -192,6 +192,7 @@ func TestModuleMatchesGo(t *testing.T) {
 	for _, k := range []int{1, 27, KC, KC + 1, 2*KC + 37} {
 		cases = append(cases, gemmCase(r, k, 3, 2, 0, false), gemmCase(r, k, 1, 1, 3, true))
 	}
+	cases = append(cases, gemmCase(r, KC+5, MC+2, 2, 0, true), gemmCase(r, 9, 2*MC, 3, 1, false)) // A beyond one MC block
 	for _, int8W := range []bool{false, true} {
 		for _, rc := range [][2]int{{1, 1}, {3, 7}, {4, 16}, {9, 33}, {13, 300}, {8, 1024}} {
 			cases = append(cases, matVecCase(r, int8W, rc[0], rc[1], false), matVecCase(r, int8W, rc[0], rc[1], true))

@@ -18,15 +18,17 @@ import (
 // this thread waits for the round to finish.
 //
 // Control words, an []int32 in Go's memory that kernel-worker.js reads through Atomics:
-// [0] round number, [1] parts done, [2..3] unused, then for kernel worker p >= 1, 16 words
-// at ctlHeader + (p-1)*ctlPerPart: the function index, the argument count, the arguments.
+// [0] round number, [1] parts done, [2..3] unused, then for kernel worker p >= 1, two calls
+// at ctlHeader + (p-1)*ctlPerPart, each the function index, the argument count (0: no
+// call) and callArgs argument slots.
 // Go writes a round's arguments with ordinary stores, then kick() publishes the round with
 // Atomics.add and notify (sequentially consistent), so a worker that sees the new round
 // number sees its arguments.
 
 const (
 	ctlHeader  = 4
-	ctlPerPart = 16
+	callArgs   = 12                 // argument slots of one call
+	ctlPerPart = 2 * (2 + callArgs) // two calls: function index, argument count, arguments
 	maxParts   = 16
 	// roundTimeout bounds a wait for the kernel workers: a worker that died or hangs turns
 	// into the whole round done here, never into a hung engine.
@@ -86,30 +88,46 @@ func stopPool() {
 	}
 }
 
-// run calls function fn over the range [0, n): args(part, lo, hi) are its arguments for
-// one part's subrange. Small ranges, and every range without a pool, run here whole.
-func (k *kernels) run(fn, n int, args func(part, lo, hi int) []int) {
+// call is one call of a module function with its arguments (at most callArgs).
+type call struct {
+	fn   int
+	args []int
+}
+
+// round runs the range [0, n) split into parts at once: calls(part, lo, hi) are the calls
+// (at most two, run in order) for one part's subrange. Small ranges, and every range
+// without a pool, run here whole.
+func (k *kernels) round(n int, calls func(part, lo, hi int) []call) {
 	p := k.pool
 	if p == nil || n < 2*p.parts {
-		k.fns[fn].Invoke(anys(args(0, 0, n))...)
+		k.invoke(calls(0, 0, n))
 		return
 	}
 	for part := 1; part < p.parts; part++ {
-		a := args(part, n*part/p.parts, n*(part+1)/p.parts)
 		o := ctlHeader + (part-1)*ctlPerPart
-		p.ctl[o], p.ctl[o+1] = int32(fn), int32(len(a))
-		for i, v := range a {
-			p.ctl[o+2+i] = int32(v) // addresses above 2 GiB wrap to the same i32 bits
+		clear(p.ctl[o : o+ctlPerPart])
+		for i, c := range calls(part, n*part/p.parts, n*(part+1)/p.parts) {
+			at := o + i*(2+callArgs)
+			p.ctl[at], p.ctl[at+1] = int32(c.fn), int32(len(c.args))
+			for j, v := range c.args {
+				p.ctl[at+2+j] = int32(v) // addresses above 2 GiB wrap to the same i32 bits
+			}
 		}
 	}
 	p.js.Call("kick")
-	k.fns[fn].Invoke(anys(args(0, 0, n/p.parts))...)
+	k.invoke(calls(0, 0, n/p.parts))
 	if !p.js.Call("wait", p.parts-1, roundTimeout.Milliseconds()).Bool() {
 		// A kernel worker died or hangs: stop them all, then redo the whole range here
 		// (every kernel overwrites its outputs, so finished parts are simply redone).
 		js.Global().Get("console").Call("warn", "alexlens: a kernel worker did not finish; running on one thread")
 		stopPool()
-		k.fns[fn].Invoke(anys(args(0, 0, n))...)
+		k.invoke(calls(0, 0, n))
+	}
+}
+
+func (k *kernels) invoke(calls []call) {
+	for _, c := range calls {
+		k.fns[c.fn].Invoke(anys(c.args)...)
 	}
 }
 

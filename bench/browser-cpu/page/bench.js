@@ -5,12 +5,14 @@
 // window.benchResult for the driver: an array of
 //   {engine, net, threads, version, times: [ms per pass after warm-up, timed in the page],
 //    top5, logits, layers?: {name: [ms]}, order?: [names], kernel?, isolated, error?}
-// Query parameters: engines (comma-separated), net, threads, warmup, runs.
+// Query parameters: engines (comma-separated), net, threads, warmup, runs, gap (ms idle
+// before each timed pass, default 0).
 "use strict";
 (function () {
   const q = new URLSearchParams(location.search);
   const cfg = {
     engines: (q.get("engines") || "alexlens").split(","),
+    gap: q.has("gap") ? parseFloat(q.get("gap")) : 0, // ms of idle before each timed pass
     net: q.get("net") || "alexnet",
     threads: parseInt(q.get("threads") || "1", 10),
     warmup: parseInt(q.get("warmup") || "5", 10),
@@ -257,6 +259,9 @@
     for (let round = 0; round < cfg.runs; round++) {
       for (const r of runs) {
         if (r.error) continue;
+        // An optional pause before each pass (?gap=ms): thread pools that spin after their
+        // pass take cores from whichever engine runs next, but idle cores also wake slowly.
+        if (cfg.gap > 0) await new Promise(function (resolve) { setTimeout(resolve, cfg.gap); });
         try {
           const t0 = performance.now();
           const logits = await r.run.once();
