@@ -84,7 +84,7 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 	if oh <= 0 || ow <= 0 || c.Out == 0 {
 		return NewTensor(n, c.Out, max(oh, 0), max(ow, 0))
 	}
-	y := NewTensor(n, c.Out, oh, ow)
+	y := newOutput(n, c.Out, oh, ow)
 	if g := blockGEMM.Load(); g != nil {
 		conv2DBlock(g, x, w, bias, c, y)
 		return y
@@ -221,7 +221,7 @@ type colRun struct{ j, n, iy, ix int }
 func (f FastCPU) Linear(x *Tensor, w *Weight, bias []float32, l LinearSpec) *Tensor {
 	checkLinear(x, w, bias, l)
 	n := x.Shape[0]
-	y := NewTensor(n, l.Out)
+	y := newOutput(n, l.Out)
 	if g := blockGEMM.Load(); g != nil {
 		linearBlock(g, x, w, bias, l, y)
 		return y
@@ -259,7 +259,7 @@ func (f FastCPU) AvgPool2D(x *Tensor, p PoolSpec) *Tensor { return f.pool(x, p, 
 func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
 	n, c, h, w := x.dims4("pool2d")
 	oh, ow := p.OutSize(h, w)
-	y := NewTensor(n, c, oh, ow)
+	y := newOutput(n, c, oh, ow)
 	planes := n * c
 	if g := blockGEMM.Load(); isMax && g != nil && g.MaxPoolK3S2 != nil && p.KW == 3 && p.StrideW == 2 &&
 		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0 && oh > 0 && ow > 0 {
@@ -334,7 +334,7 @@ func (f FastCPU) AdaptiveAvgPool2D(x *Tensor, oh, ow int) *Tensor {
 // beta of 0.75 it replaces pow with two square roots. Strips are split across goroutines.
 func (f FastCPU) LRN(x *Tensor, l LRNSpec) *Tensor {
 	n, c, h, w := x.dims4("lrn")
-	y := NewTensor(n, c, h, w)
+	y := newOutput(n, c, h, w)
 	lo, hi := (l.Size-1)/2, l.Size/2
 	hw := h * w
 	alpha := float64(l.Alpha) / float64(l.Size)

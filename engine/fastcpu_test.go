@@ -344,3 +344,44 @@ func TestFastCPUConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// Forward hands unkept intermediate tensors back to the activation free list and later
+// passes reuse them: results must not change, and tensors a caller kept must never be
+// overwritten by a later pass.
+func TestForwardRecyclesOnlyUnkeptTensors(t *testing.T) {
+	for i, a := range []*Arch{SqueezeNet11, AlexNet} {
+		m, err := NewModel(a, randomTensors(a, int64(20+i), 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewSource(int64(30 + i)))
+		x1 := randTensor(r, 1, 3, a.InputSize, a.InputSize)
+		x2 := randTensor(r, 1, 3, a.InputSize, a.InputSize)
+		in1, in2 := x1.Clone(), x2.Clone()
+		all, err := m.Forward(x1, ForwardOptions{}) // keeps everything: recycles nothing
+		if err != nil {
+			t.Fatal(err)
+		}
+		mid := all.Order[len(all.Order)/2]
+		kept, err := m.Forward(x1, ForwardOptions{Keep: func(n string) bool { return n == mid }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snapshot := kept.Activations[mid].Clone()
+		for pass := 0; pass < 3; pass++ { // other inputs, nothing kept: buffers cycle through
+			for _, x := range []*Tensor{x1, x2} { // x2 last: a recycled kept tensor would now hold its values
+				res, err := m.Forward(x, ForwardOptions{Keep: func(string) bool { return false }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if x == x1 {
+					checkClose(t, a.Name+" logits after recycling", res.Logits, all.Logits, 0)
+				}
+			}
+		}
+		checkClose(t, a.Name+" kept "+mid, kept.Activations[mid], snapshot, 0)
+		checkClose(t, a.Name+" logits of the keeping pass", kept.Logits, all.Logits, 0)
+		checkClose(t, a.Name+" input 1", x1, in1, 0) // the caller's inputs are never recycled
+		checkClose(t, a.Name+" input 2", x2, in2, 0)
+	}
+}

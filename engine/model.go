@@ -140,17 +140,31 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 	total := len(m.Arch.LayerNames())
 	start := time.Now()
 
+	// Intermediate tensors that nobody keeps go back to the activation free list once used
+	// (FastCPU only: other backends may hold on to their tensors).
+	_, recycles := be.(FastCPU)
+	done := func(t *Tensor, owned bool, next *Tensor) {
+		if recycles && owned && !sharesData(t, next) {
+			recycle(t)
+		}
+	}
+	owned := false // x was made by this pass and is not kept
+
 	// The forward pass: one step per layer of the description, as in the paper's figure.
 	for _, l := range m.Arch.Layers {
+		in := x
 		switch l.Kind {
 		case KindConv:
 			x = be.Conv2D(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Conv)
 		case KindFire:
 			sq, e1, e3 := l.Fire.convs()
 			s := be.Conv2D(x, m.Params[l.Key+".squeeze.weight"], m.bias(l.Key+".squeeze"), sq)
-			x = be.Concat(
-				be.Conv2D(s, m.Params[l.Key+".expand1x1.weight"], m.bias(l.Key+".expand1x1"), e1),
-				be.Conv2D(s, m.Params[l.Key+".expand3x3.weight"], m.bias(l.Key+".expand3x3"), e3))
+			a := be.Conv2D(s, m.Params[l.Key+".expand1x1.weight"], m.bias(l.Key+".expand1x1"), e1)
+			b := be.Conv2D(s, m.Params[l.Key+".expand3x3.weight"], m.bias(l.Key+".expand3x3"), e3)
+			x = be.Concat(a, b)
+			done(s, true, x)
+			done(a, true, x)
+			done(b, true, x)
 		case KindMaxPool:
 			x = be.MaxPool2D(x, l.Pool)
 		case KindLRN:
@@ -162,6 +176,10 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 		case KindLinear:
 			x = be.Linear(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Linear)
 		}
+		if x != in {
+			done(in, owned, x)
+			owned = true
+		}
 		if l.Name == "" {
 			continue
 		}
@@ -171,6 +189,7 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 		res.Order = append(res.Order, l.Name)
 		if opt.Keep == nil || opt.Keep(l.Name) {
 			res.Activations[l.Name] = x
+			owned = false
 		}
 		if opt.OnLayer != nil {
 			opt.OnLayer(l.Name, len(res.Order)-1, total, took)
@@ -181,6 +200,12 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 	}
 	res.Logits = Flatten(x, 1)
 	return res, nil
+}
+
+// sharesData reports whether two tensors share their first element (one is a view of the
+// other), in which case neither may be recycled while the other lives.
+func sharesData(a, b *Tensor) bool {
+	return len(a.Data) > 0 && len(b.Data) > 0 && &a.Data[0] == &b.Data[0]
 }
 
 func (m *Model) bias(key string) []float32 {

@@ -202,7 +202,7 @@ func concatChannels(xs []*Tensor) *Tensor {
 		}
 		c += tc
 	}
-	y := NewTensor(n, c, h, w)
+	y := newOutput(n, c, h, w)
 	off := 0
 	for b := 0; b < n; b++ {
 		for _, t := range xs {

@@ -7,6 +7,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // Tensor is a dense float32 tensor in row-major (NCHW for images) order.
@@ -25,6 +26,62 @@ func NewTensor(shape ...int) *Tensor {
 		n *= d
 	}
 	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, n)}
+}
+
+// activationBuffers is a free list of the buffers of intermediate activations: Forward
+// hands back a layer's input once the next layer has consumed it (and nobody kept it), and
+// operators that write every element of their output take their buffers from here. A
+// forward pass then allocates (and the runtime zeroes) almost nothing: in the browser that
+// was about 2 ms of a 20 ms SqueezeNet pass, zeroing 18 MB of fresh tensors.
+var activationBuffers struct {
+	sync.Mutex
+	free  map[int][][]float32 // by length
+	bytes int
+}
+
+// maxPooledBytes bounds the free list; buffers beyond it are left to the collector.
+const maxPooledBytes = 64 << 20
+
+// newOutput is NewTensor for an operator that writes every element of its result: the
+// contents are left over from an earlier pass until then.
+func newOutput(shape ...int) *Tensor {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			panic(fmt.Sprintf("engine: negative dimension in shape %v", shape))
+		}
+		n *= d
+	}
+	a := &activationBuffers
+	a.Lock()
+	if l := a.free[n]; len(l) > 0 {
+		d := l[len(l)-1]
+		a.free[n] = l[:len(l)-1]
+		a.bytes -= 4 * n
+		a.Unlock()
+		return &Tensor{Shape: append([]int(nil), shape...), Data: d}
+	}
+	a.Unlock()
+	return NewTensor(shape...)
+}
+
+// recycle returns t's buffer to the free list; t must not be used afterwards.
+func recycle(t *Tensor) {
+	n := len(t.Data)
+	if n == 0 {
+		return
+	}
+	a := &activationBuffers
+	a.Lock()
+	defer a.Unlock()
+	if a.bytes+4*n > maxPooledBytes {
+		return
+	}
+	if a.free == nil {
+		a.free = map[int][][]float32{}
+	}
+	a.free[n] = append(a.free[n], t.Data[:n:n])
+	a.bytes += 4 * n
 }
 
 // FromData wraps data in a tensor of the given shape; the sizes must agree.
