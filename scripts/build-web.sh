@@ -4,6 +4,8 @@
 #   index.html, favicon.svg, samples/          stable names (index.html is revalidated)
 #   app.<hash>.wasm        the Vugu UI (ui/)
 #   engine.<hash>.wasm     the engine, run in a Web Worker (wasm/worker)
+#   engine-shared.<hash>.wasm  the same on a shared memory, for cross-origin isolated pages,
+#                          with shared-memory.<hash>.js and kernel-worker.<hash>.js
 #   worker.<hash>.js, boot.<hash>.js, wasm_exec.<hash>.js, vugu-render.<hash>.js, style.<hash>.css
 # Every asset but index.html carries a content hash in its name, so it can be cached forever.
 set -euo pipefail
@@ -33,10 +35,13 @@ else
 	$go build -trimpath -ldflags="-s -w" -o "$tmp/engine.wasm" ./wasm/worker
 fi
 unset GOOS GOARCH
+# The same engine on a shared memory (wasm/sharedmem), which cross-origin isolated pages load
+# so that kernel workers can split each layer across cores (wasm/cpukernel's pool).
+$go run ./wasm/sharedmem/sharemem "$tmp/engine.wasm" "$tmp/engine-shared.wasm" >/dev/null
 
 cp "$($go env GOROOT)/lib/wasm/wasm_exec.js" "$tmp/wasm_exec.js"
 $go run ./ui/internal/vuguhelper "$($go list -m -f '{{.Dir}}' github.com/vugu/vugu)" >"$tmp/vugu-render.js"
-cp ui/static/boot.js ui/static/style.css "$tmp/"
+cp ui/static/boot.js ui/static/style.css ui/static/shared-memory.js ui/static/kernel-worker.js "$tmp/"
 
 # hashed NAME: copies $tmp/NAME into the staging folder under NAME with a content hash
 # inserted before the extension, and prints the new name.
@@ -57,7 +62,15 @@ wasm_exec=$(hashed wasm_exec.js)
 vugu_render=$(hashed vugu-render.js)
 boot=$(hashed boot.js)
 style=$(hashed style.css)
-sed -e "s/@WASM_EXEC_JS@/$wasm_exec/g" -e "s/@ENGINE_WASM@/$engine/g" ui/static/worker.js >"$tmp/worker.js"
+engine_shared=$(hashed engine-shared.wasm)
+shared_memory=$(hashed shared-memory.js)
+kernel_worker=$(hashed kernel-worker.js)
+sed -e "s/@WASM_EXEC_JS@/$wasm_exec/g" -e "s/@ENGINE_WASM@/$engine/g" -e "s/@ENGINE_SHARED_WASM@/$engine_shared/g" \
+	-e "s/@SHARED_MEMORY_JS@/$shared_memory/g" -e "s/@KERNEL_WORKER_JS@/$kernel_worker/g" ui/static/worker.js >"$tmp/worker.js"
+if grep -q '@[A-Z_]*@' "$tmp/worker.js"; then
+	echo "build-web: unfilled placeholder in worker.js" >&2
+	exit 1
+fi
 worker=$(hashed worker.js)
 sed -e "s/@APP_WASM@/$app/g" -e "s/@WORKER_JS@/$worker/g" -e "s/@WASM_EXEC_JS@/$wasm_exec/g" \
 	-e "s/@VUGU_RENDER_JS@/$vugu_render/g" -e "s/@BOOT_JS@/$boot/g" -e "s/@STYLE_CSS@/$style/g" \

@@ -98,10 +98,10 @@ func TestThreads(t *testing.T) {
 }
 
 // TestThreadsIsolated serves the app cross-origin isolated (server.Config.CrossOriginIsolated,
-// off by default and in the other tests) and checks that a pass on 2 workers then
-// exchanges layer outputs through shared memory (split.SharedExchange; the engine worker
-// says which exchange it set up on the console) and still gives the native path's top-5,
-// on the AlexNet fixture and, where present, the real SqueezeNet.
+// off by default and in the other tests) and checks that ?threads=2 then runs the engine
+// on a shared memory with a kernel worker beside it (wasm/cpukernel's pool; the engine
+// worker says so on the console) and still gives the native path's top-5, on the AlexNet
+// fixture and, where present, the real SqueezeNet.
 func TestThreadsIsolated(t *testing.T) {
 	ctx := browser(t, false)
 	photo := testenv.Photo(t, "chelsea.png")
@@ -139,7 +139,8 @@ func TestThreadsIsolated(t *testing.T) {
 			if path := text(t, tab, "compute-path"); !strings.HasSuffix(path, " · 2 workers") {
 				t.Errorf("compute path %q does not end in %q", path, " · 2 workers")
 			}
-			const want = "2 engine workers exchange layer outputs through shared memory"
+			// One Go worker and a kernel worker on its shared memory (wasm/cpukernel's pool).
+			const want = "kernels on 2 threads over shared memory"
 			if !slices.ContainsFunc(console.Lines(), func(l string) bool { return strings.Contains(l, want) }) {
 				t.Errorf("the console does not say %q: %q", want, console.Lines())
 			}

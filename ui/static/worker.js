@@ -1,17 +1,30 @@
 // The AlexLens engine worker: loads Go's wasm_exec.js and the engine (Go compiled to
 // WebAssembly), which then answers the page's messages (see wasm/protocol).
 "use strict";
-importScripts("@WASM_EXEC_JS@");
+importScripts("@SHARED_MEMORY_JS@", "@WASM_EXEC_JS@");
 (function () {
-  const wasm = "@ENGINE_WASM@";
+  // On a cross-origin isolated page the engine runs on a shared memory, where kernel
+  // workers can take parts of each layer (?threads=N); elsewhere on its own memory.
+  const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "function";
+  const wasm = isolated ? "@ENGINE_SHARED_WASM@" : "@ENGINE_WASM@";
+  self.alexlensKernelPool.url = "@KERNEL_WORKER_JS@";
   const go = new Go();
-  const load = WebAssembly.instantiateStreaming
-    ? WebAssembly.instantiateStreaming(fetch(wasm), go.importObject).catch(function () {
-        return fetch(wasm).then(function (r) { return r.arrayBuffer(); })
-          .then(function (b) { return WebAssembly.instantiate(b, go.importObject); });
+  const fromBytes = function () {
+    return fetch(wasm)
+      .then(function (r) {
+        if (!r.ok) throw new Error(wasm + ": HTTP " + r.status);
+        return r.arrayBuffer();
       })
-    : fetch(wasm).then(function (r) { return r.arrayBuffer(); })
-        .then(function (b) { return WebAssembly.instantiate(b, go.importObject); });
+      .then(function (bytes) {
+        const shared = self.alexlensSharedMemory(bytes); // the shared build imports its memory
+        if (shared) go.importObject.alexlens = { mem: shared };
+        return WebAssembly.instantiate(bytes, go.importObject);
+      });
+  };
+  // The unshared engine compiles while it downloads.
+  const load = !isolated && WebAssembly.instantiateStreaming
+    ? WebAssembly.instantiateStreaming(fetch(wasm), go.importObject).catch(fromBytes)
+    : fromBytes();
   load.then(function (r) {
     // Go cannot reach its own instance's memory; wasm/cpukernel needs it to run its
     // generated SIMD kernels on Go's data in place.

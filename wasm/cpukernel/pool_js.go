@@ -73,6 +73,10 @@ func SetThreads(n int) error {
 	return nil
 }
 
+// Shared reports whether the installed kernels run on a shared memory, where SetThreads
+// can start kernel workers.
+func Shared() bool { return active != nil && active.shared }
+
 // Threads is the number of threads the kernels run on.
 func Threads() int {
 	if active == nil || active.pool == nil {

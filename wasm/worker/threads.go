@@ -37,6 +37,7 @@ import (
 	"unsafe"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/wasm/cpukernel"
 	"github.com/alexlens/alexlens/wasm/jsutil"
 	"github.com/alexlens/alexlens/wasm/session"
 	"github.com/alexlens/alexlens/wasm/split"
@@ -80,6 +81,12 @@ func newRunner(m *engine.Model, mode string, cpu engine.Backend) session.Runner 
 	r := newGPURunner(m, mode, cpu)
 	compute, note := r.Compute()
 	if compute != "cpu" {
+		return r
+	}
+	if cpukernel.Shared() {
+		if p := newPoolRunner(r, loading.threads); p != nil {
+			return p
+		}
 		return r
 	}
 	n := loading.threads
