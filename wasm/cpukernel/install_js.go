@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"runtime"
 	"syscall/js"
+	"time"
 	"unsafe"
 
 	"github.com/alexlens/alexlens/engine"
@@ -75,6 +76,40 @@ func Install() error {
 	return nil
 }
 
+// PeakGFLOPS measures the installed GEMM on one thread on panels small enough to stay in
+// L1 (k = 256, two A and two B panels), best of several rounds for about d: the most a
+// convolution can reach here with this kernel. 0 when the kernels are not installed.
+func PeakGFLOPS(d time.Duration) float64 {
+	k := active
+	if k == nil {
+		return 0
+	}
+	const kk, mp, np, calls = 256, 2, 2, 500
+	a, b := make([]float32, mp*kk*MR), make([]float32, np*kk*NR)
+	for i := range a {
+		a[i] = float32(i%7) * 0.25
+	}
+	for i := range b {
+		b[i] = float32(i%5) * 0.5
+	}
+	c, scale, bias := make([]float32, mp*MR*np*NR), make([]float32, mp*MR), make([]float32, mp*MR)
+	flops := 2 * float64(kk*mp*MR*np*NR) * calls
+	best := 0.0
+	for round, deadline := 0, time.Now().Add(d); round < 3 || time.Now().Before(deadline); round++ {
+		start := time.Now()
+		k.repeat.Invoke(calls, kk, addrOf(a), mp, addrOf(b), np, addrOf(c), np*NR, addrOf(scale), addrOf(bias))
+		if el := time.Since(start).Seconds(); el > 0 {
+			best = max(best, flops/el/1e9)
+		}
+	}
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(scale)
+	runtime.KeepAlive(bias)
+	return best
+}
+
 // Uninstall returns the engine to its Go kernels (benchmarks compare both).
 func Uninstall() {
 	stopPool()
@@ -94,6 +129,7 @@ const (
 
 type kernels struct {
 	fns            [nFuncs]js.Value
+	repeat         js.Value // gemm_repeat, for PeakGFLOPS
 	module, memory js.Value
 	shared         bool
 	pool           *pool        // nil: every kernel runs on this thread

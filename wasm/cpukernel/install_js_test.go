@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"syscall/js"
 	"testing"
+	"time"
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/weights"
@@ -211,5 +212,16 @@ func BenchmarkForward(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+func TestPeakGFLOPSRunsTheModule(t *testing.T) {
+	install(t)
+	if g := PeakGFLOPS(10 * time.Millisecond); !(g > 0) {
+		t.Fatalf("PeakGFLOPS = %v with the module installed", g)
+	}
+	Uninstall()
+	if g := PeakGFLOPS(time.Millisecond); g != 0 {
+		t.Fatalf("PeakGFLOPS = %v with nothing installed, want 0", g)
 	}
 }

@@ -202,7 +202,11 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 		}
 		return map[string]any{"ms": ms(time.Since(start)) / float64(n)}, nil
 	case "peak":
-		return map[string]any{"gflops": engine.KernelPeakGFLOPS(300 * time.Millisecond), "kernel": engine.KernelName()}, nil
+		gflops := cpukernel.PeakGFLOPS(300 * time.Millisecond) // the module's tile, when installed
+		if gflops == 0 {
+			gflops = engine.KernelPeakGFLOPS(300 * time.Millisecond)
+		}
+		return map[string]any{"gflops": gflops, "kernel": engine.KernelName()}, nil
 	default:
 		return nil, fmt.Errorf("unknown op %q", op)
 	}
