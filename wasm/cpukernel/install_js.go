@@ -63,6 +63,7 @@ func Install() error {
 	ex := inst.Get("exports")
 	k := &kernels{
 		fns:    [nFuncs]js.Value{ex.Get("gemm"), ex.Get("pack_b"), ex.Get("matvec_f32"), ex.Get("matvec_i8"), ex.Get("maxpool_k3s2")},
+		repeat: ex.Get("gemm_repeat"),
 		module: mod, memory: mem, shared: shared,
 	}
 	if err := engine.UseBlockGEMM(&engine.BlockGEMM{
