@@ -57,7 +57,7 @@ func main() {
 	wasm := flag.String("wasm", "build/browser-cpu/alexlens", "AlexLens wasm builds and their wasm_exec.js")
 	chrome := flag.String("chrome", chromium.Path(), "Chromium to drive")
 	nets := flag.String("nets", "alexnet,squeezenet1_1", "networks")
-	engines := flag.String("engines", "alexlens,alexlens-int8,alexlens-portable,ort,tfjs", "engines")
+	engines := flag.String("engines", "alexlens,alexlens-int8,alexlens-gokernel,alexlens-portable,ort,tfjs", "engines")
 	threads := flag.String("threads", fmt.Sprintf("1,%d", runtime.NumCPU()), "thread counts")
 	warmup := flag.Int("warmup", 5, "forward passes before timing")
 	runs := flag.Int("runs", 20, "timed forward passes")
