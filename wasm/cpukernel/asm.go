@@ -95,6 +95,9 @@ func (f *fn) ne() *fn  { return f.op(0x47) }
 func (f *fn) ltS() *fn { return f.op(0x48) }
 func (f *fn) gtS() *fn { return f.op(0x4A) }
 func (f *fn) geS() *fn { return f.op(0x4E) }
+func (f *fn) leS() *fn { return f.op(0x4C) }
+func (f *fn) and() *fn { return f.op(0x71) }
+func (f *fn) shr() *fn { return f.op(0x76) } // i32.shr_u
 func (f *fn) inc(l int, by int32) *fn {
 	return f.get(l).i32(by).add().set(l)
 }
@@ -138,6 +141,7 @@ func (f *fn) shuffle32(l0, l1, l2, l3 byte) *fn {
 	return f
 }
 func (f *fn) f32x4Add() *fn       { return f.simd(0xE4) }
+func (f *fn) f32x4Sub() *fn       { return f.simd(0xE5) }
 func (f *fn) f32x4Mul() *fn       { return f.simd(0xE6) }
 func (f *fn) f32x4Max() *fn       { return f.simd(0xE9) }
 func (f *fn) i16x8FromI8Lo() *fn  { return f.simd(0x87) } // i16x8.extend_low_i8x16_s

@@ -198,6 +198,14 @@ func TestModuleMatchesGo(t *testing.T) {
 			cases = append(cases, matVecCase(r, int8W, rc[0], rc[1], false), matVecCase(r, int8W, rc[0], rc[1], true))
 		}
 	}
+	// Winograd transforms: one and several panels, odd planes (13, 27, 55), a part's range
+	// of channels and of output rows.
+	for _, sh := range [][2]int{{7, 4}, {1, 4}, {14, 16}, {28, 28}, {3, 8}} {
+		cases = append(cases, winoInCase(r, 3, 3, 0, sh[0], sh[1]), winoInCase(r, 2, 5, 2, sh[0], sh[1]))
+	}
+	for _, sh := range [][2]int{{13, 13}, {27, 27}, {55, 55}, {1, 2}, {8, 17}, {2, 9}} {
+		cases = append(cases, winoOutCase(r, 3, 5, sh[0], sh[1], false), winoOutCase(r, 2, 2, sh[0], sh[1], true))
+	}
 	dir := t.TempDir()
 	mod := filepath.Join(dir, "kernels.wasm")
 	if err := os.WriteFile(mod, Module(false), 0o644); err != nil {
@@ -225,4 +233,114 @@ func TestModuleMatchesGo(t *testing.T) {
 		}
 		c.check(t, mem)
 	}
+}
+
+// winoInCase: wino_in on cin of cinTotal channels (a part's range), checked bit for bit
+// against the same additions in Go (d·B per row, then B^T·), and for leaving the padding
+// columns of the last panel alone.
+func winoInCase(r *rand.Rand, cin, cinTotal, lo, th, twp int) kernelCase {
+	hp, wp := 2*th+2, 2*twp+4
+	tiles := th * twp
+	bPanels := (tiles + NR - 1) / NR
+	src := randF32s(r, cinTotal*hp*wp)
+	n := 16 * bPanels * cinTotal * NR
+	var m arena
+	ps := m.f32s(src)
+	pd := m.f32s(make([]float32, n))
+	for i := range n {
+		binary.LittleEndian.PutUint32(m.b[int(pd)+4*i:], math.Float32bits(1e30))
+	}
+	args := []int32{pd + int32(lo*NR*4), ps + int32(lo*hp*wp*4), int32(cin), int32(cinTotal), int32(th), int32(twp), int32(bPanels)}
+	c := kernelCase{Fn: "wino_in", Args: args, image: m.b}
+	c.check = func(t *testing.T, mem []byte) {
+		got := readF32s(mem, pd, n)
+		bad := 0
+		for ci := range cinTotal {
+			for tt := range bPanels * NR {
+				ty, tx := tt/twp, tt%twp
+				var want [16]float32
+				written := ci >= lo && ci < lo+cin && tt < tiles
+				if written {
+					var e [4][4]float32
+					for row := range 4 {
+						d := src[(ci*hp+2*ty+row)*wp+2*tx:]
+						e[row] = [4]float32{d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]}
+					}
+					for col := range 4 {
+						want[col], want[4+col], want[8+col], want[12+col] = e[0][col]-e[2][col], e[1][col]+e[2][col], e[2][col]-e[1][col], e[1][col]-e[3][col]
+					}
+				}
+				for xi := range 16 {
+					w := want[xi]
+					if !written {
+						w = 1e30
+					}
+					if g := got[((xi*bPanels+tt/NR)*cinTotal+ci)*NR+tt%NR]; math.Float32bits(g) != math.Float32bits(w) && bad < 5 {
+						bad++
+						t.Errorf("wino_in cin %d/%d th %d twp %d: channel %d tile %d xi %d = %v, want %v", cin, cinTotal, th, twp, ci, tt, xi, g, w)
+					}
+				}
+			}
+		}
+	}
+	return c
+}
+
+// winoOutCase: wino_out on rows of mRows channels, checked bit for bit against the same
+// additions in Go, and for writing nothing past the rows' planes.
+func winoOutCase(r *rand.Rand, rows, mRows, oh, ow int, relu bool) kernelCase {
+	th, tw := (oh+1)/2, (ow+1)/2
+	twp := (tw + 3) / 4 * 4
+	ldc := (th*twp+NR-1)/NR*NR + 3
+	mv := randF32s(r, 16*mRows*ldc)
+	scale, bias := randF32s(r, rows), randF32s(r, rows)
+	n := rows*oh*ow + 1
+	var m arena
+	pm, ps, pb := m.f32s(mv), m.f32s(scale), m.f32s(bias)
+	py := m.f32s(make([]float32, n))
+	for i := range n {
+		binary.LittleEndian.PutUint32(m.b[int(py)+4*i:], math.Float32bits(1e30))
+	}
+	reluArg := int32(0)
+	if relu {
+		reluArg = 1
+	}
+	c := kernelCase{Fn: "wino_out", Args: []int32{py, pm, int32(mRows * ldc), int32(ldc), int32(rows), ps, pb, reluArg, int32(oh), int32(ow)}, image: m.b}
+	c.check = func(t *testing.T, mem []byte) {
+		got := readF32s(mem, py, n)
+		want := make([]float32, n)
+		want[n-1] = 1e30
+		for o := range rows {
+			for ty := range th {
+				for tx := range tw {
+					var s [2][4]float32
+					for col := range 4 {
+						at := func(row int) float32 { return mv[((4*row+col)*mRows+o)*ldc+ty*twp+tx] }
+						s[0][col] = at(0) + at(1) + at(2)
+						s[1][col] = at(1) - at(2) - at(3)
+					}
+					for a := range 2 {
+						yv := [2]float32{s[a][0] + s[a][1] + s[a][2], s[a][1] - s[a][2] - s[a][3]}
+						for b := range 2 {
+							if 2*ty+a < oh && 2*tx+b < ow {
+								v := float32(yv[b]*scale[o]) + bias[o]
+								if relu {
+									v = max(v, 0)
+								}
+								want[o*oh*ow+(2*ty+a)*ow+2*tx+b] = v
+							}
+						}
+					}
+				}
+			}
+		}
+		bad := 0
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && bad < 5 {
+				bad++
+				t.Errorf("wino_out %d rows of %d, %dx%d relu=%v: y[%d] = %v, want %v", rows, mRows, oh, ow, relu, i, got[i], want[i])
+			}
+		}
+	}
+	return c
 }
