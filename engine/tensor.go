@@ -18,6 +18,11 @@ type Tensor struct {
 
 // NewTensor allocates a zeroed tensor of the given shape.
 func NewTensor(shape ...int) *Tensor {
+	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, numel(shape))}
+}
+
+// numel is the number of elements of a shape; a negative dimension is a bug in the caller.
+func numel(shape []int) int {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
@@ -25,7 +30,7 @@ func NewTensor(shape ...int) *Tensor {
 		}
 		n *= d
 	}
-	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, n)}
+	return n
 }
 
 // activationBuffers is a free list of the buffers of intermediate activations: Forward
@@ -45,13 +50,7 @@ const maxPooledBytes = 64 << 20
 // newOutput is NewTensor for an operator that writes every element of its result: the
 // contents are left over from an earlier pass until then.
 func newOutput(shape ...int) *Tensor {
-	n := 1
-	for _, d := range shape {
-		if d < 0 {
-			panic(fmt.Sprintf("engine: negative dimension in shape %v", shape))
-		}
-		n *= d
-	}
+	n := numel(shape)
 	a := &activationBuffers
 	a.Lock()
 	if l := a.free[n]; len(l) > 0 {
