@@ -42,7 +42,7 @@ func winoInFn() *fn {
 		}
 	}
 
-	f.get(twp).i32(2).mul().i32(4).add().i32(4).mul().set(wp4)  // bytes per padded row
+	f.get(twp).i32(2).mul().i32(4).add().i32(4).mul().set(wp4)    // bytes per padded row
 	f.get(th).i32(2).mul().i32(2).add().get(wp4).mul().set(chanB) // bytes per padded plane
 	f.get(cinTotal).i32(NR * 4).mul().set(panelB)
 	f.get(bPanels).get(panelB).mul().set(xiB)
