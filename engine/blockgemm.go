@@ -41,6 +41,23 @@ type BlockGEMM struct {
 	// n = len(x), with w float32 (MatVecF32) or int8 (MatVecI8); act is ReLU if relu.
 	MatVecF32 func(w, x, y, scale, bias []float32, relu bool)
 	MatVecI8  func(w []int8, x, y, scale, bias []float32, relu bool)
+
+	// WinogradIn and WinogradOut, when both are set (and NR is a multiple of 4), run 3x3
+	// stride-1 convolutions as Winograd F(2x2,3x3): 16 GEMMs of k = cin over 2x2 output
+	// tiles instead of one of k = 9*cin over positions, 2.25x fewer multiplies (see
+	// conv2DWinograd for the layouts). Tiles are numbered t = ty*twp + tx with tile rows
+	// padded to twp = a multiple of 4 tiles, so that four tiles side by side share vectors.
+	//
+	// WinogradIn sets, for xi < 16 (xi = 4*row+col of the 4x4 tile), input channel ci < cin
+	// and tile t < th*twp, v[((xi*bPanels + t/NR)*cin + ci)*NR + t%NR] = (B^T d B)[xi], with
+	// d the 4x4 window of src at row 2*ty, column 2*tx of channel ci; src holds cin planes
+	// of (2*th+2) x (2*twp+4). Columns past th*twp in the last panel are left as they were.
+	WinogradIn func(v, src []float32, cin, th, twp, bPanels int)
+	// WinogradOut sets, for r < rows, the valid part of each tile's 2x2 outputs
+	// y[r*oh*ow + (2*ty+a)*ow + 2*tx+b] = act((A^T M A)[a][b]*scale[r] + bias[r]), with M
+	// the 4x4 values m[(xi*mRows + r)*ldc + t], th = ceil(oh/2), twp = ceil(ceil(ow/2)/4)*4,
+	// act ReLU if relu.
+	WinogradOut func(y, m []float32, mRows, ldc, rows int, scale, bias []float32, relu bool, oh, ow int)
 }
 
 var blockGEMM atomic.Pointer[BlockGEMM]
@@ -83,6 +100,7 @@ func putBlockBuffers(b *blockBuffers) {
 
 type blockBuffers struct {
 	b, c, scale, bias, padded []float32
+	ones, zeros               []float32 // a Winograd GEMM's epilogue: scale 1, bias 0
 	offs                      []int32
 	conv                      convScratch
 }
@@ -98,6 +116,10 @@ func grow(s []float32, n int) []float32 {
 // the whole im2col into NR-column panels, multiply in one call, and copy the valid part of
 // the padded product into the output.
 func conv2DBlock(g *BlockGEMM, x *Tensor, w *Weight, bias []float32, c ConvSpec, y *Tensor) {
+	if winogradApplies(g, c) {
+		conv2DWinograd(g, x, w, bias, c, y)
+		return
+	}
 	n, _, h, wd := x.dims4("conv2d")
 	oh, ow := c.OutSize(h, wd)
 	pw := packedConvWeightMR(w, c.Groups, g.MR)
