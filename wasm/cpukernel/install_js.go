@@ -62,13 +62,15 @@ func Install() error {
 	}
 	ex := inst.Get("exports")
 	k := &kernels{
-		fns:    [nFuncs]js.Value{ex.Get("gemm"), ex.Get("pack_b"), ex.Get("matvec_f32"), ex.Get("matvec_i8"), ex.Get("maxpool_k3s2")},
+		fns: [nFuncs]js.Value{ex.Get("gemm"), ex.Get("pack_b"), ex.Get("matvec_f32"), ex.Get("matvec_i8"), ex.Get("maxpool_k3s2"),
+			ex.Get("wino_in"), ex.Get("wino_out")},
 		repeat: ex.Get("gemm_repeat"),
 		module: mod, memory: mem, shared: shared,
 	}
 	if err := engine.UseBlockGEMM(&engine.BlockGEMM{
 		Name: Name, MR: MR, NR: NR,
 		GEMM: k.GEMM, PackB: k.PackB, MatVecF32: k.MatVecF32, MatVecI8: k.MatVecI8, MaxPoolK3S2: k.MaxPoolK3S2,
+		WinogradIn: k.WinogradIn, WinogradOut: k.WinogradOut,
 	}); err != nil {
 		return err
 	}
@@ -125,6 +127,8 @@ const (
 	fnMatVecF32
 	fnMatVecI8
 	fnMaxPool
+	fnWinoIn
+	fnWinoOut
 	nFuncs
 )
 
@@ -230,6 +234,45 @@ func (k *kernels) MaxPoolK3S2(out, in []float32, planes, h, w, oh, ow, kh, sh in
 	runtime.KeepAlive(in)
 	runtime.KeepAlive(out)
 	runtime.KeepAlive(k.poolScratch)
+}
+
+// WinogradIn runs wino_in, split across the kernel workers by input channel.
+func (k *kernels) WinogradIn(v, src []float32, cin, th, twp, bPanels int) {
+	if cin < 1 || th < 1 || twp < 4 || twp%4 != 0 || bPanels < 1 || bPanels*NR < th*twp {
+		panic(fmt.Sprintf("cpukernel: wino_in of %d channels, %d x %d tiles, %d panels", cin, th, twp, bPanels))
+	}
+	plane := (2*th + 2) * (2*twp + 4)
+	if len(src) < cin*plane || len(v) < 16*bPanels*cin*NR {
+		panic(fmt.Sprintf("cpukernel: wino_in has %d inputs (want %d) and %d values of room (want %d)", len(src), cin*plane, len(v), 16*bPanels*cin*NR))
+	}
+	k.flushPack()
+	k.round(cin, func(_, lo, hi int) []call {
+		return []call{{fnWinoIn, []int{addrOf(v) + lo*NR*4, addrOf(src) + lo*plane*4, hi - lo, cin, th, twp, bPanels}}}
+	})
+	runtime.KeepAlive(v)
+	runtime.KeepAlive(src)
+}
+
+// WinogradOut runs wino_out, split across the kernel workers by output channel.
+func (k *kernels) WinogradOut(y, m []float32, mRows, ldc, rows int, scale, bias []float32, relu bool, oh, ow int) {
+	th, tw := (oh+1)/2, (ow+1)/2
+	twp := (tw + 3) / 4 * 4
+	if rows < 1 || mRows < rows || oh < 1 || ow < 1 || ldc < th*twp {
+		panic(fmt.Sprintf("cpukernel: wino_out of %d rows (of %d) into %dx%d planes with ldc %d", rows, mRows, oh, ow, ldc))
+	}
+	if len(m) < 16*mRows*ldc || len(y) < rows*oh*ow || len(scale) < rows || len(bias) < rows {
+		panic(fmt.Sprintf("cpukernel: wino_out has %d products (want %d), %d values of room (want %d), %d scales and %d biases (want %d)",
+			len(m), 16*mRows*ldc, len(y), rows*oh*ow, len(scale), len(bias), rows))
+	}
+	k.flushPack()
+	k.round(rows, func(_, lo, hi int) []call {
+		return []call{{fnWinoOut, []int{addrOf(y) + lo*oh*ow*4, addrOf(m) + lo*ldc*4, mRows * ldc, ldc, hi - lo,
+			addrOf(scale) + lo*4, addrOf(bias) + lo*4, flag(relu), oh, ow}}}
+	})
+	runtime.KeepAlive(y)
+	runtime.KeepAlive(m)
+	runtime.KeepAlive(scale)
+	runtime.KeepAlive(bias)
 }
 
 // pendingPack is a PackB call held back for the GEMM that follows it; it keeps its slices

@@ -68,12 +68,15 @@ func TestInstalledConvEqualsGoKernels(t *testing.T) {
 	}{
 		{"alexnet-conv1-like", engine.ConvSpec{In: 3, Out: 16, KH: 11, KW: 11, StrideH: 4, StrideW: 4, PadT: 2, PadL: 2, PadB: 2, PadR: 2, DilH: 1, DilW: 1, Groups: 1, ReLU: true}, 63},
 		{"5x5-pad2", engine.ConvSpec{In: 12, Out: 21, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, DilH: 1, DilW: 1, Groups: 1, ReLU: true}, 13},
-		{"3x3-k-across-KC", engine.ConvSpec{In: 40, Out: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, DilH: 1, DilW: 1, Groups: 1}, 9},
+		{"3x2-k-across-KC", engine.ConvSpec{In: 40, Out: 7, KH: 3, KW: 2, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, DilH: 1, DilW: 1, Groups: 1}, 9},
 		{"1x1-squeeze", engine.ConvSpec{In: 64, Out: 16, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1, ReLU: true}, 11},
 		{"dilated-stride2", engine.ConvSpec{In: 5, Out: 6, KH: 3, KW: 2, StrideH: 2, StrideW: 1, PadT: 2, PadL: 1, PadB: 0, PadR: 3, DilH: 2, DilW: 3, Groups: 1}, 12},
 		{"grouped", engine.ConvSpec{In: 8, Out: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, DilH: 1, DilW: 1, Groups: 2, ReLU: true}, 10},
 	}
 	for _, s := range specs {
+		if s.c.KH == 3 && s.c.KW == 3 && s.c.StrideH == 1 && s.c.StrideW == 1 && s.c.DilH == 1 && s.c.DilW == 1 {
+			t.Fatalf("%s runs as Winograd, not bit-exact: test it in TestInstalledWinogradConvMatchesGoKernels", s.name)
+		}
 		for _, int8W := range []bool{false, true} {
 			for _, batch := range []int{1, 2} {
 				x := randTensor(r, batch, s.c.In, s.h, s.h)
@@ -85,6 +88,66 @@ func TestInstalledConvEqualsGoKernels(t *testing.T) {
 						t.Fatalf("%s int8=%v batch %d: output %d = %v with the module, %v with the Go kernel %q (want bit-exact)",
 							s.name, int8W, batch, i, got.Data[i], want.Data[i], engine.KernelName())
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestInstalledWinogradConvMatchesGoKernels: 3x3 stride-1 convolutions run as Winograd
+// F(2x2,3x3) in the module, which rounds differently from the direct convolution: the
+// outputs must match the Go kernels within a relative L2 error of 1e-5, and each output
+// within 1e-5 of the sum of |w*x| over its window (the scale of its rounding error).
+func TestInstalledWinogradConvMatchesGoKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	conv3 := func(in, out, groups, pad int, relu bool) engine.ConvSpec {
+		return engine.ConvSpec{In: in, Out: out, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: pad, PadL: pad, PadB: pad, PadR: pad, DilH: 1, DilW: 1, Groups: groups, ReLU: relu}
+	}
+	specs := []struct {
+		name string
+		c    engine.ConvSpec
+		h, w int
+	}{
+		{"alexnet-conv4-like", conv3(48, 40, 1, 1, true), 13, 13},
+		{"cin3-27x27", conv3(3, 7, 1, 1, false), 27, 27},
+		{"squeezenet-expand-55x55", conv3(8, 12, 1, 1, true), 55, 55},
+		{"grouped", conv3(8, 12, 2, 1, false), 10, 9},
+		{"k-across-KC", conv3(KC+9, 6, 1, 1, true), 5, 6},
+		{"pad0", conv3(5, 6, 1, 0, false), 12, 7},
+		{"1x1-plane", conv3(4, 5, 1, 1, true), 1, 1},
+	}
+	for _, s := range specs {
+		for _, int8W := range []bool{false, true} {
+			for _, batch := range []int{1, 2} {
+				x := randTensor(r, batch, s.c.In, s.h, s.w)
+				w := randWeight(r, int8W, s.c.Out, s.c.In/s.c.Groups, 3, 3)
+				bias := randTensor(r, s.c.Out).Data
+				got, want := withAndWithout(t, func() *engine.Tensor { return engine.FastCPU{}.Conv2D(x, w, bias, s.c) })
+				// mag: the convolution of |x| by |w|, each output's sum of |w*x|.
+				ax, aw := randTensor(r, x.Shape...), &engine.Weight{Shape: w.Shape, F32: make([]float32, len(w.F32)+len(w.I8))}
+				for i, v := range x.Data {
+					ax.Data[i] = float32(math.Abs(float64(v)))
+				}
+				row := make([]float32, w.RowLen())
+				for o := range w.Rows() {
+					for i, v := range w.RowF32(o, row) {
+						aw.F32[o*w.RowLen()+i] = float32(math.Abs(float64(v)))
+					}
+				}
+				ac := s.c
+				ac.ReLU = false
+				mag := engine.Reference{}.Conv2D(ax, aw, nil, ac)
+				var num, den, worst float64
+				for i := range want.Data {
+					d := float64(got.Data[i]) - float64(want.Data[i])
+					num, den = num+d*d, den+float64(want.Data[i])*float64(want.Data[i])
+					worst = max(worst, math.Abs(d)/(float64(mag.Data[i])+1e-30))
+				}
+				rel := math.Sqrt(num / den)
+				if rel > 1e-5 || worst > 1e-5 {
+					t.Errorf("%s int8=%v batch %d: rel L2 %.2g, max error / sum|w*x| %.2g (limit 1e-5)", s.name, int8W, batch, rel, worst)
+				} else if batch == 2 {
+					t.Logf("%s int8=%v: rel L2 %.2g, max error / sum|w*x| %.2g", s.name, int8W, rel, worst)
 				}
 			}
 		}
