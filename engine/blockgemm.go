@@ -58,6 +58,11 @@ type BlockGEMM struct {
 	// the 4x4 values m[(xi*mRows + r)*ldc + t], th = ceil(oh/2), twp = ceil(ceil(ow/2)/4)*4,
 	// act ReLU if relu.
 	WinogradOut func(y, m []float32, mRows, ldc, rows int, scale, bias []float32, relu bool, oh, ow int)
+	// WinogradGEMM, when set, does the 16 products in one call (else conv2DWinograd calls
+	// GEMM 16 times): for xi < 16, C_xi = A_xi·B_xi with scale 1, bias 0 and no ReLU, where
+	// A_xi = a[xi*aStride:] (aPanels panels of k x MR), B_xi = b[xi*bPanels*k*NR:] and
+	// C_xi = c[xi*aPanels*MR*ldc:] (as GEMM lays them out).
+	WinogradGEMM func(k int, a []float32, aStride, aPanels int, b []float32, bPanels int, c []float32, ldc int)
 }
 
 var blockGEMM atomic.Pointer[BlockGEMM]

@@ -165,9 +165,15 @@ func conv2DWinograd(g *BlockGEMM, x *Tensor, w *Weight, bias []float32, c ConvSp
 				}
 			}
 			g.WinogradIn(buf.b, buf.padded, cinG, th, twp, bPanels)
-			for xi := range 16 {
-				g.GEMM(cinG, pw.a(xi, grp), pw.panels, buf.b[xi*bSize:(xi+1)*bSize], bPanels,
-					buf.c[xi*cSize:(xi+1)*cSize], ldc, buf.ones, buf.zeros, false)
+			if g.WinogradGEMM != nil {
+				// U_xi of this group are aStride floats apart: the other groups' lie between.
+				aStride := c.Groups * pw.panels * cinG * pw.mr
+				g.WinogradGEMM(cinG, pw.data[grp*pw.panels*cinG*pw.mr:], aStride, pw.panels, buf.b, bPanels, buf.c, ldc)
+			} else {
+				for xi := range 16 {
+					g.GEMM(cinG, pw.a(xi, grp), pw.panels, buf.b[xi*bSize:(xi+1)*bSize], bPanels,
+						buf.c[xi*cSize:(xi+1)*cSize], ldc, buf.ones, buf.zeros, false)
+				}
 			}
 			out := y.Data[(b*c.Out+grp*pw.coutG)*plane : (b*c.Out+(grp+1)*pw.coutG)*plane]
 			g.WinogradOut(out, buf.c, rows, ldc, pw.coutG, buf.scale, buf.bias, c.ReLU, oh, ow)

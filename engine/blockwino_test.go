@@ -149,19 +149,33 @@ func TestWinogradBlockConvMatchesGo(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := FastCPU{}.Conv2D(x, w, bias, tc.c)
-			g := goWinograd(5, 8)
-			if !winogradApplies(g, tc.c) {
-				t.Fatalf("%+v does not qualify for Winograd", tc.c)
-			}
-			if err := UseBlockGEMM(g); err != nil {
-				t.Fatal(err)
-			}
-			got := FastCPU{}.Conv2D(x, w, bias, tc.c)
-			rel, scaled := convErr(got, want, x, w, tc.c)
-			if rel > 1e-5 || scaled > 1e-5 {
-				t.Errorf("%+v on %dx%d int8=%v: rel L2 %.2g, max error / sum|w*x| %.2g (limit 1e-5)", tc.c, tc.h, tc.w, int8W, rel, scaled)
-			} else {
-				t.Logf("%dx%d in %d out %d groups %d int8=%v: rel L2 %.2g, max error / sum|w*x| %.2g", tc.h, tc.w, tc.c.In, tc.c.Out, tc.c.Groups, int8W, rel, scaled)
+			for _, oneCall := range []bool{false, true} {
+				g := goWinograd(5, 8)
+				if oneCall { // the 16 products through WinogradGEMM, from its contract
+					g.WinogradGEMM = func(k int, a []float32, aStride, aPanels int, b []float32, bPanels int, c []float32, ldc int) {
+						rows := aPanels * g.MR
+						ones, zeros := make([]float32, rows), make([]float32, rows)
+						for i := range ones {
+							ones[i] = 1
+						}
+						for xi := range 16 {
+							g.GEMM(k, a[xi*aStride:], aPanels, b[xi*bPanels*k*g.NR:], bPanels, c[xi*rows*ldc:], ldc, ones, zeros, false)
+						}
+					}
+				}
+				if !winogradApplies(g, tc.c) {
+					t.Fatalf("%+v does not qualify for Winograd", tc.c)
+				}
+				if err := UseBlockGEMM(g); err != nil {
+					t.Fatal(err)
+				}
+				got := FastCPU{}.Conv2D(x, w, bias, tc.c)
+				rel, scaled := convErr(got, want, x, w, tc.c)
+				if rel > 1e-5 || scaled > 1e-5 {
+					t.Errorf("%+v on %dx%d int8=%v one call=%v: rel L2 %.2g, max error / sum|w*x| %.2g (limit 1e-5)", tc.c, tc.h, tc.w, int8W, oneCall, rel, scaled)
+				} else {
+					t.Logf("%dx%d in %d out %d groups %d int8=%v one call=%v: rel L2 %.2g, max error / sum|w*x| %.2g", tc.h, tc.w, tc.c.In, tc.c.Out, tc.c.Groups, int8W, oneCall, rel, scaled)
+				}
 			}
 		}
 	}

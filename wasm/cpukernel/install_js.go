@@ -63,14 +63,14 @@ func Install() error {
 	ex := inst.Get("exports")
 	k := &kernels{
 		fns: [nFuncs]js.Value{ex.Get("gemm"), ex.Get("pack_b"), ex.Get("matvec_f32"), ex.Get("matvec_i8"), ex.Get("maxpool_k3s2"),
-			ex.Get("wino_in"), ex.Get("wino_out")},
+			ex.Get("wino_in"), ex.Get("wino_out"), ex.Get("wino_gemm")},
 		repeat: ex.Get("gemm_repeat"),
 		module: mod, memory: mem, shared: shared,
 	}
 	if err := engine.UseBlockGEMM(&engine.BlockGEMM{
 		Name: Name, MR: MR, NR: NR,
 		GEMM: k.GEMM, PackB: k.PackB, MatVecF32: k.MatVecF32, MatVecI8: k.MatVecI8, MaxPoolK3S2: k.MaxPoolK3S2,
-		WinogradIn: k.WinogradIn, WinogradOut: k.WinogradOut,
+		WinogradIn: k.WinogradIn, WinogradOut: k.WinogradOut, WinogradGEMM: k.WinogradGEMM,
 	}); err != nil {
 		return err
 	}
@@ -129,6 +129,7 @@ const (
 	fnMaxPool
 	fnWinoIn
 	fnWinoOut
+	fnWinoGEMM
 	nFuncs
 )
 
@@ -140,6 +141,7 @@ type kernels struct {
 	pool           *pool        // nil: every kernel runs on this thread
 	pending        *pendingPack // a packing held back for the next GEMM (with a pool)
 	poolScratch    []float32
+	winoEpilogue   []float32 // ones then zeros: WinogradGEMM's scale and bias
 }
 
 // active is the installed kernels, for SetThreads.
@@ -273,6 +275,51 @@ func (k *kernels) WinogradOut(y, m []float32, mRows, ldc, rows int, scale, bias 
 	runtime.KeepAlive(m)
 	runtime.KeepAlive(scale)
 	runtime.KeepAlive(bias)
+}
+
+// WinogradGEMM runs the 16 products in one wino_gemm call, or with kernel workers in one
+// round split by product (equal parts, nothing shared but reads). With more than 8 parts
+// the round could not split 16 products; there every product is a GEMM call of its own,
+// split by panels.
+func (k *kernels) WinogradGEMM(kk int, a []float32, aStride, aPanels int, b []float32, bPanels int, c []float32, ldc int) {
+	rows := aPanels * MR
+	aSize, bSize, cSize := aPanels*kk*MR, bPanels*kk*NR, rows*ldc
+	switch {
+	case kk < 1 || aPanels < 1 || bPanels < 1 || aStride < aSize || ldc < bPanels*NR:
+		panic(fmt.Sprintf("cpukernel: wino_gemm with k %d, %d A panels %d apart, %d B panels, ldc %d", kk, aPanels, aStride, bPanels, ldc))
+	case len(a) < 15*aStride+aSize || len(b) < 16*bSize || len(c) < 16*cSize:
+		panic(fmt.Sprintf("cpukernel: wino_gemm has %d A values (want %d), %d B (want %d), %d C (want %d)", len(a), 15*aStride+aSize, len(b), 16*bSize, len(c), 16*cSize))
+	}
+	if p := k.pool; p != nil && 16 < 2*p.parts {
+		ones, zeros := k.epilogue(rows)
+		for xi := range 16 {
+			k.GEMM(kk, a[xi*aStride:], aPanels, b[xi*bSize:], bPanels, c[xi*cSize:], ldc, ones, zeros, false)
+		}
+		return
+	}
+	ones, _ := k.epilogue(rows)
+	k.flushPack()
+	k.round(16, func(_, lo, hi int) []call {
+		return []call{{fnWinoGEMM, []int{hi - lo, kk, addrOf(a) + lo*aStride*4, aStride, aPanels, addrOf(b) + lo*bSize*4, bPanels,
+			addrOf(c) + lo*cSize*4, ldc, addrOf(ones)}}}
+	})
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(ones)
+}
+
+// epilogue returns rows ones and rows zeros, one after the other in memory (wino_gemm
+// finds the zeros after the ones).
+func (k *kernels) epilogue(rows int) (ones, zeros []float32) {
+	if len(k.winoEpilogue) < 2*rows {
+		k.winoEpilogue = make([]float32, 2*rows)
+	}
+	e := k.winoEpilogue[:2*rows]
+	for i := range rows {
+		e[i], e[rows+i] = 1, 0
+	}
+	return e[:rows], e[rows:]
 }
 
 // pendingPack is a PackB call held back for the GEMM that follows it; it keeps its slices

@@ -34,13 +34,13 @@ const (
 )
 
 // Module returns the kernels as a WebAssembly module importing its memory as env.mem and
-// exporting gemm, pack_b, matvec_f32, matvec_i8, maxpool_k3s2, gemm_repeat, wino_in and
-// wino_out (see BlockGEMM in package engine for what they compute; the arguments are
-// addresses and counts, all i32). With shared, the memory is declared shared (4 GiB
-// maximum), to run on the shared memory of a program rewritten by wasm/sharedmem, in its
-// own worker and in kernel workers alike.
+// exporting gemm (function 0: gemm_repeat and wino_gemm call it), pack_b, matvec_f32,
+// matvec_i8, maxpool_k3s2, gemm_repeat, wino_in, wino_out and wino_gemm (see BlockGEMM in
+// package engine for what they compute; the arguments are addresses and counts, all i32).
+// With shared, the memory is declared shared (4 GiB maximum), to run on the shared memory
+// of a program rewritten by wasm/sharedmem, in its own worker and in kernel workers alike.
 func Module(shared bool) []byte {
-	return module(shared, gemmFn(), packBFn(), matVecFn(false), matVecFn(true), maxPoolFn(), gemmRepeatFn(), winoInFn(), winoOutFn())
+	return module(shared, gemmFn(), packBFn(), matVecFn(false), matVecFn(true), maxPoolFn(), gemmRepeatFn(), winoInFn(), winoOutFn(), winoGemmFn())
 }
 
 // maxPoolFn: maxpool_k3s2(in, out, planes, h, w, oh, ow, kh, sh, scratch) is max pooling

@@ -206,6 +206,7 @@ func TestModuleMatchesGo(t *testing.T) {
 	for _, sh := range [][2]int{{13, 13}, {27, 27}, {55, 55}, {1, 2}, {8, 17}, {2, 9}} {
 		cases = append(cases, winoOutCase(r, 3, 5, sh[0], sh[1], false), winoOutCase(r, 2, 2, sh[0], sh[1], true))
 	}
+	cases = append(cases, winoGemmCase(r, 16, 7, 2, 3, 0), winoGemmCase(r, 3, KC+3, 1, 2, 11))
 	dir := t.TempDir()
 	mod := filepath.Join(dir, "kernels.wasm")
 	if err := os.WriteFile(mod, Module(false), 0o644); err != nil {
@@ -340,6 +341,45 @@ func winoOutCase(r *rand.Rand, rows, mRows, oh, ow int, relu bool) kernelCase {
 				bad++
 				t.Errorf("wino_out %d rows of %d, %dx%d relu=%v: y[%d] = %v, want %v", rows, mRows, oh, ow, relu, i, got[i], want[i])
 			}
+		}
+	}
+	return c
+}
+
+// winoGemmCase: wino_gemm's n products, bit for bit as gemm computes them (scale 1 and
+// bias 0 change nothing), with A matrices aStride floats apart.
+func winoGemmCase(r *rand.Rand, n, k, mp, np, aGap int) kernelCase {
+	rows, ldc := mp*MR, np*NR+1
+	aStride := mp*k*MR + aGap
+	a, b := randF32s(r, n*aStride), randF32s(r, n*np*k*NR)
+	ones := make([]float32, 2*rows)
+	for i := range rows {
+		ones[i] = 1
+	}
+	var m arena
+	pa, pb, po := m.f32s(a), m.f32s(b), m.f32s(ones)
+	pc := m.f32s(make([]float32, n*rows*ldc+1))
+	c := kernelCase{Fn: "wino_gemm", Args: []int32{int32(n), int32(k), pa, int32(aStride), int32(mp), pb, int32(np), pc, int32(ldc), po}, image: m.b}
+	c.check = func(t *testing.T, mem []byte) {
+		got := readF32s(mem, pc, n*rows*ldc+1)
+		bad := 0
+		for xi := range n {
+			for row := range rows {
+				for col := range np * NR {
+					var acc float32
+					for p := range k {
+						prod := a[xi*aStride+((row/MR)*k+p)*MR+row%MR] * b[((xi*np+col/NR)*k+p)*NR+col%NR]
+						acc = float32(acc + prod)
+					}
+					if g := got[(xi*rows+row)*ldc+col]; math.Float32bits(g) != math.Float32bits(acc) && bad < 5 {
+						bad++
+						t.Errorf("wino_gemm %d products k=%d %dx%d panels: C_%d[%d][%d] = %v, want %v", n, k, mp, np, xi, row, col, g, acc)
+					}
+				}
+			}
+		}
+		if got[n*rows*ldc] != 0 {
+			t.Errorf("wino_gemm wrote past its %d products", n)
 		}
 	}
 	return c

@@ -221,3 +221,25 @@ func winoOutFn() *fn {
 	f.end().end()
 	return f
 }
+
+// winoGemmFn: wino_gemm(n, k, a, aStride, aPanels, b, bPanels, c, ldc, ones) runs gemm
+// for n of the 16 Winograd products, xi = 0..n-1 from the given addresses: C_xi = A_xi·B_xi
+// with A_xi at a + xi*aStride floats, B_xi and C_xi following each other (bPanels*k*NR and
+// aPanels*MR*ldc floats apart), scale 1 and bias 0 (ones: aPanels*MR ones, then as many
+// zeros), no ReLU. One call, and with kernel workers one round, for all 16 products
+// instead of 16 of each.
+func winoGemmFn() *fn {
+	var n, k, a, aStride, mp, b, np, c, ldc, ones int
+	f := newFn("wino_gemm", &n, &k, &a, &aStride, &mp, &b, &np, &c, &ldc, &ones)
+	f.block().loop()
+	f.get(n).eqz().brIf(1)
+	f.get(k).get(a).get(mp).get(b).get(np).get(c).get(ldc).get(ones)
+	f.get(ones).get(mp).i32(MR * 4).mul().add() // bias: the zeros after the ones
+	f.i32(0).op(0x10, 0)                        // relu = 0; call gemm (function 0)
+	f.get(a).get(aStride).i32(4).mul().add().set(a)
+	f.get(b).get(np).get(k).mul().i32(NR * 4).mul().add().set(b)
+	f.get(c).get(mp).i32(MR * 4).mul().get(ldc).mul().add().set(c)
+	f.get(n).i32(1).sub().set(n).br(0)
+	f.end().end()
+	return f
+}
