@@ -39,15 +39,12 @@
     return idx.slice(0, 5);
   }
   const engines = {
-    // AlexLens: cfg.threads Go wasm instances, each in its own worker (alexlens-worker.js).
-    // The "alexlens-portable" engine is the Go 1.26 build without SIMD, for comparison.
-    // At several threads the workers exchange layer outputs through a SharedArrayBuffer when
-    // the page is cross-origin isolated, else over MessageChannels; "alexlens-ports" always
-    // uses the MessageChannels, for comparison.
+    // AlexLens runs in Web Workers (alexlens-worker.js), each a Go wasm instance.
     // At several threads "alexlens" and "alexlens-int8" are one Go worker whose kernels are
     // split across kernel workers on its shared memory (wasm/cpukernel's pool; needs the
     // isolated page); "alexlens-split" is several Go workers splitting every layer by output
-    // channels (wasm/split).
+    // channels (wasm/split), exchanging the shares through a SharedArrayBuffer ("alexlens-ports":
+    // over MessageChannels); the engines without "pool" below run that way too.
     alexlens: function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", "pool"); },
     "alexlens-split": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32"); },
     "alexlens-ports": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", "ports"); },
@@ -55,7 +52,8 @@
     // "alexlens-gokernel" is the same build with the Go archsimd micro-kernel instead of the
     // generated wasm module (wasm/cpukernel), for comparison.
     "alexlens-gokernel": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", undefined, "go"); },
-    "alexlens-portable": function () { return runAlexLens("alexlens-portable.wasm", "wasm_exec-portable.js", "f32"); },
+    // "alexlens-portable": the Go 1.26 build on its Go kernels alone (no SIMD, no module).
+    "alexlens-portable": function () { return runAlexLens("alexlens-portable.wasm", "wasm_exec-portable.js", "f32", undefined, "go"); },
     ort: runORT,
     tfjs: runTFJS,
   };
