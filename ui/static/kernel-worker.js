@@ -2,7 +2,7 @@
 // the engine worker that started it (shared-memory.js, alexlensKernelPool). It blocks on
 // the control words (Atomics.wait), runs its part of each round and counts it done.
 // Control words (Int32, see wasm/cpukernel/pool_js.go): [0] round, [1] parts done,
-// then per kernel worker p >= 1, at 4 + (p-1)*28, two calls of 14 words each: function
+// [2] a kernel worker failed, then per kernel worker p >= 1, at 4 + (p-1)*28, two calls of 14 words each: function
 // index, argument count (0: none), 12 argument slots.
 "use strict";
 const SPIN_MS = 2;
@@ -34,11 +34,20 @@ self.onmessage = function (e) {
     }
     if (round === seen) continue;
     seen = round;
-    for (let c = o; c < o + 28; c += 14) {
-      const f = fns[ctl[c]];
-      if (f && ctl[c + 1] > 0) {
-        f(ctl[c + 2], ctl[c + 3], ctl[c + 4], ctl[c + 5], ctl[c + 6], ctl[c + 7], ctl[c + 8], ctl[c + 9], ctl[c + 10], ctl[c + 11]);
+    try {
+      for (let c = o; c < o + 28; c += 14) {
+        const f = fns[ctl[c]];
+        if (f && ctl[c + 1] > 0) {
+          f(ctl[c + 2], ctl[c + 3], ctl[c + 4], ctl[c + 5], ctl[c + 6], ctl[c + 7], ctl[c + 8], ctl[c + 9], ctl[c + 10], ctl[c + 11]);
+        }
       }
+    } catch (err) {
+      // Raise the failure word and wake the engine worker, which then stops the pool and
+      // redoes the round alone, rather than waiting out its timeout.
+      Atomics.store(ctl, 2, 1);
+      Atomics.notify(ctl, 1);
+      self.postMessage("kernel worker: " + err);
+      return;
     }
     Atomics.add(ctl, 1, 1);
     Atomics.notify(ctl, 1);

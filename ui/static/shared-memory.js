@@ -107,6 +107,7 @@
       for (;;) {
         const done = Atomics.load(this.ctl, 1);
         if (done >= parts) return true;
+        if (Atomics.load(this.ctl, 2) !== 0) return false; // a kernel worker failed
         const t = performance.now();
         if (t >= deadline) return false;
         // The parts finish at about the same time: spin briefly before sleeping.

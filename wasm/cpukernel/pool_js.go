@@ -18,10 +18,9 @@ import (
 // this thread waits for the round to finish.
 //
 // Control words, an []int32 in Go's memory that kernel-worker.js reads through Atomics:
-// [0] round number, [1] parts done, [2..3] unused, then for kernel worker p >= 1, two calls
-// at ctlHeader + (p-1)*ctlPerPart, each the function index, the argument count (0: no
-// call) and callArgs argument slots.
-// Go writes a round's arguments with ordinary stores, then kick() publishes the round with
+// [0] round number, [1] parts done, [2] set by a kernel worker whose call failed, [3]
+// unused, then for kernel worker p >= 1, two calls at ctlHeader + (p-1)*ctlPerPart, each the
+// function index, the argument count (0: no call) and callArgs argument slots. Go writes a round's arguments with ordinary stores, then kick() publishes the round with
 // Atomics.add and notify (sequentially consistent), so a worker that sees the new round
 // number sees its arguments.
 
@@ -121,7 +120,7 @@ func (k *kernels) round(n int, calls func(part, lo, hi int) []call) {
 	p.js.Call("kick")
 	k.invoke(calls(0, 0, n/p.parts))
 	if !p.js.Call("wait", p.parts-1, roundTimeout.Milliseconds()).Bool() {
-		// A kernel worker died or hangs: stop them all, then redo the whole range here
+		// A kernel worker failed, died or hangs: stop them all, then redo the whole range here
 		// (every kernel overwrites its outputs, so finished parts are simply redone).
 		js.Global().Get("console").Call("warn", "alexlens: a kernel worker did not finish; running on one thread")
 		stopPool()
