@@ -39,7 +39,7 @@ worker: web weights
 	$(BIN)/alexlens site -o $(SITE) --web $(WEB) --weights $(WEIGHTS_DIR) --worker-assets build/worker/assets
 
 run: web weights
-	$(BIN)/alexlens serve --addr $(ADDR) --web $(WEB) --weights $(WEIGHTS_DIR)
+	$(BIN)/alexlens serve --addr $(ADDR) --web $(WEB) --weights $(WEIGHTS_DIR) $(if $(ISOLATED),--isolated)
 
 deps:
 	./scripts/install-test-deps.sh
