@@ -22,9 +22,9 @@ import (
 // TestThreads loads the app with ?threads=1, ?threads=2 and without the parameter, on the
 // real SqueezeNet weights and the AlexNet fixture, classifies two photos in a row and checks
 // that the top-5 equals the native path's (as in TestClassifyMatchesNative) and that the
-// page says how many engine workers ran. Without the parameter AlexNet is split over
-// min(navigator.hardwareConcurrency, 4) workers and SqueezeNet runs on one (it is slower
-// split: wasm/split.PartsFor).
+// page says how many engine workers ran. Without the parameter both run on one worker: with
+// the generated kernels (wasm/cpukernel) that is faster than several exchanging activations
+// (TestThreadsNumbers).
 func TestThreads(t *testing.T) {
 	ctx := browser(t, false)
 	photos := []string{"chelsea.png", "coffee.png"}
@@ -59,10 +59,9 @@ func TestThreads(t *testing.T) {
 			open(t, tab, query)
 			want := tc.threads
 			if want == "" {
+				// Automatic: one worker, since the generated kernels on one worker beat
+				// several workers exchanging activations (wasm/worker/threads.go).
 				want = "1"
-				if tc.arch == "alexnet" {
-					want = fmt.Sprint(min(max(evalInt(t, tab, `navigator.hardwareConcurrency || 1`), 1), 4))
-				}
 			}
 			workers := want + " workers"
 			if want == "1" {
