@@ -140,20 +140,7 @@ func conv2DBlock(g *BlockGEMM, x *Tensor, w *Weight, bias []float32, c ConvSpec,
 	buf.c = grow(buf.c, rows*ldc)
 	buf.scale, buf.bias = grow(buf.scale, rows), grow(buf.bias, rows)
 	for grp := 0; grp < c.Groups; grp++ {
-		// Padding rows get scale 0 and bias 0: their (unused) outputs stay finite.
-		for r := 0; r < rows; r++ {
-			o := grp*pw.coutG + r
-			buf.scale[r], buf.bias[r] = 0, 0
-			if r < pw.coutG {
-				buf.scale[r] = 1
-				if pw.scale != nil {
-					buf.scale[r] = pw.scale[o]
-				}
-				if bias != nil {
-					buf.bias[r] = bias[o]
-				}
-			}
-		}
+		groupEpilogue(buf.scale[:rows], buf.bias[:rows], pw.coutG, grp*pw.coutG, pw.scale, bias)
 		for b := 0; b < n; b++ {
 			in := x.Data[(b*c.In+grp*cinG)*h*wd : (b*c.In+(grp+1)*cinG)*h*wd]
 			if g.PackB != nil {
@@ -174,6 +161,25 @@ func conv2DBlock(g *BlockGEMM, x *Tensor, w *Weight, bias []float32, c ConvSpec,
 		}
 	}
 	buf.conv.b = nil
+}
+
+// groupEpilogue fills the per-row scale and bias of one group's product: rows below coutG
+// are output channels o0+r (scale 1 for float32 weights, bias 0 without one); padding rows
+// get scale 0 and bias 0, so that their unused outputs stay finite.
+func groupEpilogue(scale, bias []float32, coutG, o0 int, chScale, chBias []float32) {
+	for r := range scale {
+		scale[r], bias[r] = 0, 0
+		if r >= coutG {
+			continue
+		}
+		scale[r] = 1
+		if chScale != nil {
+			scale[r] = chScale[o0+r]
+		}
+		if chBias != nil {
+			bias[r] = chBias[o0+r]
+		}
+	}
 }
 
 // packBPadded has the block GEMM pack B from a zero-padded copy of one group's input, so

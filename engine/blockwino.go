@@ -146,16 +146,7 @@ func conv2DWinograd(g *BlockGEMM, x *Tensor, w *Weight, bias []float32, c ConvSp
 	// The padding is zeroed once: every batch item and group writes the same interior.
 	clear(buf.padded)
 	for grp := 0; grp < c.Groups; grp++ {
-		for r := 0; r < pw.coutG; r++ {
-			o := grp*pw.coutG + r
-			buf.scale[r], buf.bias[r] = 1, 0
-			if pw.scale != nil {
-				buf.scale[r] = pw.scale[o]
-			}
-			if bias != nil {
-				buf.bias[r] = bias[o]
-			}
-		}
+		groupEpilogue(buf.scale[:pw.coutG], buf.bias[:pw.coutG], pw.coutG, grp*pw.coutG, pw.scale, bias)
 		for b := 0; b < n; b++ {
 			in := x.Data[(b*c.In+grp*cinG)*h*wd : (b*c.In+(grp+1)*cinG)*h*wd]
 			for ci := 0; ci < cinG; ci++ {

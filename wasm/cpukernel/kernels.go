@@ -9,10 +9,16 @@
 // registers, runs at ~60 GFLOP/s on the same machine. The module imports the Go program's
 // own memory, so Go passes addresses and nothing is copied.
 //
-// The arithmetic is the Go kernels' exactly: every output of a convolution is accumulated
-// in k order with a separate multiply and add (no fused multiply-add) in float32, then
-// scaled, biased and clamped, so convolutions equal the Go SIMD kernel's results bit for
-// bit. Matrix-vector products sum in a different order (8 partial sums per row).
+// The arithmetic is the Go kernels' exactly where it can be: every output of a direct
+// convolution is accumulated in k order with a separate multiply and add (no fused
+// multiply-add) in float32, then scaled, biased and clamped, so those equal the Go SIMD
+// kernel's results bit for bit. 3x3 stride-1 convolutions run as Winograd F(2x2,3x3)
+// (winograd.go; within 1e-5 of the direct ones), and matrix-vector products sum in a
+// different order (8 partial sums per row).
+//
+// On a shared memory (a program rewritten by wasm/sharedmem, on a cross-origin isolated
+// page), kernel workers instantiate the same module on the same memory and take parts of
+// every call (pool_js.go).
 package cpukernel
 
 import "math"
