@@ -2,7 +2,7 @@
 // the engine worker that started it (shared-memory.js, alexlensKernelPool). It blocks on
 // the control words (Atomics.wait), runs its part of each round and counts it done.
 // Control words (Int32, see wasm/cpukernel/pool_js.go): [0] round, [1] parts done,
-// [2] a kernel worker failed, then per kernel worker p >= 1, at 4 + (p-1)*28, two calls of 14 words each: function
+// [2] a kernel worker failed, [3] the pool was stopped, then per kernel worker p >= 1, at 4 + (p-1)*28, two calls of 14 words each: function
 // index, argument count (0: none), 12 argument slots.
 "use strict";
 const SPIN_MS = 2;
@@ -17,9 +17,10 @@ self.onmessage = function (e) {
     self.postMessage("kernel worker: " + err);
     return;
   }
+  // The round number before saying ready: once ready, the first round may start at any time.
+  let seen = Atomics.load(ctl, 0);
   self.postMessage("ready");
   const o = 4 + (d.part - 1) * 28;
-  let seen = Atomics.load(ctl, 0);
   for (;;) {
     // Spin a little before sleeping: rounds come in bursts (a forward pass is dozens of
     // them, a fraction of a millisecond apart), and a sleeping thread wakes slowly,
@@ -32,6 +33,7 @@ self.onmessage = function (e) {
       Atomics.wait(ctl, 0, seen);
       round = Atomics.load(ctl, 0);
     }
+    if (Atomics.load(ctl, 3) !== 0) return; // this pool was stopped
     if (round === seen) continue;
     seen = round;
     try {

@@ -78,6 +78,7 @@
     url: "kernel-worker.js",
     workers: [],
     ctl: null,
+    lastError: "", // the last message of a failed kernel worker
     resize: function (n, module, memory, ctlAddr, ctlInts) {
       this.stop();
       this.ctl = new Int32Array(memory.buffer, ctlAddr, ctlInts);
@@ -86,7 +87,10 @@
         const w = new Worker(this.url);
         this.workers.push(w);
         ps.push(new Promise(function (resolve, reject) {
-          w.onmessage = function (e) { if (e.data === "ready") resolve(); else reject(new Error(String(e.data))); };
+          w.onmessage = function (e) {
+            if (e.data === "ready") resolve();
+            else { g.alexlensKernelPool.lastError = String(e.data); console.error("alexlens: " + e.data); reject(new Error(String(e.data))); }
+          };
           w.onerror = function (e) { reject(new Error("kernel worker: " + (e.message || "failed to start"))); };
         }));
         w.postMessage({ module: module, memory: memory, ctlAddr: ctlAddr, ctlInts: ctlInts, part: i + 1 });
@@ -94,6 +98,13 @@
       return Promise.all(ps);
     },
     stop: function () {
+      // terminate() takes effect some time later: retire the control words first, so that a
+      // worker still spinning on them stops instead of taking a later pool's rounds.
+      if (this.ctl) {
+        Atomics.store(this.ctl, 3, 1);
+        Atomics.notify(this.ctl, 0);
+        this.ctl = null;
+      }
       for (const w of this.workers) w.terminate();
       this.workers = [];
     },

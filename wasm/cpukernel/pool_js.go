@@ -18,8 +18,8 @@ import (
 // this thread waits for the round to finish.
 //
 // Control words, an []int32 in Go's memory that kernel-worker.js reads through Atomics:
-// [0] round number, [1] parts done, [2] set by a kernel worker whose call failed, [3]
-// unused, then for kernel worker p >= 1, two calls at ctlHeader + (p-1)*ctlPerPart, each the
+// [0] round number, [1] parts done, [2] set by a kernel worker whose call failed, [3] set
+// when the pool stops (its workers then leave their loop), then for kernel worker p >= 1, two calls at ctlHeader + (p-1)*ctlPerPart, each the
 // function index, the argument count (0: no call) and callArgs argument slots. Go writes a round's arguments with ordinary stores, then kick() publishes the round with
 // Atomics.add and notify (sequentially consistent), so a worker that sees the new round
 // number sees its arguments.
@@ -29,10 +29,15 @@ const (
 	callArgs   = 12                 // argument slots of one call
 	ctlPerPart = 2 * (2 + callArgs) // two calls: function index, argument count, arguments
 	maxParts   = 16
-	// roundTimeout bounds a wait for the kernel workers: a worker that died or hangs turns
-	// into the whole round done here, never into a hung engine.
-	roundTimeout = 20 * time.Second
 )
+
+// roundTimeout bounds a wait for the kernel workers: a worker that died or hangs turns into
+// the whole round done here, never into a hung engine. SetRoundTimeout changes it (tests).
+var roundTimeout = 20 * time.Second
+
+// SetRoundTimeout sets how long a round waits for the kernel workers before it stops them
+// and finishes on this thread.
+func SetRoundTimeout(d time.Duration) { roundTimeout = d }
 
 type pool struct {
 	ctl   []int32
@@ -84,9 +89,21 @@ func Threads() int {
 	return active.pool.parts
 }
 
+// lastFailure says why the pool last stopped itself (tests and diagnostics).
+var lastFailure string
+
+// LastFailure is why the kernel pool last gave up on its workers, "" if it never did.
+func LastFailure() string { return lastFailure }
+
+// retired keeps the control words of stopped pools alive: Worker.terminate takes effect
+// later, and a worker still spinning on words whose memory Go had reused for a new pool's
+// would take that pool's rounds (found by TestBrowserKernelPool: wrong logits at 3 threads).
+var retired [][]int32
+
 func stopPool() {
 	if active != nil && active.pool != nil {
-		active.pool.js.Call("stop")
+		active.pool.js.Call("stop") // raises word 3 first
+		retired = append(retired, active.pool.ctl)
 		active.pool = nil
 	}
 }
@@ -122,7 +139,12 @@ func (k *kernels) round(n int, calls func(part, lo, hi int) []call) {
 	if !p.js.Call("wait", p.parts-1, roundTimeout.Milliseconds()).Bool() {
 		// A kernel worker failed, died or hangs: stop them all, then redo the whole range here
 		// (every kernel overwrites its outputs, so finished parts are simply redone).
-		js.Global().Get("console").Call("warn", "alexlens: a kernel worker did not finish; running on one thread")
+		why := fmt.Sprintf("no answer in %v (round %d, %d of %d parts done, function %d over %d)", roundTimeout, p.ctl[0], p.ctl[1], p.parts-1, p.ctl[ctlHeader], n)
+		if p.ctl[2] != 0 {
+			why = "failed: " + p.js.Get("lastError").String()
+		}
+		js.Global().Get("console").Call("warn", "alexlens: a kernel worker "+why+"; running on one thread")
+		lastFailure = why
 		stopPool()
 		k.invoke(calls(0, 0, n))
 	}
