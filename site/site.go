@@ -380,9 +380,13 @@ func (x *exporter) rewriteIndex(pwaJS, build string) error {
 }
 
 // shellExcluded are files the service worker does not precache: itself, the headers file,
-// and weights (the engine caches what it loads; pwa.js keeps the rest on request).
+// weights (the engine caches what it loads; pwa.js keeps the rest on request), and the
+// shared-memory engine, which only cross-origin isolated pages load (an offline isolated
+// page falls back to the ordinary engine, on one thread): precaching it would double the
+// engine download of every install.
 func shellExcluded(slash string) bool {
-	return slash == "sw.js" || slash == "_headers" || strings.HasPrefix(slash, "weights/") || isSibling(slash)
+	return slash == "sw.js" || slash == "_headers" || strings.HasPrefix(slash, "weights/") || isSibling(slash) ||
+		strings.HasPrefix(slash, "engine-shared.")
 }
 
 func (x *exporter) writeServiceWorker(build string) error {

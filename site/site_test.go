@@ -21,15 +21,16 @@ import (
 func fakeWeb(t *testing.T, dir, style string) {
 	t.Helper()
 	files := map[string]string{
-		"index.html":                "<!doctype html>\n<html lang=\"en\" data-app=\"app.0123456789ab.wasm\">\n<head>\n<title>x</title>\n</head>\n<body></body>\n</html>\n",
-		"app.0123456789ab.wasm":     "\x00asm\x01\x00\x00\x00" + strings.Repeat("app", 200),
-		"style.abcdef012345.css":    style,
-		"favicon.svg":               "<svg xmlns='http://www.w3.org/2000/svg'/>",
-		"engine.00112233aabb.wasm":  "\x00asm\x01\x00\x00\x00engine",
-		"wasm_exec.445566778899.js": "// go",
-		"samples/chelsea.jpg":       "\xff\xd8\xff",
-		".hidden":                   "secret",
-		"app.0123456789ab.wasm.br":  "stale?",
+		"index.html":                      "<!doctype html>\n<html lang=\"en\" data-app=\"app.0123456789ab.wasm\">\n<head>\n<title>x</title>\n</head>\n<body></body>\n</html>\n",
+		"app.0123456789ab.wasm":           "\x00asm\x01\x00\x00\x00" + strings.Repeat("app", 200),
+		"style.abcdef012345.css":          style,
+		"favicon.svg":                     "<svg xmlns='http://www.w3.org/2000/svg'/>",
+		"engine.00112233aabb.wasm":        "\x00asm\x01\x00\x00\x00engine",
+		"engine-shared.00112233aabc.wasm": "\x00asm\x01\x00\x00\x00shared",
+		"wasm_exec.445566778899.js":       "// go",
+		"samples/chelsea.jpg":             "\xff\xd8\xff",
+		".hidden":                         "secret",
+		"app.0123456789ab.wasm.br":        "stale?",
 	}
 	for name, body := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -184,11 +185,11 @@ func TestExport(t *testing.T) {
 		if hex.EncodeToString(sum[:]) != f[1] {
 			t.Errorf("sw.js hash of %s does not match the file", f[0])
 		}
-		if strings.HasPrefix(f[0], "weights/") || strings.HasSuffix(f[0], ".br") {
+		if strings.HasPrefix(f[0], "weights/") || strings.HasSuffix(f[0], ".br") || strings.HasPrefix(f[0], "engine-shared.") {
 			t.Errorf("sw.js precaches %s", f[0])
 		}
 	}
-	for _, want := range []string{"embed.html", "embed.js", "index.html", "app.0123456789ab.wasm", "style.abcdef012345.css", "manifest.webmanifest", "icon-192.png", "icon-512.png", "samples/chelsea.jpg", pwa} {
+	for _, want := range []string{"embed.html", "embed.js", "index.html", "app.0123456789ab.wasm", "engine.00112233aabb.wasm", "style.abcdef012345.css", "manifest.webmanifest", "icon-192.png", "icon-512.png", "samples/chelsea.jpg", pwa} {
 		if !listed[want] {
 			t.Errorf("sw.js does not precache %s", want)
 		}

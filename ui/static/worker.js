@@ -6,13 +6,12 @@ importScripts("@SHARED_MEMORY_JS@", "@WASM_EXEC_JS@");
   // On a cross-origin isolated page the engine runs on a shared memory, where kernel
   // workers can take parts of each layer (?threads=N); elsewhere on its own memory.
   const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "function";
-  const wasm = isolated ? "@ENGINE_SHARED_WASM@" : "@ENGINE_WASM@";
   self.alexlensKernelPool.url = "@KERNEL_WORKER_JS@";
   const go = new Go();
-  const fromBytes = function () {
-    return fetch(wasm)
+  const fromBytes = function (url) {
+    return fetch(url)
       .then(function (r) {
-        if (!r.ok) throw new Error(wasm + ": HTTP " + r.status);
+        if (!r.ok) throw new Error(url + ": HTTP " + r.status);
         return r.arrayBuffer();
       })
       .then(function (bytes) {
@@ -21,10 +20,20 @@ importScripts("@SHARED_MEMORY_JS@", "@WASM_EXEC_JS@");
         return WebAssembly.instantiate(bytes, go.importObject);
       });
   };
-  // The unshared engine compiles while it downloads.
-  const load = !isolated && WebAssembly.instantiateStreaming
-    ? WebAssembly.instantiateStreaming(fetch(wasm), go.importObject).catch(fromBytes)
-    : fromBytes();
+  // The unshared engine compiles while it downloads. The shared one may be missing (a host
+  // that has not got it, or offline: the service worker does not precache it): then the
+  // unshared one runs, on one thread.
+  const unshared = function () {
+    return WebAssembly.instantiateStreaming
+      ? WebAssembly.instantiateStreaming(fetch("@ENGINE_WASM@"), go.importObject).catch(function () { return fromBytes("@ENGINE_WASM@"); })
+      : fromBytes("@ENGINE_WASM@");
+  };
+  const load = isolated
+    ? fromBytes("@ENGINE_SHARED_WASM@").catch(function (e) {
+        console.warn("alexlens: the shared-memory engine did not load (" + e + "); running the ordinary one");
+        return unshared();
+      })
+    : unshared();
   load.then(function (r) {
     // Go cannot reach its own instance's memory; wasm/cpukernel needs it to run its
     // generated SIMD kernels on Go's data in place.
