@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"runtime"
 	"sync"
-	"weak"
 )
 
 // Winograd F(2x2,3x3) convolutions through a block GEMM (BlockGEMM.WinogradIn/Out).
@@ -51,17 +49,9 @@ func (p *winoConv) a(xi, g int) []float32 {
 var winoCache sync.Map // weak.Pointer[Weight] -> *winoConv
 
 func winogradWeight(w *Weight, groups, mr int) *winoConv {
-	key := weak.Make(w)
-	if v, ok := winoCache.Load(key); ok {
-		if p := v.(*winoConv); p.groups == groups && p.mr == mr {
-			return p
-		}
-	}
-	p := packWinograd(w, groups, mr)
-	if _, loaded := winoCache.Swap(key, p); !loaded {
-		runtime.AddCleanup(w, func(k weak.Pointer[Weight]) { winoCache.Delete(k) }, key)
-	}
-	return p
+	return cachedPacking(&winoCache, w,
+		func(p *winoConv) bool { return p.groups == groups && p.mr == mr },
+		func() *winoConv { return packWinograd(w, groups, mr) })
 }
 
 // packWinograd computes U = G g G^T for every (output, input) channel pair, in float64

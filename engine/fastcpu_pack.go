@@ -31,15 +31,25 @@ func packedConvWeight(w *Weight, groups int) *packedConv {
 
 // packedConvWeightMR is packedConvWeight for panels of mr rows (a block GEMM's tile height).
 func packedConvWeightMR(w *Weight, groups, mr int) *packedConv {
+	return cachedPacking(&packCache, w,
+		func(p *packedConv) bool { return p.groups == groups && p.mr == mr },
+		func() *packedConv { return packConv(w, groups, mr) })
+}
+
+// cachedPacking is the one mechanism behind the packing caches (direct, transposed,
+// Winograd): the entry for w if fits accepts it, else a new one from pack, replacing it.
+// Entries are keyed by weak pointers and deleted when the Weight is collected, so a cache
+// never keeps a model alive.
+func cachedPacking[P any](cache *sync.Map, w *Weight, fits func(P) bool, pack func() P) P {
 	key := weak.Make(w)
-	if v, ok := packCache.Load(key); ok {
-		if p := v.(*packedConv); p.groups == groups && p.mr == mr {
+	if v, ok := cache.Load(key); ok {
+		if p := v.(P); fits(p) {
 			return p
 		}
 	}
-	p := packConv(w, groups, mr)
-	if _, loaded := packCache.Swap(key, p); !loaded {
-		runtime.AddCleanup(w, func(k weak.Pointer[Weight]) { packCache.Delete(k) }, key)
+	p := pack()
+	if _, loaded := cache.Swap(key, p); !loaded {
+		runtime.AddCleanup(w, func(k weak.Pointer[Weight]) { cache.Delete(k) }, key)
 	}
 	return p
 }

@@ -2,9 +2,7 @@ package engine
 
 import (
 	"math"
-	"runtime"
 	"sync"
-	"weak"
 )
 
 // One backward function per operator: each takes the gradient of the operator's output (and
@@ -185,17 +183,10 @@ func (p *packedConvT) panel(g, i int) []float32 {
 var packTCache sync.Map // weak.Pointer[Weight] -> *packedConvT
 
 func packedConvTWeight(w *Weight, groups int) *packedConvT {
-	key := weak.Make(w)
-	if v, ok := packTCache.Load(key); ok {
-		if p := v.(*packedConvT); p.groups == groups && p.mr == activeKernel.mr {
-			return p
-		}
-	}
-	p := packConvT(w, groups, activeKernel.mr)
-	if _, loaded := packTCache.Swap(key, p); !loaded {
-		runtime.AddCleanup(w, func(k weak.Pointer[Weight]) { packTCache.Delete(k) }, key)
-	}
-	return p
+	mr := activeKernel.mr
+	return cachedPacking(&packTCache, w,
+		func(p *packedConvT) bool { return p.groups == groups && p.mr == mr },
+		func() *packedConvT { return packConvT(w, groups, mr) })
 }
 
 func packConvT(w *Weight, groups, mr int) *packedConvT {
