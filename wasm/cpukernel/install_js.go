@@ -105,11 +105,7 @@ func PeakGFLOPS(d time.Duration) float64 {
 			best = max(best, flops/el/1e9)
 		}
 	}
-	runtime.KeepAlive(a)
-	runtime.KeepAlive(b)
-	runtime.KeepAlive(c)
-	runtime.KeepAlive(scale)
-	runtime.KeepAlive(bias)
+	keepAlive(a, b, c, scale, bias)
 	return best
 }
 
@@ -180,11 +176,7 @@ func (k *kernels) GEMM(kk int, a []float32, aPanels int, b []float32, bPanels in
 		k.flushPack()
 		k.round(bPanels, func(_, lo, hi int) []call { return []call{gemm(0, aPanels, lo, hi)} })
 	}
-	runtime.KeepAlive(a)
-	runtime.KeepAlive(b)
-	runtime.KeepAlive(c)
-	runtime.KeepAlive(scale)
-	runtime.KeepAlive(bias)
+	keepAlive(a, b, c, scale, bias)
 }
 
 func (k *kernels) PackB(dst, src []float32, cin, kh, kw, chanStride, rowStep, colStep int, offs []int32, bPanels int) {
@@ -213,9 +205,7 @@ func (k *kernels) PackB(dst, src []float32, cin, kh, kw, chanStride, rowStep, co
 		return
 	}
 	k.round(bPanels, func(_, lo, hi int) []call { return []call{pk.call(lo, hi)} })
-	runtime.KeepAlive(dst)
-	runtime.KeepAlive(src)
-	runtime.KeepAlive(offs)
+	keepAlive(dst, src, offs)
 }
 
 func (k *kernels) MaxPoolK3S2(out, in []float32, planes, h, w, oh, ow, kh, sh int) {
@@ -233,9 +223,7 @@ func (k *kernels) MaxPoolK3S2(out, in []float32, planes, h, w, oh, ow, kh, sh in
 	k.round(planes, func(part, lo, hi int) []call {
 		return []call{{fnMaxPool, []int{addrOf(in) + lo*h*w*4, addrOf(out) + lo*oh*ow*4, hi - lo, h, w, oh, ow, kh, sh, addrOf(k.poolScratch) + part*n*4}}}
 	})
-	runtime.KeepAlive(in)
-	runtime.KeepAlive(out)
-	runtime.KeepAlive(k.poolScratch)
+	keepAlive(in, out, k.poolScratch)
 }
 
 // WinogradIn runs wino_in, split across the kernel workers by input channel.
@@ -251,8 +239,7 @@ func (k *kernels) WinogradIn(v, src []float32, cin, th, twp, bPanels int) {
 	k.round(cin, func(_, lo, hi int) []call {
 		return []call{{fnWinoIn, []int{addrOf(v) + lo*NR*4, addrOf(src) + lo*plane*4, hi - lo, cin, th, twp, bPanels}}}
 	})
-	runtime.KeepAlive(v)
-	runtime.KeepAlive(src)
+	keepAlive(v, src)
 }
 
 // WinogradOut runs wino_out, split across the kernel workers by output channel.
@@ -271,10 +258,7 @@ func (k *kernels) WinogradOut(y, m []float32, mRows, ldc, rows int, scale, bias 
 		return []call{{fnWinoOut, []int{addrOf(y) + lo*oh*ow*4, addrOf(m) + lo*ldc*4, mRows * ldc, ldc, hi - lo,
 			addrOf(scale) + lo*4, addrOf(bias) + lo*4, flag(relu), oh, ow}}}
 	})
-	runtime.KeepAlive(y)
-	runtime.KeepAlive(m)
-	runtime.KeepAlive(scale)
-	runtime.KeepAlive(bias)
+	keepAlive(y, m, scale, bias)
 }
 
 // WinogradGEMM runs the 16 products in one wino_gemm call, or with kernel workers in one
@@ -303,10 +287,7 @@ func (k *kernels) WinogradGEMM(kk int, a []float32, aStride, aPanels int, b []fl
 		return []call{{fnWinoGEMM, []int{hi - lo, kk, addrOf(a) + lo*aStride*4, aStride, aPanels, addrOf(b) + lo*bSize*4, bPanels,
 			addrOf(c) + lo*cSize*4, ldc, addrOf(ones)}}}
 	})
-	runtime.KeepAlive(a)
-	runtime.KeepAlive(b)
-	runtime.KeepAlive(c)
-	runtime.KeepAlive(ones)
+	keepAlive(a, b, c, ones)
 }
 
 // epilogue returns rows ones and rows zeros, one after the other in memory (wino_gemm
@@ -349,21 +330,13 @@ func (k *kernels) flushPack() {
 func (k *kernels) MatVecF32(w, x, y, scale, bias []float32, relu bool) {
 	checkMatVec(len(w), len(x), len(y), len(scale), len(bias))
 	k.matVec(fnMatVecF32, addrOf(w), 4, x, y, scale, bias, relu)
-	runtime.KeepAlive(w)
-	runtime.KeepAlive(x)
-	runtime.KeepAlive(y)
-	runtime.KeepAlive(scale)
-	runtime.KeepAlive(bias)
+	keepAlive(w, x, y, scale, bias)
 }
 
 func (k *kernels) MatVecI8(w []int8, x, y, scale, bias []float32, relu bool) {
 	checkMatVec(len(w), len(x), len(y), len(scale), len(bias))
 	k.matVec(fnMatVecI8, addrOf(w), 1, x, y, scale, bias, relu)
-	runtime.KeepAlive(w)
-	runtime.KeepAlive(x)
-	runtime.KeepAlive(y)
-	runtime.KeepAlive(scale)
-	runtime.KeepAlive(bias)
+	keepAlive(w, x, y, scale, bias)
 }
 
 // matVec splits a matrix-vector product by rows.
@@ -387,6 +360,10 @@ func checkMatVec(w, x, y, scale, bias int) {
 func addrOf[T any](s []T) int {
 	return int(uintptr(unsafe.Pointer(unsafe.SliceData(s))))
 }
+
+// keepAlive keeps the slices a module call used reachable until it returns: the call only
+// saw their addresses.
+func keepAlive(xs ...any) { runtime.KeepAlive(xs) }
 
 func flag(b bool) int {
 	if b {
