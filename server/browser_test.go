@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
 )
 
 // probePage loads a Go wasm program with instantiateStreaming (needs application/wasm
@@ -77,15 +76,7 @@ func TestBrowserLoadsGoWasmApp(t *testing.T) {
 	web, weights := filepath.Join(base, "web"), filepath.Join(base, "weights")
 	os.MkdirAll(web, 0o755)
 	os.MkdirAll(weights, 0o755)
-	build := exec.Command("go", "build", "-o", filepath.Join(web, "app.0123abcd.wasm"), "./testdata/wasmprobe")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the wasm probe: %v\n%s", err, out)
-	}
-	wasmExec, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"))
-	if err != nil {
-		t.Skipf("wasm_exec.js not found in GOROOT: %v", err)
-	}
+	wasmExec := testenv.BuildWasm(t, "./testdata/wasmprobe", filepath.Join(web, "app.0123abcd.wasm"))
 	os.WriteFile(filepath.Join(web, "wasm_exec.js"), wasmExec, 0o644)
 	os.WriteFile(filepath.Join(web, "index.html"), []byte(probeHTML), 0o644)
 	os.WriteFile(filepath.Join(web, "probe.js"), []byte(probeJS), 0o644)

@@ -7,7 +7,9 @@ package testenv
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -80,4 +82,21 @@ func Photo(t testing.TB, name string) string {
 		t.Skipf("photo %s not available (%v): apt-get install python3-skimage, or scripts/install-test-deps.sh", name, err)
 	}
 	return p
+}
+
+// BuildWasm builds the Go package pkg (a path as `go build` takes it, relative to the test's
+// package folder) for js/wasm into out, and returns the wasm_exec.js of the Go that built it,
+// for browser tests that run Go programs in a page or worker.
+func BuildWasm(t testing.TB, pkg, out string) (wasmExec []byte) {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", out, pkg)
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if msg, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building %s for js/wasm: %v\n%s", pkg, err, msg)
+	}
+	wasmExec, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"))
+	if err != nil {
+		t.Fatalf("wasm_exec.js of the Go that built %s: %v", pkg, err)
+	}
+	return wasmExec
 }

@@ -7,15 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/wasm/sharedmem"
 )
 
@@ -48,11 +47,7 @@ func TestBrowserKernelPool(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "plain.wasm"), "./internal/pooltest")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building pooltest: %v\n%s", err, out)
-	}
+	wasmExec := testenv.BuildWasm(t, "./internal/pooltest", filepath.Join(dir, "plain.wasm"))
 	plain, err := os.ReadFile(filepath.Join(dir, "plain.wasm"))
 	if err != nil {
 		t.Fatal(err)
@@ -61,9 +56,8 @@ func TestBrowserKernelPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := map[string][]byte{"pooltest.wasm": shared}
+	files := map[string][]byte{"pooltest.wasm": shared, "wasm_exec.js": wasmExec}
 	for name, from := range map[string]string{
-		"wasm_exec.js":     filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"),
 		"shared-memory.js": "../../ui/static/shared-memory.js",
 		"kernel-worker.js": "../../ui/static/kernel-worker.js",
 	} {

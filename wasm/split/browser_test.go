@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
 )
 
 // The page drives workers that each run internal/sharedtest (one part of a split pass on
@@ -124,15 +123,7 @@ func TestBrowserExchanges(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "part.wasm"), "./internal/sharedtest")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the wasm part: %v\n%s", err, out)
-	}
-	wasmExec, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"))
-	if err != nil {
-		t.Fatalf("wasm_exec.js of the Go that built part.wasm: %v", err)
-	}
+	wasmExec := testenv.BuildWasm(t, "./internal/sharedtest", filepath.Join(dir, "part.wasm"))
 	files := map[string]string{
 		"wasm_exec.js": string(wasmExec),
 		"index.html":   `<!doctype html><html><head><meta charset="utf-8"><script src="page.js"></script></head><body></body></html>`,
