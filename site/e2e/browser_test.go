@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,7 +51,7 @@ func waitReady(t *testing.T, ctx context.Context) {
 		const error = q('[data-testid=error]')?.textContent || '';
 		const boot = q('[data-testid=boot-error]')?.textContent || '';
 		return (status === 'ready' || status === 'failed' || boot) ? {Status: status, Error: error, Boot: boot} : null;
-	})()`, chromedp.WithPollingTimeout(120*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
+	})()`, chromedp.WithPollingTimeout(240*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
 	if err != nil {
 		t.Fatalf("waiting for ready: %v (page: %s)", err, pageText(ctx))
 	}
@@ -90,27 +91,58 @@ func poll[T any](t *testing.T, ctx context.Context, what, js string, timeout tim
 
 // controlledBy waits until a service worker of the given build controls the page: its
 // shell is then cached (install succeeds only when every file is in).
+//
+// It follows the service worker's own events rather than a fixed budget: each round asks the
+// controller for its build and, when it is not the one wanted, waits for the next
+// controllerchange or for the worker being installed to settle (activated, or redundant when
+// its install failed). Installing a new build downloads and hashes the whole shell, which
+// under the full suite's load on two cores can take minutes, so only the overall limit is
+// generous; a failed install ends the wait at once with the reason.
 func controlledBy(t *testing.T, ctx context.Context, build string) {
 	t.Helper()
-	js := `(async () => {
-		const c = navigator.serviceWorker.controller;
-		if (!c || c.state !== 'activated') return '';
-		return await new Promise(res => {
-			const f = e => { if (e.data && e.data.type === 'build') { navigator.serviceWorker.removeEventListener('message', f); res(e.data.build); } };
-			navigator.serviceWorker.addEventListener('message', f);
-			c.postMessage({type: 'build'});
-			setTimeout(() => res('(no answer)'), 2000);
+	js := fmt.Sprintf(`(async (want) => {
+		const sw = navigator.serviceWorker;
+		const ask = () => {
+			const c = sw.controller;
+			if (!c || c.state !== 'activated') return Promise.resolve('');
+			return new Promise(res => {
+				const f = e => { if (e.data && e.data.type === 'build') { sw.removeEventListener('message', f); res(e.data.build); } };
+				sw.addEventListener('message', f);
+				c.postMessage({type: 'build'});
+				setTimeout(() => { sw.removeEventListener('message', f); res('(no answer yet)'); }, 10000);
+			});
+		};
+		const got = await ask();
+		if (got === want) return {build: got, state: 'controlled'};
+		const reg = await sw.getRegistration();
+		const state = reg ? [reg.installing, reg.waiting, reg.active].map(w => w ? w.state : '-').join('/') : 'no registration';
+		// Wait for something to happen: a new controller, or the new worker settling.
+		const why = await new Promise(res => {
+			const done = w => () => res(w);
+			sw.addEventListener('controllerchange', done('controllerchange'), {once: true});
+			const watch = w => w && w.addEventListener('statechange', () => {
+				if (w.state === 'activated' || w.state === 'redundant') res(w.state);
+			});
+			if (reg) {
+				watch(reg.installing); watch(reg.waiting);
+				reg.addEventListener('updatefound', () => watch(reg.installing), {once: true});
+			}
+			setTimeout(done('still waiting'), 20000);
 		});
-	})()`
-	deadline := time.Now().Add(60 * time.Second)
-	got := ""
+		return {build: got, state: state + ' -> ' + why};
+	})(%q)`, build)
+	type answer struct{ Build, State string }
+	deadline := time.Now().Add(5 * time.Minute)
+	var a answer
 	for time.Now().Before(deadline) {
-		if got = eval[string](t, ctx, js); got == build {
+		if a = eval[answer](t, ctx, js); a.Build == build {
 			return
 		}
-		time.Sleep(100 * time.Millisecond)
+		if strings.HasSuffix(a.State, "redundant") {
+			t.Fatalf("the service worker of build %s failed to install (page controlled by %q; installing/waiting/active %s): %s", build, a.Build, a.State, pageText(ctx))
+		}
 	}
-	t.Fatalf("no service worker of build %s controls the page (last answer %q)", build, got)
+	t.Fatalf("no service worker of build %s controls the page after 5 minutes (last answer %q, installing/waiting/active %s)", build, a.Build, a.State)
 }
 
 // setOffline cuts the network for the tab and its service worker (DevTools network
@@ -142,7 +174,7 @@ func classify(t *testing.T, ctx context.Context, photo string) []prediction {
 		const err = document.querySelector('[data-testid=error]')?.textContent || '';
 		const seq = document.querySelector('[data-testid=result]')?.dataset.seq || '';
 		return (err || seq === '%d') ? {Seq: seq, Error: err} : null;
-	})()`, seq+1), 120*time.Second)
+	})()`, seq+1), 240*time.Second)
 	if o.Error != "" {
 		t.Fatalf("the page reported an error instead of a result: %s", o.Error)
 	}
