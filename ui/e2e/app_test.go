@@ -251,6 +251,7 @@ func TestSecondVisitUsesCache(t *testing.T) {
 // TestWebGPU asks for the WebGPU backend in a browser that has an adapter (Chromium's
 // software one, SwiftShader) and in one that has none. With an adapter the network runs on
 // WebGPU and gives the CPU's top-5; without one it runs on the CPU and the page says why.
+// The default (auto) runs the CPU path on a software adapter, and says so.
 func TestWebGPU(t *testing.T) {
 	arch, photo := engine.AlexNet.Name, "rocket.jpg"
 	if haveReal {
@@ -295,6 +296,12 @@ func TestWebGPU(t *testing.T) {
 		gpu := classify(ctx, "webgpu")
 		if len(gpu) != 5 || gpu[0].Label != cpu[0].Label || math.Abs(gpu[0].Prob-cpu[0].Prob) > 1e-2 {
 			t.Errorf("WebGPU top-5 %v, CPU %v", gpu, cpu)
+		}
+		// The default, auto, treats a software adapter as no GPU: the CPU path is faster.
+		auto := chromium.NewTab(t, ctx)
+		open(t, auto, "?arch="+arch+"&precision=int8")
+		if got, note := text(t, auto, "backend"), text(t, auto, "backend-note"); got != "cpu" || !strings.Contains(note, "software") {
+			t.Errorf("backend=auto on SwiftShader: backend %q, note %q; want the CPU and a note that says why", got, note)
 		}
 	})
 }

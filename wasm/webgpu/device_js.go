@@ -44,6 +44,9 @@ type Device struct {
 	queue   js.Value
 	limits  Limits
 	info    string
+	// fallback: the adapter is a software or fallback one (SwiftShader, lavapipe), which
+	// runs compute far slower than the CPU path.
+	fallback bool
 
 	pipelines map[string]js.Value
 	live      map[*buffer]struct{}
@@ -100,7 +103,10 @@ func Open(opt Options) (*Device, error) {
 		pipelines: map[string]js.Value{}, live: map[*buffer]struct{}{}}
 	if info := adapter.Get("info"); !info.IsUndefined() {
 		d.info = fmt.Sprintf("%s %s", info.Get("vendor").String(), info.Get("architecture").String())
+		d.fallback = info.Get("isFallbackAdapter").Truthy()
 	}
+	// Browsers before GPUAdapterInfo.isFallbackAdapter put the flag on the adapter.
+	d.fallback = d.fallback || adapter.Get("isFallbackAdapter").Truthy()
 	d.onLost = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		msg := "lost"
 		if len(args) > 0 {
@@ -130,6 +136,10 @@ func awaitCall(v js.Value, method string, args ...any) (r js.Value, err error) {
 
 // Info names the adapter (vendor and architecture).
 func (d *Device) Info() string { return d.info }
+
+// Fallback reports whether the adapter is a software or fallback one
+// (GPUAdapterInfo.isFallbackAdapter): SwiftShader in headless Chromium, for instance.
+func (d *Device) Fallback() bool { return d.fallback }
 
 // Limits are the limits the device was opened with.
 func (d *Device) Limits() Limits { return d.limits }

@@ -28,8 +28,9 @@ type Runner struct {
 }
 
 // NewRunner opens a device and loads m onto it for mode, the ?backend= parameter: "cpu",
-// "webgpu" or "auto" (WebGPU when available). webgpu and auto run the same way, the CPU
-// being the fallback of both; a page differs only in what it says about it.
+// "webgpu" or "auto" (WebGPU when a hardware adapter is available). The CPU is the fallback
+// of both; auto also takes the CPU when the only adapter is a software one (SwiftShader
+// runs SqueezeNet in seconds where the CPU path takes milliseconds), webgpu uses it anyway.
 func NewRunner(m *engine.Model, mode string, cpu engine.Backend, opt Options) *Runner {
 	if cpu == nil {
 		cpu = engine.DefaultBackend()
@@ -46,6 +47,11 @@ func NewRunner(m *engine.Model, mode string, cpu engine.Backend, opt Options) *R
 	dev, err := Open(opt)
 	if err != nil {
 		r.Reason = err.Error()
+		return r
+	}
+	if mode != "webgpu" && dev.Fallback() {
+		r.Reason = fmt.Sprintf("the only WebGPU adapter is a software fallback (%s), slower than the CPU; backend=webgpu forces it", dev.Info())
+		dev.Close()
 		return r
 	}
 	gm, err := dev.Load(m)

@@ -175,8 +175,14 @@ func TestNetworks(t *testing.T) {
 // with the CPU path's exact result, says why, and leaves no GPU buffer behind.
 func TestFallback(t *testing.T) {
 	rep := run(t, true, "suite=fallback", 60*time.Second)
+	// auto treats a software adapter as no GPU; headless Chromium's SwiftShader is one.
+	auto := struct{ backend, reason string }{"webgpu", ""}
+	if rep.Extra["fallbackAdapter"] == true {
+		auto = struct{ backend, reason string }{"cpu", "software fallback"}
+	}
 	want := map[string]struct{ backend, reason string }{
-		"auto with an adapter": {"webgpu", ""},
+		"forced webgpu":        {"webgpu", ""},
+		"auto with an adapter": auto,
 		"forced cpu":           {"cpu", ""},
 		"requestDevice fails":  {"cpu", "requestDevice failed"},
 		"shader compile error": {"cpu", "does not compile"},

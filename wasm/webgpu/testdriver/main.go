@@ -488,7 +488,13 @@ func runFallback(rep *report.Report) {
 	m := fixture(engine.SqueezeNet11, engine.F32)
 	r := rng(5)
 	x := randTensor(&r, 1, 3, 61, 67)
-	// The working path first: auto picks WebGPU.
+	// The working path first: webgpu forces the adapter, whatever it is; auto picks it only
+	// when it is not a software fallback (SwiftShader in headless Chromium is one).
+	if d, err := webgpu.Open(webgpu.Options{}); err == nil {
+		rep.Extra["fallbackAdapter"] = d.Fallback()
+		d.Close()
+	}
+	fallbackCase(rep, "forced webgpu", "webgpu", webgpu.Options{}, nil, x, m)
 	fallbackCase(rep, "auto with an adapter", "auto", webgpu.Options{}, nil, x, m)
 	fallbackCase(rep, "forced cpu", "cpu", webgpu.Options{}, nil, x, m)
 	fallbackCase(rep, "requestDevice fails", "webgpu", webgpu.Options{RequiredFeatures: []string{"alexlens-no-such-feature"}}, nil, x, m)
