@@ -63,9 +63,9 @@ func TestThreads(t *testing.T) {
 				// several workers exchanging activations (wasm/worker/threads.go).
 				want = "1"
 			}
-			workers := want + " workers"
+			workers := want + " threads (engine workers)"
 			if want == "1" {
-				workers = "1 worker"
+				workers = "1 thread"
 			}
 			file := manifestFile(t, tc.arch, tc.precision)
 			for i, p := range photos {
@@ -82,9 +82,10 @@ func TestThreads(t *testing.T) {
 						t.Errorf("%s rank %d: page %q %.5f, native %q %.5f", p, r+1, got[r].Label, got[r].Prob, native[r].Label, native[r].Prob)
 					}
 				}
+				// Chromium runs the generated WebAssembly SIMD module (wasm/cpukernel).
 				path := text(t, tab, "compute-path")
-				if !strings.HasSuffix(path, " · "+workers) {
-					t.Errorf("%s: compute path %q does not end in %q", p, path, workers)
+				if !strings.HasSuffix(path, " · "+workers) || !strings.Contains(path, " · generated SIMD module · ") {
+					t.Errorf("%s: compute path %q does not name the generated SIMD module and end in %q", p, path, workers)
 				}
 				ms := text(t, tab, "forward-ms")
 				if ms == "" || ms == "<missing>" {
@@ -135,8 +136,8 @@ func TestThreadsIsolated(t *testing.T) {
 					t.Errorf("rank %d: page %q %.5f, native %q %.5f", r+1, got[r].Label, got[r].Prob, native[r].Label, native[r].Prob)
 				}
 			}
-			if path := text(t, tab, "compute-path"); !strings.HasSuffix(path, " · 2 workers") {
-				t.Errorf("compute path %q does not end in %q", path, " · 2 workers")
+			if path, want := text(t, tab, "compute-path"), " · generated SIMD module · "+tc.precision+" · 2 threads (kernel workers)"; !strings.HasSuffix(path, want) {
+				t.Errorf("compute path %q does not end in %q", path, want)
 			}
 			// One Go worker and a kernel worker on its shared memory (wasm/cpukernel's pool).
 			const want = "kernels on 2 threads over shared memory"

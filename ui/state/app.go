@@ -226,16 +226,19 @@ func (a *App) SlowestLayerMs() float64 {
 	return m
 }
 
-// ComputePath describes where the numbers come from, e.g. "cpu · fastcpu · int8 · 2 workers".
+// ComputePath describes where the numbers come from, e.g. "cpu · generated SIMD module ·
+// int8 · 2 threads (kernel workers)": what runs the network, which kernel, the precision
+// and how many threads.
 func (a *App) ComputePath() string {
 	if a.Model == nil {
 		return ""
 	}
-	parts := []string{a.Backend, a.Model.Backend, a.Model.Precision}
 	if a.Backend == "webgpu" {
-		parts = []string{"webgpu", "WGSL compute", a.Model.Precision}
-	} else if n := a.Workers(); n > 0 {
-		parts = append(parts, workersText(n))
+		return strings.Join([]string{"webgpu", "WGSL compute", a.Model.Precision}, " · ")
+	}
+	parts := []string{a.Backend, KernelText(a.Model.Kernel, a.Model.Backend), a.Model.Precision}
+	if n := a.Workers(); n > 0 {
+		parts = append(parts, threadsText(n, a.Model.KernelWorkers))
 	}
 	return strings.Join(parts, " · ")
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
@@ -32,17 +33,32 @@ func (a *App) Workers() int {
 	return 0
 }
 
-// WorkersText is Workers in words ([data-testid=workers]), "" when unknown.
-func (a *App) WorkersText() string {
-	if n := a.Workers(); n > 0 {
-		return workersText(n)
+// threadsText is Workers in words: "1 thread", "2 threads (kernel workers)" when kernel
+// workers share the engine worker's memory, "2 threads (engine workers)" otherwise.
+func threadsText(n int, kernelWorkers bool) string {
+	switch {
+	case n == 1:
+		return "1 thread"
+	case kernelWorkers:
+		return fmt.Sprintf("%d threads (kernel workers)", n)
+	default:
+		return fmt.Sprintf("%d threads (engine workers)", n)
 	}
-	return ""
 }
 
-func workersText(n int) string {
-	if n == 1 {
-		return "1 worker"
+// KernelText names a CPU kernel (engine.KernelName) for people: the generated WebAssembly
+// SIMD module, Go's own wasm SIMD tile, the portable Go tile, or native SIMD. fallback
+// is shown when the kernel is not known.
+func KernelText(kernel, fallback string) string {
+	switch {
+	case kernel == "":
+		return fallback
+	case strings.HasPrefix(kernel, "wasm-module-"):
+		return "generated SIMD module"
+	case strings.HasPrefix(kernel, "wasm-simd128-"):
+		return "Go wasm SIMD"
+	case strings.HasPrefix(kernel, "portable-"):
+		return "portable Go"
 	}
-	return fmt.Sprintf("%d workers", n)
+	return kernel
 }

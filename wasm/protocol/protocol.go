@@ -134,10 +134,16 @@ type ModelInfo struct {
 	Compute     string `json:"compute"`
 	ComputeNote string `json:"computeNote,omitempty"`
 	// Threads is how many workers run the CPU passes (0 on WebGPU).
-	Threads   int         `json:"threads,omitempty"`
-	InputSize int         `json:"inputSize"`
-	Layers    []LayerInfo `json:"layers"`
-	LoadMs    float64     `json:"loadMs"`
+	Threads int `json:"threads,omitempty"`
+	// Kernel names the kernel the CPU passes run on (engine.KernelName): the generated
+	// WebAssembly SIMD module, Go's wasm SIMD tile or the portable Go tile.
+	Kernel string `json:"kernel,omitempty"`
+	// KernelWorkers says the threads are kernel workers on the engine worker's shared
+	// memory (one copy of the weights), not engine workers exchanging activations.
+	KernelWorkers bool        `json:"kernelWorkers,omitempty"`
+	InputSize     int         `json:"inputSize"`
+	Layers        []LayerInfo `json:"layers"`
+	LoadMs        float64     `json:"loadMs"`
 }
 
 // Prediction is one ranked class.

@@ -62,6 +62,13 @@ type Threaded interface {
 	Threads() int
 }
 
+// KernelPool is a Threaded runner whose threads may be kernel workers sharing the engine
+// worker's memory (wasm/cpukernel's pool) rather than engine workers.
+type KernelPool interface {
+	Threaded
+	KernelWorkers() bool
+}
+
 // threadsOf is how many workers the runner's passes take: Threads for a Threaded runner,
 // else 1 on the CPU and 0 on WebGPU.
 func threadsOf(r Runner) int {
@@ -153,6 +160,10 @@ func (s *Session) LoadHashedOn(data []byte, got, wantSHA256, precision, compute 
 	s.runner = s.runners(m, compute, s.backend)
 	info.Compute, info.ComputeNote = s.runner.Compute()
 	info.Threads = threadsOf(s.runner)
+	info.Kernel = engine.KernelName()
+	if p, ok := s.runner.(KernelPool); ok {
+		info.KernelWorkers = p.KernelWorkers()
+	}
 	info.LoadMs = ms(time.Since(start))
 	s.model, s.info = m, info
 	return info, nil

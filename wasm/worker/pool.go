@@ -22,6 +22,8 @@ type poolRunner struct{ session.Runner }
 
 func (p poolRunner) Threads() int { return cpukernel.Threads() }
 
+func (p poolRunner) KernelWorkers() bool { return true }
+
 func (p poolRunner) Close() {
 	if err := cpukernel.SetThreads(1); err != nil {
 		js.Global().Get("console").Call("warn", "alexlens: "+err.Error())
