@@ -2,7 +2,9 @@
 # Installs the Debian packages the tests use, only when something is missing, so a fresh
 # Debian machine with Go gets everything from `make test` alone.
 set -euo pipefail
-pkgs=(python3-torch python3-torchvision python3-onnx python3-pil python3-skimage libonnx-testdata chromium fonts-liberation libjpeg-turbo-progs nodejs)
+# Browsers: Chromium (the full suite), Firefox ESR and WebKitGTK (the focused suite in
+# every engine: internal/webdriver); MiniBrowser draws on a private Xvfb display.
+pkgs=(python3-torch python3-torchvision python3-onnx python3-pil python3-skimage libonnx-testdata chromium fonts-liberation libjpeg-turbo-progs nodejs firefox-esr webkit2gtk-driver xvfb)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
