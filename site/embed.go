@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 
+	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/ui/static"
+	"github.com/alexlens/alexlens/weights"
 )
 
 var (
@@ -58,12 +61,47 @@ func (x *exporter) addEmbed() error {
 	if err := x.write("embed.js", read("embed.js")); err != nil {
 		return err
 	}
-	// The live preview shows snippets relative to wherever the site is published.
-	demo, err := fill(read("demo.html"), "@EMBED_CSS@", css, "@ORIGIN@", "https://YOUR-ALEXLENS-SITE/", "@ORIGIN_NOSLASH@", "https://YOUR-ALEXLENS-SITE")
+	// The live preview shows snippets relative to wherever the site is published, on
+	// networks the site has.
+	kernelArch, arch := demoArchs(x.weights)
+	demo, err := fill(read("demo.html"), "@EMBED_CSS@", css, "@ORIGIN@", "https://YOUR-ALEXLENS-SITE/", "@ORIGIN_NOSLASH@", "https://YOUR-ALEXLENS-SITE",
+		"@KERNEL_ARCH@", kernelArch, "@ARCH@", arch)
 	if err != nil {
 		return err
 	}
 	return x.write("embed-demo.html", demo)
+}
+
+// demoArchs picks the networks the embed demo shows: the original AlexNet's first layer
+// for the kernel view when the site has it (the paper's Figure 3), and for the views that
+// run the network the smallest whole network, trained before fixture. With no weights the
+// demo names the networks `make weights` publishes.
+func demoArchs(ws []weights.ManifestEntry) (kernelArch, arch string) {
+	kernelArch, arch = engine.AlexNetBVLC.Name, engine.SqueezeNet11.Name
+	var best *weights.ManifestEntry
+	for i, e := range ws {
+		if e.Partial != "" {
+			continue
+		}
+		if best == nil || better(e, *best) {
+			best = &ws[i]
+		}
+	}
+	if best != nil {
+		arch = best.Arch
+	}
+	if len(ws) > 0 && !slices.ContainsFunc(ws, func(e weights.ManifestEntry) bool { return e.Arch == engine.AlexNetBVLC.Name }) {
+		kernelArch = arch
+	}
+	return kernelArch, arch
+}
+
+// better ranks weights for the demo: trained before fixture, then the smaller download.
+func better(a, b weights.ManifestEntry) bool {
+	if ta, tb := a.Kind == "trained", b.Kind == "trained"; ta != tb {
+		return ta
+	}
+	return a.Bytes < b.Bytes
 }
 
 // find returns the one written file whose name matches re ("" if none).

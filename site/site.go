@@ -118,10 +118,11 @@ func swapInto(stage, out string) error {
 }
 
 type exporter struct {
-	opt    Options
-	dir    string
-	res    *Result
-	hashes map[string]string // slash path in the site -> sha256 of the bytes written
+	opt     Options
+	dir     string
+	res     *Result
+	hashes  map[string]string       // slash path in the site -> sha256 of the bytes written
+	weights []weights.ManifestEntry // the exported weights, in manifest order
 }
 
 func (x *exporter) run() error {
@@ -144,13 +145,14 @@ func (x *exporter) run() error {
 			return err
 		}
 	}
-	if err := x.addEmbed(); err != nil {
-		return err
-	}
 	if x.opt.WeightsDir != "" {
 		if err := x.exportWeights(); err != nil {
 			return err
 		}
+	}
+	// After the weights: the embed demo shows networks the site has.
+	if err := x.addEmbed(); err != nil {
+		return err
 	}
 	// The build's identity covers every published file, so any change makes a new sw.js.
 	build := x.buildID()
@@ -326,6 +328,7 @@ func (x *exporter) exportWeights() error {
 			x.res.Shards += len(pe.Shards)
 		}
 		entries = append(entries, pe)
+		x.weights = append(x.weights, e)
 	}
 	if entries == nil {
 		entries = []Entry{}

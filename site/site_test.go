@@ -313,3 +313,39 @@ func TestIcon(t *testing.T) {
 		t.Error("a 4 px icon was drawn")
 	}
 }
+
+// TestEmbedDemoArchs: the embed demo shows networks the site has: the original AlexNet's
+// first layer for the kernels when published, else the smallest whole trained network.
+func TestEmbedDemoArchs(t *testing.T) {
+	e := func(arch, kind, partial string, bytes int64) weights.ManifestEntry {
+		return weights.ManifestEntry{Arch: arch, Kind: kind, Partial: partial, Bytes: bytes}
+	}
+	for _, c := range []struct {
+		name             string
+		ws               []weights.ManifestEntry
+		kernels, network string
+	}{
+		{"none", nil, "alexnet-bvlc", "squeezenet1_1"},
+		{"make weights", []weights.ManifestEntry{e("alexnet", "trained", "", 244e6), e("squeezenet1_1", "trained", "", 5e6), e("alexnet-bvlc", "trained", "conv1", 140e3)}, "alexnet-bvlc", "squeezenet1_1"},
+		{"alexnet only", []weights.ManifestEntry{e("alexnet", "trained", "", 244e6), e("alexnet", "trained", "", 61e6)}, "alexnet", "alexnet"},
+		{"trained before fixture", []weights.ManifestEntry{e("squeezenet1_1", "fixture", "", 5e6), e("alexnet", "trained", "", 61e6)}, "alexnet", "alexnet"},
+	} {
+		k, n := demoArchs(c.ws)
+		if k != c.kernels || n != c.network {
+			t.Errorf("%s: demo shows kernels of %s and runs %s, want %s and %s", c.name, k, n, c.kernels, c.network)
+		}
+	}
+	// An export with SqueezeNet fixtures only: every view of the demo names it.
+	tmp := t.TempDir()
+	web, wts, out := filepath.Join(tmp, "web"), filepath.Join(tmp, "weights"), filepath.Join(tmp, "dist")
+	fakeWeb(t, web, "body{}")
+	fixtureWeights(t, wts)
+	export(t, web, wts, out, 1<<20)
+	demo, err := os.ReadFile(filepath.Join(out, "embed-demo.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(demo), `data-arch="squeezenet1_1"`); n != 8 || strings.Contains(string(demo), "alexnet") {
+		t.Errorf("the demo names squeezenet1_1 %d times (want 8: four views, each as a snippet and live; and no AlexNet the site lacks)", n)
+	}
+}

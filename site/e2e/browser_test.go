@@ -100,7 +100,16 @@ func poll[T any](t *testing.T, ctx context.Context, what, js string, timeout tim
 // generous; a failed install ends the wait at once with the reason.
 func controlledBy(t *testing.T, ctx context.Context, build string) {
 	t.Helper()
-	js := fmt.Sprintf(`(async (want) => {
+	waitControlled(t, build, func(js string) (a swAnswer) { return eval[swAnswer](t, ctx, js) }, func() string { return pageText(ctx) })
+}
+
+// swAnswer is one round of controlledByJS: the controller's build and the worker states.
+type swAnswer struct{ Build, State string }
+
+// controlledByJS is one round of the wait: the controller's build, or what happened while
+// waiting for it.
+func controlledByJS(build string) string {
+	return fmt.Sprintf(`(async (want) => {
 		const sw = navigator.serviceWorker;
 		const ask = () => {
 			const c = sw.controller;
@@ -113,7 +122,7 @@ func controlledBy(t *testing.T, ctx context.Context, build string) {
 			});
 		};
 		const got = await ask();
-		if (got === want) return {build: got, state: 'controlled'};
+		if (got === want) return {Build: got, State: 'controlled'};
 		const reg = await sw.getRegistration();
 		const state = reg ? [reg.installing, reg.waiting, reg.active].map(w => w ? w.state : '-').join('/') : 'no registration';
 		// Wait for something to happen: a new controller, or the new worker settling.
@@ -129,17 +138,23 @@ func controlledBy(t *testing.T, ctx context.Context, build string) {
 			}
 			setTimeout(done('still waiting'), 20000);
 		});
-		return {build: got, state: state + ' -> ' + why};
+		return {Build: got, State: state + ' -> ' + why};
 	})(%q)`, build)
-	type answer struct{ Build, State string }
+}
+
+// waitControlled runs rounds of controlledByJS through eval until the build controls the
+// page, an install fails, or 5 minutes pass.
+func waitControlled(t *testing.T, build string, eval func(js string) swAnswer, page func() string) {
+	t.Helper()
+	js := controlledByJS(build)
 	deadline := time.Now().Add(5 * time.Minute)
-	var a answer
+	var a swAnswer
 	for time.Now().Before(deadline) {
-		if a = eval[answer](t, ctx, js); a.Build == build {
+		if a = eval(js); a.Build == build {
 			return
 		}
 		if strings.HasSuffix(a.State, "redundant") {
-			t.Fatalf("the service worker of build %s failed to install (page controlled by %q; installing/waiting/active %s): %s", build, a.Build, a.State, pageText(ctx))
+			t.Fatalf("the service worker of build %s failed to install (page controlled by %q; installing/waiting/active %s): %s", build, a.Build, a.State, page())
 		}
 	}
 	t.Fatalf("no service worker of build %s controls the page after 5 minutes (last answer %q, installing/waiting/active %s)", build, a.Build, a.State)

@@ -101,8 +101,11 @@ func writeWeights(dir string) error {
 		haveReal = true
 	} else {
 		fmt.Fprintf(os.Stderr, "site e2e: %s not found: using fixture weights\n", pth)
-		if _, err := weights.WriteModel(dir, weights.Fixture(engine.SqueezeNet11, 1), weights.FixtureSource(1)); err != nil {
-			return err
+		fix := weights.Fixture(engine.SqueezeNet11, 1)
+		for _, p := range []engine.Precision{engine.F32, engine.Int8} { // as ConvertFile writes
+			if _, err := weights.WriteModel(dir, fix.WithPrecision(p), weights.FixtureSource(1)); err != nil {
+				return err
+			}
 		}
 	}
 	bvlc := filepath.Join(testenv.SharedWeightsDir(), "bvlc_alexnet_conv1.pth")
@@ -123,7 +126,8 @@ type host struct {
 	csp     string // sent with every response when set
 	mu      sync.Mutex
 	paths   []string
-	sent    int64 // body bytes sent
+	ranged  []string // the paths of Range requests (also in paths)
+	sent    int64    // body bytes sent
 }
 
 // countingWriter counts the body bytes of a response.
@@ -143,7 +147,7 @@ func (c countingWriter) Write(b []byte) (int, error) {
 // reset forgets the requests so far.
 func (h *host) reset() {
 	h.mu.Lock()
-	h.paths, h.sent = nil, 0
+	h.paths, h.ranged, h.sent = nil, nil, 0
 	h.mu.Unlock()
 }
 
@@ -166,6 +170,9 @@ func serveCSP(t *testing.T, dir, csp string) *host {
 		}
 		h.mu.Lock()
 		h.paths = append(h.paths, r.URL.Path)
+		if r.Header.Get("Range") != "" {
+			h.ranged = append(h.ranged, r.URL.Path)
+		}
 		h.mu.Unlock()
 		if h.csp != "" {
 			w.Header().Set("Content-Security-Policy", h.csp)
@@ -182,8 +189,19 @@ func serveCSP(t *testing.T, dir, csp string) *host {
 func (h *host) count(prefix, suffix string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return countPaths(h.paths, prefix, suffix)
+}
+
+// countWhole is count without Range requests: the downloads of whole files.
+func (h *host) countWhole(prefix, suffix string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return countPaths(h.paths, prefix, suffix) - countPaths(h.ranged, prefix, suffix)
+}
+
+func countPaths(paths []string, prefix, suffix string) int {
 	n := 0
-	for _, p := range h.paths {
+	for _, p := range paths {
 		if strings.HasPrefix(p, prefix) && strings.HasSuffix(p, suffix) {
 			n++
 		}
