@@ -134,6 +134,7 @@ func controlledByJS(build string) string {
 			});
 			if (reg) {
 				watch(reg.installing); watch(reg.waiting);
+				if (reg.active && reg.active.state === 'activating') watch(reg.active);
 				reg.addEventListener('updatefound', () => watch(reg.installing), {once: true});
 			}
 			setTimeout(done('still waiting'), 20000);
@@ -149,10 +150,13 @@ func waitControlled(t *testing.T, build string, eval func(js string) swAnswer, p
 	js := controlledByJS(build)
 	deadline := time.Now().Add(5 * time.Minute)
 	var a swAnswer
+	start := time.Now()
 	for time.Now().Before(deadline) {
 		if a = eval(js); a.Build == build {
+			t.Logf("build %s controls the page after %v", build, time.Since(start).Round(time.Millisecond))
 			return
 		}
+		t.Logf("after %v: controller of build %q, workers installing/waiting/active: %s", time.Since(start).Round(time.Millisecond), a.Build, a.State)
 		if strings.HasSuffix(a.State, "redundant") {
 			t.Fatalf("the service worker of build %s failed to install (page controlled by %q; installing/waiting/active %s): %s", build, a.Build, a.State, page())
 		}
