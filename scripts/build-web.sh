@@ -4,6 +4,7 @@
 #   index.html, favicon.svg, samples/          stable names (index.html is revalidated)
 #   app.<hash>.wasm        the Vugu UI (ui/)
 #   engine.<hash>.wasm     the engine, run in a Web Worker (wasm/worker)
+#   engine-portable.<hash>.wasm  the engine without SIMD, for browsers that lack it
 #   engine-shared.<hash>.wasm  the same on a shared memory, for cross-origin isolated pages,
 #                          with shared-memory.<hash>.js and kernel-worker.<hash>.js
 #   worker.<hash>.js, boot.<hash>.js, wasm_exec.<hash>.js, vugu-render.<hash>.js, style.<hash>.css
@@ -28,11 +29,14 @@ $go build -trimpath -ldflags="-s -w" -o "$tmp/app.wasm" ./ui
 # 1.27's GOEXPERIMENT=simd when that toolchain can be had (the go command fetches it once from
 # the module proxy; its wasm_exec.js is the same as Go 1.26's); otherwise the portable build.
 simd_go=${SIMD_GOTOOLCHAIN:-go1.27.3}
+# A browser without WebAssembly SIMD (Safari before 16.4, or SIMD switched off) cannot
+# compile that engine at all: worker.js gives it engine-portable.wasm, the build without SIMD.
+$go build -trimpath -ldflags="-s -w" -o "$tmp/engine-portable.wasm" ./wasm/worker
 if GOTOOLCHAIN=$simd_go GOEXPERIMENT=simd $go build -trimpath -ldflags="-s -w" -o "$tmp/engine.wasm" ./wasm/worker 2>"$tmp/simd.log"; then
 	echo "build-web: engine with WebAssembly SIMD ($simd_go)"
 else
 	echo "build-web: engine without SIMD ($simd_go unavailable: $(head -c 200 "$tmp/simd.log"))" >&2
-	$go build -trimpath -ldflags="-s -w" -o "$tmp/engine.wasm" ./wasm/worker
+	cp "$tmp/engine-portable.wasm" "$tmp/engine.wasm"
 fi
 unset GOOS GOARCH
 # The same engine on a shared memory (wasm/sharedmem), which cross-origin isolated pages load
@@ -63,9 +67,11 @@ vugu_render=$(hashed vugu-render.js)
 boot=$(hashed boot.js)
 style=$(hashed style.css)
 engine_shared=$(hashed engine-shared.wasm)
+engine_portable=$(hashed engine-portable.wasm)
 shared_memory=$(hashed shared-memory.js)
 kernel_worker=$(hashed kernel-worker.js)
 sed -e "s/@WASM_EXEC_JS@/$wasm_exec/g" -e "s/@ENGINE_WASM@/$engine/g" -e "s/@ENGINE_SHARED_WASM@/$engine_shared/g" \
+	-e "s/@ENGINE_PORTABLE_WASM@/$engine_portable/g" \
 	-e "s/@SHARED_MEMORY_JS@/$shared_memory/g" -e "s/@KERNEL_WORKER_JS@/$kernel_worker/g" ui/static/worker.js >"$tmp/worker.js"
 if grep -q '@[A-Z_]*@' "$tmp/worker.js"; then
 	echo "build-web: unfilled placeholder in worker.js" >&2

@@ -13,17 +13,18 @@ import (
 )
 
 var (
-	wasmExecName = regexp.MustCompile(`^wasm_exec\.[0-9a-f]{12}\.js$`)
-	engineName   = regexp.MustCompile(`^engine\.[0-9a-f]{12}\.wasm$`)
+	wasmExecName       = regexp.MustCompile(`^wasm_exec\.[0-9a-f]{12}\.js$`)
+	engineName         = regexp.MustCompile(`^engine\.[0-9a-f]{12}\.wasm$`)
+	portableEngineName = regexp.MustCompile(`^engine-portable\.[0-9a-f]{12}\.wasm$`)
 )
 
 // addEmbed adds the embed page and its scripts (docs/EMBED.md): embed.html and the
 // snippet embed.js keep stable names (other sites link to them); the rest is hashed. The
 // embed engine runs the app's own engine.wasm.
 func (x *exporter) addEmbed() error {
-	wasmExec, engine := x.find(wasmExecName), x.find(engineName)
-	if wasmExec == "" || engine == "" {
-		return fmt.Errorf("the web app has no wasm_exec.<hash>.js or engine.<hash>.wasm (is it a build of scripts/build-web.sh?)")
+	wasmExec, engine, portable := x.find(wasmExecName), x.find(engineName), x.find(portableEngineName)
+	if wasmExec == "" || engine == "" || portable == "" {
+		return fmt.Errorf("the web app has no wasm_exec.<hash>.js, engine.<hash>.wasm or engine-portable.<hash>.wasm (is it a build of scripts/build-web.sh?)")
 	}
 	read := func(name string) []byte { return mustRead(static.Embed, "embed/"+name) }
 	fill := func(b []byte, kv ...string) ([]byte, error) {
@@ -35,7 +36,7 @@ func (x *exporter) addEmbed() error {
 		}
 		return b, nil
 	}
-	engineJS, err := fill(read("engine.js"), "@WASM_EXEC_JS@", wasmExec, "@ENGINE_WASM@", engine)
+	engineJS, err := fill(read("engine.js"), "@WASM_EXEC_JS@", wasmExec, "@ENGINE_WASM@", engine, "@ENGINE_PORTABLE_WASM@", portable)
 	if err != nil {
 		return err
 	}

@@ -383,13 +383,14 @@ func (x *exporter) rewriteIndex(pwaJS, build string) error {
 }
 
 // shellExcluded are files the service worker does not precache: itself, the headers file,
-// weights (the engine caches what it loads; pwa.js keeps the rest on request), and the
+// weights (the engine caches what it loads; pwa.js keeps the rest on request), the
 // shared-memory engine, which only cross-origin isolated pages load (an offline isolated
-// page falls back to the ordinary engine, on one thread): precaching it would double the
-// engine download of every install.
+// page falls back to the ordinary engine, on one thread), and the portable engine, which
+// only browsers without WebAssembly SIMD load: precaching either would double the engine
+// download of every install. (A browser without SIMD cannot install the app offline.)
 func shellExcluded(slash string) bool {
 	return slash == "sw.js" || slash == "_headers" || strings.HasPrefix(slash, "weights/") || isSibling(slash) ||
-		strings.HasPrefix(slash, "engine-shared.")
+		strings.HasPrefix(slash, "engine-shared.") || strings.HasPrefix(slash, "engine-portable.")
 }
 
 func (x *exporter) writeServiceWorker(build string) error {

@@ -21,16 +21,17 @@ import (
 func fakeWeb(t *testing.T, dir, style string) {
 	t.Helper()
 	files := map[string]string{
-		"index.html":                      "<!doctype html>\n<html lang=\"en\" data-app=\"app.0123456789ab.wasm\">\n<head>\n<title>x</title>\n</head>\n<body></body>\n</html>\n",
-		"app.0123456789ab.wasm":           "\x00asm\x01\x00\x00\x00" + strings.Repeat("app", 200),
-		"style.abcdef012345.css":          style,
-		"favicon.svg":                     "<svg xmlns='http://www.w3.org/2000/svg'/>",
-		"engine.00112233aabb.wasm":        "\x00asm\x01\x00\x00\x00engine",
-		"engine-shared.00112233aabc.wasm": "\x00asm\x01\x00\x00\x00shared",
-		"wasm_exec.445566778899.js":       "// go",
-		"samples/chelsea.jpg":             "\xff\xd8\xff",
-		".hidden":                         "secret",
-		"app.0123456789ab.wasm.br":        "stale?",
+		"index.html":                        "<!doctype html>\n<html lang=\"en\" data-app=\"app.0123456789ab.wasm\">\n<head>\n<title>x</title>\n</head>\n<body></body>\n</html>\n",
+		"app.0123456789ab.wasm":             "\x00asm\x01\x00\x00\x00" + strings.Repeat("app", 200),
+		"style.abcdef012345.css":            style,
+		"favicon.svg":                       "<svg xmlns='http://www.w3.org/2000/svg'/>",
+		"engine.00112233aabb.wasm":          "\x00asm\x01\x00\x00\x00engine",
+		"engine-shared.00112233aabc.wasm":   "\x00asm\x01\x00\x00\x00shared",
+		"engine-portable.00112233aabd.wasm": "\x00asm\x01\x00\x00\x00portable",
+		"wasm_exec.445566778899.js":         "// go",
+		"samples/chelsea.jpg":               "\xff\xd8\xff",
+		".hidden":                           "secret",
+		"app.0123456789ab.wasm.br":          "stale?",
 	}
 	for name, body := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -185,7 +186,7 @@ func TestExport(t *testing.T) {
 		if hex.EncodeToString(sum[:]) != f[1] {
 			t.Errorf("sw.js hash of %s does not match the file", f[0])
 		}
-		if strings.HasPrefix(f[0], "weights/") || strings.HasSuffix(f[0], ".br") || strings.HasPrefix(f[0], "engine-shared.") {
+		if strings.HasPrefix(f[0], "weights/") || strings.HasSuffix(f[0], ".br") || strings.HasPrefix(f[0], "engine-shared.") || strings.HasPrefix(f[0], "engine-portable.") {
 			t.Errorf("sw.js precaches %s", f[0])
 		}
 	}
@@ -204,7 +205,7 @@ func TestExport(t *testing.T) {
 		}
 	}
 	eng := regexp.MustCompile(`embed-engine\.[0-9a-f]{12}\.js`).FindString(page)
-	if js := read(t, out, eng); !strings.Contains(js, `importScripts("wasm_exec.445566778899.js")`) || !strings.Contains(js, `"engine.00112233aabb.wasm"`) {
+	if js := read(t, out, eng); !strings.Contains(js, `importScripts("wasm_exec.445566778899.js")`) || !strings.Contains(js, `"engine.00112233aabb.wasm"`) || !strings.Contains(js, `"engine-portable.00112233aabd.wasm"`) {
 		t.Errorf("%s does not load the app's engine", eng)
 	}
 

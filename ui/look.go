@@ -609,6 +609,9 @@ func (c *Look) galleryNote() string {
 	if g.Stored {
 		s += fmt.Sprintf(" · kept in this browser (%s)", humanSize(g.Bytes))
 	}
+	if g.Unstored != "" {
+		s += " · " + g.Unstored
+	}
 	return s
 }
 

@@ -45,13 +45,28 @@ type firefoxPage struct {
 	nextID  int
 }
 
-func openFirefox(t testing.TB) Page {
+func openFirefox(t testing.TB) Page { return Firefox(t, nil) }
+
+// Firefox is Open(t, "firefox") with extra preferences in the profile: the way to switch a
+// browser feature off for a fallback test (javascript.options.wasm_simd,
+// javascript.options.shared_memory, dom.caches.enabled, dom.indexedDB.enabled,
+// permissions.default.camera...).
+func Firefox(t testing.TB, prefs map[string]any) Page {
 	t.Helper()
 	if _, err := os.Stat(FirefoxPath); err != nil {
 		t.Skip("Firefox ESR is not installed (apt-get install firefox-esr, or scripts/install-test-deps.sh)")
 	}
 	profile := t.TempDir()
-	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(firefoxPrefs), 0o644); err != nil {
+	userJS := firefoxPrefs
+	for k, v := range prefs {
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("Firefox preference %s: %v", k, err)
+		}
+		userJS += fmt.Sprintf("user_pref(%s, %s);\n", kb, vb)
+	}
+	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(userJS), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(FirefoxPath, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port=0",

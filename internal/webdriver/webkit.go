@@ -34,7 +34,12 @@ type webkitPage struct {
 	base string // http://127.0.0.1:port/session/id
 }
 
-func openWebKit(t testing.TB) Page {
+func openWebKit(t testing.TB) Page { return WebKit(t) }
+
+// WebKit is Open(t, "webkit") with extra environment for the browser: JavaScriptCore reads
+// its options from JSC_ variables, the way to switch an engine feature off for a fallback
+// test (JSC_useWasmSIMD=false: no WebAssembly SIMD, as in Safari before 16.4).
+func WebKit(t testing.TB, env ...string) Page {
 	t.Helper()
 	for _, p := range []string{WebKitDriverPath, MiniBrowserPath, XvfbPath} {
 		if _, err := os.Stat(p); err != nil {
@@ -50,7 +55,7 @@ func openWebKit(t testing.TB) Page {
 	ln.Close()
 	cmd := exec.Command(WebKitDriverPath, "--host=127.0.0.1", "--port="+strconv.Itoa(port))
 	// Without compositing, canvases and styled layers appear in screenshots too.
-	cmd.Env = append(os.Environ(), "DISPLAY="+display, "WEBKIT_DISABLE_COMPOSITING_MODE=1")
+	cmd.Env = append(append(os.Environ(), "DISPLAY="+display, "WEBKIT_DISABLE_COMPOSITING_MODE=1"), env...)
 	log := &tailBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

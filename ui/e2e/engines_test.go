@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -210,4 +211,10 @@ func (w walker) idle() {
 	if msg = strings.TrimPrefix(msg, "idle:"); msg != "" {
 		w.t.Fatalf("look-inside views: %s", msg)
 	}
+}
+
+// jsString is s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

@@ -5,7 +5,19 @@ importScripts("@SHARED_MEMORY_JS@", "@WASM_EXEC_JS@");
 (function () {
   // On a cross-origin isolated page the engine runs on a shared memory, where kernel
   // workers can take parts of each layer (?threads=N); elsewhere on its own memory.
+  // WebAssembly.validate of a function that returns i8x16.popcnt(i8x16.splat(0)): true
+  // where the browser compiles WebAssembly SIMD (the embed engine asks the same way).
+  const hasSIMD = function () {
+    try {
+      return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+    } catch (e) { return false; }
+  };
   const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "function";
+  // A browser without WebAssembly SIMD (Safari before 16.4, or SIMD switched off) cannot
+  // compile the SIMD engine at all: it runs the portable build, on its own memory.
+  const simd = hasSIMD();
+  const engine = simd ? "@ENGINE_WASM@" : "@ENGINE_PORTABLE_WASM@";
+  if (!simd) console.warn("alexlens: this browser has no WebAssembly SIMD: running the portable engine");
   self.alexlensKernelPool.url = "@KERNEL_WORKER_JS@";
   const go = new Go();
   const fromBytes = function (url) {
@@ -25,10 +37,10 @@ importScripts("@SHARED_MEMORY_JS@", "@WASM_EXEC_JS@");
   // unshared one runs, on one thread.
   const unshared = function () {
     return WebAssembly.instantiateStreaming
-      ? WebAssembly.instantiateStreaming(fetch("@ENGINE_WASM@"), go.importObject).catch(function () { return fromBytes("@ENGINE_WASM@"); })
-      : fromBytes("@ENGINE_WASM@");
+      ? WebAssembly.instantiateStreaming(fetch(engine), go.importObject).catch(function () { return fromBytes(engine); })
+      : fromBytes(engine);
   };
-  const load = isolated
+  const load = isolated && simd
     ? fromBytes("@ENGINE_SHARED_WASM@").catch(function (e) {
         console.warn("alexlens: the shared-memory engine did not load (" + e + "); running the ordinary one");
         return unshared();

@@ -199,6 +199,9 @@ type GalleryInfo struct {
 	Items    []GalleryItem `json:"items,omitempty"` // every item, on open and load
 	Stored   bool          `json:"stored"`          // it came from (or was saved to) IndexedDB
 	Bytes    int           `json:"bytes,omitempty"` // the .alxg size when saved or loaded
+	// Unstored says why the gallery lives in this tab only ("" when the browser keeps it):
+	// IndexedDB refused (a private window), so nothing is read or written for the session.
+	Unstored string `json:"unstored,omitempty"`
 }
 
 // GalleryItem is one image of the gallery, with its JPEG thumbnail.

@@ -105,7 +105,7 @@ func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progre
 	case protocol.OpGalleryClear:
 		if err = look.Clear(); err == nil {
 			var key string
-			if key, err = look.Fingerprint(); err == nil {
+			if key, err = look.Fingerprint(); err == nil && storageRefused == nil {
 				err = idbDelete(key)
 			}
 			res.Gallery, _ = look.Info(true)
@@ -130,9 +130,17 @@ func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progre
 	if err != nil {
 		return nil, err
 	}
+	if res.Gallery != nil && storageRefused != nil {
+		res.Gallery.Unstored = "this browser keeps no data for the page (" + storageRefused.Error() + "): the gallery lives in this tab only"
+	}
 	res.Millis = float64(time.Since(start).Microseconds()) / 1000
 	return &protocol.Response{Look: res}, nil
 }
+
+// storageRefused is set when IndexedDB failed (a private window refuses it): the gallery
+// then lives in memory for the rest of the session and is neither read nor written, so a
+// passing failure can never end in an empty gallery written over the stored one.
+var storageRefused error
 
 // maxGalleryBytes bounds a gallery file sent to the worker (the format's own limits are
 // larger; a browser tab is not).
@@ -158,9 +166,11 @@ func openStored() (*protocol.GalleryInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := idbGet(key)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the stored gallery: %w", err)
+	var data []byte
+	if storageRefused == nil {
+		if data, err = idbGet(key); err != nil {
+			storageRefused, data = err, nil
+		}
 	}
 	stored := false
 	if data != nil {
@@ -187,6 +197,9 @@ func saveGallery(info *protocol.GalleryInfo) error {
 	data, err := look.Export()
 	if err != nil {
 		return err
+	}
+	if storageRefused != nil {
+		return nil // in this tab only; serveLook says why
 	}
 	if err := idbPut(key, data); err != nil {
 		return fmt.Errorf("cannot store the gallery in this browser: %w", err)

@@ -107,7 +107,15 @@
   }
 
   importScripts("@WASM_EXEC_JS@");
-  const wasm = "@ENGINE_WASM@";
+  // WebAssembly.validate of a function that returns i8x16.popcnt(i8x16.splat(0)): true
+  // where the browser compiles WebAssembly SIMD (as the app's worker.js asks).
+  const hasSIMD = function () {
+    try {
+      return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+    } catch (e) { return false; }
+  };
+  // Without SIMD the SIMD engine does not compile: the portable build runs instead.
+  const wasm = hasSIMD() ? "@ENGINE_WASM@" : "@ENGINE_PORTABLE_WASM@";
   const go = new Go();
   const load = WebAssembly.instantiateStreaming
     ? WebAssembly.instantiateStreaming(fetch(wasm), go.importObject).catch(function () {

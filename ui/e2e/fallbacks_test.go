@@ -1,0 +1,153 @@
+//go:build !js
+
+package e2e
+
+import (
+	"math"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/testenv"
+	"github.com/alexlens/alexlens/internal/webdriver"
+	"github.com/alexlens/alexlens/server"
+)
+
+// simdProbe is true in a page whose browser compiles WebAssembly SIMD (the same probe as
+// ui/static/worker.js).
+const simdProbe = `WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]))`
+
+// TestFallbacks switches browser features off, one browser each, for real (Firefox ESR
+// preferences, JavaScriptCore options) and checks the app takes the next path, says which,
+// and still gives the native path's top-5: no WebAssembly SIMD (Safari before 16.4), no
+// SharedArrayBuffer on an isolated page asked for threads, a private window that refuses
+// IndexedDB (and has no WebGPU), and a webcam the visitor blocked. No WebAssembly SIMD is
+// tested in WebKit, whose JavaScriptCore can switch it off. (No WebGPU adapter, and a
+// software one, are TestWebGPU's; the app uses no OffscreenCanvas.)
+func TestFallbacks(t *testing.T) {
+	if skipAll != "" {
+		t.Skip(skipAll)
+	}
+	arch, precision := engine.AlexNet.Name, "int8"
+	if haveReal {
+		arch, precision = engine.SqueezeNet11.Name, "f32"
+	}
+	photo := testenv.Photo(t, "chelsea.png")
+	native := nativeTop5(t, manifestFile(t, arch, precision), photo)
+	query := "/?arch=" + arch + "&precision=" + precision
+	classifies := func(t *testing.T, w walker, seq int) {
+		t.Helper()
+		w.upload(photo)
+		w.waitResult(seq)
+		got := webdriver.Must[[]prediction](t, w.p, `[...document.querySelectorAll('[data-testid=prediction]')].map(e => ({Label: e.dataset.label, Prob: parseFloat(e.dataset.prob)}))`)
+		if len(got) != 5 {
+			t.Fatalf("%d predictions, want 5", len(got))
+		}
+		for r := range native {
+			if got[r].Label != native[r].Label || math.Abs(got[r].Prob-native[r].Prob) > 1e-3 {
+				t.Errorf("rank %d: page %q %.5f, native %q %.5f", r+1, got[r].Label, got[r].Prob, native[r].Label, native[r].Prob)
+			}
+		}
+	}
+
+	t.Run("no-wasm-simd", func(t *testing.T) {
+		w := walker{t, webdriver.WebKit(t, "JSC_useWasmSIMD=false")}
+		w.open(baseURL + query + "&backend=cpu")
+		if webdriver.Must[bool](t, w.p, simdProbe) {
+			t.Fatal("the browser still compiles WebAssembly SIMD with JSC_useWasmSIMD=false")
+		}
+		classifies(t, w, 1)
+		if path := w.text("compute-path"); !strings.Contains(path, "portable Go") {
+			t.Errorf("compute path %q, want the portable Go kernels", path)
+		}
+		t.Logf("compute path %q", w.text("compute-path"))
+	})
+
+	t.Run("no-shared-memory", func(t *testing.T) {
+		h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: weightsDir, CrossOriginIsolated: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		w := walker{t, webdriver.Firefox(t, map[string]any{"javascript.options.shared_memory": false})}
+		w.open(srv.URL + query + "&threads=2")
+		if webdriver.Must[string](t, w.p, `typeof SharedArrayBuffer`) != "undefined" {
+			t.Fatal("SharedArrayBuffer still exists with javascript.options.shared_memory off")
+		}
+		classifies(t, w, 1)
+		if path := w.text("compute-path"); strings.Contains(path, "kernel workers") {
+			t.Errorf("compute path %q: kernel workers need shared memory", path)
+		}
+		t.Logf("compute path %q", w.text("compute-path"))
+	})
+
+	t.Run("private-window", func(t *testing.T) {
+		w := walker{t, webdriver.Firefox(t, map[string]any{
+			"browser.privatebrowsing.autostart": true, "dom.indexedDB.privateBrowsing.enabled": false,
+			"dom.webgpu.enabled": false,
+		})}
+		w.open(baseURL + query)
+		storage := webdriver.Must[string](t, w.p, `(async () => {
+			const idb = await new Promise(res => { try { const r = indexedDB.open('probe'); r.onsuccess = () => res('open'); r.onerror = () => res('refused'); } catch (e) { res('refused') } });
+			const cache = await (self.caches ? caches.open('probe').then(() => 'open', () => 'refused') : 'absent');
+			return 'IndexedDB ' + idb + ', Cache Storage ' + cache + ', WebGPU ' + (navigator.gpu ? 'present' : 'absent');
+		})()`)
+		t.Logf("private window: %s", storage)
+		if !strings.Contains(storage, "IndexedDB refused") {
+			t.Fatalf("IndexedDB works in this private window (%s): nothing is tested", storage)
+		}
+		classifies(t, w, 1)
+		// The gallery cannot be stored: the Embeddings view says so, and classifying goes on.
+		w.nav("embeddings")
+		var note string
+		webdriver.Poll(t, w.p, "the Embeddings view", `(() => {
+			const q = s => document.querySelector(s);
+			if (q('[data-testid=look-progress]')) return null;
+			const e = q('[data-testid=look-error]')?.textContent || '';
+			const n = q('[data-testid=gallery-count]');
+			return e || (n && n.textContent) || null;
+		})()`, 240*time.Second, &note)
+		t.Logf("Embeddings view without storage: %q", note)
+		// The gallery works in memory and the page says it is not kept.
+		count := 0
+		webdriver.Poll(t, w.p, "the starter gallery in memory", `(n => n >= 4 ? n : null)(+(document.querySelector('[data-testid=gallery-count]')?.dataset.count ?? 0))`, 240*time.Second, &count)
+		w.idle()
+		if note := w.text("gallery-count"); !strings.Contains(note, "this tab only") {
+			t.Errorf("gallery note %q does not say the gallery is not kept", note)
+		}
+		w.nav("classify")
+		classifies(t, w, 2)
+	})
+
+	t.Run("blocked-webcam", func(t *testing.T) {
+		w := walker{t, webdriver.Firefox(t, map[string]any{
+			"permissions.default.camera": 2, "media.navigator.permission.disabled": false,
+		})}
+		w.open(baseURL + query)
+		w.clickText("button", "Use webcam")
+		msg := ""
+		webdriver.Poll(t, w.p, "the webcam message", `document.querySelector('[data-testid=error]')?.textContent || null`, 60*time.Second, &msg)
+		t.Logf("blocked webcam: %q", msg)
+		if !strings.Contains(strings.ToLower(msg), "camera") && !strings.Contains(strings.ToLower(msg), "webcam") {
+			t.Errorf("message %q does not say the camera was refused", msg)
+		}
+		classifies(t, w, 1)
+	})
+}
+
+// clickText clicks the first element matching sel whose text is text.
+func (w walker) clickText(sel, text string) {
+	w.t.Helper()
+	ok := webdriver.Must[bool](w.t, w.p, `(() => {
+		const e = [...document.querySelectorAll(`+jsString(sel)+`)].find(e => e.textContent.trim() === `+jsString(text)+`);
+		if (!e) return false;
+		e.click();
+		return true;
+	})()`)
+	if !ok {
+		w.t.Fatalf("no %s says %q (page: %s)", sel, text, webdriver.Text(w.p))
+	}
+}
