@@ -23,7 +23,8 @@ import (
 // top-5 on real photos (itself checked against PyTorch in engine's tests), a broken image
 // answered with a message while the page keeps working, the kernel grid, an activation
 // map, and every view: the starter gallery embedded and stored (IndexedDB), an atlas laid
-// out, a unit's top patches, feature visualization progressing.
+// out, a unit's top patches, feature visualization progressing. axe-core checks every view
+// for serious and critical accessibility violations.
 func TestEngines(t *testing.T) {
 	if skipAll != "" {
 		t.Skip(skipAll)
@@ -64,6 +65,7 @@ func TestEngines(t *testing.T) {
 				}
 				t.Logf("%s: %s %.3f, forward %s ms", photo, got[0].Label, got[0].Prob, w.text("forward-ms"))
 			}
+			w.accessible("classify")
 			// Read after a pass: the compute path then names the kernel that ran it.
 			path := w.text("compute-path")
 			t.Logf("%s: compute path %q", name, path)
@@ -91,22 +93,26 @@ func TestEngines(t *testing.T) {
 			w.nav("layers")
 			webdriver.Poll(t, p, "an activation map", `document.querySelector('[data-testid=activation-map]') ? true : null`, 30*time.Second, nil)
 			webdriver.Poll(t, p, "the activation map drawn", fmt.Sprintf(`(%s) > 0 || null`, litPixels(`[data-testid=activation-map]`)), 30*time.Second, nil)
+			w.accessible("layers")
 
 			// Embeddings: the starter gallery (the sample photos) is embedded and stored.
 			w.nav("embeddings")
 			count := 0
 			webdriver.Poll(t, p, "the starter gallery", `(n => n >= 4 ? n : null)(+(document.querySelector('[data-testid=gallery-count]')?.dataset.count ?? 0))`, 240*time.Second, &count)
 			w.idle()
+			w.accessible("embeddings")
 			// Atlas: a PCA layout of the gallery.
 			w.nav("atlas")
 			w.click(`[data-testid=atlas-run]`)
 			webdriver.Poll(t, p, "the atlas", `+document.querySelector('[data-testid=atlas-canvas]')?.dataset.points || null`, 120*time.Second, nil)
 			w.idle()
+			w.accessible("atlas")
 			// Units: top patches of a channel, and feature visualization makes progress.
 			w.nav("units")
 			w.click(`[data-testid=unit-run]`)
 			webdriver.Poll(t, p, "top patches", `document.querySelectorAll('[data-testid=unit-patch]').length || null`, 120*time.Second, nil)
 			w.idle()
+			w.accessible("units")
 			w.click(`[data-testid=featurevis-run]`)
 			webdriver.Poll(t, p, "feature visualization steps", `(+(document.querySelector('[data-testid=featurevis-progress]')?.dataset.step ?? 0) >= 2) || null`, 240*time.Second, nil)
 			if w.exists(`[data-testid=featurevis-cancel]`) {
@@ -196,6 +202,15 @@ func (w walker) waitResult(seq int) {
 	})()`, seq), 240*time.Second, &o)
 	if o.Error != "" {
 		w.t.Fatalf("the page reported an error instead of result %d: %s", seq, o.Error)
+	}
+}
+
+// accessible runs axe-core on the view as it is and fails the test for every serious or
+// critical violation.
+func (w walker) accessible(view string) {
+	w.t.Helper()
+	for _, v := range webdriver.Accessibility(w.t, w.p) {
+		w.t.Errorf("%s view: accessibility (%s, %s): %s at %v", view, v.ID, v.Impact, v.Help, v.Nodes)
 	}
 }
 
