@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,14 @@ func SplitRequestPath(r *http.Request) ([]string, int) {
 		}
 	}
 	return segs, 0
+}
+
+// RedirectToDirectory answers a request for a directory named without its trailing slash
+// ("/sub") with a 301 to "./sub/": relative, so it stays on this host, and escaped, so a
+// folder named like a URL ("https:evil.example") cannot become an absolute redirect.
+func RedirectToDirectory(w http.ResponseWriter, last string) {
+	w.Header().Set("Location", "./"+url.PathEscape(last)+"/")
+	Error(w, http.StatusMovedPermanently, "moved permanently")
 }
 
 // ServeHealth answers /healthz: {"status":"ok","version":...}, never cached.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -488,8 +489,29 @@ func TestDirectoryRedirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "sub/" {
-		t.Errorf("GET /sub: status %d, Location %q; want 301 to the relative sub/", res.StatusCode, res.Header.Get("Location"))
+	if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "./sub/" {
+		t.Errorf("GET /sub: status %d, Location %q; want 301 to the relative ./sub/", res.StatusCode, res.Header.Get("Location"))
+	}
+	// A folder named like a URL redirects on this host, not to it; a file is no folder.
+	dir := filepath.Join(fx.WebRoot, "https:evil.example")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<p>x</p>"), 0o644)
+	req, _ = http.NewRequest("GET", srv.URL+"/https:evil.example", nil)
+	res, err = http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	if got := req.URL.ResolveReference(loc); res.StatusCode != http.StatusMovedPermanently || got.Host != req.URL.Host || got.Path != "/https:evil.example/" {
+		t.Errorf("GET /https:evil.example: status %d, Location %q resolves to %s; want a 301 to the folder on this host", res.StatusCode, res.Header.Get("Location"), got)
+	}
+	for _, p := range []string{"/index.html/", "/sub/index.html/"} {
+		if res, _ := get(t, srv.URL+p); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404 (a file is not a folder)", p, res.StatusCode)
+		}
 	}
 }
 

@@ -43,13 +43,15 @@ func (h *handler) serveFrom(w http.ResponseWriter, r *http.Request, dir string, 
 			Error(w, http.StatusNotFound, "not found")
 			return
 		}
-		if segs[len(segs)-1] != "" {
-			// A relative Location ("name/") cannot be turned into a redirect elsewhere.
-			w.Header().Set("Location", segs[len(segs)-1]+"/")
-			Error(w, http.StatusMovedPermanently, "moved permanently")
+		if last := segs[len(segs)-1]; last != "" {
+			RedirectToDirectory(w, last)
 			return
 		}
 		rel, fi = idx, ifi
+	} else if segs[len(segs)-1] == "" {
+		// "/index.html/": a file is not a directory.
+		Error(w, http.StatusNotFound, "not found")
+		return
 	}
 	if !fi.Mode().IsRegular() {
 		// Devices and FIFOs could block or never end.

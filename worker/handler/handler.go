@@ -127,11 +127,14 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, root string, seg
 			return
 		}
 		if last := segs[len(segs)-1]; last != "" {
-			w.Header().Set("Location", last+"/")
-			server.Error(w, http.StatusMovedPermanently, "moved permanently")
+			server.RedirectToDirectory(w, last)
 			return
 		}
 		name, rel, e = idx, path.Join(rel, "index.html"), ie
+	} else if segs[len(segs)-1] == "" {
+		// "/index.html/": a file is not a directory.
+		server.Error(w, http.StatusNotFound, "not found")
+		return
 	}
 	h.serveFile(w, r, name, rel, e)
 }
