@@ -74,15 +74,16 @@ func TestMain(m *testing.M) {
 }
 
 // run opens one suite in a fresh browser.
-func run(t *testing.T, webgpu bool, query string, timeout time.Duration) *report.Report {
+func run(t *testing.T, webgpu bool, query string, stall time.Duration) *report.Report {
 	t.Helper()
 	base := site(t)
 	ctx, stop := chromium.Start(chrome, chromium.Options{WebGPU: webgpu})
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
+	// stall bounds the wait for each case; the whole suite may take a few times that.
+	ctx, cancel := context.WithTimeout(ctx, 3*stall)
 	defer cancel()
 	start := time.Now()
-	rep, console, err := Run(ctx, base, query, timeout)
+	rep, console, err := Run(ctx, base, query, stall)
 	if err != nil || rep.Fatal != "" {
 		for _, l := range console {
 			t.Log("console:", l)
@@ -149,7 +150,7 @@ func TestNetworks(t *testing.T) {
 			if testing.Short() && a != engine.SqueezeNet11.Name {
 				t.Skip("-short: the AlexNets take 2-3 minutes each on SwiftShader")
 			}
-			rep := run(t, true, "suite=nets&arch="+a, 240*time.Second)
+			rep := run(t, true, "suite=nets&arch="+a, 300*time.Second)
 			checkCases(t, rep)
 			var f32, i8 int64
 			for k, v := range rep.Extra {
@@ -174,7 +175,7 @@ func TestNetworks(t *testing.T) {
 // TestFallback triggers each way WebGPU can fail and checks the pass finishes on the CPU
 // with the CPU path's exact result, says why, and leaves no GPU buffer behind.
 func TestFallback(t *testing.T) {
-	rep := run(t, true, "suite=fallback", 60*time.Second)
+	rep := run(t, true, "suite=fallback", 120*time.Second)
 	// auto treats a software adapter as no GPU; headless Chromium's SwiftShader is one.
 	auto := struct{ backend, reason string }{"webgpu", ""}
 	if rep.Extra["fallbackAdapter"] == true {
@@ -200,7 +201,7 @@ func TestFallback(t *testing.T) {
 // TestFallbackNoAdapter runs in a Chromium without --enable-unsafe-webgpu: navigator.gpu
 // exists but requestAdapter() returns null.
 func TestFallbackNoAdapter(t *testing.T) {
-	rep := run(t, false, "suite=noadapter", 60*time.Second)
+	rep := run(t, false, "suite=noadapter", 120*time.Second)
 	if rep.Extra["navigator.gpu"] != true {
 		t.Errorf("expected navigator.gpu to exist without an adapter, report says %v", rep.Extra["navigator.gpu"])
 	}

@@ -84,22 +84,43 @@ func Serve(dir string) (string, func(), error) {
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
-// Run opens base/?query in a new tab and waits up to timeout for the page's report.
-func Run(ctx context.Context, base, query string, timeout time.Duration) (*report.Report, []string, error) {
+// Run opens base/?query in a new tab and waits for the page's report for as long as the
+// page makes progress: it fails when no case has finished for stall (the page counts its
+// finished cases in window.alexlensProgress), or when ctx ends. A slow machine (SwiftShader
+// under a full test suite's load) passes as long as the cases keep coming.
+func Run(ctx context.Context, base, query string, stall time.Duration) (*report.Report, []string, error) {
 	tab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
 	console := chromium.Console(tab)
 	if err := chromedp.Do(tab, chromedp.Navigate(base+"/?"+query)); err != nil {
 		return nil, console.Lines(), fmt.Errorf("navigate: %v", err)
 	}
-	text, err := chromedp.Run(tab, chromedp.Poll[string](`window.alexlensReport || null`,
-		chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond)))
-	if err != nil {
-		return nil, console.Lines(), fmt.Errorf("waiting for the page's report (%s): %v", query, err)
+	type state struct {
+		Report string
+		Done   int
 	}
-	var rep report.Report
-	if err := json.Unmarshal([]byte(text), &rep); err != nil {
-		return nil, console.Lines(), fmt.Errorf("report: %v", err)
+	last, lastAt := -1, time.Now()
+	for {
+		s, err := chromedp.Run(tab, chromedp.Evaluate[state](`({Report: window.alexlensReport || '', Done: typeof window.alexlensProgress === 'function' ? window.alexlensProgress() : 0})`))
+		if err != nil {
+			return nil, console.Lines(), fmt.Errorf("waiting for the page's report (%s): %v", query, err)
+		}
+		if s.Report != "" {
+			var rep report.Report
+			if err := json.Unmarshal([]byte(s.Report), &rep); err != nil {
+				return nil, console.Lines(), fmt.Errorf("report: %v", err)
+			}
+			return &rep, console.Lines(), nil
+		}
+		if s.Done != last {
+			last, lastAt = s.Done, time.Now()
+		} else if time.Since(lastAt) > stall {
+			return nil, console.Lines(), fmt.Errorf("waiting for the page's report (%s): no case finished for %v (%d done)", query, stall, s.Done)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, console.Lines(), fmt.Errorf("waiting for the page's report (%s): %v (%d cases done)", query, ctx.Err(), s.Done)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return &rep, console.Lines(), nil
 }

@@ -30,6 +30,9 @@ import (
 func main() {
 	q, _ := url.ParseQuery(strings.TrimPrefix(js.Global().Get("location").Get("search").String(), "?"))
 	rep := &report.Report{Suite: q.Get("suite"), Extra: map[string]any{}}
+	// The harness follows progress, not a fixed budget: it reads how many cases are done
+	// whenever the page is between GPU calls.
+	js.Global().Set("alexlensProgress", js.FuncOf(func(js.Value, []js.Value) any { return len(rep.Cases) }))
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
