@@ -60,6 +60,9 @@ type Config struct {
 	// ShutdownTimeout is how long Run waits for in-flight responses after its context is
 	// cancelled before closing their connections. Default 30s.
 	ShutdownTimeout time.Duration
+	// Log receives the server's own account of what it refused and why (a file that does
+	// not match the hash in its name); nil: the standard logger. Run sets its writer.
+	Log *log.Logger
 }
 
 const (
@@ -78,7 +81,10 @@ type handler struct {
 	csp     string
 	version string
 	etags   etagCache
+	log     *log.Logger
 }
+
+func (h *handler) logf(format string, args ...any) { h.log.Printf(format, args...) }
 
 // New checks cfg and returns the handler serving it. The directories are opened per
 // request, so rebuilding the web app (even replacing the directory) needs no restart.
@@ -100,7 +106,10 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.WriteStallTimeout == 0 {
 		cfg.WriteStallTimeout = defaultStallTimeout
 	}
-	h := &handler{cfg: cfg, csp: cfg.ContentSecurityPolicy, version: cfg.Version}
+	h := &handler{cfg: cfg, csp: cfg.ContentSecurityPolicy, version: cfg.Version, log: cfg.Log}
+	if h.log == nil {
+		h.log = log.Default()
+	}
 	if h.csp == "" {
 		h.csp = DefaultCSP
 	}
@@ -169,6 +178,10 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) error {
 	if logw == nil {
 		logw = io.Discard
 	}
+	errLog := log.New(logw, "alexlens serve: ", 0)
+	if cfg.Log == nil {
+		cfg.Log = errLog
+	}
 	h, err := New(cfg)
 	if err != nil {
 		return err
@@ -195,7 +208,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) error {
 		ReadTimeout:       max(readTimeout, headerTimeout),
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          log.New(logw, "alexlens serve: ", 0),
+		ErrorLog:          errLog,
 	}
 	fmt.Fprintf(logw, "AlexLens serving %s on %s\n", cfg.WebRoot, listenURL(ln.Addr()))
 	done := make(chan error, 1)

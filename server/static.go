@@ -1,9 +1,11 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path"
+	"strings"
 	"time"
 )
 
@@ -92,29 +94,75 @@ func (h *handler) serveRegular(w http.ResponseWriter, r *http.Request, root *os.
 		}
 	}
 
-	f, err := root.Open(chosen.rel)
-	if err != nil && chosen.coding != "" {
-		// The sibling vanished between Stat and Open: fall back to identity.
+	f, sfi, sums, status := h.openChecked(root, dir, rel, chosen)
+	if status != 0 && chosen.coding != "" {
+		// The sibling vanished, does not decode or does not match: the identity bytes.
 		chosen = variant{rel: rel}
-		f, err = root.Open(rel)
+		f, sfi, sums, status = h.openChecked(root, dir, rel, chosen)
 	}
-	if err != nil {
-		Error(w, http.StatusNotFound, "not found")
+	switch status {
+	case 0:
+	case http.StatusNotFound:
+		Error(w, status, "not found")
+		return
+	case http.StatusConflict:
+		// A content-hashed name is a promise about the bytes: a file that breaks it
+		// (truncated, overwritten, half-copied) is never sent, least of all with a
+		// year-long cache lifetime.
+		Error(w, http.StatusInternalServerError, "this file does not match the content hash in its name")
+		return
+	default:
+		Error(w, status, "read error")
 		return
 	}
 	defer f.Close()
+	out := &stallWriter{ResponseWriter: w, rc: http.NewResponseController(w), stall: h.cfg.WriteStallTimeout}
+	body := &unchangedFile{f: f, id: identity(sfi)}
+	ServeContent(out, r, Content{Name: rel, ETag: etagFromHex(sums.Stored), ModTime: fi.ModTime(), Coding: chosen.coding, Size: sfi.Size(), Body: body})
+}
+
+// openChecked opens one variant of rel and hashes it (once per file identity). The status
+// is 0 when it may be sent; 404 when it is gone; 409 when its bytes break the content hash
+// in rel's name (logged); 500 when it cannot be read.
+func (h *handler) openChecked(root *os.Root, dir, rel string, v variant) (*os.File, os.FileInfo, contentSums, int) {
+	f, err := root.Open(v.rel)
+	if err != nil {
+		return nil, nil, contentSums{}, http.StatusNotFound
+	}
 	sfi, err := f.Stat()
 	if err != nil || !sfi.Mode().IsRegular() {
-		Error(w, http.StatusNotFound, "not found")
-		return
+		f.Close()
+		return nil, nil, contentSums{}, http.StatusNotFound
 	}
-	etag, err := h.etags.get(dir+"\x00"+chosen.rel, f, sfi)
+	sums, err := h.etags.get(dir+"\x00"+v.rel, f, sfi, v.coding)
 	if err != nil {
-		Error(w, http.StatusInternalServerError, "read error")
-		return
+		h.logf("serving %s: %v", v.rel, err)
+		f.Close()
+		return nil, nil, contentSums{}, http.StatusInternalServerError
 	}
-	out := &stallWriter{ResponseWriter: w, rc: http.NewResponseController(w), stall: h.cfg.WriteStallTimeout}
-	ServeContent(out, r, Content{Name: rel, ETag: etag, ModTime: fi.ModTime(), Coding: chosen.coding, Size: sfi.Size(), Body: f})
+	if want := NameHash(rel); want != "" && !strings.HasPrefix(sums.Decoded, want) {
+		h.logf("refusing %s: its content hashes to %.12s, its name promises %s (truncated or overwritten?)", v.rel, sums.Decoded, want)
+		f.Close()
+		return nil, nil, contentSums{}, http.StatusConflict
+	}
+	return f, sfi, sums, 0
+}
+
+// unchangedFile reads a file that must not change while it is sent: after every read it
+// checks the file is still the one that was hashed (fileID), and fails the read otherwise.
+// ServeContent then aborts the response before its last bytes, so a file overwritten during
+// a download never arrives as a complete response mixing old and new bytes.
+type unchangedFile struct {
+	f  *os.File
+	id fileID
+}
+
+func (u *unchangedFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := u.f.ReadAt(p, off)
+	if fi, serr := u.f.Stat(); serr != nil || identity(fi) != u.id {
+		return 0, fmt.Errorf("%s changed while it was being sent", u.f.Name())
+	}
+	return n, err
 }
 
 // stallWriter renews the connection's write deadline before each write, so a response

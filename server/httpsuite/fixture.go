@@ -11,6 +11,8 @@ package httpsuite
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -113,7 +115,7 @@ func WriteFixture(base string) (Files, error) {
 	}
 	specs := []spec{
 		{"web", "index.html", "text/html", index, false, []string{"br", "gzip"}},
-		{"web", "app.3f2a9c1d.wasm", "application/wasm", wasm, true, []string{"br", "gzip"}},
+		{"web", "app.@HASH@.wasm", "application/wasm", wasm, true, []string{"br", "gzip"}},
 		{"web", "main.js", "text/javascript", text(5000, "const", "await", "fetch(url);", "return"), false, []string{"gzip"}},
 		{"web", "style.css", "text/css", text(3000, "body{margin:0}", ".grid{display:grid}"), false, nil},
 		{"web", "manifest.webmanifest", "application/manifest+json", []byte(`{"name":"AlexLens","start_url":"/"}`), false, nil},
@@ -123,13 +125,17 @@ func WriteFixture(base string) (Files, error) {
 		{"web", "photo.png", "image/png", append([]byte("\x89PNG\r\n\x1a\n"), random(3000)...), false, nil},
 		{"web", "cat.jpg", "image/jpeg", append([]byte("\xff\xd8\xff\xe0"), random(3000)...), false, nil},
 		{"web", "sub/index.html", "text/html", []byte("<!doctype html><p>sub page</p>\n"), false, nil},
-		{"weights", "squeezenet1_1-f32-0123456789ab.alxw", "application/octet-stream", random(3 << 20), true, nil},
+		{"weights", "squeezenet1_1-f32-@HASH@.alxw", "application/octet-stream", random(3 << 20), true, nil},
 		{"weights", "manifest.json", "application/json", []byte(`{"models":[]}`), false, nil},
 	}
 	// Every file gets one fixed, whole-second modification time so date validators are
 	// exact; siblings get the same time (they are current).
 	mtime := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, s := range specs {
+		// Content-hashed names carry the first 12 hex digits of their bytes' SHA-256, as
+		// the build names them (a host may refuse a file that breaks the promise).
+		sum := sha256.Sum256(s.body)
+		s.name = strings.ReplaceAll(s.name, "@HASH@", hex.EncodeToString(sum[:])[:12])
 		p := filepath.Join(base, s.dir, filepath.FromSlash(s.name))
 		if err := writeFile(p, s.body, mtime); err != nil {
 			return fx, err
