@@ -50,9 +50,10 @@ type Config struct {
 	ContentSecurityPolicy string
 	// Version is reported by /healthz; empty: the module version from the build info.
 	Version string
-	// WriteStallTimeout bounds how long one write of a response may block: a client that
+	// WriteStallTimeout bounds how long a response may go without progress: a client that
 	// stops reading is dropped after it, while a slow but moving download of a large
-	// weight file may take as long as it needs. Default 60s.
+	// weight file may take as long as it needs. Under Run on Linux progress is bytes the
+	// client acknowledged; elsewhere, each write. Default 60s.
 	WriteStallTimeout time.Duration
 	// ReadHeaderTimeout bounds how long a client may take to send its request headers
 	// (slow-loris defence). Default 10s.
@@ -60,10 +61,25 @@ type Config struct {
 	// ShutdownTimeout is how long Run waits for in-flight responses after its context is
 	// cancelled before closing their connections. Default 30s.
 	ShutdownTimeout time.Duration
+	// MaxDownloads bounds the responses of large files (over 1 MiB: weights, the engine)
+	// sent at once; beyond it a request gets 503 with Retry-After. Default 64.
+	MaxDownloads int
+	// MaxConnections bounds Run's open connections; a connection beyond it is answered
+	// 503 with Retry-After and closed. Default 1024.
+	MaxConnections int
 	// Log receives the server's own account of what it refused and why (a file that does
 	// not match the hash in its name); nil: the standard logger. Run sets its writer.
 	Log *log.Logger
 }
+
+const (
+	defaultMaxDownloads   = 64
+	defaultMaxConnections = 1024
+	// largeFile is the size from which a response counts against MaxDownloads.
+	largeFile = 1 << 20
+	// retryAfter is what a client over a limit is told to wait, in seconds.
+	retryAfter = "5"
+)
 
 const (
 	defaultAddr         = "127.0.0.1:8080"
@@ -82,6 +98,8 @@ type handler struct {
 	version string
 	etags   etagCache
 	log     *log.Logger
+	// downloads holds a token for each large response being sent (MaxDownloads).
+	downloads chan struct{}
 }
 
 func (h *handler) logf(format string, args ...any) { h.log.Printf(format, args...) }
@@ -103,10 +121,17 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.WriteStallTimeout < 0 || cfg.ShutdownTimeout < 0 || cfg.ReadHeaderTimeout < 0 {
 		return nil, errors.New("server: negative timeout in Config")
 	}
+	if cfg.MaxDownloads < 0 || cfg.MaxConnections < 0 {
+		return nil, errors.New("server: negative limit in Config")
+	}
+	if cfg.MaxDownloads == 0 {
+		cfg.MaxDownloads = defaultMaxDownloads
+	}
 	if cfg.WriteStallTimeout == 0 {
 		cfg.WriteStallTimeout = defaultStallTimeout
 	}
-	h := &handler{cfg: cfg, csp: cfg.ContentSecurityPolicy, version: cfg.Version, log: cfg.Log}
+	h := &handler{cfg: cfg, csp: cfg.ContentSecurityPolicy, version: cfg.Version, log: cfg.Log,
+		downloads: make(chan struct{}, cfg.MaxDownloads)}
 	if h.log == nil {
 		h.log = log.Default()
 	}
@@ -202,6 +227,11 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	maxConns := cfg.MaxConnections
+	if maxConns == 0 {
+		maxConns = defaultMaxConnections
+	}
+	ln = limitConnections(ln, maxConns)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: headerTimeout,
@@ -209,6 +239,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) error {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          errLog,
+		ConnContext:       WithConn,
 	}
 	fmt.Fprintf(logw, "AlexLens serving %s on %s\n", cfg.WebRoot, listenURL(ln.Addr()))
 	done := make(chan error, 1)
@@ -229,6 +260,16 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) error {
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
+}
+
+// WithConn is an http.Server ConnContext that lets the handler watch a large response's
+// progress on its connection (bytes the client acknowledged) instead of per-write
+// deadlines. Run sets it; a server of one's own may too.
+func WithConn(ctx context.Context, c net.Conn) context.Context {
+	if cc, ok := c.(*countedConn); ok {
+		c = cc.Conn
+	}
+	return context.WithValue(ctx, connKey{}, c)
 }
 
 // listenURL is the URL to print for a listening address; an unspecified host (":8080",

@@ -2,10 +2,12 @@ package server
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -116,7 +118,18 @@ func (h *handler) serveRegular(w http.ResponseWriter, r *http.Request, root *os.
 		return
 	}
 	defer f.Close()
-	out := &stallWriter{ResponseWriter: w, rc: http.NewResponseController(w), stall: h.cfg.WriteStallTimeout}
+	if r.Method == http.MethodGet && sfi.Size() > largeFile {
+		select {
+		case h.downloads <- struct{}{}:
+			defer func() { <-h.downloads }()
+		default:
+			w.Header().Set("Retry-After", retryAfter)
+			Error(w, http.StatusServiceUnavailable, "too many downloads at once: retry in a few seconds")
+			return
+		}
+	}
+	out := newStallWriter(w, r, h.cfg.WriteStallTimeout)
+	defer out.stop()
 	body := &unchangedFile{f: f, id: identity(sfi)}
 	ServeContent(out, r, Content{Name: rel, ETag: etagFromHex(sums.Stored), ModTime: fi.ModTime(), Coding: chosen.coding, Size: sfi.Size(), Body: body})
 }
@@ -165,17 +178,90 @@ func (u *unchangedFile) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// stallWriter renews the connection's write deadline before each write, so a response
-// may take as long as it needs in total (a 240 MB weight file on a slow link) while a
+// stallWriter is the progress deadline of a response: a download may take as long as it
+// needs in total (a 240 MB weight file on a slow link) as long as bytes keep moving, while a
 // client that stops reading is dropped after stall.
+//
+// Where the connection's send queue can be read (Linux, Run's connections), progress is
+// bytes the client acknowledged: a watchdog checks them every stall/4 and cuts the
+// connection after stall without any. A write deadline cannot measure that: the kernel
+// buffers megabytes and wakes a blocked writer only once half of them have drained, so a
+// steady 200 KB/s reader could block one write for many seconds. Elsewhere the write
+// deadline is renewed before each write, as the best approximation.
 // It hides the ResponseWriter's ReadFrom, so bodies are copied in buffer-sized writes.
 type stallWriter struct {
 	http.ResponseWriter
 	rc    *http.ResponseController
 	stall time.Duration
+
+	conn    net.Conn // the connection, when Run's ConnContext made it known
+	mu      sync.Mutex
+	written int64
+	done    chan struct{}
+}
+
+// connKey is the request context key of the net.Conn a request came on.
+type connKey struct{}
+
+// newStallWriter starts the watchdog when r's connection is known and its send queue can
+// be read; stop must be called when the response ends.
+func newStallWriter(w http.ResponseWriter, r *http.Request, stall time.Duration) *stallWriter {
+	s := &stallWriter{ResponseWriter: w, rc: http.NewResponseController(w), stall: stall}
+	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+		if _, ok := unsentBytes(c); ok {
+			s.conn, s.done = c, make(chan struct{})
+			_ = s.rc.SetWriteDeadline(time.Time{}) // the watchdog decides
+			go s.watch()
+		}
+	}
+	return s
 }
 
 func (s *stallWriter) Write(p []byte) (int, error) {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(s.stall))
-	return s.ResponseWriter.Write(p)
+	if s.conn == nil {
+		_ = s.rc.SetWriteDeadline(time.Now().Add(s.stall))
+		return s.ResponseWriter.Write(p)
+	}
+	n, err := s.ResponseWriter.Write(p)
+	s.mu.Lock()
+	s.written += int64(n)
+	s.mu.Unlock()
+	return n, err
+}
+
+// watch cuts the connection when no byte has been acknowledged for stall while some are
+// waiting: the blocked write then fails and the response is aborted.
+func (s *stallWriter) watch() {
+	tick := time.NewTicker(s.stall / 4)
+	defer tick.Stop()
+	lastAcked, lastMove := int64(-1), time.Now()
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-tick.C:
+			unsent, ok := unsentBytes(s.conn)
+			if !ok {
+				return
+			}
+			s.mu.Lock()
+			acked := s.written - int64(unsent)
+			s.mu.Unlock()
+			switch {
+			case acked != lastAcked || unsent == 0:
+				lastAcked, lastMove = acked, now
+			case now.Sub(lastMove) >= s.stall:
+				_ = s.conn.SetWriteDeadline(now) // fails the write in progress
+				return
+			}
+		}
+	}
+}
+
+// stop ends the watchdog and puts back a deadline for what Go's server still writes.
+func (s *stallWriter) stop() {
+	if s.done != nil {
+		close(s.done)
+		_ = s.rc.SetWriteDeadline(time.Now().Add(s.stall))
+	}
 }
