@@ -13,6 +13,7 @@ require (
 	github.com/vugu/vugu v0.4.0
 	golang.org/x/image v0.48.0
 	golang.org/x/net v0.63.0
+	golang.org/x/sys v0.50.0
 )
 
 require (

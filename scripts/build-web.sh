@@ -15,7 +15,10 @@ out=${1:-build/web}
 go=${GO:-go}
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# The build is staged beside $out (same file system), so that it can replace $out in one step.
+mkdir -p "$(dirname "$out")"
+stage=$(mktemp -d "$(dirname "$out")/.$(basename "$out").next-XXXXXX")
+trap 'rm -rf "$tmp" "$stage"' EXIT
 
 # Vugu's generator (the views in ui/*.vugu -> ui/0_components_gen.go), only when a view
 # changed: builds running side by side (tests) then never rewrite the file under each other.
@@ -49,8 +52,6 @@ cp ui/static/boot.js ui/static/style.css ui/static/shared-memory.js ui/static/ke
 
 # hashed NAME: copies $tmp/NAME into the staging folder under NAME with a content hash
 # inserted before the extension, and prints the new name.
-stage="$tmp/stage"
-mkdir -p "$stage"
 hashed() {
 	local f=$1 base ext h
 	base=${f%.*}
@@ -89,10 +90,22 @@ cp ui/static/favicon.svg "$stage/"
 mkdir -p "$stage/samples"
 cp ui/samples/*.jpg ui/samples/LICENSES.md "$stage/samples/"
 
-# Replace the output folder in one step, so a server reading it never sees half a build.
-mkdir -p "$(dirname "$out")"
-rm -rf "$out.old"
-if [ -e "$out" ]; then mv "$out" "$out.old"; fi
-mv "$stage" "$out"
-rm -rf "$out.old"
+# Replace the output folder in one step, so a server reading it never sees half a build or
+# no folder at all: the new and old folders trade places atomically (internal/swapdir), and
+# $stage then holds the old build, removed on exit. Where the system cannot swap (exit 3),
+# two renames.
+chmod 755 "$stage" # mktemp made it private
+$go build -o "$tmp/swapdir" ./internal/swapdir/cmd/swapdir
+if [ ! -e "$out" ]; then
+	mv "$stage" "$out"
+elif "$tmp/swapdir" "$stage" "$out"; then
+	:
+elif [ $? -eq 3 ]; then
+	rm -rf "$out.old"
+	mv "$out" "$out.old"
+	mv "$stage" "$out"
+	rm -rf "$out.old"
+else
+	exit 1
+fi
 echo "build-web: $out ($(du -sh "$out" | cut -f1)): $app, $engine"

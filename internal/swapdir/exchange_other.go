@@ -1,0 +1,5 @@
+//go:build !linux
+
+package swapdir
+
+func exchange(a, b string) error { return ErrUnsupported }
