@@ -61,7 +61,11 @@ func (c *Root) start() {
 		note = strings.TrimSpace(note + " " + tn)
 	}
 	manifest, merr := fetchManifest()
+	memory := js.Global().Get("navigator").Get("deviceMemory")
 	c.update(func() {
+		if memory.Type() == js.TypeNumber {
+			c.App.Params.DeviceMemoryGB = memory.Float()
+		}
 		c.App.Backend, c.App.BackendNote = mode, note
 		c.App.Manifest = manifest
 		choice, err := state.ChooseWeights(manifest, c.App.Params, weightsBase)

@@ -102,6 +102,10 @@ func (c *Root) load(choice state.Choice) {
 			case protocol.KindDone:
 				c.App.Loaded(r)
 			case protocol.KindError:
+				if next, ok := state.OnOutOfMemory(c.App.Manifest, c.App.Params, choice, r.Error, weightsBase); ok {
+					c.load(next) // the smaller file, saying why
+					return
+				}
 				c.App.Failed("cannot load weights " + choice.URL + ": " + r.Error)
 			}
 		})

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/engine"
@@ -497,5 +498,36 @@ func TestDropAndPaste(t *testing.T) {
 	src, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.input-card .small')?.textContent || ''`))
 	if !strings.HasPrefix(src, "pasted image") {
 		t.Errorf("pasted image not the one classified: %q", src)
+	}
+}
+
+// TestLowMemoryDevice: a device that reports 2 GB (navigator.deviceMemory, set before the
+// page's scripts run, as such a phone reports it) gets AlexNet's int8 weights by default and
+// a note that says why and how to get float32; asking for f32 by name still gets it.
+func TestLowMemoryDevice(t *testing.T) {
+	ctx := browser(t, false)
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `Object.defineProperty(Navigator.prototype, 'deviceMemory', {get: () => 2, configurable: true});`,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	selected := func() string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-testid=weights-select]').selectedOptions[0].textContent`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	open(t, ctx, "?arch="+engine.AlexNet.Name)
+	if got := selected(); !strings.Contains(got, "int8") {
+		t.Errorf("on a 2 GB device the app loaded %q, want AlexNet's int8 weights", got)
+	}
+	if note := text(t, ctx, "weights-note"); !strings.Contains(note, "2 GB") || !strings.Contains(note, "precision=f32") {
+		t.Errorf("weights note %q", note)
+	}
+	open(t, ctx, "?arch="+engine.AlexNet.Name+"&precision=f32")
+	if got := selected(); !strings.Contains(got, "f32") {
+		t.Errorf("precision=f32 on a 2 GB device loaded %q", got)
 	}
 }

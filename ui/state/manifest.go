@@ -107,7 +107,18 @@ type Params struct {
 	// Threads is the number of engine workers for CPU passes ("" or auto: the worker
 	// chooses for the network and the visitor's cores); see ThreadsCount.
 	Threads string
+	// DeviceMemoryGB is navigator.deviceMemory (0 when the browser does not say): on a
+	// device with little memory AlexNet's int8 weights are the default (LowMemoryGB).
+	DeviceMemoryGB float64
 }
+
+// LowMemoryGB is the device memory (navigator.deviceMemory, which reports at most 8) at or
+// under which large float32 weights give way to int8 by default: a phone tab dies at about
+// 1.5 GB, and AlexNet in float32 takes 244 MB of weights before any copy or activation.
+const LowMemoryGB = 4
+
+// largeWeights is the size from which a float32 file gives way to int8 on such a device.
+const largeWeights = 100 << 20
 
 // ParseParams reads the page's query string.
 func ParseParams(rawQuery string) Params {
@@ -125,6 +136,8 @@ type Choice struct {
 	SHA256  string // "" when unknown (a weights URL given by hand)
 	Entry   Entry  // the manifest entry, when there is one
 	Fixture bool
+	// Note says why these weights and not the usual ones ("" when they are the usual).
+	Note string
 }
 
 // ChooseWeights picks the weights to load: the URL parameter when given, else the manifest's
@@ -150,15 +163,50 @@ func ChooseWeights(m *Manifest, p Params, base string) (Choice, error) {
 		return Choice{}, fmt.Errorf("no weights for %q in the manifest (it has: %s)", p.Arch, strings.Join(archs(m), ", "))
 	}
 	best := cands[0]
-	if p.Precision != "" {
+	note := ""
+	want := p.Precision
+	if want == "" && p.DeviceMemoryGB > 0 && p.DeviceMemoryGB <= LowMemoryGB && best.Precision == "f32" && best.Bytes > largeWeights {
+		want = "int8"
+		note = fmt.Sprintf("this device reports %g GB of memory", p.DeviceMemoryGB)
+	}
+	if want != "" {
 		for _, e := range cands {
-			if e.Precision == p.Precision && e.Trained() == best.Trained() && e.IsPartial() == best.IsPartial() {
+			if e.Precision == want && e.Trained() == best.Trained() && e.IsPartial() == best.IsPartial() {
+				if note != "" {
+					note = fmt.Sprintf("int8 weights (%s instead of %s): %s; ?precision=f32 loads the float32 ones", humanBytes(e.Bytes), humanBytes(best.Bytes), note)
+				}
 				best = e
 				break
 			}
 		}
 	}
-	return Choice{URL: strings.TrimSuffix(base, "/") + "/" + best.File, SHA256: best.SHA256, Entry: best, Fixture: !best.Trained()}, nil
+	if best.Precision != want {
+		note = ""
+	}
+	return choiceOf(best, base, note), nil
+}
+
+func choiceOf(e Entry, base, note string) Choice {
+	return Choice{URL: strings.TrimSuffix(base, "/") + "/" + e.File, SHA256: e.SHA256, Entry: e, Fixture: !e.Trained(), Note: note}
+}
+
+// OnOutOfMemory is the weights to try when loading c failed for want of memory (msg is the
+// engine's error): the same network's int8 file when c was a float32 file the visitor did
+// not ask for by precision, and a note saying so; ok=false otherwise.
+func OnOutOfMemory(m *Manifest, p Params, c Choice, msg, base string) (Choice, bool) {
+	low := strings.ToLower(msg)
+	if m == nil || p.Precision != "" || p.Weights != "" || c.Entry.Precision != "f32" ||
+		!(strings.Contains(low, "out of memory") || strings.Contains(low, "memory access out of bounds") ||
+			strings.Contains(low, "could not allocate") || strings.Contains(low, "allocation failed") ||
+			strings.Contains(low, "rangeerror")) {
+		return Choice{}, false
+	}
+	for _, e := range Candidates(m, c.Entry.Arch) {
+		if e.Precision == "int8" && e.Trained() == c.Entry.Trained() && e.IsPartial() == c.Entry.IsPartial() {
+			return choiceOf(e, base, fmt.Sprintf("int8 weights (%s): the float32 ones (%s) did not fit in this tab's memory", humanBytes(e.Bytes), humanBytes(c.Entry.Bytes))), true
+		}
+	}
+	return Choice{}, false
 }
 
 // Candidates lists the manifest's entries for arch ("" for any), best first.

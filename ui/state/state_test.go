@@ -165,3 +165,59 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+// TestLowMemoryChoosesInt8: on a device that reports little memory, AlexNet's large float32
+// file gives way to int8 by default, saying why; an explicit precision, a small network or
+// a roomy device keep float32. A float32 load that runs out of memory retries with int8.
+func TestLowMemoryChoosesInt8(t *testing.T) {
+	m, err := ParseManifest([]byte(`{"weights":[
+ {"file":"alexnet-f32-aaaaaaaaaaaa.alxw","arch":"alexnet","precision":"f32","kind":"trained","partial":"","bytes":244000000,"sha256":"a1","layers":[]},
+ {"file":"alexnet-int8-eeeeeeeeeeee.alxw","arch":"alexnet","precision":"int8","kind":"trained","partial":"","bytes":61000000,"sha256":"a2","layers":[]},
+ {"file":"squeezenet1_1-int8-cccccccccccc.alxw","arch":"squeezenet1_1","precision":"int8","kind":"trained","partial":"","bytes":1300000,"sha256":"c2","layers":[]},
+ {"file":"squeezenet1_1-f32-dddddddddddd.alxw","arch":"squeezenet1_1","precision":"f32","kind":"trained","partial":"","bytes":4900000,"sha256":"c1","layers":[]}
+]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		query     string
+		memory    float64
+		precision string
+		note      bool
+	}{
+		{"arch=alexnet", 2, "int8", true},
+		{"arch=alexnet", 4, "int8", true},
+		{"arch=alexnet", 8, "f32", false},
+		{"arch=alexnet", 0, "f32", false}, // the browser does not say
+		{"arch=alexnet&precision=f32", 2, "f32", false},
+		{"arch=squeezenet1_1", 2, "f32", false}, // 4.9 MB is no burden
+	} {
+		p := ParseParams(c.query)
+		p.DeviceMemoryGB = c.memory
+		ch, err := ChooseWeights(m, p, "weights")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Entry.Precision != c.precision || (ch.Note != "") != c.note {
+			t.Errorf("%s on %g GB: %s, note %q; want %s (note %v)", c.query, c.memory, ch.Entry.File, ch.Note, c.precision, c.note)
+		}
+		if c.note && (!strings.Contains(ch.Note, "GB of memory") || !strings.Contains(ch.Note, "precision=f32")) {
+			t.Errorf("note %q does not say why and how to get float32", ch.Note)
+		}
+	}
+
+	f32, _ := ChooseWeights(m, ParseParams("arch=alexnet"), "weights")
+	next, ok := OnOutOfMemory(m, ParseParams("arch=alexnet"), f32, "cannot read weights: RangeError: WebAssembly.Memory.grow(): Maximum memory size exceeded", "weights")
+	if !ok || next.Entry.Precision != "int8" || !strings.Contains(next.Note, "did not fit") {
+		t.Errorf("out of memory on float32: %+v %v", next, ok)
+	}
+	if _, ok := OnOutOfMemory(m, ParseParams("arch=alexnet"), f32, "cannot download weights: HTTP 404", "weights"); ok {
+		t.Error("a 404 is not a memory failure")
+	}
+	if _, ok := OnOutOfMemory(m, ParseParams("arch=alexnet&precision=f32"), f32, "out of memory", "weights"); ok {
+		t.Error("float32 asked for by name is not swapped")
+	}
+	if _, ok := OnOutOfMemory(m, ParseParams("arch=alexnet"), next, "out of memory", "weights"); ok {
+		t.Error("int8 has nothing smaller to fall back to")
+	}
+}
