@@ -8,7 +8,7 @@ WEIGHTS_DIR ?= build/weights
 WEIGHTS ?=
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build web weights site worker run test vet fuzz-short deps bench bench-browser-cpu clean
+.PHONY: all build web weights site worker run test vet fuzz-short deps bench bench-browser-cpu bench-memory clean
 
 all: build web
 
@@ -68,6 +68,11 @@ bench: build
 # Chromium (peers from npm into build/browser-cpu); updates BENCHMARKS.md's Browser CPU section.
 bench-browser-cpu:
 	./bench/browser-cpu/run.sh --update
+
+# The app's memory in Chromium, Firefox ESR and WebKitGTK while AlexNet f32 and int8 load
+# and classify (whole-browser PSS, peak and settled); results go in BENCHMARKS.md.
+bench-memory: deps
+	ALEXLENS_BENCH_MEMORY=1 $(GO) test -count=1 -run TestMemory -v -timeout 40m ./bench/memory
 
 # Browser benchmarks in headless Chromium (SwiftShader WebGPU here: not GPU performance).
 bench-browser:

@@ -21,6 +21,13 @@ func openChromium(t testing.TB) Page {
 
 func (chromiumPage) Engine() string { return "chromium" }
 
+func (p chromiumPage) PID() int {
+	if c := chromedp.FromContext(p.ctx); c != nil && c.Browser != nil && c.Browser.Process() != nil {
+		return c.Browser.Process().Pid
+	}
+	return 0
+}
+
 func (p chromiumPage) Navigate(url string) error { return chromedp.Do(p.ctx, chromedp.Navigate(url)) }
 
 func (p chromiumPage) Eval(expr string, out any) error {

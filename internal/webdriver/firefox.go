@@ -39,6 +39,7 @@ user_pref("network.connectivity-service.enabled", false);
 // firefoxPage is Firefox ESR driven over WebDriver BiDi, the protocol it speaks itself: a
 // WebSocket of JSON commands and answers matched by id.
 type firefoxPage struct {
+	pid     int
 	ws      *websocket.Conn
 	context string // the browsing context (tab)
 	mu      sync.Mutex
@@ -105,7 +106,7 @@ func Firefox(t testing.TB, prefs map[string]any) Page {
 	}
 	ws.MaxPayloadBytes = 64 << 20
 	t.Cleanup(func() { ws.Close() })
-	p := &firefoxPage{ws: ws}
+	p := &firefoxPage{ws: ws, pid: cmd.Process.Pid}
 	if _, err := p.call("session.new", map[string]any{"capabilities": map[string]any{}}); err != nil {
 		t.Fatalf("Firefox session: %v", err)
 	}
@@ -155,6 +156,8 @@ func (p *firefoxPage) call(method string, params any) (json.RawMessage, error) {
 }
 
 func (*firefoxPage) Engine() string { return "firefox" }
+
+func (p *firefoxPage) PID() int { return p.pid }
 
 func (p *firefoxPage) Navigate(url string) error {
 	_, err := p.call("browsingContext.navigate", map[string]any{"context": p.context, "url": url, "wait": "complete"})

@@ -32,6 +32,9 @@ type Page interface {
 	// SetFiles puts files into the file input that selector finds, as the file picker
 	// would, which fires its change event.
 	SetFiles(selector string, paths ...string) error
+	// PID is the process the browser's other processes descend from (for memory
+	// measurements: see TreePSS).
+	PID() int
 }
 
 // Engines are the names Open takes.

@@ -40,6 +40,9 @@ func TestDriver(t *testing.T) {
 			if err := p.Navigate(srv.URL + "/"); err != nil {
 				t.Fatal(err)
 			}
+			if m := TreePSS(p.PID()); m < 10<<20 {
+				t.Errorf("the browser's processes take %d bytes (PID %d): not found", m, p.PID())
+			}
 			type value struct {
 				N    float64
 				S    string

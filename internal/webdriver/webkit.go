@@ -32,6 +32,7 @@ const (
 // webkitPage is WebKitGTK's MiniBrowser driven over W3C WebDriver (HTTP and JSON).
 type webkitPage struct {
 	base string // http://127.0.0.1:port/session/id
+	pid  int    // WebKitWebDriver, which starts MiniBrowser and its web processes
 }
 
 func openWebKit(t testing.TB) Page { return WebKit(t) }
@@ -83,7 +84,7 @@ func WebKit(t testing.TB, env ...string) Page {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	p := &webkitPage{base: root + "/session/" + session.SessionID}
+	p := &webkitPage{base: root + "/session/" + session.SessionID, pid: cmd.Process.Pid}
 	t.Cleanup(func() { request("DELETE", p.base, nil, nil) })
 	return p
 }
@@ -166,6 +167,8 @@ func request(method, url string, body, out any) error {
 }
 
 func (*webkitPage) Engine() string { return "webkit" }
+
+func (p *webkitPage) PID() int { return p.pid }
 
 func (p *webkitPage) Navigate(url string) error {
 	return request("POST", p.base+"/url", map[string]any{"url": url}, nil)
