@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/alexlens/alexlens/engine"
 )
@@ -509,5 +510,41 @@ func TestDecodeSkipTensorHashes(t *testing.T) {
 	}
 	if _, err := DecodeWith(good[:len(good)-1], skip); err == nil {
 		t.Error("skipping hashes, a truncated file decoded")
+	}
+}
+
+// TestDecodeAlias: with Alias the model's float32 and int8 tensors are the file's own bytes
+// (no second copy of the weights), equal to a copying decode; a NaN is still refused.
+func TestDecodeAlias(t *testing.T) {
+	for _, p := range []engine.Precision{engine.F32, engine.Int8} {
+		m := Fixture(engine.SqueezeNet11, 1).WithPrecision(p)
+		data := encodeBytes(t, m, "alias")
+		got, err := DecodeWith(data, DecodeOptions{Alias: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameParams(t, got, m)
+		lo, hi := uintptr(unsafe.Pointer(&data[0])), uintptr(unsafe.Pointer(&data[len(data)-1]))
+		for name, w := range got.Params {
+			var at uintptr
+			switch {
+			case len(w.F32) > 0:
+				at = uintptr(unsafe.Pointer(&w.F32[0]))
+			case len(w.I8) > 0:
+				at = uintptr(unsafe.Pointer(&w.I8[0]))
+			default:
+				continue
+			}
+			if at < lo || at > hi {
+				t.Errorf("%s %s: tensor copied, not aliased", p, name)
+			}
+		}
+	}
+	nan := Fixture(engine.SqueezeNet11, 1)
+	nan.Params["features.0.bias"].F32[0] = float32(math.NaN())
+	var buf bytes.Buffer
+	encode(&buf, nan, "nan")
+	if _, err := DecodeWith(buf.Bytes(), DecodeOptions{Alias: true, SkipTensorHashes: true}); err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("aliasing, a NaN bias: %v", err)
 	}
 }

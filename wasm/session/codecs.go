@@ -13,7 +13,8 @@ import (
 func DefaultCodecs() Codecs {
 	return Codecs{
 		DecodeWeights: func(data []byte, fileChecked bool) (*engine.Model, error) {
-			return weights.DecodeWith(data, weights.DecodeOptions{SkipTensorHashes: fileChecked})
+			// data is the session's own copy of the file: the model may keep it as its tensors.
+			return weights.DecodeWith(data, weights.DecodeOptions{SkipTensorHashes: fileChecked, Alias: true})
 		},
 		DecodeImage: func(data []byte) (image.Image, error) {
 			return preprocess.Decode(data, preprocess.DefaultLimits)

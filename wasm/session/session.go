@@ -112,7 +112,8 @@ func (s *Session) SetRunners(f RunnerFactory) { s.runners = f }
 var ErrNoModel = errors.New("no weights loaded yet")
 
 // Load verifies data against wantSHA256 (hex; "" skips the check), decodes it and makes it
-// the current model at the given precision ("" keeps the file's own).
+// the current model at the given precision ("" keeps the file's own). The model keeps data
+// as its tensors' memory (weights.DecodeOptions.Alias): data must not be modified after.
 func (s *Session) Load(data []byte, wantSHA256, precision string) (*protocol.ModelInfo, error) {
 	start := time.Now()
 	sum := sha256.Sum256(data)
