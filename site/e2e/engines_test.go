@@ -3,13 +3,13 @@
 package e2e
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/apppage"
 	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/internal/webdriver"
 	"github.com/alexlens/alexlens/server"
@@ -30,18 +30,23 @@ func TestEngines(t *testing.T) {
 	for _, name := range webdriver.Engines {
 		t.Run(name, func(t *testing.T) {
 			p := webdriver.Open(t, name)
+			w := apppage.Page{T: t, P: p}
 			h := serveCSP(t, dist, server.DefaultCSP)
 
 			// The PWA: ready, controlled by this build's service worker, then offline.
-			openPage(t, p, h.url+"/?arch="+sq+"&precision=f32")
+			w.Open(h.url + "/?arch=" + sq + "&precision=f32")
 			waitControlled(t, res.Build, func(js string) swAnswer { return webdriver.Must[swAnswer](t, p, js) }, func() string { return webdriver.Text(p) })
 			h.offline.Store(true)
 			before := h.count("", "")
-			openPage(t, p, h.url+"/?arch="+sq+"&precision=f32")
+			w.Open(h.url + "/?arch=" + sq + "&precision=f32")
 			if got := webdriver.Must[string](t, p, `document.documentElement.dataset.build`); got != res.Build {
 				t.Errorf("offline page is build %q, want %q", got, res.Build)
 			}
-			checkCat(t, classifyPage(t, p, testenv.Photo(t, "chelsea.png")))
+			var top []prediction
+			for _, x := range w.Classify(testenv.Photo(t, "chelsea.png")) {
+				top = append(top, prediction(x))
+			}
+			checkCat(t, top)
 			if after := h.count("", ""); after != before {
 				t.Errorf("the host answered %d requests while offline", after-before)
 			}
@@ -73,42 +78,4 @@ func TestEngines(t *testing.T) {
 			}
 		})
 	}
-}
-
-// openPage navigates a webdriver page to the app and waits for ready.
-func openPage(t *testing.T, p webdriver.Page, url string) {
-	t.Helper()
-	if err := p.Navigate(url); err != nil {
-		t.Fatalf("navigate %s: %v", url, err)
-	}
-	var s struct{ Status, Error, Boot string }
-	webdriver.Poll(t, p, "ready", `(() => {
-		const q = s => document.querySelector(s);
-		const status = q('[data-testid=status]')?.textContent || '';
-		const error = q('[data-testid=error]')?.textContent || '';
-		const boot = q('[data-testid=boot-error]')?.textContent || '';
-		return (status === 'ready' || status === 'failed' || boot) ? {Status: status, Error: error, Boot: boot} : null;
-	})()`, 240*time.Second, &s)
-	if s.Status != "ready" {
-		t.Fatalf("%s: page did not get ready: status %q, error %q %s", p.Engine(), s.Status, s.Error, s.Boot)
-	}
-}
-
-// classifyPage uploads a photo and waits for the top-5.
-func classifyPage(t *testing.T, p webdriver.Page, photo string) []prediction {
-	t.Helper()
-	seq := webdriver.Must[int](t, p, `parseInt(document.querySelector('[data-testid=result]')?.dataset.seq || '0')`)
-	if err := p.SetFiles(`[data-testid=image-input]`, photo); err != nil {
-		t.Fatalf("upload %s: %v", photo, err)
-	}
-	var o struct{ Seq, Error string }
-	webdriver.Poll(t, p, "the result", fmt.Sprintf(`(() => {
-		const err = document.querySelector('[data-testid=error]')?.textContent || '';
-		const seq = document.querySelector('[data-testid=result]')?.dataset.seq || '';
-		return (err || seq === '%d') ? {Seq: seq, Error: err} : null;
-	})()`, seq+1), 240*time.Second, &o)
-	if o.Error != "" {
-		t.Fatalf("the page reported an error instead of a result: %s", o.Error)
-	}
-	return webdriver.Must[[]prediction](t, p, `[...document.querySelectorAll('[data-testid=prediction]')].map(e => ({Label: e.dataset.label, Prob: parseFloat(e.dataset.prob)}))`)
 }

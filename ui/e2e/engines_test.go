@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/apppage"
 	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/internal/webdriver"
 )
@@ -46,15 +46,15 @@ func TestEngines(t *testing.T) {
 	for _, name := range webdriver.Engines {
 		t.Run(name, func(t *testing.T) {
 			p := webdriver.Open(t, name)
-			w := walker{t: t, p: p}
+			w := apppage.Page{T: t, P: p}
 			start := time.Now()
-			w.open(baseURL + "/?arch=" + arch + "&precision=" + precision + "&backend=cpu")
+			w.Open(baseURL + "/?arch=" + arch + "&precision=" + precision + "&backend=cpu")
 			t.Logf("%s: ready in %v", name, time.Since(start).Round(time.Millisecond))
 
 			for i, photo := range photos {
-				w.upload(testenv.Photo(t, photo))
-				w.waitResult(i + 1)
-				got := webdriver.Must[[]prediction](t, p, `[...document.querySelectorAll('[data-testid=prediction]')].map(e => ({Label: e.dataset.label, Prob: parseFloat(e.dataset.prob)}))`)
+				w.Upload(testenv.Photo(t, photo))
+				w.WaitResult(i + 1)
+				got := w.Predictions()
 				if len(got) != 5 {
 					t.Fatalf("%s: %d predictions, want 5", photo, len(got))
 				}
@@ -63,25 +63,25 @@ func TestEngines(t *testing.T) {
 						t.Errorf("%s rank %d: page %q %.5f, native %q %.5f", photo, r+1, got[r].Label, got[r].Prob, native[i][r].Label, native[i][r].Prob)
 					}
 				}
-				t.Logf("%s: %s %.3f, forward %s ms", photo, got[0].Label, got[0].Prob, w.text("forward-ms"))
+				t.Logf("%s: %s %.3f, forward %s ms", photo, got[0].Label, got[0].Prob, w.Text("forward-ms"))
 			}
-			w.accessible("classify")
+			w.Accessible("classify")
 			// Read after a pass: the compute path then names the kernel that ran it.
-			path := w.text("compute-path")
+			path := w.Text("compute-path")
 			t.Logf("%s: compute path %q", name, path)
 			if !strings.Contains(path, "generated SIMD module") {
 				t.Errorf("compute path %q: the generated SIMD module does not run", path)
 			}
 
 			// A broken image: a message, and the page still classifies.
-			w.upload(broken)
+			w.Upload(broken)
 			msg := ""
 			webdriver.Poll(t, p, "the error message", `document.querySelector('[data-testid=error]')?.textContent || null`, 60*time.Second, &msg)
 			if strings.Contains(msg, "panic") || len(strings.TrimSpace(msg)) < 10 {
 				t.Errorf("broken image: message %q", msg)
 			}
-			w.upload(testenv.Photo(t, photos[0]))
-			w.waitResult(len(photos) + 1)
+			w.Upload(testenv.Photo(t, photos[0]))
+			w.WaitResult(len(photos) + 1)
 
 			// The kernel grid and an activation map are drawn (canvases with lit pixels).
 			if n := webdriver.Must[int](t, p, `document.querySelectorAll('[data-testid=kernel]').length`); n < 16 {
@@ -90,36 +90,36 @@ func TestEngines(t *testing.T) {
 			if lit := webdriver.Must[int](t, p, litPixels(`[data-testid=kernel]`)); lit == 0 {
 				t.Error("the first kernel's canvas is blank")
 			}
-			w.nav("layers")
+			w.Nav("layers")
 			webdriver.Poll(t, p, "an activation map", `document.querySelector('[data-testid=activation-map]') ? true : null`, 30*time.Second, nil)
 			webdriver.Poll(t, p, "the activation map drawn", fmt.Sprintf(`(%s) > 0 || null`, litPixels(`[data-testid=activation-map]`)), 30*time.Second, nil)
-			w.accessible("layers")
+			w.Accessible("layers")
 
 			// Embeddings: the starter gallery (the sample photos) is embedded and stored.
-			w.nav("embeddings")
+			w.Nav("embeddings")
 			count := 0
 			webdriver.Poll(t, p, "the starter gallery", `(n => n >= 4 ? n : null)(+(document.querySelector('[data-testid=gallery-count]')?.dataset.count ?? 0))`, 240*time.Second, &count)
-			w.idle()
-			w.accessible("embeddings")
+			w.Idle()
+			w.Accessible("embeddings")
 			// Atlas: a PCA layout of the gallery.
-			w.nav("atlas")
-			w.click(`[data-testid=atlas-run]`)
+			w.Nav("atlas")
+			w.Click(`[data-testid=atlas-run]`)
 			webdriver.Poll(t, p, "the atlas", `+document.querySelector('[data-testid=atlas-canvas]')?.dataset.points || null`, 120*time.Second, nil)
-			w.idle()
-			w.accessible("atlas")
+			w.Idle()
+			w.Accessible("atlas")
 			// Units: top patches of a channel, and feature visualization makes progress.
-			w.nav("units")
-			w.click(`[data-testid=unit-run]`)
+			w.Nav("units")
+			w.Click(`[data-testid=unit-run]`)
 			webdriver.Poll(t, p, "top patches", `document.querySelectorAll('[data-testid=unit-patch]').length || null`, 120*time.Second, nil)
-			w.idle()
-			w.accessible("units")
-			w.click(`[data-testid=featurevis-run]`)
+			w.Idle()
+			w.Accessible("units")
+			w.Click(`[data-testid=featurevis-run]`)
 			webdriver.Poll(t, p, "feature visualization steps", `(+(document.querySelector('[data-testid=featurevis-progress]')?.dataset.step ?? 0) >= 2) || null`, 240*time.Second, nil)
-			if w.exists(`[data-testid=featurevis-cancel]`) {
-				w.click(`[data-testid=featurevis-cancel]`)
+			if w.Exists(`[data-testid=featurevis-cancel]`) {
+				w.Click(`[data-testid=featurevis-cancel]`)
 			}
-			w.nav("classify")
-			if !w.exists(`[data-testid=dropzone]`) {
+			w.Nav("classify")
+			if !w.Exists(`[data-testid=dropzone]`) {
 				t.Error("back on Classify, no drop zone")
 			}
 		})
@@ -137,99 +137,4 @@ func litPixels(sel string) string {
 		for (let i = 0; i < d.length; i += 4) if (d[i] + d[i+1] + d[i+2] > 30) n++;
 		return n;
 	})()`, sel)
-}
-
-// walker is the app's vocabulary over a webdriver.Page, failing the test on any error.
-type walker struct {
-	t *testing.T
-	p webdriver.Page
-}
-
-// open navigates and waits for ready (or fails with the page's own message).
-func (w walker) open(url string) {
-	w.t.Helper()
-	if err := w.p.Navigate(url); err != nil {
-		w.t.Fatalf("navigate %s: %v", url, err)
-	}
-	var s struct{ Status, Error, Boot string }
-	webdriver.Poll(w.t, w.p, "ready", `(() => {
-		const q = s => document.querySelector(s);
-		const status = q('[data-testid=status]')?.textContent || '';
-		const error = q('[data-testid=error]')?.textContent || '';
-		const boot = q('[data-testid=boot-error]')?.textContent || '';
-		return (status === 'ready' || status === 'failed' || boot) ? {Status: status, Error: error, Boot: boot} : null;
-	})()`, 240*time.Second, &s)
-	if s.Status != "ready" {
-		w.t.Fatalf("page did not get ready: status %q, error %q %s", s.Status, s.Error, s.Boot)
-	}
-}
-
-func (w walker) text(testid string) string {
-	return webdriver.Must[string](w.t, w.p, fmt.Sprintf(`document.querySelector('[data-testid=%s]')?.textContent ?? '<missing>'`, testid))
-}
-
-func (w walker) exists(sel string) bool {
-	return webdriver.Must[bool](w.t, w.p, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
-}
-
-func (w walker) click(sel string) {
-	w.t.Helper()
-	if !webdriver.Must[bool](w.t, w.p, fmt.Sprintf(`(e => e ? (e.click(), true) : false)(document.querySelector(%q))`, sel)) {
-		w.t.Fatalf("nothing to click at %s (page: %s)", sel, webdriver.Text(w.p))
-	}
-}
-
-func (w walker) nav(view string) {
-	w.t.Helper()
-	w.click(`[data-testid=nav] [data-view=` + view + `]`)
-}
-
-func (w walker) upload(path string) {
-	w.t.Helper()
-	if err := w.p.SetFiles(`[data-testid=image-input]`, path); err != nil {
-		w.t.Fatalf("upload %s: %v", path, err)
-	}
-}
-
-// waitResult waits for result number seq, or fails with the page's error message.
-func (w walker) waitResult(seq int) {
-	w.t.Helper()
-	var o struct{ Seq, Error string }
-	webdriver.Poll(w.t, w.p, fmt.Sprintf("result %d", seq), fmt.Sprintf(`(() => {
-		const err = document.querySelector('[data-testid=error]')?.textContent || '';
-		const seq = document.querySelector('[data-testid=result]')?.dataset.seq || '';
-		return (err || seq === '%d') ? {Seq: seq, Error: err} : null;
-	})()`, seq), 240*time.Second, &o)
-	if o.Error != "" {
-		w.t.Fatalf("the page reported an error instead of result %d: %s", seq, o.Error)
-	}
-}
-
-// accessible runs axe-core on the view as it is and fails the test for every serious or
-// critical violation.
-func (w walker) accessible(view string) {
-	w.t.Helper()
-	for _, v := range webdriver.Accessibility(w.t, w.p) {
-		w.t.Errorf("%s view: accessibility (%s, %s): %s at %v", view, v.ID, v.Impact, v.Help, v.Nodes)
-	}
-}
-
-// idle waits until the look-inside views are not busy and fails on their error message.
-func (w walker) idle() {
-	w.t.Helper()
-	msg := ""
-	webdriver.Poll(w.t, w.p, "the look-inside views to be idle", `(() => {
-		const q = s => document.querySelector(s);
-		if (!q('[data-testid=nav]') || q('[data-testid=look-progress]')) return null;
-		return 'idle:' + (q('[data-testid=look-error]')?.textContent || '');
-	})()`, 240*time.Second, &msg)
-	if msg = strings.TrimPrefix(msg, "idle:"); msg != "" {
-		w.t.Fatalf("look-inside views: %s", msg)
-	}
-}
-
-// jsString is s as a JavaScript string literal.
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/apppage"
 	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/internal/webdriver"
 	"github.com/alexlens/alexlens/server"
@@ -37,11 +38,11 @@ func TestFallbacks(t *testing.T) {
 	photo := testenv.Photo(t, "chelsea.png")
 	native := nativeTop5(t, manifestFile(t, arch, precision), photo)
 	query := "/?arch=" + arch + "&precision=" + precision
-	classifies := func(t *testing.T, w walker, seq int) {
+	classifies := func(t *testing.T, w apppage.Page, seq int) {
 		t.Helper()
-		w.upload(photo)
-		w.waitResult(seq)
-		got := webdriver.Must[[]prediction](t, w.p, `[...document.querySelectorAll('[data-testid=prediction]')].map(e => ({Label: e.dataset.label, Prob: parseFloat(e.dataset.prob)}))`)
+		w.Upload(photo)
+		w.WaitResult(seq)
+		got := w.Predictions()
 		if len(got) != 5 {
 			t.Fatalf("%d predictions, want 5", len(got))
 		}
@@ -53,16 +54,16 @@ func TestFallbacks(t *testing.T) {
 	}
 
 	t.Run("no-wasm-simd", func(t *testing.T) {
-		w := walker{t, webdriver.WebKit(t, "JSC_useWasmSIMD=false")}
-		w.open(baseURL + query + "&backend=cpu")
-		if webdriver.Must[bool](t, w.p, simdProbe) {
+		w := apppage.Page{T: t, P: webdriver.WebKit(t, "JSC_useWasmSIMD=false")}
+		w.Open(baseURL + query + "&backend=cpu")
+		if webdriver.Must[bool](t, w.P, simdProbe) {
 			t.Fatal("the browser still compiles WebAssembly SIMD with JSC_useWasmSIMD=false")
 		}
 		classifies(t, w, 1)
-		if path := w.text("compute-path"); !strings.Contains(path, "portable Go") {
+		if path := w.Text("compute-path"); !strings.Contains(path, "portable Go") {
 			t.Errorf("compute path %q, want the portable Go kernels", path)
 		}
-		t.Logf("compute path %q", w.text("compute-path"))
+		t.Logf("compute path %q", w.Text("compute-path"))
 	})
 
 	t.Run("no-shared-memory", func(t *testing.T) {
@@ -72,25 +73,25 @@ func TestFallbacks(t *testing.T) {
 		}
 		srv := httptest.NewServer(h)
 		defer srv.Close()
-		w := walker{t, webdriver.Firefox(t, map[string]any{"javascript.options.shared_memory": false})}
-		w.open(srv.URL + query + "&threads=2")
-		if webdriver.Must[string](t, w.p, `typeof SharedArrayBuffer`) != "undefined" {
+		w := apppage.Page{T: t, P: webdriver.Firefox(t, map[string]any{"javascript.options.shared_memory": false})}
+		w.Open(srv.URL + query + "&threads=2")
+		if webdriver.Must[string](t, w.P, `typeof SharedArrayBuffer`) != "undefined" {
 			t.Fatal("SharedArrayBuffer still exists with javascript.options.shared_memory off")
 		}
 		classifies(t, w, 1)
-		if path := w.text("compute-path"); strings.Contains(path, "kernel workers") {
+		if path := w.Text("compute-path"); strings.Contains(path, "kernel workers") {
 			t.Errorf("compute path %q: kernel workers need shared memory", path)
 		}
-		t.Logf("compute path %q", w.text("compute-path"))
+		t.Logf("compute path %q", w.Text("compute-path"))
 	})
 
 	t.Run("private-window", func(t *testing.T) {
-		w := walker{t, webdriver.Firefox(t, map[string]any{
+		w := apppage.Page{T: t, P: webdriver.Firefox(t, map[string]any{
 			"browser.privatebrowsing.autostart": true, "dom.indexedDB.privateBrowsing.enabled": false,
 			"dom.webgpu.enabled": false,
 		})}
-		w.open(baseURL + query)
-		storage := webdriver.Must[string](t, w.p, `(async () => {
+		w.Open(baseURL + query)
+		storage := webdriver.Must[string](t, w.P, `(async () => {
 			const idb = await new Promise(res => { try { const r = indexedDB.open('probe'); r.onsuccess = () => res('open'); r.onerror = () => res('refused'); } catch (e) { res('refused') } });
 			const cache = await (self.caches ? caches.open('probe').then(() => 'open', () => 'refused') : 'absent');
 			return 'IndexedDB ' + idb + ', Cache Storage ' + cache + ', WebGPU ' + (navigator.gpu ? 'present' : 'absent');
@@ -101,9 +102,9 @@ func TestFallbacks(t *testing.T) {
 		}
 		classifies(t, w, 1)
 		// The gallery cannot be stored: the Embeddings view says so, and classifying goes on.
-		w.nav("embeddings")
+		w.Nav("embeddings")
 		var note string
-		webdriver.Poll(t, w.p, "the Embeddings view", `(() => {
+		webdriver.Poll(t, w.P, "the Embeddings view", `(() => {
 			const q = s => document.querySelector(s);
 			if (q('[data-testid=look-progress]')) return null;
 			const e = q('[data-testid=look-error]')?.textContent || '';
@@ -113,41 +114,27 @@ func TestFallbacks(t *testing.T) {
 		t.Logf("Embeddings view without storage: %q", note)
 		// The gallery works in memory and the page says it is not kept.
 		count := 0
-		webdriver.Poll(t, w.p, "the starter gallery in memory", `(n => n >= 4 ? n : null)(+(document.querySelector('[data-testid=gallery-count]')?.dataset.count ?? 0))`, 240*time.Second, &count)
-		w.idle()
-		if note := w.text("gallery-count"); !strings.Contains(note, "this tab only") {
+		webdriver.Poll(t, w.P, "the starter gallery in memory", `(n => n >= 4 ? n : null)(+(document.querySelector('[data-testid=gallery-count]')?.dataset.count ?? 0))`, 240*time.Second, &count)
+		w.Idle()
+		if note := w.Text("gallery-count"); !strings.Contains(note, "this tab only") {
 			t.Errorf("gallery note %q does not say the gallery is not kept", note)
 		}
-		w.nav("classify")
+		w.Nav("classify")
 		classifies(t, w, 2)
 	})
 
 	t.Run("blocked-webcam", func(t *testing.T) {
-		w := walker{t, webdriver.Firefox(t, map[string]any{
+		w := apppage.Page{T: t, P: webdriver.Firefox(t, map[string]any{
 			"permissions.default.camera": 2, "media.navigator.permission.disabled": false,
 		})}
-		w.open(baseURL + query)
-		w.clickText("button", "Use webcam")
+		w.Open(baseURL + query)
+		w.ClickText("button", "Use webcam")
 		msg := ""
-		webdriver.Poll(t, w.p, "the webcam message", `document.querySelector('[data-testid=error]')?.textContent || null`, 60*time.Second, &msg)
+		webdriver.Poll(t, w.P, "the webcam message", `document.querySelector('[data-testid=error]')?.textContent || null`, 60*time.Second, &msg)
 		t.Logf("blocked webcam: %q", msg)
 		if !strings.Contains(strings.ToLower(msg), "camera") && !strings.Contains(strings.ToLower(msg), "webcam") {
 			t.Errorf("message %q does not say the camera was refused", msg)
 		}
 		classifies(t, w, 1)
 	})
-}
-
-// clickText clicks the first element matching sel whose text is text.
-func (w walker) clickText(sel, text string) {
-	w.t.Helper()
-	ok := webdriver.Must[bool](w.t, w.p, `(() => {
-		const e = [...document.querySelectorAll(`+jsString(sel)+`)].find(e => e.textContent.trim() === `+jsString(text)+`);
-		if (!e) return false;
-		e.click();
-		return true;
-	})()`)
-	if !ok {
-		w.t.Fatalf("no %s says %q (page: %s)", sel, text, webdriver.Text(w.p))
-	}
 }

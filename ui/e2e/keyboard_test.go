@@ -11,6 +11,7 @@ import (
 	keys "github.com/chromedp/chromedp/kb"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/apppage"
 )
 
 // TestKeyboard drives the classify flow with the keyboard alone: Tab reaches a sample photo
@@ -37,7 +38,7 @@ func TestKeyboard(t *testing.T) {
 				const e = document.activeElement;
 				const s = getComputedStyle(e);
 				const ring = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
-				return {Sel: e.matches(`+jsString(sel)+`) ? 'match' : e.tagName + (e.dataset.testid ? '[' + e.dataset.testid + ']' : ''), Outline: ring ? 'visible' : 'none'};
+				return {Sel: e.matches(`+apppage.JSString(sel)+`) ? 'match' : e.tagName + (e.dataset.testid ? '[' + e.dataset.testid + ']' : ''), Outline: ring ? 'visible' : 'none'};
 			})()`))
 			if err != nil {
 				t.Fatal(err)
@@ -70,7 +71,7 @@ func TestKeyboard(t *testing.T) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(cctx, chromedp.Poll[bool](`(c => c && c !== `+jsString(before)+` || null)(document.querySelector('.map-main figcaption')?.textContent)`)); err != nil {
+	if _, err := chromedp.Run(cctx, chromedp.Poll[bool](`(c => c && c !== `+apppage.JSString(before)+` || null)(document.querySelector('.map-main figcaption')?.textContent)`)); err != nil {
 		t.Errorf("the arrow key on the layer picker did not change the map (caption %q): %v", caption(), err)
 	}
 	t.Logf("map caption %q -> %q", before, caption())
