@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/internal/apppage"
+	"github.com/alexlens/alexlens/internal/chromium"
 	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/internal/webdriver"
 	"github.com/alexlens/alexlens/server"
@@ -137,4 +140,46 @@ func TestFallbacks(t *testing.T) {
 		}
 		classifies(t, w, 1)
 	})
+}
+
+// TestInsecureOrigin serves the app on a plain-HTTP origin that is not this machine's name
+// (alexlens.test, mapped to the loopback server): the browser then withholds everything
+// that needs a secure context, as for a site published without TLS: no Cache Storage, no
+// service worker, no crypto.subtle. The app takes the next path for each (downloads every
+// time, no offline mode, Go's own SHA-256) and gives the native path's top-5.
+func TestInsecureOrigin(t *testing.T) {
+	if skipAll != "" {
+		t.Skip(skipAll)
+	}
+	ctx := chromium.New(t, chromium.Options{Extra: []chromedp.ExecAllocatorOption{
+		chromedp.Flag("host-resolver-rules", "MAP alexlens.test 127.0.0.1"),
+		chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable"),
+	}})
+	arch, precision := engine.AlexNet.Name, "int8"
+	if haveReal {
+		arch, precision = engine.SqueezeNet11.Name, "f32"
+	}
+	base := "http://alexlens.test:" + baseURL[strings.LastIndex(baseURL, ":")+1:]
+	openAt(t, ctx, base, "?arch="+arch+"&precision="+precision)
+	type features struct{ Secure, Caches, Subtle, ServiceWorker bool }
+	f, err := chromedp.Run(ctx, chromedp.Evaluate[features](`({Secure: self.isSecureContext, Caches: typeof caches !== 'undefined', Subtle: !!(self.crypto && crypto.subtle), ServiceWorker: 'serviceWorker' in navigator})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Secure || f.Caches || f.Subtle {
+		t.Fatalf("the origin %s is treated as secure (%+v): nothing is tested", base, f)
+	}
+	photo := testenv.Photo(t, "chelsea.png")
+	upload(t, ctx, photo)
+	waitResult(t, ctx, 1)
+	got, native := predictions(t, ctx), nativeTop5(t, manifestFile(t, arch, precision), photo)
+	if len(got) != 5 {
+		t.Fatalf("%d predictions, want 5", len(got))
+	}
+	for r := range native {
+		if got[r].Label != native[r].Label || math.Abs(got[r].Prob-native[r].Prob) > 1e-3 {
+			t.Errorf("rank %d: page %q %.5f, native %q %.5f", r+1, got[r].Label, got[r].Prob, native[r].Label, native[r].Prob)
+		}
+	}
+	t.Logf("insecure origin %s (%+v): %s, compute path %q", base, f, got[0].Label, text(t, ctx, "compute-path"))
 }
