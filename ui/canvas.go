@@ -7,6 +7,7 @@ import (
 
 	vjs "github.com/vugu/vugu/js"
 
+	"github.com/alexlens/alexlens/ui/internal/colormap"
 	"github.com/alexlens/alexlens/wasm/jsutil"
 )
 
@@ -50,26 +51,11 @@ func (c *Root) drawMap(v vjs.Value, i int) {
 	m := c.App.Maps[i]
 	rgba := make([]byte, 4*len(m.Pix))
 	for p, v := range m.Pix {
-		copy(rgba[4*p:], colormap[v][:])
+		copy(rgba[4*p:], colormap.Ramp[v][:])
 		rgba[4*p+3] = 255
 	}
 	putRGBA(canvas, rgba, m.Width, m.Height)
 }
-
-// colormap is a perceptually ordered dark-to-bright ramp (near black, indigo, magenta,
-// orange, pale yellow) so weak activations recede and strong ones stand out.
-var colormap = func() (m [256][3]byte) {
-	stops := [][3]float64{{4, 4, 16}, {60, 15, 110}, {180, 45, 110}, {245, 125, 40}, {252, 250, 190}}
-	for i := range 256 {
-		t := float64(i) / 255 * float64(len(stops)-1)
-		s := min(int(t), len(stops)-2)
-		f := t - float64(s)
-		for c := range 3 {
-			m[i][c] = byte(stops[s][c]*(1-f) + stops[s+1][c]*f + 0.5)
-		}
-	}
-	return m
-}()
 
 // showPreview decodes an image Blob for display and keeps the bitmap: the preview canvas
 // is redrawn from it on every render (Vugu's attribute updates clear canvases). The
