@@ -25,13 +25,14 @@ type Page struct {
 
 // Prediction is one row of the page's top-5.
 type Prediction struct {
+	Index int // the ImageNet class index
 	Label string
 	Prob  float64
 }
 
 // Predictions reads the page's top-5 ([data-testid=prediction]).
 func (w Page) Predictions() []Prediction {
-	return webdriver.Must[[]Prediction](w.T, w.P, `[...document.querySelectorAll('[data-testid=prediction]')].map(e => ({Label: e.dataset.label, Prob: parseFloat(e.dataset.prob)}))`)
+	return webdriver.Must[[]Prediction](w.T, w.P, `[...document.querySelectorAll('[data-testid=prediction]')].map(e => ({Index: +e.dataset.index, Label: e.dataset.label, Prob: parseFloat(e.dataset.prob)}))`)
 }
 
 // Classify uploads a photo and waits for the next result.

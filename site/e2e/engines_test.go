@@ -44,7 +44,7 @@ func TestEngines(t *testing.T) {
 			}
 			var top []prediction
 			for _, x := range w.Classify(testenv.Photo(t, "chelsea.png")) {
-				top = append(top, prediction(x))
+				top = append(top, prediction{x.Label, x.Prob})
 			}
 			checkCat(t, top)
 			if after := h.count("", ""); after != before {

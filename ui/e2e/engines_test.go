@@ -3,9 +3,11 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,8 +21,9 @@ import (
 
 // TestEngines is the focused suite that walks every path of the app in each engine people
 // read on (Chromium, Firefox ESR, WebKitGTK; the full suite above runs in Chromium only):
-// ready, the compute path (the generated SIMD module runs in all three), the native path's
-// top-5 on real photos (itself checked against PyTorch in engine's tests), a broken image
+// ready, the compute path (the generated SIMD module runs in all three), the top-5 on real
+// photos against PyTorch's (torchvision preprocessing, the real SqueezeNet) and the native
+// path's (every run, fixtures too), a broken image
 // answered with a message while the page keeps working, the kernel grid, an activation
 // map, and every view: the starter gallery embedded and stored (IndexedDB), an atlas laid
 // out, a unit's top patches, feature visualization progressing. axe-core checks every view
@@ -39,6 +42,7 @@ func TestEngines(t *testing.T) {
 	for _, p := range photos {
 		native = append(native, nativeTop5(t, file, testenv.Photo(t, p)))
 	}
+	torch := torchTop5(t, photos) // nil without the real weights or PyTorch
 	broken := filepath.Join(t.TempDir(), "broken.jpg")
 	if err := os.WriteFile(broken, []byte("\xff\xd8\xff\xe0 not really a JPEG"), 0o644); err != nil {
 		t.Fatal(err)
@@ -62,6 +66,9 @@ func TestEngines(t *testing.T) {
 					if got[r].Label != native[i][r].Label || math.Abs(got[r].Prob-native[i][r].Prob) > 1e-3 {
 						t.Errorf("%s rank %d: page %q %.5f, native %q %.5f", photo, r+1, got[r].Label, got[r].Prob, native[i][r].Label, native[i][r].Prob)
 					}
+				}
+				if torch != nil {
+					checkTorch(t, photo, got, torch[i])
 				}
 				t.Logf("%s: %s %.3f, forward %s ms", photo, got[0].Label, got[0].Prob, w.Text("forward-ms"))
 			}
@@ -137,4 +144,63 @@ func litPixels(sel string) string {
 		for (let i = 0; i < d.length; i += 4) if (d[i] + d[i+1] + d[i+2] > 30) n++;
 		return n;
 	})()`, sel)
+}
+
+// torchClass is one class of PyTorch's top-5 (cmd/alexlens/testdata/torch_classify.py).
+type torchClass struct {
+	Index int     `json:"index"`
+	Prob  float64 `json:"prob"`
+}
+
+// torchTop5 is PyTorch's top-5 (torchvision preprocessing and SqueezeNet 1.1 with the real
+// weights) for each photo, or nil, with a log line, when the weights or PyTorch are absent.
+func torchTop5(t *testing.T, photos []string) [][]torchClass {
+	t.Helper()
+	if !haveReal {
+		t.Log("no real SqueezeNet weights: the page is compared with the native path only")
+		return nil
+	}
+	args := []string{filepath.Join(moduleRoot, "cmd", "alexlens", "testdata", "torch_classify.py"), testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth")}
+	for _, p := range photos {
+		args = append(args, testenv.Photo(t, p))
+	}
+	out, err := exec.Command("/usr/bin/python3", args...).Output()
+	if err != nil {
+		t.Logf("PyTorch reference unavailable (%v): the page is compared with the native path only", err)
+		return nil
+	}
+	var rows []struct {
+		Top []torchClass `json:"top"`
+	}
+	if err := json.Unmarshal(out, &rows); err != nil || len(rows) != len(photos) {
+		t.Fatalf("PyTorch reference: %v (%d rows)", err, len(rows))
+	}
+	var top [][]torchClass
+	for _, r := range rows {
+		top = append(top, r.Top)
+	}
+	return top
+}
+
+// checkTorch holds the page's top-5 to PyTorch's: the same top-1, and every PyTorch class
+// of the top-5 present with its probability within 1e-3 (near-ties may swap ranks).
+func checkTorch(t *testing.T, photo string, got []apppage.Prediction, want []torchClass) {
+	t.Helper()
+	if got[0].Index != want[0].Index {
+		t.Errorf("%s: top-1 %d (%s), PyTorch %d", photo, got[0].Index, got[0].Label, want[0].Index)
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			if g.Index == w.Index {
+				found = true
+				if math.Abs(g.Prob-w.Prob) > 1e-3 {
+					t.Errorf("%s: class %d p=%.4f, PyTorch %.4f", photo, w.Index, g.Prob, w.Prob)
+				}
+			}
+		}
+		if !found && w.Prob > 1e-3 {
+			t.Errorf("%s: PyTorch's class %d (p=%.4f) is not in the page's top-5", photo, w.Index, w.Prob)
+		}
+	}
 }
