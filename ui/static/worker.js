@@ -3,8 +3,6 @@
 "use strict";
 importScripts("@SHARED_MEMORY_JS@", "@WASM_EXEC_JS@");
 (function () {
-  // On a cross-origin isolated page the engine runs on a shared memory, where kernel
-  // workers can take parts of each layer (?threads=N); elsewhere on its own memory.
   // WebAssembly.validate of a function that returns i8x16.popcnt(i8x16.splat(0)): true
   // where the browser compiles WebAssembly SIMD (the embed engine asks the same way).
   const hasSIMD = function () {
@@ -12,6 +10,8 @@ importScripts("@SHARED_MEMORY_JS@", "@WASM_EXEC_JS@");
       return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
     } catch (e) { return false; }
   };
+  // On a cross-origin isolated page the engine runs on a shared memory, where kernel
+  // workers can take parts of each layer (?threads=N); elsewhere on its own memory.
   const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === "function";
   // A browser without WebAssembly SIMD (Safari before 16.4, or SIMD switched off) cannot
   // compile the SIMD engine at all: it runs the portable build, on its own memory.
