@@ -93,7 +93,7 @@ func (c *Root) load(choice state.Choice) {
 	c.previewSrc = js.Undefined()
 	mode, _ := state.BackendMode(c.App.Params.Backend)
 	threads, _ := state.ThreadsCount(c.App.Params.Threads) // the note was shown at start
-	req := protocol.Request{Op: protocol.OpLoad, URL: choice.URL, SHA256: choice.SHA256, Compute: mode, Threads: threads}
+	req := protocol.Request{Op: protocol.OpLoad, URL: choice.URL, SHA256: choice.SHA256, Size: choice.Entry.Bytes, Compute: mode, Threads: threads}
 	c.eng.Send(req, js.Undefined(), func(r protocol.Response) {
 		c.update(func() {
 			switch r.Kind {

@@ -77,17 +77,18 @@ func TestFallbacks(t *testing.T) {
 		srv := httptest.NewServer(h)
 		defer srv.Close()
 		w := apppage.Page{T: t, P: webdriver.Firefox(t, map[string]any{"javascript.options.shared_memory": false})}
-		// Threads left to the app, which would start kernel workers on this isolated page
-		// if it had shared memory. (Asking for threads=2 starts wasm/split's engine workers
-		// instead; that path once stayed at "decoding" for 4 minutes under the full suite's
-		// load, not reproduced since: see the closing note.)
-		w.Open(srv.URL + query)
+		// Two threads asked for, which would start a kernel worker on this isolated page if
+		// it had shared memory.
+		w.Open(srv.URL + query + "&threads=2")
 		if webdriver.Must[string](t, w.P, `typeof SharedArrayBuffer`) != "undefined" {
 			t.Fatal("SharedArrayBuffer still exists with javascript.options.shared_memory off")
 		}
 		classifies(t, w, 1)
-		if path := w.Text("compute-path"); strings.Contains(path, "kernel workers") || !strings.Contains(path, "generated SIMD module") {
-			t.Errorf("compute path %q: want the generated module without kernel workers (they need shared memory)", path)
+		if path := w.Text("compute-path"); !strings.HasSuffix(path, "1 thread") || !strings.Contains(path, "generated SIMD module") {
+			t.Errorf("compute path %q: want the generated module on one thread (kernel workers need shared memory)", path)
+		}
+		if note := w.Text("backend-note"); !strings.Contains(note, "need a cross-origin isolated page") {
+			t.Errorf("no note on why one thread runs: %q", note)
 		}
 		t.Logf("compute path %q", w.Text("compute-path"))
 	})

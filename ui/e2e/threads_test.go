@@ -19,12 +19,11 @@ import (
 	"github.com/alexlens/alexlens/server"
 )
 
-// TestThreads loads the app with ?threads=1, ?threads=2 and without the parameter, on the
-// real SqueezeNet weights and the AlexNet fixture, classifies two photos in a row and checks
-// that the top-5 equals the native path's (as in TestClassifyMatchesNative) and that the
-// page says how many engine workers ran. Without the parameter both run on one worker: with
-// the generated kernels (wasm/cpukernel) that is faster than several exchanging activations
-// (TestThreadsNumbers).
+// TestThreads loads the app (not cross-origin isolated, as the other tests serve it) with
+// ?threads=1, ?threads=2 and without the parameter, on the real SqueezeNet weights and the
+// AlexNet fixture, classifies two photos in a row and checks that the top-5 equals the
+// native path's (as in TestClassifyMatchesNative) and that the page says how many threads
+// ran: one, since kernel workers need shared memory, and with threads=2 a note saying why.
 func TestThreads(t *testing.T) {
 	ctx := browser(t, false)
 	photos := []string{"chelsea.png", "coffee.png"}
@@ -57,15 +56,9 @@ func TestThreads(t *testing.T) {
 				query += "&threads=" + tc.threads
 			}
 			open(t, tab, query)
-			want := tc.threads
-			if want == "" {
-				// Automatic: one worker, since the generated kernels on one worker beat
-				// several workers exchanging activations (wasm/worker/threads.go).
-				want = "1"
-			}
-			workers := want + " threads (engine workers)"
-			if want == "1" {
-				workers = "1 thread"
+			workers := "1 thread"
+			if note := text(t, tab, "backend-note"); (tc.threads == "2") != strings.Contains(note, "2 threads need a cross-origin isolated page") {
+				t.Errorf("threads=%s on a page that is not isolated: note %q", tc.threads, note)
 			}
 			file := manifestFile(t, tc.arch, tc.precision)
 			for i, p := range photos {
@@ -144,21 +137,28 @@ func TestThreadsIsolated(t *testing.T) {
 			if !slices.ContainsFunc(console.Lines(), func(l string) bool { return strings.Contains(l, want) }) {
 				t.Errorf("the console does not say %q: %q", want, console.Lines())
 			}
-			t.Logf("%s on 2 workers, isolated: forward %s ms, %s", tc.arch, text(t, tab, "forward-ms"), got[0].Label)
+			t.Logf("%s on 2 threads, isolated: forward %s ms, %s", tc.arch, text(t, tab, "forward-ms"), got[0].Label)
 		})
 	}
 }
 
 // TestThreadsNumbers (opt-in: ALEXLENS_BROWSER_BENCH=1) measures the app's forward time
-// ([data-testid=forward-ms]) on 1 and 2 workers: one tab each, loaded side by side and run
-// in turn photo by photo, so that load from elsewhere falls on both alike. It reports
-// medians; it asserts nothing about speed.
+// ([data-testid=forward-ms]) on 1 and 2 threads, served cross-origin isolated so that the
+// second thread is a kernel worker: one tab each, loaded side by side and run in turn photo
+// by photo, so that load from elsewhere falls on both alike. It reports medians; it asserts
+// nothing about speed.
 func TestThreadsNumbers(t *testing.T) {
 	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
 		t.Skip("opt-in: set ALEXLENS_BROWSER_BENCH=1")
 	}
 	ctx := browser(t, false)
 	photo := testenv.Photo(t, "coffee.png")
+	h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: weightsDir, CrossOriginIsolated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
 	const rounds = 12
 	for _, net := range []struct{ arch, precision string }{{"alexnet", "f32"}, {"alexnet", "int8"}, {"squeezenet1_1", "f32"}} {
 		if net.arch == "squeezenet1_1" && !haveReal {
@@ -168,7 +168,7 @@ func TestThreadsNumbers(t *testing.T) {
 		times := map[int][]float64{}
 		for _, n := range []int{1, 2} {
 			tabs[n] = chromium.NewTab(t, ctx)
-			open(t, tabs[n], fmt.Sprintf("?arch=%s&precision=%s&threads=%d", net.arch, net.precision, n))
+			openAt(t, tabs[n], srv.URL, fmt.Sprintf("?arch=%s&precision=%s&threads=%d", net.arch, net.precision, n))
 		}
 		for r := 1; r <= rounds; r++ {
 			for _, n := range []int{1, 2} {
@@ -183,6 +183,6 @@ func TestThreadsNumbers(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("%s %s forward ms (median of %d, in the app): 1 worker %.1f, 2 workers %.1f", net.arch, net.precision, rounds-2, median(times[1]), median(times[2]))
+		t.Logf("%s %s forward ms (median of %d, in the app): 1 thread %.1f, 2 threads %.1f", net.arch, net.precision, rounds-2, median(times[1]), median(times[2]))
 	}
 }

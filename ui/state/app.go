@@ -84,6 +84,9 @@ func (a *App) Loaded(r protocol.Response) {
 		if n := ComputeNote(a.Model.ComputeNote); n != "" {
 			a.BackendNote = n
 		}
+		if n := a.Model.ThreadsNote; n != "" && !strings.Contains(a.BackendNote, n) {
+			a.BackendNote = strings.TrimSpace(a.BackendNote + " " + n + ".")
+		}
 	}
 	a.Status, a.Progress, a.Fraction, a.Error = StatusReady, "", -1, ""
 	a.Result, a.Maps = nil, nil
@@ -132,8 +135,11 @@ func (a *App) Progressed(p protocol.Progress) {
 			a.Progress = fmt.Sprintf("downloading weights: %s", humanBytes(p.Done))
 		}
 	case protocol.StageCache:
-		a.Progress, a.Fraction = "weights found in the browser cache", 1
-	case protocol.StageVerify, protocol.StageDecode:
+		a.Progress, a.Fraction = "reading weights from the browser cache", 1
+		if p.Total > 0 {
+			a.Fraction = float64(p.Done) / float64(p.Total)
+		}
+	case protocol.StageDecode:
 		a.Progress, a.Fraction = "checking and decoding weights", -1
 	case protocol.StageLayer:
 		a.Fraction = float64(p.Done) / float64(max(p.Total, 1))
@@ -237,8 +243,8 @@ func (a *App) ComputePath() string {
 		return strings.Join([]string{"webgpu", "WGSL compute", a.Model.Precision}, " · ")
 	}
 	parts := []string{a.Backend, KernelText(a.Model.Kernel, a.Model.Backend), a.Model.Precision}
-	if n := a.Workers(); n > 0 {
-		parts = append(parts, threadsText(n, a.Model.KernelWorkers))
+	if n := a.Threads(); n > 0 {
+		parts = append(parts, threadsText(n))
 	}
 	return strings.Join(parts, " · ")
 }

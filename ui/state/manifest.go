@@ -104,8 +104,8 @@ type Params struct {
 	Backend string // cpu, webgpu or auto
 	// Precision picks between f32 and int8 files of the same network.
 	Precision string
-	// Threads is the number of engine workers for CPU passes ("" or auto: the worker
-	// chooses for the network and the visitor's cores); see ThreadsCount.
+	// Threads is the number of threads for CPU passes ("" or auto: the engine worker
+	// chooses for the visitor's cores); see ThreadsCount.
 	Threads string
 	// DeviceMemoryGB is navigator.deviceMemory (0 when the browser does not say): on a
 	// device with little memory AlexNet's int8 weights are the default (LowMemoryGB).

@@ -16,14 +16,14 @@ func ThreadsCount(requested string) (n int, note string) {
 	}
 	n, err := strconv.Atoi(requested)
 	if err != nil || n < 1 || n > protocol.MaxThreads {
-		return 0, fmt.Sprintf("threads=%q is not a number of workers from 1 to %d: the engine chooses", requested, protocol.MaxThreads)
+		return 0, fmt.Sprintf("threads=%q is not a number of threads from 1 to %d: the engine chooses", requested, protocol.MaxThreads)
 	}
 	return n, ""
 }
 
-// Workers is how many engine workers ran the last pass, or will run the next before any
-// (0 when unknown, or on WebGPU). The views need not care: results are the same.
-func (a *App) Workers() int {
+// Threads is how many threads ran the last pass, or will run the next before any (0 when
+// unknown, or on WebGPU). The views need not care: results are the same.
+func (a *App) Threads() int {
 	if a.Result != nil && a.Result.Compute == "cpu" {
 		return a.Result.Threads
 	}
@@ -33,17 +33,13 @@ func (a *App) Workers() int {
 	return 0
 }
 
-// threadsText is Workers in words: "1 thread", "2 threads (kernel workers)" when kernel
-// workers share the engine worker's memory, "2 threads (engine workers)" otherwise.
-func threadsText(n int, kernelWorkers bool) string {
-	switch {
-	case n == 1:
+// threadsText is Threads in words: "1 thread", or "2 threads (kernel workers)": extra
+// threads are always kernel workers sharing the engine worker's memory.
+func threadsText(n int) string {
+	if n == 1 {
 		return "1 thread"
-	case kernelWorkers:
-		return fmt.Sprintf("%d threads (kernel workers)", n)
-	default:
-		return fmt.Sprintf("%d threads (engine workers)", n)
 	}
+	return fmt.Sprintf("%d threads (kernel workers)", n)
 }
 
 // KernelText names a CPU kernel (engine.KernelName) for people: the generated WebAssembly

@@ -23,27 +23,31 @@ func TestThreadsCount(t *testing.T) {
 	}
 }
 
-// The compute path names the workers of the last pass, or of the loaded model before one.
-func TestComputePathWorkers(t *testing.T) {
+// The compute path names the threads of the last pass, or of the loaded model before one.
+func TestComputePathThreads(t *testing.T) {
 	a := NewApp(ParseParams(""))
-	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "cpu", Backend: "fastcpu", Precision: "f32", Threads: 2, Kernel: "wasm-module-simd128-5x8", KernelWorkers: true}})
+	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "cpu", Backend: "fastcpu", Precision: "f32", Threads: 2, Kernel: "wasm-module-simd128-5x8"}})
 	if got := a.ComputePath(); got != "cpu · generated SIMD module · f32 · 2 threads (kernel workers)" {
 		t.Errorf("after load: %q", got)
 	}
-	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "cpu", Backend: "fastcpu", Precision: "int8", Threads: 2, Kernel: "portable-2x4"}})
-	if got := a.ComputePath(); got != "cpu · portable Go · int8 · 2 threads (engine workers)" {
-		t.Errorf("engine workers: %q", got)
-	}
 	a.Classified(protocol.Response{Result: &protocol.Classification{Compute: "cpu", Threads: 1}}, "x.jpg")
+	if got := a.ComputePath(); got != "cpu · generated SIMD module · f32 · 1 thread" {
+		t.Errorf("after a pass on one thread (the pool gave up on a worker): %q", got)
+	}
+	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "cpu", Backend: "fastcpu", Precision: "int8", Threads: 1, Kernel: "portable-2x4",
+		ThreadsNote: "2 threads need a cross-origin isolated page (SharedArrayBuffer): one thread runs the passes"}})
 	if got := a.ComputePath(); got != "cpu · portable Go · int8 · 1 thread" {
-		t.Errorf("after a pass on one worker: %q", got)
+		t.Errorf("portable: %q", got)
+	}
+	if !strings.Contains(a.BackendNote, "cross-origin isolated page") {
+		t.Errorf("the threads note is not shown: backend note %q", a.BackendNote)
 	}
 	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "cpu", Backend: "fastcpu", Precision: "f32", Threads: 1, Kernel: "wasm-simd128-6x8"}})
 	if got := a.ComputePath(); got != "cpu · Go wasm SIMD · f32 · 1 thread" {
 		t.Errorf("Go SIMD: %q", got)
 	}
 	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "webgpu", Precision: "f32"}})
-	if got, w := a.ComputePath(), a.Workers(); got != "webgpu · WGSL compute · f32" || w != 0 {
+	if got, w := a.ComputePath(), a.Threads(); got != "webgpu · WGSL compute · f32" || w != 0 {
 		t.Errorf("on WebGPU: %q, %d", got, w)
 	}
 }

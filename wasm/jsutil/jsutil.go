@@ -7,6 +7,7 @@ package jsutil
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"syscall/js"
 )
@@ -77,67 +78,109 @@ func Uint8Array(b []byte) js.Value {
 	return a
 }
 
-// FetchBytes GETs url with the browser's fetch and returns the body, reading it as a stream
-// so progress(done, total) can follow the download (total is 0 when the server sends no
-// length). Bodies over limit bytes are refused before and while reading.
+// FetchBytes GETs url with the browser's fetch and returns the body (ReadBody, no size
+// known beforehand).
 func FetchBytes(url string, limit int64, progress func(done, total int64)) ([]byte, error) {
-	resp, err := Await(js.Global().Call("fetch", url))
+	resp, err := Fetch(url)
 	if err != nil {
 		return nil, err
 	}
-	if !resp.Get("ok").Bool() {
-		return nil, fmt.Errorf("HTTP %d %s", resp.Get("status").Int(), resp.Get("statusText").String())
-	}
-	var total int64
-	if n := resp.Get("headers").Call("get", "content-length"); n.Type() == js.TypeString {
-		total, _ = strconv.ParseInt(n.String(), 10, 64)
-	}
-	if total > limit {
-		return nil, fmt.Errorf("%d MB is larger than the %d MB allowed", total>>20, limit>>20)
-	}
-	body := resp.Get("body")
-	if body.IsNull() || body.IsUndefined() {
-		buf, err := Await(resp.Call("arrayBuffer"))
-		if err != nil {
-			return nil, err
-		}
-		return Bytes(buf), nil
-	}
-	reader := body.Call("getReader")
-	out := make([]byte, 0, max(total, 0))
-	for {
-		r, err := Await(reader.Call("read"))
-		if err != nil {
-			return nil, fmt.Errorf("download broke off: %v", err)
-		}
-		if r.Get("done").Bool() {
-			break
-		}
-		chunk := r.Get("value")
-		n := chunk.Get("byteLength").Int()
-		if int64(len(out)+n) > limit {
-			reader.Call("cancel")
-			return nil, fmt.Errorf("larger than the %d MB allowed", limit>>20)
-		}
-		out = append(out, make([]byte, n)...)
-		js.CopyBytesToGo(out[len(out)-n:], chunk)
-		if progress != nil {
-			progress(int64(len(out)), total)
-		}
-	}
-	return out, nil
+	return ReadBody(resp, 0, limit, nil, progress)
 }
 
-// FetchJS is FetchBytes keeping the body in JS memory (a Uint8Array): for a caller that
-// hashes it with the browser's crypto and stores it in Cache Storage before copying it
-// into Go once.
-func FetchJS(url string, limit int64, progress func(done, total int64)) (js.Value, error) {
+// Fetch GETs url with the browser's fetch and returns the Response when its status is OK.
+func Fetch(url string) (js.Value, error) {
 	resp, err := Await(js.Global().Call("fetch", url))
 	if err != nil {
 		return js.Value{}, err
 	}
 	if !resp.Get("ok").Bool() {
 		return js.Value{}, fmt.Errorf("HTTP %d %s", resp.Get("status").Int(), resp.Get("statusText").String())
+	}
+	return resp, nil
+}
+
+// ReadBody reads a fetch Response's body (a download, or a Cache Storage entry) into Go
+// memory as a stream: each chunk is copied into the result, written to sink (a hash; nil:
+// none) and dropped, so that the bytes are never held twice, in JS and in Go. progress
+// follows the bytes read (total is 0 when nothing says how many will come).
+//
+// size is the length the caller expects (0: unknown; the Content-Length then sizes the
+// buffer when the body is not encoded). A body longer than size or limit is refused while
+// it is read, and one that ends short of size is an error naming how far it got.
+func ReadBody(resp js.Value, size, limit int64, sink io.Writer, progress func(done, total int64)) ([]byte, error) {
+	if size > limit {
+		return nil, fmt.Errorf("%d MB is larger than the %d MB allowed", size>>20, limit>>20)
+	}
+	total := size
+	if total == 0 {
+		if n := resp.Get("headers").Call("get", "content-length"); n.Type() == js.TypeString {
+			if v, err := strconv.ParseInt(n.String(), 10, 64); err == nil && v > 0 {
+				if v > limit {
+					return nil, fmt.Errorf("%d MB is larger than the %d MB allowed", v>>20, limit>>20)
+				}
+				// An encoded body's length is not the bytes it decodes to: a hint only.
+				if enc := resp.Get("headers").Call("get", "content-encoding"); enc.Type() != js.TypeString || enc.String() == "identity" {
+					total = v
+				}
+			}
+		}
+	}
+	body := resp.Get("body")
+	if body.IsNull() || body.IsUndefined() { // no streams: the whole body at once
+		buf, err := Await(resp.Call("arrayBuffer"))
+		if err != nil {
+			return nil, err
+		}
+		out := Bytes(buf)
+		if int64(len(out)) > limit || (size > 0 && int64(len(out)) != size) {
+			return nil, fmt.Errorf("the body has %d bytes, expected %d (at most %d MB)", len(out), size, limit>>20)
+		}
+		if sink != nil {
+			sink.Write(out)
+		}
+		return out, nil
+	}
+	reader := body.Call("getReader")
+	out := make([]byte, 0, total)
+	for {
+		r, err := Await(reader.Call("read"))
+		if err != nil {
+			return nil, fmt.Errorf("download broke off after %d bytes: %v", len(out), err)
+		}
+		if r.Get("done").Bool() {
+			break
+		}
+		chunk := r.Get("value")
+		n := chunk.Get("byteLength").Int()
+		if int64(len(out)+n) > limit || (size > 0 && int64(len(out)+n) > size) {
+			reader.Call("cancel")
+			if size > 0 {
+				return nil, fmt.Errorf("more than the %d bytes expected", size)
+			}
+			return nil, fmt.Errorf("larger than the %d MB allowed", limit>>20)
+		}
+		out = append(out, make([]byte, n)...)
+		js.CopyBytesToGo(out[len(out)-n:], chunk)
+		if sink != nil {
+			sink.Write(out[len(out)-n:])
+		}
+		if progress != nil {
+			progress(int64(len(out)), total)
+		}
+	}
+	if size > 0 && int64(len(out)) != size {
+		return nil, fmt.Errorf("download ended after %d of %d bytes", len(out), size)
+	}
+	return out, nil
+}
+
+// FetchJS is FetchBytes keeping the body in JS memory (a Uint8Array): for a page that
+// hands the bytes on to a worker.
+func FetchJS(url string, limit int64, progress func(done, total int64)) (js.Value, error) {
+	resp, err := Fetch(url)
+	if err != nil {
+		return js.Value{}, err
 	}
 	var total int64
 	if n := resp.Get("headers").Call("get", "content-length"); n.Type() == js.TypeString {
@@ -204,22 +247,3 @@ func FetchJS(url string, limit int64, progress func(done, total int64)) (js.Valu
 	return whole, nil
 }
 
-// SHA256 hashes a Uint8Array with the browser's native crypto.subtle (hex), or reports
-// false where it is unavailable (insecure origins).
-func SHA256(data js.Value) (string, bool) {
-	crypto := js.Global().Get("crypto")
-	if crypto.IsUndefined() || crypto.Get("subtle").IsUndefined() {
-		return "", false
-	}
-	digest, err := Await(crypto.Get("subtle").Call("digest", "SHA-256", data))
-	if err != nil {
-		return "", false
-	}
-	sum := Bytes(digest)
-	const hexdigits = "0123456789abcdef"
-	out := make([]byte, 2*len(sum))
-	for i, b := range sum {
-		out[2*i], out[2*i+1] = hexdigits[b>>4], hexdigits[b&15]
-	}
-	return string(out), true
-}

@@ -37,12 +37,15 @@ type Request struct {
 	URL       string `json:"url,omitempty"`
 	SHA256    string `json:"sha256,omitempty"`
 	Precision string `json:"precision,omitempty"` // f32 or int8; "" keeps the file's own
+	// Size is the file's length as the manifest gives it (0: unknown): the worker reads the
+	// download into a buffer of that size and refuses one that is longer or ends short.
+	Size int64 `json:"size,omitempty"`
 	// Compute is where the network runs: cpu, webgpu or auto ("" is auto). webgpu and auto
 	// fall back to the CPU when WebGPU is missing or fails; the response says why.
 	Compute string `json:"compute,omitempty"`
-	// Threads is how many engine workers run the CPU passes (?threads=): each holds a share
-	// of every layer's weights and computes that share of its outputs. 0 lets the worker
-	// choose for the network and the visitor's cores.
+	// Threads is how many threads run the CPU passes (?threads=): the engine worker and
+	// kernel workers taking parts of every layer on its shared memory, which needs a
+	// cross-origin isolated page. 0 lets the worker choose for the visitor's cores.
 	Threads int `json:"threads,omitempty"`
 
 	// OpFrame: the frame's size; its RGBA bytes come beside the JSON.
@@ -93,8 +96,7 @@ type Stage string
 
 const (
 	StageDownload Stage = "download" // Done/Total bytes (Total 0 when the size is unknown)
-	StageCache    Stage = "cache"    // weights found in Cache Storage
-	StageVerify   Stage = "verify"
+	StageCache    Stage = "cache"    // Done/Total bytes read from Cache Storage
 	StageDecode   Stage = "decode"
 	StageLayer    Stage = "layer" // Done/Total layers, Layer and Millis of the one just run
 )
@@ -133,17 +135,17 @@ type ModelInfo struct {
 	// runs when WebGPU was asked for ("" otherwise).
 	Compute     string `json:"compute"`
 	ComputeNote string `json:"computeNote,omitempty"`
-	// Threads is how many workers run the CPU passes (0 on WebGPU).
+	// Threads is how many threads run the CPU passes (0 on WebGPU): more than one means
+	// kernel workers on the engine worker's shared memory (one copy of the weights).
 	Threads int `json:"threads,omitempty"`
+	// ThreadsNote says why fewer threads run than were asked for ("" when none).
+	ThreadsNote string `json:"threadsNote,omitempty"`
 	// Kernel names the kernel the CPU passes run on (engine.KernelName): the generated
 	// WebAssembly SIMD module, Go's wasm SIMD tile or the portable Go tile.
-	Kernel string `json:"kernel,omitempty"`
-	// KernelWorkers says the threads are kernel workers on the engine worker's shared
-	// memory (one copy of the weights), not engine workers exchanging activations.
-	KernelWorkers bool        `json:"kernelWorkers,omitempty"`
-	InputSize     int         `json:"inputSize"`
-	Layers        []LayerInfo `json:"layers"`
-	LoadMs        float64     `json:"loadMs"`
+	Kernel    string      `json:"kernel,omitempty"`
+	InputSize int         `json:"inputSize"`
+	Layers    []LayerInfo `json:"layers"`
+	LoadMs    float64     `json:"loadMs"`
 }
 
 // Prediction is one ranked class.
@@ -175,7 +177,7 @@ type Classification struct {
 	// finishes the pass on the CPU and stays there.
 	Compute     string `json:"compute"`
 	ComputeNote string `json:"computeNote,omitempty"`
-	// Threads is how many workers ran this pass on the CPU (0 on WebGPU).
+	// Threads is how many threads ran this pass on the CPU (0 on WebGPU).
 	Threads     int `json:"threads,omitempty"`
 	ImageWidth  int `json:"imageWidth"`
 	ImageHeight int `json:"imageHeight"`
@@ -220,8 +222,8 @@ func DecodeRequest(data []byte) (*Request, error) {
 // MaxFrameSide bounds webcam frames: no camera sends more, and it caps the allocation.
 const MaxFrameSide = 8192
 
-// MaxThreads bounds the engine workers one page may ask for: each is a wasm instance with
-// its own memory (wasm/split.MaxParts).
+// MaxThreads bounds the threads one page may ask for: past a few, the kernel pool's rounds
+// cost more than they share.
 const MaxThreads = 8
 
 // MaxMaps bounds how many activation maps one request may ask for.
@@ -239,6 +241,9 @@ func (r *Request) Validate() error {
 		}
 		if r.Compute != "" && r.Compute != "cpu" && r.Compute != "webgpu" && r.Compute != "auto" {
 			return fmt.Errorf("load: compute must be cpu, webgpu or auto, not %q", r.Compute)
+		}
+		if r.Size < 0 {
+			return fmt.Errorf("load: size must not be negative, not %d", r.Size)
 		}
 		if r.Threads < 0 || r.Threads > MaxThreads {
 			return fmt.Errorf("load: threads must be 1..%d (or 0 for automatic), not %d", MaxThreads, r.Threads)

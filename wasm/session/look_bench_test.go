@@ -24,7 +24,7 @@ func benchLook(b *testing.B, arch *engine.Arch) *Look {
 		b.Fatal(err)
 	}
 	s := New(DefaultCodecs(), nil)
-	if _, err := s.Load(buf.Bytes(), "", ""); err != nil {
+	if _, err := s.Load(buf.Bytes(), LoadOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	l := NewLook(s)

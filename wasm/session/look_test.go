@@ -30,7 +30,7 @@ func lookWith(t *testing.T, seed int64) (*Session, *Look) {
 		t.Fatal(err)
 	}
 	s := New(DefaultCodecs(), nil)
-	if _, err := s.Load(buf.Bytes(), "", ""); err != nil {
+	if _, err := s.Load(buf.Bytes(), LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	l := NewLook(s)

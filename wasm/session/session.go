@@ -40,9 +40,16 @@ type Runner interface {
 	Close()
 }
 
-// RunnerFactory makes the runner for a newly loaded model; mode is the request's compute
-// (cpu, webgpu, auto or "").
-type RunnerFactory func(m *engine.Model, mode string, cpu engine.Backend) Runner
+// RunOptions is how a load request asks its passes to run.
+type RunOptions struct {
+	// Compute is cpu, webgpu or auto ("" is auto).
+	Compute string
+	// Threads is how many threads the CPU passes may take (0: the runner chooses).
+	Threads int
+}
+
+// RunnerFactory makes the runner for a newly loaded model.
+type RunnerFactory func(m *engine.Model, run RunOptions, cpu engine.Backend) Runner
 
 type cpuRunner struct {
 	m   *engine.Model
@@ -56,20 +63,16 @@ func (r cpuRunner) Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine
 func (r cpuRunner) Compute() (string, string) { return "cpu", "" }
 func (r cpuRunner) Close()                    {}
 
-// Threaded is a Runner whose CPU passes run on several engine workers (wasm/split).
-// Threads is how many ran the last pass, or will run the next before any.
+// Threaded is a Runner whose CPU passes may take several threads (kernel workers sharing
+// the engine worker's memory, wasm/cpukernel's pool).
 type Threaded interface {
+	// Threads is how many threads ran the last pass, or will run the next before any.
 	Threads() int
+	// ThreadsNote says why fewer threads run than were asked for ("" when none).
+	ThreadsNote() string
 }
 
-// KernelPool is a Threaded runner whose threads may be kernel workers sharing the engine
-// worker's memory (wasm/cpukernel's pool) rather than engine workers.
-type KernelPool interface {
-	Threaded
-	KernelWorkers() bool
-}
-
-// threadsOf is how many workers the runner's passes take: Threads for a Threaded runner,
+// threadsOf is how many threads the runner's passes take: Threads for a Threaded runner,
 // else 1 on the CPU and 0 on WebGPU.
 func threadsOf(r Runner) int {
 	if t, ok := r.(Threaded); ok {
@@ -82,7 +85,7 @@ func threadsOf(r Runner) int {
 }
 
 // CPURunner runs on the CPU backend whatever the mode.
-func CPURunner(m *engine.Model, _ string, cpu engine.Backend) Runner { return cpuRunner{m, cpu} }
+func CPURunner(m *engine.Model, _ RunOptions, cpu engine.Backend) Runner { return cpuRunner{m, cpu} }
 
 // Session is one worker's engine state. It is not safe for concurrent use: the worker runs
 // one request at a time.
@@ -111,25 +114,33 @@ func (s *Session) SetRunners(f RunnerFactory) { s.runners = f }
 // ErrNoModel is returned by requests that need weights before any were loaded.
 var ErrNoModel = errors.New("no weights loaded yet")
 
-// Load verifies data against wantSHA256 (hex; "" skips the check), decodes it and makes it
-// the current model at the given precision ("" keeps the file's own). The model keeps data
-// as its tensors' memory (weights.DecodeOptions.Alias): data must not be modified after.
-func (s *Session) Load(data []byte, wantSHA256, precision string) (*protocol.ModelInfo, error) {
-	start := time.Now()
-	sum := sha256.Sum256(data)
-	return s.LoadHashed(data, hex.EncodeToString(sum[:]), wantSHA256, precision, start)
+// LoadOptions is what a load asks besides the file's bytes.
+type LoadOptions struct {
+	// Hash is the file's SHA-256 (hex) when the caller computed it (the worker uses the
+	// browser's native SHA-256, many times faster than Go's in wasm); "" hashes it here.
+	Hash string
+	// Want is the SHA-256 the manifest names. When the file matches it, the per-tensor
+	// hashes are skipped, since the whole file is then known; "" checks every tensor's.
+	Want string
+	// Precision is f32 or int8 ("" keeps the file's own).
+	Precision string
+	Run       RunOptions
+	// Start is when the load began (downloading included), for the reported load time;
+	// zero is now.
+	Start time.Time
 }
 
-// LoadHashed is Load for a caller that has hashed the file itself (the worker uses the
-// browser's native SHA-256, many times faster than Go's in wasm): got is data's SHA-256.
-// When it matches a wanted hash the per-tensor hashes are skipped, since the whole file is
-// then known to be the one the manifest names; without one, every tensor's hash is checked.
-func (s *Session) LoadHashed(data []byte, got, wantSHA256, precision string, start time.Time) (*protocol.ModelInfo, error) {
-	return s.LoadHashedOn(data, got, wantSHA256, precision, "", start)
-}
-
-// LoadHashedOn is LoadHashed with the compute mode (cpu, webgpu, auto; "" is auto).
-func (s *Session) LoadHashedOn(data []byte, got, wantSHA256, precision, compute string, start time.Time) (*protocol.ModelInfo, error) {
+// Load verifies data, decodes it and makes it the current model. The model keeps data as
+// its tensors' memory (weights.DecodeOptions.Alias): data must not be modified after.
+func (s *Session) Load(data []byte, opt LoadOptions) (*protocol.ModelInfo, error) {
+	start, got, wantSHA256, precision := opt.Start, opt.Hash, opt.Want, opt.Precision
+	if start.IsZero() {
+		start = time.Now()
+	}
+	if got == "" {
+		sum := sha256.Sum256(data)
+		got = hex.EncodeToString(sum[:])
+	}
 	got = strings.ToLower(got)
 	if wantSHA256 != "" && !strings.EqualFold(got, wantSHA256) {
 		return nil, fmt.Errorf("weights are corrupt or changed: sha256 %s..., expected %s...", shortHash(got), shortHash(wantSHA256))
@@ -158,13 +169,13 @@ func (s *Session) LoadHashedOn(data []byte, got, wantSHA256, precision, compute 
 		s.runner.Close() // the old model's GPU buffers go before the new one's are made
 	}
 	s.model, s.info, s.last = nil, nil, nil
-	s.runner = s.runners(m, compute, s.backend)
+	s.runner = s.runners(m, opt.Run, s.backend)
 	info.Compute, info.ComputeNote = s.runner.Compute()
 	info.Threads = threadsOf(s.runner)
-	info.Kernel = engine.KernelName()
-	if p, ok := s.runner.(KernelPool); ok {
-		info.KernelWorkers = p.KernelWorkers()
+	if t, ok := s.runner.(Threaded); ok {
+		info.ThreadsNote = t.ThreadsNote()
 	}
+	info.Kernel = engine.KernelName()
 	info.LoadMs = ms(time.Since(start))
 	s.model, s.info = m, info
 	return info, nil

@@ -38,7 +38,7 @@ var photo = filepath.Join("..", "..", "ui", "samples", "chelsea.jpg")
 func TestClassifyImageEqualsEngine(t *testing.T) {
 	file := squeezeFile(t, engine.F32)
 	s := New(DefaultCodecs(), nil)
-	info, err := s.Load(file, hash(file), "")
+	info, err := s.Load(file, LoadOptions{Want: hash(file)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,19 +157,19 @@ func TestBadInput(t *testing.T) {
 		t.Error("maps before any pass")
 	}
 	file := squeezeFile(t, engine.Int8)
-	if _, err := s.Load(file, strings.Repeat("0", 64), ""); err == nil || !strings.Contains(err.Error(), "sha256") {
+	if _, err := s.Load(file, LoadOptions{Want: strings.Repeat("0", 64)}); err == nil || !strings.Contains(err.Error(), "sha256") {
 		t.Errorf("wrong hash: %v", err)
 	}
-	if _, err := s.Load([]byte("not weights"), "", ""); err == nil || !strings.Contains(err.Error(), "cannot read weights") {
+	if _, err := s.Load([]byte("not weights"), LoadOptions{}); err == nil || !strings.Contains(err.Error(), "cannot read weights") {
 		t.Errorf("garbage weights: %v", err)
 	}
-	if _, err := s.Load(file[:len(file)/2], "", ""); err == nil {
+	if _, err := s.Load(file[:len(file)/2], LoadOptions{}); err == nil {
 		t.Error("truncated weights accepted")
 	}
-	if _, err := s.Load(file, "", "f16"); err == nil {
+	if _, err := s.Load(file, LoadOptions{Precision: "f16"}); err == nil {
 		t.Error("precision f16 accepted")
 	}
-	info, err := s.Load(file, hash(file), "f32") // int8 file widened to f32 on request
+	info, err := s.Load(file, LoadOptions{Want: hash(file), Precision: "f32"}) // int8 file widened to f32 on request
 	if err != nil || info.Precision != "f32" {
 		t.Fatalf("load: %v %+v", err, info)
 	}
@@ -217,7 +217,7 @@ func TestPartialWeights(t *testing.T) {
 		t.Skipf("the weights format does not store partial models here: %v", err)
 	}
 	s := New(DefaultCodecs(), nil)
-	info, err := s.Load(buf.Bytes(), "", "")
+	info, err := s.Load(buf.Bytes(), LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,19 +241,20 @@ func TestPartialWeights(t *testing.T) {
 	}
 }
 
-// twoWorkers stands for the worker's split runner: the session reports the workers it says
-// ran each pass, and the CPU runner's single worker otherwise.
-type twoWorkers struct {
+// twoThreads stands for the worker's kernel-pool runner: the session reports the threads it
+// says ran each pass, and the CPU runner's single thread otherwise.
+type twoThreads struct {
 	Runner
 	ran int
 }
 
-func (r *twoWorkers) Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine.Result, error) {
+func (r *twoThreads) Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine.Result, error) {
 	r.ran = 2
 	return r.Runner.Forward(x, opt)
 }
 
-func (r *twoWorkers) Threads() int { return max(r.ran, 1) }
+func (r *twoThreads) Threads() int        { return max(r.ran, 1) }
+func (r *twoThreads) ThreadsNote() string { return "" }
 
 func TestThreadsReported(t *testing.T) {
 	file := squeezeFile(t, engine.F32)
@@ -262,7 +263,7 @@ func TestThreadsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := New(DefaultCodecs(), nil)
-	info, err := s.Load(file, hash(file), "")
+	info, err := s.Load(file, LoadOptions{Want: hash(file)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,18 +272,18 @@ func TestThreadsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	if info.Threads != 1 || c.Threads != 1 {
-		t.Errorf("CPU runner: model says %d workers, pass %d; want 1", info.Threads, c.Threads)
+		t.Errorf("CPU runner: model says %d threads, pass %d; want 1", info.Threads, c.Threads)
 	}
-	s.SetRunners(func(m *engine.Model, mode string, cpu engine.Backend) Runner {
-		return &twoWorkers{Runner: CPURunner(m, mode, cpu)}
+	s.SetRunners(func(m *engine.Model, run RunOptions, cpu engine.Backend) Runner {
+		return &twoThreads{Runner: CPURunner(m, run, cpu)}
 	})
-	if info, err = s.Load(file, hash(file), ""); err != nil {
+	if info, err = s.Load(file, LoadOptions{Want: hash(file)}); err != nil {
 		t.Fatal(err)
 	}
 	if c, err = s.ClassifyImage(img, nil); err != nil {
 		t.Fatal(err)
 	}
 	if info.Threads != 1 || c.Threads != 2 {
-		t.Errorf("threaded runner: model says %d workers before a pass, the pass %d; want 1 and 2", info.Threads, c.Threads)
+		t.Errorf("threaded runner: model says %d threads before a pass, the pass %d; want 1 and 2", info.Threads, c.Threads)
 	}
 }

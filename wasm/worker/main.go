@@ -10,8 +10,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"syscall/js"
@@ -39,10 +37,6 @@ func main() {
 	// kernels otherwise. The engine's answers say which (KernelName).
 	if err := cpukernel.Install(); err != nil {
 		js.Global().Get("console").Call("log", "alexlens engine: using the Go kernels: "+err.Error())
-	}
-	if isHelper() { // one of several workers sharing each pass (threads.go)
-		helperMain()
-		return
 	}
 	self := js.Global()
 	s := session.New(codecs(), nil)
@@ -116,21 +110,15 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 	switch req.Op {
 	case protocol.OpLoad:
 		start := time.Now()
-		jsData, fromCache, err := loadWeights(req.URL, req.SHA256, progress)
+		data, sum, fromCache, err := loadWeights(req.URL, req.SHA256, req.Size, progress)
 		if err != nil {
 			return nil, err
 		}
-		progress(protocol.Progress{Stage: protocol.StageVerify})
-		sum, native := jsutil.SHA256(jsData)
-		data := jsutil.Bytes(jsData)
-		if !native { // no crypto.subtle (an insecure origin): Go's own, slower
-			h := sha256.Sum256(data)
-			sum = hex.EncodeToString(h[:])
-		}
 		progress(protocol.Progress{Stage: protocol.StageDecode})
-		loading.threads, loading.weights, loading.precision = req.Threads, jsData, req.Precision
-		info, err := s.LoadHashedOn(data, sum, req.SHA256, req.Precision, req.Compute, start)
-		loading.weights = js.Undefined()
+		info, err := s.Load(data, session.LoadOptions{
+			Hash: sum, Want: req.SHA256, Precision: req.Precision, Start: start,
+			Run: session.RunOptions{Compute: req.Compute, Threads: req.Threads},
+		})
 		if err != nil {
 			if fromCache {
 				forget(req.URL, req.SHA256) // a bad cached copy is dropped so a reload refetches
@@ -138,7 +126,7 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 			return nil, err
 		}
 		if !fromCache {
-			remember(req.URL, req.SHA256, jsData)
+			remember(req.URL, req.SHA256, data)
 		}
 		info.FromCache = fromCache
 		return &protocol.Response{Model: info, Kernels: s.Kernels()}, nil

@@ -2,57 +2,99 @@
 
 package main
 
+// Threads. Go's wasm has no threads of its own, so extra threads are kernel workers: on a
+// cross-origin isolated page the engine runs on a shared memory (worker.js loads the build
+// rewritten by wasm/sharedmem) and kernel workers take parts of every convolution, linear
+// layer and pooling on that memory (wasm/cpukernel's pool): one Go worker, one copy of the
+// weights, no exchange of activations. Elsewhere one engine worker runs every pass.
+
 import (
 	"fmt"
 	"syscall/js"
 
+	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/wasm/cpukernel"
 	"github.com/alexlens/alexlens/wasm/session"
-	"github.com/alexlens/alexlens/wasm/split"
 )
 
-// On a cross-origin isolated page the engine runs on a shared memory (worker.js loads the
-// build rewritten by wasm/sharedmem) and ?threads=N becomes kernel workers that take parts
-// of every convolution, linear layer and pooling on that memory (wasm/cpukernel's pool):
-// one Go worker, one copy of the weights, no exchange of activations. Elsewhere threads
-// are the engine workers of threads.go.
+// newRunner is the session's runner factory, the one place where a load request becomes
+// the way its passes run: WebGPU when asked for and available (falling back to the CPU by
+// itself), else the CPU, on as many kernel threads as asked for or as suit the visitor's
+// cores where the page allows them.
+func newRunner(m *engine.Model, run session.RunOptions, cpu engine.Backend) session.Runner {
+	r := newGPURunner(m, run.Compute, cpu)
+	if compute, _ := r.Compute(); compute != "cpu" {
+		return r
+	}
+	return withThreads(r, run.Threads)
+}
 
-// poolRunner is the CPU runner with the kernel pool running; Close stops the pool.
-type poolRunner struct{ session.Runner }
+// cores is navigator.hardwareConcurrency (1 when the browser does not say).
+func cores() int {
+	n := js.Global().Get("navigator").Get("hardwareConcurrency")
+	if n.Type() != js.TypeNumber {
+		return 1
+	}
+	return n.Int()
+}
 
-func (p poolRunner) Threads() int { return cpukernel.Threads() }
+// defaultThreads is the kernel threads a page gets when it does not ask: one per core, at
+// most four (past that the rounds' coordination eats the gain on these layer sizes).
+func defaultThreads(cores int) int { return max(1, min(cores, 4)) }
 
-func (p poolRunner) KernelWorkers() bool { return true }
+// threadedRunner is the CPU runner with the kernel pool running (pooled), or with a note
+// on why it runs on one thread although more were asked for; Close stops the pool.
+type threadedRunner struct {
+	session.Runner
+	pooled bool
+	note   string
+}
 
-func (p poolRunner) Close() {
-	if err := cpukernel.SetThreads(1); err != nil {
-		js.Global().Get("console").Call("warn", "alexlens: "+err.Error())
+// Threads is the pool's size now: a pool that gave up on a stuck worker runs on one.
+func (p threadedRunner) Threads() int {
+	if p.pooled {
+		return cpukernel.Threads()
+	}
+	return 1
+}
+
+func (p threadedRunner) ThreadsNote() string { return p.note }
+
+func (p threadedRunner) Close() {
+	if p.pooled {
+		if err := cpukernel.SetThreads(1); err != nil {
+			js.Global().Get("console").Call("warn", "alexlens: "+err.Error())
+		}
 	}
 	p.Runner.Close()
 }
 
-// poolThreads is the number of kernel threads: the request's, or as many as the
-// visitor has cores (up to split.DefaultParts' bound), for every network: with nothing to
-// exchange, small layers gain too.
-func poolThreads(asked int) int {
-	if asked > 0 {
-		return asked
+// withThreads starts the kernel pool for r when more than one thread is wanted (asked, or
+// 0 for the default) and the page allows it.
+func withThreads(r session.Runner, asked int) session.Runner {
+	n := asked
+	if n == 0 {
+		n = defaultThreads(cores())
 	}
-	return split.DefaultParts(cores())
-}
-
-// newPoolRunner starts the kernel pool for r, or returns nil when it cannot run (an
-// unshared memory, no kernels) or is not wanted (one thread).
-func newPoolRunner(r session.Runner, asked int) session.Runner {
-	n := poolThreads(asked)
-	if n <= 1 {
+	one := func(why string) session.Runner {
 		cpukernel.SetThreads(1)
-		return nil
+		if asked <= 1 {
+			why = "" // nobody asked for more: nothing to explain
+		}
+		return threadedRunner{Runner: r, note: why}
+	}
+	switch {
+	case n <= 1:
+		return one("")
+	case engine.KernelName() != cpukernel.Name:
+		return one(fmt.Sprintf("%d threads need the generated SIMD module, which this browser cannot run: one thread runs the passes", n))
+	case !cpukernel.Shared():
+		return one(fmt.Sprintf("%d threads need a cross-origin isolated page (SharedArrayBuffer): one thread runs the passes", n))
 	}
 	if err := cpukernel.SetThreads(n); err != nil {
 		js.Global().Get("console").Call("info", "alexlens: no kernel workers: "+err.Error())
-		return nil
+		return one(fmt.Sprintf("no kernel workers (%v): one thread runs the passes", err))
 	}
 	js.Global().Get("console").Call("info", fmt.Sprintf("alexlens: kernels on %d threads over shared memory", cpukernel.Threads()))
-	return poolRunner{r}
+	return threadedRunner{Runner: r, pooled: true}
 }

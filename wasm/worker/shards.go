@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/url"
 	"path"
 	"syscall/js"
@@ -13,36 +14,42 @@ import (
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
-// download fetches a weights file: whole, or, where a static export (alexlens site) cut it
-// into shards under the hosts' file size limit, piece by piece from the shard list in the
-// folder's manifest.json. The assembled file is checked against its sha256 by the
-// session like any other download.
-func download(key, sha string, progress func(protocol.Progress)) (js.Value, error) {
+// download fetches a weights file into Go memory, through sink (the hash) as it arrives:
+// whole, or, where a static export (alexlens site) cut it into shards under the hosts' file
+// size limit, piece by piece from the shard list in the folder's manifest.json. size is
+// the length the manifest gave (0: unknown). The assembled file is checked against its
+// sha256 by the session like any other download.
+func download(key, sha string, size int64, sink io.Writer, progress func(protocol.Progress)) ([]byte, error) {
 	byteProgress := func(done, total int64) {
 		progress(protocol.Progress{Stage: protocol.StageDownload, Done: done, Total: total})
 	}
-	shards, size, base := shardsOf(key, sha)
+	shards, whole, base := shardsOf(key, sha)
 	if shards == nil {
-		return jsutil.FetchJS(key, maxWeightBytes, byteProgress)
+		resp, err := jsutil.Fetch(key)
+		if err != nil {
+			return nil, err
+		}
+		return jsutil.ReadBody(resp, size, maxWeightBytes, sink, byteProgress)
 	}
-	if size > maxWeightBytes {
-		return js.Value{}, fmt.Errorf("%d MB is larger than the %d MB allowed", size>>20, maxWeightBytes>>20)
+	if whole > maxWeightBytes {
+		return nil, fmt.Errorf("%d MB is larger than the %d MB allowed", whole>>20, maxWeightBytes>>20)
 	}
-	out := js.Global().Get("Uint8Array").New(size)
+	out := make([]byte, 0, whole)
 	for i, s := range shards {
 		u, err := base.Parse(s.File)
 		if err != nil {
-			return js.Value{}, err
+			return nil, err
+		}
+		resp, err := jsutil.Fetch(u.String())
+		if err != nil {
+			return nil, fmt.Errorf("shard %d of %d (%s): %v", i+1, len(shards), s.File, err)
 		}
 		done := s.Offset
-		piece, err := jsutil.FetchJS(u.String(), s.Length, func(n, _ int64) { byteProgress(done+n, size) })
+		piece, err := jsutil.ReadBody(resp, s.Length, s.Length, sink, func(n, _ int64) { byteProgress(done+n, whole) })
 		if err != nil {
-			return js.Value{}, fmt.Errorf("shard %d of %d (%s): %v", i+1, len(shards), s.File, err)
+			return nil, fmt.Errorf("shard %d of %d (%s): %v", i+1, len(shards), s.File, err)
 		}
-		if n := int64(piece.Get("byteLength").Int()); n != s.Length {
-			return js.Value{}, fmt.Errorf("shard %d of %d (%s) is %d bytes, the manifest says %d", i+1, len(shards), s.File, n, s.Length)
-		}
-		out.Call("set", piece, s.Offset)
+		out = append(out, piece...) // in order and contiguous (shard.Find checks); piece is dropped
 	}
 	return out, nil
 }

@@ -31,7 +31,7 @@ import (
 
 type result struct {
 	Engine, Net, Version, Kernel, Error string
-	Exchange                            string // how AlexLens's workers exchange layer outputs
+	Exchange                            string // AlexLens's threads: the kernel pool's size
 	Threads                             int
 	Isolated                            bool
 	Times                               []float64
@@ -40,8 +40,6 @@ type result struct {
 	Layers                              map[string][]float64
 	Order                               []string
 	PeakGFLOPS                          float64
-	ExchangeMs                          []float64
-	ExchangeBare                        map[string]float64
 }
 
 type reference map[string]struct {
@@ -119,10 +117,6 @@ func main() {
 					log.Printf("%s %s threads=%s: %s", r.Engine, n, t, firstLine(r.Error))
 				} else {
 					log.Printf("%s %s threads=%s: median %.1f ms", r.Engine, n, t, median(r.Times))
-					if len(r.ExchangeMs) > 0 {
-						log.Printf("  of which exchanges over %s (sending shares, waiting for the other parts): median %.1f ms; a bare exchange: %.3f ms (1 float), %.3f ms (96800 floats)",
-							r.Exchange, median(r.ExchangeMs), r.ExchangeBare["1"], r.ExchangeBare["96800"])
-					}
 				}
 				results = append(results, r)
 			}
@@ -219,7 +213,7 @@ func render(results []result, ref reference, ua string, warmup, runs int, load s
 		if len(cols) == 0 {
 			continue
 		}
-		w("\n**%s, AlexLens per layer (median ms; with several workers, part 0's view: its share plus waiting for the others')**\n\n| layer |", net)
+		w("\n**%s, AlexLens per layer (median ms)**\n\n| layer |", net)
 		for _, r := range cols {
 			w(" %s %dT |", r.Engine, r.Threads)
 		}
@@ -236,12 +230,6 @@ func render(results []result, ref reference, ua string, warmup, runs int, load s
 			w(" %.1f |", median(r.Times))
 		}
 		w("\n")
-		for _, r := range cols {
-			if len(r.ExchangeMs) > 0 {
-				w("\n%s at %d workers, exchanging over %s: exchanges take %.1f ms of a pass (median; sending shares and waiting for the other parts); one bare exchange costs %.3f ms with a 1-float share and %.3f ms with a 96800-float share (AlexNet conv1's half).\n",
-					r.Engine, r.Threads, r.Exchange, median(r.ExchangeMs), r.ExchangeBare["1"], r.ExchangeBare["96800"])
-			}
-		}
 	}
 	return b.String()
 }

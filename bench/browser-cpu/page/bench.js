@@ -39,21 +39,17 @@
     return idx.slice(0, 5);
   }
   const engines = {
-    // AlexLens runs in Web Workers (alexlens-worker.js), each a Go wasm instance.
-    // At several threads "alexlens" and "alexlens-int8" are one Go worker whose kernels are
-    // split across kernel workers on its shared memory (wasm/cpukernel's pool; needs the
-    // isolated page); "alexlens-split" is several Go workers splitting every layer by output
-    // channels (wasm/split), exchanging the shares through a SharedArrayBuffer ("alexlens-ports":
-    // over MessageChannels); the engines without "pool" below run that way too.
-    alexlens: function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", "pool"); },
-    "alexlens-split": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32"); },
-    "alexlens-ports": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", "ports"); },
-    "alexlens-int8": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "int8", "pool"); },
+    // AlexLens runs in a Web Worker (alexlens-worker.js), one Go wasm instance. At several
+    // threads "alexlens" and "alexlens-int8" split their kernels across kernel workers on the
+    // Go worker's shared memory (wasm/cpukernel's pool; needs the isolated page).
+    alexlens: function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32"); },
+    "alexlens-int8": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "int8"); },
     // "alexlens-gokernel" is the same build with the Go archsimd micro-kernel instead of the
-    // generated wasm module (wasm/cpukernel), for comparison.
-    "alexlens-gokernel": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", undefined, "go"); },
+    // generated wasm module (wasm/cpukernel), for comparison; one thread only (threads are
+    // the module's kernel workers).
+    "alexlens-gokernel": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", "go"); },
     // "alexlens-portable": the Go 1.26 build on its Go kernels alone (no SIMD, no module).
-    "alexlens-portable": function () { return runAlexLens("alexlens-portable.wasm", "wasm_exec-portable.js", "f32", undefined, "go"); },
+    "alexlens-portable": function () { return runAlexLens("alexlens-portable.wasm", "wasm_exec-portable.js", "f32", "go"); },
     ort: runORT,
     tfjs: runTFJS,
   };
@@ -83,73 +79,31 @@
     };
   }
 
-  // AlexLens at N threads is N workers, each one Go wasm instance holding 1/N of the
-  // weights, exchanging layer outputs (wasm/split) through one SharedArrayBuffer when the
-  // page is cross-origin isolated (and exchange is not "ports"), else over a full mesh of
-  // MessageChannels.
-  async function runAlexLens(wasm, execJS, precision, exchange, kernel) {
-    const pool = exchange === "pool" && cfg.threads > 1;
-    const n = pool ? 1 : cfg.threads;
+  // AlexLens at N threads is one Go worker on a shared memory and N-1 kernel workers.
+  async function runAlexLens(wasm, execJS, precision, kernel) {
+    const pool = cfg.threads > 1;
+    if (pool && kernel === "go") throw new Error("one thread only: extra threads are the generated module's kernel workers");
     if (pool) wasm = wasm.replace(".wasm", "-shared.wasm");
-    const workers = [];
-    for (let i = 0; i < n; i++) workers.push(startWorker(wasm, execJS, kernel));
-    const hellos = await Promise.all(workers.map(function (w) { return w.ready; }));
+    const worker = startWorker(wasm, execJS, kernel);
+    const hello = await worker.ready;
     let exchangeKind = "";
     if (pool) {
-      const t = await workers[0].call({ op: "threads", n: cfg.threads });
+      const t = await worker.call({ op: "threads", n: cfg.threads });
       exchangeKind = "kernel pool of " + t.threads + " threads";
     }
-    if (n > 1) {
-      let shared = null;
-      if (exchange !== "ports" && self.crossOriginIsolated && typeof SharedArrayBuffer === "function") {
-        const size = await workers[0].call({ op: "sharedBytes", net: cfg.net, parts: n });
-        shared = new SharedArrayBuffer(size.bytes);
-      }
-      const ports = workers.map(function () { return new Array(n).fill(null); });
-      for (let i = 0; i < n; i++) {
-        for (let j = i + 1; j < n; j++) {
-          const ch = new MessageChannel();
-          ports[i][j] = ch.port1;
-          ports[j][i] = ch.port2;
-        }
-      }
-      const peers = await Promise.all(workers.map(function (w, i) {
-        const mine = ports[i].filter(function (p) { return p !== null; });
-        return w.call({ op: "peers", part: i, parts: n, ports: ports[i], shared: shared }, mine);
-      }));
-      exchangeKind = peers[0].exchange;
-    }
     const weights = await fetchBuf("/data/" + cfg.net + ".pth");
-    await Promise.all(workers.map(function (w) {
-      return w.call({ op: "load", name: cfg.net, weights: weights.slice(0), precision: precision });
-    }));
+    await worker.call({ op: "load", name: cfg.net, weights: weights, precision: precision });
     const input = new Float32Array(await fetchBuf("/data/input.bin"));
-    await Promise.all(workers.map(function (w) { return w.call({ op: "input", input: input }); }));
-    const peak = await workers[0].call({ op: "peak" });
-    const info = { kernel: hellos[0].kernel, peakGFLOPS: peak.gflops, workers: n, exchange: exchangeKind, layers: {}, order: null, exchangeMs: [] };
-    if (n > 1) {
-      // The bare cost of an exchange: a tiny share (latency) and conv1's share (AlexNet's largest).
-      info.exchangeBare = {};
-      for (const size of [1, 96800]) {
-        const rs = await Promise.all(workers.map(function (w) { return w.call({ op: "exchange", n: 200, size: size }); }));
-        info.exchangeBare[size] = rs[0].ms;
-      }
-    }
-    // Every part runs the pass in lockstep (each layer waits for all shares); part 0's
-    // logits and layer times are kept.
-    async function once() {
-      const rs = await Promise.all(workers.map(function (w) {
-        return w.call({ op: "run", warmup: 0, runs: 1 });
-      }));
-      return rs[0];
-    }
+    await worker.call({ op: "input", input: input });
+    const peak = await worker.call({ op: "peak" });
+    const info = { kernel: hello.kernel, peakGFLOPS: peak.gflops, exchange: exchangeKind, layers: {}, order: null };
+    function once() { return worker.call({ op: "run", warmup: 0, runs: 1 }); }
     return {
       info: info,
       once: async function () {
         const r = await once();
         info.order = r.order;
         for (const name in r.layers) (info.layers[name] = info.layers[name] || []).push(r.layers[name][0]);
-        if (r.exchangeMs && r.exchangeMs.length) info.exchangeMs.push(r.exchangeMs[0]);
         return r.logits;
       },
       warm: async function () { await once(); },

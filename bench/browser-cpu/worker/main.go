@@ -3,17 +3,10 @@
 // Command worker is AlexLens's engine as the browser CPU benchmark runs it: one Go wasm
 // instance in a Web Worker (page/alexlens-worker.js starts it). It answers three messages:
 //
-//	{op: "sharedBytes", net, parts} -> {bytes}: the size of the SharedArrayBuffer for a
-//	                          shared exchange (wasm/split.SharedExchange) among parts workers
 //	{op: "threads", n} -> {threads}: run the kernels on n threads (wasm/cpukernel's pool;
 //	                          needs the shared-memory build, alexlens-shared.wasm)
-//	{op: "peers", part, parts, ports: [MessagePort...], shared?: SharedArrayBuffer} -> {exchange}:
-//	                          this worker is part `part` of a pass split over `parts` workers
-//	                          (wasm/split); with shared the parts exchange through that
-//	                          buffer, else over the ports (ports[p] leads to part p)
 //	{op: "load", name, weights: ArrayBuffer, precision: "f32"|"int8"} -> {kernel}
 //	{op: "run", input: Float32Array, warmup, runs} -> {times, layers, top5, logits}
-//	{op: "exchange", n, size} -> {ms}: one all-gather of size floats per share, averaged over n
 //	{op: "peak"} -> {gflops}: the micro-kernel alone on an L1-resident panel
 //
 // Weights are the same .pth state_dicts the peers' ONNX and tfjs files were exported from.
@@ -27,16 +20,12 @@ import (
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/wasm/cpukernel"
 	"github.com/alexlens/alexlens/wasm/jsutil"
-	"github.com/alexlens/alexlens/wasm/split"
 	"github.com/alexlens/alexlens/weights"
 )
 
 // state is what the worker holds between messages.
 type state struct {
 	model *engine.Model
-	part  int
-	parts int
-	x     split.Exchanger
 	input *engine.Tensor // set once by "input", so that passes time the network only
 }
 
@@ -52,7 +41,7 @@ func main() {
 		return nil
 	}))
 	js.Global().Call("postMessage", map[string]any{"ready": true, "kernel": engine.KernelName()})
-	st := &state{parts: 1}
+	st := &state{}
 	// Requests are handled in this goroutine, never inside the JS callback: a forward pass
 	// takes long, and the callback must return for the event loop to run.
 	for data := range reqs {
@@ -71,39 +60,12 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 		}
 	}()
 	switch op := data.Get("op").String(); op {
-	case "sharedBytes":
-		a, err := engine.LookupArch(data.Get("net").String())
-		if err != nil {
-			return nil, err
-		}
-		parts := data.Get("parts").Int()
-		capacity, err := split.ShareCapacity(a, parts)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"bytes": split.SharedBytes(parts, capacity)}, nil
 	case "threads":
 		// One Go worker, its kernels split across kernel workers on its shared memory.
 		if err := cpukernel.SetThreads(data.Get("n").Int()); err != nil {
 			return nil, err
 		}
 		return map[string]any{"threads": cpukernel.Threads()}, nil
-	case "peers":
-		st.part, st.parts = data.Get("part").Int(), data.Get("parts").Int()
-		if sab := data.Get("shared"); sab.Truthy() {
-			x, err := split.NewSharedExchange(st.part, st.parts, sab)
-			if err != nil {
-				return nil, err
-			}
-			st.x = &timedExchange{x: x}
-			return map[string]any{"exchange": "shared memory"}, nil
-		}
-		ports := make([]js.Value, st.parts)
-		for i := range ports {
-			ports[i] = data.Get("ports").Index(i)
-		}
-		st.x = &timedExchange{x: split.NewPortExchange(st.part, ports)}
-		return map[string]any{"exchange": "MessageChannels"}, nil
 	case "load":
 		m, err := weights.LoadBytes(jsutil.Bytes(js.Global().Get("Uint8Array").New(data.Get("weights"))), data.Get("name").String())
 		if err != nil {
@@ -111,11 +73,6 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 		}
 		if p := data.Get("precision").String(); p == string(engine.Int8) {
 			m = m.WithPrecision(engine.Int8)
-		}
-		if st.parts > 1 {
-			if m, err = split.Slice(m, st.part, st.parts); err != nil {
-				return nil, err
-			}
 		}
 		st.model = m
 		return map[string]any{"kernel": engine.KernelName()}, nil
@@ -138,20 +95,11 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 			return nil, fmt.Errorf("no model or no input loaded")
 		}
 		opt := engine.ForwardOptions{Keep: func(string) bool { return false }}
-		var sb *split.Backend
-		if st.parts > 1 {
-			sb = &split.Backend{Inner: engine.FastCPU{Threads: 1}, Part: st.part, Parts: st.parts, X: st.x}
-			opt.Backend = sb
-		}
 		warmup, runs := data.Get("warmup").Int(), data.Get("runs").Int()
-		var times, waits []any
+		var times []any
 		layers := map[string]any{}
 		var res *engine.Result
 		for i := 0; i < warmup+runs; i++ {
-			if sb != nil {
-				sb.Reset()
-				st.x.(*timedExchange).spent = 0
-			}
 			start := time.Now()
 			res, err = m.Forward(x, opt)
 			if err != nil {
@@ -161,9 +109,6 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 				continue
 			}
 			times = append(times, ms(time.Since(start)))
-			if sb != nil {
-				waits = append(waits, ms(st.x.(*timedExchange).spent))
-			}
 			for name, d := range res.LayerTimes {
 				l, _ := layers[name].([]any)
 				layers[name] = append(l, ms(d))
@@ -179,28 +124,7 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 		for i, n := range m.Arch.LayerNames() {
 			order[i] = n
 		}
-		return map[string]any{"times": times, "exchangeMs": waits, "layers": layers, "order": order, "top5": top5, "logits": logits}, nil
-	case "exchange":
-		// n all-gathers of size floats each: the cost of one layer's exchange without the layer.
-		if st.parts < 2 {
-			return nil, fmt.Errorf("exchange needs several parts")
-		}
-		n, size := data.Get("n").Int(), data.Get("size").Int()
-		share := make([]float32, size)
-		// A few untimed exchanges first: the parts get the request at different times, and
-		// the first exchange would count that skew as exchange time.
-		for i := 1; i <= 5; i++ {
-			if _, err := st.x.AllGather(900_000+i, share); err != nil {
-				return nil, err
-			}
-		}
-		start := time.Now()
-		for i := 1; i <= n; i++ {
-			if _, err := st.x.AllGather(1_000_000+i, share); err != nil {
-				return nil, err
-			}
-		}
-		return map[string]any{"ms": ms(time.Since(start)) / float64(n)}, nil
+		return map[string]any{"times": times, "layers": layers, "order": order, "top5": top5, "logits": logits}, nil
 	case "peak":
 		gflops := cpukernel.PeakGFLOPS(300 * time.Millisecond) // the module's tile, when installed
 		if gflops == 0 {
@@ -213,16 +137,3 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// timedExchange adds up the time a pass spends in exchanges: sending its shares and waiting
-// for the other parts'.
-type timedExchange struct {
-	x     split.Exchanger
-	spent time.Duration
-}
-
-func (t *timedExchange) AllGather(seq int, mine []float32) ([][]float32, error) {
-	start := time.Now()
-	defer func() { t.spent += time.Since(start) }()
-	return t.x.AllGather(seq, mine)
-}
