@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"sync"
-	"sync/atomic"
 )
 
 // BlockGEMM is a whole-layer GEMM a platform can install in place of the Go micro-kernel
@@ -65,16 +64,15 @@ type BlockGEMM struct {
 	WinogradGEMM func(k int, a []float32, aStride, aPanels int, b []float32, bPanels int, c []float32, ldc int)
 }
 
-var blockGEMM atomic.Pointer[BlockGEMM]
-
-// UseBlockGEMM makes FastCPU's forward convolutions and linear layers run through g; nil
-// returns them to the Go kernels. Backward passes always use the Go kernels.
-func UseBlockGEMM(g *BlockGEMM) error {
+// WithBlock returns f with its forward convolutions, linear layers and 3x3 stride-2 max
+// pooling run through g (nil: the Go kernels again). Backward passes always use the Go
+// kernels. An incomplete g is refused.
+func (f FastCPU) WithBlock(g *BlockGEMM) (FastCPU, error) {
 	if g != nil && (g.MR < 1 || g.MR > maxMR || g.NR < 1 || g.GEMM == nil || g.MatVecF32 == nil || g.MatVecI8 == nil) {
-		return fmt.Errorf("engine: block GEMM %q is incomplete (MR %d, NR %d)", g.Name, g.MR, g.NR)
+		return f, fmt.Errorf("engine: block GEMM %q is incomplete (MR %d, NR %d)", g.Name, g.MR, g.NR)
 	}
-	blockGEMM.Store(g)
-	return nil
+	f.Block = g
+	return f, nil
 }
 
 // blockScratch holds the buffers of block convolutions between calls: B (the whole im2col)

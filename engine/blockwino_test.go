@@ -127,7 +127,6 @@ func TestWinogradBlockConvMatchesGo(t *testing.T) {
 		{conv3(4, 5, 1, 1, true), 1, 2},
 		{ConvSpec{In: 6, Out: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 0, PadL: 2, PadB: 1, PadR: 0, DilH: 1, DilW: 1, Groups: 1}, 8, 11},
 	}
-	defer UseBlockGEMM(nil)
 	for _, tc := range cases {
 		for _, int8W := range []bool{false, true} {
 			x := NewTensor(2, tc.c.In, tc.h, tc.w)
@@ -144,9 +143,6 @@ func TestWinogradBlockConvMatchesGo(t *testing.T) {
 			bias := make([]float32, tc.c.Out)
 			for i := range bias {
 				bias[i] = float32(r.NormFloat64())
-			}
-			if err := UseBlockGEMM(nil); err != nil {
-				t.Fatal(err)
 			}
 			want := FastCPU{}.Conv2D(x, w, bias, tc.c)
 			for _, oneCall := range []bool{false, true} {
@@ -166,10 +162,11 @@ func TestWinogradBlockConvMatchesGo(t *testing.T) {
 				if !winogradApplies(g, tc.c) {
 					t.Fatalf("%+v does not qualify for Winograd", tc.c)
 				}
-				if err := UseBlockGEMM(g); err != nil {
+				be, err := FastCPU{}.WithBlock(g)
+				if err != nil {
 					t.Fatal(err)
 				}
-				got := FastCPU{}.Conv2D(x, w, bias, tc.c)
+				got := be.Conv2D(x, w, bias, tc.c)
 				rel, scaled := convErr(got, want, x, w, tc.c)
 				if rel > 1e-5 || scaled > 1e-5 {
 					t.Errorf("%+v on %dx%d int8=%v one call=%v: rel L2 %.2g, max error / sum|w*x| %.2g (limit 1e-5)", tc.c, tc.h, tc.w, int8W, oneCall, rel, scaled)

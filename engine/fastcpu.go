@@ -20,6 +20,10 @@ type FastCPU struct {
 	// Threads is the number of goroutines an operator splits its work into;
 	// 0 means runtime.GOMAXPROCS(0).
 	Threads int
+	// Block, when set (WithBlock), runs the forward convolutions, linear layers and 3x3
+	// stride-2 max pooling instead of the Go micro-kernel loops: the browser's generated
+	// WebAssembly SIMD module (wasm/cpukernel).
+	Block *BlockGEMM
 }
 
 // DefaultBackend is the backend Forward uses when none is named.
@@ -27,11 +31,15 @@ func DefaultBackend() Backend { return defaultBackend }
 
 var defaultBackend Backend = FastCPU{}
 
-// KernelName names the active GEMM micro-kernel (portable Go, a SIMD variant, or an
-// installed block GEMM), for benchmark reports.
-func KernelName() string {
-	if g := blockGEMM.Load(); g != nil {
-		return g.Name
+// KernelName names the Go GEMM micro-kernel this build runs (portable Go or a SIMD
+// variant), for benchmark reports.
+func KernelName() string { return activeKernel.name }
+
+// KernelName names the kernel f's forward passes run on: its block GEMM, or the Go
+// micro-kernel.
+func (f FastCPU) KernelName() string {
+	if f.Block != nil {
+		return f.Block.Name
 	}
 	return activeKernel.name
 }
@@ -85,7 +93,7 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 		return NewTensor(n, c.Out, max(oh, 0), max(ow, 0))
 	}
 	y := newOutput(n, c.Out, oh, ow)
-	if g := blockGEMM.Load(); g != nil {
+	if g := f.Block; g != nil {
 		conv2DBlock(g, x, w, bias, c, y)
 		return y
 	}
@@ -222,7 +230,7 @@ func (f FastCPU) Linear(x *Tensor, w *Weight, bias []float32, l LinearSpec) *Ten
 	checkLinear(x, w, bias, l)
 	n := x.Shape[0]
 	y := newOutput(n, l.Out)
-	if g := blockGEMM.Load(); g != nil {
+	if g := f.Block; g != nil {
 		linearBlock(g, x, w, bias, l, y)
 		return y
 	}
@@ -261,7 +269,7 @@ func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
 	oh, ow := p.OutSize(h, w)
 	y := newOutput(n, c, oh, ow)
 	planes := n * c
-	if g := blockGEMM.Load(); isMax && g != nil && g.MaxPoolK3S2 != nil && p.KW == 3 && p.StrideW == 2 &&
+	if g := f.Block; isMax && g != nil && g.MaxPoolK3S2 != nil && p.KW == 3 && p.StrideW == 2 &&
 		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0 && oh > 0 && ow > 0 {
 		g.MaxPoolK3S2(y.Data, x.Data, planes, h, w, oh, ow, p.KH, p.StrideH)
 		return y

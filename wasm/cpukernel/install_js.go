@@ -23,13 +23,14 @@ const Name = "wasm-module-simd128-5x8"
 //	self.alexlensGoMemory = result.instance.exports.mem; go.run(result.instance);
 const MemoryGlobal = "alexlensGoMemory"
 
-// Install compiles the kernel module, instantiates it on the Go program's memory and makes
-// it the engine's block GEMM. On error (no memory handed over, a memory that is not this
-// program's, a browser without WebAssembly SIMD) nothing changes and the Go kernels stay.
-func Install() error {
+// Install compiles the kernel module and instantiates it on the Go program's memory; the
+// block GEMM it returns is what engine.FastCPU.WithBlock runs the forward passes through.
+// On error (no memory handed over, a memory that is not this program's, a browser without
+// WebAssembly SIMD) nothing changes and the Go kernels stay.
+func Install() (*engine.BlockGEMM, error) {
 	mem := js.Global().Get(MemoryGlobal)
 	if mem.Type() != js.TypeObject {
-		return fmt.Errorf("cpukernel: the page did not set %s before go.run", MemoryGlobal)
+		return nil, fmt.Errorf("cpukernel: the page did not set %s before go.run", MemoryGlobal)
 	}
 	// The memory must be this program's: a marker written here must read back through it.
 	marker := make([]byte, 32)
@@ -40,7 +41,7 @@ func Install() error {
 		js.CopyBytesToGo(seen, js.Global().Get("Uint8Array").New(buf, addr, len(marker)))
 	}
 	if string(seen) != string(marker) {
-		return errors.New("cpukernel: " + MemoryGlobal + " is not this Go program's memory")
+		return nil, errors.New("cpukernel: " + MemoryGlobal + " is not this Go program's memory")
 	}
 	runtime.KeepAlive(marker)
 
@@ -51,14 +52,14 @@ func Install() error {
 	bytes := js.Global().Get("Uint8Array").New(len(code))
 	js.CopyBytesToJS(bytes, code)
 	if !wa.Call("validate", bytes).Bool() {
-		return errors.New("cpukernel: this browser cannot run WebAssembly SIMD")
+		return nil, errors.New("cpukernel: this browser cannot run WebAssembly SIMD")
 	}
 	var mod, inst js.Value
 	if err := catch(func() {
 		mod = wa.Get("Module").New(bytes)
 		inst = wa.Get("Instance").New(mod, map[string]any{"env": map[string]any{"mem": mem}})
 	}); err != nil {
-		return fmt.Errorf("cpukernel: instantiating the kernels: %w", err)
+		return nil, fmt.Errorf("cpukernel: instantiating the kernels: %w", err)
 	}
 	ex := inst.Get("exports")
 	k := &kernels{
@@ -67,16 +68,27 @@ func Install() error {
 		repeat: ex.Get("gemm_repeat"),
 		module: mod, memory: mem, shared: shared,
 	}
-	if err := engine.UseBlockGEMM(&engine.BlockGEMM{
+	g := &engine.BlockGEMM{
 		Name: Name, MR: MR, NR: NR,
 		GEMM: k.GEMM, PackB: k.PackB, MatVecF32: k.MatVecF32, MatVecI8: k.MatVecI8, MaxPoolK3S2: k.MaxPoolK3S2,
 		WinogradIn: k.WinogradIn, WinogradOut: k.WinogradOut, WinogradGEMM: k.WinogradGEMM,
-	}); err != nil {
-		return err
+	}
+	if _, err := (engine.FastCPU{}).WithBlock(g); err != nil {
+		return nil, err
 	}
 	stopPool()
 	active = k
-	return nil
+	return g, nil
+}
+
+// Backend is the engine's fast CPU backend on the generated kernels when they install, on
+// the Go kernels otherwise (err says why).
+func Backend() (engine.FastCPU, error) {
+	g, err := Install()
+	if err != nil {
+		return engine.FastCPU{}, err
+	}
+	return engine.FastCPU{Block: g}, nil
 }
 
 // PeakGFLOPS measures the installed GEMM on one thread on panels small enough to stay in
@@ -109,11 +121,11 @@ func PeakGFLOPS(d time.Duration) float64 {
 	return best
 }
 
-// Uninstall returns the engine to its Go kernels (benchmarks compare both).
+// Uninstall stops the kernel pool and forgets the module: a block GEMM returned before must
+// no longer be used (tests install it afresh).
 func Uninstall() {
 	stopPool()
 	active = nil
-	engine.UseBlockGEMM(nil)
 }
 
 // The module's functions, in the order kernel workers index them (kernel-worker.js).

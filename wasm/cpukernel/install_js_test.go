@@ -17,18 +17,21 @@ import (
 // (scripts/test-wasm.sh runs them through scripts/wasm-node-exec, which hands the program
 // its memory as the pages do) and compare it with the engine's Go kernels.
 
-func install(t *testing.T) {
+// install returns the fast CPU backend on the installed module.
+func install(t *testing.T) engine.FastCPU {
 	t.Helper()
 	if js.Global().Get(MemoryGlobal).IsUndefined() {
 		t.Skip("the runner did not hand over the Go memory: run with -exec scripts/wasm-node-exec")
 	}
-	if err := Install(); err != nil {
+	be, err := Backend()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := engine.KernelName(); got != Name {
+	if got := be.KernelName(); got != Name {
 		t.Fatalf("KernelName = %q after Install, want %q", got, Name)
 	}
 	t.Cleanup(Uninstall)
+	return be
 }
 
 func randTensor(r *rand.Rand, shape ...int) *engine.Tensor {
@@ -47,16 +50,9 @@ func randWeight(r *rand.Rand, int8W bool, shape ...int) *engine.Weight {
 	return w
 }
 
-// withAndWithout runs f with the module installed and with the Go kernels.
-func withAndWithout(t *testing.T, f func() *engine.Tensor) (module, goKernels *engine.Tensor) {
-	install(t)
-	module = f()
-	Uninstall()
-	goKernels = f()
-	if err := Install(); err != nil {
-		t.Fatal(err)
-	}
-	return module, goKernels
+// withAndWithout runs f on the backend with the module and on the one with the Go kernels.
+func withAndWithout(t *testing.T, f func(be engine.FastCPU) *engine.Tensor) (module, goKernels *engine.Tensor) {
+	return f(install(t)), f(engine.FastCPU{})
 }
 
 func TestInstalledConvEqualsGoKernels(t *testing.T) {
@@ -82,7 +78,7 @@ func TestInstalledConvEqualsGoKernels(t *testing.T) {
 				x := randTensor(r, batch, s.c.In, s.h, s.h)
 				w := randWeight(r, int8W, s.c.Out, s.c.In/s.c.Groups, s.c.KH, s.c.KW)
 				bias := randTensor(r, s.c.Out).Data
-				got, want := withAndWithout(t, func() *engine.Tensor { return engine.FastCPU{}.Conv2D(x, w, bias, s.c) })
+				got, want := withAndWithout(t, func(be engine.FastCPU) *engine.Tensor { return be.Conv2D(x, w, bias, s.c) })
 				for i := range want.Data {
 					if math.Float32bits(got.Data[i]) != math.Float32bits(want.Data[i]) {
 						t.Fatalf("%s int8=%v batch %d: output %d = %v with the module, %v with the Go kernel %q (want bit-exact)",
@@ -122,7 +118,7 @@ func TestInstalledWinogradConvMatchesGoKernels(t *testing.T) {
 				x := randTensor(r, batch, s.c.In, s.h, s.w)
 				w := randWeight(r, int8W, s.c.Out, s.c.In/s.c.Groups, 3, 3)
 				bias := randTensor(r, s.c.Out).Data
-				got, want := withAndWithout(t, func() *engine.Tensor { return engine.FastCPU{}.Conv2D(x, w, bias, s.c) })
+				got, want := withAndWithout(t, func(be engine.FastCPU) *engine.Tensor { return be.Conv2D(x, w, bias, s.c) })
 				// mag: the convolution of |x| by |w|, each output's sum of |w*x|.
 				ax, aw := randTensor(r, x.Shape...), &engine.Weight{Shape: w.Shape, F32: make([]float32, len(w.F32)+len(w.I8))}
 				for i, v := range x.Data {
@@ -168,7 +164,7 @@ func TestInstalledMaxPoolEqualsGoKernels(t *testing.T) {
 	} {
 		x := randTensor(r, 2, 3, c.h, c.w)
 		x.Data[7], x.Data[40] = float32(math.NaN()), float32(math.Inf(1)) // NaN wins, as in the Go pools
-		got, want := withAndWithout(t, func() *engine.Tensor { return engine.FastCPU{}.MaxPool2D(x, c.p) })
+		got, want := withAndWithout(t, func(be engine.FastCPU) *engine.Tensor { return be.MaxPool2D(x, c.p) })
 		for i := range want.Data {
 			g, w := got.Data[i], want.Data[i]
 			if math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) { // NaN payloads may differ
@@ -185,7 +181,7 @@ func TestInstalledLinearMatchesGoKernels(t *testing.T) {
 			x := randTensor(r, 2, l.In)
 			w := randWeight(r, int8W, l.Out, l.In)
 			bias := randTensor(r, l.Out).Data
-			got, want := withAndWithout(t, func() *engine.Tensor { return engine.FastCPU{}.Linear(x, w, bias, l) })
+			got, want := withAndWithout(t, func(be engine.FastCPU) *engine.Tensor { return be.Linear(x, w, bias, l) })
 			for i := range want.Data {
 				tol := 1e-5 * math.Sqrt(float64(l.In)) * 4
 				if d := math.Abs(float64(got.Data[i] - want.Data[i])); d > tol*max(1, math.Abs(float64(want.Data[i]))) {
@@ -205,8 +201,8 @@ func TestInstalledNetworksMatchGoKernels(t *testing.T) {
 		for _, p := range []engine.Precision{engine.F32, engine.Int8} {
 			m := weights.Fixture(arch, 7).WithPrecision(p)
 			x := randTensor(rand.New(rand.NewPCG(9, 9)), 1, 3, arch.InputSize, arch.InputSize)
-			got, want := withAndWithout(t, func() *engine.Tensor {
-				res, err := m.Forward(x, engine.ForwardOptions{})
+			got, want := withAndWithout(t, func(be engine.FastCPU) *engine.Tensor {
+				res, err := m.Forward(x, engine.ForwardOptions{Backend: be})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -233,14 +229,14 @@ func TestInstallRefusesAForeignMemory(t *testing.T) {
 	}
 	defer js.Global().Set(MemoryGlobal, own)
 	js.Global().Set(MemoryGlobal, js.Global().Get("WebAssembly").Get("Memory").New(map[string]any{"initial": 1}))
-	if err := Install(); err == nil {
+	if _, err := Install(); err == nil {
 		Uninstall()
 		t.Fatal("Install accepted a memory that is not the program's")
-	} else if engine.KernelName() == Name {
+	} else if Installed() {
 		t.Fatalf("Install failed (%v) but left the module installed", err)
 	}
 	js.Global().Delete(MemoryGlobal)
-	if err := Install(); err == nil {
+	if _, err := Install(); err == nil {
 		Uninstall()
 		t.Fatal("Install succeeded with no memory handed over")
 	}
@@ -259,17 +255,19 @@ func BenchmarkForward(b *testing.B) {
 		x := randTensor(rand.New(rand.NewPCG(9, 9)), 1, 3, arch.InputSize, arch.InputSize)
 		for _, kernel := range []string{"module", "go"} {
 			b.Run(name+"/"+kernel, func(b *testing.B) {
+				be := engine.FastCPU{}
 				if kernel == "module" {
 					if js.Global().Get(MemoryGlobal).IsUndefined() {
 						b.Skip("no memory handed over: run with -exec scripts/wasm-node-exec")
 					}
-					if err := Install(); err != nil {
+					var err error
+					if be, err = Backend(); err != nil {
 						b.Fatal(err)
 					}
 					defer Uninstall()
 				}
 				for b.Loop() {
-					if _, err := m.Forward(x, engine.ForwardOptions{Keep: func(string) bool { return false }}); err != nil {
+					if _, err := m.Forward(x, engine.ForwardOptions{Backend: be, Keep: func(string) bool { return false }}); err != nil {
 						b.Fatal(err)
 					}
 				}

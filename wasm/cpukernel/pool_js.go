@@ -81,6 +81,9 @@ func SetThreads(n int) error {
 // can start kernel workers.
 func Shared() bool { return active != nil && active.shared }
 
+// Installed reports whether the generated kernels run (Install succeeded).
+func Installed() bool { return active != nil }
+
 // Threads is the number of threads the kernels run on.
 func Threads() int {
 	if active == nil || active.pool == nil {

@@ -246,4 +246,3 @@ func FetchJS(url string, limit int64, progress func(done, total int64)) (js.Valu
 	}
 	return whole, nil
 }
-

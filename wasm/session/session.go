@@ -175,10 +175,19 @@ func (s *Session) Load(data []byte, opt LoadOptions) (*protocol.ModelInfo, error
 	if t, ok := s.runner.(Threaded); ok {
 		info.ThreadsNote = t.ThreadsNote()
 	}
-	info.Kernel = engine.KernelName()
+	info.Kernel = kernelName(s.backend)
 	info.LoadMs = ms(time.Since(start))
 	s.model, s.info = m, info
 	return info, nil
+}
+
+// kernelName names the kernel a CPU backend runs on (FastCPU's block GEMM or Go tile), or
+// the backend itself.
+func kernelName(be engine.Backend) string {
+	if k, ok := be.(interface{ KernelName() string }); ok {
+		return k.KernelName()
+	}
+	return be.Name()
 }
 
 // Model describes the loaded model, or nil.

@@ -35,11 +35,12 @@ type job struct {
 func main() {
 	// The generated wasm SIMD kernels (wasm/cpukernel) when the browser runs them; the Go
 	// kernels otherwise. The engine's answers say which (KernelName).
-	if err := cpukernel.Install(); err != nil {
+	cpu, err := cpukernel.Backend()
+	if err != nil {
 		js.Global().Get("console").Call("log", "alexlens engine: using the Go kernels: "+err.Error())
 	}
 	self := js.Global()
-	s := session.New(codecs(), nil)
+	s := session.New(codecs(), cpu)
 	s.SetRunners(newRunner)
 	jobs := make(chan job, 16)
 	onMessage := js.FuncOf(func(_ js.Value, args []js.Value) any {

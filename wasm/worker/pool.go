@@ -86,7 +86,7 @@ func withThreads(r session.Runner, asked int) session.Runner {
 	switch {
 	case n <= 1:
 		return one("")
-	case engine.KernelName() != cpukernel.Name:
+	case !cpukernel.Installed():
 		return one(fmt.Sprintf("%d threads need the generated SIMD module, which this browser cannot run: one thread runs the passes", n))
 	case !cpukernel.Shared():
 		return one(fmt.Sprintf("%d threads need a cross-origin isolated page (SharedArrayBuffer): one thread runs the passes", n))

@@ -25,6 +25,7 @@ import (
 
 // state is what the worker holds between messages.
 type state struct {
+	cpu   engine.FastCPU // on the generated kernels when they installed
 	model *engine.Model
 	input *engine.Tensor // set once by "input", so that passes time the network only
 }
@@ -32,7 +33,8 @@ type state struct {
 func main() {
 	// The generated wasm kernels, unless the page kept them out (?kernel=go) or the browser
 	// cannot run them; the reply's kernel name says which ran.
-	if err := cpukernel.Install(); err != nil {
+	cpu, err := cpukernel.Backend()
+	if err != nil {
 		js.Global().Get("console").Call("log", "alexlens: Go kernels: "+err.Error())
 	}
 	reqs := make(chan js.Value, 4)
@@ -40,8 +42,8 @@ func main() {
 		reqs <- args[0].Get("data")
 		return nil
 	}))
-	js.Global().Call("postMessage", map[string]any{"ready": true, "kernel": engine.KernelName()})
-	st := &state{}
+	js.Global().Call("postMessage", map[string]any{"ready": true, "kernel": cpu.KernelName()})
+	st := &state{cpu: cpu}
 	// Requests are handled in this goroutine, never inside the JS callback: a forward pass
 	// takes long, and the callback must return for the event loop to run.
 	for data := range reqs {
@@ -75,7 +77,7 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 			m = m.WithPrecision(engine.Int8)
 		}
 		st.model = m
-		return map[string]any{"kernel": engine.KernelName()}, nil
+		return map[string]any{"kernel": st.cpu.KernelName()}, nil
 	case "input":
 		m := st.model
 		if m == nil {
@@ -94,7 +96,7 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 		if m == nil || x == nil {
 			return nil, fmt.Errorf("no model or no input loaded")
 		}
-		opt := engine.ForwardOptions{Keep: func(string) bool { return false }}
+		opt := engine.ForwardOptions{Backend: st.cpu, Keep: func(string) bool { return false }}
 		warmup, runs := data.Get("warmup").Int(), data.Get("runs").Int()
 		var times []any
 		layers := map[string]any{}
@@ -130,7 +132,7 @@ func handle(st *state, data js.Value) (reply map[string]any, err error) {
 		if gflops == 0 {
 			gflops = engine.KernelPeakGFLOPS(300 * time.Millisecond)
 		}
-		return map[string]any{"gflops": gflops, "kernel": engine.KernelName()}, nil
+		return map[string]any{"gflops": gflops, "kernel": st.cpu.KernelName()}, nil
 	default:
 		return nil, fmt.Errorf("unknown op %q", op)
 	}

@@ -27,8 +27,8 @@ func main() {
 	js.Global().Call("postMessage", res)
 }
 
-func logits(m *engine.Model, x *engine.Tensor) ([]any, error) {
-	r, err := m.Forward(x, engine.ForwardOptions{Keep: func(string) bool { return false }})
+func logits(be engine.Backend, m *engine.Model, x *engine.Tensor) ([]any, error) {
+	r, err := m.Forward(x, engine.ForwardOptions{Backend: be, Keep: func(string) bool { return false }})
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,8 @@ func logits(m *engine.Model, x *engine.Tensor) ([]any, error) {
 }
 
 func run() (map[string]any, error) {
-	if err := cpukernel.Install(); err != nil {
+	be, err := cpukernel.Backend()
+	if err != nil {
 		return nil, err
 	}
 	if !cpukernel.Shared() {
@@ -65,7 +66,7 @@ func run() (map[string]any, error) {
 				if err := cpukernel.SetThreads(threads); err != nil {
 					return nil, err
 				}
-				l, err := logits(m, x)
+				l, err := logits(be, m, x)
 				if err != nil {
 					return nil, err
 				}
@@ -87,7 +88,7 @@ func run() (map[string]any, error) {
 	js.Global().Get("Atomics").Call("notify", pool.Get("ctl"), 0)
 	time.Sleep(50 * time.Millisecond)
 	start := time.Now()
-	l, err := logits(last, lastX)
+	l, err := logits(be, last, lastX)
 	if err != nil {
 		return nil, err
 	}
