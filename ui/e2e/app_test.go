@@ -531,3 +531,102 @@ func TestLowMemoryDevice(t *testing.T) {
 		t.Errorf("precision=f32 on a 2 GB device loaded %q", got)
 	}
 }
+
+// TestWeightsCachedInParts: a file larger than one cache part (AlexNet int8, 61 MB) is
+// stored in Cache Storage as several entries, loaded from them on the next visit without a
+// download, and when one part has gone bad (or an entry holding the whole file is left
+// from an earlier release) the file is downloaded again and only its parts remain.
+func TestWeightsCachedInParts(t *testing.T) {
+	ctx := browser(t, false)
+	dir := t.TempDir()
+	p, err := weights.WriteModel(dir, weights.Fixture(engine.AlexNet, 1).WithPrecision(engine.Int8), weights.FixtureSource(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := weights.WriteManifest(dir); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Base(p)
+	var log requestLog
+	url := serveWeights(t, dir, &log)
+	const query = "?arch=alexnet&precision=int8&backend=cpu"
+	type entry struct{ Path, Part string }
+	entries := func(tab context.Context) []entry {
+		es, err := chromedp.Run(tab, chromedp.Evaluate[[]entry](`caches.open('alexlens-weights-v1').then(c => c.keys()).then(ks => ks.map(r => {
+			const u = new URL(r.url); return {Path: u.pathname, Part: u.searchParams.get('part') ?? 'whole'};
+		}).sort((a, b) => a.Part.localeCompare(b.Part, 'en', {numeric: true})))`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return es
+	}
+	wantParts := func(tab context.Context) {
+		t.Helper()
+		es := entries(tab)
+		if len(es) != 4 {
+			t.Fatalf("the cache holds %v, want the 61 MB file in 4 parts", es)
+		}
+		for i, e := range es {
+			if e.Path != "/weights/"+file || e.Part != fmt.Sprint(i) {
+				t.Fatalf("the cache holds %v, want parts 0..3 of /weights/%s", es, file)
+			}
+		}
+	}
+	source := func(tab context.Context) string {
+		s, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector('footer')?.textContent ?? ''`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	tab := chromium.NewTab(t, ctx)
+	openAt(t, tab, url, query)
+	wantParts(tab)
+	if n := log.count(file); n != 1 {
+		t.Fatalf("first visit: %d downloads, want 1", n)
+	}
+
+	tab2 := chromium.NewTab(t, ctx)
+	openAt(t, tab2, url, query)
+	if n := log.count(file); n != 1 {
+		t.Errorf("second visit: %d downloads in all, want the first only", n)
+	}
+	if s := source(tab2); !strings.Contains(s, "from the browser cache") {
+		t.Errorf("second visit: the page does not say the weights came from the cache: %q", s)
+	}
+
+	// Part 2 replaced by other bytes of the same length, and a whole-file entry as an
+	// earlier release stored it.
+	if _, err := chromedp.Run(tab2, chromedp.Evaluate[bool](`(async () => {
+		const c = await caches.open('alexlens-weights-v1');
+		const key = (await c.keys()).map(r => r.url).find(u => new URL(u).searchParams.get('part') === '2');
+		const old = await c.match(key);
+		const body = new Uint8Array(await old.arrayBuffer()).fill(7);
+		await c.put(key, new Response(body, {headers: old.headers}));
+		const whole = new URL(key); whole.searchParams.delete('part');
+		await c.put(whole.href, new Response(new Uint8Array(16)));
+		return true;
+	})()`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	tab3 := chromium.NewTab(t, ctx)
+	openAt(t, tab3, url, query)
+	// Fetched again (from the browser's HTTP cache here: the content-hashed name may be
+	// kept for good), and stored anew.
+	if s := source(tab3); !strings.Contains(s, "downloaded") {
+		t.Errorf("after a part went bad the page does not say it downloaded the weights: %q", s)
+	}
+	wantParts(tab3)
+	bad, err := chromedp.Run(tab3, chromedp.Evaluate[bool](`(async () => {
+		const c = await caches.open('alexlens-weights-v1');
+		const key = (await c.keys()).map(r => r.url).find(u => new URL(u).searchParams.get('part') === '2');
+		return new Uint8Array(await (await c.match(key)).arrayBuffer()).every(b => b === 7);
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad {
+		t.Error("the bad part is still in the cache")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -47,4 +48,35 @@ func Family(key string) string {
 	ext := path.Ext(file)
 	stem := hashPart.ReplaceAllString(strings.TrimSuffix(file, ext), "")
 	return u.Scheme + "://" + u.Host + dir + stem + ext
+}
+
+// partParam is the query parameter that numbers the entries a file is stored in.
+const partParam = "part"
+
+// Part is the key of entry i of a file stored in several entries (key from Key).
+func Part(key string, i int) string {
+	u, err := url.Parse(key)
+	if err != nil {
+		return key
+	}
+	q := u.Query()
+	q.Set(partParam, strconv.Itoa(i))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Whole is the key of the file that a part's key belongs to, and ok false when key names
+// no part (an entry holding a whole file, as earlier versions stored them).
+func Whole(key string) (whole string, ok bool) {
+	u, err := url.Parse(key)
+	if err != nil {
+		return key, false
+	}
+	q := u.Query()
+	if !q.Has(partParam) {
+		return key, false
+	}
+	q.Del(partParam)
+	u.RawQuery = q.Encode()
+	return u.String(), true
 }

@@ -45,3 +45,29 @@ func FuzzFamily(f *testing.F) {
 		}
 	})
 }
+
+func TestParts(t *testing.T) {
+	key, err := Key("http://127.0.0.1:8080/", "weights/alexnet-f32-795ceb4fcd91.alxw", "abcd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0, p12 := Part(key, 0), Part(key, 12)
+	if p0 == key || p0 == p12 || !strings.Contains(p12, "part=12") {
+		t.Fatalf("part keys %q, %q of %q", p0, p12, key)
+	}
+	for _, p := range []string{p0, p12} {
+		if w, ok := Whole(p); !ok || w != key {
+			t.Errorf("Whole(%q) = %q, %v; want %q, true", p, w, ok, key)
+		}
+		if Family(p) != Family(key) {
+			t.Errorf("a part's family %q differs from its file's %q", Family(p), Family(key))
+		}
+	}
+	if w, ok := Whole(key); ok || w != key {
+		t.Errorf("Whole of a whole file's key = %q, %v; want itself and false", w, ok)
+	}
+	other, _ := Key("http://127.0.0.1:8080/", "weights/alexnet-f32-00aa11bb22cc.alxw", "ef01")
+	if w, _ := Whole(Part(other, 0)); w == key {
+		t.Errorf("another version's part belongs to %q", key)
+	}
+}

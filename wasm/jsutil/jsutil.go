@@ -85,7 +85,7 @@ func FetchBytes(url string, limit int64, progress func(done, total int64)) ([]by
 	if err != nil {
 		return nil, err
 	}
-	return ReadBody(resp, 0, limit, nil, progress)
+	return ReadBody(resp, nil, 0, limit, nil, progress)
 }
 
 // Fetch GETs url with the browser's fetch and returns the Response when its status is OK.
@@ -101,14 +101,15 @@ func Fetch(url string) (js.Value, error) {
 }
 
 // ReadBody reads a fetch Response's body (a download, or a Cache Storage entry) into Go
-// memory as a stream: each chunk is copied into the result, written to sink (a hash; nil:
-// none) and dropped, so that the bytes are never held twice, in JS and in Go. progress
-// follows the bytes read (total is 0 when nothing says how many will come).
+// memory as a stream, appending it to dst: each chunk is copied in, written to sink (a
+// hash; nil: none) and dropped, so that the bytes are never held twice, in JS and in Go.
+// progress follows this body's bytes (total is 0 when nothing says how many will come).
 //
-// size is the length the caller expects (0: unknown; the Content-Length then sizes the
-// buffer when the body is not encoded). A body longer than size or limit is refused while
-// it is read, and one that ends short of size is an error naming how far it got.
-func ReadBody(resp js.Value, size, limit int64, sink io.Writer, progress func(done, total int64)) ([]byte, error) {
+// size is the body's length as the caller knows it (0: unknown; the Content-Length then
+// sizes the buffer when the body is not encoded). A body longer than size or limit is
+// refused while it is read, and one that ends short of size is an error naming how far it
+// got.
+func ReadBody(resp js.Value, dst []byte, size, limit int64, sink io.Writer, progress func(done, total int64)) ([]byte, error) {
 	if size > limit {
 		return nil, fmt.Errorf("%d MB is larger than the %d MB allowed", size>>20, limit>>20)
 	}
@@ -126,53 +127,57 @@ func ReadBody(resp js.Value, size, limit int64, sink io.Writer, progress func(do
 			}
 		}
 	}
+	start := len(dst)
+	if free := int64(cap(dst) - len(dst)); free < total {
+		dst = append(make([]byte, 0, int64(len(dst))+total), dst...)
+	}
+	got := func() int64 { return int64(len(dst) - start) }
 	body := resp.Get("body")
 	if body.IsNull() || body.IsUndefined() { // no streams: the whole body at once
 		buf, err := Await(resp.Call("arrayBuffer"))
 		if err != nil {
 			return nil, err
 		}
-		out := Bytes(buf)
-		if int64(len(out)) > limit || (size > 0 && int64(len(out)) != size) {
-			return nil, fmt.Errorf("the body has %d bytes, expected %d (at most %d MB)", len(out), size, limit>>20)
+		b := Bytes(buf)
+		if int64(len(b)) > limit || (size > 0 && int64(len(b)) != size) {
+			return nil, fmt.Errorf("the body has %d bytes, expected %d (at most %d MB)", len(b), size, limit>>20)
 		}
 		if sink != nil {
-			sink.Write(out)
+			sink.Write(b)
 		}
-		return out, nil
+		return append(dst, b...), nil
 	}
 	reader := body.Call("getReader")
-	out := make([]byte, 0, total)
 	for {
 		r, err := Await(reader.Call("read"))
 		if err != nil {
-			return nil, fmt.Errorf("download broke off after %d bytes: %v", len(out), err)
+			return nil, fmt.Errorf("download broke off after %d bytes: %v", got(), err)
 		}
 		if r.Get("done").Bool() {
 			break
 		}
 		chunk := r.Get("value")
 		n := chunk.Get("byteLength").Int()
-		if int64(len(out)+n) > limit || (size > 0 && int64(len(out)+n) > size) {
+		if got()+int64(n) > limit || (size > 0 && got()+int64(n) > size) {
 			reader.Call("cancel")
 			if size > 0 {
 				return nil, fmt.Errorf("more than the %d bytes expected", size)
 			}
 			return nil, fmt.Errorf("larger than the %d MB allowed", limit>>20)
 		}
-		out = append(out, make([]byte, n)...)
-		js.CopyBytesToGo(out[len(out)-n:], chunk)
+		dst = append(dst, make([]byte, n)...)
+		js.CopyBytesToGo(dst[len(dst)-n:], chunk)
 		if sink != nil {
-			sink.Write(out[len(out)-n:])
+			sink.Write(dst[len(dst)-n:])
 		}
 		if progress != nil {
-			progress(int64(len(out)), total)
+			progress(got(), total)
 		}
 	}
-	if size > 0 && int64(len(out)) != size {
-		return nil, fmt.Errorf("download ended after %d of %d bytes", len(out), size)
+	if size > 0 && got() != size {
+		return nil, fmt.Errorf("download ended after %d of %d bytes", got(), size)
 	}
-	return out, nil
+	return dst, nil
 }
 
 // FetchJS is FetchBytes keeping the body in JS memory (a Uint8Array): for a page that

@@ -5,6 +5,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -53,15 +54,14 @@ func loadWeights(raw, sha string, size int64, progress func(protocol.Progress)) 
 	}
 	if sha != "" {
 		if c, ok := openCache(); ok {
-			if hit, err := jsutil.Await(c.Call("match", key)); err == nil && !hit.IsUndefined() {
-				h := sha256.New()
-				data, err := jsutil.ReadBody(hit, size, maxWeightBytes, h, func(done, total int64) {
-					progress(protocol.Progress{Stage: protocol.StageCache, Done: done, Total: total})
-				})
-				if sum := hex.EncodeToString(h.Sum(nil)); err == nil && strings.EqualFold(sum, sha) {
-					return data, sum, true, nil
-				}
-				// Unreadable or changed on disk: dropped, downloaded again below and cached anew.
+			data, sum, err := readCached(c, key, progress)
+			if err == nil && strings.EqualFold(sum, sha) {
+				return data, sum, true, nil
+			}
+			if err != errNotCached {
+				// Unreadable, incomplete or changed on disk: dropped, downloaded again
+				// below and cached anew.
+				js.Global().Get("console").Call("warn", fmt.Sprintf("alexlens: dropping the cached weights (%v, sha256 %.12s)", err, sum))
 				forget(raw, sha)
 			}
 		}
@@ -74,10 +74,64 @@ func loadWeights(raw, sha string, size int64, progress func(protocol.Progress)) 
 	return data, hex.EncodeToString(h.Sum(nil)), false, nil
 }
 
-// remember stores a verified file under its content-hashed key and drops older versions of
-// the same file (same family: the name without its content hash). Failures only cost a
-// download next time. The Response's body is a stream that copies the file out of Go
-// memory a piece at a time as the cache writes it, so no second whole copy is made.
+// A file is stored in Cache Storage as entries of cachePart bytes (cachekey.Part), each
+// written on its own: WebKit reads a body whole before it writes it (a 244 MB file cost
+// ~860 MB at the peak written as one entry), so no engine ever holds more than one part
+// twice. Every part's headers give the number of parts and the file's length. Part 0 is
+// written last, so a reader that finds it finds the others too.
+const (
+	cachePart    = 16 << 20
+	partsHeader  = "x-alexlens-parts"
+	lengthHeader = "x-alexlens-length"
+)
+
+var errNotCached = errors.New("not cached")
+
+// readCached reads a file's parts from the cache into Go memory, hashing as it goes.
+func readCached(c js.Value, key string, progress func(protocol.Progress)) (data []byte, sum string, err error) {
+	head, err := jsutil.Await(c.Call("match", cachekey.Part(key, 0)))
+	if err != nil || head.IsUndefined() {
+		return nil, "", errNotCached
+	}
+	header := func(r js.Value, name string) int64 {
+		v := r.Get("headers").Call("get", name)
+		if v.Type() != js.TypeString {
+			return -1
+		}
+		n, err := strconv.ParseInt(v.String(), 10, 64)
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	parts, length := header(head, partsHeader), header(head, lengthHeader)
+	if length < 0 || length > maxWeightBytes || parts != (length+cachePart-1)/cachePart {
+		return nil, "", fmt.Errorf("entry headers say %d parts of a %d-byte file", parts, length)
+	}
+	h := sha256.New()
+	data = make([]byte, 0, length)
+	for i := range int(parts) {
+		r := head
+		if i > 0 {
+			if r, err = jsutil.Await(c.Call("match", cachekey.Part(key, i))); err != nil || r.IsUndefined() {
+				return nil, "", fmt.Errorf("part %d of %d is missing", i+1, parts)
+			}
+		}
+		done, n := int64(len(data)), min(cachePart, length-int64(len(data)))
+		data, err = jsutil.ReadBody(r, data, n, n, h, func(d, _ int64) {
+			progress(protocol.Progress{Stage: protocol.StageCache, Done: done + d, Total: length})
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("part %d of %d: %v", i+1, parts, err)
+		}
+	}
+	return data, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// remember stores a verified file under its content-hashed key (in parts, above) and drops
+// every other entry of the same file (same family: the name without its content hash),
+// older versions and whole-file entries of earlier releases alike. Failures only cost a
+// download next time.
 func remember(raw, sha string, data []byte) {
 	if sha == "" {
 		return
@@ -90,17 +144,24 @@ func remember(raw, sha string, data []byte) {
 	if !ok {
 		return
 	}
-	opts := js.Global().Get("Object").New()
-	headers := js.Global().Get("Object").New()
-	headers.Set("content-type", "application/octet-stream")
-	opts.Set("headers", headers)
-	headers.Set("content-length", strconv.Itoa(len(data)))
-	body, release := streamOf(data)
-	defer release()
-	resp := js.Global().Get("Response").New(body, opts)
-	if _, err := jsutil.Await(c.Call("put", key, resp)); err != nil {
-		js.Global().Get("console").Call("warn", "alexlens: cannot cache weights: "+err.Error())
-		return
+	parts := (len(data) + cachePart - 1) / cachePart
+	for i := parts - 1; i >= 0; i-- {
+		piece := data[i*cachePart : min(len(data), (i+1)*cachePart)]
+		body := js.Global().Get("Uint8Array").New(len(piece))
+		js.CopyBytesToJS(body, piece)
+		headers := js.Global().Get("Object").New()
+		headers.Set("content-type", "application/octet-stream")
+		headers.Set("content-length", strconv.Itoa(len(piece)))
+		headers.Set(partsHeader, strconv.Itoa(parts))
+		headers.Set(lengthHeader, strconv.Itoa(len(data)))
+		opts := js.Global().Get("Object").New()
+		opts.Set("headers", headers)
+		resp := js.Global().Get("Response").New(body, opts)
+		if _, err := jsutil.Await(c.Call("put", cachekey.Part(key, i), resp)); err != nil {
+			js.Global().Get("console").Call("warn", "alexlens: cannot cache weights: "+err.Error())
+			forget(raw, sha)
+			return
+		}
 	}
 	keys, err := jsutil.Await(c.Call("keys"))
 	if err != nil {
@@ -109,44 +170,30 @@ func remember(raw, sha string, data []byte) {
 	family := cachekey.Family(key)
 	for i := 0; i < keys.Length(); i++ {
 		old := keys.Index(i).Get("url").String()
-		if old != key && cachekey.Family(old) == family {
+		if whole, isPart := cachekey.Whole(old); cachekey.Family(old) == family && !(isPart && whole == key) {
 			jsutil.Await(c.Call("delete", keys.Index(i)))
 		}
 	}
 }
 
-// streamChunk is how much of a file one pull of streamOf copies out of Go memory.
-const streamChunk = 1 << 20
-
-// streamOf is a ReadableStream of data's bytes, copied out of Go memory a chunk at a time
-// as the reader pulls; release frees the callback once the reader is done.
-func streamOf(data []byte) (stream js.Value, release func()) {
-	off := 0
-	pull := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ctl := args[0]
-		if off >= len(data) {
-			ctl.Call("close")
-			return nil
-		}
-		n := min(streamChunk, len(data)-off)
-		chunk := js.Global().Get("Uint8Array").New(n)
-		js.CopyBytesToJS(chunk, data[off:off+n])
-		off += n
-		ctl.Call("enqueue", chunk)
-		return nil
-	})
-	src := js.Global().Get("Object").New()
-	src.Set("pull", pull)
-	return js.Global().Get("ReadableStream").New(src), pull.Release
-}
-
-// forget drops a cached file that failed to verify or decode.
+// forget drops every entry of a cached file (one that failed to verify or decode, or a
+// write cut short).
 func forget(raw, sha string) {
 	key, err := cacheKey(raw, sha)
 	if err != nil {
 		return
 	}
-	if c, ok := openCache(); ok {
-		jsutil.Await(c.Call("delete", key))
+	c, ok := openCache()
+	if !ok {
+		return
+	}
+	keys, err := jsutil.Await(c.Call("keys"))
+	if err != nil {
+		return
+	}
+	for i := 0; i < keys.Length(); i++ {
+		if whole, _ := cachekey.Whole(keys.Index(i).Get("url").String()); whole == key {
+			jsutil.Await(c.Call("delete", keys.Index(i)))
+		}
 	}
 }

@@ -29,7 +29,7 @@ func download(key, sha string, size int64, sink io.Writer, progress func(protoco
 		if err != nil {
 			return nil, err
 		}
-		return jsutil.ReadBody(resp, size, maxWeightBytes, sink, byteProgress)
+		return jsutil.ReadBody(resp, nil, size, maxWeightBytes, sink, byteProgress)
 	}
 	if whole > maxWeightBytes {
 		return nil, fmt.Errorf("%d MB is larger than the %d MB allowed", whole>>20, maxWeightBytes>>20)
@@ -45,11 +45,11 @@ func download(key, sha string, size int64, sink io.Writer, progress func(protoco
 			return nil, fmt.Errorf("shard %d of %d (%s): %v", i+1, len(shards), s.File, err)
 		}
 		done := s.Offset
-		piece, err := jsutil.ReadBody(resp, s.Length, s.Length, sink, func(n, _ int64) { byteProgress(done+n, whole) })
+		// In order and contiguous (shard.Find checks): each shard goes on the end.
+		out, err = jsutil.ReadBody(resp, out, s.Length, s.Length, sink, func(n, _ int64) { byteProgress(done+n, whole) })
 		if err != nil {
 			return nil, fmt.Errorf("shard %d of %d (%s): %v", i+1, len(shards), s.File, err)
 		}
-		out = append(out, piece...) // in order and contiguous (shard.Find checks); piece is dropped
 	}
 	return out, nil
 }
