@@ -22,6 +22,8 @@ const (
 // (pad 1) expand conv, each + ReLU, concatenated on channels with the 1x1 branch first.
 type FireSpec struct {
 	In, Squeeze, Expand1x1, Expand3x3 int
+	// NoExpandReLU leaves out the expand convolutions' ReLU (Layer.WithoutReLU).
+	NoExpandReLU bool
 }
 
 // Layer is one step of a network description. Name is the activation's name (conv1, fc7,
@@ -170,12 +172,24 @@ func fire(name, key string, in, squeeze, e1, e3 int) Layer {
 	return Layer{Name: name, Kind: KindFire, Key: key, Fire: FireSpec{In: in, Squeeze: squeeze, Expand1x1: e1, Expand3x3: e3}}
 }
 
-// fireConvs are the three convolutions of a fire module with their parameter key suffixes.
-func (f FireSpec) convs() (squeeze, e1, e3 ConvSpec) {
+// Convs are the three convolutions of a fire module, each with its ReLU; their parameters
+// are under the layer's key + .squeeze, .expand1x1 and .expand3x3.
+func (f FireSpec) Convs() (squeeze, e1, e3 ConvSpec) {
 	c := func(in, out, k, pad int) ConvSpec {
 		return ConvSpec{In: in, Out: out, KH: k, KW: k, StrideH: 1, StrideW: 1, PadT: pad, PadL: pad, PadB: pad, PadR: pad, DilH: 1, DilW: 1, Groups: 1, ReLU: true}
 	}
-	return c(f.In, f.Squeeze, 1, 0), c(f.Squeeze, f.Expand1x1, 1, 0), c(f.Squeeze, f.Expand3x3, 3, 1)
+	squeeze, e1, e3 = c(f.In, f.Squeeze, 1, 0), c(f.Squeeze, f.Expand1x1, 1, 0), c(f.Squeeze, f.Expand3x3, 3, 1)
+	if f.NoExpandReLU {
+		e1.ReLU, e3.ReLU = false, false
+	}
+	return squeeze, e1, e3
+}
+
+// WithoutReLU is l with the ReLU that ends it left out, so that its output is the values
+// before it (an objective on pre-ReLU values).
+func (l Layer) WithoutReLU() Layer {
+	l.Conv.ReLU, l.Linear.ReLU, l.Fire.NoExpandReLU = false, false, true
+	return l
 }
 
 // ParamSpec names one parameter tensor a network needs and its shape.
@@ -200,7 +214,7 @@ func (a *Arch) Params() []ParamSpec {
 			ps = append(ps, ParamSpec{l.Key + ".weight", []int{l.Linear.Out, l.Linear.In}, l.Name},
 				ParamSpec{l.Key + ".bias", []int{l.Linear.Out}, l.Name})
 		case KindFire:
-			s, e1, e3 := l.Fire.convs()
+			s, e1, e3 := l.Fire.Convs()
 			addConv(l.Name, l.Key+".squeeze", s)
 			addConv(l.Name, l.Key+".expand1x1", e1)
 			addConv(l.Name, l.Key+".expand3x3", e3)

@@ -18,7 +18,7 @@ func (a *Arch) MultiplyAdds(h, w int) (int64, error) {
 		case KindConv:
 			h, w = conv(l.Conv, h, w)
 		case KindFire:
-			sq, e1, e3 := l.Fire.convs()
+			sq, e1, e3 := l.Fire.Convs()
 			h, w = conv(sq, h, w)
 			conv(e1, h, w)
 			conv(e3, h, w)

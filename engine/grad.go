@@ -150,16 +150,6 @@ type tapeStep struct {
 	layer   Layer
 	in, out *Tensor
 	squeeze *Tensor // fire modules: the squeeze convolution's output
-	preReLU bool    // the objective's layer without its ReLU
-}
-
-// fireConvs are a fire module's convolutions, without the expand ReLUs when preReLU.
-func fireConvs(l Layer, preReLU bool) (sq, e1, e3 ConvSpec) {
-	sq, e1, e3 = l.Fire.convs()
-	if preReLU {
-		e1.ReLU, e3.ReLU = false, false
-	}
-	return sq, e1, e3
 }
 
 // forwardTape runs the network up to and including the layer named target, as Forward does,
@@ -167,29 +157,13 @@ func fireConvs(l Layer, preReLU bool) (sq, e1, e3 ConvSpec) {
 func (m *Model) forwardTape(x *Tensor, be Backend, target string, preReLU bool) ([]tapeStep, *Tensor) {
 	var tape []tapeStep
 	for _, l := range m.Arch.Layers {
-		s := tapeStep{layer: l, in: x}
 		if preReLU && l.Name == target {
-			s.layer.Conv.ReLU, s.layer.Linear.ReLU, s.preReLU = false, false, true
-			l = s.layer
+			l = l.WithoutReLU()
 		}
-		switch l.Kind {
-		case KindConv:
-			x = be.Conv2D(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Conv)
-		case KindFire:
-			sq, e1, e3 := fireConvs(l, s.preReLU)
-			s.squeeze = be.Conv2D(x, m.Params[l.Key+".squeeze.weight"], m.bias(l.Key+".squeeze"), sq)
-			x = be.Concat(
-				be.Conv2D(s.squeeze, m.Params[l.Key+".expand1x1.weight"], m.bias(l.Key+".expand1x1"), e1),
-				be.Conv2D(s.squeeze, m.Params[l.Key+".expand3x3.weight"], m.bias(l.Key+".expand3x3"), e3))
-		case KindMaxPool:
-			x = be.MaxPool2D(x, l.Pool)
-		case KindLRN:
-			x = be.LRN(x, l.LRN)
-		case KindAdaptiveAvgPool:
-			x = be.AdaptiveAvgPool2D(x, l.OutH, l.OutW)
-		case KindLinear:
-			x = be.Linear(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Linear)
-		}
+		s := tapeStep{layer: l, in: x}
+		var made inner
+		x, made = m.applyLayer(be, l, x)
+		s.squeeze = made.squeeze
 		s.out = x
 		tape = append(tape, s)
 		if l.Name == target {

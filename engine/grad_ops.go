@@ -218,7 +218,7 @@ func roundUp(x, m int) int { return (x + m - 1) / m * m }
 // fireBackward is the gradient of a fire module: the concatenated gradient splits into the
 // two expand branches, whose input gradients add up at the squeeze output.
 func (f FastCPU) fireBackward(g *Tensor, s tapeStep, params map[string]*Weight, l Layer) *Tensor {
-	sq, e1, e3 := fireConvs(l, s.preReLU)
+	sq, e1, e3 := l.Fire.Convs() // l is the tape's layer: without its ReLU for a pre-ReLU objective
 	n, _, h, w := g.dims4("fire backward")
 	hw := h * w
 	g1, g3 := NewTensor(n, e1.Out, h, w), NewTensor(n, e3.Out, h, w)

@@ -62,7 +62,7 @@ func (a *Arch) Shapes(h, w int) (map[string][]int, error) {
 			h, w = l.Conv.OutSize(h, w)
 			c = l.Conv.Out
 		case KindFire:
-			_, e1, e3 := l.Fire.convs()
+			_, e1, e3 := l.Fire.Convs()
 			c = e1.Out + e3.Out
 		case KindMaxPool:
 			h, w = l.Pool.OutSize(h, w)
@@ -153,28 +153,10 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 	// The forward pass: one step per layer of the description, as in the paper's figure.
 	for _, l := range m.Arch.Layers {
 		in := x
-		switch l.Kind {
-		case KindConv:
-			x = be.Conv2D(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Conv)
-		case KindFire:
-			sq, e1, e3 := l.Fire.convs()
-			s := be.Conv2D(x, m.Params[l.Key+".squeeze.weight"], m.bias(l.Key+".squeeze"), sq)
-			a := be.Conv2D(s, m.Params[l.Key+".expand1x1.weight"], m.bias(l.Key+".expand1x1"), e1)
-			b := be.Conv2D(s, m.Params[l.Key+".expand3x3.weight"], m.bias(l.Key+".expand3x3"), e3)
-			x = be.Concat(a, b)
-			done(s, true, x)
-			done(a, true, x)
-			done(b, true, x)
-		case KindMaxPool:
-			x = be.MaxPool2D(x, l.Pool)
-		case KindLRN:
-			x = be.LRN(x, l.LRN)
-		case KindAdaptiveAvgPool:
-			x = be.AdaptiveAvgPool2D(x, l.OutH, l.OutW)
-		case KindDropout:
-			// Dropout is the identity at inference.
-		case KindLinear:
-			x = be.Linear(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Linear)
+		var made inner
+		x, made = m.applyLayer(be, l, x)
+		for _, t := range made.tensors() {
+			done(t, true, x)
 		}
 		if x != in {
 			done(in, owned, x)
@@ -200,6 +182,55 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 	}
 	res.Logits = Flatten(x, 1)
 	return res, nil
+}
+
+// applyLayer runs one layer of the description on x with be: the one place where a layer's
+// kind becomes operator calls. Forward, the gradient tape (grad.go) and the gallery's head
+// (ApplyLayer) all run layers through it. made holds what the layer made on the way to its
+// output (a fire module's convolutions), for the tape and for recycling.
+func (m *Model) applyLayer(be Backend, l Layer, x *Tensor) (y *Tensor, made inner) {
+	switch l.Kind {
+	case KindConv:
+		return be.Conv2D(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Conv), inner{}
+	case KindFire:
+		sq, e1, e3 := l.Fire.Convs()
+		s := be.Conv2D(x, m.Params[l.Key+".squeeze.weight"], m.bias(l.Key+".squeeze"), sq)
+		a := be.Conv2D(s, m.Params[l.Key+".expand1x1.weight"], m.bias(l.Key+".expand1x1"), e1)
+		b := be.Conv2D(s, m.Params[l.Key+".expand3x3.weight"], m.bias(l.Key+".expand3x3"), e3)
+		return be.Concat(a, b), inner{squeeze: s, expand1x1: a, expand3x3: b}
+	case KindMaxPool:
+		return be.MaxPool2D(x, l.Pool), inner{}
+	case KindLRN:
+		return be.LRN(x, l.LRN), inner{}
+	case KindAdaptiveAvgPool:
+		return be.AdaptiveAvgPool2D(x, l.OutH, l.OutW), inner{}
+	case KindDropout:
+		return x, inner{} // the identity at inference
+	case KindLinear:
+		return be.Linear(x, m.Params[l.Key+".weight"], m.bias(l.Key), l.Linear), inner{}
+	}
+	panic(fmt.Sprintf("engine: %s: layer %q of unknown kind %d", m.Arch.Name, l.Name, l.Kind))
+}
+
+// ApplyLayer runs one layer of m's description on x with be (nil: the default backend), as
+// Forward does.
+func (m *Model) ApplyLayer(be Backend, l Layer, x *Tensor) *Tensor {
+	if be == nil {
+		be = DefaultBackend()
+	}
+	y, _ := m.applyLayer(be, l, x)
+	return y
+}
+
+// inner are the tensors a layer makes on the way to its output: a fire module's squeeze
+// and expand convolutions (nil for other layers).
+type inner struct{ squeeze, expand1x1, expand3x3 *Tensor }
+
+func (in inner) tensors() []*Tensor {
+	if in.squeeze == nil {
+		return nil
+	}
+	return []*Tensor{in.squeeze, in.expand1x1, in.expand3x3}
 }
 
 // sharesData reports whether two tensors share their first element (one is a view of the

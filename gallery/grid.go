@@ -64,28 +64,11 @@ func HeadClassifier(m *engine.Model, be engine.Backend, h Header) (Classifier, e
 			return nil, err
 		}
 		for _, l := range head {
-			switch l.Kind {
-			case engine.KindLinear:
-				x = be.Linear(x, m.Params[l.Key+".weight"], bias(m, l.Key), l.Linear)
-				x.Shape = []int{1, l.Linear.Out}
-			case engine.KindConv:
-				x = be.Conv2D(x, m.Params[l.Key+".weight"], bias(m, l.Key), l.Conv)
-			case engine.KindAdaptiveAvgPool:
-				x = be.AdaptiveAvgPool2D(x, l.OutH, l.OutW)
-			case engine.KindLRN:
-				x = be.LRN(x, l.LRN)
-			}
+			x = m.ApplyLayer(be, l, x) // every layer works at a single position (checked above)
 		}
 		x.Shape = []int{1, x.Len()}
 		return engine.Probabilities(x).Data, nil
 	}, nil
-}
-
-func bias(m *engine.Model, key string) []float32 {
-	if b := m.Params[key+".bias"]; b != nil {
-		return b.F32
-	}
-	return nil
 }
 
 // Cell is one square of a gridded map: the items that fall in it and what they share.

@@ -308,7 +308,7 @@ func buildPlan(m *engine.Model, n, h, w int, stopAfter string, lim Limits) (*pla
 			}
 			err = b.conv(x, y, 0, l.Key, l.Conv)
 		case engine.KindFire:
-			sq, e1, e3 := fireConvs(l.Fire)
+			sq, e1, e3 := l.Fire.Convs()
 			s := b.shape(x)
 			var sqt int
 			if sqt, err = b.tensor(n, sq.Out, s[2], s[3]); err != nil {
@@ -378,14 +378,6 @@ func buildPlan(m *engine.Model, n, h, w int, stopAfter string, lim Limits) (*pla
 	}
 	p.probs = probs
 	return p, nil
-}
-
-// fireConvs are a fire module's convolutions, as engine's network code runs them.
-func fireConvs(f engine.FireSpec) (squeeze, e1, e3 engine.ConvSpec) {
-	c := func(in, out, k, pad int) engine.ConvSpec {
-		return engine.ConvSpec{In: in, Out: out, KH: k, KW: k, StrideH: 1, StrideW: 1, PadT: pad, PadL: pad, PadB: pad, PadR: pad, DilH: 1, DilW: 1, Groups: 1, ReLU: true}
-	}
-	return c(f.In, f.Squeeze, 1, 0), c(f.Squeeze, f.Expand1x1, 1, 0), c(f.Squeeze, f.Expand3x3, 3, 1)
 }
 
 // Flops is the plan's arithmetic (2 x multiply-adds) per activation name, for benchmarks.
