@@ -8,7 +8,7 @@ WEIGHTS_DIR ?= build/weights
 WEIGHTS ?=
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: all build web weights site worker run test vet fuzz-short deps bench bench-browser-cpu bench-memory clean
+.PHONY: all build web weights site cloudflare run test vet fuzz-short deps bench bench-browser-cpu bench-memory clean
 
 all: build web
 
@@ -31,12 +31,12 @@ SITE ?= dist
 site: web weights
 	$(BIN)/alexlens site -o $(SITE) --web $(WEB) --weights $(WEIGHTS_DIR)
 
-# The Cloudflare Worker (worker/, docs/PUBLISH.md): its code in build/worker/code and the
-# exported site staged as Workers static assets in build/worker/assets. Deploy with
-# `npx wrangler deploy --config worker/wrangler.toml`.
-worker: web weights
-	./scripts/build-worker.sh build/worker
-	$(BIN)/alexlens site -o $(SITE) --web $(WEB) --weights $(WEIGHTS_DIR) --worker-assets build/worker/assets
+# The Cloudflare Worker (cloudflare/, docs/PUBLISH.md): its code in build/cloudflare/code and the
+# exported site staged as Workers static assets in build/cloudflare/assets. Deploy with
+# `npx wrangler deploy --config cloudflare/wrangler.toml`.
+cloudflare: web weights
+	./scripts/build-cloudflare.sh build/cloudflare
+	$(BIN)/alexlens site -o $(SITE) --web $(WEB) --weights $(WEIGHTS_DIR) --cloudflare-assets build/cloudflare/assets
 
 run: web weights
 	$(BIN)/alexlens serve --addr $(ADDR) --web $(WEB) --weights $(WEIGHTS_DIR) $(if $(ISOLATED),--isolated)

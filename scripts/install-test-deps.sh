@@ -9,10 +9,10 @@ missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-# The Cloudflare Worker's test runs workerd from npm (pinned, into .cache/worker-deps), the
+# The Cloudflare Worker's test runs workerd from npm (pinned, into .cache/cloudflare-deps), the
 # browser tests axe-core (.cache/axe); without npm or its registry they skip and say why.
 worker_deps() {
-	"$(dirname "$0")/install-worker-deps.sh" >/dev/null || echo "install-test-deps: wrangler/workerd not installed: the Worker test will skip"
+	"$(dirname "$0")/install-cloudflare-deps.sh" >/dev/null || echo "install-test-deps: wrangler/workerd not installed: the Worker test will skip"
 	# axe-core, the accessibility checker the browser tests run in every engine.
 	"$(dirname "$0")/install-axe.sh" >/dev/null || echo "install-test-deps: axe-core not installed: the accessibility checks will skip"
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // This file is the HTTP behaviour every host of the site shares: the Go server here and
-// the Cloudflare Worker (worker/handler) call these functions, so their answers agree
+// the Cloudflare Worker (cloudflare/handler) call these functions, so their answers agree
 // by construction, and server/httpsuite checks both.
 
 // SetSecurityHeaders sets the headers every response carries: the CSP, no sniffing, no

@@ -8,7 +8,7 @@ import (
 
 	"github.com/alexlens/alexlens/site"
 	"github.com/alexlens/alexlens/weights"
-	"github.com/alexlens/alexlens/worker/handler"
+	"github.com/alexlens/alexlens/cloudflare/handler"
 )
 
 func cmdSite(args []string, stdout, stderr io.Writer) error {
@@ -19,7 +19,7 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 	archs := fs.String("archs", "", "comma-separated architectures to publish weights for (default: all in the manifest)")
 	limit := fs.Int64("shard-mb", 24, "largest file in MiB; weights files above it are sharded (static hosts refuse files over 25 MiB)")
 	brotli := fs.Int("brotli", 9, "brotli quality of the precompressed copies, 1-11 (0: none)")
-	workerAssets := fs.String("worker-assets", "", "also stage the export as Cloudflare Workers static assets in this folder (make worker)")
+	cloudflareAssets := fs.String("cloudflare-assets", "", "also stage the export as Cloudflare Workers static assets in this folder (make cloudflare)")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -47,16 +47,16 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 	for _, w := range res.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
-	if *workerAssets != "" {
+	if *cloudflareAssets != "" {
 		weightsOut := ""
 		if *weightsDir != "" {
 			weightsOut = filepath.Join(*out, "weights")
 		}
-		idx, err := handler.Stage(*out, weightsOut, *workerAssets, handler.MaxAssetBytes)
+		idx, err := handler.Stage(*out, weightsOut, *cloudflareAssets, handler.MaxAssetBytes)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "worker assets %s: %d files\n", *workerAssets, len(idx.Names()))
+		fmt.Fprintf(stdout, "worker assets %s: %d files\n", *cloudflareAssets, len(idx.Names()))
 	}
 	return nil
 }

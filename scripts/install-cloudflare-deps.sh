@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the Cloudflare Worker's local test needs, pinned, into .cache/worker-deps
+# Installs what the Cloudflare Worker's local test needs, pinned, into .cache/cloudflare-deps
 # (gitignored): wrangler (which brings workerd) and Node 22 from npm (wrangler needs
 # Node >= 22.12; Debian 12 has 20). Prints the folder; exits non-zero when npm cannot
 # reach its registry, so the test can skip with that reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${WORKER_DEPS:-$PWD/.cache/worker-deps}
+dir=${CLOUDFLARE_DEPS:-$PWD/.cache/cloudflare-deps}
 WRANGLER=4.164.0
 NODE=22.23.3
 stamp="$dir/.installed-$WRANGLER-$NODE"
@@ -14,7 +14,7 @@ if [ -e "$stamp" ]; then
 	exit 0
 fi
 if ! command -v npm >/dev/null; then
-	echo "install-worker-deps: npm is not installed (apt-get install nodejs npm)" >&2
+	echo "install-cloudflare-deps: npm is not installed (apt-get install nodejs npm)" >&2
 	exit 1
 fi
 mkdir -p "$dir/node" "$dir/wrangler"

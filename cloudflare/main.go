@@ -1,10 +1,10 @@
 //go:build js && wasm
 
 // Command worker serves the AlexLens site on Cloudflare Workers: the same files, caching,
-// Range and 304 behaviour as `alexlens serve` (package worker/handler, checked with
+// Range and 304 behaviour as `alexlens serve` (package cloudflare/handler, checked with
 // server/httpsuite), read from Workers static assets staged by `alexlens site
-// --worker-assets` (web/, weights/ and index.json; every file under 25 MiB, weights
-// sharded). Build and run: `make worker`, docs/PUBLISH.md.
+// --cloudflare-assets` (web/, weights/ and index.json; every file under 25 MiB, weights
+// sharded). Build and run: `make cloudflare`, docs/PUBLISH.md.
 package main
 
 import (
@@ -17,7 +17,7 @@ import (
 	"github.com/syumai/workers/cloudflare"
 
 	"github.com/alexlens/alexlens/wasm/jsutil"
-	"github.com/alexlens/alexlens/worker/handler"
+	"github.com/alexlens/alexlens/cloudflare/handler"
 )
 
 // assetOrigin is any origin: the ASSETS binding looks only at the path.
@@ -82,7 +82,7 @@ func main() {
 func site() (http.Handler, error) {
 	a := &assets{binding: cloudflare.GetBinding("ASSETS")}
 	if a.binding.IsUndefined() {
-		return nil, fmt.Errorf("the Worker has no ASSETS binding (see worker/wrangler.toml)")
+		return nil, fmt.Errorf("the Worker has no ASSETS binding (see cloudflare/wrangler.toml)")
 	}
 	b, err := a.fetch(handler.IndexName)
 	if err == nil {

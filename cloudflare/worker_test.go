@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/alexlens/alexlens/server/httpsuite"
-	"github.com/alexlens/alexlens/worker/handler"
-	"github.com/alexlens/alexlens/worker/workerdtest"
+	"github.com/alexlens/alexlens/cloudflare/handler"
+	"github.com/alexlens/alexlens/cloudflare/workerdtest"
 )
 
 // TestWorkerd builds the Worker, stages the server/httpsuite fixture as its static assets,

@@ -1,6 +1,6 @@
 // Package workerdtest runs the AlexLens Worker locally in workerd, the Workers runtime,
-// for tests: it installs the pinned npm packages (scripts/install-worker-deps.sh), builds
-// the Worker (scripts/build-worker.sh) and serves a staged assets folder.
+// for tests: it installs the pinned npm packages (scripts/install-cloudflare-deps.sh), builds
+// the Worker (scripts/build-cloudflare.sh) and serves a staged assets folder.
 package workerdtest
 
 import (
@@ -20,14 +20,14 @@ import (
 // Build builds the Worker into build/code.
 func Build(t testing.TB, root, build string) {
 	t.Helper()
-	Run(t, root, nil, filepath.Join(root, "scripts", "build-worker.sh"), build)
+	Run(t, root, nil, filepath.Join(root, "scripts", "build-cloudflare.sh"), build)
 }
 
-// InstallDeps runs scripts/install-worker-deps.sh (pinned wrangler and Node 22 from npm)
+// InstallDeps runs scripts/install-cloudflare-deps.sh (pinned wrangler and Node 22 from npm)
 // and returns its folder; without npm or its registry the test skips, saying why.
 func InstallDeps(t testing.TB, root string) string {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(root, "scripts", "install-worker-deps.sh"))
+	cmd := exec.Command(filepath.Join(root, "scripts", "install-cloudflare-deps.sh"))
 	cmd.Dir = root
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

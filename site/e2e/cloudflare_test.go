@@ -8,8 +8,8 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/internal/testenv"
-	"github.com/alexlens/alexlens/worker/handler"
-	"github.com/alexlens/alexlens/worker/workerdtest"
+	"github.com/alexlens/alexlens/cloudflare/handler"
+	"github.com/alexlens/alexlens/cloudflare/workerdtest"
 )
 
 // TestWorkerServesApp: the exported site staged as Workers static assets and served by
