@@ -1435,7 +1435,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						vgparent.AppendChild(vgn)
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "b", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "backend"}}}
 						vgparent.AppendChild(vgn)
-						vgn.SetInnerHTML(c.App.Backend)
+						vgn.SetInnerHTML(string(c.App.Compute))
 					}
 					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n        "}
 					vgparent.AppendChild(vgn)
@@ -1490,10 +1490,10 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 		}
 		vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n  "}
 		vgparent.AppendChild(vgn)
-		if c.App.BackendNote != "" {
+		if c.App.ComputeNote != "" {
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "div", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "banner info"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "backend-note"}}}
 			vgparent.AppendChild(vgn)
-			vgn.SetInnerHTML(c.App.BackendNote)
+			vgn.SetInnerHTML(c.App.ComputeNote)
 		}
 		vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n  "}
 		vgparent.AppendChild(vgn)

@@ -9,7 +9,6 @@ package main
 import (
 	"fmt"
 	"net/url"
-	"strings"
 	"syscall/js"
 
 	"github.com/vugu/vugu"
@@ -54,19 +53,14 @@ func workerScript() string {
 	return "worker.js"
 }
 
-// start picks the backend and the weights, then loads them.
+// start picks the weights, then loads them.
 func (c *Root) start() {
-	mode, note := state.BackendMode(c.App.Params.Backend)
-	if _, tn := state.ThreadsCount(c.App.Params.Threads); tn != "" {
-		note = strings.TrimSpace(note + " " + tn)
-	}
 	manifest, merr := fetchManifest()
 	memory := js.Global().Get("navigator").Get("deviceMemory")
 	c.update(func() {
 		if memory.Type() == js.TypeNumber {
 			c.App.Params.DeviceMemoryGB = memory.Float()
 		}
-		c.App.Backend, c.App.BackendNote = mode, note
 		c.App.Manifest = manifest
 		choice, err := state.ChooseWeights(manifest, c.App.Params, weightsBase)
 		if err != nil {

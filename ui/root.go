@@ -91,9 +91,8 @@ func (c *Root) load(choice state.Choice) {
 	c.App.Status, c.App.Error, c.App.Progress = state.StatusLoading, "", "loading weights"
 	c.App.Model, c.App.Kernels, c.App.Result, c.App.Maps, c.App.Source = nil, nil, nil, nil, ""
 	c.previewSrc = js.Undefined()
-	mode, _ := state.BackendMode(c.App.Params.Backend)
-	threads, _ := state.ThreadsCount(c.App.Params.Threads) // the note was shown at start
-	req := protocol.Request{Op: protocol.OpLoad, URL: choice.URL, SHA256: choice.SHA256, Size: choice.Entry.Bytes, Compute: mode, Threads: threads}
+	req := protocol.Request{Op: protocol.OpLoad, URL: choice.URL, SHA256: choice.SHA256, Size: choice.Entry.Bytes,
+		Compute: c.App.Params.Compute, Threads: c.App.Params.Threads}
 	c.eng.Send(req, js.Undefined(), func(r protocol.Response) {
 		c.update(func() {
 			switch r.Kind {

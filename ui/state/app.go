@@ -22,11 +22,13 @@ type App struct {
 	Progress string  // what the engine is doing right now
 	Fraction float64 // 0..1 for the progress bar, -1 when unknown
 
-	Params      Params
-	Manifest    *Manifest
-	Choice      Choice
-	Backend     string
-	BackendNote string
+	Params   Params
+	Manifest *Manifest
+	Choice   Choice
+	// Compute is where the network runs: what the page asked for until the engine says
+	// what it got (App.Loaded), ComputeNote why that differs or what could not be used.
+	Compute     protocol.Compute
+	ComputeNote string
 
 	Model   *protocol.ModelInfo
 	Kernels *protocol.KernelGrid
@@ -47,7 +49,8 @@ type App struct {
 
 // NewApp starts in the "starting" state.
 func NewApp(p Params) *App {
-	return &App{Status: StatusStarting, Params: p, Fraction: -1, Layer: "conv1", Look: NewLook()}
+	return &App{Status: StatusStarting, Params: p, Fraction: -1, Layer: "conv1", Look: NewLook(),
+		Compute: p.Compute, ComputeNote: strings.Join(p.Notes, " ")}
 }
 
 // FixtureBanner is the warning shown while fixture weights are loaded.
@@ -80,12 +83,12 @@ func (a *App) WeightsKind() string {
 func (a *App) Loaded(r protocol.Response) {
 	a.Model, a.Kernels = r.Model, r.Kernels
 	if a.Model != nil && a.Model.Compute != "" {
-		a.Backend = a.Model.Compute
-		if n := ComputeNote(a.Model.ComputeNote); n != "" {
-			a.BackendNote = n
+		a.Compute = a.Model.Compute
+		if n := cpuNote(a.Model.ComputeNote); n != "" {
+			a.ComputeNote = n
 		}
-		if n := a.Model.ThreadsNote; n != "" && !strings.Contains(a.BackendNote, n) {
-			a.BackendNote = strings.TrimSpace(a.BackendNote + " " + n + ".")
+		if n := a.Model.ThreadsNote; n != "" && !strings.Contains(a.ComputeNote, n) {
+			a.ComputeNote = strings.TrimSpace(a.ComputeNote + " " + n + ".")
 		}
 	}
 	a.Status, a.Progress, a.Fraction, a.Error = StatusReady, "", -1, ""
@@ -99,8 +102,8 @@ func (a *App) Loaded(r protocol.Response) {
 func (a *App) Classified(r protocol.Response, source string) {
 	if r.Result != nil {
 		a.Result = r.Result
-		if r.Result.Compute != "" && r.Result.Compute != a.Backend { // WebGPU failed mid-run
-			a.Backend, a.BackendNote = r.Result.Compute, ComputeNote(r.Result.ComputeNote)
+		if r.Result.Compute != "" && r.Result.Compute != a.Compute { // WebGPU failed mid-run
+			a.Compute, a.ComputeNote = r.Result.Compute, cpuNote(r.Result.ComputeNote)
 		}
 		a.Seq++
 		a.Source = source
@@ -239,10 +242,10 @@ func (a *App) ComputePath() string {
 	if a.Model == nil {
 		return ""
 	}
-	if a.Backend == "webgpu" {
+	if a.Compute == protocol.ComputeWebGPU {
 		return strings.Join([]string{"webgpu", "WGSL compute", a.Model.Precision}, " · ")
 	}
-	parts := []string{a.Backend, KernelText(a.Model.Kernel, a.Model.Backend), a.Model.Precision}
+	parts := []string{string(a.Compute), KernelText(a.Model.Kernel, a.Model.Backend), a.Model.Precision}
 	if n := a.Threads(); n > 0 {
 		parts = append(parts, threadsText(n))
 	}

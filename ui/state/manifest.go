@@ -1,5 +1,5 @@
 // Package state is the AlexLens app's state and the decisions behind it (which weights to
-// load, which backend to use, what the status line says), kept apart from the Vugu views
+// load, where to run, what the status line says), kept apart from the Vugu views
 // and free of syscall/js so it is tested natively.
 package state
 
@@ -10,6 +10,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
 // Entry is one weights file listed in the served folder's manifest.json.
@@ -101,12 +103,15 @@ func ParseManifest(data []byte) (*Manifest, error) {
 type Params struct {
 	Arch    string // architecture to show
 	Weights string // a weights URL, overriding the manifest
-	Backend string // cpu, webgpu or auto
+	// Compute is where to run: the backend parameter, parsed once (auto when absent).
+	Compute protocol.Compute
 	// Precision picks between f32 and int8 files of the same network.
 	Precision string
-	// Threads is the number of threads for CPU passes ("" or auto: the engine worker
-	// chooses for the visitor's cores); see ThreadsCount.
-	Threads string
+	// Threads is the number of threads for CPU passes: the threads parameter (0 when
+	// absent or auto: the engine worker chooses for the visitor's cores).
+	Threads int
+	// Notes say which parameters could not be used, and what runs instead.
+	Notes []string
 	// DeviceMemoryGB is navigator.deviceMemory (0 when the browser does not say): on a
 	// device with little memory AlexNet's int8 weights are the default (LowMemoryGB).
 	DeviceMemoryGB float64
@@ -123,9 +128,14 @@ const largeWeights = 100 << 20
 // ParseParams reads the page's query string.
 func ParseParams(rawQuery string) Params {
 	q, _ := url.ParseQuery(trimQuery(rawQuery))
-	p := Params{Arch: q.Get("arch"), Weights: q.Get("weights"), Backend: strings.ToLower(q.Get("backend")), Precision: q.Get("precision"), Threads: strings.ToLower(q.Get("threads"))}
-	if p.Backend == "" {
-		p.Backend = "auto"
+	p := Params{Arch: q.Get("arch"), Weights: q.Get("weights"), Precision: q.Get("precision")}
+	var err error
+	if p.Compute, err = protocol.ParseCompute(q.Get("backend")); err != nil {
+		p.Notes = append(p.Notes, err.Error()+": running on the CPU")
+	}
+	var note string
+	if p.Threads, note = threadsCount(q.Get("threads")); note != "" {
+		p.Notes = append(p.Notes, note)
 	}
 	return p
 }
@@ -246,22 +256,8 @@ func archs(m *Manifest) []string {
 	return out
 }
 
-// BackendMode turns the backend parameter into the mode the worker gets (cpu, webgpu or
-// auto) and a note for a value it does not know. The worker opens WebGPU for webgpu and
-// auto and falls back to the CPU by itself, saying why (see App.Loaded).
-func BackendMode(requested string) (mode, note string) {
-	switch requested {
-	case "cpu", "webgpu", "auto":
-		return requested, ""
-	case "":
-		return "auto", ""
-	default:
-		return "cpu", fmt.Sprintf("unknown backend %q (use cpu, webgpu or auto): running on the CPU", requested)
-	}
-}
-
-// ComputeNote words the worker's reason for running on the CPU.
-func ComputeNote(reason string) string {
+// cpuNote words the worker's reason for running on the CPU.
+func cpuNote(reason string) string {
 	if reason == "" {
 		return ""
 	}

@@ -74,23 +74,22 @@ func TestParseManifestErrors(t *testing.T) {
 	}
 }
 
-func TestBackendMode(t *testing.T) {
-	for req, want := range map[string]string{"cpu": "cpu", "webgpu": "webgpu", "auto": "auto", "": "auto", "cuda": "cpu"} {
-		mode, note := BackendMode(req)
-		if mode != want || (req == "cuda") != (note != "") {
-			t.Errorf("%q: mode %q note %q", req, mode, note)
+func TestComputeParameter(t *testing.T) {
+	for req, want := range map[string]protocol.Compute{"cpu": "cpu", "webgpu": "webgpu", "WebGPU": "webgpu", "auto": "auto", "": "auto", "cuda": "cpu"} {
+		a := NewApp(ParseParams("?backend=" + req))
+		if a.Compute != want || (req == "cuda") != (a.ComputeNote != "") {
+			t.Errorf("backend=%s: compute %q note %q", req, a.Compute, a.ComputeNote)
 		}
 	}
-	a := NewApp(Params{Backend: "webgpu"})
-	a.Backend = "webgpu"
+	a := NewApp(ParseParams("?backend=webgpu"))
 	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "cpu", ComputeNote: "WebGPU is not available: no adapter"}})
-	if a.Backend != "cpu" || a.BackendNote != "WebGPU is not available: no adapter: running on the CPU (WebAssembly)" {
-		t.Errorf("after a CPU load: %q %q", a.Backend, a.BackendNote)
+	if a.Compute != "cpu" || a.ComputeNote != "WebGPU is not available: no adapter: running on the CPU (WebAssembly)" {
+		t.Errorf("after a CPU load: %q %q", a.Compute, a.ComputeNote)
 	}
 	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "webgpu"}})
 	a.Classified(protocol.Response{Result: &protocol.Classification{Compute: "cpu", ComputeNote: "WebGPU failed, finished on the CPU: device lost"}}, "x")
-	if a.Backend != "cpu" || !strings.Contains(a.BackendNote, "device lost") {
-		t.Errorf("after a mid-run fallback: %q %q", a.Backend, a.BackendNote)
+	if a.Compute != "cpu" || !strings.Contains(a.ComputeNote, "device lost") {
+		t.Errorf("after a mid-run fallback: %q %q", a.Compute, a.ComputeNote)
 	}
 }
 

@@ -8,10 +8,10 @@ import (
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
-// ThreadsCount turns the threads parameter into the load request's Threads (0: the worker
+// threadsCount turns the threads parameter into the load request's Threads (0: the worker
 // chooses) and a note for a value it cannot use.
-func ThreadsCount(requested string) (n int, note string) {
-	if requested == "" || requested == "auto" {
+func threadsCount(requested string) (n int, note string) {
+	if requested == "" || strings.EqualFold(requested, "auto") {
 		return 0, ""
 	}
 	n, err := strconv.Atoi(requested)
@@ -24,10 +24,10 @@ func ThreadsCount(requested string) (n int, note string) {
 // Threads is how many threads ran the last pass, or will run the next before any (0 when
 // unknown, or on WebGPU). The views need not care: results are the same.
 func (a *App) Threads() int {
-	if a.Result != nil && a.Result.Compute == "cpu" {
+	if a.Result != nil && a.Result.Compute == protocol.ComputeCPU {
 		return a.Result.Threads
 	}
-	if a.Model != nil && a.Model.Compute == "cpu" {
+	if a.Model != nil && a.Model.Compute == protocol.ComputeCPU {
 		return a.Model.Threads
 	}
 	return 0

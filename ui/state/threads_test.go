@@ -7,19 +7,20 @@ import (
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
-func TestThreadsCount(t *testing.T) {
-	for in, want := range map[string]int{"": 0, "auto": 0, "1": 1, "2": 2, "8": 8} {
-		if n, note := ThreadsCount(in); n != want || note != "" {
-			t.Errorf("ThreadsCount(%q) = %d, %q; want %d and no note", in, n, note, want)
+func TestThreadsParameter(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "auto": 0, "AUTO": 0, "1": 1, "2": 2, "8": 8} {
+		if p := ParseParams("?arch=alexnet&threads=" + in); p.Threads != want || len(p.Notes) != 0 {
+			t.Errorf("threads=%s: %d, notes %q; want %d and no note", in, p.Threads, p.Notes, want)
 		}
 	}
 	for _, in := range []string{"0", "-2", "9", "two", "1e3"} {
-		if n, note := ThreadsCount(in); n != 0 || !strings.Contains(note, "1 to 8") {
-			t.Errorf("ThreadsCount(%q) = %d, %q; want 0 and a note", in, n, note)
+		p := ParseParams("?threads=" + in)
+		if p.Threads != 0 || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "1 to 8") {
+			t.Errorf("threads=%s: %d, notes %q; want 0 and a note", in, p.Threads, p.Notes)
 		}
-	}
-	if p := ParseParams("?arch=alexnet&threads=AUTO"); p.Threads != "auto" {
-		t.Errorf("threads parameter read as %q", p.Threads)
+		if a := NewApp(p); !strings.Contains(a.ComputeNote, "1 to 8") {
+			t.Errorf("threads=%s: the page's note %q does not say what threads can be", in, a.ComputeNote)
+		}
 	}
 }
 
@@ -39,8 +40,8 @@ func TestComputePathThreads(t *testing.T) {
 	if got := a.ComputePath(); got != "cpu · portable Go · int8 · 1 thread" {
 		t.Errorf("portable: %q", got)
 	}
-	if !strings.Contains(a.BackendNote, "cross-origin isolated page") {
-		t.Errorf("the threads note is not shown: backend note %q", a.BackendNote)
+	if !strings.Contains(a.ComputeNote, "cross-origin isolated page") {
+		t.Errorf("the threads note is not shown: compute note %q", a.ComputeNote)
 	}
 	a.Loaded(protocol.Response{Model: &protocol.ModelInfo{Compute: "cpu", Backend: "fastcpu", Precision: "f32", Threads: 1, Kernel: "wasm-simd128-6x8"}})
 	if got := a.ComputePath(); got != "cpu · Go wasm SIMD · f32 · 1 thread" {

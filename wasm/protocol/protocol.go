@@ -7,6 +7,7 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Op names what a request asks the worker to do.
@@ -27,6 +28,31 @@ const (
 // is a bug or an attack, not a reason to allocate.
 const MaxRequestJSON = 64 << 10
 
+// Compute is where the network runs: what a page asks for (its backend= parameter: auto,
+// webgpu or cpu) and, in answers, what runs (webgpu or cpu).
+type Compute string
+
+const (
+	// ComputeAuto is WebGPU on a hardware adapter, else the CPU.
+	ComputeAuto Compute = "auto"
+	// ComputeWebGPU is WebGPU on any adapter, a software one too, else the CPU.
+	ComputeWebGPU Compute = "webgpu"
+	// ComputeCPU is the CPU: the engine worker's WebAssembly.
+	ComputeCPU Compute = "cpu"
+)
+
+// ParseCompute reads a backend= parameter, in any case: "" is auto, and a word other than
+// the three is an error (with ComputeCPU, where a page then runs).
+func ParseCompute(s string) (Compute, error) {
+	switch c := Compute(strings.ToLower(s)); c {
+	case ComputeAuto, ComputeWebGPU, ComputeCPU:
+		return c, nil
+	case "":
+		return ComputeAuto, nil
+	}
+	return ComputeCPU, fmt.Errorf("unknown backend %q (use cpu, webgpu or auto)", s)
+}
+
 // Request is one message to the worker. Bytes (the image or frame) travel separately.
 type Request struct {
 	ID int `json:"id"`
@@ -40,9 +66,9 @@ type Request struct {
 	// Size is the file's length as the manifest gives it (0: unknown): the worker reads the
 	// download into a buffer of that size and refuses one that is longer or ends short.
 	Size int64 `json:"size,omitempty"`
-	// Compute is where the network runs: cpu, webgpu or auto ("" is auto). webgpu and auto
-	// fall back to the CPU when WebGPU is missing or fails; the response says why.
-	Compute string `json:"compute,omitempty"`
+	// Compute is where the network runs ("" is auto). webgpu and auto fall back to the CPU
+	// when WebGPU is missing or fails; the response says why.
+	Compute Compute `json:"compute,omitempty"`
 	// Threads is how many threads run the CPU passes (?threads=): the engine worker and
 	// kernel workers taking parts of every layer on its shared memory, which needs a
 	// cross-origin isolated page. 0 lets the worker choose for the visitor's cores.
@@ -133,8 +159,8 @@ type ModelInfo struct {
 	Backend   string `json:"backend"` // the CPU backend's name (fastcpu)
 	// Compute is what runs the network: "webgpu" or "cpu"; ComputeNote says why the CPU
 	// runs when WebGPU was asked for ("" otherwise).
-	Compute     string `json:"compute"`
-	ComputeNote string `json:"computeNote,omitempty"`
+	Compute     Compute `json:"compute"`
+	ComputeNote string  `json:"computeNote,omitempty"`
 	// Threads is how many threads run the CPU passes (0 on WebGPU): more than one means
 	// kernel workers on the engine worker's shared memory (one copy of the weights).
 	Threads int `json:"threads,omitempty"`
@@ -175,8 +201,8 @@ type Classification struct {
 	Backend        string    `json:"backend"`
 	// Compute and ComputeNote as in ModelInfo, after this pass: WebGPU failing mid-run
 	// finishes the pass on the CPU and stays there.
-	Compute     string `json:"compute"`
-	ComputeNote string `json:"computeNote,omitempty"`
+	Compute     Compute `json:"compute"`
+	ComputeNote string  `json:"computeNote,omitempty"`
 	// Threads is how many threads ran this pass on the CPU (0 on WebGPU).
 	Threads     int `json:"threads,omitempty"`
 	ImageWidth  int `json:"imageWidth"`
@@ -239,8 +265,8 @@ func (r *Request) Validate() error {
 		if r.Precision != "" && r.Precision != "f32" && r.Precision != "int8" {
 			return fmt.Errorf("load: precision must be f32 or int8, not %q", r.Precision)
 		}
-		if r.Compute != "" && r.Compute != "cpu" && r.Compute != "webgpu" && r.Compute != "auto" {
-			return fmt.Errorf("load: compute must be cpu, webgpu or auto, not %q", r.Compute)
+		if _, err := ParseCompute(string(r.Compute)); err != nil {
+			return fmt.Errorf("load: %v", err)
 		}
 		if r.Size < 0 {
 			return fmt.Errorf("load: size must not be negative, not %d", r.Size)

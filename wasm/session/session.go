@@ -34,16 +34,16 @@ type Codecs struct {
 // plugs in the WebGPU runner, which falls back to the CPU by itself.
 type Runner interface {
 	Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine.Result, error)
-	// Compute is "webgpu" or "cpu" (what the next pass runs on), note why the CPU runs
-	// when WebGPU was asked for.
-	Compute() (compute, note string)
+	// Compute is what the next pass runs on (webgpu or cpu), note why the CPU runs when
+	// WebGPU was asked for.
+	Compute() (compute protocol.Compute, note string)
 	Close()
 }
 
 // RunOptions is how a load request asks its passes to run.
 type RunOptions struct {
-	// Compute is cpu, webgpu or auto ("" is auto).
-	Compute string
+	// Compute is where to run ("" is auto).
+	Compute protocol.Compute
 	// Threads is how many threads the CPU passes may take (0: the runner chooses).
 	Threads int
 }
@@ -60,8 +60,8 @@ func (r cpuRunner) Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine
 	opt.Backend = r.cpu
 	return r.m.Forward(x, opt)
 }
-func (r cpuRunner) Compute() (string, string) { return "cpu", "" }
-func (r cpuRunner) Close()                    {}
+func (r cpuRunner) Compute() (protocol.Compute, string) { return protocol.ComputeCPU, "" }
+func (r cpuRunner) Close()                              {}
 
 // Threaded is a Runner whose CPU passes may take several threads (kernel workers sharing
 // the engine worker's memory, wasm/cpukernel's pool).
@@ -78,7 +78,7 @@ func threadsOf(r Runner) int {
 	if t, ok := r.(Threaded); ok {
 		return t.Threads()
 	}
-	if c, _ := r.Compute(); c == "cpu" {
+	if c, _ := r.Compute(); c == protocol.ComputeCPU {
 		return 1
 	}
 	return 0

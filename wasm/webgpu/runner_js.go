@@ -7,19 +7,20 @@ import (
 	"time"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
 // Runner runs a model on the backend a page asked for, falling back to the CPU: when
 // WebGPU is missing, refuses a device, a kernel does not compile, or the device is lost in
 // the middle of a pass, the pass is finished on the CPU and the Runner stays there. The
-// caller sees engine.Results either way; Backend and Reason say what ran and why.
+// caller sees engine.Results either way; Compute and Reason say what ran and why.
 type Runner struct {
 	model *engine.Model
 	cpu   engine.Backend
 	dev   *Device
 	gm    *GPUModel
-	// Backend is "webgpu" or "cpu": what the next pass runs on.
-	Backend string
+	// Compute is what the next pass runs on: webgpu or cpu.
+	Compute protocol.Compute
 	// Reason says why the CPU runs when WebGPU was asked for (or available), "" otherwise.
 	Reason string
 	// LeftBuffers is the number of GPU buffers the device still held after the model was
@@ -27,21 +28,21 @@ type Runner struct {
 	LeftBuffers int
 }
 
-// NewRunner opens a device and loads m onto it for mode, the ?backend= parameter: "cpu",
-// "webgpu" or "auto" (WebGPU when a hardware adapter is available). The CPU is the fallback
-// of both; auto also takes the CPU when the only adapter is a software one (SwiftShader
-// runs SqueezeNet in seconds where the CPU path takes milliseconds), webgpu uses it anyway.
-func NewRunner(m *engine.Model, mode string, cpu engine.Backend, opt Options) *Runner {
+// NewRunner opens a device and loads m onto it for mode (auto, "" as auto, or webgpu; cpu
+// opens nothing). The CPU is the fallback of both; auto also takes the CPU when the only
+// adapter is a software one (SwiftShader runs SqueezeNet in seconds where the CPU path
+// takes milliseconds), webgpu uses it anyway.
+func NewRunner(m *engine.Model, mode protocol.Compute, cpu engine.Backend, opt Options) *Runner {
 	if cpu == nil {
 		cpu = engine.DefaultBackend()
 	}
-	r := &Runner{model: m, cpu: cpu, Backend: "cpu"}
-	switch mode {
-	case "cpu":
+	r := &Runner{model: m, cpu: cpu, Compute: protocol.ComputeCPU}
+	mode, err := protocol.ParseCompute(string(mode))
+	if err != nil {
+		r.Reason = err.Error()
 		return r
-	case "webgpu", "auto", "":
-	default:
-		r.Reason = fmt.Sprintf("unknown backend %q (use cpu, webgpu or auto)", mode)
+	}
+	if mode == protocol.ComputeCPU {
 		return r
 	}
 	dev, err := Open(opt)
@@ -49,7 +50,7 @@ func NewRunner(m *engine.Model, mode string, cpu engine.Backend, opt Options) *R
 		r.Reason = err.Error()
 		return r
 	}
-	if mode != "webgpu" && dev.Fallback() {
+	if mode != protocol.ComputeWebGPU && dev.Fallback() {
 		r.Reason = fmt.Sprintf("the only WebGPU adapter is a software fallback (%s), slower than the CPU; backend=webgpu forces it", dev.Info())
 		dev.Close()
 		return r
@@ -61,7 +62,7 @@ func NewRunner(m *engine.Model, mode string, cpu engine.Backend, opt Options) *R
 		r.Reason = "WebGPU could not load the model: " + err.Error()
 		return r
 	}
-	r.dev, r.gm, r.Backend = dev, gm, "webgpu"
+	r.dev, r.gm, r.Compute = dev, gm, protocol.ComputeWebGPU
 	return r
 }
 
@@ -85,7 +86,7 @@ func (r *Runner) Close() {
 func (r *Runner) fallBack(err error) {
 	r.Reason = "WebGPU failed, finished on the CPU: " + err.Error()
 	r.Close()
-	r.Backend = "cpu"
+	r.Compute = protocol.ComputeCPU
 }
 
 // Forward runs x with the engine's options: Keep picks the activations read back from the

@@ -4,6 +4,7 @@ package main
 
 import (
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/wasm/protocol"
 	"github.com/alexlens/alexlens/wasm/session"
 	"github.com/alexlens/alexlens/wasm/webgpu"
 )
@@ -11,7 +12,7 @@ import (
 // gpuRunner adapts the WebGPU runner (with its own CPU fallback) to the session.
 type gpuRunner struct{ r *webgpu.Runner }
 
-func newGPURunner(m *engine.Model, mode string, cpu engine.Backend) session.Runner {
+func newGPURunner(m *engine.Model, mode protocol.Compute, cpu engine.Backend) session.Runner {
 	return gpuRunner{webgpu.NewRunner(m, mode, cpu, webgpu.Options{})}
 }
 
@@ -19,6 +20,6 @@ func (g gpuRunner) Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine
 	return g.r.Forward(x, opt)
 }
 
-func (g gpuRunner) Compute() (string, string) { return g.r.Backend, g.r.Reason }
+func (g gpuRunner) Compute() (protocol.Compute, string) { return g.r.Compute, g.r.Reason }
 
 func (g gpuRunner) Close() { g.r.Close() }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/wasm/cpukernel"
+	"github.com/alexlens/alexlens/wasm/protocol"
 	"github.com/alexlens/alexlens/wasm/session"
 )
 
@@ -23,7 +24,7 @@ import (
 // cores where the page allows them.
 func newRunner(m *engine.Model, run session.RunOptions, cpu engine.Backend) session.Runner {
 	r := newGPURunner(m, run.Compute, cpu)
-	if compute, _ := r.Compute(); compute != "cpu" {
+	if compute, _ := r.Compute(); compute != protocol.ComputeCPU {
 		return r
 	}
 	return withThreads(r, run.Threads)

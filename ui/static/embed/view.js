@@ -214,7 +214,7 @@
   async function loadModel() {
     const e = pick(await manifest(), false);
     engine = startEngine();
-    const r = await engine({ op: "load", url: new URL("weights/" + e.file, location.href).href, sha256: e.sha256, precision: params.get("precision") || "" }, undefined, function (p) {
+    const r = await engine({ op: "load", url: new URL("weights/" + e.file, location.href).href, sha256: e.sha256, size: e.bytes || 0, precision: params.get("precision") || "" }, undefined, function (p) {
       if (p.stage === "download" && p.total) say("Downloading " + e.arch + " weights… " + Math.round(100 * p.done / p.total) + "%");
     });
     return r.model;

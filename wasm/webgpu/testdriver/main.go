@@ -22,6 +22,7 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/wasm/jsutil"
+	"github.com/alexlens/alexlens/wasm/protocol"
 	"github.com/alexlens/alexlens/wasm/webgpu"
 	"github.com/alexlens/alexlens/wasm/webgpu/report"
 	"github.com/alexlens/alexlens/weights"
@@ -467,7 +468,7 @@ func fallbackCase(rep *report.Report, name string, mode string, opt webgpu.Optio
 		prepare()
 	}
 	c := report.Case{Name: name}
-	r := webgpu.NewRunner(m, mode, nil, opt)
+	r := webgpu.NewRunner(m, protocol.Compute(mode), nil, opt)
 	dev := r.Device()
 	res, err := r.Forward(x, engine.ForwardOptions{})
 	cpu, cerr := m.Forward(x, engine.ForwardOptions{})
@@ -480,7 +481,7 @@ func fallbackCase(rep *report.Report, name string, mode string, opt webgpu.Optio
 		compare(&c, res.Logits, cpu.Logits)
 		c.GPUTop5, c.CPUTop5 = top5(engine.Probabilities(res.Logits).Row(0)), top5(engine.Probabilities(cpu.Logits).Row(0))
 	}
-	c.Backend, c.Reason = r.Backend, r.Reason
+	c.Backend, c.Reason = string(r.Compute), r.Reason
 	r.Close()
 	c.Live = r.LeftBuffers
 	_ = dev
@@ -519,7 +520,7 @@ func runFallback(rep *report.Report) {
 		c := report.Case{Name: "device lost mid-run"}
 		victim = webgpu.NewRunner(m, "webgpu", nil, lostOpt)
 		dev := victim.Device()
-		noteStart(&c, victim.Backend)
+		noteStart(&c, string(victim.Compute))
 		res, err := victim.Forward(x, engine.ForwardOptions{})
 		cpu, _ := m.Forward(x, engine.ForwardOptions{})
 		if err != nil {
@@ -528,7 +529,7 @@ func runFallback(rep *report.Report) {
 			compare(&c, res.Logits, cpu.Logits)
 			c.GPUTop5, c.CPUTop5 = top5(engine.Probabilities(res.Logits).Row(0)), top5(engine.Probabilities(cpu.Logits).Row(0))
 		}
-		c.Backend, c.Reason = victim.Backend, victim.Reason
+		c.Backend, c.Reason = string(victim.Compute), victim.Reason
 		if dev == nil {
 			c.Error += " (never ran on WebGPU)"
 		}
