@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/alexlens/alexlens/engine"
 )
@@ -146,16 +147,26 @@ func (b *planBuilder) shape(t int) []int { return b.p.tensors[t].shape }
 
 // conv appends a convolution of tensor in, writing channels [coff, coff+c.Out) of out.
 func (b *planBuilder) conv(in, out, coff int, key string, c engine.ConvSpec) error {
+	o, err := b.convOp(in, out, coff, key, c)
+	if err != nil {
+		return err
+	}
+	b.p.ops = append(b.p.ops, o)
+	return nil
+}
+
+// convOp is conv's dispatch.
+func (b *planBuilder) convOp(in, out, coff int, key string, c engine.ConvSpec) (op, error) {
 	w := b.params[key+".weight"]
 	if w == nil {
-		return fmt.Errorf("webgpu: no weight %s.weight", key)
+		return op{}, fmt.Errorf("webgpu: no weight %s.weight", key)
 	}
 	if want := []int{c.Out, c.In / max(c.Groups, 1), c.KH, c.KW}; c.Groups < 1 || c.In%c.Groups != 0 || c.Out%c.Groups != 0 || !slices.Equal(w.Shape, want) {
-		return fmt.Errorf("webgpu: %s.weight has shape %v, groups %d: does not fit a %d -> %d convolution", key, w.Shape, c.Groups, c.In, c.Out)
+		return op{}, fmt.Errorf("webgpu: %s.weight has shape %v, groups %d: does not fit a %d -> %d convolution", key, w.Shape, c.Groups, c.In, c.Out)
 	}
 	s := b.shape(in)
 	if s[1] != c.In {
-		return fmt.Errorf("webgpu: %s wants %d input channels, has %d", key, c.In, s[1])
+		return op{}, fmt.Errorf("webgpu: %s wants %d input channels, has %d", key, c.In, s[1])
 	}
 	n, h, wd := s[0], s[2], s[3]
 	oh, ow := c.OutSize(h, wd)
@@ -167,13 +178,12 @@ func (b *planBuilder) conv(in, out, coff int, key string, c engine.ConvSpec) err
 	}
 	gx, gy, gz := (oh*ow+gemmTile-1)/gemmTile, (mg+gemmTile-1)/gemmTile, n*c.Groups
 	if gx > b.lim.MaxWorkgroupsPerDimension || gy > b.lim.MaxWorkgroupsPerDimension || gz > b.lim.MaxWorkgroupsPerDimension {
-		return fmt.Errorf("webgpu: convolution %s of a %dx%d input is too large for one dispatch", key, h, wd)
+		return op{}, fmt.Errorf("webgpu: convolution %s of a %dx%d input is too large for one dispatch", key, h, wd)
 	}
 	u := uniforms(c.In, h, wd, oh, ow, c.KH, c.KW, c.StrideH, c.StrideW, c.PadT, c.PadL, c.DilH,
 		c.DilW, c.Groups, mg, cing, k, stride, b.shape(out)[1], coff, c.ReLU, oh*ow, 0, 0)
-	b.p.ops = append(b.p.ops, op{kernel: kernel, in: in, out: out, param: key, uniform: u,
-		groups: [3]int{gx, gy, gz}, flops: 2 * int64(n) * int64(c.Out) * int64(oh*ow) * int64(k)})
-	return nil
+	return op{kernel: kernel, in: in, out: out, param: key, uniform: u,
+		groups: [3]int{gx, gy, gz}, flops: 2 * int64(n) * int64(c.Out) * int64(oh*ow) * int64(k)}, nil
 }
 
 // linear appends a fully connected layer: matrix-vector at batch 1, tiled GEMM otherwise.
@@ -277,106 +287,50 @@ func (b *planBuilder) softmax(in, out, d int) error {
 	return nil
 }
 
-// buildPlan turns a model's description into a plan for an n x 3 x h x w input, stopping
-// after stopAfter ("" = run to the end, or to the model's last layer for partial weights).
+// buildPlan turns a model into a plan for an n x 3 x h x w input, stopping after stopAfter
+// ("" = run to the end, or to the model's last layer for partial weights). It runs the
+// engine's own forward pass (engine.Model.Forward, the one interpreter of the layer list)
+// with planOps as its backend, so every operator call becomes GPU work instead of
+// arithmetic.
 func buildPlan(m *engine.Model, n, h, w int, stopAfter string, lim Limits) (*plan, error) {
-	a := m.Arch
 	if n < 1 || h < 1 || w < 1 {
 		return nil, fmt.Errorf("webgpu: input must be N x 3 x H x W with positive sizes, got %dx3x%dx%d", n, h, w)
 	}
-	if _, err := a.Shapes(h, w); err != nil {
+	if _, err := m.Arch.Shapes(h, w); err != nil {
 		return nil, err
-	}
-	if stopAfter == "" {
-		stopAfter = m.Partial
 	}
 	p := &plan{named: map[string]int{}, logits: -1, probs: -1}
-	b := &planBuilder{p: p, lim: lim, params: m.Params}
-	x, err := b.tensor(n, 3, h, w)
+	ops := newPlanOps(&planBuilder{p: p, lim: lim, params: m.Params}, m.Params)
+	x, err := ops.tensor(n, 3, h, w)
 	if err != nil {
 		return nil, err
 	}
-	p.input = x
-	for _, l := range a.Layers {
-		var y int
-		switch l.Kind {
-		case engine.KindConv:
-			s := b.shape(x)
-			oh, ow := l.Conv.OutSize(s[2], s[3])
-			if y, err = b.tensor(n, l.Conv.Out, oh, ow); err != nil {
-				return nil, err
-			}
-			err = b.conv(x, y, 0, l.Key, l.Conv)
-		case engine.KindFire:
-			sq, e1, e3 := l.Fire.Convs()
-			s := b.shape(x)
-			var sqt int
-			if sqt, err = b.tensor(n, sq.Out, s[2], s[3]); err != nil {
-				return nil, err
-			}
-			if err = b.conv(x, sqt, 0, l.Key+".squeeze", sq); err != nil {
-				return nil, err
-			}
-			if y, err = b.tensor(n, e1.Out+e3.Out, s[2], s[3]); err != nil {
-				return nil, err
-			}
-			if err = b.conv(sqt, y, 0, l.Key+".expand1x1", e1); err != nil {
-				return nil, err
-			}
-			err = b.conv(sqt, y, e1.Out, l.Key+".expand3x3", e3)
-		case engine.KindMaxPool:
-			s := b.shape(x)
-			oh, ow := l.Pool.OutSize(s[2], s[3])
-			if y, err = b.tensor(n, s[1], oh, ow); err != nil {
-				return nil, err
-			}
-			err = b.pool(x, y, l.Pool, true)
-		case engine.KindLRN:
-			if y, err = b.tensor(b.shape(x)...); err != nil {
-				return nil, err
-			}
-			err = b.lrn(x, y, l.LRN)
-		case engine.KindAdaptiveAvgPool:
-			s := b.shape(x)
-			if y, err = b.tensor(n, s[1], l.OutH, l.OutW); err != nil {
-				return nil, err
-			}
-			err = b.adaptiveAvg(x, y)
-		case engine.KindDropout:
-			continue
-		case engine.KindLinear:
-			if y, err = b.tensor(n, l.Linear.Out); err != nil {
-				return nil, err
-			}
-			err = b.linear(x, y, l.Key, l.Linear)
-		default:
-			return nil, fmt.Errorf("webgpu: layer kind %d is not supported", l.Kind)
-		}
-		if err != nil {
+	p.input = ops.ids[x]
+	res, err := m.Forward(x, engine.ForwardOptions{Backend: ops, StopAfter: stopAfter,
+		OnLayer: func(name string, _, _ int, _ time.Duration) { ops.named(name) }})
+	if err == nil {
+		err = ops.err
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range res.Order {
+		p.named[name] = ops.ids[res.Activations[name]]
+	}
+	p.order = res.Order
+	if res.Logits != nil {
+		// Logits are the last activation flattened to N x classes (SqueezeNet's is
+		// N x 1000 x 1 x 1).
+		p.logits = ops.ids[ops.last]
+		classes := p.tensors[p.logits].len() / n
+		if p.probs, err = ops.b.tensor(n, classes); err != nil {
 			return nil, err
 		}
-		x = y
-		if l.Name == "" {
-			continue
-		}
-		p.ops[len(p.ops)-1].layer = l.Name
-		p.named[l.Name] = x
-		p.order = append(p.order, l.Name)
-		if l.Name == stopAfter {
-			return p, nil
+		if err := ops.b.softmax(p.logits, p.probs, classes); err != nil {
+			return nil, err
 		}
 	}
-	// Logits are the last activation flattened to N x classes (SqueezeNet's is N x 1000 x 1 x 1).
-	p.logits = x
-	classes := b.p.tensors[x].len() / n
-	probs, err := b.tensor(n, classes)
-	if err != nil {
-		return nil, err
-	}
-	if err := b.softmax(x, probs, classes); err != nil {
-		return nil, err
-	}
-	p.probs = probs
+	p.prune()
 	return p, nil
 }
 
