@@ -193,7 +193,7 @@ func (m *Model) checkGradInput(x *Tensor, obj Objective) (map[string][]int, erro
 	if !ok {
 		return nil, fmt.Errorf("%s has no layer %q (layers: %v)", a.Name, target, a.LayerNames())
 	}
-	if m.Partial != "" && indexOf(a.LayerNames(), target) > indexOf(a.LayerNames(), m.Partial) {
+	if m.Partial != "" && a.LayerIndex(target) > a.LayerIndex(m.Partial) {
 		return nil, fmt.Errorf("%s: these weights cover layers up to %s only, cannot reach %s", a.Name, m.Partial, target)
 	}
 	c, h, w := actDims(shape)

@@ -121,14 +121,14 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 	if _, err := m.Arch.Shapes(x.Shape[2], x.Shape[3]); err != nil {
 		return nil, err
 	}
-	if opt.StopAfter != "" && !contains(m.Arch.LayerNames(), opt.StopAfter) {
+	if opt.StopAfter != "" && m.Arch.LayerIndex(opt.StopAfter) < 0 {
 		return nil, fmt.Errorf("%s has no layer %q (layers: %v)", m.Arch.Name, opt.StopAfter, m.Arch.LayerNames())
 	}
 	if m.Partial != "" {
 		if opt.StopAfter == "" {
 			opt.StopAfter = m.Partial
 		}
-		if idx := indexOf(m.Arch.LayerNames(), opt.StopAfter); idx > indexOf(m.Arch.LayerNames(), m.Partial) {
+		if idx := m.Arch.LayerIndex(opt.StopAfter); idx > m.Arch.LayerIndex(m.Partial) {
 			return nil, fmt.Errorf("%s: these weights cover layers up to %s only, cannot run to %s", m.Arch.Name, m.Partial, opt.StopAfter)
 		}
 	}
@@ -246,16 +246,8 @@ func (m *Model) bias(key string) []float32 {
 	return nil
 }
 
-func contains(xs []string, s string) bool { return indexOf(xs, s) >= 0 }
-
-func indexOf(xs []string, s string) int {
-	for i, x := range xs {
-		if x == s {
-			return i
-		}
-	}
-	return -1
-}
+// LayerIndex is the position of the named activation among LayerNames, -1 when there is none.
+func (a *Arch) LayerIndex(name string) int { return slices.Index(a.LayerNames(), name) }
 
 // Probabilities is the softmax of the logits.
 func Probabilities(logits *Tensor) *Tensor { return softmax(logits) }

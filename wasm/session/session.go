@@ -254,7 +254,7 @@ func (s *Session) run(x *engine.Tensor, prep time.Duration, w, h int, progress f
 	m := s.model
 	total := len(m.Arch.LayerNames())
 	if m.Partial != "" {
-		total = indexOf(m.Arch.LayerNames(), m.Partial) + 1
+		total = m.Arch.LayerIndex(m.Partial) + 1
 	}
 	opt := engine.ForwardOptions{}
 	if progress != nil {
@@ -414,15 +414,6 @@ func KernelImages(w *engine.Weight) *protocol.KernelGrid {
 		g.RGBA = append(g.RGBA, img)
 	}
 	return g
-}
-
-func indexOf(xs []string, s string) int {
-	for i, x := range xs {
-		if x == s {
-			return i
-		}
-	}
-	return -1
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

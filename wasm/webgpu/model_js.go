@@ -273,10 +273,10 @@ func (gm *GPUModel) Forward(x *engine.Tensor, want Want) (*Output, error) {
 	if len(x.Shape) != 4 || x.Shape[1] != 3 || x.Shape[0] < 1 || x.Len() == 0 {
 		return nil, fmt.Errorf("%s: input must be N x 3 x H x W, got %v", gm.m.Arch.Name, x.Shape)
 	}
-	if want.StopAfter != "" && indexOf(gm.m.Arch.LayerNames(), want.StopAfter) < 0 {
+	if want.StopAfter != "" && gm.m.Arch.LayerIndex(want.StopAfter) < 0 {
 		return nil, fmt.Errorf("%s has no layer %q (layers: %v)", gm.m.Arch.Name, want.StopAfter, gm.m.Arch.LayerNames())
 	}
-	if gm.m.Partial != "" && want.StopAfter != "" && indexOf(gm.m.Arch.LayerNames(), want.StopAfter) > indexOf(gm.m.Arch.LayerNames(), gm.m.Partial) {
+	if gm.m.Partial != "" && want.StopAfter != "" && gm.m.Arch.LayerIndex(want.StopAfter) > gm.m.Arch.LayerIndex(gm.m.Partial) {
 		return nil, fmt.Errorf("%s: these weights cover layers up to %s only, cannot run to %s", gm.m.Arch.Name, gm.m.Partial, want.StopAfter)
 	}
 	key := fmt.Sprintf("%v/%s", x.Shape, want.StopAfter)
@@ -379,13 +379,4 @@ func (gm *GPUModel) runTimed(pr *program, out *Output) error {
 		from = i + 1
 	}
 	return nil
-}
-
-func indexOf(xs []string, s string) int {
-	for i, x := range xs {
-		if x == s {
-			return i
-		}
-	}
-	return -1
 }

@@ -117,7 +117,7 @@ func isInputError(m *engine.Model, x *engine.Tensor, opt engine.ForwardOptions) 
 	if _, err := m.Arch.Shapes(x.Shape[2], x.Shape[3]); err != nil {
 		return true
 	}
-	return opt.StopAfter != "" && indexOf(m.Arch.LayerNames(), opt.StopAfter) < 0
+	return opt.StopAfter != "" && m.Arch.LayerIndex(opt.StopAfter) < 0
 }
 
 func (r *Runner) forwardGPU(x *engine.Tensor, opt engine.ForwardOptions) (*engine.Result, error) {

@@ -16,6 +16,7 @@ import (
 	"math"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall/js"
 	"time"
@@ -296,7 +297,7 @@ func netCase(rep *report.Report, d *webgpu.Device, m *engine.Model, label string
 	rep.Extra[label+" weight bytes on GPU"] = wbytes
 	want := webgpu.Want{Logits: true, Probs: true, Activations: m.Arch.LayerNames()}
 	if m.Partial != "" {
-		want.Activations = want.Activations[:indexOf(want.Activations, m.Partial)+1]
+		want.Activations = want.Activations[:slices.Index(want.Activations, m.Partial)+1]
 	}
 	out, err := gm.Forward(x, want)
 	gpuMs := float64(time.Since(start).Microseconds()) / 1000
@@ -336,15 +337,6 @@ func top5(p []float32) []int {
 		out = append(out, c.Index)
 	}
 	return out
-}
-
-func indexOf(xs []string, s string) int {
-	for i, x := range xs {
-		if x == s {
-			return i
-		}
-	}
-	return -1
 }
 
 func runNets(rep *report.Report, archName string) {
