@@ -251,3 +251,24 @@ func FetchJS(url string, limit int64, progress func(done, total int64)) (js.Valu
 	}
 	return whole, nil
 }
+
+// SHA256 hashes a Uint8Array on its own (unshared) memory with the browser's native
+// crypto.subtle (hex), or reports false where it cannot (an insecure origin has no
+// crypto.subtle; a view of shared memory is refused).
+func SHA256(data js.Value) (string, bool) {
+	crypto := js.Global().Get("crypto")
+	if crypto.IsUndefined() || crypto.Get("subtle").IsUndefined() {
+		return "", false
+	}
+	digest, err := Await(crypto.Get("subtle").Call("digest", "SHA-256", data))
+	if err != nil {
+		return "", false
+	}
+	sum := Bytes(digest)
+	const hexdigits = "0123456789abcdef"
+	out := make([]byte, 2*len(sum))
+	for i, b := range sum {
+		out[2*i], out[2*i+1] = hexdigits[b>>4], hexdigits[b&15]
+	}
+	return string(out), true
+}
