@@ -16,8 +16,8 @@ import (
 	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
 
-	"github.com/alexlens/alexlens/wasm/jsutil"
 	"github.com/alexlens/alexlens/cloudflare/handler"
+	"github.com/alexlens/alexlens/wasm/jsutil"
 )
 
 // assetOrigin is any origin: the ASSETS binding looks only at the path.

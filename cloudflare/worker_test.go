@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/alexlens/alexlens/server/httpsuite"
 	"github.com/alexlens/alexlens/cloudflare/handler"
 	"github.com/alexlens/alexlens/cloudflare/workerdtest"
+	"github.com/alexlens/alexlens/server/httpsuite"
 )
 
 // TestWorkerd builds the Worker, stages the server/httpsuite fixture as its static assets,

@@ -9,7 +9,8 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/ui/static"
-	"github.com/alexlens/alexlens/weights"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 var (
@@ -77,9 +78,9 @@ func (x *exporter) addEmbed() error {
 // for the kernel view when the site has it (the paper's Figure 3), and for the views that
 // run the network the smallest whole network, trained before fixture. With no weights the
 // demo names the networks `make weights` publishes.
-func demoArchs(ws []weights.ManifestEntry) (kernelArch, arch string) {
+func demoArchs(ws []manifest.Entry) (kernelArch, arch string) {
 	kernelArch, arch = engine.AlexNetBVLC.Name, engine.SqueezeNet11.Name
-	var best *weights.ManifestEntry
+	var best *manifest.Entry
 	for i, e := range ws {
 		if e.Partial != "" {
 			continue
@@ -91,14 +92,14 @@ func demoArchs(ws []weights.ManifestEntry) (kernelArch, arch string) {
 	if best != nil {
 		arch = best.Arch
 	}
-	if len(ws) > 0 && !slices.ContainsFunc(ws, func(e weights.ManifestEntry) bool { return e.Arch == engine.AlexNetBVLC.Name }) {
+	if len(ws) > 0 && !slices.ContainsFunc(ws, func(e manifest.Entry) bool { return e.Arch == engine.AlexNetBVLC.Name }) {
 		kernelArch = arch
 	}
 	return kernelArch, arch
 }
 
 // better ranks weights for the demo: trained before fixture, then the smaller download.
-func better(a, b weights.ManifestEntry) bool {
+func better(a, b manifest.Entry) bool {
 	if ta, tb := a.Kind == "trained", b.Kind == "trained"; ta != tb {
 		return ta
 	}

@@ -24,6 +24,8 @@ import (
 	"github.com/alexlens/alexlens/site/shard"
 	"github.com/alexlens/alexlens/ui/static"
 	"github.com/alexlens/alexlens/weights"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 // Options says what to export and where.
@@ -37,7 +39,7 @@ type Options struct {
 	// old export or the new one, never a mix.
 	OutDir string
 	// Include picks the weights to publish; nil publishes every manifest entry.
-	Include func(weights.ManifestEntry) bool
+	Include func(manifest.Entry) bool
 	// ShardLimit is the largest file written; weights files over it are sharded. 0 means
 	// shard.DefaultLimit.
 	ShardLimit int64
@@ -121,8 +123,8 @@ type exporter struct {
 	opt     Options
 	dir     string
 	res     *Result
-	hashes  map[string]string       // slash path in the site -> sha256 of the bytes written
-	weights []weights.ManifestEntry // the exported weights, in manifest order
+	hashes  map[string]string // slash path in the site -> sha256 of the bytes written
+	weights []manifest.Entry  // the exported weights, in manifest order
 }
 
 func (x *exporter) run() error {
@@ -271,19 +273,12 @@ func (x *exporter) addHashed(name string, data []byte) (string, error) {
 	return hashed, x.write(hashed, data)
 }
 
-// Entry is a weights manifest entry as published: the file itself, or (over the shard
-// limit) the shards that make it up. Readers that ignore "shards" see the usual manifest.
-type Entry struct {
-	weights.ManifestEntry
-	Shards []shard.Shard `json:"shards,omitempty"`
-}
-
 func (x *exporter) exportWeights() error {
-	m, err := weights.ReadManifest(filepath.Join(x.opt.WeightsDir, weights.ManifestName))
+	m, err := manifest.Read(filepath.Join(x.opt.WeightsDir, manifest.Name))
 	if err != nil {
 		return fmt.Errorf("weights: %w (make one with `alexlens weights fetch` or `make weights`)", err)
 	}
-	var entries []Entry
+	var entries []manifest.Entry
 	for _, e := range m.Weights {
 		if x.opt.Include != nil && !x.opt.Include(e) {
 			continue
@@ -298,7 +293,8 @@ func (x *exporter) exportWeights() error {
 		if got := weights.FileHash(data); int64(len(data)) != e.Bytes || got != e.SHA256 {
 			return fmt.Errorf("weights file %s does not match its manifest entry (%d bytes, sha256 %.12s; manifest says %d bytes, %.12s): run `alexlens weights` again to rewrite the manifest", e.File, len(data), got, e.Bytes, e.SHA256)
 		}
-		pe := Entry{ManifestEntry: e}
+		pe := e // as published: the file itself, or (over the shard limit) its shards
+		pe.Shards = nil
 		if int64(len(data)) <= x.opt.ShardLimit {
 			if err := x.write("weights/"+e.File, data); err != nil {
 				return err
@@ -315,14 +311,14 @@ func (x *exporter) exportWeights() error {
 			for i, r := range plan {
 				piece := data[r.Offset : r.Offset+r.Length]
 				sum := sha256.Sum256(piece)
-				s := shard.Shard{Offset: r.Offset, Length: r.Length, SHA256: hex.EncodeToString(sum[:])}
+				s := manifest.Shard{Offset: r.Offset, Length: r.Length, SHA256: hex.EncodeToString(sum[:])}
 				s.File = shard.Name(e.File, i, s.SHA256)
 				if err := x.write("weights/"+s.File, piece); err != nil {
 					return err
 				}
 				pe.Shards = append(pe.Shards, s)
 			}
-			if err := shard.Check(pe.Shards, e.Bytes, x.opt.ShardLimit); err != nil {
+			if err := manifest.CheckShards(pe.Shards, e.Bytes, x.opt.ShardLimit); err != nil {
 				return fmt.Errorf("weights file %s: %w", e.File, err) // a planning defect
 			}
 			x.res.Shards += len(pe.Shards)
@@ -331,15 +327,13 @@ func (x *exporter) exportWeights() error {
 		x.weights = append(x.weights, e)
 	}
 	if entries == nil {
-		entries = []Entry{}
+		entries = []manifest.Entry{}
 	}
-	b, err := json.MarshalIndent(struct {
-		Weights []Entry `json:"weights"`
-	}{entries}, "", " ")
+	b, err := json.MarshalIndent(manifest.Manifest{Weights: entries}, "", " ")
 	if err != nil {
 		return err
 	}
-	return x.write("weights/"+weights.ManifestName, append(b, '\n'))
+	return x.write("weights/"+manifest.Name, append(b, '\n'))
 }
 
 // buildID hashes every file's name and hash, in name order.

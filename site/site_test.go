@@ -13,8 +13,9 @@ import (
 	"testing"
 
 	"github.com/alexlens/alexlens/engine"
-	"github.com/alexlens/alexlens/site/shard"
 	"github.com/alexlens/alexlens/weights"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 // fakeWeb writes a small built app with the shape scripts/build-web.sh gives.
@@ -64,7 +65,7 @@ func fixtureWeights(t *testing.T, dir string) {
 type exported struct {
 	dir      string
 	res      *Result
-	manifest []Entry
+	manifest []manifest.Entry
 }
 
 func export(t *testing.T, web, wts, out string, limit int64) exported {
@@ -77,7 +78,7 @@ func export(t *testing.T, web, wts, out string, limit int64) exported {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m struct{ Weights []Entry }
+	var m struct{ Weights []manifest.Entry }
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestExport(t *testing.T) {
 		if len(e.Shards) < 2 {
 			t.Fatalf("%s (%d bytes) not sharded", e.File, len(orig))
 		}
-		if err := shard.Check(e.Shards, e.Bytes, limit); err != nil {
+		if err := manifest.CheckShards(e.Shards, e.Bytes, limit); err != nil {
 			t.Fatal(err)
 		}
 		var whole []byte
@@ -145,9 +146,13 @@ func TestExport(t *testing.T) {
 		}
 		// The engine worker's reader finds the same shards.
 		mb, _ := os.ReadFile(filepath.Join(out, "weights", "manifest.json"))
-		got, size, err := shard.Find(mb, e.File, e.SHA256)
+		pm, err := manifest.Parse(mb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, size, err := pm.Shards(e.File, e.SHA256)
 		if err != nil || size != e.Bytes || len(got) != len(e.Shards) {
-			t.Errorf("shard.Find = %d shards, %d bytes, %v", len(got), size, err)
+			t.Errorf("manifest Shards = %d shards, %d bytes, %v", len(got), size, err)
 		}
 	}
 	if x.res.Shards == 0 {
@@ -268,7 +273,7 @@ func TestExportErrors(t *testing.T) {
 	fixtureWeights(t, wts)
 	// A weights file changed after its manifest was written is refused, and the earlier
 	// export (none here) is left alone.
-	m, _ := weights.ReadManifest(filepath.Join(wts, "manifest.json"))
+	m, _ := manifest.Read(filepath.Join(wts, "manifest.json"))
 	f := filepath.Join(wts, m.Weights[0].File)
 	b, _ := os.ReadFile(f)
 	b[len(b)-1] ^= 1
@@ -318,18 +323,18 @@ func TestIcon(t *testing.T) {
 // TestEmbedDemoArchs: the embed demo shows networks the site has: the original AlexNet's
 // first layer for the kernels when published, else the smallest whole trained network.
 func TestEmbedDemoArchs(t *testing.T) {
-	e := func(arch, kind, partial string, bytes int64) weights.ManifestEntry {
-		return weights.ManifestEntry{Arch: arch, Kind: kind, Partial: partial, Bytes: bytes}
+	e := func(arch, kind, partial string, bytes int64) manifest.Entry {
+		return manifest.Entry{Arch: arch, Kind: kind, Partial: manifest.Partial(partial), Bytes: bytes}
 	}
 	for _, c := range []struct {
 		name             string
-		ws               []weights.ManifestEntry
+		ws               []manifest.Entry
 		kernels, network string
 	}{
 		{"none", nil, "alexnet-bvlc", "squeezenet1_1"},
-		{"make weights", []weights.ManifestEntry{e("alexnet", "trained", "", 244e6), e("squeezenet1_1", "trained", "", 5e6), e("alexnet-bvlc", "trained", "conv1", 140e3)}, "alexnet-bvlc", "squeezenet1_1"},
-		{"alexnet only", []weights.ManifestEntry{e("alexnet", "trained", "", 244e6), e("alexnet", "trained", "", 61e6)}, "alexnet", "alexnet"},
-		{"trained before fixture", []weights.ManifestEntry{e("squeezenet1_1", "fixture", "", 5e6), e("alexnet", "trained", "", 61e6)}, "alexnet", "alexnet"},
+		{"make weights", []manifest.Entry{e("alexnet", "trained", "", 244e6), e("squeezenet1_1", "trained", "", 5e6), e("alexnet-bvlc", "trained", "conv1", 140e3)}, "alexnet-bvlc", "squeezenet1_1"},
+		{"alexnet only", []manifest.Entry{e("alexnet", "trained", "", 244e6), e("alexnet", "trained", "", 61e6)}, "alexnet", "alexnet"},
+		{"trained before fixture", []manifest.Entry{e("squeezenet1_1", "fixture", "", 5e6), e("alexnet", "trained", "", 61e6)}, "alexnet", "alexnet"},
 	} {
 		k, n := demoArchs(c.ws)
 		if k != c.kernels || n != c.network {

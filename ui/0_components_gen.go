@@ -1402,7 +1402,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 							vgparent.AppendChild(vgn)
 							vgn.AddAttrInterface("selected", c.isChosen(e))
 							vgn.AddAttrInterface("value", i)
-							vgn.SetInnerHTML(e.Label())
+							vgn.SetInnerHTML(c.choiceLabel(e))
 						}
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
 						vgparent.AppendChild(vgn)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/alexlens/alexlens/ui/state"
 	"github.com/alexlens/alexlens/wasm/jsutil"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 // weightsBase is where the server serves the weights folder and its manifest.json.
@@ -74,12 +76,12 @@ func (c *Root) start() {
 	})
 }
 
-func fetchManifest() (*state.Manifest, error) {
-	data, err := jsutil.FetchBytes(weightsBase+"/manifest.json", 1<<20, nil)
+func fetchManifest() (*manifest.Manifest, error) {
+	data, err := jsutil.FetchBytes(weightsBase+"/"+manifest.Name, manifest.MaxBytes, nil)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s/manifest.json (%v): no weights are served; run `alexlens weights fetch` (or `alexlens weights fixture`) and reload", weightsBase, err)
 	}
-	return state.ParseManifest(data)
+	return manifest.Parse(data)
 }
 
 // setURLParams rewrites the query string (without reloading) so a reload or a shared link

@@ -12,6 +12,8 @@ import (
 
 	"github.com/alexlens/alexlens/ui/state"
 	"github.com/alexlens/alexlens/wasm/protocol"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 // Root is the page: the views in root.vugu read c.App; the handlers below change it and
@@ -55,15 +57,17 @@ func (c *Root) statusClass() string {
 }
 
 // choices lists the manifest's weights for the picker.
-func (c *Root) choices() []state.Entry {
+func (c *Root) choices() []manifest.Entry {
 	if c.App.Manifest == nil {
 		return nil
 	}
-	return state.Candidates(c.App.Manifest, "")
+	return c.App.Manifest.Candidates("")
 }
 
-func (c *Root) isChosen(e state.Entry) bool { return e.File == c.App.Choice.Entry.File }
-func (c *Root) chosenURL() string           { return c.App.Choice.URL }
+func (c *Root) choiceLabel(e manifest.Entry) string { return state.Label(e) }
+
+func (c *Root) isChosen(e manifest.Entry) bool { return e.File == c.App.Choice.Entry.File }
+func (c *Root) chosenURL() string              { return c.App.Choice.URL }
 
 // OnWeightsChange loads another manifest entry and records it in the URL.
 func (c *Root) OnWeightsChange(event vugu.DOMEvent) {

@@ -20,6 +20,8 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/weights/pth"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 func TestManifest(t *testing.T) {
@@ -52,14 +54,14 @@ func TestManifest(t *testing.T) {
 	if err := WriteManifest(dir); err != nil {
 		t.Fatal(err)
 	}
-	man, err := ReadManifest(filepath.Join(dir, ManifestName))
+	man, err := manifest.Read(filepath.Join(dir, manifest.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(man.Weights) != 3 {
 		t.Fatalf("manifest lists %d files, want 3: %+v", len(man.Weights), man.Weights)
 	}
-	byFile := map[string]ManifestEntry{}
+	byFile := map[string]manifest.Entry{}
 	for _, e := range man.Weights {
 		byFile[e.File] = e
 		data, err := os.ReadFile(filepath.Join(dir, e.File))
@@ -77,7 +79,7 @@ func TestManifest(t *testing.T) {
 		if want := HashedName(h.Arch, h.Precision, e.SHA256); e.File != want {
 			t.Errorf("file %s, content-hashed name %s", e.File, want)
 		}
-		if e.Arch != h.Arch || e.Precision != string(h.Precision) || e.Partial != h.Partial || len(e.Layers) != len(h.Layers) {
+		if e.Arch != h.Arch || e.Precision != string(h.Precision) || string(e.Partial) != h.Partial || len(e.Layers) != len(h.Layers) {
 			t.Errorf("%s: manifest entry %+v disagrees with the header", e.File, e)
 		}
 		for i := range e.Layers {
@@ -192,7 +194,7 @@ func TestFetch(t *testing.T) {
 	if len(files) != 4 { // the .pth, f32 and int8 .alxw, manifest.json
 		t.Errorf("folder holds %v, want the .pth, two .alxw and manifest.json", files)
 	}
-	man, err := ReadManifest(filepath.Join(dir, ManifestName))
+	man, err := manifest.Read(filepath.Join(dir, manifest.Name))
 	if err != nil || len(man.Weights) != 2 {
 		t.Fatalf("manifest %+v, %v", man, err)
 	}

@@ -16,6 +16,8 @@ import (
 	"math"
 
 	"github.com/alexlens/alexlens/engine"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 // Magic opens every .alxw file; Version is the only layout this package reads and writes.
@@ -69,12 +71,9 @@ type TensorInfo struct {
 	SHA256 string // hex; over the scales' little-endian bytes (int8 only) then the data bytes
 }
 
-// LayerRange is the byte range holding all tensors of one layer.
-type LayerRange struct {
-	Name   string `json:"name"`
-	Offset int64  `json:"offset"`
-	Length int64  `json:"length"`
-}
+// LayerRange is the byte range holding all tensors of one layer (the manifest lists the
+// same ranges).
+type LayerRange = manifest.LayerRange
 
 // wireHeader and wireTensor are the JSON forms; scales travel as base64 of little-endian
 // float32 so that every reader gets the exact bits back.

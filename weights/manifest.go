@@ -11,30 +11,10 @@ import (
 	"sort"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
-// Manifest lists the weight files of a served folder, so the app can pick one and fetch its
-// layers without first reading every header.
-type Manifest struct {
-	Weights []ManifestEntry `json:"weights"`
-}
-
-// ManifestEntry is one .alxw file.
-type ManifestEntry struct {
-	File      string       `json:"file"`
-	Arch      string       `json:"arch"`
-	Precision string       `json:"precision"`
-	Kind      string       `json:"kind"`    // trained or fixture
-	Partial   string       `json:"partial"` // last layer covered, "" when complete
-	Bytes     int64        `json:"bytes"`
-	SHA256    string       `json:"sha256"` // of the whole file
-	Layers    []LayerRange `json:"layers"`
-}
-
-// ManifestName is the file WriteManifest writes.
-const ManifestName = "manifest.json"
-
-// WriteManifest scans dir for *.alxw files and writes dir/manifest.json describing them,
+// WriteManifest scans dir for *.alxw files and writes dir/manifest.json (package manifest) describing them,
 // sorted by file name. Only headers are parsed; each file is hashed as a stream.
 func WriteManifest(dir string) error {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.alxw"))
@@ -42,7 +22,7 @@ func WriteManifest(dir string) error {
 		return err
 	}
 	sort.Strings(paths)
-	man := Manifest{Weights: []ManifestEntry{}}
+	man := manifest.Manifest{Weights: []manifest.Entry{}}
 	for _, p := range paths {
 		e, err := manifestEntry(p)
 		if err != nil {
@@ -54,54 +34,41 @@ func WriteManifest(dir string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, ManifestName), func(w io.Writer) error {
+	return writeAtomic(filepath.Join(dir, manifest.Name), func(w io.Writer) error {
 		_, err := w.Write(append(js, '\n'))
 		return err
 	})
 }
 
-func manifestEntry(path string) (ManifestEntry, error) {
+func manifestEntry(path string) (manifest.Entry, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return ManifestEntry{}, err
+		return manifest.Entry{}, err
 	}
 	defer f.Close()
 	h, err := ReadHeader(f)
 	if err != nil {
-		return ManifestEntry{}, err
+		return manifest.Entry{}, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return ManifestEntry{}, err
+		return manifest.Entry{}, err
 	}
 	sum := sha256.New()
 	n, err := io.Copy(sum, f)
 	if err != nil {
-		return ManifestEntry{}, err
+		return manifest.Entry{}, err
 	}
 	if n != h.FileBytes {
-		return ManifestEntry{}, fmt.Errorf("file is %d bytes, its header says %d", n, h.FileBytes)
+		return manifest.Entry{}, fmt.Errorf("file is %d bytes, its header says %d", n, h.FileBytes)
 	}
 	kind := "trained"
 	if h.Fixture {
 		kind = "fixture"
 	}
-	return ManifestEntry{
+	return manifest.Entry{
 		File: filepath.Base(path), Arch: h.Arch, Precision: string(h.Precision), Kind: kind,
-		Partial: h.Partial, Bytes: n, SHA256: hex.EncodeToString(sum.Sum(nil)), Layers: h.Layers,
+		Partial: manifest.Partial(h.Partial), Bytes: n, SHA256: hex.EncodeToString(sum.Sum(nil)), Layers: h.Layers,
 	}, nil
-}
-
-// ReadManifest reads a manifest.json.
-func ReadManifest(path string) (*Manifest, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", path, err)
-	}
-	return &m, nil
 }
 
 // WriteModel encodes m into dir under a content-hashed name,

@@ -6,9 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/alexlens/alexlens/site"
-	"github.com/alexlens/alexlens/weights"
 	"github.com/alexlens/alexlens/cloudflare/handler"
+	"github.com/alexlens/alexlens/site"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 func cmdSite(args []string, stdout, stderr io.Writer) error {
@@ -36,7 +37,7 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 		for _, a := range strings.Split(*archs, ",") {
 			want[strings.TrimSpace(a)] = true
 		}
-		opt.Include = func(e weights.ManifestEntry) bool { return want[e.Arch] }
+		opt.Include = func(e manifest.Entry) bool { return want[e.Arch] }
 	}
 	res, err := site.Export(opt)
 	if err != nil {

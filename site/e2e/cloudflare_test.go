@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/alexlens/alexlens/engine"
-	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/cloudflare/handler"
 	"github.com/alexlens/alexlens/cloudflare/workerdtest"
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/internal/testenv"
 )
 
 // TestWorkerServesApp: the exported site staged as Workers static assets and served by

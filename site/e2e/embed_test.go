@@ -18,7 +18,8 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/server"
-	"github.com/alexlens/alexlens/site"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 // kernelBudget is what the kernel view may transfer in all (page, script, style,
@@ -193,7 +194,7 @@ func pieces(t *testing.T, dist, arch, precision string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m struct{ Weights []site.Entry }
+	var m manifest.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}

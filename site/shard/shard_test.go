@@ -2,9 +2,6 @@ package shard
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -130,79 +127,4 @@ func TestPlanErrors(t *testing.T) {
 			t.Errorf("Plan(%d, %v, %d) = %v, want an error about %q", c.size, c.layers, c.limit, err, c.want)
 		}
 	}
-}
-
-func sum(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
-}
-
-func manifestWith(shards []Shard, bytes int64) []byte {
-	b, _ := json.Marshal(map[string]any{"weights": []any{
-		map[string]any{"file": "a.alxw", "bytes": 10, "sha256": sum("other")},
-		map[string]any{"file": "big.alxw", "bytes": bytes, "sha256": sum("whole"), "shards": shards},
-	}})
-	return b
-}
-
-func TestFind(t *testing.T) {
-	good := []Shard{{Name("big.alxw", 0, sum("x")), 0, 6, sum("x")}, {Name("big.alxw", 1, sum("y")), 6, 4, sum("y")}}
-	got, n, err := Find(manifestWith(good, 10), "big.alxw", sum("whole"))
-	if err != nil || n != 10 || len(got) != 2 || got[1].Offset != 6 {
-		t.Fatalf("Find = %v, %d, %v", got, n, err)
-	}
-	if !strings.HasPrefix(got[0].File, "big.p00.") || !strings.HasSuffix(got[0].File, ".bin") {
-		t.Errorf("shard name %q", got[0].File)
-	}
-	// A whole file, an unknown file and another version: no shards, no error.
-	for _, c := range [][2]string{{"a.alxw", ""}, {"nope.alxw", ""}, {"big.alxw", sum("older")}} {
-		if got, _, err := Find(manifestWith(good, 10), c[0], c[1]); got != nil || err != nil {
-			t.Errorf("Find(%q, %q) = %v, %v; want nothing", c[0], c[1], got, err)
-		}
-	}
-	bad := map[string][]Shard{
-		"contiguous":      {good[1], good[0]},
-		"plain file name": {{"../x.bin", 0, 6, sum("x")}, good[1]},
-		"64 lowercase":    {{"x.bin", 0, 6, "ABC"}, good[1]},
-		"does not fit":    {good[0], {"y.bin", 6, 40, sum("y")}},
-		"shards end":      {good[0]},
-	}
-	for want, shards := range bad {
-		if _, _, err := Find(manifestWith(shards, 10), "big.alxw", ""); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("shards %v: error %v, want one about %q", shards, err, want)
-		}
-	}
-	if _, _, err := Find(manifestWith(good, MaxFileBytes+1), "big.alxw", ""); err == nil {
-		t.Error("a file over the size limit was accepted")
-	}
-	if _, _, err := Find([]byte("{"), "big.alxw", ""); err == nil || !strings.Contains(err.Error(), "not valid") {
-		t.Errorf("broken JSON: %v", err)
-	}
-}
-
-func FuzzFind(f *testing.F) {
-	good := []Shard{{"big.p00.0123456789ab.bin", 0, 6, sum("x")}, {"big.p01.0123456789ab.bin", 6, 4, sum("y")}}
-	f.Add(manifestWith(good, 10), "big.alxw")
-	f.Add([]byte(`{"weights":[{"file":"a","bytes":1,"shards":[{"file":"b","offset":0,"length":1,"sha256":"`+sum("")+`"}]}]}`), "a")
-	f.Add([]byte(`{"weights":[{"file":"a","bytes":-1,"shards":[{"offset":-5}]}]}`), "a")
-	f.Fuzz(func(t *testing.T, manifest []byte, file string) {
-		shards, size, err := Find(manifest, file, "")
-		if err != nil || shards == nil {
-			return
-		}
-		// Whatever Find accepts can be assembled without going out of bounds.
-		if size < 1 || size > MaxFileBytes {
-			t.Fatalf("accepted size %d", size)
-		}
-		next := int64(0)
-		for _, s := range shards {
-			if s.Offset != next || s.Length < 1 || s.Offset+s.Length > size {
-				t.Fatalf("accepted shard %+v of a %d byte file", s, size)
-			}
-			next += s.Length
-		}
-		if next != size {
-			t.Fatalf("accepted shards ending at %d of %d", next, size)
-		}
-	})
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/server"
 	"github.com/alexlens/alexlens/weights"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 var (
@@ -174,7 +176,7 @@ func writeWeights(dir string) error {
 // manifestFile is the served file name of arch at precision.
 func manifestFile(t *testing.T, arch, precision string) string {
 	t.Helper()
-	m, err := weights.ReadManifest(filepath.Join(weightsDir, weights.ManifestName))
+	m, err := manifest.Read(filepath.Join(weightsDir, manifest.Name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/alexlens/alexlens/wasm/protocol"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 // Status values shown in the status line ([data-testid=status]).
@@ -23,7 +25,7 @@ type App struct {
 	Fraction float64 // 0..1 for the progress bar, -1 when unknown
 
 	Params   Params
-	Manifest *Manifest
+	Manifest *manifest.Manifest
 	Choice   Choice
 	// Compute is where the network runs: what the page asked for until the engine says
 	// what it got (App.Loaded), ComputeNote why that differs or what could not be used.

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/alexlens/alexlens/wasm/protocol"
+
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 const manifestJSON = `{"weights":[
@@ -15,7 +17,7 @@ const manifestJSON = `{"weights":[
 ]}`
 
 func TestChooseWeights(t *testing.T) {
-	m, err := ParseManifest([]byte(manifestJSON))
+	m, err := manifest.Parse([]byte(manifestJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,26 +53,8 @@ func TestChooseWeights(t *testing.T) {
 	if _, err := ChooseWeights(m, ParseParams("arch=vgg16"), "weights"); err == nil || !strings.Contains(err.Error(), "it has: alexnet") {
 		t.Errorf("unknown arch: %v", err)
 	}
-	if _, err := ChooseWeights(&Manifest{}, Params{}, "weights"); err == nil || !strings.Contains(err.Error(), "alexlens weights fetch") {
+	if _, err := ChooseWeights(&manifest.Manifest{}, Params{}, "weights"); err == nil || !strings.Contains(err.Error(), "alexlens weights fetch") {
 		t.Errorf("empty manifest: %v", err)
-	}
-}
-
-func TestParseManifestErrors(t *testing.T) {
-	for s, want := range map[string]string{
-		`nope`: "not valid",
-		`{"weights":[{"file":"","arch":"alexnet"}]}`:        "no file or arch",
-		`{"weights":[{"file":"../x","arch":"alexnet"}]}`:    "plain name",
-		`{"weights":[{"file":"a","arch":"b","partial":3}]}`: "partial",
-		strings.Repeat(" ", maxManifest+1):                  "larger",
-	} {
-		if _, err := ParseManifest([]byte(s)); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%.50q: %v, want %q", s, err, want)
-		}
-	}
-	m, err := ParseManifest([]byte(`{"weights":[{"file":"a","arch":"b","partial":true},{"file":"c","arch":"b","partial":false}]}`))
-	if err != nil || !m.Weights[0].IsPartial() || m.Weights[1].IsPartial() {
-		t.Errorf("boolean partial: %+v %v", m, err)
 	}
 }
 
@@ -143,12 +127,13 @@ func TestAppFlow(t *testing.T) {
 	}
 }
 
-// FuzzParseManifest: any bytes give a manifest whose entries are plain names, or an error.
-func FuzzParseManifest(f *testing.F) {
+// FuzzChooseWeights: any bytes give a manifest whose entries are plain names, or an error,
+// and no choice leads outside the weights folder.
+func FuzzChooseWeights(f *testing.F) {
 	f.Add([]byte(manifestJSON))
 	f.Add([]byte(`{"weights":[{"file":"a","arch":"b","partial":true}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := ParseManifest(data)
+		m, err := manifest.Parse(data)
 		if err != nil {
 			return
 		}
@@ -169,7 +154,7 @@ func FuzzParseManifest(f *testing.F) {
 // file gives way to int8 by default, saying why; an explicit precision, a small network or
 // a roomy device keep float32. A float32 load that runs out of memory retries with int8.
 func TestLowMemoryChoosesInt8(t *testing.T) {
-	m, err := ParseManifest([]byte(`{"weights":[
+	m, err := manifest.Parse([]byte(`{"weights":[
  {"file":"alexnet-f32-aaaaaaaaaaaa.alxw","arch":"alexnet","precision":"f32","kind":"trained","partial":"","bytes":244000000,"sha256":"a1","layers":[]},
  {"file":"alexnet-int8-eeeeeeeeeeee.alxw","arch":"alexnet","precision":"int8","kind":"trained","partial":"","bytes":61000000,"sha256":"a2","layers":[]},
  {"file":"squeezenet1_1-int8-cccccccccccc.alxw","arch":"squeezenet1_1","precision":"int8","kind":"trained","partial":"","bytes":1300000,"sha256":"c2","layers":[]},

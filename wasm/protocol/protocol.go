@@ -59,8 +59,12 @@ type Request struct {
 	Op Op  `json:"op"`
 
 	// OpLoad: where the weights are and what they must hash to ("" when unknown: the file's
-	// own header hashes are still checked by the decoder).
+	// own header hashes are still checked by the decoder). Or, instead of URL, SHA256 and
+	// Size: the manifest.json to choose from, for Arch ("" for any network) and Precision
+	// (the embeds load this way, so that one piece of code chooses: package manifest).
 	URL       string `json:"url,omitempty"`
+	Manifest  string `json:"manifest,omitempty"`
+	Arch      string `json:"arch,omitempty"`
 	SHA256    string `json:"sha256,omitempty"`
 	Precision string `json:"precision,omitempty"` // f32 or int8; "" keeps the file's own
 	// Size is the file's length as the manifest gives it (0: unknown): the worker reads the
@@ -259,8 +263,8 @@ const MaxMaps = 64
 func (r *Request) Validate() error {
 	switch r.Op {
 	case OpLoad:
-		if r.URL == "" {
-			return fmt.Errorf("load: no weights URL")
+		if (r.URL == "") == (r.Manifest == "") {
+			return fmt.Errorf("load: give a weights URL or a manifest URL, one of them")
 		}
 		if r.Precision != "" && r.Precision != "f32" && r.Precision != "int8" {
 			return fmt.Errorf("load: precision must be f32 or int8, not %q", r.Precision)

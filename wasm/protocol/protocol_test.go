@@ -13,6 +13,7 @@ func TestDecodeRequest(t *testing.T) {
 		`{"id":3,"op":"frame","width":640,"height":480}`,
 		`{"id":4,"op":"maps"}`,
 		`{"id":5,"op":"load","url":"a.alxw","compute":"cpu","threads":2}`,
+		`{"id":6,"op":"load","manifest":"weights/manifest.json","arch":"squeezenet1_1","precision":"int8"}`,
 	}
 	for _, s := range ok {
 		if _, err := DecodeRequest([]byte(s)); err != nil {
@@ -20,7 +21,9 @@ func TestDecodeRequest(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		`{"op":"load"}`: "no weights URL",
+		`{"op":"load"}`:                                    "weights URL or a manifest URL",
+		`{"op":"load","url":"x","manifest":"y"}`:           "one of them",
+		`{"op":"load","url":"x","size":-1}`:                "size",
 		`{"op":"load","url":"x","precision":"f16"}`:        "precision",
 		`{"op":"load","url":"x","threads":-1}`:             "threads",
 		`{"op":"load","url":"x","threads":9}`:              "threads",

@@ -111,6 +111,11 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 	switch req.Op {
 	case protocol.OpLoad:
 		start := time.Now()
+		if req.Manifest != "" {
+			if err := chooseFromManifest(req); err != nil {
+				return nil, err
+			}
+		}
 		data, sum, fromCache, err := loadWeights(req.URL, req.SHA256, req.Size, progress)
 		if err != nil {
 			return nil, err

@@ -57,12 +57,14 @@
     return r.json();
   }
 
-  // pick chooses the manifest entry: the requested architecture (any if none), trained
-  // before fixture, the requested precision (f32 by default); partial files only if allowed.
-  function pick(m, partialOK) {
+  // kernelFile chooses the file whose first layer the kernel view draws. This view reads
+  // conv1 alone and never starts the engine, so it cannot ask the engine's choice (package
+  // manifest); it keeps that choice's order: the requested architecture (any if none),
+  // trained before fixture, then the requested precision; a first-layer-only file is fine.
+  function kernelFile(m) {
     const want = params.get("precision") || "f32";
-    const c = (m.weights || []).filter(function (e) { return (!arch || e.arch === arch) && (partialOK || !e.partial); });
-    const rank = function (e) { return (e.kind === "trained" ? 0 : 4) + (e.precision === want ? 0 : 1) + (e.partial ? 2 : 0) * (partialOK ? 0 : 1); };
+    const c = (m.weights || []).filter(function (e) { return !arch || e.arch === arch; });
+    const rank = function (e) { return (e.kind === "trained" ? 0 : 2) + (e.precision === want ? 0 : 1); };
     c.sort(function (a, b) { return rank(a) - rank(b); });
     if (!c.length) throw new Error("no weights for " + (arch || "any network") + " on this site");
     return c[0];
@@ -143,7 +145,7 @@
   }
 
   async function kernels() {
-    const e = pick(await manifest(), true);
+    const e = kernelFile(await manifest());
     const buf = await conv1Bytes(e);
     const h = header(buf);
     const t = h.tensors.find(function (x) { return x.layer === h.layers[0].name && x.shape.length === 4; });
@@ -211,11 +213,13 @@
     };
   }
 
+  // loadModel has the engine choose the weights from the site's manifest (the same choice
+  // as the app's: package manifest) and load them.
   async function loadModel() {
-    const e = pick(await manifest(), false);
     engine = startEngine();
-    const r = await engine({ op: "load", url: new URL("weights/" + e.file, location.href).href, sha256: e.sha256, size: e.bytes || 0, precision: params.get("precision") || "" }, undefined, function (p) {
-      if (p.stage === "download" && p.total) say("Downloading " + e.arch + " weights… " + Math.round(100 * p.done / p.total) + "%");
+    const req = { op: "load", manifest: new URL("weights/manifest.json", location.href).href, arch: arch || "", precision: params.get("precision") || "" };
+    const r = await engine(req, undefined, function (p) {
+      if (p.stage === "download" && p.total) say("Downloading " + (arch || "the") + " weights… " + Math.round(100 * p.done / p.total) + "%");
     });
     return r.model;
   }
