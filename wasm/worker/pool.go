@@ -19,11 +19,16 @@ import (
 )
 
 // newRunner is the session's runner factory, the one place where a load request becomes
-// the way its passes run: WebGPU when asked for and available (falling back to the CPU by
-// itself), else the CPU, on as many kernel threads as asked for or as suit the visitor's
-// cores where the page allows them.
+// the way its passes run: the CPU alone when asked for; otherwise WebGPU when available,
+// falling back to the CPU by itself. On the CPU, as many kernel threads as asked for or as
+// suit the visitor's cores, where the page allows them.
 func newRunner(m *engine.Model, run session.RunOptions, cpu engine.Backend) session.Runner {
-	r := newGPURunner(m, run.Compute, cpu)
+	var r session.Runner
+	if run.Compute == protocol.ComputeCPU {
+		r = session.CPURunner(m, run, cpu) // no GPU is opened
+	} else {
+		r = newGPURunner(m, run.Compute, cpu)
+	}
 	if compute, _ := r.Compute(); compute != protocol.ComputeCPU {
 		return r
 	}
