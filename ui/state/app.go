@@ -139,6 +139,12 @@ func (a *App) Progressed(p protocol.Progress) {
 			a.Fraction = -1
 			a.Progress = fmt.Sprintf("downloading weights: %s", humanBytes(p.Done))
 		}
+		switch {
+		case p.Note != "" && p.Done == 0 && p.Total == 0:
+			a.Progress = p.Note
+		case p.Note != "":
+			a.Progress += " (" + p.Note + ")"
+		}
 	case protocol.StageCache:
 		a.Progress, a.Fraction = "reading weights from the browser cache", 1
 		if p.Total > 0 {

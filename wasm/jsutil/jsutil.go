@@ -151,7 +151,8 @@ func ReadBody(resp js.Value, dst []byte, size, limit int64, sink io.Writer, prog
 	for {
 		r, err := Await(reader.Call("read"))
 		if err != nil {
-			return nil, fmt.Errorf("download broke off after %d bytes: %v", got(), err)
+			// What arrived stays in the result, for a caller that resumes with Range.
+			return dst, &BrokenOff{Done: got(), Err: err}
 		}
 		if r.Get("done").Bool() {
 			break
@@ -175,9 +176,42 @@ func ReadBody(resp js.Value, dst []byte, size, limit int64, sink io.Writer, prog
 		}
 	}
 	if size > 0 && got() != size {
-		return nil, fmt.Errorf("download ended after %d of %d bytes", got(), size)
+		return dst, &BrokenOff{Done: got(), Err: fmt.Errorf("the body ended after %d of %d bytes", got(), size)}
 	}
 	return dst, nil
+}
+
+// BrokenOff is ReadBody's error when a body stops before its end (the connection was cut):
+// the Done bytes that arrived are in the result.
+type BrokenOff struct {
+	Done int64
+	Err  error
+}
+
+func (b *BrokenOff) Error() string {
+	return fmt.Sprintf("download broke off after %d bytes: %v", b.Done, b.Err)
+}
+
+// FetchFrom GETs url from byte from on (a Range request), with If-Range: validator so that
+// a changed file comes back whole (status 200) rather than as a mix of two versions. It
+// returns the Response when its status is 200 or 206.
+func FetchFrom(url string, from int64, validator string) (js.Value, error) {
+	headers := js.Global().Get("Object").New()
+	headers.Set("Range", fmt.Sprintf("bytes=%d-", from))
+	if validator != "" {
+		headers.Set("If-Range", validator)
+	}
+	opts := js.Global().Get("Object").New()
+	opts.Set("headers", headers)
+	opts.Set("cache", "no-store") // a partial answer must not come from or go into the HTTP cache
+	resp, err := Await(js.Global().Call("fetch", url, opts))
+	if err != nil {
+		return js.Value{}, err
+	}
+	if s := resp.Get("status").Int(); s != 200 && s != 206 {
+		return js.Value{}, fmt.Errorf("HTTP %d %s", s, resp.Get("statusText").String())
+	}
+	return resp, nil
 }
 
 // FetchJS is FetchBytes keeping the body in JS memory (a Uint8Array): for a page that

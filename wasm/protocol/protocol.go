@@ -138,6 +138,8 @@ type Progress struct {
 	Total  int64   `json:"total"`
 	Layer  string  `json:"layer,omitempty"`
 	Millis float64 `json:"ms,omitempty"`
+	// Note says what happens besides the bytes (a download resumed after a cut).
+	Note string `json:"note,omitempty"`
 }
 
 // LayerInfo describes one named activation of the loaded network.

@@ -215,3 +215,72 @@ func forget(raw, sha string) {
 		}
 	}
 }
+
+// lockWeights takes a Web Lock named after the file's hash and returns its release. Where
+// another tab holds it (loading the same file), the progress says so while this one waits.
+// Without Web Locks, or for a file of unknown hash, it returns at once.
+func lockWeights(sha string, progress func(protocol.Progress)) (release func()) {
+	locks := js.Global().Get("navigator").Get("locks")
+	if sha == "" || locks.IsUndefined() || locks.IsNull() {
+		return func() {}
+	}
+	name := "alexlens-weights-" + strings.ToLower(sha)
+	type grant struct {
+		held   bool
+		unlock js.Value // resolves the promise the lock is held by
+		exec   js.Func  // that promise's executor
+	}
+	granted := make(chan grant, 1)
+	var hold js.Func
+	hold = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) == 0 || args[0].IsNull() { // ifAvailable, and another tab has it
+			granted <- grant{}
+			return nil
+		}
+		var unlock js.Value
+		exec := js.FuncOf(func(_ js.Value, a []js.Value) any {
+			unlock = a[0]
+			return nil
+		})
+		p := js.Global().Get("Promise").New(exec)
+		granted <- grant{held: true, unlock: unlock, exec: exec}
+		return p
+	})
+	request := func(opts map[string]any) (grant, error) {
+		if _, err := jsutil.Await(js.Global().Get("Promise").Call("resolve", locks.Call("request", name, opts, hold))); err != nil {
+			return grant{}, err
+		}
+		return grant{}, nil
+	}
+	// The lock's promise settles only when the lock is let go, so the grant comes through
+	// the channel; request runs in the background.
+	try := func(opts map[string]any) (grant, error) {
+		errs := make(chan error, 1)
+		go func() { _, err := request(opts); errs <- err }()
+		select {
+		case g := <-granted:
+			return g, nil
+		case err := <-errs:
+			select {
+			case g := <-granted:
+				return g, nil
+			default:
+				return grant{}, err
+			}
+		}
+	}
+	g, err := try(map[string]any{"ifAvailable": true})
+	if err == nil && !g.held {
+		progress(protocol.Progress{Stage: protocol.StageDownload, Note: "another tab is loading the same weights: waiting to read them from the browser cache"})
+		g, err = try(map[string]any{})
+	}
+	if err != nil || !g.held {
+		hold.Release()
+		return func() {}
+	}
+	return func() {
+		g.unlock.Invoke()
+		hold.Release()
+		g.exec.Release()
+	}
+}

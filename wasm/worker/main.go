@@ -116,6 +116,9 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 				return nil, err
 			}
 		}
+		// Held until the file is verified and stored: a second tab loading the same weights
+		// waits, then reads them from Cache Storage instead of downloading them again.
+		defer lockWeights(req.SHA256, progress)()
 		data, sum, fromCache, err := loadWeights(req.URL, req.SHA256, req.Size, progress)
 		if err != nil {
 			return nil, err
