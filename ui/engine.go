@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"sync"
 	"syscall/js"
 
@@ -12,21 +13,37 @@ import (
 
 // Engine is the page's handle on the engine worker. Callbacks run on their own goroutine,
 // never inside the JS message handler, so they may take the Vugu EventEnv lock.
+//
+// An engine worker that stops after it started (Go's runtime exits on a fatal error, out of
+// memory above all) or fails is replaced by a fresh one: the requests in flight get the
+// error, later ones go to the new worker, and OnRestart tells the page, which loads its
+// weights again. After maxRestarts the engine stays down and says so.
 type Engine struct {
+	script string
 	worker js.Value
 
-	mu      sync.Mutex
-	next    int
-	started bool
-	queued  []func() // sends waiting for the worker's "started" message
-	waiting map[int]func(protocol.Response)
-	onMsg   js.Func
+	mu       sync.Mutex
+	next     int
+	started  bool
+	queued   []func() // sends waiting for the worker's "started" message
+	waiting  map[int]func(protocol.Response)
+	restarts int
+	down     string // why the engine stays down ("" while it runs)
+	onMsg    js.Func
+	onErr    js.Func
+
+	// OnRestart, when set, runs (on its own goroutine) after a stopped worker was replaced,
+	// with the reason it stopped; the requests in flight have had their errors by then.
+	OnRestart func(reason string)
 }
+
+// maxRestarts bounds the engine workers started after the first, so that an engine that
+// stops at once (a browser that cannot run it) is not restarted forever.
+const maxRestarts = 3
 
 // StartEngine launches the worker script.
 func StartEngine(script string) *Engine {
-	e := &Engine{waiting: map[int]func(protocol.Response){}}
-	e.worker = js.Global().Get("Worker").New(script)
+	e := &Engine{script: script, waiting: map[int]func(protocol.Response){}}
 	e.onMsg = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		text := args[0].Get("data").Get("json")
 		if text.Type() != js.TypeString {
@@ -39,26 +56,75 @@ func StartEngine(script string) *Engine {
 		go e.dispatch(r)
 		return nil
 	})
-	e.worker.Set("onmessage", e.onMsg)
-	onErr := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		msg := "the engine worker failed to start"
+	e.onErr = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		msg := "the engine worker failed"
 		if m := args[0].Get("message"); m.Type() == js.TypeString {
 			msg += ": " + m.String()
 		}
-		go e.failAll(msg)
+		e.mu.Lock()
+		started := e.started
+		e.mu.Unlock()
+		if started {
+			go e.restart(msg)
+		} else {
+			go e.failAll(msg)
+		}
 		return nil
 	})
-	e.worker.Set("onerror", onErr)
+	e.spawn()
 	return e
 }
 
+// spawn starts a worker (the caller holds no lock).
+func (e *Engine) spawn() {
+	w := js.Global().Get("Worker").New(e.script)
+	w.Set("onmessage", e.onMsg)
+	w.Set("onerror", e.onErr)
+	e.mu.Lock()
+	e.worker, e.started = w, false
+	e.mu.Unlock()
+}
+
+// restart answers the requests in flight with why the worker stopped and starts another.
+func (e *Engine) restart(reason string) {
+	e.mu.Lock()
+	if e.down != "" {
+		e.mu.Unlock()
+		return
+	}
+	old := e.worker
+	e.restarts++
+	if e.restarts > maxRestarts {
+		e.down = fmt.Sprintf("%s; the engine stopped %d times and was not started again: reload the page", reason, e.restarts)
+	}
+	down := e.down
+	e.mu.Unlock()
+	old.Call("terminate")
+	if down == "" {
+		// The new worker first, so that what the callbacks below send waits for it.
+		js.Global().Get("console").Call("warn", "alexlens: restarting the engine worker: "+reason)
+		e.spawn()
+	}
+	e.failAll(reason)
+	if down != "" {
+		return
+	}
+	if e.OnRestart != nil {
+		go e.OnRestart(reason)
+	}
+}
+
 func (e *Engine) dispatch(r protocol.Response) {
-	if r.ID < 0 { // the worker could not start at all
+	switch r.ID {
+	case protocol.IDStartFailed: // the worker could not start at all
 		e.failAll(r.Error)
+		return
+	case protocol.IDStopped:
+		e.restart(r.Error)
 		return
 	}
 	e.mu.Lock()
-	if r.ID == 0 { // the worker is up: send what was queued
+	if r.ID == protocol.IDStarted { // the worker is up: send what was queued
 		e.started = true
 		q := e.queued
 		e.queued = nil
@@ -82,6 +148,9 @@ func (e *Engine) failAll(msg string) {
 	e.mu.Lock()
 	w := e.waiting
 	e.waiting = map[int]func(protocol.Response){}
+	if e.down != "" {
+		e.queued = nil
+	}
 	e.mu.Unlock()
 	for id, cb := range w {
 		cb(protocol.Response{ID: id, Kind: protocol.KindError, Error: msg})
@@ -92,6 +161,12 @@ func (e *Engine) failAll(msg string) {
 // every progress message and then the final done or error response.
 func (e *Engine) Send(req protocol.Request, payload js.Value, cb func(protocol.Response)) {
 	e.mu.Lock()
+	if e.down != "" {
+		down := e.down
+		e.mu.Unlock()
+		go cb(protocol.Response{ID: req.ID, Kind: protocol.KindError, Error: down})
+		return
+	}
 	e.next++
 	req.ID = e.next
 	e.waiting[req.ID] = cb
@@ -106,7 +181,10 @@ func (e *Engine) Send(req protocol.Request, payload js.Value, cb func(protocol.R
 				transfer.Call("push", buf)
 			}
 		}
-		e.worker.Call("postMessage", msg, transfer)
+		e.mu.Lock()
+		w := e.worker
+		e.mu.Unlock()
+		w.Call("postMessage", msg, transfer)
 	}
 	if !e.started {
 		e.queued = append(e.queued, send)

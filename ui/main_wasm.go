@@ -36,6 +36,7 @@ func main() {
 	params := state.ParseParams(js.Global().Get("location").Get("search").String())
 	root := &Root{App: state.NewApp(params), env: renderer.EventEnv(), stream: js.Undefined(), frame: js.Undefined(), previewSrc: js.Undefined(), video: js.Undefined()}
 	root.eng = StartEngine(workerScript())
+	root.eng.OnRestart = root.engineRestarted
 	root.listenForImages()
 	go root.start()
 	for ok := true; ok; ok = renderer.EventWait() {

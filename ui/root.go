@@ -89,6 +89,25 @@ func (c *Root) OnWeightsChange(event vugu.DOMEvent) {
 	c.load(choice)
 }
 
+// engineRestarted loads weights into a restarted engine worker, unless a load is under way
+// already (the out-of-memory retry of a load that stopped the engine) or none was loaded:
+// the same file again, or, when the engine ran out of memory on float32 weights the
+// visitor did not ask for by precision, the int8 ones with a note (state.OnOutOfMemory).
+// The page keeps its choices; the last result goes with the old engine.
+func (c *Root) engineRestarted(reason string) {
+	c.update(func() {
+		if c.App.Status == state.StatusLoading || c.App.Model == nil {
+			return
+		}
+		next, smaller := state.OnOutOfMemory(c.App.Manifest, c.App.Params, c.App.Choice, reason, weightsBase)
+		if !smaller {
+			next = c.App.Choice
+		}
+		c.load(next)
+		c.App.Progress = reason + ": the engine was restarted, loading the weights again"
+	})
+}
+
 // load asks the worker for weights; it runs under the render lock.
 func (c *Root) load(choice state.Choice) {
 	c.App.Choice = choice

@@ -20,6 +20,29 @@ importScripts("@SHARED_MEMORY_JS@", "@WASM_EXEC_JS@");
   if (!simd) console.warn("alexlens: this browser has no WebAssembly SIMD: running the portable engine");
   self.alexlensKernelPool.url = "@KERNEL_WORKER_JS@";
   const go = new Go();
+  // Go's runtime writes a fatal error (out of memory above all) to standard error, in
+  // pieces, then a traceback, and exits; the error's line and the exit code are kept to
+  // tell the page why (protocol IDStopped), so that it can restart the engine.
+  let tail = "", fatal = "", exitCode;
+  const writeSync = globalThis.fs.writeSync;
+  const text = new TextDecoder();
+  globalThis.fs.writeSync = function (fd, buf) {
+    if (fd === 2 && !fatal) {
+      tail = (tail + text.decode(buf)).slice(-512);
+      const m = /fatal error: [^\n]*(?=\n)/.exec(tail);
+      if (m) fatal = m[0];
+    }
+    return writeSync.call(this, fd, buf);
+  };
+  const exit = go.exit;
+  go.exit = function (code) {
+    exitCode = code;
+    return exit.call(this, code);
+  };
+  const stopped = function () {
+    const why = fatal || "exit code " + exitCode;
+    self.postMessage({ json: JSON.stringify({ id: -2, kind: "error", error: "the engine stopped (" + why + ")" }) });
+  };
   const fromBytes = function (url) {
     return fetch(url)
       .then(function (r) {
@@ -50,7 +73,10 @@ importScripts("@SHARED_MEMORY_JS@", "@WASM_EXEC_JS@");
     // Go cannot reach its own instance's memory; wasm/cpukernel needs it to run its
     // generated SIMD kernels on Go's data in place.
     self.alexlensGoMemory = r.instance.exports.mem;
-    return go.run(r.instance);
+    return go.run(r.instance).then(stopped, function (e) {
+      stderr += String(e);
+      stopped();
+    });
   }).catch(function (e) {
     // Surface a start failure to the page as a protocol error for every request.
     self.postMessage({ json: JSON.stringify({ id: -1, kind: "error", error: "the engine failed to start: " + e }) });

@@ -97,6 +97,16 @@ type MapRequest struct {
 	Channel int    `json:"channel"`
 }
 
+// The worker's own announcements. worker.js sends the last two: the engine is Go, and a Go
+// program that has exited cannot speak.
+const (
+	IDStarted     = 0  // the engine is up and takes requests
+	IDStartFailed = -1 // the engine could not start; Error says why
+	// IDStopped: the engine stopped after it started (Go's runtime exits on a fatal error,
+	// out of memory above all); Error says why. Requests in flight get no answer.
+	IDStopped = -2
+)
+
 // Kind tells what a response carries.
 type Kind string
 
@@ -107,8 +117,8 @@ const (
 )
 
 // Response is one message from the worker. A request gets zero or more progress messages
-// and then exactly one done or error message with the same ID. ID 0 is the worker's own
-// "started" announcement.
+// and then exactly one done or error message with the same ID. IDs of zero and below are
+// the worker's own announcements (IDStarted, IDStartFailed, IDStopped).
 type Response struct {
 	ID       int             `json:"id"`
 	Kind     Kind            `json:"kind"`

@@ -75,7 +75,7 @@ func main() {
 		return nil
 	})
 	self.Set("onmessage", onMessage)
-	post(protocol.Response{ID: 0, Kind: protocol.KindDone})
+	post(protocol.Response{ID: protocol.IDStarted, Kind: protocol.KindDone})
 
 	// One request at a time: the engine is single-threaded in a worker anyway, and results
 	// then come back in the order asked.
