@@ -329,7 +329,7 @@ func (x *exporter) exportWeights() error {
 	if entries == nil {
 		entries = []manifest.Entry{}
 	}
-	b, err := json.MarshalIndent(manifest.Manifest{Weights: entries}, "", " ")
+	b, err := json.MarshalIndent((&manifest.Manifest{Weights: entries}).WithFirstLayers(), "", " ")
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ func WriteManifest(dir string) error {
 		}
 		man.Weights = append(man.Weights, e)
 	}
-	js, err := json.MarshalIndent(man, "", "  ")
+	js, err := json.MarshalIndent(man.WithFirstLayers(), "", "  ")
 	if err != nil {
 		return err
 	}

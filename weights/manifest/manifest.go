@@ -25,6 +25,28 @@ const MaxBytes = 1 << 20
 // layers without first reading every header.
 type Manifest struct {
 	Weights []Entry `json:"weights"`
+	// FirstLayers names, per network ("" for any) and precision ("" for none asked), the
+	// file whose first layer the embeds' kernel view draws: Choose with first-layer-only
+	// files allowed. That view reads conv1 alone and never starts the engine, so the
+	// choice is made here when the manifest is written (WithFirstLayers).
+	FirstLayers map[string]map[string]string `json:"firstLayers,omitempty"`
+}
+
+// WithFirstLayers fills FirstLayers from Weights and returns m.
+func (m *Manifest) WithFirstLayers() *Manifest {
+	m.FirstLayers = map[string]map[string]string{}
+	for _, arch := range append([]string{""}, m.Archs()...) {
+		per := map[string]string{}
+		for _, precision := range []string{"", "f32", "int8"} {
+			if e, err := m.Choose(arch, precision, true); err == nil {
+				per[precision] = e.File
+			}
+		}
+		if len(per) > 0 {
+			m.FirstLayers[arch] = per
+		}
+	}
+	return m
 }
 
 // Entry is one .alxw file.

@@ -145,3 +145,26 @@ func TestChoose(t *testing.T) {
 		t.Errorf("only a partial file, partial not allowed: %v", err)
 	}
 }
+
+func TestWithFirstLayers(t *testing.T) {
+	m, err := Parse([]byte(`{"weights":[
+ {"file":"bvlc-f32.alxw","arch":"alexnet-bvlc","precision":"f32","kind":"trained","partial":"conv1"},
+ {"file":"a-int8.alxw","arch":"alexnet","precision":"int8","kind":"trained","partial":""},
+ {"file":"a-f32.alxw","arch":"alexnet","precision":"f32","kind":"trained","partial":""}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(m.WithFirstLayers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][3]string{{"alexnet", "", "a-f32.alxw"}, {"alexnet", "int8", "a-int8.alxw"}, {"alexnet-bvlc", "", "bvlc-f32.alxw"}, {"alexnet-bvlc", "int8", "bvlc-f32.alxw"}, {"", "", "a-f32.alxw"}} {
+		if got := back.FirstLayers[c[0]][c[1]]; got != c[2] {
+			t.Errorf("firstLayers[%q][%q] = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}

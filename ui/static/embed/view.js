@@ -57,17 +57,15 @@
     return r.json();
   }
 
-  // kernelFile chooses the file whose first layer the kernel view draws. This view reads
-  // conv1 alone and never starts the engine, so it cannot ask the engine's choice (package
-  // manifest); it keeps that choice's order: the requested architecture (any if none),
-  // trained before fixture, then the requested precision; a first-layer-only file is fine.
+  // kernelFile is the file whose first layer the kernel view draws. This view reads conv1
+  // alone and never starts the engine, so the choice (package manifest) was made when the
+  // manifest was written: its firstLayers name the file per network and precision.
   function kernelFile(m) {
-    const want = params.get("precision") || "f32";
-    const c = (m.weights || []).filter(function (e) { return !arch || e.arch === arch; });
-    const rank = function (e) { return (e.kind === "trained" ? 0 : 2) + (e.precision === want ? 0 : 1); };
-    c.sort(function (a, b) { return rank(a) - rank(b); });
-    if (!c.length) throw new Error("no weights for " + (arch || "any network") + " on this site");
-    return c[0];
+    const per = (m.firstLayers || {})[arch || ""] || {};
+    const file = per[params.get("precision") || ""];
+    const e = file && (m.weights || []).find(function (w) { return w.file === file; });
+    if (!e) throw new Error("no weights for " + (arch || "any network") + (params.get("precision") ? " in " + params.get("precision") : "") + " on this site");
+    return e;
   }
 
   function hex(buf) {
