@@ -538,15 +538,8 @@ func TestLowMemoryDevice(t *testing.T) {
 // from an earlier release) the file is downloaded again and only its parts remain.
 func TestWeightsCachedInParts(t *testing.T) {
 	ctx := browser(t, false)
-	dir := t.TempDir()
-	p, err := weights.WriteModel(dir, weights.Fixture(engine.AlexNet, 1).WithPrecision(engine.Int8), weights.FixtureSource(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := weights.WriteManifest(dir); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Base(p)
+	dir, files := alexNetFiles(t, engine.Int8)
+	file := filepath.Base(files[0])
 	var log requestLog
 	url := serveWeights(t, dir, &log)
 	const query = "?arch=alexnet&precision=int8&backend=cpu"

@@ -189,6 +189,26 @@ func manifestFile(t *testing.T, arch, precision string) string {
 	return ""
 }
 
+// alexNetFiles writes AlexNet's fixture weights (the trained files' size and layout: 244 MB
+// in float32, 61 MB in int8) in the given precisions and their manifest into a new folder,
+// and returns the folder and the files' paths in that order.
+func alexNetFiles(t *testing.T, precisions ...engine.Precision) (dir string, files []string) {
+	t.Helper()
+	dir = t.TempDir()
+	fix := weights.Fixture(engine.AlexNet, 1)
+	for _, p := range precisions {
+		f, err := weights.WriteModel(dir, fix.WithPrecision(p), weights.FixtureSource(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if err := weights.WriteManifest(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir, files
+}
+
 // serveWeights serves the built app with another weights folder on a port of its own,
 // logging weight requests; it stops when the test ends.
 func serveWeights(t *testing.T, dir string, log *requestLog) string {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/internal/chromium"
-	"github.com/alexlens/alexlens/weights"
 )
 
 // TestEngineOutOfMemory runs the app in a Chromium whose WebAssembly memories cannot grow
@@ -24,15 +23,7 @@ import (
 // at 256 MB in the first pass. The page must not hang: the worker is restarted, the int8
 // weights are loaded instead with a note saying why, and the page classifies.
 func TestEngineOutOfMemory(t *testing.T) {
-	dir := t.TempDir()
-	for _, p := range []engine.Precision{engine.F32, engine.Int8} {
-		if _, err := weights.WriteModel(dir, weights.Fixture(engine.AlexNet, 1).WithPrecision(p), weights.FixtureSource(1)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := weights.WriteManifest(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir, _ := alexNetFiles(t, engine.F32, engine.Int8)
 	var log requestLog
 	url := serveWeights(t, dir, &log)
 	photo := filepath.Join(moduleRoot, "ui", "samples", "chelsea.jpg")

@@ -20,7 +20,6 @@ import (
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/internal/chromium"
 	"github.com/alexlens/alexlens/server"
-	"github.com/alexlens/alexlens/weights"
 )
 
 // cutWriter passes a response through until limit bytes of its body are written, then
@@ -49,14 +48,8 @@ func (c *cutWriter) Flush() { c.ResponseWriter.(http.Flusher).Flush() }
 // visit loads from it).
 func TestDownloadResumes(t *testing.T) {
 	ctx := browser(t, false)
-	dir := t.TempDir()
-	p, err := weights.WriteModel(dir, weights.Fixture(engine.AlexNet, 1).WithPrecision(engine.Int8), weights.FixtureSource(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := weights.WriteManifest(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir, files := alexNetFiles(t, engine.Int8)
+	p := files[0]
 	file := filepath.Base(p)
 	h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: dir})
 	if err != nil {
@@ -141,14 +134,8 @@ func (c *countWriter) Flush() { c.ResponseWriter.(http.Flusher).Flush() }
 // file from Cache Storage, so it is downloaded, hashed and stored once.
 func TestTwoTabsDownloadOnce(t *testing.T) {
 	ctx := browser(t, false)
-	dir := t.TempDir()
-	p, err := weights.WriteModel(dir, weights.Fixture(engine.AlexNet, 1).WithPrecision(engine.Int8), weights.FixtureSource(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := weights.WriteManifest(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir, files := alexNetFiles(t, engine.Int8)
+	p := files[0]
 	var log requestLog
 	url := serveWeights(t, dir, &log)
 	const query = "?arch=alexnet&precision=int8&backend=cpu"
