@@ -29,8 +29,7 @@ type Engine struct {
 	waiting  map[int]func(protocol.Response)
 	restarts int
 	down     string // why the engine stays down ("" while it runs)
-	onMsg    js.Func
-	onErr    js.Func
+	gen      int    // counts workers started: messages of an earlier one are ignored
 
 	// OnRestart, when set, runs (on its own goroutine) after a stopped worker was replaced,
 	// with the reason it stopped; the requests in flight have had their errors by then.
@@ -44,7 +43,21 @@ const maxRestarts = 3
 // StartEngine launches the worker script.
 func StartEngine(script string) *Engine {
 	e := &Engine{script: script, waiting: map[int]func(protocol.Response){}}
-	e.onMsg = js.FuncOf(func(_ js.Value, args []js.Value) any {
+	e.spawn()
+	return e
+}
+
+// spawn starts a worker whose messages and errors are handled as its generation's: a
+// stopped worker's late messages (its IDStopped after its error, say) must not restart
+// its successor.
+func (e *Engine) spawn() {
+	e.mu.Lock()
+	e.gen++
+	gen := e.gen
+	e.mu.Unlock()
+	// The handlers are never released: a stopped worker's messages may still be queued,
+	// and a call to a released function would stop the page (at most maxRestarts+1 pairs).
+	onMsg := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		text := args[0].Get("data").Get("json")
 		if text.Type() != js.TypeString {
 			return nil
@@ -53,10 +66,10 @@ func StartEngine(script string) *Engine {
 		if err := json.Unmarshal([]byte(text.String()), &r); err != nil {
 			return nil
 		}
-		go e.dispatch(r)
+		go e.dispatch(r, gen)
 		return nil
 	})
-	e.onErr = js.FuncOf(func(_ js.Value, args []js.Value) any {
+	onErr := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		msg := "the engine worker failed"
 		if m := args[0].Get("message"); m.Type() == js.TypeString {
 			msg += ": " + m.String()
@@ -65,30 +78,24 @@ func StartEngine(script string) *Engine {
 		started := e.started
 		e.mu.Unlock()
 		if started {
-			go e.restart(msg)
+			go e.restart(msg, gen)
 		} else {
 			go e.failAll(msg)
 		}
 		return nil
 	})
-	e.spawn()
-	return e
-}
-
-// spawn starts a worker (the caller holds no lock).
-func (e *Engine) spawn() {
 	w := js.Global().Get("Worker").New(e.script)
-	w.Set("onmessage", e.onMsg)
-	w.Set("onerror", e.onErr)
+	w.Set("onmessage", onMsg)
+	w.Set("onerror", onErr)
 	e.mu.Lock()
 	e.worker, e.started = w, false
 	e.mu.Unlock()
 }
 
-// restart answers the requests in flight with why the worker stopped and starts another.
-func (e *Engine) restart(reason string) {
+// restart answers the requests in flight with why worker gen stopped and starts another.
+func (e *Engine) restart(reason string, gen int) {
 	e.mu.Lock()
-	if e.down != "" {
+	if e.down != "" || gen != e.gen {
 		e.mu.Unlock()
 		return
 	}
@@ -114,16 +121,20 @@ func (e *Engine) restart(reason string) {
 	}
 }
 
-func (e *Engine) dispatch(r protocol.Response) {
+func (e *Engine) dispatch(r protocol.Response, gen int) {
 	switch r.ID {
 	case protocol.IDStartFailed: // the worker could not start at all
 		e.failAll(r.Error)
 		return
 	case protocol.IDStopped:
-		e.restart(r.Error)
+		e.restart(r.Error, gen)
 		return
 	}
 	e.mu.Lock()
+	if gen != e.gen { // a stopped worker's answer: its requests have had their errors
+		e.mu.Unlock()
+		return
+	}
 	if r.ID == protocol.IDStarted { // the worker is up: send what was queued
 		e.started = true
 		q := e.queued

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall/js"
+	"time"
 
 	"github.com/alexlens/alexlens/wasm/cachekey"
 	"github.com/alexlens/alexlens/wasm/jsutil"
@@ -216,9 +217,13 @@ func forget(raw, sha string) {
 	}
 }
 
+// lockWait bounds how long a tab waits for another tab loading the same weights before it
+// downloads them itself.
+const lockWait = 3 * time.Minute
+
 // lockWeights takes a Web Lock named after the file's hash and returns its release. Where
-// another tab holds it (loading the same file), the progress says so while this one waits.
-// Without Web Locks, or for a file of unknown hash, it returns at once.
+// another tab holds it (loading the same file), the progress says so while this one waits,
+// up to lockWait. Without Web Locks, or for a file of unknown hash, it returns at once.
 func lockWeights(sha string, progress func(protocol.Progress)) (release func()) {
 	locks := js.Global().Get("navigator").Get("locks")
 	if sha == "" || locks.IsUndefined() || locks.IsNull() {
@@ -272,7 +277,15 @@ func lockWeights(sha string, progress func(protocol.Progress)) (release func()) 
 	g, err := try(map[string]any{"ifAvailable": true})
 	if err == nil && !g.held {
 		progress(protocol.Progress{Stage: protocol.StageDownload, Note: "another tab is loading the same weights: waiting to read them from the browser cache"})
-		g, err = try(map[string]any{})
+		// Not forever: a tab stuck on a slow download must not stall this one. An aborted
+		// request is never granted, so hold can be released below.
+		ctl := js.Global().Get("AbortController").New()
+		timer := time.AfterFunc(lockWait, func() { ctl.Call("abort") })
+		g, err = try(map[string]any{"signal": ctl.Get("signal")})
+		timer.Stop()
+		if err != nil {
+			js.Global().Get("console").Call("info", "alexlens: stopped waiting for another tab's download: "+err.Error())
+		}
 	}
 	if err != nil || !g.held {
 		hold.Release()

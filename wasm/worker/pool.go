@@ -45,7 +45,7 @@ func cores() int {
 }
 
 // defaultThreads is the kernel threads a page gets when it does not ask: one per core, at
-// most four (past that the rounds' coordination eats the gain on these layer sizes).
+// most four (the bound wasm/split had; more was not measured here, on 2 cores).
 func defaultThreads(cores int) int { return max(1, min(cores, 4)) }
 
 // threadedRunner is the CPU runner with the kernel pool running (pooled), or with a note
