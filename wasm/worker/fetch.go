@@ -92,6 +92,16 @@ const (
 
 var errNotCached = errors.New("not cached")
 
+// partHash is the SHA-256 (hex) of one part, held both in JS (inJS) and in Go (b): the
+// browser's native digest, or Go's where there is none (an insecure origin).
+func partHash(inJS js.Value, b []byte) string {
+	if sum, ok := jsutil.SHA256(inJS); ok {
+		return sum
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
 // readCached reads a file's parts from the cache into Go memory, each checked against the
 // hash its headers give.
 func readCached(c js.Value, key string, progress func(protocol.Progress)) ([]byte, error) {
@@ -128,12 +138,7 @@ func readCached(c js.Value, key string, progress func(protocol.Progress)) ([]byt
 			return nil, fmt.Errorf("part %d of %d has %d bytes, expected %d", i+1, parts, n, hi-lo)
 		}
 		js.CopyBytesToGo(data[lo:hi], piece)
-		sum, native := jsutil.SHA256(piece)
-		if !native {
-			h := sha256.Sum256(data[lo:hi])
-			sum = hex.EncodeToString(h[:])
-		}
-		if want := header(r, hashHeader); !strings.EqualFold(sum, want) {
+		if sum, want := partHash(piece, data[lo:hi]), header(r, hashHeader); !strings.EqualFold(sum, want) {
 			return nil, fmt.Errorf("part %d of %d does not match its sha256 (%.12s, stored %.12s)", i+1, parts, sum, want)
 		}
 		progress(protocol.Progress{Stage: protocol.StageCache, Done: hi, Total: length})
@@ -162,13 +167,8 @@ func remember(raw, sha string, data []byte) {
 		piece := data[i*cachePart : min(len(data), (i+1)*cachePart)]
 		body := js.Global().Get("Uint8Array").New(len(piece))
 		js.CopyBytesToJS(body, piece)
-		sum, native := jsutil.SHA256(body)
-		if !native {
-			h := sha256.Sum256(piece)
-			sum = hex.EncodeToString(h[:])
-		}
 		headers := js.Global().Get("Object").New()
-		headers.Set(hashHeader, sum)
+		headers.Set(hashHeader, partHash(body, piece))
 		headers.Set("content-type", "application/octet-stream")
 		headers.Set("content-length", strconv.Itoa(len(piece)))
 		headers.Set(partsHeader, strconv.Itoa(parts))
