@@ -107,8 +107,8 @@ func Fetch(url string) (js.Value, error) {
 //
 // size is the body's length as the caller knows it (0: unknown; the Content-Length then
 // sizes the buffer when the body is not encoded). A body longer than size or limit is
-// refused while it is read, and one that ends short of size is an error naming how far it
-// got.
+// refused while it is read. A body that breaks off (the connection cut, or short of size)
+// returns what arrived with a *BrokenOff error, so that a caller can resume with Range.
 func ReadBody(resp js.Value, dst []byte, size, limit int64, sink io.Writer, progress func(done, total int64)) ([]byte, error) {
 	if size > limit {
 		return nil, fmt.Errorf("%d MB is larger than the %d MB allowed", size>>20, limit>>20)
