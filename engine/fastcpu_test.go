@@ -385,3 +385,102 @@ func TestForwardRecyclesOnlyUnkeptTensors(t *testing.T) {
 		checkClose(t, a.Name+" input 2", x2, in2, 0)
 	}
 }
+
+// A result released before the next pass lends that pass its buffers: a caller that keeps
+// every activation of every pass (the app) allocates none, and results are unchanged.
+func TestReleasedResultLendsItsBuffers(t *testing.T) {
+	for i, a := range []*Arch{SqueezeNet11, AlexNet} {
+		m, err := NewModel(a, randomTensors(a, int64(40+i), 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewSource(int64(50 + i)))
+		x1 := randTensor(r, 1, 3, a.InputSize, a.InputSize)
+		x2 := randTensor(r, 1, 3, a.InputSize, a.InputSize)
+		in1 := x1.Clone()
+		first, err := m.Forward(x1, ForwardOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]*Tensor{}
+		for name, act := range first.Activations {
+			want[name] = act.Clone()
+		}
+		buffers := map[*float32]bool{}
+		for _, act := range first.Activations {
+			buffers[&act.Data[0]] = true
+		}
+		last := first
+		reused := 0
+		for pass := 0; pass < 4; pass++ {
+			x := []*Tensor{x2, x1}[pass%2] // x1 last
+			last.Release()
+			if last.Activations != nil {
+				t.Fatalf("%s: a released result still lists its activations", a.Name)
+			}
+			if d := duplicateFreeBuffer(); d != "" {
+				t.Fatalf("%s pass %d: %s", a.Name, pass, d)
+			}
+			res, err := m.Forward(x, ForwardOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[*float32]string{}
+			for name, act := range res.Activations {
+				p := &act.Data[0]
+				if other, ok := seen[p]; ok {
+					t.Fatalf("%s pass %d: %s and %s share one buffer", a.Name, pass, name, other)
+				}
+				seen[p] = name
+				if buffers[p] {
+					reused++
+				}
+			}
+			last = res
+		}
+		for name, act := range last.Activations {
+			checkClose(t, a.Name+" "+name+" after recycling", act, want[name], 0)
+		}
+		checkClose(t, a.Name+" input", x1, in1, 0)
+		if reused == 0 {
+			t.Errorf("%s: no pass reused a released buffer", a.Name)
+		}
+	}
+}
+
+// Two names of one result may share a tensor (a layer that passes its input on); Release
+// gives it back once, or two later tensors would share memory.
+func TestReleaseGivesSharedTensorBackOnce(t *testing.T) {
+	shared := newOutput(3, 1000003) // a length no other test allocates
+	res := &Result{Activations: map[string]*Tensor{"a": shared, "b": shared, "c": Flatten(shared, 1)}, recyclable: true}
+	res.Release()
+	if d := duplicateFreeBuffer(); d != "" {
+		t.Fatal(d)
+	}
+	x, y := newOutput(3, 1000003), newOutput(3, 1000003)
+	if &x.Data[0] == &y.Data[0] {
+		t.Fatal("two new tensors share one buffer")
+	}
+	(&Result{Activations: map[string]*Tensor{"x": x}}).Release() // not recyclable: kept out of the list
+	if n := len(activationBuffers.free[3*1000003]); n != 0 {
+		t.Errorf("a result of another backend was recycled (%d buffers listed)", n)
+	}
+}
+
+// duplicateFreeBuffer describes a buffer listed twice in the activation free list ("" when
+// none is): two later tensors would share it.
+func duplicateFreeBuffer() string {
+	a := &activationBuffers
+	a.Lock()
+	defer a.Unlock()
+	seen := map[*float32]bool{}
+	for n, l := range a.free {
+		for _, d := range l {
+			if seen[&d[0]] {
+				return fmt.Sprintf("a buffer of %d values is in the free list twice", n)
+			}
+			seen[&d[0]] = true
+		}
+	}
+	return ""
+}

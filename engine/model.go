@@ -111,6 +111,29 @@ type Result struct {
 	Activations map[string]*Tensor // by layer name
 	Order       []string           // names in the order they were computed
 	LayerTimes  map[string]time.Duration
+	// recyclable: the tensors were made by FastCPU from the activation free list, and
+	// Release may give them back to it.
+	recyclable bool
+}
+
+// Release gives the result's activations back to the engine for the next pass to reuse
+// (FastCPU passes only; a no-op otherwise), and empties the result: neither it nor any of
+// its tensors may be used afterwards. A caller that keeps every activation of every pass
+// (the app, for its maps) then allocates nothing per pass; fresh tensors cost it a quarter
+// of an AlexNet pass in the browser (BENCHMARKS.md "Browser CPU").
+func (r *Result) Release() {
+	if r == nil || !r.recyclable {
+		return
+	}
+	seen := map[*float32]bool{} // a layer that passes its input on shares one tensor
+	for _, t := range r.Activations {
+		if len(t.Data) == 0 || seen[&t.Data[0]] {
+			continue
+		}
+		seen[&t.Data[0]] = true
+		recycle(t)
+	}
+	r.Activations, r.Logits, r.recyclable = nil, nil, false
 }
 
 // Forward runs the network on x, an N x 3 x H x W batch of normalized images.
@@ -149,6 +172,7 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 		}
 	}
 	owned := false // x was made by this pass and is not kept
+	res.recyclable = recycles
 
 	// The forward pass: one step per layer of the description, as in the paper's figure.
 	for _, l := range m.Arch.Layers {

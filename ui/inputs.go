@@ -129,9 +129,8 @@ func (c *Root) webcamLoop() {
 		data := js.Global().Get("Uint8Array").New(pix.Get("buffer"))
 		done := make(chan struct{})
 		c.update(func() {
-			req := protocol.Request{Op: protocol.OpFrame, Width: w, Height: h, Maps: c.App.MapRequests(), Threshold: c.App.Threshold}
 			c.App.Status = state.StatusWorking
-			c.eng.Send(req, data, func(r protocol.Response) {
+			c.eng.Send(c.App.FrameRequest(w, h), data, func(r protocol.Response) {
 				if r.Kind == protocol.KindProgress {
 					return // per-layer progress would only flicker at video rate
 				}

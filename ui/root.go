@@ -114,9 +114,7 @@ func (c *Root) load(choice state.Choice) {
 	c.App.Status, c.App.Error, c.App.Progress = state.StatusLoading, "", "loading weights"
 	c.App.Model, c.App.Kernels, c.App.Result, c.App.Maps, c.App.Source = nil, nil, nil, nil, ""
 	c.previewSrc = js.Undefined()
-	req := protocol.Request{Op: protocol.OpLoad, URL: choice.URL, SHA256: choice.SHA256, Size: choice.Entry.Bytes,
-		Compute: c.App.Params.Compute, Threads: c.App.Params.Threads}
-	c.eng.Send(req, js.Undefined(), func(r protocol.Response) {
+	c.eng.Send(c.App.LoadRequest(choice), js.Undefined(), func(r protocol.Response) {
 		c.update(func() {
 			switch r.Kind {
 			case protocol.KindProgress:
@@ -172,8 +170,7 @@ func (c *Root) classifyBlob(blob js.Value, name string) {
 // classifyBytes sends image file bytes to the worker. Runs under the render lock.
 func (c *Root) classifyBytes(data js.Value, source string) {
 	c.App.Status, c.App.Error = state.StatusWorking, ""
-	req := protocol.Request{Op: protocol.OpClassify, Maps: c.App.MapRequests(), Threshold: c.App.Threshold}
-	c.eng.Send(req, data, func(r protocol.Response) {
+	c.eng.Send(c.App.ClassifyRequest(), data, func(r protocol.Response) {
 		c.update(func() { c.applyResult(r, source) })
 	})
 }
@@ -219,8 +216,7 @@ func (c *Root) refreshMaps() {
 	if c.App.Result == nil || c.App.Webcam {
 		return // the webcam loop asks for maps with every frame
 	}
-	req := protocol.Request{Op: protocol.OpMaps, Maps: c.App.MapRequests(), Threshold: c.App.Threshold}
-	c.eng.Send(req, js.Undefined(), func(r protocol.Response) {
+	c.eng.Send(c.App.MapsRequest(), js.Undefined(), func(r protocol.Response) {
 		c.update(func() {
 			if r.Kind == protocol.KindDone {
 				c.App.Maps = r.Maps

@@ -224,6 +224,31 @@ func (a *App) MapRequests() []protocol.MapRequest {
 	return reqs
 }
 
+// The requests the page sends the engine worker, built here so that the page and the
+// browser benchmark (bench/browser-cpu), which drives the same worker, send the same ones.
+
+// LoadRequest asks the worker for the chosen weights, to run as the page's parameters say.
+func (a *App) LoadRequest(c Choice) protocol.Request {
+	return protocol.Request{Op: protocol.OpLoad, URL: c.URL, SHA256: c.SHA256, Size: c.Entry.Bytes,
+		Compute: a.Params.Compute, Threads: a.Params.Threads}
+}
+
+// ClassifyRequest classifies an image file (its bytes travel beside the request) and
+// renders the maps the page shows.
+func (a *App) ClassifyRequest() protocol.Request {
+	return protocol.Request{Op: protocol.OpClassify, Maps: a.MapRequests(), Threshold: a.Threshold}
+}
+
+// FrameRequest classifies a webcam frame of w x h RGBA pixels, with the page's maps.
+func (a *App) FrameRequest(w, h int) protocol.Request {
+	return protocol.Request{Op: protocol.OpFrame, Width: w, Height: h, Maps: a.MapRequests(), Threshold: a.Threshold}
+}
+
+// MapsRequest renders the page's maps of the last pass again (another layer or channel).
+func (a *App) MapsRequest() protocol.Request {
+	return protocol.Request{Op: protocol.OpMaps, Maps: a.MapRequests(), Threshold: a.Threshold}
+}
+
 // ForwardMs is the last forward pass's wall time as shown ([data-testid=forward-ms]).
 func (a *App) ForwardMs() string {
 	if a.Result == nil {

@@ -1,10 +1,12 @@
 // Command driver runs the browser CPU benchmark: it serves the page, the peers (npm), the
-// exported networks and the AlexLens wasm builds on loopback, cross-origin isolated (COOP +
-// COEP, so that onnxruntime-web and tfjs can use threads), opens the page in one headless
-// Chromium once per engine, network and thread count, and prints a Markdown report: median
-// and spread of the forward-pass times, ratio to onnxruntime-web at the same thread count,
-// achieved GFLOP/s against the measured peak of AlexLens's micro-kernel, top-5 agreement with
-// PyTorch, and AlexLens's per-layer medians. bench/browser-cpu/run.sh prepares its inputs.
+// exported networks and the built AlexLens web app with its weights (the app's own server,
+// under /app/) on loopback, cross-origin isolated (COOP + COEP, so that onnxruntime-web and
+// tfjs can use threads and the app its kernel workers), opens the page in one headless
+// Chromium once per network and thread count, and prints a Markdown report: median and spread
+// of the pass times, ratio to onnxruntime-web at the same thread count, achieved GFLOP/s,
+// top-5 agreement with PyTorch, and AlexLens's per-layer medians. AlexLens is the app's own
+// engine worker sent the requests the app's page sends (ui/state builds them here, served at
+// /requests). bench/browser-cpu/run.sh prepares its inputs.
 package main
 
 import (
@@ -27,19 +29,25 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/server"
 )
 
 type result struct {
 	Engine, Net, Version, Kernel, Error string
-	Exchange                            string // AlexLens's threads: the kernel pool's size
+	Exchange                            string // AlexLens's threads as its load answered
 	Threads                             int
 	Isolated                            bool
-	Times                               []float64
+	Times                               []float64 // the page's wait for each pass
 	Top5                                []int
-	Logits                              []float64
-	Layers                              map[string][]float64
-	Order                               []string
-	PeakGFLOPS                          float64
+	Logits                              []float64 // the peers' logits
+	// AlexLens: its top-5 with probabilities, the worker's own forward time (the network
+	// alone, [data-testid=forward-ms] in the app) and per-layer times of each pass, and the
+	// progress messages the last pass sent.
+	Top              []struct{ Index int; Prob float64 }
+	Forward          []float64
+	Layers           map[string][]float64
+	Order            []string
+	ProgressMessages int
 }
 
 type reference map[string]struct {
@@ -52,10 +60,11 @@ func main() {
 	page := flag.String("page", "bench/browser-cpu/page", "the benchmark page's folder")
 	peers := flag.String("peers", "build/browser-cpu/node_modules", "npm packages of the peers")
 	data := flag.String("data", "build/browser-cpu/data", "exported networks (export.py)")
-	wasm := flag.String("wasm", "build/browser-cpu/alexlens", "AlexLens wasm builds and their wasm_exec.js")
+	web := flag.String("web", "build/browser-cpu/web", "the built web app (scripts/build-web.sh)")
+	weightsDir := flag.String("weights", "build/browser-cpu/weights", "the app's weights folder, with manifest.json, converted from the exported .pth files")
 	chrome := flag.String("chrome", chromium.Path(), "Chromium to drive")
 	nets := flag.String("nets", "alexnet,squeezenet1_1", "networks")
-	engines := flag.String("engines", "alexlens,alexlens-int8,alexlens-gokernel,alexlens-portable,ort,tfjs", "engines")
+	engines := flag.String("engines", "alexlens,alexlens-int8,ort,tfjs", "engines")
 	threads := flag.String("threads", fmt.Sprintf("1,%d", runtime.NumCPU()), "thread counts")
 	warmup := flag.Int("warmup", 5, "forward passes before timing")
 	runs := flag.Int("runs", 20, "timed forward passes")
@@ -75,8 +84,21 @@ func main() {
 	mux.Handle("/page/", http.StripPrefix("/page/", http.FileServer(http.Dir(*page))))
 	mux.Handle("/peers/", http.StripPrefix("/peers/", http.FileServer(http.Dir(*peers))))
 	mux.Handle("/data/", http.StripPrefix("/data/", http.FileServer(http.Dir(*data))))
-	mux.Handle("/alexlens/", http.StripPrefix("/alexlens/", http.FileServer(http.Dir(*wasm))))
+	app, err := server.New(server.Config{WebRoot: *web, WeightsDir: *weightsDir, CrossOriginIsolated: true})
+	if err != nil {
+		log.Fatalf("driver: %v", err)
+	}
+	mux.Handle("/app/", http.StripPrefix("/app", app))
+	reqs, err := newAppRequests(*web, *weightsDir, "/app/")
+	if err != nil {
+		log.Fatalf("driver: %v (run bench/browser-cpu/run.sh, which builds the app and converts the weights first)", err)
+	}
+	mux.Handle("/requests", reqs)
 	isolated := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/app/") { // the app's server sends its own headers
+			mux.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
 		w.Header().Set("Cross-Origin-Embedder-Policy", "require-corp")
 		w.Header().Set("Cache-Control", "no-store")
@@ -155,65 +177,61 @@ func runPage(browser context.Context, url string) ([]result, error) {
 func render(results []result, ref reference, ua string, warmup, runs int, load string) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	peak := 0.0
-	peakKernel := ""
-	for _, r := range results {
-		if r.PeakGFLOPS > peak && r.Engine == "alexlens" {
-			peak, peakKernel = r.PeakGFLOPS, r.Kernel
-		}
-	}
 	w("- Browser: %s (headless), one session; machine: %d cores (%s); load average before / after the run: %s (other work on the machine makes single numbers noisy: compare engines within one run).\n", ua, runtime.NumCPU(), cpuName(), load)
 	w("- Batch 1; per network and thread count one page runs every engine, interleaved (each round one pass of each engine, so that load from elsewhere falls on all alike); %d rounds timed after %d passes of warm-up each, timed in the page; median, and spread as min–max. Ratio = engine median / onnxruntime-web median at the same thread count (below 1 = faster than onnxruntime-web).\n", runs, warmup)
-	w("- GFLOP/s counts 2 FLOPs per multiply-add of convolutions and linear layers (AlexNet %.2f GFLOP, SqueezeNet 1.1 %.2f GFLOP). \"%% of kernel peak\" is against AlexLens's own micro-kernel (%s) alone on an L1-resident panel in the same browser, %.1f GFLOP/s per thread: wasm SIMD without FMA, not the machine's peak (the peers' kernels can exceed it).\n",
-		gflop(engine.AlexNet), gflop(engine.SqueezeNet11), peakKernel, peak)
+	w("- AlexLens is the app's own engine worker (the built app's worker.js and engine, its load and classify requests as the page builds them): its time is the page's wait from posting the photo's PNG file to the answer, so it includes decoding and resizing the photo, the activation maps the page shows, the embedding and the messages; \"forward\" is the worker's own time for the network (the app's forward-ms). The peers are timed on the photo already preprocessed.\n")
+	w("- GFLOP/s counts 2 FLOPs per multiply-add of convolutions and linear layers (AlexNet %.2f GFLOP, SqueezeNet 1.1 %.2f GFLOP), over the forward time for AlexLens.\n", gflop(engine.AlexNet), gflop(engine.SqueezeNet11))
 	iso := "no"
 	for _, r := range results {
 		if r.Isolated {
 			iso = "yes"
 		}
 	}
-	w("- Page cross-origin isolated (SharedArrayBuffer, needed by the peers' threads): %s.\n", iso)
-	w("- Top-5 is checked against PyTorch float32 on the same weights and photo (chelsea.png); SqueezeNet has its released ImageNet weights, torchvision AlexNet seeded random ones (no trained weights offline).\n\n")
-	w("| network | engine | threads | median ms | spread ms | ratio to ORT | GFLOP/s | %% of kernel peak | top-5 = PyTorch | logits: max abs err, rel L2 |\n")
-	w("|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
+	w("- Page cross-origin isolated (SharedArrayBuffer, needed by the peers' threads and the app's kernel workers): %s.\n", iso)
+	w("- Top-5 is checked against PyTorch float32 on the same weights and photo (chelsea.png); SqueezeNet has its released ImageNet weights, torchvision AlexNet seeded random ones (no trained weights offline). The error column is the logits' for the peers and the top-5 probabilities' for AlexLens (the app answers with probabilities).\n\n")
+	w("| network | engine | threads | median ms | spread ms | ratio to ORT | forward ms | forward ratio | GFLOP/s | top-5 = PyTorch | max abs err, rel L2 |\n")
+	w("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n")
 	for _, r := range results {
 		if r.Error != "" {
-			w("| %s | %s | %d | – | – | – | – | – | %s | – |\n", r.Net, engineName(r), r.Threads, "not run: "+firstLine(r.Error))
+			w("| %s | %s | %d | – | – | – | – | – | – | %s | – |\n", r.Net, engineName(r), r.Threads, "not run: "+firstLine(r.Error))
 			continue
 		}
 		med := median(r.Times)
-		ratio := "–"
+		ort := math.NaN()
 		for _, o := range results {
 			if o.Engine == "ort" && o.Net == r.Net && o.Threads == r.Threads && o.Error == "" {
-				ratio = fmt.Sprintf("%.2f", med/median(o.Times))
+				ort = median(o.Times)
 			}
 		}
-		arch := archOf(r.Net)
-		g := gflop(arch) / (med / 1000)
-		pct := "–"
-		if peak > 0 {
-			pct = fmt.Sprintf("%.0f%%", 100*g/(peak*float64(r.Threads)))
+		forward, fratio, compute := "–", "–", med
+		if len(r.Forward) > 0 {
+			compute = median(r.Forward)
+			forward, fratio = fmt.Sprintf("%.1f", compute), ratioText(compute, ort)
 		}
 		rf := ref[r.Net]
 		agree := "yes"
 		if !slices.Equal(r.Top5, rf.Top5) {
 			agree = fmt.Sprintf("no: %v vs %v", r.Top5, rf.Top5)
 		}
-		w("| %s | %s | %d | %.1f | %.1f–%.1f | %s | %.1f | %s | %s | %.2g, %.2g |\n", r.Net, engineName(r), r.Threads, med,
-			slices.Min(r.Times), slices.Max(r.Times), ratio, g, pct, agree, maxAbsDiff(r.Logits, rf.Logits), relL2(r.Logits, rf.Logits))
+		errs := fmt.Sprintf("%.2g, %.2g", maxAbsDiff(r.Logits, rf.Logits), relL2(r.Logits, rf.Logits))
+		if len(r.Top) > 0 {
+			errs = fmt.Sprintf("%.2g (probabilities)", probErr(r, rf.Logits))
+		}
+		w("| %s | %s | %d | %.1f | %.1f–%.1f | %s | %s | %s | %.1f | %s | %s |\n", r.Net, engineName(r), r.Threads, med,
+			slices.Min(r.Times), slices.Max(r.Times), ratioText(med, ort), forward, fratio, gflop(archOf(r.Net))/(compute/1000), agree, errs)
 	}
 	// Per layer: one column per AlexLens run (engine and thread count) of each network.
 	for _, net := range nets(results) {
 		var cols []result
 		for _, r := range results {
-			if r.Net == net && r.Error == "" && len(r.Layers) > 0 && r.Engine != "alexlens-portable" {
+			if r.Net == net && r.Error == "" && len(r.Layers) > 0 {
 				cols = append(cols, r)
 			}
 		}
 		if len(cols) == 0 {
 			continue
 		}
-		w("\n**%s, AlexLens per layer (median ms)**\n\n| layer |", net)
+		w("\n**%s, AlexLens per layer (median ms, the worker's own timing)**\n\n| layer |", net)
 		for _, r := range cols {
 			w(" %s %dT |", r.Engine, r.Threads)
 		}
@@ -225,13 +243,50 @@ func render(results []result, ref reference, ua string, warmup, runs int, load s
 			}
 			w("\n")
 		}
-		w("| **total** |")
-		for _, r := range cols {
-			w(" %.1f |", median(r.Times))
+		for _, row := range []struct {
+			name string
+			v    func(result) string
+		}{
+			{"**forward**", func(r result) string { return fmt.Sprintf("%.1f", median(r.Forward)) }},
+			{"**page's wait**", func(r result) string { return fmt.Sprintf("%.1f", median(r.Times)) }},
+			{"progress messages a pass", func(r result) string { return fmt.Sprint(r.ProgressMessages) }},
+		} {
+			w("| %s |", row.name)
+			for _, r := range cols {
+				w(" %s |", row.v(r))
+			}
+			w("\n")
 		}
-		w("\n")
 	}
 	return b.String()
+}
+
+func ratioText(v, ort float64) string {
+	if math.IsNaN(ort) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v/ort)
+}
+
+// probErr is the largest difference between AlexLens's top-5 probabilities and PyTorch's
+// softmax of its logits for the same classes.
+func probErr(r result, logits []float64) float64 {
+	if len(logits) == 0 {
+		return math.NaN()
+	}
+	m := slices.Max(logits)
+	sum := 0.0
+	for _, v := range logits {
+		sum += math.Exp(v - m)
+	}
+	worst := 0.0
+	for _, p := range r.Top {
+		if p.Index < 0 || p.Index >= len(logits) {
+			return math.NaN()
+		}
+		worst = max(worst, math.Abs(p.Prob-math.Exp(logits[p.Index]-m)/sum))
+	}
+	return worst
 }
 
 func nets(results []result) []string {

@@ -1,10 +1,11 @@
-// The browser CPU benchmark page: runs several engines (AlexLens in Web Workers,
-// onnxruntime-web's WASM backend, tfjs's WASM backend) on one network at one thread count,
+// The browser CPU benchmark page: runs several engines (the AlexLens app's own engine
+// worker, onnxruntime-web's WASM backend, tfjs's WASM backend) on one network at one thread count,
 // interleaved: every round runs one forward pass of each engine in turn, so that load from
 // elsewhere on the machine falls on all engines alike. It leaves the results in
 // window.benchResult for the driver: an array of
 //   {engine, net, threads, version, times: [ms per pass after warm-up, timed in the page],
-//    top5, logits, layers?: {name: [ms]}, order?: [names], kernel?, isolated, error?}
+//    top5, logits?, AlexLens's top?, forward?: [ms], layers?: {name: [ms]}, order?: [names],
+//    progressMessages?, kernel?, isolated, error?}
 // Query parameters: engines (comma-separated), net, threads, warmup, runs, gap (ms idle
 // before each timed pass, default 0).
 "use strict";
@@ -39,72 +40,83 @@
     return idx.slice(0, 5);
   }
   const engines = {
-    // AlexLens runs in a Web Worker (alexlens-worker.js), one Go wasm instance. At several
-    // threads "alexlens" and "alexlens-int8" split their kernels across kernel workers on the
-    // Go worker's shared memory (wasm/cpukernel's pool; needs the isolated page).
-    alexlens: function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32"); },
-    "alexlens-int8": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "int8"); },
-    // "alexlens-gokernel" is the same build with the Go archsimd micro-kernel instead of the
-    // generated wasm module (wasm/cpukernel), for comparison; one thread only (threads are
-    // the module's kernel workers).
-    "alexlens-gokernel": function () { return runAlexLens("alexlens.wasm", "wasm_exec.js", "f32", "go"); },
-    // "alexlens-portable": the Go 1.26 build on its Go kernels alone (no SIMD, no module).
-    "alexlens-portable": function () { return runAlexLens("alexlens-portable.wasm", "wasm_exec-portable.js", "f32", "go"); },
+    // AlexLens is the app's own engine worker (the built web app's worker.js, served by the
+    // app's server under /app/), sent the requests the app's page sends (ui/state builds
+    // them; the driver serves them at /requests): the same wasm, threads, maps, embedding
+    // and progress messages as a visitor gets. Each pass classifies the photo's file.
+    alexlens: function () { return runApp("f32"); },
+    "alexlens-int8": function () { return runApp("int8"); },
     ort: runORT,
     tfjs: runTFJS,
   };
 
-  function startWorker(wasm, execJS, kernel) {
-    const w = new Worker("alexlens-worker.js?wasm=" + encodeURIComponent("/alexlens/" + wasm) +
-      "&exec=" + encodeURIComponent("/alexlens/" + execJS) + (kernel ? "&kernel=" + kernel : ""));
-    let pending = null;
-    const ready = new Promise(function (resolve, reject) {
-      pending = { resolve: resolve, reject: reject };
-    });
+  // startApp starts the app's engine worker and resolves once it is up. send posts one
+  // protocol request ({json, bytes?}, as ui/engine.go does) and resolves with its final
+  // response, counting the progress messages before it.
+  function startApp(script) {
+    const w = new Worker(script);
+    let nextID = 1;
+    const waiting = new Map();
+    let started;
+    const up = new Promise(function (resolve, reject) { started = { resolve: resolve, reject: reject }; });
     w.onmessage = function (e) {
-      const p = pending;
-      pending = null;
+      const r = JSON.parse(e.data.json);
+      if (r.id === 0) return started.resolve();
+      if (r.id < 0) {
+        started.reject(new Error(r.error));
+        for (const p of waiting.values()) p.reject(new Error(r.error));
+        return;
+      }
+      const p = waiting.get(r.id);
       if (!p) return;
-      if (e.data && e.data.error) p.reject(new Error(e.data.error)); else p.resolve(e.data);
+      if (r.kind === "progress") { p.progress++; return; }
+      waiting.delete(r.id);
+      if (r.kind === "error") p.reject(new Error(r.error)); else { r.progressMessages = p.progress; p.resolve(r); }
     };
-    w.onerror = function (e) { if (pending) pending.reject(new Error("worker: " + e.message)); };
+    w.onerror = function (e) { started.reject(new Error("worker: " + e.message)); };
     return {
-      ready: ready,
-      call: function (msg, transfer) {
+      up: up,
+      send: function (req, bytes) {
+        req = Object.assign({}, req, { id: nextID++ });
         return new Promise(function (resolve, reject) {
-          pending = { resolve: resolve, reject: reject };
-          w.postMessage(msg, transfer || []);
+          waiting.set(req.id, { resolve: resolve, reject: reject, progress: 0 });
+          const msg = { json: JSON.stringify(req) };
+          if (bytes) msg.bytes = bytes;
+          w.postMessage(msg, bytes ? [bytes.buffer] : []);
         });
       },
     };
   }
 
-  // AlexLens at N threads is one Go worker on a shared memory and N-1 kernel workers.
-  async function runAlexLens(wasm, execJS, precision, kernel) {
-    const pool = cfg.threads > 1;
-    if (pool && kernel === "go") throw new Error("one thread only: extra threads are the generated module's kernel workers");
-    if (pool) wasm = wasm.replace(".wasm", "-shared.wasm");
-    const worker = startWorker(wasm, execJS, kernel);
-    const hello = await worker.ready;
-    let exchangeKind = "";
-    if (pool) {
-      const t = await worker.call({ op: "threads", n: cfg.threads });
-      exchangeKind = "kernel pool of " + t.threads + " threads";
+  async function runApp(precision) {
+    const q = "net=" + cfg.net + "&precision=" + precision + "&threads=" + cfg.threads;
+    const r = await fetch("/requests?" + q);
+    if (!r.ok) throw new Error("/requests?" + q + ": " + await r.text());
+    const app = await r.json(); // {worker, load, classify}
+    const engine = startApp(app.worker);
+    await engine.up;
+    const loaded = await engine.send(app.load);
+    const model = loaded.model;
+    const photo = new Uint8Array(await fetchBuf("/data/chelsea.png"));
+    const info = {
+      kernel: model.kernel, exchange: model.threads + " thread(s)" + (model.threadsNote ? ": " + model.threadsNote : ""),
+      layers: {}, order: null, forward: [], progressMessages: 0,
+    };
+    async function once() {
+      const res = await engine.send(app.classify, photo.slice()); // the bytes are transferred
+      return res;
     }
-    const weights = await fetchBuf("/data/" + cfg.net + ".pth");
-    await worker.call({ op: "load", name: cfg.net, weights: weights, precision: precision });
-    const input = new Float32Array(await fetchBuf("/data/input.bin"));
-    await worker.call({ op: "input", input: input });
-    const peak = await worker.call({ op: "peak" });
-    const info = { kernel: hello.kernel, peakGFLOPS: peak.gflops, exchange: exchangeKind, layers: {}, order: null };
-    function once() { return worker.call({ op: "run", warmup: 0, runs: 1 }); }
     return {
       info: info,
       once: async function () {
-        const r = await once();
-        info.order = r.order;
-        for (const name in r.layers) (info.layers[name] = info.layers[name] || []).push(r.layers[name][0]);
-        return r.logits;
+        const res = await once();
+        const c = res.result;
+        info.order = c.layers.map(function (l) { return l.layer; });
+        for (const l of c.layers) (info.layers[l.layer] = info.layers[l.layer] || []).push(l.ms);
+        info.forward.push(c.forwardMs);
+        info.progressMessages = res.progressMessages;
+        info.top = c.top;
+        return null; // no logits: the app answers with its top-5
       },
       warm: async function () { await once(); },
     };
@@ -218,7 +230,7 @@
           const t0 = performance.now();
           const logits = await r.run.once();
           r.times.push(performance.now() - t0);
-          r.logits = Array.from(logits);
+          if (logits) r.logits = Array.from(logits);
         } catch (e) {
           r.error = String(e && e.stack || e);
         }
@@ -228,6 +240,7 @@
       const out = Object.assign({}, r.run ? r.run.info : {}, r);
       delete out.run;
       if (out.logits) out.top5 = top5(out.logits);
+      else if (out.top) out.top5 = out.top.map(function (p) { return p.index; });
       log(r.engine + ": " + JSON.stringify({ times: out.times, top5: out.top5 }));
       return out;
     });
