@@ -43,7 +43,10 @@ type result struct {
 	// AlexLens: its top-5 with probabilities, the worker's own forward time (the network
 	// alone, [data-testid=forward-ms] in the app) and per-layer times of each pass, and the
 	// progress messages the last pass sent.
-	Top              []struct{ Index int; Prob float64 }
+	Top []struct {
+		Index int
+		Prob  float64
+	}
 	Forward          []float64
 	Layers           map[string][]float64
 	Order            []string
