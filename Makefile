@@ -7,6 +7,8 @@ WEB := build/web
 WEIGHTS_DIR ?= build/weights
 WEIGHTS ?=
 ADDR ?= 127.0.0.1:8080
+# The page is served cross-origin isolated (threads); ISOLATED=false serves it without.
+ISOLATED ?= true
 
 .PHONY: all build web weights site cloudflare run test vet fuzz-short deps bench bench-browser-cpu bench-memory clean
 
@@ -39,7 +41,7 @@ cloudflare: web weights
 	$(BIN)/alexlens site -o $(SITE) --web $(WEB) --weights $(WEIGHTS_DIR) --cloudflare-assets build/cloudflare/assets
 
 run: web weights
-	$(BIN)/alexlens serve --addr $(ADDR) --web $(WEB) --weights $(WEIGHTS_DIR) $(if $(ISOLATED),--isolated)
+	$(BIN)/alexlens serve --addr $(ADDR) --web $(WEB) --weights $(WEIGHTS_DIR) --isolated=$(ISOLATED)
 
 deps:
 	./scripts/install-test-deps.sh

@@ -91,7 +91,7 @@ func site() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the site's index is unavailable: %v", err)
 	}
-	cfg := handler.Config{Version: cloudflare.Getenv("ALEXLENS_VERSION"), CrossOriginIsolated: cloudflare.Getenv("ALEXLENS_ISOLATED") == "1"}
+	cfg := handler.Config{Version: cloudflare.Getenv("ALEXLENS_VERSION"), NotIsolated: cloudflare.Getenv("ALEXLENS_ISOLATED") == "0"}
 	return handler.New(a, cfg), nil
 }
 

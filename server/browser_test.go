@@ -91,7 +91,7 @@ func TestBrowserLoadsGoWasmApp(t *testing.T) {
 	}
 
 	for _, isolated := range []bool{false, true} {
-		url, cancelRun, done, _ := startRun(t, Config{WebRoot: web, WeightsDir: weights, CrossOriginIsolated: isolated})
+		url, cancelRun, done, _ := startRun(t, Config{WebRoot: web, WeightsDir: weights, NotIsolated: !isolated})
 		// A fresh browser and profile for each run: nothing cached from the other one.
 		ctx, cancel := chromium.Start(chrome, chromium.Options{UserDataDir: t.TempDir(),
 			Extra: []chromedp.ExecAllocatorOption{chromedp.Flag("disable-gpu", true)}})

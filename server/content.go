@@ -19,18 +19,34 @@ import (
 // the Cloudflare Worker (cloudflare/handler) call these functions, so their answers agree
 // by construction, and server/httpsuite checks both.
 
-// SetSecurityHeaders sets the headers every response carries: the CSP, no sniffing, no
-// referrer, a same-origin opener policy, the permissions policy and, for a cross-origin
-// isolated site, the embedder and resource policies.
-func SetSecurityHeaders(hd http.Header, csp string, crossOriginIsolated bool) {
-	hd.Set("Content-Security-Policy", csp)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	hd.Set("Permissions-Policy", PermissionsPolicy)
-	if crossOriginIsolated {
-		hd.Set("Cross-Origin-Embedder-Policy", "require-corp")
-		hd.Set("Cross-Origin-Resource-Policy", "cross-origin")
+// SecurityHeaders lists, in order, the headers every response carries: the CSP, no
+// sniffing, no referrer, a same-origin opener policy, the permissions policy and, unless
+// isolation is off, the embedder and resource policies that make the app's page cross-origin
+// isolated. Isolation is what gives the page SharedArrayBuffer, and so the engine's kernel
+// workers on its shared memory: threads by default. COEP is require-corp, not credentialless:
+// WebKit knows only require-corp, and everything the app loads is its own or fetched with
+// CORS, so nothing needs credentialless's leniency. CORP cross-origin lets other sites' pages,
+// isolated ones too, load the embed script and frames. A page embedding the app (a blog
+// post's iframe) need not be isolated itself: the frame then runs on one thread. The Go
+// server, the Worker and the static site's _headers all send these.
+func SecurityHeaders(csp string, isolated bool) [][2]string {
+	hs := [][2]string{
+		{"Content-Security-Policy", csp},
+		{"X-Content-Type-Options", "nosniff"},
+		{"Referrer-Policy", "no-referrer"},
+		{"Cross-Origin-Opener-Policy", "same-origin"},
+		{"Permissions-Policy", PermissionsPolicy},
+	}
+	if isolated {
+		hs = append(hs, [2]string{"Cross-Origin-Embedder-Policy", "require-corp"}, [2]string{"Cross-Origin-Resource-Policy", "cross-origin"})
+	}
+	return hs
+}
+
+// SetSecurityHeaders sets SecurityHeaders on a response.
+func SetSecurityHeaders(hd http.Header, csp string, isolated bool) {
+	for _, h := range SecurityHeaders(csp, isolated) {
+		hd.Set(h[0], h[1])
 	}
 }
 

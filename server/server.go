@@ -41,11 +41,10 @@ type Config struct {
 	WebRoot string
 	// WeightsDir is the directory served under /weights/. Empty: /weights/ is 404.
 	WeightsDir string
-	// CrossOriginIsolated adds Cross-Origin-Embedder-Policy: require-corp and
-	// Cross-Origin-Resource-Policy: cross-origin, making the page cross-origin isolated
-	// (SharedArrayBuffer, threaded wasm peers). Off by default: embedding the app in a
-	// page that is not itself isolated (a blog post's iframe) needs it off.
-	CrossOriginIsolated bool
+	// NotIsolated leaves out Cross-Origin-Embedder-Policy and Cross-Origin-Resource-Policy
+	// (SecurityHeaders): the app's page is then not cross-origin isolated, and its engine
+	// runs on one thread. By default it is isolated, and the engine uses kernel workers.
+	NotIsolated bool
 	// ContentSecurityPolicy replaces DefaultCSP when not empty.
 	ContentSecurityPolicy string
 	// Version is reported by /healthz; empty: the module version from the build info.
@@ -166,7 +165,7 @@ func buildVersion() string {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	SetSecurityHeaders(w.Header(), h.csp, h.cfg.CrossOriginIsolated)
+	SetSecurityHeaders(w.Header(), h.csp, !h.cfg.NotIsolated)
 	// A write deadline for every response, even the small ones Go's server flushes after
 	// the handler returns: deadlines set for an earlier, large response on the same
 	// keep-alive connection would otherwise still be in force.

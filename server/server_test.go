@@ -44,10 +44,10 @@ func TestSuite(t *testing.T) {
 	httpsuite.Run(t, srv.URL, fx)
 }
 
-func TestSuiteCrossOriginIsolated(t *testing.T) {
+func TestSuiteNotIsolated(t *testing.T) {
 	fx := fixture(t)
-	fx.CrossOriginIsolated = true
-	h, err := New(Config{WebRoot: fx.WebRoot, WeightsDir: fx.WeightsDir, CrossOriginIsolated: true})
+	fx.NotIsolated = true
+	h, err := New(Config{WebRoot: fx.WebRoot, WeightsDir: fx.WeightsDir, NotIsolated: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -416,9 +416,9 @@ func (x *exporter) writeHeaders() error {
 	var b strings.Builder
 	b.WriteString("# Written by `alexlens site`: the same headers as `alexlens serve`, for hosts that read this file.\n")
 	b.WriteString("/*\n")
-	fmt.Fprintf(&b, "  Content-Security-Policy: %s\n", server.DefaultCSP)
-	b.WriteString("  X-Content-Type-Options: nosniff\n  Referrer-Policy: no-referrer\n")
-	fmt.Fprintf(&b, "  Permissions-Policy: %s\n", server.PermissionsPolicy)
+	for _, h := range server.SecurityHeaders(server.DefaultCSP, true) { // cross-origin isolated, as served by default
+		fmt.Fprintf(&b, "  %s: %s\n", h[0], h[1])
+	}
 	rules := 1
 	var names []string
 	for n := range x.hashes {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/alexlens/alexlens/server"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -214,8 +215,14 @@ func TestExport(t *testing.T) {
 		t.Errorf("%s does not load the app's engine", eng)
 	}
 
-	// _headers: security headers for all, immutable only for content-hashed names.
+	// _headers: security headers for all (those of the Go server: cross-origin isolated),
+	// immutable only for content-hashed names.
 	h := read(t, out, "_headers")
+	for _, hd := range server.SecurityHeaders(server.DefaultCSP, true) {
+		if !strings.Contains(h, "\n  "+hd[0]+": "+hd[1]+"\n") {
+			t.Errorf("_headers lacks the server's %s: %s", hd[0], hd[1])
+		}
+	}
 	for _, want := range []string{"/*\n  Content-Security-Policy: default-src 'self'", "/app.0123456789ab.wasm\n  Cache-Control: public, max-age=31536000, immutable", "/" + pwa + "\n  Cache-Control: public, max-age=31536000, immutable"} {
 		if !strings.Contains(h, want) {
 			t.Errorf("_headers lacks %q", want)

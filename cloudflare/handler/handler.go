@@ -40,9 +40,11 @@ type Store interface {
 
 // Config mirrors the parts of server.Config a Worker needs.
 type Config struct {
-	Version             string // reported by /healthz
-	CrossOriginIsolated bool
-	CSP                 string // "" means server.DefaultCSP
+	Version string // reported by /healthz
+	// NotIsolated leaves out COEP and CORP (server.Config.NotIsolated): the page is then not
+	// cross-origin isolated and its engine runs on one thread.
+	NotIsolated bool
+	CSP         string // "" means server.DefaultCSP
 }
 
 type handler struct {
@@ -81,7 +83,7 @@ func JoinSplitHeaders(h http.Handler) http.Handler {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	server.SetSecurityHeaders(w.Header(), h.cfg.CSP, h.cfg.CrossOriginIsolated)
+	server.SetSecurityHeaders(w.Header(), h.cfg.CSP, !h.cfg.NotIsolated)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		server.Error(w, http.StatusMethodNotAllowed, "method not allowed")

@@ -20,7 +20,7 @@ func TestSuite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fx.CrossOriginIsolated = iso
+		fx.NotIsolated = !iso
 		fx.StrictPrecompressed = true
 		staged := filepath.Join(base, "staged")
 		if _, err := Stage(fx.WebRoot, fx.WeightsDir, staged, 0); err != nil {
@@ -30,7 +30,7 @@ func TestSuite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(New(store, Config{CrossOriginIsolated: iso}))
+		srv := httptest.NewServer(New(store, Config{NotIsolated: !iso}))
 		t.Run(map[bool]string{false: "plain", true: "isolated"}[iso], func(t *testing.T) { httpsuite.Run(t, srv.URL, fx) })
 		srv.Close()
 	}

@@ -16,7 +16,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	web := fs.String("web", "build/web", "folder of the built web app")
 	weightsDir := fs.String("weights", "build/weights", "folder of .alxw weight files with their manifest.json")
-	isolated := fs.Bool("isolated", false, "serve cross-origin isolated (COOP/COEP): the browser engine then runs ?threads=N as kernel workers on shared memory; embedding in other sites' pages and cross-origin galleries without CORP stop working")
+	isolated := fs.Bool("isolated", true, "serve cross-origin isolated (COOP + COEP require-corp, CORP cross-origin), so that the page's engine can use kernel workers on shared memory; --isolated=false serves it on one thread")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -27,7 +27,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := os.Stat(filepath.Join(*web, "index.html")); err != nil {
 		return fmt.Errorf("no web app in %s (build it with `make web`): %w", *web, err)
 	}
-	return server.Run(ctx, server.Config{Addr: *addr, WebRoot: *web, WeightsDir: *weightsDir, CrossOriginIsolated: *isolated}, stdout)
+	return server.Run(ctx, server.Config{Addr: *addr, WebRoot: *web, WeightsDir: *weightsDir, NotIsolated: !*isolated}, stdout)
 }
 
 func cmdArchs(stdout io.Writer) error {

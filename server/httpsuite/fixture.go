@@ -66,8 +66,9 @@ type Files struct {
 	// (the Go server). A host that compresses on its own only needs to send an encoding
 	// the client accepted, with a body that decodes to File.Body.
 	StrictPrecompressed bool
-	// CrossOriginIsolated: the host sends COEP require-corp and CORP cross-origin.
-	CrossOriginIsolated bool
+	// NotIsolated: the host was told to leave out COEP and CORP (by default it sends COEP
+	// require-corp and CORP cross-origin: server.SecurityHeaders).
+	NotIsolated bool
 	// UnknownMethods501: the host's HTTP layer answers a method it does not know (BREW)
 	// with 501 Not Implemented before the application sees it, as RFC 9110 §9.1 says an
 	// origin server should (workerd does). Known methods must still get 405.

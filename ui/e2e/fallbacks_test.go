@@ -70,7 +70,7 @@ func TestFallbacks(t *testing.T) {
 	})
 
 	t.Run("no-shared-memory", func(t *testing.T) {
-		h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: weightsDir, CrossOriginIsolated: true})
+		h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: weightsDir})
 		if err != nil {
 			t.Fatal(err)
 		}

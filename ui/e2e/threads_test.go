@@ -90,7 +90,7 @@ func TestThreads(t *testing.T) {
 	}
 }
 
-// TestThreadsIsolated serves the app cross-origin isolated (server.Config.CrossOriginIsolated,
+// TestThreadsIsolated serves the app cross-origin isolated (the server's default,
 // off by default and in the other tests) and checks that ?threads=2 then runs the engine
 // on a shared memory with a kernel worker beside it (wasm/cpukernel's pool; the engine
 // worker says so on the console) and still gives the native path's top-5, on the AlexNet
@@ -98,7 +98,7 @@ func TestThreads(t *testing.T) {
 func TestThreadsIsolated(t *testing.T) {
 	ctx := browser(t, false)
 	photo := testenv.Photo(t, "chelsea.png")
-	h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: weightsDir, CrossOriginIsolated: true})
+	h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: weightsDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestThreadsIsolated(t *testing.T) {
 			console := chromium.Console(tab)
 			openAt(t, tab, srv.URL, "?arch="+tc.arch+"&precision="+tc.precision+"&threads=2")
 			if evalInt(t, tab, `self.crossOriginIsolated ? 1 : 0`) != 1 {
-				t.Fatal("the page served with CrossOriginIsolated is not cross-origin isolated")
+				t.Fatal("the page served isolated (the default) is not cross-origin isolated")
 			}
 			upload(t, tab, photo)
 			waitResult(t, tab, 1)
@@ -153,7 +153,7 @@ func TestThreadsNumbers(t *testing.T) {
 	}
 	ctx := browser(t, false)
 	photo := testenv.Photo(t, "coffee.png")
-	h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: weightsDir, CrossOriginIsolated: true})
+	h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: weightsDir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -268,6 +268,12 @@ const MaxFrameSide = 8192
 // cost more than they share.
 const MaxThreads = 8
 
+// DefaultThreads is how many threads run the CPU passes of a page that does not ask
+// (Threads 0) on a device with the given cores (navigator.hardwareConcurrency): one fewer
+// than the cores, so that the page's own thread keeps one to draw on, and at most four
+// (more was not measured: the machine here has two cores).
+func DefaultThreads(cores int) int { return max(1, min(cores-1, 4)) }
+
 // MaxMaps bounds how many activation maps one request may ask for.
 const MaxMaps = 64
 

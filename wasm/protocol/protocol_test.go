@@ -66,3 +66,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestDefaultThreadsLeavesThePageACore(t *testing.T) {
+	for cores, want := range map[int]int{0: 1, 1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 16: 4} {
+		if got := DefaultThreads(cores); got != want {
+			t.Errorf("DefaultThreads(%d) = %d, want %d", cores, got, want)
+		}
+	}
+}

@@ -44,9 +44,6 @@ func cores() int {
 	return n.Int()
 }
 
-// defaultThreads is the kernel threads a page gets when it does not ask: one per core, at
-// most four (the bound wasm/split had; more was not measured here, on 2 cores).
-func defaultThreads(cores int) int { return max(1, min(cores, 4)) }
 
 // threadedRunner is the CPU runner with the kernel pool running (pooled), or with a note
 // on why it runs on one thread although more were asked for; Close stops the pool.
@@ -80,7 +77,7 @@ func (p threadedRunner) Close() {
 func withThreads(r session.Runner, asked int) session.Runner {
 	n := asked
 	if n == 0 {
-		n = defaultThreads(cores())
+		n = protocol.DefaultThreads(cores())
 	}
 	one := func(why string) session.Runner {
 		cpukernel.SetThreads(1)

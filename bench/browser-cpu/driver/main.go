@@ -87,7 +87,7 @@ func main() {
 	mux.Handle("/page/", http.StripPrefix("/page/", http.FileServer(http.Dir(*page))))
 	mux.Handle("/peers/", http.StripPrefix("/peers/", http.FileServer(http.Dir(*peers))))
 	mux.Handle("/data/", http.StripPrefix("/data/", http.FileServer(http.Dir(*data))))
-	app, err := server.New(server.Config{WebRoot: *web, WeightsDir: *weightsDir, CrossOriginIsolated: true})
+	app, err := server.New(server.Config{WebRoot: *web, WeightsDir: *weightsDir})
 	if err != nil {
 		log.Fatalf("driver: %v", err)
 	}
