@@ -82,6 +82,10 @@ type Request struct {
 	Width  int `json:"width,omitempty"`
 	Height int `json:"height,omitempty"`
 
+	// OpClassify, OpFrame: send the image's embedding with the result (the embeds'
+	// neighbours view; the page does not show it).
+	Embedding bool `json:"embedding,omitempty"`
+
 	// OpClassify, OpFrame, OpMaps: the activation maps to render with the result.
 	Maps []MapRequest `json:"maps,omitempty"`
 	// Threshold hides activations below this fraction of a map's range (0 shows all).
@@ -211,7 +215,7 @@ type Classification struct {
 	ForwardMs    float64     `json:"forwardMs"`
 	Layers       []LayerTime `json:"layers"`
 	// Embedding is the architecture's embedding layer (fc7, or SqueezeNet's fire9 averaged
-	// over space), for similarity views.
+	// over space), for similarity views; sent when the request asks for it.
 	EmbeddingLayer string    `json:"embeddingLayer,omitempty"`
 	Embedding      []float32 `json:"embedding,omitempty"`
 	Backend        string    `json:"backend"`

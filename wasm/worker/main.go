@@ -153,6 +153,9 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 		if err != nil {
 			return nil, err
 		}
+		if !req.Embedding {
+			c.Embedding = nil // 4,096 numbers of JSON a pass that nobody asked for
+		}
 		maps, err := s.Maps(req.Maps, req.Threshold)
 		if err != nil {
 			return nil, err

@@ -314,7 +314,7 @@
     const emb = {};
     for (const name of samples) {
       say("Embedding " + name + "…");
-      const r = await engine({ op: "classify" }, await sampleBytes(name));
+      const r = await engine({ op: "classify", embedding: true }, await sampleBytes(name));
       emb[name] = r.result.embedding;
     }
     const cos = function (a, b) {
