@@ -98,12 +98,21 @@ func (c *Root) stopWebcam() {
 	}
 }
 
-// webcamLoop sends one frame, waits for its result, and repeats while the webcam is on, so
-// frames never queue up behind a slow forward pass.
+// webcamLoop keeps one frame in flight: when a frame's result arrives, the next frame is
+// captured and sent before that result is drawn, so the engine computes while the page
+// draws; frames never queue up behind a slow forward pass.
 func (c *Root) webcamLoop() {
 	if c.frame.IsUndefined() {
 		c.frame = js.Global().Get("document").Call("createElement", "canvas")
 	}
+	var drawn protocol.Response // the result to draw while the next frame runs
+	draw := func() {
+		if drawn.Kind != "" {
+			c.update(func() { c.applyResult(drawn, "webcam") })
+			drawn = protocol.Response{}
+		}
+	}
+	defer draw() // the last frame's result
 	for {
 		var on bool
 		c.env.RLock()
@@ -127,18 +136,26 @@ func (c *Root) webcamLoop() {
 		ctx.Call("drawImage", c.video, 0, 0, w, h)
 		pix := ctx.Call("getImageData", 0, 0, w, h).Get("data")
 		data := js.Global().Get("Uint8Array").New(pix.Get("buffer"))
-		done := make(chan struct{})
-		c.update(func() {
+		result := make(chan protocol.Response, 1)
+		c.env.Lock()
+		// Until the first result the page says it is working; after, it shows the last
+		// frame's result, and sending the next changes nothing on screen: no render.
+		first := c.App.Result == nil
+		if first {
 			c.App.Status = state.StatusWorking
-			c.eng.Send(c.App.FrameRequest(w, h), data, func(r protocol.Response) {
-				if r.Kind == protocol.KindProgress {
-					return // per-layer progress would only flicker at video rate
-				}
-				c.update(func() { c.applyResult(r, "webcam") })
-				close(done)
-			})
+		}
+		c.eng.Send(c.App.FrameRequest(w, h), data, func(r protocol.Response) {
+			if r.Kind != protocol.KindProgress { // per-layer progress would only flicker at video rate
+				result <- r
+			}
 		})
-		<-done
+		if first {
+			c.env.UnlockRender()
+		} else {
+			c.env.UnlockOnly()
+		}
+		draw()
+		drawn = <-result
 	}
 }
 

@@ -13,23 +13,34 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/internal/chromium"
 	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/server"
+	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
-// TestThreads loads the app (not cross-origin isolated, as the other tests serve it) with
-// ?threads=1, ?threads=2 and without the parameter, on the real SqueezeNet weights and the
-// AlexNet fixture, classifies two photos in a row and checks that the top-5 equals the
-// native path's (as in TestClassifyMatchesNative) and that the page says how many threads
-// ran: one, since kernel workers need shared memory, and with threads=2 a note saying why.
+// TestThreads loads the app served without cross-origin isolation (server.Config
+// NotIsolated, as for a host that cannot send the headers) with ?threads=1, ?threads=2 and
+// without the parameter, on the real SqueezeNet weights and the AlexNet fixture, classifies
+// two photos in a row and checks that the top-5 equals the native path's (as in
+// TestClassifyMatchesNative) and that the page says how many threads ran: one, since kernel
+// workers need shared memory, and with threads=2 a note saying why.
 func TestThreads(t *testing.T) {
 	ctx := browser(t, false)
 	photos := []string{"chelsea.png", "coffee.png"}
 	for _, p := range photos {
 		testenv.Photo(t, p) // skips when python3-skimage is absent
 	}
+	h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: weightsDir, NotIsolated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
 	cases := []struct {
 		arch, precision, threads string
 		trained                  bool
@@ -55,7 +66,7 @@ func TestThreads(t *testing.T) {
 			if tc.threads != "" {
 				query += "&threads=" + tc.threads
 			}
-			open(t, tab, query)
+			openAt(t, tab, srv.URL, query)
 			workers := "1 thread"
 			if note := text(t, tab, "backend-note"); (tc.threads == "2") != strings.Contains(note, "2 threads need a cross-origin isolated page") {
 				t.Errorf("threads=%s on a page that is not isolated: note %q", tc.threads, note)
@@ -90,8 +101,8 @@ func TestThreads(t *testing.T) {
 	}
 }
 
-// TestThreadsIsolated serves the app cross-origin isolated (the server's default,
-// off by default and in the other tests) and checks that ?threads=2 then runs the engine
+// TestThreadsIsolated serves the app cross-origin isolated (the server's default) and
+// checks that ?threads=2 then runs the engine
 // on a shared memory with a kernel worker beside it (wasm/cpukernel's pool; the engine
 // worker says so on the console) and still gives the native path's top-5, on the AlexNet
 // fixture and, where present, the real SqueezeNet.
@@ -140,6 +151,19 @@ func TestThreadsIsolated(t *testing.T) {
 			t.Logf("%s on 2 threads, isolated: forward %s ms, %s", tc.arch, text(t, tab, "forward-ms"), got[0].Label)
 		})
 	}
+	// Without ?threads the page gets the cores less one (protocol.DefaultThreads).
+	tab := chromium.NewTab(t, ctx)
+	openAt(t, tab, srv.URL, "?arch=alexnet&precision=int8")
+	upload(t, tab, photo)
+	waitResult(t, tab, 1)
+	n := protocol.DefaultThreads(evalInt(t, tab, `navigator.hardwareConcurrency`))
+	want := "1 thread"
+	if n > 1 {
+		want = fmt.Sprintf("%d threads (kernel workers)", n)
+	}
+	if path := text(t, tab, "compute-path"); !strings.HasSuffix(path, " · "+want) {
+		t.Errorf("without ?threads: compute path %q does not end in %q", path, want)
+	}
 }
 
 // TestThreadsNumbers (opt-in: ALEXLENS_BROWSER_BENCH=1) measures the app's forward time
@@ -184,5 +208,50 @@ func TestThreadsNumbers(t *testing.T) {
 			}
 		}
 		t.Logf("%s %s forward ms (median of %d, in the app): 1 thread %.1f, 2 threads %.1f", net.arch, net.precision, rounds-2, median(times[1]), median(times[2]))
+	}
+}
+
+// TestWebcamNumbers (opt-in: ALEXLENS_BROWSER_BENCH=1) measures the live webcam (Chromium's
+// fake camera) with the Classify view's activation maps on screen, in the app as served
+// (cross-origin isolated), for each network at 1 and 2 threads: frames per second over
+// ten seconds, and the main thread's long tasks (over 50 ms, PerformanceObserver) in that
+// time. It reports; it asserts nothing about speed.
+func TestWebcamNumbers(t *testing.T) {
+	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
+		t.Skip("opt-in: set ALEXLENS_BROWSER_BENCH=1")
+	}
+	ctx := browser(t, false)
+	const window = 10 * time.Second
+	type longTasks struct{ Count, TotalMs, MaxMs float64 }
+	for _, net := range []struct{ arch, precision string }{{"squeezenet1_1", "f32"}, {"alexnet", "f32"}} {
+		if net.arch == "squeezenet1_1" && !haveReal {
+			t.Logf("squeezenet1_1: real weights absent, skipped")
+			continue
+		}
+		for _, n := range []int{1, 2} {
+			tab := chromium.NewTab(t, ctx)
+			open(t, tab, fmt.Sprintf("?arch=%s&precision=%s&threads=%d", net.arch, net.precision, n))
+			if err := chromedp.Do(tab, chromedp.Click(chromedp.Search(`//button[text()="Use webcam"]`))); err != nil {
+				t.Fatal(err)
+			}
+			waitResult(t, tab, 5) // warm-up: the first passes pack the weights
+			if _, err := chromedp.Run(tab, chromedp.Evaluate[chromedp.Void](`window.alexlensLongTasks = []; new PerformanceObserver(l => { for (const e of l.getEntries()) window.alexlensLongTasks.push(e.duration); }).observe({type: "longtask"})`)); err != nil {
+				t.Fatal(err)
+			}
+			first := resultSeq(t, tab)
+			start := time.Now()
+			time.Sleep(window)
+			frames := resultSeq(t, tab) - first
+			took := time.Since(start)
+			lt, err := chromedp.Run(tab, chromedp.Evaluate[longTasks](`(() => { const d = window.alexlensLongTasks; return {Count: d.length, TotalMs: d.reduce((a, b) => a + b, 0), MaxMs: d.length ? Math.max(...d) : 0}; })()`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := chromedp.Do(tab, chromedp.Click(chromedp.Search(`//button[text()="Stop webcam"]`))); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("webcam %s %s, %d thread(s), maps shown: %.1f frames/s (%d in %.1f s, last forward %s ms); main-thread long tasks: %.0f, %.0f ms in all, longest %.0f ms",
+				net.arch, net.precision, n, float64(frames)/took.Seconds(), frames, took.Seconds(), text(t, tab, "forward-ms"), lt.Count, lt.TotalMs, lt.MaxMs)
+		}
 	}
 }
