@@ -1982,7 +1982,9 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 								_ = i
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "canvas", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "kernel"}}}
 								vgparent.AppendChild(vgn)
+								vgn.AddAttrInterface("height", c.App.Kernels.Height)
 								vgn.AddAttrInterface("title", c.kernelTitle(i))
+								vgn.AddAttrInterface("width", c.App.Kernels.Width)
 								vgn.JSPopulateHandler = vugu.JSValueFunc(func(value js.Value) { c.drawKernel(value, i) })
 							}
 							vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
@@ -2188,6 +2190,8 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 									vgparent.AppendChild(vgn)
 									vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "canvas", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "activation-map"}}}
 									vgparent.AppendChild(vgn)
+									vgn.AddAttrInterface("height", c.App.Maps[0].Height)
+									vgn.AddAttrInterface("width", c.App.Maps[0].Width)
 									vgn.JSPopulateHandler = vugu.JSValueFunc(func(value js.Value) { c.drawMap(value, 0) })
 									vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
 									vgparent.AppendChild(vgn)
@@ -2230,6 +2234,8 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 											vgparent.AppendChild(vgn)
 											vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "canvas", Attr: []vugu.VGAttribute(nil)}
 											vgparent.AppendChild(vgn)
+											vgn.AddAttrInterface("height", m.Height)
+											vgn.AddAttrInterface("width", m.Width)
 											vgn.JSPopulateHandler = vugu.JSValueFunc(func(value js.Value) { c.drawMap(value, i+1) })
 											vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
 											vgparent.AppendChild(vgn)

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"fmt"
+	"hash/maphash"
 	"syscall/js"
 
 	vjs "github.com/vugu/vugu/js"
@@ -30,25 +32,29 @@ func putRGBA(canvas js.Value, rgba []byte, w, h int) {
 	canvas.Call("getContext", "2d").Call("putImageData", img, 0, 0)
 }
 
-// drawKernel draws first-layer kernel i (called on every render; tiny, so no caching).
+// drawKernel draws first-layer kernel i, unless its canvas already shows it.
 func (c *Root) drawKernel(v vjs.Value, i int) {
 	canvas := js.Value(v)
 	k := c.App.Kernels
-	if k == nil || i >= len(k.RGBA) {
+	if k == nil || i >= len(k.RGBA) || shows(canvas, k.RGBA[i]) {
 		return
 	}
 	putRGBA(canvas, k.RGBA[i], k.Width, k.Height)
 }
 
-// drawMap draws activation map i through the colour map. Vugu rewrites a canvas's
-// attributes on every render, which clears it, so maps are redrawn on every render (a few
-// small putImageData calls).
+// drawMap draws activation map i through the colour map, unless its canvas already shows
+// it: a live webcam renders the page many times a second, and the kernels' and maps'
+// canvases keep what they show between renders (the template gives their sizes, and the
+// renderer writes an attribute only when it changes: ui/internal/vuguhelper).
 func (c *Root) drawMap(v vjs.Value, i int) {
 	canvas := js.Value(v)
 	if i >= len(c.App.Maps) {
 		return
 	}
 	m := c.App.Maps[i]
+	if shows(canvas, m.Pix) {
+		return
+	}
 	rgba := make([]byte, 4*len(m.Pix))
 	for p, v := range m.Pix {
 		copy(rgba[4*p:], colormap.Ramp[v][:])
@@ -56,6 +62,19 @@ func (c *Root) drawMap(v vjs.Value, i int) {
 	}
 	putRGBA(canvas, rgba, m.Width, m.Height)
 }
+
+// shows reports whether canvas was last drawn from these pixels, at its present size (a
+// canvas resized is cleared), and marks it as drawn from them.
+func shows(canvas js.Value, pix []byte) bool {
+	key := fmt.Sprintf("%x %s %s", maphash.Bytes(canvasSeed, pix), canvas.Call("getAttribute", "width").String(), canvas.Call("getAttribute", "height").String())
+	if canvas.Get("alexlensShows").Equal(js.ValueOf(key)) {
+		return true
+	}
+	canvas.Set("alexlensShows", key)
+	return false
+}
+
+var canvasSeed = maphash.MakeSeed()
 
 // showPreview decodes an image Blob for display and keeps the bitmap: the preview canvas
 // is redrawn from it on every render (Vugu's attribute updates clear canvases). The
