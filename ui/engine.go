@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall/js"
 
+	"github.com/alexlens/alexlens/wasm/jsutil"
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
@@ -65,6 +66,12 @@ func (e *Engine) spawn() {
 		var r protocol.Response
 		if err := json.Unmarshal([]byte(text.String()), &r); err != nil {
 			return nil
+		}
+		// Maps' pixels asked for as bytes (Request.MapBytes) come beside the JSON.
+		if b := args[0].Get("data").Get("bytes"); b.Type() == js.TypeObject {
+			if err := r.AttachPixels(jsutil.Bytes(b)); err != nil {
+				r = protocol.Response{ID: r.ID, Kind: protocol.KindError, Error: "the engine's answer is damaged: " + err.Error()}
+			}
 		}
 		go e.dispatch(r, gen)
 		return nil

@@ -236,17 +236,17 @@ func (a *App) LoadRequest(c Choice) protocol.Request {
 // ClassifyRequest classifies an image file (its bytes travel beside the request) and
 // renders the maps the page shows.
 func (a *App) ClassifyRequest() protocol.Request {
-	return protocol.Request{Op: protocol.OpClassify, Maps: a.MapRequests(), Threshold: a.Threshold}
+	return protocol.Request{Op: protocol.OpClassify, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold}
 }
 
 // FrameRequest classifies a webcam frame of w x h RGBA pixels, with the page's maps.
 func (a *App) FrameRequest(w, h int) protocol.Request {
-	return protocol.Request{Op: protocol.OpFrame, Width: w, Height: h, Maps: a.MapRequests(), Threshold: a.Threshold}
+	return protocol.Request{Op: protocol.OpFrame, Width: w, Height: h, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold}
 }
 
 // MapsRequest renders the page's maps of the last pass again (another layer or channel).
 func (a *App) MapsRequest() protocol.Request {
-	return protocol.Request{Op: protocol.OpMaps, Maps: a.MapRequests(), Threshold: a.Threshold}
+	return protocol.Request{Op: protocol.OpMaps, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold}
 }
 
 // ForwardMs is the last forward pass's wall time as shown ([data-testid=forward-ms]).

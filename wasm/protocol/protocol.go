@@ -88,6 +88,10 @@ type Request struct {
 
 	// OpClassify, OpFrame, OpMaps: the activation maps to render with the result.
 	Maps []MapRequest `json:"maps,omitempty"`
+	// MapBytes: the maps' pixels travel beside the answer's JSON, as one transferable buffer
+	// (Response.DetachPixels), instead of base64 inside it; the page asks so, because
+	// decoding a live webcam's maps from JSON kept its main thread busy.
+	MapBytes bool `json:"mapBytes,omitempty"`
 	// Threshold hides activations below this fraction of a map's range (0 shows all).
 	Threshold float32 `json:"threshold,omitempty"`
 
@@ -235,7 +239,7 @@ type ActivationMap struct {
 	Channel int     `json:"channel"`
 	Width   int     `json:"w"`
 	Height  int     `json:"h"`
-	Pix     []byte  `json:"pix"`
+	Pix     []byte  `json:"pix,omitempty"` // Width*Height bytes; beside the JSON when detached
 	Min     float32 `json:"min"`
 	Max     float32 `json:"max"`
 }
@@ -316,6 +320,39 @@ func (r *Request) Validate() error {
 	}
 	if r.Threshold < 0 || r.Threshold > 1 || r.Threshold != r.Threshold {
 		return fmt.Errorf("threshold %v outside 0..1", r.Threshold)
+	}
+	return nil
+}
+
+// DetachPixels takes the maps' pixels out of r, in order, as one buffer to send beside the
+// JSON; AttachPixels puts them back.
+func (r *Response) DetachPixels() []byte {
+	n := 0
+	for _, m := range r.Maps {
+		n += len(m.Pix)
+	}
+	buf := make([]byte, 0, n)
+	for i := range r.Maps {
+		buf = append(buf, r.Maps[i].Pix...)
+		r.Maps[i].Pix = nil
+	}
+	return buf
+}
+
+// AttachPixels gives r's maps their pixels from buf, Width*Height bytes each in order,
+// and says what is wrong when buf does not hold exactly that.
+func (r *Response) AttachPixels(buf []byte) error {
+	off := 0
+	for i, m := range r.Maps {
+		n := m.Width * m.Height
+		if m.Width < 0 || m.Height < 0 || n > len(buf)-off {
+			return fmt.Errorf("map %d (%s channel %d, %dx%d) runs past the %d bytes of pixels", i, m.Layer, m.Channel, m.Width, m.Height, len(buf))
+		}
+		r.Maps[i].Pix = buf[off : off+n : off+n]
+		off += n
+	}
+	if off != len(buf) {
+		return fmt.Errorf("%d bytes of pixels for maps of %d", len(buf), off)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -72,5 +73,46 @@ func TestDefaultThreadsLeavesThePageACore(t *testing.T) {
 		if got := DefaultThreads(cores); got != want {
 			t.Errorf("DefaultThreads(%d) = %d, want %d", cores, got, want)
 		}
+	}
+}
+
+func TestPixelsDetachAndAttach(t *testing.T) {
+	r := Response{Maps: []ActivationMap{
+		{Layer: "conv1", Channel: 0, Width: 2, Height: 3, Pix: []byte{1, 2, 3, 4, 5, 6}},
+		{Layer: "conv1", Channel: 1, Width: 1, Height: 1, Pix: []byte{7}},
+		{Layer: "fc8", Channel: 0, Width: 2, Height: 2, Pix: []byte{8, 9, 10, 11}},
+	}}
+	want := Response{Maps: append([]ActivationMap(nil), r.Maps...)}
+	buf := r.DetachPixels()
+	if len(buf) != 11 {
+		t.Fatalf("detached %d bytes, want 11", len(buf))
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "pix") {
+		t.Errorf("detached maps still carry pixels in JSON: %s", b)
+	}
+	var got Response
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.AttachPixels(buf); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Maps, want.Maps) {
+		t.Errorf("round trip: %+v, want %+v", got.Maps, want.Maps)
+	}
+	for _, bad := range [][]byte{buf[:10], append(append([]byte(nil), buf...), 0), nil} {
+		var again Response
+		json.Unmarshal(b, &again)
+		if err := again.AttachPixels(bad); err == nil {
+			t.Errorf("%d bytes for 11 of pixels: no error", len(bad))
+		}
+	}
+	neg := Response{Maps: []ActivationMap{{Width: -1, Height: -1}}}
+	if err := neg.AttachPixels([]byte{1}); err == nil {
+		t.Error("a map of negative size took pixels")
 	}
 }

@@ -98,6 +98,10 @@ func handle(s *session.Session, req *protocol.Request, bytes js.Value) {
 		return
 	}
 	resp.ID, resp.Kind = req.ID, protocol.KindDone
+	if req.MapBytes && len(resp.Maps) > 0 {
+		postWith(*resp, resp.DetachPixels())
+		return
+	}
 	post(*resp)
 }
 
@@ -191,12 +195,23 @@ func payload(v js.Value) ([]byte, error) {
 	return jsutil.Bytes(v), nil
 }
 
-func post(r protocol.Response) {
+func post(r protocol.Response) { postWith(r, nil) }
+
+// postWith posts r with bytes beside its JSON (transferred, not copied), when there are any.
+func postWith(r protocol.Response, bytes []byte) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		b, _ = json.Marshal(protocol.Response{ID: r.ID, Kind: protocol.KindError, Error: "cannot encode response: " + err.Error()})
+		bytes = nil
 	}
 	msg := js.Global().Get("Object").New()
 	msg.Set("json", string(b))
-	js.Global().Call("postMessage", msg)
+	if bytes == nil {
+		js.Global().Call("postMessage", msg)
+		return
+	}
+	arr := js.Global().Get("Uint8Array").New(len(bytes))
+	js.CopyBytesToJS(arr, bytes)
+	msg.Set("bytes", arr)
+	js.Global().Call("postMessage", msg, []any{arr.Get("buffer")})
 }
