@@ -44,7 +44,6 @@ func cores() int {
 	return n.Int()
 }
 
-
 // threadedRunner is the CPU runner with the kernel pool running (pooled), or with a note
 // on why it runs on one thread although more were asked for; Close stops the pool.
 type threadedRunner struct {
