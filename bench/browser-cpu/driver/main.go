@@ -48,6 +48,7 @@ type result struct {
 		Prob  float64
 	}
 	Forward          []float64
+	Preprocess       []float64
 	Layers           map[string][]float64
 	Order            []string
 	ProgressMessages int
@@ -251,6 +252,7 @@ func render(results []result, ref reference, ua string, warmup, runs int, load s
 			v    func(result) string
 		}{
 			{"**forward**", func(r result) string { return fmt.Sprintf("%.1f", median(r.Forward)) }},
+			{"decoding and resizing the photo (the worker's)", func(r result) string { return fmt.Sprintf("%.1f", median(r.Preprocess)) }},
 			{"**page's wait**", func(r result) string { return fmt.Sprintf("%.1f", median(r.Times)) }},
 			{"progress messages a pass", func(r result) string { return fmt.Sprint(r.ProgressMessages) }},
 		} {

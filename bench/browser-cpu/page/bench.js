@@ -4,7 +4,7 @@
 // elsewhere on the machine falls on all engines alike. It leaves the results in
 // window.benchResult for the driver: an array of
 //   {engine, net, threads, version, times: [ms per pass after warm-up, timed in the page],
-//    top5, logits?, AlexLens's top?, forward?: [ms], layers?: {name: [ms]}, order?: [names],
+//    top5, logits?, AlexLens's top?, forward?: [ms], preprocess?: [ms], layers?: {name: [ms]}, order?: [names],
 //    progressMessages?, kernel?, isolated, error?}
 // Query parameters: engines (comma-separated), net, threads, warmup, runs, gap (ms idle
 // before each timed pass, default 0).
@@ -100,7 +100,7 @@
     const photo = new Uint8Array(await fetchBuf("/data/chelsea.png"));
     const info = {
       kernel: model.kernel, exchange: model.threads + " thread(s)" + (model.threadsNote ? ": " + model.threadsNote : ""),
-      layers: {}, order: null, forward: [], progressMessages: 0,
+      layers: {}, order: null, forward: [], preprocess: [], progressMessages: 0,
     };
     async function once() {
       const res = await engine.send(app.classify, photo.slice()); // the bytes are transferred
@@ -114,6 +114,7 @@
         info.order = c.layers.map(function (l) { return l.layer; });
         for (const l of c.layers) (info.layers[l.layer] = info.layers[l.layer] || []).push(l.ms);
         info.forward.push(c.forwardMs);
+        info.preprocess.push(c.preprocessMs);
         info.progressMessages = res.progressMessages;
         info.top = c.top;
         return null; // no logits: the app answers with its top-5
