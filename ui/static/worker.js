@@ -74,7 +74,7 @@ importScripts("@SHARED_MEMORY_JS@", "@WASM_EXEC_JS@");
     // generated SIMD kernels on Go's data in place.
     self.alexlensGoMemory = r.instance.exports.mem;
     return go.run(r.instance).then(stopped, function (e) {
-      stderr += String(e);
+      if (!fatal) fatal = String(e); // a wasm trap, not Go's own fatal error
       stopped();
     });
   }).catch(function (e) {
