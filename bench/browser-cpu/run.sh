@@ -50,10 +50,15 @@ fi
 cp /usr/lib/python3/dist-packages/skimage/data/chelsea.png "$work/data/chelsea.png"
 
 go run ./bench/browser-cpu/driver -chrome "$chrome" -out "$work/report.md" "$@"
+# The same page in Firefox ESR and WebKitGTK (internal/webdriver), where installed: a report
+# each, build/browser-cpu/report-ENGINE.md (an engine that is missing is skipped).
+rm -f "$work"/report-*.md
+ALEXLENS_BENCH_ENGINES=${BENCH_ENGINES:-firefox,webkit} go test -count=1 -timeout 60m -run TestEngines -v ./bench/browser-cpu/driver |
+	grep -E '^(=== RUN|--- |ok|FAIL|PASS)|skip' || true
 
 if [ "$update" = 1 ]; then
 	/usr/bin/python3 - "$work/report.md" <<'PY'
-import re, sys
+import os, re, sys
 report = open(sys.argv[1]).read()
 text = open("BENCHMARKS.md").read()
 section = ("<!-- browser-cpu:begin -->\n## Browser CPU\n\n"
@@ -70,7 +75,12 @@ section = ("<!-- browser-cpu:begin -->\n## Browser CPU\n\n"
            "activations stay float32). The peers use their own wasm threads. int8 on the seeded "
            "(untrained) AlexNet may swap classes of near-equal logits; on the released SqueezeNet it "
            "keeps PyTorch's top-5.\n\n"
-           + report + "<!-- browser-cpu:end -->")
+           + report)
+for engine, title in (("firefox", "Firefox ESR"), ("webkit", "WebKitGTK (MiniBrowser under Xvfb)")):
+    path = os.path.join(os.path.dirname(sys.argv[1]), "report-" + engine + ".md")
+    if os.path.exists(path):
+        section += "\n### The same in " + title + "\n\n" + open(path).read()
+section += "<!-- browser-cpu:end -->"
 if "<!-- browser-cpu:begin -->" in text:
     text = re.sub(r"<!-- browser-cpu:begin -->.*?<!-- browser-cpu:end -->", lambda m: section, text, flags=re.S)
 else:

@@ -77,25 +77,59 @@ func main() {
 	flag.Parse()
 
 	loadBefore := loadAvg()
-	var ref reference
-	if b, err := os.ReadFile(*data + "/reference.json"); err != nil {
-		log.Fatalf("driver: %v (run bench/browser-cpu/run.sh, which exports the networks first)", err)
-	} else if err := json.Unmarshal(b, &ref); err != nil {
-		log.Fatalf("driver: reference.json: %v", err)
-	}
-
-	mux := http.NewServeMux()
-	mux.Handle("/page/", http.StripPrefix("/page/", http.FileServer(http.Dir(*page))))
-	mux.Handle("/peers/", http.StripPrefix("/peers/", http.FileServer(http.Dir(*peers))))
-	mux.Handle("/data/", http.StripPrefix("/data/", http.FileServer(http.Dir(*data))))
-	app, err := server.New(server.Config{WebRoot: *web, WeightsDir: *weightsDir})
+	base, ref, err := serve(files{page: *page, peers: *peers, data: *data, web: *web, weights: *weightsDir})
 	if err != nil {
 		log.Fatalf("driver: %v", err)
 	}
-	mux.Handle("/app/", http.StripPrefix("/app", app))
-	reqs, err := newAppRequests(*web, *weightsDir, "/app/")
+
+	browser, cancelBrowser := chromium.Start(*chrome, chromium.Options{Extra: []chromedp.ExecAllocatorOption{chromedp.Flag("disable-gpu", true)}})
+	defer cancelBrowser()
+	if err := chromedp.Do(browser); err != nil {
+		log.Fatalf("driver: starting Chromium: %v", err)
+	}
+	version, _ := chromedp.Run(browser, chromedp.Evaluate[string]("navigator.userAgent"))
+
+	var results []result
+	for _, pg := range pages(base, *engines, *nets, *threads, *warmup, *runs, *query) {
+		rs, err := runPage(browser, pg.url)
+		if err != nil {
+			log.Fatalf("driver: %s threads=%d: %v", pg.net, pg.threads, err)
+		}
+		results = append(results, pg.label(rs)...)
+	}
+	report := render(results, ref, version, *warmup, *runs, loadBefore+" / "+loadAvg())
+	fmt.Print(report)
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// files are the benchmark's inputs, as bench/browser-cpu/run.sh prepares them.
+type files struct{ page, peers, data, web, weights string }
+
+// serve serves the page, the peers, the exported networks and the app (its own server,
+// under /app/, with the requests its page would send at /requests) on a loopback port,
+// cross-origin isolated, and returns the base URL and PyTorch's reference results.
+func serve(f files) (base string, ref reference, err error) {
+	if b, err := os.ReadFile(f.data + "/reference.json"); err != nil {
+		return "", nil, fmt.Errorf("%v (run bench/browser-cpu/run.sh, which exports the networks first)", err)
+	} else if err := json.Unmarshal(b, &ref); err != nil {
+		return "", nil, fmt.Errorf("reference.json: %v", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/page/", http.StripPrefix("/page/", http.FileServer(http.Dir(f.page))))
+	mux.Handle("/peers/", http.StripPrefix("/peers/", http.FileServer(http.Dir(f.peers))))
+	mux.Handle("/data/", http.StripPrefix("/data/", http.FileServer(http.Dir(f.data))))
+	app, err := server.New(server.Config{WebRoot: f.web, WeightsDir: f.weights})
 	if err != nil {
-		log.Fatalf("driver: %v (run bench/browser-cpu/run.sh, which builds the app and converts the weights first)", err)
+		return "", nil, err
+	}
+	mux.Handle("/app/", http.StripPrefix("/app", app))
+	reqs, err := newAppRequests(f.web, f.weights, "/app/")
+	if err != nil {
+		return "", nil, fmt.Errorf("%v (run bench/browser-cpu/run.sh, which builds the app and converts the weights first)", err)
 	}
 	mux.Handle("/requests", reqs)
 	isolated := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -113,48 +147,45 @@ func main() {
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		log.Fatal(err)
+		return "", nil, err
 	}
 	go http.Serve(ln, isolated)
-	base := "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String(), ref, nil
+}
 
-	browser, cancelBrowser := chromium.Start(*chrome, chromium.Options{Extra: []chromedp.ExecAllocatorOption{chromedp.Flag("disable-gpu", true)}})
-	defer cancelBrowser()
-	if err := chromedp.Do(browser); err != nil {
-		log.Fatalf("driver: starting Chromium: %v", err)
-	}
-	version, _ := chromedp.Run(browser, chromedp.Evaluate[string]("navigator.userAgent"))
+// page is one opening of the benchmark page: one network at one thread count, every engine.
+type page struct {
+	net, url string
+	threads  int
+}
 
-	var results []result
-	for _, n := range strings.Split(*nets, ",") {
-		for _, t := range strings.Split(*threads, ",") {
-			url := fmt.Sprintf("%s/page/index.html?engines=%s&net=%s&threads=%s&warmup=%d&runs=%d", base, *engines, n, t, *warmup, *runs)
-			if *query != "" {
-				url += "&" + *query
+func pages(base, engines, nets, threads string, warmup, runs int, query string) []page {
+	var ps []page
+	for _, n := range strings.Split(nets, ",") {
+		for _, t := range strings.Split(threads, ",") {
+			p := page{net: n, url: fmt.Sprintf("%s/page/index.html?engines=%s&net=%s&threads=%s&warmup=%d&runs=%d", base, engines, n, t, warmup, runs)}
+			fmt.Sscan(t, &p.threads)
+			if query != "" {
+				p.url += "&" + query
 			}
-			rs, err := runPage(browser, url)
-			if err != nil {
-				log.Fatalf("driver: %s threads=%s: %v", n, t, err)
-			}
-			for _, r := range rs {
-				r.Net = n
-				fmt.Sscan(t, &r.Threads)
-				if r.Error != "" {
-					log.Printf("%s %s threads=%s: %s", r.Engine, n, t, firstLine(r.Error))
-				} else {
-					log.Printf("%s %s threads=%s: median %.1f ms", r.Engine, n, t, median(r.Times))
-				}
-				results = append(results, r)
-			}
+			ps = append(ps, p)
 		}
 	}
-	report := render(results, ref, version, *warmup, *runs, loadBefore+" / "+loadAvg())
-	fmt.Print(report)
-	if *out != "" {
-		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
-			log.Fatal(err)
+	return ps
+}
+
+// label gives the page's results its network and thread count, and logs each.
+func (p page) label(rs []result) []result {
+	for i := range rs {
+		r := &rs[i]
+		r.Net, r.Threads = p.net, p.threads
+		if r.Error != "" {
+			log.Printf("%s %s threads=%d: %s", r.Engine, p.net, p.threads, firstLine(r.Error))
+		} else {
+			log.Printf("%s %s threads=%d: median %.1f ms", r.Engine, p.net, p.threads, median(r.Times))
 		}
 	}
+	return rs
 }
 
 // runPage opens the page in a fresh tab and waits for its results (all engines, interleaved;
@@ -181,7 +212,7 @@ func runPage(browser context.Context, url string) ([]result, error) {
 func render(results []result, ref reference, ua string, warmup, runs int, load string) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	w("- Browser: %s (headless), one session; machine: %d cores (%s); load average before / after the run: %s (other work on the machine makes single numbers noisy: compare engines within one run).\n", ua, runtime.NumCPU(), cpuName(), load)
+	w("- Browser: %s, one session; machine: %d cores (%s); load average before / after the run: %s (other work on the machine makes single numbers noisy: compare engines within one run).\n", ua, runtime.NumCPU(), cpuName(), load)
 	w("- Batch 1; per network and thread count one page runs every engine, interleaved (each round one pass of each engine, so that load from elsewhere falls on all alike); %d rounds timed after %d passes of warm-up each, timed in the page; median, and spread as min–max. Ratio = engine median / onnxruntime-web median at the same thread count (below 1 = faster than onnxruntime-web).\n", runs, warmup)
 	w("- AlexLens is the app's own engine worker (the built app's worker.js and engine, its load and classify requests as the page builds them): its time is the page's wait from posting the photo's PNG file to the answer, so it includes decoding and resizing the photo, the activation maps the page shows, the embedding and the messages; \"forward\" is the worker's own time for the network (the app's forward-ms). The peers are timed on the photo already preprocessed.\n")
 	w("- GFLOP/s counts 2 FLOPs per multiply-add of convolutions and linear layers (AlexNet %.2f GFLOP, SqueezeNet 1.1 %.2f GFLOP), over the forward time for AlexLens.\n", gflop(engine.AlexNet), gflop(engine.SqueezeNet11))
