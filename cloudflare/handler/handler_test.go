@@ -1,14 +1,17 @@
 package handler
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/alexlens/alexlens/server"
 	"github.com/alexlens/alexlens/server/httpsuite"
+	"github.com/alexlens/alexlens/weights/manifest"
 )
 
 // TestSuite holds the handler to the Go server's conformance suite, natively: the staged
@@ -120,5 +123,71 @@ func TestSameETagsAsServer(t *testing.T) {
 				t.Errorf("GET %s (%s): server ETag %q, worker ETag %q", f.URL, enc, tags["server"], tags["worker"])
 			}
 		}
+	}
+}
+
+// TestStageKeepsTheSitesPromises: what the Go server refuses at each request, staging
+// refuses once (uploaded assets never change): a file whose name promises a content hash
+// its bytes do not have, and weights that are not what their manifest lists.
+func TestStageKeepsTheSitesPromises(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		spoil      func(t *testing.T, fx httpsuite.Files)
+	}{
+		{"a hashed name, other bytes", "its name promises content hash", func(t *testing.T, fx httpsuite.Files) {
+			p := filepath.Join(fx.WebRoot, "app.51c8ba7dda5a.wasm")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[0] ^= 1
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a manifest of another file", "is not the file the weights manifest lists", func(t *testing.T, fx httpsuite.Files) {
+			writeWeights(t, fx.WeightsDir, "net-f32.alxw", []byte("the bytes"), manifest.Entry{Bytes: 9, SHA256: strings.Repeat("ab", 32)})
+		}},
+		{"a manifest of a missing file", "which is not in the weights folder", func(t *testing.T, fx httpsuite.Files) {
+			writeWeights(t, fx.WeightsDir, "", nil, manifest.Entry{File: "gone-f32-bbbbbbbbbbbb.alxw", Bytes: 1, SHA256: strings.Repeat("cd", 32)})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			fx, err := httpsuite.WriteFixture(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Stage(fx.WebRoot, fx.WeightsDir, filepath.Join(base, "staged"), 0); err != nil {
+				t.Fatalf("the fixture itself: %v", err)
+			}
+			tc.spoil(t, fx)
+			_, err = Stage(fx.WebRoot, fx.WeightsDir, filepath.Join(base, "staged"), 0)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Stage: %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// writeWeights writes a weights file (when name is not "") and a manifest listing e (named
+// name when e names no file) into dir.
+func writeWeights(t *testing.T, dir, name string, b []byte, e manifest.Entry) {
+	t.Helper()
+	if name != "" {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.File == "" {
+		e.File = name
+	}
+	e.Arch, e.Precision, e.Kind = "alexnet", "f32", "fixture"
+	j, err := json.Marshal(manifest.Manifest{Weights: []manifest.Entry{e}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, manifest.Name), j, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
