@@ -323,10 +323,14 @@ func (c *Root) modelNote() string {
 	if m.FromCache {
 		src = "from the browser cache"
 	}
+	note := fmt.Sprintf("%s: %s parameters, %s weights %s in %.0f ms.", m.Title, groupDigits(m.Params), m.Precision, src, m.LoadMs)
 	if m.Partial != "" {
-		return fmt.Sprintf("%s: weights for the layers up to %s only, %s, %s in %.0f ms.", m.Title, m.Partial, m.Precision, src, m.LoadMs)
+		note = fmt.Sprintf("%s: weights for the layers up to %s only, %s, %s in %.0f ms.", m.Title, m.Partial, m.Precision, src, m.LoadMs)
 	}
-	return fmt.Sprintf("%s: %s parameters, %s weights %s in %.0f ms.", m.Title, groupDigits(m.Params), m.Precision, src, m.LoadMs)
+	if m.CacheNote != "" {
+		note += " The weights were " + m.CacheNote + "."
+	}
+	return note
 }
 
 func groupDigits(n int) string {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/engine"
@@ -621,5 +622,63 @@ func TestWeightsCachedInParts(t *testing.T) {
 	}
 	if bad {
 		t.Error("the bad part is still in the cache")
+	}
+}
+
+// TestWeightsCacheQuota: when Cache Storage refuses a downloaded file (the origin's quota
+// set below its size through the DevTools protocol), the weights still load and classify,
+// the page says they were not kept, none of their parts stay behind, and weights cached
+// before are kept and used on the next visit.
+func TestWeightsCacheQuota(t *testing.T) {
+	ctx := browser(t, false)
+	photo := testenv.Photo(t, "chelsea.png")
+	var log requestLog
+	url := serveWeights(t, weightsDir, &log)
+	small, large := manifestFile(t, "alexnet-bvlc", "f32"), manifestFile(t, "alexnet", "int8")
+	cached := func(tab context.Context, file string) int {
+		n, err := chromedp.Run(tab, chromedp.Evaluate[int](`caches.open('alexlens-weights-v1').then(c => c.keys()).then(ks => ks.filter(r => new URL(r.url).pathname === '/weights/`+file+`').length)`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	tab := chromium.NewTab(t, ctx)
+	openAt(t, tab, url, "?arch=alexnet-bvlc&precision=f32")
+	if cached(tab, small) == 0 {
+		t.Fatalf("%s was not cached on the first visit", small)
+	}
+	usage, err := chromedp.Run(tab, chromedp.Evaluate[float64](`navigator.storage.estimate().then(e => e.usage)`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	quota := usage + 4<<20 // far less than the 61 MB file
+	if _, err := chromedp.Call(tab, storage.OverrideQuotaForOrigin, storage.OverrideQuotaForOriginParams{Origin: url, QuotaSize: &quota}); err != nil {
+		t.Fatal(err)
+	}
+	tab2 := chromium.NewTab(t, ctx)
+	openAt(t, tab2, url, "?arch=alexnet&precision=int8")
+	upload(t, tab2, photo)
+	waitResult(t, tab2, 1)
+	if got := predictions(t, tab2); len(got) != 5 {
+		t.Errorf("the page shows %d predictions after the cache refused the weights, want 5", len(got))
+	}
+	note, err := chromedp.Run(tab2, chromedp.Evaluate[string](`document.querySelector('footer')?.textContent ?? ''`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(note, "not kept in the browser's cache") {
+		t.Errorf("the page does not say the weights were not kept: %q", note)
+	}
+	if n := cached(tab2, large); n != 0 {
+		t.Errorf("%d parts of %s stayed in the cache after the write failed", n, large)
+	}
+	if cached(tab2, small) == 0 {
+		t.Errorf("%s, cached before, is gone", small)
+	}
+	before := log.count(small)
+	tab3 := chromium.NewTab(t, ctx)
+	openAt(t, tab3, url, "?arch=alexnet-bvlc&precision=f32")
+	if n := log.count(small); n != before {
+		t.Errorf("the weights cached before were downloaded again (%d -> %d)", before, n)
 	}
 }

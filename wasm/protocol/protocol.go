@@ -180,6 +180,9 @@ type ModelInfo struct {
 	Bytes     int64  `json:"bytes"`
 	SHA256    string `json:"sha256"`
 	FromCache bool   `json:"fromCache"`
+	// CacheNote says why downloaded weights were not kept in Cache Storage ("" when they
+	// were, or came from it): storage full or over quota.
+	CacheNote string `json:"cacheNote,omitempty"`
 	Backend   string `json:"backend"` // the CPU backend's name (fastcpu)
 	// Compute is what runs the network: "webgpu" or "cpu"; ComputeNote says why the CPU
 	// runs when WebGPU was asked for ("" otherwise).

@@ -149,18 +149,19 @@ func readCached(c js.Value, key string, progress func(protocol.Progress)) ([]byt
 // remember stores a verified file under its content-hashed key (in parts, above) and drops
 // every other entry of the same file (same family: the name without its content hash),
 // older versions and whole-file entries of earlier releases alike. Failures only cost a
-// download next time.
-func remember(raw, sha string, data []byte) {
+// download next time: a write refused (storage full, over quota) drops this file's new
+// parts, keeps every other entry, and returns a note for the page to show.
+func remember(raw, sha string, data []byte) (note string) {
 	if sha == "" {
-		return
+		return ""
 	}
 	key, err := cacheKey(raw, sha)
 	if err != nil {
-		return
+		return ""
 	}
 	c, ok := openCache()
 	if !ok {
-		return
+		return ""
 	}
 	parts := (len(data) + cachePart - 1) / cachePart
 	for i := parts - 1; i >= 0; i-- {
@@ -179,12 +180,12 @@ func remember(raw, sha string, data []byte) {
 		if _, err := jsutil.Await(c.Call("put", cachekey.Part(key, i), resp)); err != nil {
 			js.Global().Get("console").Call("warn", "alexlens: cannot cache weights: "+err.Error())
 			forget(raw, sha)
-			return
+			return fmt.Sprintf("not kept in the browser's cache (%v), so the next visit downloads them again; weights kept before are still there", err)
 		}
 	}
 	keys, err := jsutil.Await(c.Call("keys"))
 	if err != nil {
-		return
+		return ""
 	}
 	family := cachekey.Family(key)
 	for i := 0; i < keys.Length(); i++ {
@@ -193,6 +194,7 @@ func remember(raw, sha string, data []byte) {
 			jsutil.Await(c.Call("delete", keys.Index(i)))
 		}
 	}
+	return ""
 }
 
 // forget drops every entry of a cached file (one that failed to verify or decode, or a

@@ -139,7 +139,7 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 			return nil, err
 		}
 		if !fromCache {
-			remember(req.URL, req.SHA256, data)
+			info.CacheNote = remember(req.URL, req.SHA256, data)
 		}
 		info.FromCache = fromCache
 		return &protocol.Response{Model: info, Kernels: s.Kernels()}, nil
