@@ -120,7 +120,7 @@ type Result struct {
 // (FastCPU passes only; a no-op otherwise), and empties the result: neither it nor any of
 // its tensors may be used afterwards. A caller that keeps every activation of every pass
 // (the app, for its maps) then allocates nothing per pass; fresh tensors cost it a quarter
-// of an AlexNet pass in the browser (BENCHMARKS.md "Browser CPU").
+// of an AlexNet pass in the browser (BENCHMARKS.md "The app's own speed").
 func (r *Result) Release() {
 	if r == nil || !r.recyclable {
 		return

@@ -347,10 +347,10 @@ func (r *Response) DetachPixels() []byte {
 func (r *Response) AttachPixels(buf []byte) error {
 	off := 0
 	for i, m := range r.Maps {
-		n := m.Width * m.Height
-		if m.Width < 0 || m.Height < 0 || n > len(buf)-off {
+		if m.Width < 0 || m.Height < 0 || m.Width > len(buf) || m.Height > len(buf) || m.Width*m.Height > len(buf)-off {
 			return fmt.Errorf("map %d (%s channel %d, %dx%d) runs past the %d bytes of pixels", i, m.Layer, m.Channel, m.Width, m.Height, len(buf))
 		}
+		n := m.Width * m.Height
 		r.Maps[i].Pix = buf[off : off+n : off+n]
 		off += n
 	}
