@@ -65,8 +65,8 @@ type BlockGEMM struct {
 }
 
 // WithBlock returns f with its forward convolutions, linear layers and 3x3 stride-2 max
-// pooling run through g (nil: the Go kernels again). Backward passes always use the Go
-// kernels. An incomplete g is refused.
+// pooling, and the products of convolutions' input gradients, run through g (nil: the Go
+// kernels again). An incomplete g is refused.
 func (f FastCPU) WithBlock(g *BlockGEMM) (FastCPU, error) {
 	if g != nil && (g.MR < 1 || g.MR > maxMR || g.NR < 1 || g.GEMM == nil || g.MatVecF32 == nil || g.MatVecI8 == nil) {
 		return f, fmt.Errorf("engine: block GEMM %q is incomplete (MR %d, NR %d)", g.Name, g.MR, g.NR)

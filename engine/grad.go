@@ -92,9 +92,11 @@ func (o Objective) layerName(a *Arch) string {
 // GradOptions tunes one gradient computation.
 type GradOptions struct {
 	// Backend runs the forward operators; nil means the default (fastest CPU) backend. The
-	// backward operators are this package's own parallel loops either way.
+	// backward operators are FastCPU's: Backend's own when it is a FastCPU (its block GEMM
+	// included, so that in the browser the gradients' products run on the generated
+	// module as the forward pass's do), a plain one otherwise.
 	Backend Backend
-	// Threads bounds the goroutines of the backward operators; 0 means GOMAXPROCS.
+	// Threads bounds the goroutines of the backward operators; 0 means the backend's.
 	Threads int
 }
 
@@ -114,7 +116,10 @@ func (m *Model) InputGradientWith(x *Tensor, obj Objective, opt GradOptions) (fl
 	if be == nil {
 		be = DefaultBackend()
 	}
-	bw := FastCPU{Threads: opt.Threads}
+	bw, _ := be.(FastCPU) // its block GEMM too: the browser's generated module
+	if opt.Threads > 0 {
+		bw.Threads = opt.Threads
+	}
 	target := obj.layerName(m.Arch)
 
 	tape, act := m.forwardTape(x, be, target, obj.PreReLU)

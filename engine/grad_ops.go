@@ -50,9 +50,13 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 	if plane == 0 || c.Out == 0 {
 		return dx
 	}
+	if f.Block != nil {
+		f.convInputGradBlock(dy, dx, w, c)
+		return dx
+	}
 	kern := activeKernel
 	mr, nr := kern.mr, kern.nr
-	pt := packedConvTWeight(w, c.Groups)
+	pt := packedConvTWeight(w, c.Groups, mr)
 	cinG, coutG, kk := c.In/c.Groups, c.Out/c.Groups, c.KH*c.KW
 
 	// Channel blocks: a multiple of unit channels spans whole mr-row panels, so that each
@@ -182,8 +186,69 @@ func (p *packedConvT) panel(g, i int) []float32 {
 // packTCache maps weights to their transposed packing, keyed by weak pointers as packCache.
 var packTCache sync.Map // weak.Pointer[Weight] -> *packedConvT
 
-func packedConvTWeight(w *Weight, groups int) *packedConvT {
-	mr := activeKernel.mr
+// convInputGradBlock is convInputGrad on an installed BlockGEMM (in the browser, the
+// generated WebAssembly module, on its kernel workers when there are some): per batch item
+// and group one GEMM call computes the whole dCol = W_g^T · dY_g, and Go scatters it onto
+// the input planes. The panels are those of convInputGrad, at the block's tile shape.
+func (f FastCPU) convInputGradBlock(dy, dx *Tensor, w *Weight, c ConvSpec) {
+	blk := f.Block
+	mr, nr := blk.MR, blk.NR
+	n, cin, h, wd := dx.Shape[0], dx.Shape[1], dx.Shape[2], dx.Shape[3]
+	_, _, oh, ow := dy.dims4("conv2d backward")
+	plane := oh * ow
+	pt := packedConvTWeight(w, c.Groups, mr)
+	cinG, coutG, kk := c.In/c.Groups, c.Out/c.Groups, c.KH*c.KW
+	colPanels := (plane + nr - 1) / nr
+	ldc := colPanels * nr
+	bPacked := make([]float32, colPanels*coutG*nr)
+	dCol := make([]float32, pt.panels*mr*ldc)
+	scale, bias := make([]float32, pt.panels*mr), make([]float32, pt.panels*mr)
+	for i := range scale {
+		scale[i] = 1
+	}
+	// Where output position p's window starts in the input: the scatter's addresses.
+	iy0, ix0 := make([]int, plane), make([]int, plane)
+	for p := range plane {
+		iy0[p], ix0[p] = (p/ow)*c.StrideH-c.PadT, (p%ow)*c.StrideW-c.PadL
+	}
+	pointwise := kk == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadT == 0 && c.PadL == 0 && plane == h*wd
+	for b := range n {
+		for g := range c.Groups {
+			for cp := range colPanels {
+				p0 := cp * nr
+				cols := min(nr, plane-p0)
+				dst := bPacked[cp*coutG*nr : (cp+1)*coutG*nr]
+				for o := range coutG {
+					row := dst[o*nr : (o+1)*nr]
+					copy(row, dy.Data[(b*c.Out+g*coutG+o)*plane+p0:][:cols])
+					clear(row[cols:])
+				}
+			}
+			a := pt.data[g*pt.panels*coutG*mr : (g+1)*pt.panels*coutG*mr]
+			blk.GEMM(coutG, a, pt.panels, bPacked, colPanels, dCol, ldc, scale, bias, false)
+			planes := dx.Data[(b*cin+g*cinG)*h*wd : (b*cin+(g+1)*cinG)*h*wd]
+			if pointwise { // dCol is dX itself
+				for ci := range cinG {
+					copy(planes[ci*plane:(ci+1)*plane], dCol[ci*ldc:ci*ldc+plane])
+				}
+				continue
+			}
+			for r := range cinG * kk {
+				ci, rem := r/kk, r%kk
+				dy0, dx0 := (rem/c.KW)*c.DilH, (rem%c.KW)*c.DilW
+				pl := planes[ci*h*wd : (ci+1)*h*wd]
+				for p, v := range dCol[r*ldc : r*ldc+plane] {
+					iy, ix := iy0[p]+dy0, ix0[p]+dx0
+					if uint(iy) < uint(h) && uint(ix) < uint(wd) {
+						pl[iy*wd+ix] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+func packedConvTWeight(w *Weight, groups, mr int) *packedConvT {
 	return cachedPacking(&packTCache, w,
 		func(p *packedConvT) bool { return p.groups == groups && p.mr == mr },
 		func() *packedConvT { return packConvT(w, groups, mr) })

@@ -426,3 +426,46 @@ func TestInputGradientErrors(t *testing.T) {
 		t.Error("partial model up to conv1, objective on fire2: want an error")
 	}
 }
+
+// TestInputGradientOnBlockGEMM: with a block GEMM installed (the browser's generated module;
+// here goWinograd, a plain-Go one written from BlockGEMM's contract), convolutions' input
+// gradients run their products through it and equal the Go kernels', for every kind of
+// convolution in the three networks (strided, padded, grouped, 1x1), float32 and int8.
+func TestInputGradientOnBlockGEMM(t *testing.T) {
+	block, err := FastCPU{}.WithBlock(goWinograd(5, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range []*Arch{AlexNet, AlexNetBVLC, SqueezeNet11} {
+		m := randomModel(a, int64(60+i))
+		r := rand.New(rand.NewSource(int64(70 + i)))
+		n, side := 2, 67
+		if a == AlexNetBVLC { // no adaptive pooling: its own input size only
+			n, side = 1, a.InputSize
+		}
+		x := NewTensor(n, 3, side, side)
+		for j := range x.Data {
+			x.Data[j] = float32(r.NormFloat64())
+		}
+		names := a.LayerNames()
+		for _, obj := range []Objective{ChannelMean(names[min(len(names)/2, 4)], 1), ChannelMean(names[0], 0)} {
+			models := []*Model{m, m.WithPrecision(Int8)}
+			if a == AlexNetBVLC {
+				models = models[:1] // int8 takes the same path; its 227 px input is slow here
+			}
+			for _, mm := range models {
+				v0, g0, err := mm.InputGradientWith(x, obj, GradOptions{Backend: FastCPU{}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				v1, g1, err := mm.InputGradientWith(x, obj, GradOptions{Backend: block})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e := RelL2(g1.Data, g0.Data); !(e < 1e-5) || norm(g0.Data) == 0 || math.Abs(float64(v1-v0)) > 1e-4*math.Abs(float64(v0)) {
+					t.Errorf("%s %s %v: block GEMM gradient rel L2 %.3g from the Go kernels' (values %g, %g)", a.Name, mm.Precision(), obj, e, v1, v0)
+				}
+			}
+		}
+	}
+}
