@@ -634,7 +634,7 @@ func TestWeightsCacheQuota(t *testing.T) {
 	photo := testenv.Photo(t, "chelsea.png")
 	var log requestLog
 	url := serveWeights(t, weightsDir, &log)
-	small, large := manifestFile(t, "alexnet-bvlc", "f32"), manifestFile(t, "alexnet", "int8")
+	small, large := manifestFile(t, "alexnet", "int8"), manifestFile(t, "alexnet", "f32") // the fixtures, always served
 	cached := func(tab context.Context, file string) int {
 		n, err := chromedp.Run(tab, chromedp.Evaluate[int](`caches.open('alexlens-weights-v1').then(c => c.keys()).then(ks => ks.filter(r => new URL(r.url).pathname === '/weights/`+file+`').length)`, chromedp.EvalAwaitPromise))
 		if err != nil {
@@ -643,7 +643,7 @@ func TestWeightsCacheQuota(t *testing.T) {
 		return n
 	}
 	tab := chromium.NewTab(t, ctx)
-	openAt(t, tab, url, "?arch=alexnet-bvlc&precision=f32")
+	openAt(t, tab, url, "?arch=alexnet&precision=int8")
 	if cached(tab, small) == 0 {
 		t.Fatalf("%s was not cached on the first visit", small)
 	}
@@ -651,12 +651,12 @@ func TestWeightsCacheQuota(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	quota := usage + 4<<20 // far less than the 61 MB file
+	quota := usage + 4<<20 // far less than the 244 MB file
 	if _, err := chromedp.Call(tab, storage.OverrideQuotaForOrigin, storage.OverrideQuotaForOriginParams{Origin: url, QuotaSize: &quota}); err != nil {
 		t.Fatal(err)
 	}
 	tab2 := chromium.NewTab(t, ctx)
-	openAt(t, tab2, url, "?arch=alexnet&precision=int8")
+	openAt(t, tab2, url, "?arch=alexnet&precision=f32")
 	upload(t, tab2, photo)
 	waitResult(t, tab2, 1)
 	if got := predictions(t, tab2); len(got) != 5 {
@@ -677,7 +677,7 @@ func TestWeightsCacheQuota(t *testing.T) {
 	}
 	before := log.count(small)
 	tab3 := chromium.NewTab(t, ctx)
-	openAt(t, tab3, url, "?arch=alexnet-bvlc&precision=f32")
+	openAt(t, tab3, url, "?arch=alexnet&precision=int8")
 	if n := log.count(small); n != before {
 		t.Errorf("the weights cached before were downloaded again (%d -> %d)", before, n)
 	}

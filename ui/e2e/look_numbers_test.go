@@ -191,3 +191,31 @@ func syntheticFile(t *testing.T, arch string, n int) (string, int) {
 	}
 	return p, buf.Len()
 }
+
+// TestFeatureVisNumbers (opt-in: ALEXLENS_BROWSER_BENCH=1) times feature visualization in
+// the app as a visitor runs it: the Units view's default layer, channel 3, 64 steps at
+// 128 px, the app's default threads; the worker's own time. It reports; it asserts nothing
+// about speed.
+func TestFeatureVisNumbers(t *testing.T) {
+	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
+		t.Skip("opt-in: set ALEXLENS_BROWSER_BENCH=1")
+	}
+	for _, arch := range []string{engine.SqueezeNet11.Name, engine.AlexNet.Name} {
+		if arch == engine.SqueezeNet11.Name && !haveReal {
+			continue
+		}
+		for _, precision := range []string{"f32", "int8"} {
+			ctx := browser(t, false)
+			openLook(t, ctx, "?arch="+arch+"&precision="+precision, "units")
+			setField(t, ctx, "unit-channel", "3")
+			setField(t, ctx, "featurevis-steps", "64")
+			click(t, ctx, `[data-testid=featurevis-run]`)
+			v, err := chromedp.Run(ctx, chromedp.Poll[string](`(document.querySelector('[data-testid=featurevis-progress]')?.textContent || '').startsWith('done') ? document.querySelector('[data-testid=featurevis-progress]').dataset.ms : null`, chromedp.WithPollingTimeout(600*time.Second)))
+			if err != nil {
+				t.Fatalf("feature visualization on %s: %v", arch, err)
+			}
+			f, _ := strconv.ParseFloat(v, 64)
+			t.Logf("featurevis %s %s: 64 steps at 128 px in %.2f s (%.0f ms a step)", arch, precision, f/1000, f/64)
+		}
+	}
+}

@@ -7,22 +7,18 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/internal/chromium"
-	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/server"
 )
 
@@ -176,88 +172,4 @@ func TestTwoTabsDownloadOnce(t *testing.T) {
 	if downloaded != 1 || cached != 1 {
 		t.Errorf("footers %q: want one tab to download the weights and the other to read them from the cache", footers)
 	}
-}
-
-// TestDownloadSurvivesNetworkDrop: the network cut and restored by Chromium itself (the
-// DevTools protocol's network conditions: throttled to 8 MB/s, then offline for two
-// seconds mid-download, then back), not by the server: the download resumes with a Range
-// request from where it stopped, the weights load and classify, and the bytes served stay
-// under two copies of the file.
-func TestDownloadSurvivesNetworkDrop(t *testing.T) {
-	ctx := browser(t, false)
-	photo := testenv.Photo(t, "chelsea.png")
-	dir, files := alexNetFiles(t, engine.Int8)
-	file := filepath.Base(files[0])
-	fi, err := os.Stat(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	size := fi.Size()
-	h, err := server.New(server.Config{WebRoot: webDir, WeightsDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var ranges []string // of the requests for the file
-	var served int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, file) {
-			mu.Lock()
-			ranges = append(ranges, r.Header.Get("Range"))
-			mu.Unlock()
-			w = countingWriter{w, &served, &mu}
-		}
-		h.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	tab := chromium.NewTab(t, ctx)
-	conditions := func(offline bool) {
-		t.Helper()
-		if _, err := chromedp.Call(tab, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-			MatchedNetworkConditions: []*network.Conditions{{DownloadThroughput: 8 << 20, UploadThroughput: -1, Offline: offline}},
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := chromedp.Call(tab, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatal(err)
-	}
-	conditions(false)
-	if err := chromedp.Do(tab, chromedp.Navigate(srv.URL+"/?arch=alexnet&precision=int8&backend=cpu")); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(3 * time.Second) // a third of the way, at 8 MB/s
-	conditions(true)
-	time.Sleep(2 * time.Second)
-	conditions(false)
-	openAt(t, tab, srv.URL, "") // waits until ready (the page is already loading)
-	upload(t, tab, photo)
-	waitResult(t, tab, 1)
-	mu.Lock()
-	defer mu.Unlock()
-	resumed := slices.ContainsFunc(ranges, func(r string) bool { return strings.HasPrefix(r, "bytes=") && r != "bytes=0-" })
-	t.Logf("requests for %s: %q; %d bytes served for a %d-byte file", file, ranges, served, size)
-	if !resumed {
-		t.Errorf("no Range request resumed the download: %q", ranges)
-	}
-	if served >= 2*size {
-		t.Errorf("%d bytes served for a %d-byte file: the download started over", served, size)
-	}
-}
-
-// countingWriter adds the body bytes written to n.
-type countingWriter struct {
-	http.ResponseWriter
-	n  *int64
-	mu *sync.Mutex
-}
-
-func (w countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w countingWriter) Write(p []byte) (int, error) {
-	k, err := w.ResponseWriter.Write(p)
-	w.mu.Lock()
-	*w.n += int64(k)
-	w.mu.Unlock()
-	return k, err
 }

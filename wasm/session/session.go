@@ -251,8 +251,8 @@ func (s *Session) ClassifyFrame(rgba []byte, w, h int, progress func(protocol.Pr
 }
 
 // layerProgressEvery is how often a forward pass reports the layer it reached: a person
-// sees nothing faster, and a message costs the page a re-render.
-const layerProgressEvery = 100 * time.Millisecond
+// sees nothing faster, and a message costs the page a re-render. (A variable for tests.)
+var layerProgressEvery = 100 * time.Millisecond
 
 func (s *Session) run(x *engine.Tensor, prep time.Duration, w, h int, progress func(protocol.Progress)) (*protocol.Classification, error) {
 	m := s.model

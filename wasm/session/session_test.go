@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/imagenet"
@@ -52,7 +53,14 @@ func TestClassifyImageEqualsEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Progress at most every layerProgressEvery: at 0, after every layer; at an hour, none.
+	defer func(d time.Duration) { layerProgressEvery = d }(layerProgressEvery)
+	layerProgressEvery = time.Hour
 	var steps []string
+	if _, err := s.ClassifyImage(img, func(p protocol.Progress) { steps = append(steps, p.Layer) }); err != nil || len(steps) != 0 {
+		t.Errorf("a pass within the progress interval sent progress for %v (error %v)", steps, err)
+	}
+	layerProgressEvery = 0
 	c, err := s.ClassifyImage(img, func(p protocol.Progress) { steps = append(steps, p.Layer) })
 	if err != nil {
 		t.Fatal(err)
