@@ -272,7 +272,7 @@ func (s *Session) run(x *engine.Tensor, prep time.Duration, w, h int, progress f
 		// re-renders the page on its main thread, which competes with the engine for cores.
 		next := start.Add(layerProgressEvery)
 		opt.OnLayer = func(name string, i, _ int, took time.Duration) {
-			if now := time.Now(); now.After(next) {
+			if now := time.Now(); !now.Before(next) {
 				next = now.Add(layerProgressEvery)
 				progress(protocol.Progress{Stage: protocol.StageLayer, Done: int64(i + 1), Total: int64(total), Layer: name, Millis: ms(took)})
 			}
