@@ -77,8 +77,8 @@ func shows(canvas js.Value, pix []byte) bool {
 var canvasSeed = maphash.MakeSeed()
 
 // showPreview decodes an image Blob for display and keeps the bitmap: the preview canvas
-// is redrawn from it on every render (Vugu's attribute updates clear canvases). The
-// browser decodes it only for display; the network gets Go's decoding.
+// is redrawn from it on every render (as the webcam's video is). The browser decodes it
+// only for display; the network gets Go's decoding.
 func (c *Root) showPreview(blob js.Value) {
 	bmp, err := await(js.Global().Call("createImageBitmap", blob))
 	c.update(func() {

@@ -34,7 +34,7 @@ func newAppRequests(web, weightsDir, base string) (*appRequests, error) {
 	if err != nil || len(workers) != 1 {
 		return nil, fmt.Errorf("%s: want one worker.<hash>.js, found %d", web, len(workers))
 	}
-	m, err := manifest.Read(filepath.Join(weightsDir, "manifest.json"))
+	m, err := manifest.Read(filepath.Join(weightsDir, manifest.Name))
 	if err != nil {
 		return nil, err
 	}

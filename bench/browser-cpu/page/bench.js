@@ -42,8 +42,8 @@
   const engines = {
     // AlexLens is the app's own engine worker (the built web app's worker.js, served by the
     // app's server under /app/), sent the requests the app's page sends (ui/state builds
-    // them; the driver serves them at /requests): the same wasm, threads, maps, embedding
-    // and progress messages as a visitor gets. Each pass classifies the photo's file.
+    // them; the driver serves them at /requests): the same wasm, threads, maps and progress
+    // messages as a visitor gets. Each pass classifies the photo's file.
     alexlens: function () { return runApp("f32"); },
     "alexlens-int8": function () { return runApp("int8"); },
     ort: runORT,
@@ -102,10 +102,7 @@
       kernel: model.kernel, exchange: model.threads + " thread(s)" + (model.threadsNote ? ": " + model.threadsNote : ""),
       layers: {}, order: null, forward: [], preprocess: [], progressMessages: 0,
     };
-    async function once() {
-      const res = await engine.send(app.classify, photo.slice()); // the bytes are transferred
-      return res;
-    }
+    function once() { return engine.send(app.classify, photo.slice()); } // the copy is transferred
     return {
       info: info,
       once: async function () {
