@@ -12,7 +12,7 @@ import (
 	"github.com/alexlens/alexlens/weights"
 )
 
-// BenchmarkStep is one feature-visualization step at the network's input size: render the
+// BenchmarkStep is one feature-visualization step of a 128 px image (the app's size): render the
 // Fourier image, transform, forward and backward through the network to the objective's
 // layer, back to the spectrum, Adam. Objectives: a mid-network channel and a class logit.
 func BenchmarkStep(b *testing.B) {
@@ -28,7 +28,7 @@ func BenchmarkStep(b *testing.B) {
 		for _, threads := range []int{1, runtime.GOMAXPROCS(0)} {
 			b.Run(fmt.Sprintf("%s/%s/threads=%d", c.arch.Name, c.obj, threads), func(b *testing.B) {
 				m := weights.Fixture(c.arch, 1)
-				opt := Options{Objective: c.obj, Steps: 1, Grad: engine.GradOptions{Backend: engine.FastCPU{Threads: threads}, Threads: threads}}
+				opt := Options{Objective: c.obj, Steps: 1, Size: 128, Grad: engine.GradOptions{Backend: engine.FastCPU{Threads: threads}, Threads: threads}}
 				if _, err := Run(context.Background(), m, opt); err != nil { // packs weights
 					b.Fatal(err)
 				}

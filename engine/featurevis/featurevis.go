@@ -23,7 +23,8 @@ type Options struct {
 	// is off for the grey starting image has no gradient after its ReLU and would never move.
 	Objective engine.Objective
 	// Size is the side of the synthesized square image; 0 means the network's input size.
-	// The network always sees its own input size, sampled from the image.
+	// The network sees the transformed image at this size too (as in Lucid), unless the
+	// network cannot run at it (AlexNet below 63 px): then at its own input size.
 	Size int
 	// Steps of gradient ascent; 0 means 256.
 	Steps int
@@ -93,6 +94,10 @@ func Run(ctx context.Context, m *engine.Model, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("featurevis: preview every %d steps", opt.PreviewEvery)
 	}
 
+	n = networkSide(m.Arch, opt.Size)
+	if _, err := m.Arch.Shapes(n, n); err != nil {
+		return nil, fmt.Errorf("featurevis: %w", err)
+	}
 	r := rand.New(rand.NewSource(opt.Seed))
 	im := newFourierImage(opt.Size, opt.Size, func() float64 { return 0.01 * r.NormFloat64() })
 	adam := newAdam(im.spec, opt.LearningRate)
@@ -143,6 +148,16 @@ func Run(ctx context.Context, m *engine.Model, opt Options) (*Result, error) {
 	im.render()
 	res.Image = im.rgba()
 	return res, nil
+}
+
+// networkSide is the side of the network input a size x size image is seen at: its own size,
+// so that a small image costs little (a 128 px image is a third of the work of a 224 px
+// input), or the network's input size where the network cannot run at the image's size.
+func networkSide(a *engine.Arch, size int) int {
+	if _, err := a.Shapes(size, size); err != nil {
+		return a.InputSize
+	}
+	return size
 }
 
 // rgba converts the last rendered image to 8-bit RGBA.

@@ -340,12 +340,12 @@ func mustDecode(t *testing.T, name string) image.Image {
 func TestLookFeatureVis(t *testing.T) {
 	_, l := lookWith(t, 3)
 	var got []protocol.FeatureVisImg
-	res, err := l.FeatureVis(context.Background(), protocol.LookRequest{Objective: "class", Channel: 7, Size: 64, Steps: 6, Preview: 3, Seed: 1},
+	res, err := l.FeatureVis(context.Background(), protocol.LookRequest{Objective: "class", Channel: 7, Size: 128, Steps: 6, Preview: 3, Seed: 1},
 		func(f protocol.FeatureVisImg) { got = append(got, f) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 6 || got[2].RGBA == nil || got[1].RGBA != nil || res.W != 64 || len(res.RGBA) != 4*64*64 || len(res.Values) != 6 {
+	if len(got) != 6 || got[2].RGBA == nil || got[1].RGBA != nil || res.W != 128 || len(res.RGBA) != 4*128*128 || len(res.Values) != 6 {
 		t.Errorf("%d progress messages, result %dx%d with %d values", len(got), res.W, res.H, len(res.Values))
 	}
 	if !(res.Values[5] > res.Values[0]) {
