@@ -1,6 +1,9 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Backpropagation to the input image, for the "look inside" views: feature visualization
 // ascends the gradient of an objective (a class logit, a channel, a neuron, a direction in a
@@ -40,7 +43,17 @@ type Objective struct {
 	// after its ReLU; before it, gradient ascent can still switch it on. Lucid visualizes
 	// "pre_relu" tensors for this reason.
 	PreReLU bool
+	// CosPow, for a per-position direction, multiplies each position's dot product a·v by
+	// max(cos(a, v), 0.1)^CosPow, so that the image is pushed towards the direction itself
+	// rather than towards ever larger activations that merely lean its way: Lucid's
+	// direction_neuron_cossim, the objective of the activation atlas's icons (Carter et al.
+	// 2019). 0 is the plain dot product.
+	CosPow float64
 }
+
+// minCos is the floor under the cosine of a CosPow objective, so that a position pointing
+// away from the direction still has a gradient towards it.
+const minCos = 0.1
 
 // ClassLogit is the objective "logit of class c".
 func ClassLogit(c int) Objective { return Objective{Kind: ObjectiveClass, Channel: c} }
@@ -75,6 +88,9 @@ func (o Objective) String() string {
 	case ObjectiveNeuron:
 		return fmt.Sprintf("%s channel %d at (%d, %d)", o.Layer, o.Channel, o.Y, o.X)
 	case ObjectiveDirection:
+		if o.CosPow != 0 {
+			return fmt.Sprintf("%s direction (%d values, cosine^%g)", o.Layer, len(o.Vector), o.CosPow)
+		}
 		return fmt.Sprintf("%s direction (%d values)", o.Layer, len(o.Vector))
 	}
 	return fmt.Sprintf("objective kind %d", int(o.Kind))
@@ -108,9 +124,43 @@ func (m *Model) InputGradient(x *Tensor, obj Objective) (value float32, grad *Te
 
 // InputGradientWith is InputGradient with options.
 func (m *Model) InputGradientWith(x *Tensor, obj Objective, opt GradOptions) (float32, *Tensor, error) {
+	objs := make([]Objective, 0, 1)
+	if x != nil && len(x.Shape) == 4 {
+		for range x.Shape[0] {
+			objs = append(objs, obj)
+		}
+	}
+	values, g, err := m.InputGradientBatch(x, objs, opt)
+	var sum float32
+	for _, v := range values {
+		sum += v
+	}
+	return sum, g, err
+}
+
+// InputGradientBatch gives each item of the batch x its own objective, objs[i] for item i,
+// in one pass: several feature visualizations (an atlas's icons) share the network's
+// products. The objectives must read the same layer, all before or all after its ReLU. It
+// returns each item's objective value and the batch's input gradient.
+func (m *Model) InputGradientBatch(x *Tensor, objs []Objective, opt GradOptions) ([]float32, *Tensor, error) {
+	if len(objs) == 0 {
+		return nil, nil, fmt.Errorf("%s: no objective for the gradient", m.Arch.Name)
+	}
+	if x != nil && len(x.Shape) == 4 && x.Shape[0] != len(objs) {
+		return nil, nil, fmt.Errorf("%s: %d objectives for a batch of %d images", m.Arch.Name, len(objs), x.Shape[0])
+	}
+	obj := objs[0]
 	shapes, err := m.checkGradInput(x, obj)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
+	}
+	for _, o := range objs[1:] {
+		if o.layerName(m.Arch) != obj.layerName(m.Arch) || o.PreReLU != obj.PreReLU {
+			return nil, nil, fmt.Errorf("%s: a batch's objectives must read one layer (%s and %s)", m.Arch.Name, obj, o)
+		}
+		if _, err := m.checkGradInput(x, o); err != nil {
+			return nil, nil, err
+		}
 	}
 	be := opt.Backend
 	if be == nil {
@@ -123,7 +173,7 @@ func (m *Model) InputGradientWith(x *Tensor, obj Objective, opt GradOptions) (fl
 	target := obj.layerName(m.Arch)
 
 	tape, act := m.forwardTape(x, be, target, obj.PreReLU)
-	value, g := obj.seed(act, shapes[target])
+	values, g := seed(objs, act, shapes[target])
 
 	// The backward pass: the forward loop in reverse, each step turning the gradient of a
 	// layer's output into the gradient of its input.
@@ -147,7 +197,7 @@ func (m *Model) InputGradientWith(x *Tensor, obj Objective, opt GradOptions) (fl
 			g = bw.linearBackward(g, s.out, m.Params[l.Key+".weight"], l.Linear, s.in.Shape)
 		}
 	}
-	return value, g, nil
+	return values, g, nil
 }
 
 // tapeStep is what one layer's backward step needs from the forward pass.
@@ -218,6 +268,9 @@ func (m *Model) checkGradInput(x *Tensor, obj Objective) (map[string][]int, erro
 		if HasNaN(obj.Vector) {
 			return nil, fmt.Errorf("%s: direction vector holds NaN or infinite values", a.Name)
 		}
+		if obj.CosPow != 0 && (len(obj.Vector) != c || !(obj.CosPow > 0 && obj.CosPow <= 16)) {
+			return nil, fmt.Errorf("%s: a cosine power (%g) needs a per-position direction (%d values) and a power in (0, 16]", a.Name, obj.CosPow, c)
+		}
 	default:
 		return nil, fmt.Errorf("unknown objective kind %d", int(obj.Kind))
 	}
@@ -233,43 +286,96 @@ func actDims(shape []int) (c, h, w int) {
 	return shape[1], shape[2], shape[3]
 }
 
-// seed evaluates the objective on act (the batch's activation of the objective's layer) and
-// returns its value and its gradient with respect to act.
-func (o Objective) seed(act *Tensor, itemShape []int) (float32, *Tensor) {
+// seed evaluates each item's objective on act (the batch's activation of the objectives'
+// layer) and returns their values and the gradient with respect to act.
+func seed(objs []Objective, act *Tensor, itemShape []int) ([]float32, *Tensor) {
 	c, h, w := actDims(itemShape)
-	n := act.Shape[0]
 	per := c * h * w
 	g := &Tensor{Shape: append([]int(nil), act.Shape...), Data: make([]float32, len(act.Data))}
+	values := make([]float32, len(objs))
+	for b, o := range objs {
+		values[b] = float32(o.seedItem(act.Data[b*per:(b+1)*per], g.Data[b*per:(b+1)*per], c, h, w))
+	}
+	return values, g
+}
+
+// seedItem evaluates the objective on one item's activation a (c x h x w) and writes its
+// gradient into d.
+func (o Objective) seedItem(a, d []float32, c, h, w int) float64 {
 	var v float64
-	for b := 0; b < n; b++ {
-		a, d := act.Data[b*per:(b+1)*per], g.Data[b*per:(b+1)*per]
-		switch o.Kind {
-		case ObjectiveClass, ObjectiveChannel:
-			inv := 1 / float64(h*w)
-			for i := o.Channel * h * w; i < (o.Channel+1)*h*w; i++ {
-				v += float64(a[i]) * inv
-				d[i] = float32(inv)
+	switch o.Kind {
+	case ObjectiveClass, ObjectiveChannel:
+		inv := 1 / float64(h*w)
+		for i := o.Channel * h * w; i < (o.Channel+1)*h*w; i++ {
+			v += float64(a[i]) * inv
+			d[i] = float32(inv)
+		}
+	case ObjectiveNeuron:
+		i := (o.Channel*h+o.Y)*w + o.X
+		v += float64(a[i])
+		d[i] = 1
+	case ObjectiveDirection:
+		if len(o.Vector) != c { // the whole activation
+			for i, u := range o.Vector {
+				v += float64(a[i]) * float64(u)
+				d[i] = u
 			}
-		case ObjectiveNeuron:
-			i := (o.Channel*h+o.Y)*w + o.X
-			v += float64(a[i])
-			d[i] = 1
-		case ObjectiveDirection:
-			if len(o.Vector) == per {
-				for i, u := range o.Vector {
-					v += float64(a[i]) * float64(u)
-					d[i] = u
-				}
-				continue
-			}
-			inv := 1 / float64(h*w)
-			for ch, u := range o.Vector {
-				for i := ch * h * w; i < (ch+1)*h*w; i++ {
-					v += float64(a[i]) * float64(u) * inv
-					d[i] = float32(float64(u) * inv)
-				}
+			return v
+		}
+		if o.CosPow != 0 {
+			return o.seedCosine(a, d, c, h*w)
+		}
+		inv := 1 / float64(h*w)
+		for ch, u := range o.Vector {
+			for i := ch * h * w; i < (ch+1)*h*w; i++ {
+				v += float64(a[i]) * float64(u) * inv
+				d[i] = float32(float64(u) * inv)
 			}
 		}
 	}
-	return float32(v), g
+	return v
+}
+
+// seedCosine is the per-position direction objective with CosPow: the mean over the hw
+// positions of f(a) = (a·u) max(cos(a, u), minCos)^k, whose gradient is
+// u cos^k + (a·u) k cos^(k-1) ∂cos/∂a, with ∂cos/∂a = u/(|a||u|+ε) - cos |u| a / (|a| (|a||u|+ε)),
+// and u cos^k alone where the cosine is below the floor.
+func (o Objective) seedCosine(a, d []float32, c, hw int) float64 {
+	const eps = 1e-6
+	k := o.CosPow
+	var uu float64
+	for _, u := range o.Vector {
+		uu += float64(u) * float64(u)
+	}
+	un := math.Sqrt(uu)
+	inv := 1 / float64(hw)
+	var v float64
+	for p := 0; p < hw; p++ {
+		var dot, aa float64
+		for ch, u := range o.Vector {
+			x := float64(a[ch*hw+p])
+			dot += x * float64(u)
+			aa += x * x
+		}
+		an := math.Sqrt(aa)
+		den := an*un + eps
+		cos := dot / den
+		if cos < minCos {
+			v += dot * math.Pow(minCos, k) * inv
+			for ch, u := range o.Vector {
+				d[ch*hw+p] = float32(float64(u) * math.Pow(minCos, k) * inv)
+			}
+			continue
+		}
+		ck := math.Pow(cos, k)
+		v += dot * ck * inv
+		// ∂cos/∂a = u/den - dot |u| a / (|a| den²); the |a| = 0 case has cos = 0 < minCos.
+		cu, ca := 1/den, dot*un/(an*den*den)
+		f := dot * k * math.Pow(cos, k-1)
+		for ch, u := range o.Vector {
+			x := float64(a[ch*hw+p])
+			d[ch*hw+p] = float32((float64(u)*ck + f*(float64(u)*cu-x*ca)) * inv)
+		}
+	}
+	return v
 }

@@ -216,6 +216,7 @@ type gradObjective struct {
 	X       int       `json:"x"`
 	Vector  []float32 `json:"vector,omitempty"`
 	PreReLU bool      `json:"prerelu,omitempty"`
+	CosPow  float64   `json:"cospow,omitempty"`
 }
 
 func (o gradObjective) engine() Objective {
@@ -229,6 +230,7 @@ func (o gradObjective) engine() Objective {
 		obj = Neuron(o.Layer, o.Channel, o.Y, o.X)
 	default:
 		obj = Direction(o.Layer, o.Vector)
+		obj.CosPow = o.CosPow
 	}
 	obj.PreReLU = o.PreReLU
 	return obj
@@ -259,6 +261,8 @@ func TestInputGradientTorch(t *testing.T) {
 			{Kind: "neuron", Layer: "conv5", Channel: -1, Y: 6, X: 7},
 			{Kind: "neuron", Layer: "pool5", Channel: -1, Y: 0, X: 5},
 			{Kind: "direction", Layer: "fc7", Vector: randVector(1, 4096)},
+			{Kind: "direction", Layer: "conv4", Vector: randVector(3, 256), CosPow: 2, PreReLU: true},
+			{Kind: "direction", Layer: "fc6", Vector: randVector(4, 4096), CosPow: 1},
 			{Kind: "channel", Layer: "conv5", Channel: 7, PreReLU: true},
 			{Kind: "channel", Layer: "fc6", Channel: 11, PreReLU: true},
 		}},
@@ -276,6 +280,7 @@ func TestInputGradientTorch(t *testing.T) {
 			{Kind: "channel", Layer: "fire9", Channel: 10}, // the expand1x1 half
 			{Kind: "neuron", Layer: "fire9", Channel: -1, Y: 6, X: 6},
 			{Kind: "direction", Layer: "fire5", Vector: randVector(2, 256)},
+			{Kind: "direction", Layer: "fire7", Vector: randVector(5, 384), CosPow: 4},
 			{Kind: "channel", Layer: "fire9", Channel: 300, PreReLU: true},
 			{Kind: "neuron", Layer: "fire4", Channel: 3, Y: 0, X: 26, PreReLU: true},
 		}},
@@ -380,6 +385,29 @@ func TestInputGradientBatchAndInt8(t *testing.T) {
 		t.Errorf("batch value %g, items sum to %g", v, sum)
 	}
 
+	// Each item its own objective: an atlas's icons in one pass.
+	objs := []Objective{ChannelMean("fire7", 33), Direction("fire7", randVector(8, 384))}
+	objs[1].CosPow = 2
+	values, g, err := m.InputGradientBatch(x, objs, GradOptions{Backend: Reference{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b, o := range objs {
+		item, _ := FromData(append([]float32(nil), x.Row(b)...), 1, 3, side, side)
+		vb, gb, err := m.InputGradientWith(item, o, GradOptions{Backend: Reference{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := RelL2(g.Row(b), gb.Data); !(e < 1e-6) || values[b] != vb {
+			t.Errorf("batch item %d (%v): value %g (alone %g), gradient differs from its own by rel L2 %.3g", b, o, values[b], vb, e)
+		}
+	}
+	for _, bad := range [][]Objective{objs[:1], {objs[0], ChannelMean("fire6", 1)}, {objs[0], {Kind: ObjectiveChannel, Layer: "fire7", PreReLU: true}}, {objs[0], ChannelMean("fire7", 999)}} {
+		if _, _, err := m.InputGradientBatch(x, bad, GradOptions{}); err == nil {
+			t.Errorf("objectives %v for a batch of 2: no error", bad)
+		}
+	}
+
 	q := m.WithPrecision(Int8)
 	deq := q.WithPrecision(F32)
 	for _, obj := range []Objective{ClassLogit(3), ChannelMean("conv1", 2)} {
@@ -415,6 +443,8 @@ func TestInputGradientErrors(t *testing.T) {
 		{good, Neuron("fire2", 0, 0, 100)},
 		{good, Direction("fire2", make([]float32, 3))},
 		{good, Direction("fire2", append(make([]float32, 127), float32(math.NaN())))},
+		{good, Objective{Kind: ObjectiveDirection, Layer: "fire2", Vector: make([]float32, 128), CosPow: -1}},
+		{good, Objective{Kind: ObjectiveDirection, Layer: "conv1", Vector: make([]float32, 64*31*31), CosPow: 1}},
 		{good, Objective{Kind: 42, Layer: "fire2"}},
 	} {
 		if _, _, err := m.InputGradient(c.x, c.obj); err == nil {

@@ -42,8 +42,9 @@ type Options struct {
 	Grad engine.GradOptions
 }
 
-// Progress reports one step.
+// Progress reports one step of one image.
 type Progress struct {
+	Item        int // which of RunBatch's objectives; 0 for Run
 	Step, Steps int
 	Value       float32     // the objective before this step's update, under its transform
 	Preview     *image.RGBA // nil except every PreviewEvery steps and after the last
@@ -59,17 +60,30 @@ type Result struct {
 const (
 	MaxSize  = 1024
 	MaxSteps = 100000
+	MaxBatch = 256
 )
 
 // Run optimizes an image for opt.Objective on m. When ctx is cancelled it stops between
 // steps and returns the image so far together with ctx's error.
 func Run(ctx context.Context, m *engine.Model, opt Options) (*Result, error) {
+	res, err := RunBatch(ctx, m, opt, []engine.Objective{opt.Objective})
+	if len(res) == 0 {
+		return nil, err
+	}
+	return res[0], err
+}
+
+// RunBatch optimizes one image per objective, all of them through one batched forward and
+// backward pass a step (an atlas's icons share the network's products). opt.Objective is
+// ignored. Image i is the image Run makes for objectives[i] with the seed opt.Seed+i: each
+// image draws its own noise and transforms, so an image does not depend on how the
+// objectives were batched. The objectives must read one layer (engine.InputGradientBatch).
+func RunBatch(ctx context.Context, m *engine.Model, opt Options, objectives []engine.Objective) ([]*Result, error) {
 	if m == nil || m.Arch == nil {
 		return nil, errors.New("featurevis: no model")
 	}
-	n := m.Arch.InputSize
 	if opt.Size == 0 {
-		opt.Size = n
+		opt.Size = m.Arch.InputSize
 	}
 	if opt.Steps == 0 {
 		opt.Steps = 256
@@ -82,6 +96,8 @@ func Run(ctx context.Context, m *engine.Model, opt Options) (*Result, error) {
 		tf = *opt.Transforms
 	}
 	switch {
+	case len(objectives) < 1 || len(objectives) > MaxBatch:
+		return nil, fmt.Errorf("featurevis: %d objectives, want 1 to %d", len(objectives), MaxBatch)
 	case opt.Size < 8 || opt.Size > MaxSize:
 		return nil, fmt.Errorf("featurevis: image size %d, want 8 to %d", opt.Size, MaxSize)
 	case opt.Steps < 0 || opt.Steps > MaxSteps:
@@ -93,61 +109,88 @@ func Run(ctx context.Context, m *engine.Model, opt Options) (*Result, error) {
 	case opt.PreviewEvery < 0:
 		return nil, fmt.Errorf("featurevis: preview every %d steps", opt.PreviewEvery)
 	}
-
-	n = networkSide(m.Arch, opt.Size)
+	n := networkSide(m.Arch, opt.Size)
 	if _, err := m.Arch.Shapes(n, n); err != nil {
 		return nil, fmt.Errorf("featurevis: %w", err)
 	}
-	r := rand.New(rand.NewSource(opt.Seed))
-	im := newFourierImage(opt.Size, opt.Size, func() float64 { return 0.01 * r.NormFloat64() })
-	adam := newAdam(im.spec, opt.LearningRate)
-	smp := newSampler(n)
-	x := engine.NewTensor(1, 3, n, n)
-	var gRGB [3][]float64
-	var gSpec [3][]complex128
-	for c := range gRGB {
-		gRGB[c] = make([]float64, opt.Size*opt.Size)
-		gSpec[c] = make([]complex128, len(im.spec[c]))
+
+	items := make([]*item, len(objectives))
+	res := make([]*Result, len(objectives))
+	for i := range items {
+		items[i] = newItem(opt, opt.Seed+int64(i), n)
+		res[i] = &Result{}
 	}
-	res := &Result{}
+	finish := func() {
+		for i, it := range items {
+			it.im.render()
+			res[i].Image = it.im.rgba()
+		}
+	}
+	plane := n * n
+	x := engine.NewTensor(len(items), 3, n, n)
 	for step := 0; step < opt.Steps; step++ {
 		if err := ctx.Err(); err != nil {
-			im.render()
-			res.Image = im.rgba()
+			finish()
 			return res, err
 		}
 		// Forward: spectrum -> image -> transformed, normalized network input.
-		im.render()
-		smp.set(tf.draw(r), opt.Size, opt.Size)
-		plane := n * n
-		for c := 0; c < 3; c++ {
-			smp.apply(x.Data[c*plane:(c+1)*plane], im.rgb[c], preprocess.Mean[c], preprocess.Std[c])
+		for i, it := range items {
+			it.im.render()
+			it.smp.set(tf.draw(it.r), opt.Size, opt.Size)
+			for c := 0; c < 3; c++ {
+				it.smp.apply(x.Data[(3*i+c)*plane:(3*i+c+1)*plane], it.im.rgb[c], preprocess.Mean[c], preprocess.Std[c])
+			}
 		}
-		value, gx, err := m.InputGradientWith(x, opt.Objective, opt.Grad)
+		values, gx, err := m.InputGradientBatch(x, objectives, opt.Grad)
 		if err != nil {
 			return nil, fmt.Errorf("featurevis: %w", err)
 		}
 		// Backward: input gradient -> image gradient -> spectrum gradient; ascend.
-		for c := 0; c < 3; c++ {
-			clear(gRGB[c])
-			smp.adjoint(gRGB[c], gx.Data[c*plane:(c+1)*plane], preprocess.Std[c])
-		}
-		im.backward(gRGB, gSpec)
-		adam.ascend(im.spec, gSpec)
-		res.Values = append(res.Values, value)
-
-		if opt.Progress != nil {
-			p := Progress{Step: step + 1, Steps: opt.Steps, Value: value}
-			if step+1 == opt.Steps || (opt.PreviewEvery > 0 && (step+1)%opt.PreviewEvery == 0) {
-				im.render()
-				p.Preview = im.rgba()
+		for i, it := range items {
+			for c := 0; c < 3; c++ {
+				clear(it.gRGB[c])
+				it.smp.adjoint(it.gRGB[c], gx.Data[(3*i+c)*plane:(3*i+c+1)*plane], preprocess.Std[c])
 			}
-			opt.Progress(p)
+			it.im.backward(it.gRGB, it.gSpec)
+			it.adam.ascend(it.im.spec, it.gSpec)
+			res[i].Values = append(res[i].Values, values[i])
+		}
+		if opt.Progress != nil {
+			preview := step+1 == opt.Steps || (opt.PreviewEvery > 0 && (step+1)%opt.PreviewEvery == 0)
+			for i, it := range items {
+				p := Progress{Item: i, Step: step + 1, Steps: opt.Steps, Value: values[i]}
+				if preview {
+					it.im.render()
+					p.Preview = it.im.rgba()
+				}
+				opt.Progress(p)
+			}
 		}
 	}
-	im.render()
-	res.Image = im.rgba()
+	finish()
 	return res, nil
+}
+
+// item is one image being optimized: its parameters, optimizer state, random source and
+// the taps of its current transform.
+type item struct {
+	r     *rand.Rand
+	im    *fourierImage
+	adam  *adam
+	smp   *sampler
+	gRGB  [3][]float64
+	gSpec [3][]complex128
+}
+
+func newItem(opt Options, seed int64, n int) *item {
+	r := rand.New(rand.NewSource(seed))
+	im := newFourierImage(opt.Size, opt.Size, func() float64 { return 0.01 * r.NormFloat64() })
+	it := &item{r: r, im: im, adam: newAdam(im.spec, opt.LearningRate), smp: newSampler(n)}
+	for c := range it.gRGB {
+		it.gRGB[c] = make([]float64, opt.Size*opt.Size)
+		it.gSpec[c] = make([]complex128, len(im.spec[c]))
+	}
+	return it
 }
 
 // networkSide is the side of the network input a size x size image is seen at: its own size,

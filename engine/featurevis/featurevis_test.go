@@ -212,6 +212,53 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
+// TestRunBatch: a batch's image i is Run's image for objective i with seed Seed+i, however
+// the objectives are batched; progress names each item.
+func TestRunBatch(t *testing.T) {
+	m := weights.Fixture(engine.SqueezeNet11, 2)
+	dir := engine.Direction("fire4", make([]float32, 256))
+	for i := range dir.Vector {
+		dir.Vector[i] = float32(i%7) - 3
+	}
+	dir.CosPow = 2
+	objs := []engine.Objective{engine.ChannelMean("fire4", 3), dir, engine.ChannelMean("fire4", 100)}
+	for i := range objs {
+		objs[i].PreReLU = true // no unit is off, so every value moves
+	}
+	opt := Options{Steps: 3, Seed: 9, Size: 72}
+	items := map[int]int{}
+	opt.Progress = func(p Progress) { items[p.Item]++ }
+	batch, err := RunBatch(context.Background(), m, opt, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batch) != 3 || items[0] != 3 || items[1] != 3 || items[2] != 3 {
+		t.Fatalf("%d results, progress per item %v, want 3 each", len(batch), items)
+	}
+	opt.Progress = nil
+	for i, o := range objs {
+		one := opt
+		one.Objective, one.Seed = o, opt.Seed+int64(i)
+		alone, err := Run(context.Background(), m, one)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var worst int
+		for p := range alone.Image.Pix {
+			worst = max(worst, int(alone.Image.Pix[p])-int(batch[i].Image.Pix[p]), int(batch[i].Image.Pix[p])-int(alone.Image.Pix[p]))
+		}
+		if worst > 1 || engine.RelL2(alone.Values, batch[i].Values) > 1e-5 {
+			t.Errorf("item %d (%v): values %v alone, %v in the batch; pixels differ by up to %d", i, o, alone.Values, batch[i].Values, worst)
+		}
+	}
+	if _, err := RunBatch(context.Background(), m, opt, []engine.Objective{objs[0], engine.ChannelMean("fire5", 1)}); err == nil {
+		t.Error("objectives on two layers: no error")
+	}
+	if _, err := RunBatch(context.Background(), m, opt, nil); err == nil {
+		t.Error("no objectives: no error")
+	}
+}
+
 // TestCancelAndProgress: previews arrive every N steps and after the last; cancelling from
 // the progress callback stops the run before the next step, with the image so far.
 func TestCancelAndProgress(t *testing.T) {

@@ -12,7 +12,7 @@ rounding of its own: what the Go test measures is the engine's error alone.
 
   gradref.py net ARCH SEED SIDE OUT OBJECTIVES_JSON
       Builds ARCH with torchref.py's seeded He-normal weights, one image-like SIDE x SIDE
-      input, and for each objective {"kind", "layer", "channel", "y", "x", "vector"} writes
+      input, and for each objective {"kind", "layer", "channel", "y", "x", "vector", "cospow"} writes
       its value and the gradient of the input ("prerelu": true reads the layer before its
       ReLU). A neuron with channel -1 is the channel most
       active at (y, x), reported back as "channel".
@@ -118,7 +118,12 @@ def objective_value(o, act, logits):
     if kind == "direction":
         v = torch.tensor(o["vector"], dtype=torch.float32).double()
         if v.numel() == act.shape[1]:
-            return (act * v.view(1, -1, 1, 1)).sum(dim=1).mean(dim=(1, 2)).sum()
+            dot = (act * v.view(1, -1, 1, 1)).sum(dim=1)
+            k = o.get("cospow", 0)
+            if k:  # Lucid's direction_neuron_cossim, averaged over positions
+                cos = dot / (act.norm(dim=1) * v.norm() + 1e-6)
+                dot = dot * cos.clamp(min=0.1) ** k
+            return dot.mean(dim=(1, 2)).sum()
         return (act.flatten(1) * v.view(1, -1)).sum()
     sys.exit("unknown objective %r" % kind)
 
