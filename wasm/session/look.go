@@ -339,9 +339,6 @@ func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(
 	if err != nil {
 		return nil, err
 	}
-	if g.Len() < 2 {
-		return nil, fmt.Errorf("an atlas needs at least 2 images, the gallery has %d", g.Len())
-	}
 	report := func(stage string, done, total int) {
 		if progress != nil {
 			progress(protocol.Progress{Stage: protocol.StageLook, Layer: stage, Done: int64(done), Total: int64(total)})
@@ -349,43 +346,14 @@ func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(
 	}
 	vecs := g.Vectors()
 	start := time.Now()
-	var pts []gallery.Point
-	switch r.Method {
-	case "pca":
-		pts, err = gallery.PCA2(ctx, vecs, report)
-	case "tsne":
-		if g.Len() < 4 {
-			return nil, fmt.Errorf("t-SNE needs at least 4 images, the gallery has %d", g.Len())
-		}
-		if g.Len() > gallery.MaxTSNEPoints {
-			return nil, fmt.Errorf("t-SNE maps at most %d images, the gallery has %d: use PCA", gallery.MaxTSNEPoints, g.Len())
-		}
-		perp := r.Perplexity
-		if perp == 0 {
-			perp = min(30, float64(g.Len()-1)/3)
-		}
-		pts, err = gallery.TSNE(ctx, vecs, gallery.TSNEOptions{Perplexity: min(perp, float64(g.Len()-1)/3),
-			Iterations: r.Iterations, Metric: gallery.Cosine, InitPCA: true, Progress: report})
-	default:
-		return nil, fmt.Errorf("atlas: method must be pca or tsne, not %q", r.Method)
-	}
+	pts, err := gallery.Layout(ctx, vecs, gallery.LayoutOptions{Method: r.Method, Perplexity: r.Perplexity,
+		Iterations: r.Iterations, Progress: report})
 	if err != nil {
 		return nil, cancelled(ctx, err)
 	}
-	took := time.Since(start)
-	at := &protocol.Atlas{Method: r.Method, Grid: r.Grid, Millis: ms(took), X: make([]float64, len(pts)), Y: make([]float64, len(pts))}
-	minX, maxX, minY, maxY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-	for _, p := range pts {
-		minX, maxX, minY, maxY = min(minX, p.X), max(maxX, p.X), min(minY, p.Y), max(maxY, p.Y)
-	}
-	unit := func(v, lo, hi float64) float64 {
-		if hi <= lo {
-			return 0.5
-		}
-		return (v - lo) / (hi - lo)
-	}
+	at := &protocol.Atlas{Method: r.Method, Grid: r.Grid, Millis: ms(time.Since(start)), X: make([]float64, len(pts)), Y: make([]float64, len(pts))}
 	for i, p := range pts {
-		at.X[i], at.Y[i] = unit(p.X, minX, maxX), unit(p.Y, minY, maxY)
+		at.X[i], at.Y[i] = p.X, p.Y
 	}
 	classify, err := gallery.HeadClassifier(l.s.model, l.s.backend, g.Header)
 	if err != nil {
