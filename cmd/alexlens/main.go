@@ -21,6 +21,8 @@ Usage:
   alexlens forward  --arch A --weights FILE --input x.f32 [--shape 1,3,224,224] [--layer NAME] -o y.f32
   alexlens index    [--arch A --weights FILE] [--layer fc7] [--encoding int8|f16] [--thumb 64] [--append] DIR -o gallery.alxg
   alexlens neighbors --arch A --weights FILE --gallery G [--k 5] [--metric cosine|euclidean] [--json] IMAGE...
+  alexlens featurevis --arch A --weights FILE (--layer L --channel C | --class K) [--steps 64] [--size 128] [--seed S] [--json] -o fv.png
+  alexlens atlas    --weights FILE --gallery G [--layer L] [--grid 20] [--layout tsne|pca] [--steps 64] [--size 64] [--json] [--icons DIR] -o atlas.png
   alexlens weights  convert|inspect|fixture|fetch ...   (alexlens weights -h)
   alexlens serve    [--addr 127.0.0.1:8080] [--web DIR] [--weights DIR]
   alexlens archs    (lists the architectures and their layers)
@@ -76,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdIndex(rest, stdout, stderr)
 	case "neighbors":
 		return cmdNeighbors(rest, stdout, stderr)
+	case "featurevis":
+		return cmdFeatureVis(ctx, rest, stdout, stderr)
+	case "atlas":
+		return cmdAtlas(ctx, rest, stdout, stderr)
 	case "weights":
 		return cmdWeights(ctx, rest, stdout, stderr)
 	case "serve":
