@@ -30,6 +30,11 @@ const (
 	// OpAtlas lays the gallery out in 2-D (Look.Method pca or tsne) and summarizes a
 	// Look.Grid x Look.Grid grid of cells by the top classes of their mean embedding.
 	OpAtlas Op = "atlas"
+	// OpAtlasIcons draws an icon for every cell of the last atlas: the feature
+	// visualization of the cell's mean activation (Look.Size, Look.Steps, Look.Seed), many
+	// cells to a pass, each batch's icons in a progress message. The same request again
+	// answers from the worker's cache.
+	OpAtlasIcons Op = "atlas-icons"
 	// OpUnits ranks the gallery's images by the strongest response of channel Look.Channel
 	// of layer Look.Layer and crops each one's receptive field around that unit.
 	OpUnits Op = "units"
@@ -92,7 +97,7 @@ type LookRequest struct {
 func IsLook(op Op) bool {
 	switch op {
 	case OpGalleryOpen, OpGalleryLoad, OpGalleryAdd, OpGallerySave, OpGalleryClear, OpNeighbors,
-		OpWalk, OpAtlas, OpUnits, OpFeatureVis, OpCancel:
+		OpWalk, OpAtlas, OpAtlasIcons, OpUnits, OpFeatureVis, OpCancel:
 		return true
 	}
 	return false
@@ -153,6 +158,13 @@ func (r *Request) ValidateLook() error {
 		if err := in("patch", l.Patch, 0, 256); err != nil {
 			return err
 		}
+	case OpAtlasIcons:
+		if err := in("size", l.Size, 16, MaxFeatureVisPix); err != nil {
+			return err
+		}
+		if err := in("steps", l.Steps, 1, MaxFeatureVisRun); err != nil {
+			return err
+		}
 	case OpFeatureVis:
 		if l.Objective != "channel" && l.Objective != "class" {
 			return fmt.Errorf("featurevis: objective must be channel or class, not %q", l.Objective)
@@ -180,6 +192,7 @@ type LookResult struct {
 	Neighbors  []Neighbor     `json:"neighbors,omitempty"`
 	Walk       []WalkStep     `json:"walk,omitempty"`
 	Atlas      *Atlas         `json:"atlas,omitempty"`
+	Icons      []AtlasIcon    `json:"icons,omitempty"` // OpAtlasIcons: all (done) or a batch's (progress)
 	Patches    []UnitPatch    `json:"patches,omitempty"`
 	FeatureVis *FeatureVisImg `json:"featurevis,omitempty"`
 	Millis     float64        `json:"ms"` // the operation's own time in the worker
@@ -242,6 +255,14 @@ type AtlasCell struct {
 	Col     int          `json:"col"`
 	Members []int        `json:"members"`
 	Top     []Prediction `json:"top,omitempty"`
+}
+
+// AtlasIcon is the icon of one atlas cell.
+type AtlasIcon struct {
+	Cell int    `json:"cell"` // index into Atlas.Cells
+	W    int    `json:"w"`
+	H    int    `json:"h"`
+	RGBA []byte `json:"rgba"`
 }
 
 // UnitPatch is one image's receptive field around the unit that responds most.

@@ -16,6 +16,7 @@ import (
 	"github.com/alexlens/alexlens/engine/imagenet"
 	"github.com/alexlens/alexlens/engine/preprocess"
 	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/gallery/atlas"
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
@@ -35,6 +36,22 @@ type Look struct {
 	// weights fingerprint hashes every parameter.
 	model  *engine.Model
 	header gallery.Header
+	// atlas is the last map laid out, for its icons: the gallery it was made of (and its
+	// size then, since Add grows the same gallery), its cells, and the icons drawn so far
+	// for each choice of size, steps and seed.
+	atlas *laidOut
+}
+
+type laidOut struct {
+	g     *gallery.Gallery
+	n     int
+	cells []gallery.Cell
+	icons map[iconKey][]protocol.AtlasIcon
+}
+
+type iconKey struct {
+	size, steps int
+	seed        int64
 }
 
 // Gallery defaults for images embedded in the browser: the CLI's own (int8, 64 px).
@@ -367,6 +384,7 @@ func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(
 	if err != nil {
 		return nil, err
 	}
+	l.atlas = &laidOut{g: g, n: g.Len(), cells: cells, icons: map[iconKey][]protocol.AtlasIcon{}}
 	for _, c := range cells {
 		ac := protocol.AtlasCell{Row: c.Row, Col: c.Col, Members: c.Members}
 		for _, t := range c.Top {
@@ -375,6 +393,44 @@ func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(
 		at.Cells = append(at.Cells, ac)
 	}
 	return at, nil
+}
+
+// AtlasIcons draws the icon of every cell of the last atlas (atlas.Icons), reporting each
+// batch's icons as they finish. The same request for the same map answers from memory.
+func (l *Look) AtlasIcons(ctx context.Context, r protocol.LookRequest, progress func(done, total int, icons []protocol.AtlasIcon)) ([]protocol.AtlasIcon, error) {
+	a := l.atlas
+	if a == nil {
+		return nil, errors.New("lay the gallery out first: icons are drawn for the map's cells")
+	}
+	if a.g != l.g || a.n != a.g.Len() {
+		return nil, errors.New("the gallery changed since the map was laid out: lay it out again")
+	}
+	key := iconKey{r.Size, r.Steps, r.Seed}
+	if icons, ok := a.icons[key]; ok {
+		return icons, nil
+	}
+	var all []protocol.AtlasIcon
+	_, err := atlas.Icons(ctx, l.s.model, a.g.Header, a.cells, atlas.Options{Size: r.Size, Steps: r.Steps, Seed: r.Seed,
+		Grad: engine.GradOptions{Backend: l.s.backend},
+		Progress: func(done, total int, icons map[int]*image.RGBA) {
+			batch := make([]protocol.AtlasIcon, 0, len(icons))
+			for cell, img := range icons {
+				batch = append(batch, protocol.AtlasIcon{Cell: cell, W: img.Rect.Dx(), H: img.Rect.Dy(), RGBA: img.Pix})
+			}
+			slices.SortFunc(batch, func(x, y protocol.AtlasIcon) int { return x.Cell - y.Cell })
+			all = append(all, batch...)
+			if progress != nil {
+				progress(done, total, batch)
+			}
+		}})
+	if err != nil {
+		return nil, cancelled(ctx, err)
+	}
+	if len(a.icons) >= 4 { // a few sizes or seeds to go back to; not every one ever tried
+		clear(a.icons)
+	}
+	a.icons[key] = all
+	return all, nil
 }
 
 // Units ranks the gallery's images by channel's largest activation in layer and crops the

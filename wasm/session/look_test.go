@@ -16,6 +16,7 @@ import (
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/preprocess"
 	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/gallery/atlas"
 	"github.com/alexlens/alexlens/wasm/protocol"
 	"github.com/alexlens/alexlens/weights"
 )
@@ -258,6 +259,58 @@ func TestLookAtlas(t *testing.T) {
 	cancel()
 	if _, err := l.Atlas(ctx, protocol.LookRequest{Method: "tsne", Grid: 2}, nil); !errors.Is(err, ErrCancelled) {
 		t.Errorf("cancelled t-SNE: %v", err)
+	}
+}
+
+// TestLookAtlasIcons: icons come for every cell of the last map, in progress batches and
+// all at the end, the same as gallery/atlas makes for those cells (so the CLI's for the same
+// map and seed); asking again answers from memory; without a map, or after the gallery
+// changed, the request is refused.
+func TestLookAtlasIcons(t *testing.T) {
+	_, l := lookWith(t, 3)
+	req := protocol.LookRequest{Size: 64, Steps: 3, Seed: 2}
+	if _, err := l.AtlasIcons(context.Background(), req, nil); err == nil {
+		t.Error("icons before any map: no error")
+	}
+	at, err := l.Atlas(context.Background(), protocol.LookRequest{Method: "pca", Grid: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamed []protocol.AtlasIcon
+	icons, err := l.AtlasIcons(context.Background(), req, func(done, total int, batch []protocol.AtlasIcon) {
+		streamed = append(streamed, batch...)
+		if total != len(at.Cells) {
+			t.Errorf("progress total %d, the map has %d cells", total, len(at.Cells))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(icons) != len(at.Cells) || len(streamed) != len(icons) {
+		t.Fatalf("%d icons (%d streamed) for %d cells", len(icons), len(streamed), len(at.Cells))
+	}
+	want, err := atlas.Icons(context.Background(), l.s.model, l.g.Header, l.atlas.cells, atlas.Options{Size: 64, Steps: 3, Seed: 2, Grad: engine.GradOptions{Backend: l.s.backend}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ic := range icons {
+		if ic.Cell != i || ic.W != 64 || ic.H != 64 || !bytes.Equal(ic.RGBA, want[i].Pix) {
+			t.Errorf("icon %d: cell %d, %dx%d, same pixels as gallery/atlas: %v", i, ic.Cell, ic.W, ic.H, bytes.Equal(ic.RGBA, want[i].Pix))
+		}
+	}
+	again, err := l.AtlasIcons(context.Background(), req, func(int, int, []protocol.AtlasIcon) { t.Error("a cached answer computed icons") })
+	if err != nil || len(again) != len(icons) {
+		t.Errorf("asking again: %d icons, %v", len(again), err)
+	}
+	data, err := os.ReadFile(filepath.Join("..", "..", "ui", "samples", samplePhotos[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Add(data, "again.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AtlasIcons(context.Background(), req, nil); err == nil {
+		t.Error("icons for a map of a gallery that has grown since: no error")
 	}
 }
 

@@ -116,6 +116,12 @@ func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progre
 		res.Walk, err = look.Walk(l.Item, l.From, l.To, l.Steps, l.K, l.Metric)
 	case protocol.OpAtlas:
 		res.Atlas, err = look.Atlas(ctx, l, report)
+	case protocol.OpAtlasIcons:
+		res.Icons, err = look.AtlasIcons(ctx, l, func(done, total int, icons []protocol.AtlasIcon) {
+			p := protocol.Progress{Stage: protocol.StageLook, Layer: "icons", Done: int64(done), Total: int64(total)}
+			post(protocol.Response{ID: req.ID, Kind: protocol.KindProgress, Progress: &p, Look: &protocol.LookResult{Icons: icons}})
+			yield()
+		})
 	case protocol.OpUnits:
 		res.Patches, err = look.Units(ctx, l.Layer, l.Channel, l.K, l.Patch, report)
 	case protocol.OpFeatureVis:
