@@ -96,6 +96,25 @@ func (c *Look) thumbImage(i int) js.Value {
 	return img
 }
 
+// iconImage returns cell i's icon as a canvas to draw from, or undefined while it has none.
+func (c *Look) iconImage(i int) js.Value {
+	l := c.L()
+	if c.iconsOf != l.Atlas {
+		c.iconImgs, c.iconsOf = map[int]js.Value{}, l.Atlas
+	}
+	if img, ok := c.iconImgs[i]; ok {
+		return img
+	}
+	ic, ok := l.Icon(i)
+	if !ok {
+		return js.Undefined()
+	}
+	canvas := js.Global().Get("document").Call("createElement", "canvas")
+	putRGBA(canvas, ic.RGBA, ic.W, ic.H)
+	c.iconImgs[i] = canvas
+	return canvas
+}
+
 var atlasDrawPending bool
 
 // scheduleAtlasDraw redraws the atlas once after a burst of thumbnails finished loading.
@@ -156,14 +175,22 @@ func (c *Look) drawAtlas(v vjs.Value) {
 	ctx.Set("textBaseline", "top")
 	fontPx := math.Max(10*dpr, math.Min(cell/9, 18*dpr))
 	ctx.Set("font", fmtPx(fontPx)+" system-ui, sans-serif")
-	for _, cl := range a.Cells {
+	// Once icons are drawn, they stand for the cells' images (the activation atlas proper);
+	// the photos return with a new map.
+	icons := l.IconCount() > 0
+	for ci, cl := range a.Cells {
 		x0, y0 := at(float64(cl.Col)/float64(a.Grid), float64(cl.Row)/float64(a.Grid))
+		if icon := c.iconImage(ci); !icon.IsUndefined() {
+			ctx.Set("imageSmoothingEnabled", true)
+			ctx.Call("drawImage", icon, x0+1, y0+1, cell-2, cell-2)
+			continue
+		}
 		ctx.Set("fillStyle", "rgba(157,134,255,0.10)")
 		ctx.Call("fillRect", x0+1, y0+1, cell-2, cell-2)
 		ctx.Set("strokeStyle", "rgba(157,134,255,0.35)")
 		ctx.Call("strokeRect", x0+0.5, y0+0.5, cell-1, cell-1)
 	}
-	for i := range n {
+	for i := 0; i < n && !icons; i++ {
 		x, y := at(a.X[i], a.Y[i])
 		if x < -t || y < -t || x > float64(w)+t || y > float64(h)+t {
 			continue

@@ -28,6 +28,8 @@ type Look struct {
 
 	atlasCanvas js.Value
 	thumbImgs   map[int]js.Value // decoded thumbnails for the atlas canvas, by item
+	iconImgs    map[int]js.Value // cell icons as canvases, by cell, for the map iconsOf
+	iconsOf     *protocol.Atlas
 	dragging    bool
 	paramLoaded bool // the ?gallery= file was loaded (once per page)
 	lastX       float64
@@ -428,6 +430,20 @@ func (c *Look) MakeAtlas() {
 	})
 }
 
+// Icon settings of the atlas: small icons, enough steps for recognizable features; the
+// same as alexlens atlas's defaults, so the CLI draws the same icons for the same map.
+const (
+	atlasIconSize  = 64
+	atlasIconSteps = 64
+)
+
+// MakeIcons draws every cell's icon: the feature visualization of its images' mean
+// activation, arriving batch by batch.
+func (c *Look) MakeIcons() {
+	req := protocol.Request{Op: protocol.OpAtlasIcons, Look: &protocol.LookRequest{Size: atlasIconSize, Steps: atlasIconSteps}}
+	c.run("icons", req, func(r protocol.Response) { c.L().AddIcons(r.Look.Icons) })
+}
+
 // run sends a cancellable request and applies its result under the render lock.
 func (c *Look) run(busy string, req protocol.Request, apply func(protocol.Response)) {
 	l := c.L()
@@ -442,6 +458,9 @@ func (c *Look) run(busy string, req protocol.Request, apply func(protocol.Respon
 			case protocol.KindProgress:
 				if r.Progress != nil {
 					l.Progressed(*r.Progress)
+				}
+				if r.Look != nil && len(r.Look.Icons) > 0 {
+					l.AddIcons(r.Look.Icons)
 				}
 				if r.Look != nil && r.Look.FeatureVis != nil && r.Look.FeatureVis.RGBA != nil {
 					l.FV = r.Look.FeatureVis

@@ -529,6 +529,20 @@ func TestLookViews(t *testing.T) {
 	}
 	screenshot(t, ctx, "look-atlas-zoomed")
 
+	// Icons: every cell of the map gets its feature visualization, drawn into its square.
+	cells := evalInt(t, ctx, `document.querySelectorAll('[data-testid=atlas-cell]').length`)
+	click(t, ctx, `[data-testid=atlas-icons]`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`+document.querySelector('[data-testid=atlas-canvas]').dataset.icons === %d || !!document.querySelector('[data-testid=look-error]') || null`, cells), chromedp.WithPollingTimeout(300*time.Second))); err != nil {
+		t.Fatalf("atlas icons: %v (page: %s)", err, pageText(ctx))
+	}
+	if msg := waitLookIdle(t, ctx); msg != "" {
+		t.Fatalf("atlas icons: %s", msg)
+	}
+	if colours := evalInt(t, ctx, `(() => { const c = document.querySelector('[data-testid=atlas-canvas]'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const s = new Set(); for (let i = 0; i < d.length; i += 64) s.add(d[i] << 16 | d[i+1] << 8 | d[i+2]); return s.size; })()`); colours < 50 {
+		t.Errorf("atlas icons: the canvas has %d colours: nothing drawn?", colours)
+	}
+	screenshot(t, ctx, "look-atlas-icons")
+
 	// Units: top patches of a channel, ranked.
 	nav(t, ctx, "units")
 	setField(t, ctx, "unit-channel", "3")

@@ -74,6 +74,10 @@ type Look struct {
 	AtlasMethod string
 	Atlas       *protocol.Atlas
 	Zoom        float64 // atlas canvas scale, 1 = fit
+	// Icons are the cell icons drawn so far for the map IconsFor (index into its Cells); a
+	// new map, or none, has none until asked.
+	Icons    map[int]protocol.AtlasIcon
+	IconsFor *protocol.Atlas
 	PanX, PanY  float64 // atlas centre offset in map units (0..1 space)
 
 	UnitLayer   string
@@ -117,6 +121,36 @@ func (l *Look) Added(items []protocol.GalleryItem, info *protocol.GalleryInfo) {
 		l.Gallery = &g
 	}
 	l.Atlas = nil // the map no longer shows every item
+}
+
+// AddIcons records cell icons of the atlas on screen.
+func (l *Look) AddIcons(icons []protocol.AtlasIcon) {
+	if l.Atlas == nil {
+		return
+	}
+	if l.IconsFor != l.Atlas {
+		l.Icons, l.IconsFor = map[int]protocol.AtlasIcon{}, l.Atlas
+	}
+	for _, ic := range icons {
+		l.Icons[ic.Cell] = ic
+	}
+}
+
+// Icon returns the icon of cell i of the atlas on screen, if it has been drawn.
+func (l *Look) Icon(i int) (protocol.AtlasIcon, bool) {
+	if l.Atlas == nil || l.IconsFor != l.Atlas {
+		return protocol.AtlasIcon{}, false
+	}
+	ic, ok := l.Icons[i]
+	return ic, ok
+}
+
+// IconCount is how many cells of the atlas on screen have their icon.
+func (l *Look) IconCount() int {
+	if l.Atlas == nil || l.IconsFor != l.Atlas {
+		return 0
+	}
+	return len(l.Icons)
 }
 
 // Item returns item i, or a zero item with Index -1 when there is none.
