@@ -76,9 +76,9 @@ type Look struct {
 	Zoom        float64 // atlas canvas scale, 1 = fit
 	// Icons are the cell icons drawn so far for the map IconsFor (index into its Cells); a
 	// new map, or none, has none until asked.
-	Icons    map[int]protocol.AtlasIcon
-	IconsFor *protocol.Atlas
-	PanX, PanY  float64 // atlas centre offset in map units (0..1 space)
+	Icons      map[int]protocol.AtlasIcon
+	IconsFor   *protocol.Atlas
+	PanX, PanY float64 // atlas centre offset in map units (0..1 space)
 
 	UnitLayer   string
 	UnitChannel int
