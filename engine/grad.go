@@ -180,6 +180,7 @@ func (m *Model) InputGradientBatch(x *Tensor, objs []Objective, opt GradOptions)
 	for i := len(tape) - 1; i >= 0; i-- {
 		s := tape[i]
 		l := s.layer
+		gOut := g
 		switch l.Kind {
 		case KindConv:
 			g = bw.convBackward(g, s.out, m.Params[l.Key+".weight"], l.Conv, s.in.Shape)
@@ -196,8 +197,33 @@ func (m *Model) InputGradientBatch(x *Tensor, objs []Objective, opt GradOptions)
 		case KindLinear:
 			g = bw.linearBackward(g, s.out, m.Params[l.Key+".weight"], l.Linear, s.in.Shape)
 		}
+		if !sharesData(g, gOut) {
+			recycle(gOut) // consumed: the next step's gradients reuse its buffer
+		}
+	}
+	if _, recycles := be.(FastCPU); recycles {
+		releaseTape(tape, x)
 	}
 	return values, g, nil
+}
+
+// releaseTape gives the activations the forward pass made back to the free list, so that
+// the next step (feature visualization takes hundreds) allocates none; x, the caller's
+// input, is kept.
+func releaseTape(tape []tapeStep, x *Tensor) {
+	seen := map[*float32]bool{}
+	if len(x.Data) > 0 {
+		seen[&x.Data[0]] = true
+	}
+	for _, s := range tape {
+		for _, t := range []*Tensor{s.out, s.squeeze} {
+			if t == nil || len(t.Data) == 0 || seen[&t.Data[0]] {
+				continue
+			}
+			seen[&t.Data[0]] = true
+			recycle(t)
+		}
+	}
 }
 
 // tapeStep is what one layer's backward step needs from the forward pass.
@@ -291,7 +317,7 @@ func actDims(shape []int) (c, h, w int) {
 func seed(objs []Objective, act *Tensor, itemShape []int) ([]float32, *Tensor) {
 	c, h, w := actDims(itemShape)
 	per := c * h * w
-	g := &Tensor{Shape: append([]int(nil), act.Shape...), Data: make([]float32, len(act.Data))}
+	g := newZeroed(act.Shape...)
 	values := make([]float32, len(objs))
 	for b, o := range objs {
 		values[b] = float32(o.seedItem(act.Data[b*per:(b+1)*per], g.Data[b*per:(b+1)*per], c, h, w))

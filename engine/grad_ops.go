@@ -44,7 +44,7 @@ func (f FastCPU) convBackward(g, out *Tensor, w *Weight, c ConvSpec, inShape []i
 // its own copy of the planes, summed at the end.
 func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int) *Tensor {
 	n, cin, h, wd := inShape[0], inShape[1], inShape[2], inShape[3]
-	dx := NewTensor(n, cin, h, wd)
+	dx := newZeroed(n, cin, h, wd)
 	_, _, oh, ow := dy.dims4("conv2d backward")
 	plane := oh * ow
 	if plane == 0 || c.Out == 0 {
@@ -73,7 +73,8 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 	}
 
 	// Pack dY of every (item, group) into column panels, coutG x nr each, k-major.
-	bPacked := make([]float32, n*c.Groups*colPanels*coutG*nr)
+	bPacked := takeBuffer(n * c.Groups * colPanels * coutG * nr)
+	defer giveBuffer(bPacked)
 	bPanel := func(b, g, cp int) []float32 {
 		off := ((b*c.Groups+g)*colPanels + cp) * coutG * nr
 		return bPacked[off : off+coutG*nr]
@@ -93,7 +94,7 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 
 	partial := [][]float32{dx.Data}
 	for i := 1; i < chunks; i++ {
-		partial = append(partial, make([]float32, len(dx.Data)))
+		partial = append(partial, newZeroed(len(dx.Data)).Data)
 	}
 	type scratch struct {
 		tile     []float32
@@ -166,6 +167,7 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 		for i, v := range p {
 			dx.Data[i] += v
 		}
+		giveBuffer(p)
 	}
 	return dx
 }
@@ -200,8 +202,9 @@ func (f FastCPU) convInputGradBlock(dy, dx *Tensor, w *Weight, c ConvSpec) {
 	cinG, coutG, kk := c.In/c.Groups, c.Out/c.Groups, c.KH*c.KW
 	colPanels := (plane + nr - 1) / nr
 	ldc := colPanels * nr
-	bPacked := make([]float32, colPanels*coutG*nr)
-	dCol := make([]float32, pt.panels*mr*ldc)
+	bPacked, dCol := takeBuffer(colPanels*coutG*nr), takeBuffer(pt.panels*mr*ldc)
+	defer giveBuffer(bPacked)
+	defer giveBuffer(dCol)
 	scale, bias := make([]float32, pt.panels*mr), make([]float32, pt.panels*mr)
 	for i := range scale {
 		scale[i] = 1
@@ -286,8 +289,8 @@ func (f FastCPU) fireBackward(g *Tensor, s tapeStep, params map[string]*Weight, 
 	sq, e1, e3 := l.Fire.Convs() // l is the tape's layer: without its ReLU for a pre-ReLU objective
 	n, _, h, w := g.dims4("fire backward")
 	hw := h * w
-	g1, g3 := NewTensor(n, e1.Out, h, w), NewTensor(n, e3.Out, h, w)
-	o1, o3 := NewTensor(n, e1.Out, h, w), NewTensor(n, e3.Out, h, w)
+	g1, g3 := newOutput(n, e1.Out, h, w), newOutput(n, e3.Out, h, w) // every value is copied in
+	o1, o3 := newOutput(n, e1.Out, h, w), newOutput(n, e3.Out, h, w)
 	for b := 0; b < n; b++ {
 		gb, ob := g.Row(b), s.out.Row(b)
 		copy(g1.Row(b), gb[:e1.Out*hw])
@@ -300,7 +303,12 @@ func (f FastCPU) fireBackward(g *Tensor, s tapeStep, params map[string]*Weight, 
 	for i, v := range ds3.Data {
 		ds.Data[i] += v
 	}
-	return f.convBackward(ds, s.squeeze, params[l.Key+".squeeze.weight"], sq, s.in.Shape)
+	for _, t := range []*Tensor{g1, g3, o1, o3, ds3} {
+		recycle(t)
+	}
+	dx := f.convBackward(ds, s.squeeze, params[l.Key+".squeeze.weight"], sq, s.in.Shape)
+	recycle(ds)
+	return dx
 }
 
 // maxPoolBackward routes each output's gradient to the first maximum of its window in
@@ -309,7 +317,7 @@ func (f FastCPU) fireBackward(g *Tensor, s tapeStep, params map[string]*Weight, 
 func (f FastCPU) maxPoolBackward(g, in *Tensor, p PoolSpec) *Tensor {
 	n, c, h, w := in.dims4("max pool backward")
 	_, _, oh, ow := g.dims4("max pool backward")
-	dx := NewTensor(n, c, h, w)
+	dx := newZeroed(n, c, h, w)
 	parallelFor(n*c, f.threads(), func(_, pl int) {
 		x, d := in.Data[pl*h*w:(pl+1)*h*w], dx.Data[pl*h*w:(pl+1)*h*w]
 		gp := g.Data[pl*oh*ow : (pl+1)*oh*ow]
@@ -346,7 +354,7 @@ func (f FastCPU) maxPoolBackward(g, in *Tensor, p PoolSpec) *Tensor {
 // where j is in W(c) exactly when c lies in [j-hi, j+lo]. Pixels are independent.
 func (f FastCPU) lrnBackward(g, in *Tensor, l LRNSpec) *Tensor {
 	n, c, h, w := in.dims4("lrn backward")
-	dx := NewTensor(n, c, h, w)
+	dx := newZeroed(n, c, h, w)
 	lo, hi := (l.Size-1)/2, l.Size/2
 	hw := h * w
 	alpha, beta := float64(l.Alpha)/float64(l.Size), float64(l.Beta)
@@ -394,7 +402,7 @@ func (f FastCPU) lrnBackward(g, in *Tensor, l LRNSpec) *Tensor {
 func adaptiveAvgPoolBackward(g *Tensor, inShape []int) *Tensor {
 	n, c, h, w := inShape[0], inShape[1], inShape[2], inShape[3]
 	_, _, oh, ow := g.dims4("adaptive avg pool backward")
-	dx := NewTensor(n, c, h, w)
+	dx := newZeroed(n, c, h, w)
 	for pl := 0; pl < n*c; pl++ {
 		d := dx.Data[pl*h*w : (pl+1)*h*w]
 		for oy := 0; oy < oh; oy++ {
@@ -421,7 +429,7 @@ func (f FastCPU) linearBackward(g, out *Tensor, w *Weight, l LinearSpec, inShape
 	if l.ReLU {
 		reluMask(g, out)
 	}
-	dx := &Tensor{Shape: append([]int(nil), inShape...), Data: make([]float32, len(g.Data)/l.Out*l.In)}
+	dx := newZeroed(inShape...)
 	n := g.Shape[0]
 	const colsPerJob = 512
 	jobs := (l.In + colsPerJob - 1) / colsPerJob

@@ -499,3 +499,37 @@ func TestInputGradientOnBlockGEMM(t *testing.T) {
 		}
 	}
 }
+
+// TestInputGradientBuffersReused: the gradient pass hands its buffers back for the next pass
+// (feature visualization runs hundreds); what it returned, and the caller's input, must
+// stay untouched by the passes after it, and the same pass must give the same gradient.
+func TestInputGradientBuffersReused(t *testing.T) {
+	for _, a := range []*Arch{SqueezeNet11, AlexNet} {
+		m := randomModel(a, 3)
+		x := NewTensor(2, 3, 96, 96)
+		r := rand.New(rand.NewSource(1))
+		for i := range x.Data {
+			x.Data[i] = float32(r.NormFloat64())
+		}
+		x0 := x.Clone()
+		obj := ClassLogit(5)
+		_, g1, err := m.InputGradient(x, obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep := g1.Clone()
+		for _, o := range []Objective{ChannelMean(a.Layers[0].Name, 1), obj, ClassLogit(9)} {
+			if _, _, err := m.InputGradient(x, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, g2, err := m.InputGradient(x, obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if RelL2(g1.Data, keep.Data) != 0 || RelL2(g2.Data, keep.Data) != 0 || RelL2(x.Data, x0.Data) != 0 {
+			t.Errorf("%s: a returned gradient changed (rel L2 %g), the same pass differs (%g), or the input changed (%g)",
+				a.Name, RelL2(g1.Data, keep.Data), RelL2(g2.Data, keep.Data), RelL2(x.Data, x0.Data))
+		}
+	}
+}

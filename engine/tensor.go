@@ -64,6 +64,22 @@ func newOutput(shape ...int) *Tensor {
 	return NewTensor(shape...)
 }
 
+// newZeroed is NewTensor from the free list: for operators that accumulate into their
+// result (the gradient pass's). Clearing a reused buffer costs what the runtime's zeroing
+// of a fresh one does, without the garbage: in the browser every collection stops the page's
+// engine worker.
+func newZeroed(shape ...int) *Tensor {
+	t := newOutput(shape...)
+	clear(t.Data)
+	return t
+}
+
+// takeBuffer is a scratch buffer of n floats from the free list, contents undefined; give
+// it back with giveBuffer when done.
+func takeBuffer(n int) []float32 { return newOutput(n).Data }
+
+func giveBuffer(b []float32) { recycle(&Tensor{Data: b}) }
+
 // recycle returns t's buffer to the free list; t must not be used afterwards.
 func recycle(t *Tensor) {
 	n := len(t.Data)

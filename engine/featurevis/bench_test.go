@@ -21,6 +21,7 @@ func BenchmarkStep(b *testing.B) {
 		obj  engine.Objective
 	}{
 		{engine.SqueezeNet11, engine.ChannelMean("fire6", 1)},
+		{engine.SqueezeNet11, preReLU(engine.ChannelMean("fire6", 1))},
 		{engine.SqueezeNet11, engine.ClassLogit(1)},
 		{engine.AlexNet, engine.ChannelMean("conv4", 1)},
 		{engine.AlexNet, engine.ClassLogit(1)},
@@ -45,3 +46,5 @@ func BenchmarkStep(b *testing.B) {
 		}
 	}
 }
+
+func preReLU(o engine.Objective) engine.Objective { o.PreReLU = true; return o }
