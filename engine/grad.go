@@ -187,7 +187,7 @@ func (m *Model) InputGradientBatch(x *Tensor, objs []Objective, opt GradOptions)
 		case KindFire:
 			g = bw.fireBackward(g, s, m.Params, l)
 		case KindMaxPool:
-			g = bw.maxPoolBackward(g, s.in, l.Pool)
+			g = bw.maxPoolBackward(g, s.in, s.out, l.Pool)
 		case KindLRN:
 			g = bw.lrnBackward(g, s.in, l.LRN)
 		case KindAdaptiveAvgPool:

@@ -313,14 +313,17 @@ func (f FastCPU) fireBackward(g *Tensor, s tapeStep, params map[string]*Weight, 
 
 // maxPoolBackward routes each output's gradient to the first maximum of its window in
 // row-major order, as PyTorch does (its kernel keeps the first index on ties and takes a
-// NaN as the maximum). Planes are independent, so they run in parallel.
-func (f FastCPU) maxPoolBackward(g, in *Tensor, p PoolSpec) *Tensor {
+// NaN as the maximum). The forward pass's output out says what each window's maximum is,
+// so finding it is a search for the first equal element, which leaves its window early and
+// mispredicts one branch, where recomputing the maximum mispredicts at every new best.
+// Planes are independent, so they run in parallel.
+func (f FastCPU) maxPoolBackward(g, in, out *Tensor, p PoolSpec) *Tensor {
 	n, c, h, w := in.dims4("max pool backward")
 	_, _, oh, ow := g.dims4("max pool backward")
 	dx := newZeroed(n, c, h, w)
 	parallelFor(n*c, f.threads(), func(_, pl int) {
 		x, d := in.Data[pl*h*w:(pl+1)*h*w], dx.Data[pl*h*w:(pl+1)*h*w]
-		gp := g.Data[pl*oh*ow : (pl+1)*oh*ow]
+		gp, op := g.Data[pl*oh*ow:(pl+1)*oh*ow], out.Data[pl*oh*ow:(pl+1)*oh*ow]
 		for oy := 0; oy < oh; oy++ {
 			y0 := oy*p.StrideH - p.PadT
 			y1 := min(y0+p.KH, h)
@@ -329,21 +332,28 @@ func (f FastCPU) maxPoolBackward(g, in *Tensor, p PoolSpec) *Tensor {
 				x0 := ox*p.StrideW - p.PadL
 				x1 := min(x0+p.KW, w)
 				x0 = max(x0, 0)
-				best, at := float32(math.Inf(-1)), -1
-				for iy := y0; iy < y1; iy++ {
-					for ix := x0; ix < x1; ix++ {
-						if v := x[iy*w+ix]; v > best || v != v {
-							best, at = v, iy*w+ix
-						}
-					}
-				}
-				if at >= 0 {
+				if at := firstEqual(x, w, y0, y1, x0, x1, op[oy*ow+ox]); at >= 0 {
 					d[at] += gp[oy*ow+ox]
 				}
 			}
 		}
 	})
 	return dx
+}
+
+// firstEqual is the row-major index of the first element of x's window [y0,y1) x [x0,x1)
+// (rows of w) equal to m, a NaN matching a NaN; -1 if there is none.
+func firstEqual(x []float32, w, y0, y1, x0, x1 int, m float32) int {
+	nan := m != m
+	for iy := y0; iy < y1; iy++ {
+		row := x[iy*w : iy*w+x1]
+		for ix := x0; ix < x1; ix++ {
+			if v := row[ix]; v == m || (nan && v != v) {
+				return iy*w + ix
+			}
+		}
+	}
+	return -1
 }
 
 // lrnBackward is the exact derivative of y_c = x_c * s_c^-beta with

@@ -178,7 +178,7 @@ func TestGradOpsTorch(t *testing.T) {
 					p := PoolSpec{KH: c.Kernel[0], KW: c.Kernel[1], StrideH: c.Stride[0], StrideW: c.Stride[1],
 						PadT: c.PPad[0], PadL: c.PPad[1], PadB: c.PPad[0], PadR: c.PPad[1], Ceil: c.Ceil}
 					y = Reference{}.MaxPool2D(x, p)
-					got = f.maxPoolBackward(g, x, p)
+					got = f.maxPoolBackward(g, x, y, p)
 				case "lrn":
 					l := LRNSpec{Size: c.Size, Alpha: float32(c.Alpha), Beta: float32(c.Beta), K: float32(c.K)}
 					y = Reference{}.LRN(x, l)
