@@ -92,19 +92,35 @@ func Icons(ctx context.Context, m *engine.Model, h gallery.Header, cells []galle
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
-	todo := Iconed(cells, opt.MinItems)
-	icons := make([]*image.RGBA, len(cells))
+	objs := make([]*engine.Objective, len(cells))
+	for _, c := range Iconed(cells, opt.MinItems) {
+		if len(cells[c].Mean) != h.Dim {
+			return nil, fmt.Errorf("atlas: cell (%d, %d) has a %d-component mean, the gallery's embeddings have %d", cells[c].Row, cells[c].Col, len(cells[c].Mean), h.Dim)
+		}
+		o := IconObjective(h, cells[c].Mean)
+		objs[c] = &o
+	}
+	return optimize(ctx, m, objs, opt)
+}
+
+// optimize makes the icon of every non-nil objective, opt.Batch to a pass; the k-th icon
+// made gets the seed opt.Seed+k, whatever the batch size.
+func optimize(ctx context.Context, m *engine.Model, objs []*engine.Objective, opt Options) ([]*image.RGBA, error) {
+	var todo []int
+	for i, o := range objs {
+		if o != nil {
+			todo = append(todo, i)
+		}
+	}
+	icons := make([]*image.RGBA, len(objs))
 	for start := 0; start < len(todo); start += opt.Batch {
 		batch := todo[start:min(start+opt.Batch, len(todo))]
-		objs := make([]engine.Objective, len(batch))
+		bo := make([]engine.Objective, len(batch))
 		for i, c := range batch {
-			if len(cells[c].Mean) != h.Dim {
-				return icons, fmt.Errorf("atlas: cell (%d, %d) has a %d-component mean, the gallery's embeddings have %d", cells[c].Row, cells[c].Col, len(cells[c].Mean), h.Dim)
-			}
-			objs[i] = IconObjective(h, cells[c].Mean)
+			bo[i] = *objs[c]
 		}
 		res, err := featurevis.RunBatch(ctx, m, featurevis.Options{Size: opt.Size, Steps: opt.Steps,
-			Seed: opt.Seed + int64(start), Grad: opt.Grad}, objs)
+			Seed: opt.Seed + int64(start), Grad: opt.Grad}, bo)
 		if err != nil {
 			return icons, err
 		}

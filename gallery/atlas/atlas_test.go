@@ -43,9 +43,8 @@ func fixtureAtlas(t *testing.T, n, grid int) (*engine.Model, gallery.Header, []g
 	return m, h, cells
 }
 
-// objective is the icon objective's value on img, seen by the network at img's size.
-func objective(t *testing.T, m *engine.Model, o engine.Objective, img *image.RGBA) float32 {
-	t.Helper()
+// imageTensor is the network's input for img as it is, at its own size.
+func imageTensor(img *image.RGBA) *engine.Tensor {
 	n := img.Rect.Dx()
 	x := engine.NewTensor(1, 3, n, n)
 	for p := 0; p < n*n; p++ {
@@ -53,7 +52,13 @@ func objective(t *testing.T, m *engine.Model, o engine.Objective, img *image.RGB
 			x.Data[c*n*n+p] = (float32(img.Pix[4*p+c])/255 - preprocess.Mean[c]) / preprocess.Std[c]
 		}
 	}
-	v, _, err := m.InputGradient(x, o)
+	return x
+}
+
+// objective is the icon objective's value on img, seen by the network at img's size.
+func objective(t *testing.T, m *engine.Model, o engine.Objective, img *image.RGBA) float32 {
+	t.Helper()
+	v, _, err := m.InputGradient(imageTensor(img), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +118,8 @@ func TestIcons(t *testing.T) {
 	}
 }
 
-// TestIconsReal: with the released SqueezeNet weights, cells made of different photos get
-// icons that each score their own cell's objective higher than the other cells' icons do.
-func TestIconsReal(t *testing.T) {
+func realSqueezeNet(t *testing.T) *engine.Model {
+	t.Helper()
 	f, err := os.Open(testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth"))
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +134,13 @@ func TestIconsReal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// TestIconsReal: with the released SqueezeNet weights, cells made of different photos get
+// icons that each score their own cell's objective higher than the other cells' icons do.
+func TestIconsReal(t *testing.T) {
+	m := realSqueezeNet(t)
 	h, err := gallery.HeaderFor(m, "fire9", gallery.Int8, 0, "squeezenet1_1-imagenet.pth")
 	if err != nil {
 		t.Fatal(err)
