@@ -106,6 +106,7 @@ func cmdAtlas(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var mf modelFlags
 	mf.register(fs)
 	galleryPath := fs.String("gallery", "", "the gallery file (.alxg) made by alexlens index")
+	classes := fs.Bool("classes", false, "the class atlas: the network's classes laid out by their classifier weights (no gallery)")
 	layer := fs.String("layer", "", "the layer (default and only choice: the gallery's own)")
 	grid := fs.Int("grid", 20, "cells per side")
 	method := fs.String("layout", gallery.LayoutTSNE, "layout: tsne or pca")
@@ -124,12 +125,42 @@ func cmdAtlas(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch {
 	case len(rest) > 0:
 		return usagef("atlas: unexpected arguments %v", rest)
-	case *galleryPath == "":
-		return usagef("atlas: --gallery is required")
+	case *galleryPath == "" && !*classes:
+		return usagef("atlas: --gallery or --classes is required")
+	case *galleryPath != "" && *classes:
+		return usagef("atlas: --gallery or --classes, not both")
 	case *outPath == "":
 		return usagef("atlas: -o FILE.png is required")
 	case *grid < 1 || *grid > 256:
 		return usagef("atlas: --grid %d, want 1 to 256", *grid)
+	}
+	opt := atlas.Options{Size: *size, Steps: *steps, Seed: *seed, MinItems: *minItems}
+	start := time.Now()
+	opt.Progress = func(done, total int, _ map[int]*image.RGBA) {
+		fmt.Fprintf(stderr, "\ricons %d/%d (%.0f s)", done, total, time.Since(start).Seconds())
+		if done == total {
+			fmt.Fprintln(stderr)
+		}
+	}
+	if *classes {
+		m, err := mf.load(stderr)
+		if err != nil {
+			return err
+		}
+		opt.Grad = engine.GradOptions{Backend: mf.backend()}
+		pts, err := atlas.ClassLayout(ctx, m, gallery.LayoutOptions{Method: *method})
+		if err != nil {
+			return err
+		}
+		cells, err := atlas.ClassCells(pts, *grid)
+		if err != nil {
+			return err
+		}
+		icons, err := atlas.ClassIcons(ctx, m, cells, opt)
+		if err != nil {
+			return err
+		}
+		return writeAtlas(stdout, cells, icons, imagenet.Label, *grid, *cellPx, *outPath, *iconDir, *asJSON)
 	}
 	g, err := gallery.ReadFile(*galleryPath)
 	if err != nil {
@@ -170,56 +201,58 @@ func cmdAtlas(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	icons, err := atlas.Icons(ctx, m, g.Header, cells, atlas.Options{Size: *size, Steps: *steps, Seed: *seed, MinItems: *minItems,
-		Grad: engine.GradOptions{Backend: mf.backend()},
-		Progress: func(done, total int, _ map[int]*image.RGBA) {
-			fmt.Fprintf(stderr, "\ricons %d/%d (%.0f s)", done, total, time.Since(start).Seconds())
-			if done == total {
-				fmt.Fprintln(stderr)
-			}
-		}})
+	opt.Grad = engine.GradOptions{Backend: mf.backend()}
+	icons, err := atlas.Icons(ctx, m, g.Header, cells, opt)
 	if err != nil {
 		return err
 	}
-	poster, err := atlas.Poster(cells, icons, *grid, *cellPx)
+	return writeAtlas(stdout, cells, icons, func(i int) string { return g.Items[i].Name }, *grid, *cellPx, *outPath, *iconDir, *asJSON)
+}
+
+// writeAtlas writes the poster, the icons under iconDir (when given), and the cells as JSON
+// or a summary line; name names a cell's members (gallery items, or classes).
+func writeAtlas(stdout io.Writer, cells []gallery.Cell, icons []*image.RGBA, name func(int) string, grid, cellPx int, outPath, iconDir string, asJSON bool) error {
+	poster, err := atlas.Poster(cells, icons, grid, cellPx)
 	if err != nil {
 		return err
 	}
-	if err := writePNG(*outPath, poster); err != nil {
+	if err := writePNG(outPath, poster); err != nil {
 		return err
 	}
-	if *iconDir != "" {
-		if err := os.MkdirAll(*iconDir, 0o755); err != nil {
+	if iconDir != "" {
+		if err := os.MkdirAll(iconDir, 0o755); err != nil {
 			return err
 		}
 	}
 	out := struct {
 		Cells []atlasCell `json:"cells"`
 	}{Cells: []atlasCell{}}
+	drawn := 0
 	for i, c := range cells {
 		ac := atlasCell{X: c.Col, Y: c.Row, Items: []string{}, Top: []prediction{}}
 		for _, j := range c.Members {
-			ac.Items = append(ac.Items, g.Items[j].Name)
+			ac.Items = append(ac.Items, name(j))
 		}
-		for _, t := range c.Top {
+		for _, t := range c.Top[:min(3, len(c.Top))] {
 			ac.Top = append(ac.Top, prediction{t.Index, imagenet.Label(t.Index), t.Prob})
 		}
-		if icons[i] != nil && *iconDir != "" {
+		if icons[i] != nil {
+			drawn++
+		}
+		if icons[i] != nil && iconDir != "" {
 			ac.Icon = fmt.Sprintf("cell-%d-%d.png", c.Col, c.Row)
-			if err := writePNG(filepath.Join(*iconDir, ac.Icon), icons[i]); err != nil {
+			if err := writePNG(filepath.Join(iconDir, ac.Icon), icons[i]); err != nil {
 				return err
 			}
 		}
 		out.Cells = append(out.Cells, ac)
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	fmt.Fprintf(stdout, "%d images, %d of %d cells drawn (%.0f s); wrote %s (%d px)\n", g.Len(), len(atlas.Iconed(cells, *minItems)), len(cells),
-		time.Since(start).Seconds(), *outPath, poster.Rect.Dx())
+	fmt.Fprintf(stdout, "%d of %d cells drawn; wrote %s (%d px)\n", drawn, len(cells), outPath, poster.Rect.Dx())
 	return nil
 }
 

@@ -148,7 +148,28 @@ func TestAtlasCLI(t *testing.T) {
 	if b := readPNG(t, poster).Bounds(); b.Dx() != 120 || b.Dy() != 120 {
 		t.Errorf("poster %v, want 120x120 (3 cells of 40 px)", b)
 	}
+	// The class atlas: the 1000 classes on the map, no gallery.
+	stdout, stderr, err = runCLI(t, "atlas", "--arch", "squeezenet1_1", "--weights", "fixture", "--classes", "--grid", "2", "--layout", "pca",
+		"--steps", "1", "--size", "64", "--cell", "40", "--json", "-o", poster)
+	if err != nil {
+		t.Fatalf("--classes: %v\n%s", err, stderr)
+	}
+	res.Cells = nil
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("JSON %q: %v", stdout, err)
+	}
+	classes := 0
+	for _, c := range res.Cells {
+		classes += len(c.Items)
+		if len(c.Top) == 0 || c.Items[0] != c.Top[0].Label {
+			t.Errorf("class cell (%d, %d): classes %v, top %v", c.X, c.Y, c.Items[:min(3, len(c.Items))], c.Top)
+		}
+	}
+	if classes != 1000 {
+		t.Errorf("the class atlas holds %d classes, want 1000", classes)
+	}
 	for _, bad := range [][]string{
+		{"atlas", "--weights", "fixture", "--arch", "squeezenet1_1", "--gallery", gp, "--classes", "-o", poster},
 		{"atlas", "--weights", "fixture:2", "--gallery", gp, "-o", poster},
 		{"atlas", "--weights", "fixture", "--gallery", gp, "--layer", "fire5", "-o", poster},
 		{"atlas", "--weights", "fixture", "--arch", "alexnet", "--gallery", gp, "-o", poster},
