@@ -32,6 +32,8 @@ type Options struct {
 	LearningRate float64
 	// Seed fixes the initial noise and every random transform.
 	Seed int64
+	// Seeds, for RunBatch, gives image i the seed Seeds[i] instead of Seed+i.
+	Seeds []int64
 	// Transforms applied before each step; nil means DefaultTransforms, &Transforms{} none.
 	Transforms *Transforms
 	// Progress, if set, is called after every step; Preview is filled every PreviewEvery
@@ -98,6 +100,8 @@ func RunBatch(ctx context.Context, m *engine.Model, opt Options, objectives []en
 	switch {
 	case len(objectives) < 1 || len(objectives) > MaxBatch:
 		return nil, fmt.Errorf("featurevis: %d objectives, want 1 to %d", len(objectives), MaxBatch)
+	case opt.Seeds != nil && len(opt.Seeds) != len(objectives):
+		return nil, fmt.Errorf("featurevis: %d seeds for %d objectives", len(opt.Seeds), len(objectives))
 	case opt.Size < 8 || opt.Size > MaxSize:
 		return nil, fmt.Errorf("featurevis: image size %d, want 8 to %d", opt.Size, MaxSize)
 	case opt.Steps < 0 || opt.Steps > MaxSteps:
@@ -117,7 +121,11 @@ func RunBatch(ctx context.Context, m *engine.Model, opt Options, objectives []en
 	items := make([]*item, len(objectives))
 	res := make([]*Result, len(objectives))
 	for i := range items {
-		items[i] = newItem(opt, opt.Seed+int64(i), n)
+		seed := opt.Seed + int64(i)
+		if opt.Seeds != nil {
+			seed = opt.Seeds[i]
+		}
+		items[i] = newItem(opt, seed, n)
 		res[i] = &Result{}
 	}
 	finish := func() {

@@ -37,7 +37,7 @@ func IconObjective(h gallery.Header, mean []float32) engine.Objective {
 type Options struct {
 	Size     int   // icon side in pixels; default 64
 	Steps    int   // optimization steps per icon; default 64
-	Seed     int64 // icon k of the cells given gets seed Seed+k, however the icons are batched
+	Seed     int64 // the icon of the cell at (row, col) gets seed Seed + row<<10 + col, however batched
 	MinItems int   // a cell gets an icon when it holds at least this many images; default 1
 	Batch    int   // icons optimized together in one pass; default 8
 	Grad     engine.GradOptions
@@ -100,12 +100,13 @@ func Icons(ctx context.Context, m *engine.Model, h gallery.Header, cells []galle
 		o := IconObjective(h, cells[c].Mean)
 		objs[c] = &o
 	}
-	return optimize(ctx, m, objs, opt)
+	return optimize(ctx, m, cells, objs, opt)
 }
 
-// optimize makes the icon of every non-nil objective, opt.Batch to a pass; the k-th icon
-// made gets the seed opt.Seed+k, whatever the batch size.
-func optimize(ctx context.Context, m *engine.Model, objs []*engine.Objective, opt Options) ([]*image.RGBA, error) {
+// optimize makes the icon of every cell with an objective, opt.Batch to a pass, each with
+// its cell's own seed (Options.Seed), so that an icon does not depend on which other cells
+// were drawn with it.
+func optimize(ctx context.Context, m *engine.Model, cells []gallery.Cell, objs []*engine.Objective, opt Options) ([]*image.RGBA, error) {
 	var todo []int
 	for i, o := range objs {
 		if o != nil {
@@ -115,12 +116,12 @@ func optimize(ctx context.Context, m *engine.Model, objs []*engine.Objective, op
 	icons := make([]*image.RGBA, len(objs))
 	for start := 0; start < len(todo); start += opt.Batch {
 		batch := todo[start:min(start+opt.Batch, len(todo))]
-		bo := make([]engine.Objective, len(batch))
+		bo, seeds := make([]engine.Objective, len(batch)), make([]int64, len(batch))
 		for i, c := range batch {
-			bo[i] = *objs[c]
+			bo[i], seeds[i] = *objs[c], opt.Seed+int64(cells[c].Row<<10+cells[c].Col)
 		}
 		res, err := featurevis.RunBatch(ctx, m, featurevis.Options{Size: opt.Size, Steps: opt.Steps,
-			Seed: opt.Seed + int64(start), Grad: opt.Grad}, bo)
+			Seeds: seeds, Grad: opt.Grad}, bo)
 		if err != nil {
 			return icons, err
 		}

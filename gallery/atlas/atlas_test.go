@@ -102,19 +102,30 @@ func TestIcons(t *testing.T) {
 		}
 	}
 
+	// In batches of 5, and the last cell alone: each cell's icon is its own.
 	opt.Batch, opt.Progress = 5, nil
 	again, err := Icons(context.Background(), m, h, cells, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	last := want[len(want)-1]
+	alone, err := Icons(context.Background(), m, h, cells[last:last+1], opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	differ := func(a, b *image.RGBA) (worst int) {
+		for p := range a.Pix {
+			worst = max(worst, int(a.Pix[p])-int(b.Pix[p]), int(b.Pix[p])-int(a.Pix[p]))
+		}
+		return worst
+	}
 	for _, i := range want {
-		var worst int
-		for p := range icons[i].Pix {
-			worst = max(worst, int(icons[i].Pix[p])-int(again[i].Pix[p]), int(again[i].Pix[p])-int(icons[i].Pix[p]))
+		if d := differ(icons[i], again[i]); d > 1 {
+			t.Errorf("cell %d: icons in batches of 2 and of 5 differ by up to %d levels", i, d)
 		}
-		if worst > 1 {
-			t.Errorf("cell %d: icons in batches of 2 and of 5 differ by up to %d levels", i, worst)
-		}
+	}
+	if d := differ(icons[last], alone[0]); d > 1 {
+		t.Errorf("cell %d drawn alone and with the others: icons differ by up to %d levels", last, d)
 	}
 }
 

@@ -117,5 +117,5 @@ func ClassIcons(ctx context.Context, m *engine.Model, cells []gallery.Cell, opt 
 		}
 		objs[c] = &o
 	}
-	return optimize(ctx, m, objs, opt)
+	return optimize(ctx, m, cells, objs, opt)
 }

@@ -28,12 +28,13 @@ const (
 	// neighbours at Look.Steps points.
 	OpWalk Op = "walk"
 	// OpAtlas lays the gallery out in 2-D (Look.Method pca or tsne) and summarizes a
-	// Look.Grid x Look.Grid grid of cells by the top classes of their mean embedding.
+	// Look.Grid x Look.Grid grid of cells by the top classes of their mean embedding; with
+	// Look.Classes it lays out the network's classes instead (the class atlas: no gallery).
 	OpAtlas Op = "atlas"
-	// OpAtlasIcons draws an icon for every cell of the last atlas: the feature
-	// visualization of the cell's mean activation (Look.Size, Look.Steps, Look.Seed), many
-	// cells to a pass, each batch's icons in a progress message. The same request again
-	// answers from the worker's cache.
+	// OpAtlasIcons draws an icon for the cells Look.Cells of the last atlas (all when
+	// empty): the feature visualization of the cell's mean activation, or of its classes'
+	// mean score (Look.Size, Look.Steps, Look.Seed), many cells to a pass, each batch's
+	// icons in a progress message. Icons drawn before come from the worker's cache.
 	OpAtlasIcons Op = "atlas-icons"
 	// OpUnits ranks the gallery's images by the strongest response of channel Look.Channel
 	// of layer Look.Layer and crops each one's receptive field around that unit.
@@ -91,6 +92,8 @@ type LookRequest struct {
 	Preview    int    `json:"preview,omitempty"`    // preview every this many steps
 	Target     int    `json:"target,omitempty"`     // OpCancel: the request to stop
 	TopClasses int    `json:"topClasses,omitempty"` // atlas: classes per cell (default 3)
+	Classes    bool   `json:"classes,omitempty"`    // atlas: the class atlas
+	Cells      []int  `json:"cells,omitempty"`      // atlas icons: which cells (default all)
 }
 
 // IsLook reports whether op is one of the look-inside operations.
@@ -161,6 +164,9 @@ func (r *Request) ValidateLook() error {
 	case OpAtlasIcons:
 		if err := in("size", l.Size, 16, MaxFeatureVisPix); err != nil {
 			return err
+		}
+		if len(l.Cells) > MaxAtlasGrid*MaxAtlasGrid {
+			return fmt.Errorf("atlas-icons: %d cells asked, a map has at most %d", len(l.Cells), MaxAtlasGrid*MaxAtlasGrid)
 		}
 		if err := in("steps", l.Steps, 1, MaxFeatureVisRun); err != nil {
 			return err
@@ -241,12 +247,15 @@ type WalkStep struct {
 
 // Atlas is a 2-D map of the gallery.
 type Atlas struct {
-	Method string      `json:"method"`
-	X      []float64   `json:"x"` // item i is at (X[i], Y[i]), scaled to 0..1
-	Y      []float64   `json:"y"`
-	Grid   int         `json:"grid"`
-	Cells  []AtlasCell `json:"cells"`
-	Millis float64     `json:"ms"` // layout time alone
+	Method string `json:"method"`
+	// Classes: the points are the network's classes (point i is class i) and cells list
+	// classes, not gallery items.
+	Classes bool        `json:"classes,omitempty"`
+	X       []float64   `json:"x"` // item i is at (X[i], Y[i]), scaled to 0..1
+	Y       []float64   `json:"y"`
+	Grid    int         `json:"grid"`
+	Cells   []AtlasCell `json:"cells"`
+	Millis  float64     `json:"ms"` // layout time alone
 }
 
 // AtlasCell is one non-empty grid cell: its members' mean embedding read as classes.
