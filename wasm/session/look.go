@@ -36,23 +36,39 @@ type Look struct {
 	// weights fingerprint hashes every parameter.
 	model  *engine.Model
 	header gallery.Header
-	// atlas is the last map laid out, for its icons: the gallery it was made of (and its
-	// size then, since Add grows the same gallery), its cells, and the icons drawn so far
-	// for each choice of size, steps and seed.
-	atlas *laidOut
+	// atlas is the last map laid out, for its icons; classMap the class layout, kept while
+	// the model is the same (t-SNE of 1000 classes takes seconds), so that a new grid for a
+	// new zoom level is instant; icons the icons drawn so far, by map, cell and settings.
+	atlas    *laidOut
+	classMap *classLayout
+	icons    map[iconKey]protocol.AtlasIcon
+	maps     int // maps laid out so far: each gallery map's id
 }
 
+// laidOut is an atlas on the page: its cells, and the gallery it was made of (nil for the
+// class atlas) with its size then, since Add grows the same gallery.
 type laidOut struct {
+	id    int
 	g     *gallery.Gallery
 	n     int
+	grid  int
 	cells []gallery.Cell
-	icons map[iconKey][]protocol.AtlasIcon
+}
+
+type classLayout struct {
+	model  *engine.Model
+	method string
+	id     int
+	pts    []gallery.Point
 }
 
 type iconKey struct {
-	size, steps int
-	seed        int64
+	mapID, grid, row, col, size, steps int
+	seed                               int64
 }
+
+// maxIcons bounds the icon cache: 4096 icons of 64 px are 64 MB.
+const maxIcons = 4096
 
 // Gallery defaults for images embedded in the browser: the CLI's own (int8, 64 px).
 const (
@@ -350,16 +366,20 @@ func (l *Look) Walk(item int, from, to []int, steps, k int, metric string) ([]pr
 }
 
 // Atlas lays the gallery out with PCA or t-SNE and reads each grid cell's mean embedding
-// as classes through the network's head.
+// as classes through the network's head; with r.Classes it lays out the network's classes
+// (the class atlas).
 func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(protocol.Progress)) (*protocol.Atlas, error) {
-	g, err := l.gallery()
-	if err != nil {
-		return nil, err
-	}
 	report := func(stage string, done, total int) {
 		if progress != nil {
 			progress(protocol.Progress{Stage: protocol.StageLook, Layer: stage, Done: int64(done), Total: int64(total)})
 		}
+	}
+	if r.Classes {
+		return l.classAtlas(ctx, r, report)
+	}
+	g, err := l.gallery()
+	if err != nil {
+		return nil, err
 	}
 	vecs := g.Vectors()
 	start := time.Now()
@@ -368,10 +388,7 @@ func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(
 	if err != nil {
 		return nil, cancelled(ctx, err)
 	}
-	at := &protocol.Atlas{Method: r.Method, Grid: r.Grid, Millis: ms(time.Since(start)), X: make([]float64, len(pts)), Y: make([]float64, len(pts))}
-	for i, p := range pts {
-		at.X[i], at.Y[i] = p.X, p.Y
-	}
+	took := time.Since(start)
 	classify, err := gallery.HeadClassifier(l.s.model, l.s.backend, g.Header)
 	if err != nil {
 		classify = nil // cells then list members only; the note is not worth failing for
@@ -384,52 +401,130 @@ func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(
 	if err != nil {
 		return nil, err
 	}
-	l.atlas = &laidOut{g: g, n: g.Len(), cells: cells, icons: map[iconKey][]protocol.AtlasIcon{}}
+	l.maps++
+	l.atlas = &laidOut{id: l.maps, g: g, n: g.Len(), grid: r.Grid, cells: cells}
+	return atlasOf(r, pts, cells, took, topK), nil
+}
+
+// classAtlas is Atlas for the network's classes.
+func (l *Look) classAtlas(ctx context.Context, r protocol.LookRequest, report gallery.Progress) (*protocol.Atlas, error) {
+	m := l.s.model
+	if m == nil {
+		return nil, ErrNoModel
+	}
+	start := time.Now()
+	if c := l.classMap; c == nil || c.model != m || c.method != r.Method {
+		pts, err := atlas.ClassLayout(ctx, m, gallery.LayoutOptions{Method: r.Method, Perplexity: r.Perplexity,
+			Iterations: r.Iterations, Progress: report})
+		if err != nil {
+			return nil, cancelled(ctx, err)
+		}
+		l.maps++
+		l.classMap = &classLayout{model: m, method: r.Method, id: l.maps, pts: pts}
+	}
+	took := time.Since(start)
+	cells, err := atlas.ClassCells(l.classMap.pts, r.Grid)
+	if err != nil {
+		return nil, err
+	}
+	l.atlas = &laidOut{id: l.classMap.id, grid: r.Grid, cells: cells}
+	topK := r.TopClasses
+	if topK == 0 {
+		topK = 3
+	}
+	at := atlasOf(r, l.classMap.pts, cells, took, topK)
+	at.Classes = true
+	return at, nil
+}
+
+// atlasOf is the page's view of a map: the points and each cell's members and top classes.
+func atlasOf(r protocol.LookRequest, pts []gallery.Point, cells []gallery.Cell, took time.Duration, topK int) *protocol.Atlas {
+	at := &protocol.Atlas{Method: r.Method, Grid: r.Grid, Millis: ms(took), X: make([]float64, len(pts)), Y: make([]float64, len(pts))}
+	for i, p := range pts {
+		at.X[i], at.Y[i] = p.X, p.Y
+	}
 	for _, c := range cells {
 		ac := protocol.AtlasCell{Row: c.Row, Col: c.Col, Members: c.Members}
-		for _, t := range c.Top {
+		for _, t := range c.Top[:min(topK, len(c.Top))] {
 			ac.Top = append(ac.Top, protocol.Prediction{Index: t.Index, Label: imagenet.Label(t.Index), Prob: t.Prob})
 		}
 		at.Cells = append(at.Cells, ac)
 	}
-	return at, nil
+	return at
 }
 
-// AtlasIcons draws the icon of every cell of the last atlas (atlas.Icons), reporting each
-// batch's icons as they finish. The same request for the same map answers from memory.
+// AtlasIcons draws the icons of the cells r.Cells (all when empty) of the last atlas
+// (atlas.Icons, or atlas.ClassIcons for the class atlas), reporting each batch's icons as
+// they finish. Icons drawn before for the same map, cell and settings come from memory.
 func (l *Look) AtlasIcons(ctx context.Context, r protocol.LookRequest, progress func(done, total int, icons []protocol.AtlasIcon)) ([]protocol.AtlasIcon, error) {
 	a := l.atlas
 	if a == nil {
 		return nil, errors.New("lay the gallery out first: icons are drawn for the map's cells")
 	}
-	if a.g != l.g || a.n != a.g.Len() {
+	if a.g != nil && (a.g != l.g || a.n != a.g.Len()) {
 		return nil, errors.New("the gallery changed since the map was laid out: lay it out again")
 	}
-	key := iconKey{r.Size, r.Steps, r.Seed}
-	if icons, ok := a.icons[key]; ok {
-		return icons, nil
+	if a.g == nil && (l.classMap == nil || l.classMap.model != l.s.model) {
+		return nil, errors.New("the network changed since the map was laid out: lay it out again")
+	}
+	wanted := r.Cells
+	if len(wanted) == 0 {
+		wanted = make([]int, len(a.cells))
+		for i := range wanted {
+			wanted[i] = i
+		}
+	}
+	key := func(i int) iconKey {
+		c := a.cells[i]
+		return iconKey{a.id, a.grid, c.Row, c.Col, r.Size, r.Steps, r.Seed}
+	}
+	if l.icons == nil || len(l.icons) > maxIcons {
+		l.icons = map[iconKey]protocol.AtlasIcon{}
 	}
 	var all []protocol.AtlasIcon
-	_, err := atlas.Icons(ctx, l.s.model, a.g.Header, a.cells, atlas.Options{Size: r.Size, Steps: r.Steps, Seed: r.Seed,
-		Grad: engine.GradOptions{Backend: l.s.backend},
+	var todo []int // indices into a.cells
+	for _, i := range wanted {
+		if i < 0 || i >= len(a.cells) {
+			return nil, fmt.Errorf("the map has %d cells, no cell %d", len(a.cells), i)
+		}
+		if ic, ok := l.icons[key(i)]; ok {
+			ic.Cell = i
+			all = append(all, ic)
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return all, nil
+	}
+	sub := make([]gallery.Cell, len(todo))
+	for j, i := range todo {
+		sub[j] = a.cells[i]
+	}
+	opt := atlas.Options{Size: r.Size, Steps: r.Steps, Seed: r.Seed, Grad: engine.GradOptions{Backend: l.s.backend},
 		Progress: func(done, total int, icons map[int]*image.RGBA) {
 			batch := make([]protocol.AtlasIcon, 0, len(icons))
-			for cell, img := range icons {
-				batch = append(batch, protocol.AtlasIcon{Cell: cell, W: img.Rect.Dx(), H: img.Rect.Dy(), RGBA: img.Pix})
+			for j, img := range icons {
+				ic := protocol.AtlasIcon{Cell: todo[j], W: img.Rect.Dx(), H: img.Rect.Dy(), RGBA: img.Pix}
+				l.icons[key(todo[j])] = ic
+				batch = append(batch, ic)
 			}
 			slices.SortFunc(batch, func(x, y protocol.AtlasIcon) int { return x.Cell - y.Cell })
 			all = append(all, batch...)
 			if progress != nil {
 				progress(done, total, batch)
 			}
-		}})
+		}}
+	var err error
+	if a.g == nil {
+		_, err = atlas.ClassIcons(ctx, l.s.model, sub, opt)
+	} else {
+		_, err = atlas.Icons(ctx, l.s.model, a.g.Header, sub, opt)
+	}
 	if err != nil {
 		return nil, cancelled(ctx, err)
 	}
-	if len(a.icons) >= 4 { // a few sizes or seeds to go back to; not every one ever tried
-		clear(a.icons)
-	}
-	a.icons[key] = all
+	slices.SortFunc(all, func(x, y protocol.AtlasIcon) int { return x.Cell - y.Cell })
 	return all, nil
 }
 

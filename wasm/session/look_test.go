@@ -314,6 +314,55 @@ func TestLookAtlasIcons(t *testing.T) {
 	}
 }
 
+// TestLookClassAtlas: the class atlas needs no gallery; its layout is kept for new grids;
+// icons come for the cells asked, and cells drawn before come from memory.
+func TestLookClassAtlas(t *testing.T) {
+	s, _ := lookWith(t, 3)
+	l := NewLook(s) // no gallery at all
+	at, err := l.Atlas(context.Background(), protocol.LookRequest{Classes: true, Method: "pca", Grid: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := 0
+	for _, c := range at.Cells {
+		members += len(c.Members)
+		if len(c.Top) == 0 || len(c.Top) > 3 || c.Top[0].Index != c.Members[0] {
+			t.Errorf("cell (%d, %d): top %v for classes %v...", c.Row, c.Col, c.Top, c.Members[:1])
+		}
+	}
+	if !at.Classes || len(at.X) != 1000 || members != 1000 {
+		t.Fatalf("class atlas: classes %v, %d points, %d classes in cells", at.Classes, len(at.X), members)
+	}
+	req := protocol.LookRequest{Size: 64, Steps: 2, Cells: []int{0, 2}}
+	icons, err := l.AtlasIcons(context.Background(), req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(icons) != 2 || icons[0].Cell != 0 || icons[1].Cell != 2 {
+		t.Fatalf("icons for cells 0 and 2: %+v", icons)
+	}
+	req.Cells = nil
+	var computed int
+	all, err := l.AtlasIcons(context.Background(), req, func(_, total int, _ []protocol.AtlasIcon) { computed = total })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(at.Cells) || computed != len(at.Cells)-2 || !bytes.Equal(all[2].RGBA, icons[1].RGBA) {
+		t.Errorf("all icons: %d for %d cells, %d computed (2 were drawn before)", len(all), len(at.Cells), computed)
+	}
+	// A finer grid of the same layout: same points, more cells.
+	fine, err := l.Atlas(context.Background(), protocol.LookRequest{Classes: true, Method: "pca", Grid: 6}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fine.Cells) <= len(at.Cells) || fine.X[7] != at.X[7] {
+		t.Errorf("grid 6: %d cells (grid 3: %d), point 7 at %v (was %v)", len(fine.Cells), len(at.Cells), fine.X[7], at.X[7])
+	}
+	if _, err := l.AtlasIcons(context.Background(), protocol.LookRequest{Size: 64, Steps: 2, Cells: []int{len(fine.Cells)}}, nil); err == nil {
+		t.Error("a cell past the map's last: no error")
+	}
+}
+
 // TestLookUnits: patches are ranked by the channel's peak, which is the maximum of the
 // channel's activation on each image, and each is that unit's receptive field.
 func TestLookUnits(t *testing.T) {
