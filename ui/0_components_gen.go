@@ -747,6 +747,17 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 									vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "t-SNE (better map, slower)"}
 									vgparent.AppendChild(vgn)
 								}
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n            "}
+								vgparent.AppendChild(vgn)
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "option", Attr: []vugu.VGAttribute{{Namespace: "", Key: "value", Val: "classes"}}}
+								vgparent.AppendChild(vgn)
+								vgn.AddAttrInterface("selected", c.L().AtlasMethod == "classes")
+								{
+									vgparent := vgn
+									_ = vgparent
+									vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "ImageNet classes (no gallery needed)"}
+									vgparent.AppendChild(vgn)
+								}
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
 								vgparent.AppendChild(vgn)
 							}
@@ -757,7 +768,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						vgparent.AppendChild(vgn)
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "primary"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "atlas-run"}}}
 						vgparent.AppendChild(vgn)
-						vgn.AddAttrInterface("disabled", c.L().Busy != "" || c.count() < 2)
+						vgn.AddAttrInterface("disabled", c.L().Busy != "" || (c.count() < 2 && c.L().AtlasMethod != "classes"))
 						vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 							EventType: "click",
 							Func:      func(event vugu.DOMEvent) { c.MakeAtlas() },
@@ -887,7 +898,17 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						{
 							vgparent := vgn
 							_ = vgparent
-							vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "Lay the gallery out on a map: images the network sees alike land close together. Each grid square is labelled with the classes of its images' average embedding, read through the network's last layers."}
+							vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "Lay the gallery out on a map: images the network sees alike land close together. Each grid square is labelled with the classes of its images' average embedding, read through the network's last layers. No gallery yet? Choose "}
+							vgparent.AppendChild(vgn)
+							vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "i", Attr: []vugu.VGAttribute(nil)}
+							vgparent.AppendChild(vgn)
+							{
+								vgparent := vgn
+								_ = vgparent
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "ImageNet classes"}
+								vgparent.AppendChild(vgn)
+							}
+							vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: ": the network's 1000 classes, placed by what the network looks for in each."}
 							vgparent.AppendChild(vgn)
 						}
 					}
@@ -906,7 +927,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 					}
 					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
 					vgparent.AppendChild(vgn)
-					if c.L().Atlas != nil {
+					if c.L().Atlas != nil && len(c.L().Atlas.Cells) <= 100 {
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "ul", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "cells"}}}
 						vgparent.AppendChild(vgn)
 						{

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"strconv"
 	"syscall/js"
 
@@ -47,7 +49,7 @@ func (c *Look) atlasCreated(v vjs.Value) {
 		if ev.Get("deltaY").Float() > 0 {
 			f = 1 / f
 		}
-		go c.Root.update(func() { c.L().ZoomBy(f) })
+		go c.Root.update(func() { c.L().ZoomBy(f); c.followView() })
 		return nil
 	}), map[string]any{"passive": false})
 	canvas.Call("addEventListener", "pointerdown", js.FuncOf(func(_ js.Value, args []js.Value) any {
@@ -68,7 +70,13 @@ func (c *Look) atlasCreated(v vjs.Value) {
 		go c.Root.update(func() { c.L().PanBy(dx/c.L().Zoom, dy/c.L().Zoom) })
 		return nil
 	}))
-	up := js.FuncOf(func(js.Value, []js.Value) any { c.dragging = false; return nil })
+	up := js.FuncOf(func(js.Value, []js.Value) any {
+		if c.dragging {
+			go c.Root.update(c.followView)
+		}
+		c.dragging = false
+		return nil
+	})
 	canvas.Call("addEventListener", "pointerup", up)
 	canvas.Call("addEventListener", "pointercancel", up)
 }
@@ -158,17 +166,8 @@ func (c *Look) drawAtlas(v vjs.Value) {
 	ctx.Set("fillStyle", "#17152a")
 	ctx.Call("fillRect", 0, 0, w, h)
 
-	// Map units (0..1 each way) to pixels: the square map fits the canvas with a margin of
-	// half a thumbnail, so the images at the map's edges are whole. Thumbnails are sized so
-	// neighbours overlap little at zoom 1 and grow as one zooms in.
 	n := len(a.X)
-	fit := math.Min(float64(w), float64(h))
-	t := math.Max(18*dpr, math.Min(96*dpr, fit/math.Sqrt(float64(max(n, 1)))*0.55*math.Sqrt(l.Zoom)))
-	side := (fit - t - 8*dpr) * l.Zoom
-	ox, oy := float64(w)/2, float64(h)/2
-	at := func(x, y float64) (float64, float64) {
-		return ox + (x-0.5-l.PanX)*side, oy + (y-0.5-l.PanY)*side
-	}
+	t, side, at := c.frame(float64(w), float64(h), dpr)
 	// Grid cells: a faint square per non-empty cell with its top class.
 	cell := side / float64(a.Grid)
 	ctx.Set("textAlign", "center")
@@ -191,6 +190,12 @@ func (c *Look) drawAtlas(v vjs.Value) {
 		ctx.Call("strokeRect", x0+0.5, y0+0.5, cell-1, cell-1)
 	}
 	for i := 0; i < n && !icons; i++ {
+		if a.Classes { // points are classes: a dot each, the cells' labels name them
+			x, y := at(a.X[i], a.Y[i])
+			ctx.Set("fillStyle", "#9d86ff")
+			ctx.Call("fillRect", x-1.5*dpr, y-1.5*dpr, 3*dpr, 3*dpr)
+			continue
+		}
 		x, y := at(a.X[i], a.Y[i])
 		if x < -t || y < -t || x > float64(w)+t || y > float64(h)+t {
 			continue
@@ -222,6 +227,46 @@ func (c *Look) drawAtlas(v vjs.Value) {
 		ctx.Set("fillStyle", "#ecebf5")
 		ctx.Call("fillText", label, x0+cell/2, y0+7*dpr)
 	}
+}
+
+// frame maps the atlas onto a w x h canvas: map units (0..1 each way) to pixels, the square
+// map fitting the canvas with a margin of half a thumbnail, so the images at the map's edges
+// are whole. Thumbnails (t pixels) are sized so neighbours overlap little at zoom 1 and
+// grow as one zooms in; side is the map's side in pixels.
+func (c *Look) frame(w, h, dpr float64) (t, side float64, at func(x, y float64) (float64, float64)) {
+	l := c.L()
+	fit := math.Min(w, h)
+	t = math.Max(18*dpr, math.Min(96*dpr, fit/math.Sqrt(float64(max(len(l.Atlas.X), 1)))*0.55*math.Sqrt(l.Zoom)))
+	side = (fit - t - 8*dpr) * l.Zoom
+	ox, oy := w/2, h/2
+	return t, side, func(x, y float64) (float64, float64) {
+		return ox + (x-0.5-l.PanX)*side, oy + (y-0.5-l.PanY)*side
+	}
+}
+
+// visibleCells are the cells of the atlas on screen that show on its canvas.
+func (c *Look) visibleCells() []int {
+	a := c.L().Atlas
+	cv := c.atlasCanvas
+	if a == nil || cv.IsUndefined() || !cv.Truthy() {
+		return nil
+	}
+	w, h := cv.Get("width").Float(), cv.Get("height").Float()
+	dpr := math.Max(1, js.Global().Get("devicePixelRatio").Float())
+	_, side, at := c.frame(w, h, dpr)
+	cell := side / float64(a.Grid)
+	var in []int
+	dist := map[int]float64{}
+	for i, cl := range a.Cells {
+		x0, y0 := at(float64(cl.Col)/float64(a.Grid), float64(cl.Row)/float64(a.Grid))
+		if x0+cell > 0 && y0+cell > 0 && x0 < w && y0 < h {
+			in = append(in, i)
+			dist[i] = math.Hypot(x0+cell/2-w/2, y0+cell/2-h/2)
+		}
+	}
+	// The middle of the view first: that is where the reader looks.
+	slices.SortStableFunc(in, func(a, b int) int { return cmp.Compare(dist[a], dist[b]) })
+	return in
 }
 
 func fmtPx(v float64) string { return strconv.Itoa(int(math.Round(v))) + "px" }

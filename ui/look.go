@@ -5,7 +5,6 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
-	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -420,14 +419,44 @@ func (c *Look) OnAtlasMethod(event vugu.DOMEvent) {
 	c.L().AtlasMethod = event.PropString("target", "value")
 }
 
-// MakeAtlas lays the gallery out with the chosen method.
+// MakeAtlas lays the gallery (or the classes) out with the chosen method.
 func (c *Look) MakeAtlas() {
 	l := c.L()
-	grid := max(2, min(8, int(math.Round(math.Sqrt(float64(len(l.Items))/2)))))
-	req := protocol.Request{Op: protocol.OpAtlas, Look: &protocol.LookRequest{Method: l.AtlasMethod, Grid: grid}}
-	c.run("atlas", req, func(r protocol.Response) {
+	l.IconsOn = false
+	c.run("atlas", l.AtlasRequest(), func(r protocol.Response) {
 		l.Atlas, l.Zoom, l.PanX, l.PanY = r.Look.Atlas, 1, 0, 0
 	})
+}
+
+// followView keeps the atlas in step with what the reader looks at: the class atlas gets
+// the grid its zoom asks for (the layout is kept in the worker, so this is quick), and once
+// icons were asked for, the cells in view get theirs. It runs after each answer and each
+// zoom or pan, doing nothing while another request runs (its answer calls it again).
+func (c *Look) followView() {
+	l := c.L()
+	if l.Busy != "" || l.Atlas == nil {
+		return
+	}
+	if l.Regrid() {
+		c.run("atlas", l.AtlasRequest(), func(r protocol.Response) {
+			l.Atlas = r.Look.Atlas
+			c.followView()
+		})
+		return
+	}
+	if !l.IconsOn {
+		return
+	}
+	var missing []int
+	for _, i := range c.visibleCells() {
+		if _, ok := l.Icon(i); !ok {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	c.requestIcons(missing)
 }
 
 // Icon settings of the atlas: small icons, enough steps for recognizable features; the
@@ -437,11 +466,20 @@ const (
 	atlasIconSteps = 64
 )
 
-// MakeIcons draws every cell's icon: the feature visualization of its images' mean
-// activation, arriving batch by batch.
+// MakeIcons draws the icons of the cells in view: the feature visualization of each cell's
+// mean activation (or its classes' mean score), arriving batch by batch; from then on,
+// cells that come into view get theirs too.
 func (c *Look) MakeIcons() {
-	req := protocol.Request{Op: protocol.OpAtlasIcons, Look: &protocol.LookRequest{Size: atlasIconSize, Steps: atlasIconSteps}}
-	c.run("icons", req, func(r protocol.Response) { c.L().AddIcons(r.Look.Icons) })
+	c.L().IconsOn = true
+	c.followView()
+}
+
+func (c *Look) requestIcons(cells []int) {
+	req := protocol.Request{Op: protocol.OpAtlasIcons, Look: &protocol.LookRequest{Size: atlasIconSize, Steps: atlasIconSteps, Cells: cells}}
+	c.run("icons", req, func(r protocol.Response) {
+		c.L().AddIcons(r.Look.Icons)
+		c.followView()
+	})
 }
 
 // run sends a cancellable request and applies its result under the render lock.
@@ -481,8 +519,8 @@ func (c *Look) run(busy string, req protocol.Request, apply func(protocol.Respon
 	l.Running = id
 }
 
-func (c *Look) Zoom(f float64) { c.L().ZoomBy(f) }
-func (c *Look) ZoomReset()     { c.L().Zoom, c.L().PanX, c.L().PanY = 1, 0, 0 }
+func (c *Look) Zoom(f float64) { c.L().ZoomBy(f); c.followView() }
+func (c *Look) ZoomReset()     { c.L().Zoom, c.L().PanX, c.L().PanY = 1, 0, 0; c.followView() }
 
 func (c *Look) Dismiss() { c.L().Error = "" }
 
@@ -686,6 +724,9 @@ func (c *Look) atlasNote() string {
 	if a == nil {
 		return fmt.Sprintf("%d images", c.count())
 	}
+	if a.Classes {
+		return fmt.Sprintf("the network's %d classes by their classifier weights (%s in %s) · %d×%d grid: zoom in for finer groups", len(a.X), strings.ToUpper(a.Method), c.ms(a.Millis), a.Grid, a.Grid)
+	}
 	return fmt.Sprintf("%d images by %s in %s · %d×%d grid", len(a.X), strings.ToUpper(a.Method), c.ms(a.Millis), a.Grid, a.Grid)
 }
 
@@ -697,6 +738,9 @@ func (c *Look) cellTop(cell protocol.AtlasCell) string {
 }
 
 func (c *Look) cellNote(cell protocol.AtlasCell) string {
+	if c.L().Atlas != nil && c.L().Atlas.Classes {
+		return fmt.Sprintf("row %d, column %d · %d classes", cell.Row+1, cell.Col+1, len(cell.Members))
+	}
 	return fmt.Sprintf("row %d, column %d · %d images · %s", cell.Row+1, cell.Col+1, len(cell.Members), state.CellTitle(cell))
 }
 

@@ -617,3 +617,41 @@ func setField(t *testing.T, ctx context.Context, testid, value string) {
 		t.Fatalf("setting %s: %v", testid, err)
 	}
 }
+
+// TestClassAtlas: a newcomer's atlas without a gallery of their own: the network's classes
+// on a map, finer cells as one zooms in, and icons filling in for the cells in view.
+func TestClassAtlas(t *testing.T) {
+	ctx := browser(t, false)
+	openLook(t, ctx, "?arch="+lookArch()+"&precision=int8", "atlas")
+	setField(t, ctx, "atlas-method", "classes")
+	click(t, ctx, `[data-testid=atlas-run]`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`+document.querySelector('[data-testid=atlas-canvas]')?.dataset.points === 1000 || !!document.querySelector('[data-testid=look-error]') || null`, chromedp.WithPollingTimeout(180*time.Second))); err != nil {
+		t.Fatalf("class atlas: %v (page: %s)", err, pageText(ctx))
+	}
+	if msg := waitLookIdle(t, ctx); msg != "" {
+		t.Fatalf("class atlas: %s", msg)
+	}
+	grid := func() int {
+		return evalInt(t, ctx, `+(document.querySelector('#atlas-h').textContent.match(/(\d+)×/) || [0, 0])[1]`)
+	}
+	if g := grid(); g != 8 {
+		t.Errorf("the class atlas at zoom 1 has a %d-cell grid, want 8", g)
+	}
+	// Zooming in twice (1.5² = 2.25) asks for a finer grid: 18 cells a side.
+	click(t, ctx, `[data-testid=atlas-zoom-in]`)
+	click(t, ctx, `[data-testid=atlas-zoom-in]`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`/18×18/.test(document.querySelector('#atlas-h').textContent) || null`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		t.Fatalf("zoomed class atlas: %v (heading: %d-cell grid)", err, grid())
+	}
+	waitLookIdle(t, ctx)
+	// Icons come for the cells in view, a batch at a time; the first batch is enough here.
+	click(t, ctx, `[data-testid=atlas-icons]`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`+document.querySelector('[data-testid=atlas-canvas]').dataset.icons >= 8 || !!document.querySelector('[data-testid=look-error]') || null`, chromedp.WithPollingTimeout(300*time.Second))); err != nil {
+		t.Fatalf("class atlas icons: %v (page: %s)", err, pageText(ctx))
+	}
+	screenshot(t, ctx, "look-class-atlas")
+	click(t, ctx, `[data-testid=icons-cancel]`)
+	if msg := waitLookIdle(t, ctx); msg != "" && !strings.Contains(msg, "cancel") {
+		t.Errorf("after cancelling the icons: %s", msg)
+	}
+}

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/alexlens/alexlens/wasm/protocol"
@@ -76,8 +77,11 @@ type Look struct {
 	Zoom        float64 // atlas canvas scale, 1 = fit
 	// Icons are the cell icons drawn so far for the map IconsFor (index into its Cells); a
 	// new map, or none, has none until asked.
-	Icons      map[int]protocol.AtlasIcon
-	IconsFor   *protocol.Atlas
+	Icons    map[int]protocol.AtlasIcon
+	IconsFor *protocol.Atlas
+	// IconsOn: the reader asked for icons, so cells coming into view (the class atlas's
+	// finer grids as one zooms in, panning) get theirs as they appear.
+	IconsOn    bool
 	PanX, PanY float64 // atlas centre offset in map units (0..1 space)
 
 	UnitLayer   string
@@ -121,6 +125,32 @@ func (l *Look) Added(items []protocol.GalleryItem, info *protocol.GalleryInfo) {
 		l.Gallery = &g
 	}
 	l.Atlas = nil // the map no longer shows every item
+}
+
+// ClassAtlas is the AtlasMethod of the class atlas: the network's classes laid out by
+// their classifier weights (t-SNE), which needs no gallery.
+const ClassAtlas = "classes"
+
+// AtlasRequest is the request for the map the view asks for: the gallery's, with a grid
+// that gives cells a few images each, or the class atlas, whose grid follows the zoom
+// (8 cells a side at zoom 1, up to the protocol's limit), so that zooming in shows finer
+// groups of classes.
+func (l *Look) AtlasRequest() protocol.Request {
+	if l.AtlasMethod == ClassAtlas {
+		return protocol.Request{Op: protocol.OpAtlas, Look: &protocol.LookRequest{Classes: true, Method: "tsne", Grid: l.ClassGrid()}}
+	}
+	grid := max(2, min(8, int(math.Round(math.Sqrt(float64(len(l.Items))/2)))))
+	return protocol.Request{Op: protocol.OpAtlas, Look: &protocol.LookRequest{Method: l.AtlasMethod, Grid: grid}}
+}
+
+// ClassGrid is the class atlas's grid at the current zoom.
+func (l *Look) ClassGrid() int {
+	return max(8, min(protocol.MaxAtlasGrid, int(math.Round(8*l.Zoom))))
+}
+
+// Regrid says the class atlas on screen has another grid than the zoom asks for.
+func (l *Look) Regrid() bool {
+	return l.Atlas != nil && l.Atlas.Classes && l.Atlas.Grid != l.ClassGrid()
 }
 
 // AddIcons records cell icons of the atlas on screen.

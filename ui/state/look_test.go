@@ -106,3 +106,38 @@ func TestLookProgressAndZoom(t *testing.T) {
 		t.Errorf("cell title %q", got)
 	}
 }
+
+// TestClassAtlasGrid: the class atlas's grid follows the zoom within the protocol's limits;
+// a gallery's map keeps a grid of a few images a cell.
+func TestClassAtlasGrid(t *testing.T) {
+	l := NewLook()
+	l.AtlasMethod = ClassAtlas
+	for _, c := range []struct {
+		zoom float64
+		grid int
+	}{{1, 8}, {2.25, 18}, {32, protocol.MaxAtlasGrid}} {
+		l.Zoom = c.zoom
+		r := l.AtlasRequest()
+		if !r.Look.Classes || r.Look.Grid != c.grid || r.Look.Method != "tsne" {
+			t.Errorf("zoom %v: request %+v, want the class atlas at grid %d", c.zoom, *r.Look, c.grid)
+		}
+	}
+	l.Atlas = &protocol.Atlas{Classes: true, Grid: 8}
+	l.Zoom = 1
+	if l.Regrid() {
+		t.Error("grid 8 at zoom 1: a new grid asked for")
+	}
+	l.Zoom = 1.5
+	if !l.Regrid() {
+		t.Error("grid 8 at zoom 1.5: no new grid asked for")
+	}
+	l.Atlas.Classes = false
+	if l.Regrid() {
+		t.Error("a gallery's map: a new grid asked for")
+	}
+	l.AtlasMethod = "pca"
+	l.Items = make([]protocol.GalleryItem, 50)
+	if r := l.AtlasRequest(); r.Look.Classes || r.Look.Grid != 5 || r.Look.Method != "pca" {
+		t.Errorf("gallery of 50: request %+v, want PCA at grid 5", *r.Look)
+	}
+}

@@ -60,6 +60,7 @@ type classLayout struct {
 	method string
 	id     int
 	pts    []gallery.Point
+	took   time.Duration // the layout's own time, reported for every grid cut from it
 }
 
 type iconKey struct {
@@ -412,17 +413,16 @@ func (l *Look) classAtlas(ctx context.Context, r protocol.LookRequest, report ga
 	if m == nil {
 		return nil, ErrNoModel
 	}
-	start := time.Now()
 	if c := l.classMap; c == nil || c.model != m || c.method != r.Method {
+		start := time.Now()
 		pts, err := atlas.ClassLayout(ctx, m, gallery.LayoutOptions{Method: r.Method, Perplexity: r.Perplexity,
 			Iterations: r.Iterations, Progress: report})
 		if err != nil {
 			return nil, cancelled(ctx, err)
 		}
 		l.maps++
-		l.classMap = &classLayout{model: m, method: r.Method, id: l.maps, pts: pts}
+		l.classMap = &classLayout{model: m, method: r.Method, id: l.maps, pts: pts, took: time.Since(start)}
 	}
-	took := time.Since(start)
 	cells, err := atlas.ClassCells(l.classMap.pts, r.Grid)
 	if err != nil {
 		return nil, err
@@ -432,7 +432,7 @@ func (l *Look) classAtlas(ctx context.Context, r protocol.LookRequest, report ga
 	if topK == 0 {
 		topK = 3
 	}
-	at := atlasOf(r, l.classMap.pts, cells, took, topK)
+	at := atlasOf(r, l.classMap.pts, cells, l.classMap.took, topK)
 	at.Classes = true
 	return at, nil
 }
