@@ -86,3 +86,20 @@ func BenchmarkTSNE1000(b *testing.B) {
 		TSNE(b.Context(), x, TSNEOptions{Iterations: 1000})
 	}
 }
+
+// BenchmarkLayout is an atlas's layout time as gallery.Layout runs it (t-SNE on cosine
+// distances, PCA start, 1000 steps): exact t-SNE at 1,000 items, Barnes-Hut at 10,000 and
+// 20,000, on synthetic SqueezeNet-sized (512-component) embeddings.
+func BenchmarkLayout(b *testing.B) {
+	for _, n := range []int{1000, 10000, 20000} {
+		b.Run(fmt.Sprintf("tsne/items=%d", n), func(b *testing.B) {
+			x := syntheticGallery(b, F16, n, 512).Vectors()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := Layout(b.Context(), x, LayoutOptions{Method: LayoutTSNE}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -37,8 +37,8 @@ func Layout(ctx context.Context, vecs [][]float32, opt LayoutOptions) ([]Point, 
 		if n < 4 {
 			return nil, fmt.Errorf("gallery: t-SNE needs at least 4 images, there are %d", n)
 		}
-		if n > MaxTSNEPoints {
-			return nil, fmt.Errorf("gallery: t-SNE maps at most %d images, there are %d: use PCA", MaxTSNEPoints, n)
+		if n > MaxLayoutPoints {
+			return nil, fmt.Errorf("gallery: t-SNE maps at most %d images, there are %d: use PCA", MaxLayoutPoints, n)
 		}
 		perp := opt.Perplexity
 		if perp == 0 {

@@ -100,6 +100,39 @@ func TestTSNESeparatesClusters(t *testing.T) {
 	}
 }
 
+// TestBarnesHutTSNE: the Barnes-Hut map (forced here below its usual size) separates the
+// clusters as the exact one does, through its own progress stages, and is deterministic.
+func TestBarnesHutTSNE(t *testing.T) {
+	defer func(l int) { exactTSNELimit = l }(exactTSNELimit)
+	exactTSNELimit = 100
+	x, labels := clusters(10, 60, 64, 0.8, 11)
+	var stages []string
+	run := func() []Point {
+		stages = nil
+		pts, err := TSNE(context.Background(), x, TSNEOptions{Iterations: 500, InitPCA: true, Metric: Cosine, Progress: func(s string, done, total int) {
+			if !slices.Contains(stages, s) {
+				stages = append(stages, s)
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pts
+	}
+	a := run()
+	purity := knnPurity(a, labels, 5)
+	t.Logf("Barnes-Hut t-SNE of 600 points: 5-NN label purity %.3f; stages %v", purity, stages)
+	if purity < 0.9 {
+		t.Errorf("Barnes-Hut t-SNE map 5-NN purity %.3f < 0.9", purity)
+	}
+	if !slices.Equal(stages, []string{"neighbours", "tsne"}) {
+		t.Errorf("progress stages %v", stages)
+	}
+	if b := run(); !slices.Equal(a, b) {
+		t.Error("two Barnes-Hut runs on the same input differ")
+	}
+}
+
 func knnPurityHighDim(x [][]float32, labels []int, k int) float64 {
 	g := &Gallery{Header: Header{Dim: len(x[0])}}
 	same, total := 0, 0

@@ -27,6 +27,13 @@ const MaxLayoutDim = MaxDim
 // converged directions. The start block is fixed and each component's sign is chosen so its
 // largest entry is positive, so the result is deterministic. ctx cancels between iterations.
 func PCA(ctx context.Context, x [][]float32, k int, progress Progress) ([][]float64, error) {
+	return pca(ctx, x, k, 500, progress)
+}
+
+// pca is PCA with at most maxIter block iterations. A few already find a subspace holding
+// nearly all the leading variance, which is what a neighbour search needs; converging the
+// order of 50 components whose variances are close can take hundreds.
+func pca(ctx context.Context, x [][]float32, k, maxIter int, progress Progress) ([][]float64, error) {
 	n, d, err := checkVectors(x)
 	if err != nil {
 		return nil, err
@@ -57,7 +64,6 @@ func PCA(ctx context.Context, x [][]float32, k int, progress Progress) ([][]floa
 	for i := range xv {
 		xv[i] = make([]float64, n)
 	}
-	const maxIter = 500
 	for it := 0; it < maxIter; it++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -9,8 +9,15 @@ import (
 )
 
 // MaxTSNEPoints bounds exact t-SNE: it keeps an n x n float32 affinity matrix (64 MiB at
-// this size) and does n^2/2 pair updates per iteration.
+// this size) and does n^2/2 pair updates per iteration. Larger maps, up to
+// MaxLayoutPoints, run Barnes-Hut t-SNE (bhtsne.go).
 const MaxTSNEPoints = 4096
+
+// initPCAIterations bounds the PCA that places t-SNE's starting points.
+const initPCAIterations = 50
+
+// exactTSNELimit is where TSNE turns to Barnes-Hut: MaxTSNEPoints, lowered by tests.
+var exactTSNELimit = MaxTSNEPoints
 
 // TSNEOptions tune TSNE. Zero values pick the usual defaults.
 type TSNEOptions struct {
@@ -31,15 +38,16 @@ type TSNEOptions struct {
 // (van der Maaten and Hinton, 2008): Gaussian affinities at the given perplexity in the input
 // space, Student-t affinities on the map, gradient descent on their KL divergence with early
 // exaggeration (12 for the first 250 steps), momentum (0.5, then 0.8) and per-coordinate gains.
-// This is exact t-SNE, O(n^2) per step, for up to MaxTSNEPoints points. The result depends
-// only on the input and options. ctx cancels between steps.
+// Up to MaxTSNEPoints points this is exact t-SNE, O(n^2) per step; beyond, up to
+// MaxLayoutPoints, Barnes-Hut t-SNE (affinities over nearest neighbours, repulsion through a
+// quadtree). The result depends only on the input and options. ctx cancels between steps.
 func TSNE(ctx context.Context, x [][]float32, opt TSNEOptions) ([]Point, error) {
 	n, _, err := checkVectors(x)
 	if err != nil {
 		return nil, err
 	}
-	if n > MaxTSNEPoints {
-		return nil, fmt.Errorf("gallery: exact t-SNE handles at most %d points, not %d (use PCA, or a sample)", MaxTSNEPoints, n)
+	if n > MaxLayoutPoints {
+		return nil, fmt.Errorf("gallery: t-SNE handles at most %d points, not %d (use PCA, or a sample)", MaxLayoutPoints, n)
 	}
 	if opt.Metric == "" {
 		opt.Metric = Euclidean
@@ -76,15 +84,29 @@ func TSNE(ctx context.Context, x [][]float32, opt TSNEOptions) ([]Point, error) 
 		}
 	}
 
-	P, err := affinities(ctx, x, opt.Metric, perp, report)
-	if err != nil {
-		return nil, err
+	// The gradient: exact over all pairs, or Barnes-Hut for large maps.
+	var gradient func(y []float64, exag float64, grad []float64)
+	if n <= exactTSNELimit {
+		P, err := affinities(ctx, x, opt.Metric, perp, report)
+		if err != nil {
+			return nil, err
+		}
+		gradient = func(y []float64, exag float64, grad []float64) { exactGradient(P, y, exag, grad) }
+	} else {
+		P, err := sparseAffinities(ctx, x, opt.Metric, perp, report)
+		if err != nil {
+			return nil, err
+		}
+		var tree quadtree
+		gradient = func(y []float64, exag float64, grad []float64) { bhGradient(P, y, exag, grad, &tree) }
 	}
 
 	// Start positions.
 	y := make([]float64, 2*n)
 	if opt.InitPCA {
-		pc, err := PCA(ctx, x, 2, nil)
+		// A start needs the leading plane, not converged axes: a capped PCA (on embeddings
+		// with no clear second direction, full convergence took 40 s of a 20,000-item map).
+		pc, err := pca(ctx, x, 2, initPCAIterations, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +141,7 @@ func TSNE(ctx context.Context, x [][]float32, opt TSNEOptions) ([]Point, error) 
 		if it < exaggerationSteps {
 			exag, momentum = exaggeration, 0.5
 		}
-		gradient(P, y, exag, grad)
+		gradient(y, exag, grad)
 		for i := range y {
 			// Gains grow where the gradient keeps pushing the same way and shrink where it
 			// flips, as in the reference implementation.
@@ -155,10 +177,10 @@ func TSNE(ctx context.Context, x [][]float32, opt TSNEOptions) ([]Point, error) 
 	return pts, nil
 }
 
-// gradient computes the t-SNE gradient in one pass over the pairs i < j, using
+// exactGradient computes the t-SNE gradient in one pass over the pairs i < j, using
 // dC/dy_i = 4 (exag · Σ_j p_ij q_ij (y_i - y_j) - (1/Z) Σ_j q_ij² (y_i - y_j)), q_ij = 1/(1+|y_i-y_j|²)
 // and Z = Σ_{i≠j} q_ij, so Z is not needed until the end.
-func gradient(P []float32, y []float64, exag float64, grad []float64) {
+func exactGradient(P []float32, y []float64, exag float64, grad []float64) {
 	n := len(y) / 2
 	attr := make([]float64, 2*n)
 	rep := make([]float64, 2*n)
@@ -192,6 +214,23 @@ func gradient(P []float32, y []float64, exag float64, grad []float64) {
 	}
 }
 
+// unitRows returns the vectors scaled to unit length (zero vectors stay zero): Euclidean
+// distances between them order pairs as cosine distances do.
+func unitRows(x [][]float32) [][]float32 {
+	rows := make([][]float32, len(x))
+	for i, v := range x {
+		nv := norm(v)
+		u := make([]float32, len(v))
+		if nv > 0 {
+			for j := range v {
+				u[j] = v[j] / nv
+			}
+		}
+		rows[i] = u
+	}
+	return rows
+}
+
 // affinities returns the symmetric joint probabilities P (n x n, row-major): for each point a
 // Gaussian over the others whose width is found by bisection to give the wanted perplexity,
 // then P = (P_j|i + P_i|j) / 2n.
@@ -199,17 +238,7 @@ func affinities(ctx context.Context, x [][]float32, metric Metric, perp float64,
 	n := len(x)
 	rows := x
 	if metric == Cosine {
-		rows = make([][]float32, n)
-		for i, v := range x {
-			nv := norm(v)
-			u := make([]float32, len(v))
-			if nv > 0 {
-				for j := range v {
-					u[j] = v[j] / nv
-				}
-			}
-			rows[i] = u
-		}
+		rows = unitRows(x)
 	}
 	sq := make([]float64, n)
 	for i, v := range rows {
@@ -252,9 +281,9 @@ func affinities(ctx context.Context, x [][]float32, metric Metric, perp float64,
 		return nil, cancelled
 	}
 
-	logPerp := math.Log(perp)
 	P := D // reuse: row i of D is read before row i of P is written
-	cond := make([]float64, n)
+	d := make([]float64, n-1)
+	cond := make([]float64, n-1)
 	for i := 0; i < n; i++ {
 		if i%64 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -262,58 +291,20 @@ func affinities(ctx context.Context, x [][]float32, metric Metric, perp float64,
 			}
 		}
 		row := D[i*n : (i+1)*n]
-		// Distances relative to the nearest neighbour keep exp() in range.
-		dmin := math.Inf(1)
-		for j, d := range row {
+		d = d[:0]
+		for j, v := range row {
 			if j != i {
-				dmin = min(dmin, float64(d))
+				d = append(d, float64(v))
 			}
 		}
-		beta, lo, hi := 1.0, 0.0, math.Inf(1)
-		// A starting width near the typical distance converges in a few steps.
-		var mean float64
-		for j, d := range row {
-			if j != i {
-				mean += float64(d) - dmin
+		calibrate(d, perp, cond)
+		for j, q := 0, 0; j < n; j++ {
+			if j == i {
+				row[j] = 0
+				continue
 			}
-		}
-		if mean > 0 {
-			beta = float64(n-1) / mean
-		}
-		for step := 0; step < 100; step++ {
-			var sum, wsum float64
-			for j, d := range row {
-				if j == i {
-					cond[j] = 0
-					continue
-				}
-				e := math.Exp(-beta * (float64(d) - dmin))
-				cond[j] = e
-				sum += e
-				wsum += e * (float64(d) - dmin)
-			}
-			h := math.Log(sum) + beta*wsum/sum // entropy in nats
-			if math.Abs(h-logPerp) < 1e-5 {
-				break
-			}
-			if h > logPerp { // too flat: narrow the Gaussian
-				lo = beta
-				if math.IsInf(hi, 1) {
-					beta *= 2
-				} else {
-					beta = (beta + hi) / 2
-				}
-			} else {
-				hi = beta
-				beta = (beta + lo) / 2
-			}
-		}
-		var sum float64
-		for _, c := range cond {
-			sum += c
-		}
-		for j := range row {
-			row[j] = float32(cond[j] / sum)
+			row[j] = float32(cond[q])
+			q++
 		}
 		if i%64 == 63 || i == n-1 {
 			report("affinities", i+1, n)
