@@ -474,6 +474,32 @@ func (c *Look) MakeIcons() {
 	c.followView()
 }
 
+// posterCell is the poster's pixels a cell: a 20x20 atlas is then a 5120 px picture, 43 cm
+// across at 300 dpi (alexlens atlas --cell sets any size).
+const posterCell = 256
+
+// SavePoster has the worker draw the atlas with its icons as one PNG, and downloads it.
+func (c *Look) SavePoster() {
+	req := protocol.Request{Op: protocol.OpAtlasPoster, Look: &protocol.LookRequest{Size: atlasIconSize, Steps: atlasIconSteps, PosterCell: posterCell}}
+	c.run("poster", req, func(r protocol.Response) {
+		c.L().PosterBytes = len(r.Look.Poster)
+		download("alexlens-atlas.png", "image/png", r.Look.Poster)
+	})
+}
+
+// download hands bytes to the browser as a file to save.
+func download(name, mime string, data []byte) {
+	arr := js.Global().Get("Uint8Array").New(len(data))
+	js.CopyBytesToJS(arr, data)
+	blob := js.Global().Get("Blob").New([]any{arr}, map[string]any{"type": mime})
+	url := js.Global().Get("URL").Call("createObjectURL", blob)
+	a := js.Global().Get("document").Call("createElement", "a")
+	a.Set("href", url)
+	a.Set("download", name)
+	a.Call("click")
+	js.Global().Get("URL").Call("revokeObjectURL", url)
+}
+
 func (c *Look) requestIcons(cells []int) {
 	req := protocol.Request{Op: protocol.OpAtlasIcons, Look: &protocol.LookRequest{Size: atlasIconSize, Steps: atlasIconSteps, Cells: cells}}
 	c.run("icons", req, func(r protocol.Response) {

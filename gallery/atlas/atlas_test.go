@@ -18,6 +18,10 @@ import (
 
 // fixtureAtlas lays out a synthetic SqueezeNet fire9 gallery of n items on a grid x grid map.
 func fixtureAtlas(t *testing.T, n, grid int) (*engine.Model, gallery.Header, []gallery.Cell) {
+	return fixtureAtlasB(t, n, grid)
+}
+
+func fixtureAtlasB(t testing.TB, n, grid int) (*engine.Model, gallery.Header, []gallery.Cell) {
 	t.Helper()
 	m := weights.Fixture(engine.SqueezeNet11, 1)
 	h, err := gallery.HeaderFor(m, "fire9", gallery.Int8, 0, "fixture")
@@ -240,4 +244,21 @@ func TestPoster(t *testing.T) {
 			t.Errorf("poster of %d icons, grid %d, %d px cells: no error", len(c.icons), c.grid, c.cell)
 		}
 	}
+}
+
+// BenchmarkIcons is the atlas's icon rate: 16 icons of a synthetic SqueezeNet fire9 gallery
+// at the app's settings (64 px, 64 steps, 8 to a pass), on all cores.
+func BenchmarkIcons(b *testing.B) {
+	m, h, cells := fixtureAtlasB(b, 400, 8)
+	if len(cells) < 16 {
+		b.Fatalf("%d cells", len(cells))
+	}
+	cells = cells[:16]
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Icons(b.Context(), m, h, cells, Options{Size: 64, Steps: 64}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(16*b.N)/b.Elapsed().Seconds(), "icons/s")
 }

@@ -542,6 +542,14 @@ func TestLookViews(t *testing.T) {
 		t.Errorf("atlas icons: the canvas has %d colours: nothing drawn?", colours)
 	}
 	screenshot(t, ctx, "look-atlas-icons")
+	// The poster: the worker draws the map's icons into one PNG for the page to save.
+	click(t, ctx, `[data-testid=atlas-poster]`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`+document.querySelector('[data-testid=atlas-poster]').dataset.bytes > 1000 || !!document.querySelector('[data-testid=look-error]') || null`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		t.Fatalf("atlas poster: %v (page: %s)", err, pageText(ctx))
+	}
+	if msg := waitLookIdle(t, ctx); msg != "" {
+		t.Fatalf("atlas poster: %s", msg)
+	}
 
 	// Units: top patches of a channel, ranked.
 	nav(t, ctx, "units")

@@ -81,8 +81,10 @@ type Look struct {
 	IconsFor *protocol.Atlas
 	// IconsOn: the reader asked for icons, so cells coming into view (the class atlas's
 	// finer grids as one zooms in, panning) get theirs as they appear.
-	IconsOn    bool
-	PanX, PanY float64 // atlas centre offset in map units (0..1 space)
+	IconsOn bool
+	// PosterBytes is the size of the last poster saved (0: none yet).
+	PosterBytes int
+	PanX, PanY  float64 // atlas centre offset in map units (0..1 space)
 
 	UnitLayer   string
 	UnitChannel int

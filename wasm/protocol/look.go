@@ -36,6 +36,9 @@ const (
 	// mean score (Look.Size, Look.Steps, Look.Seed), many cells to a pass, each batch's
 	// icons in a progress message. Icons drawn before come from the worker's cache.
 	OpAtlasIcons Op = "atlas-icons"
+	// OpAtlasPoster draws the last atlas as one PNG, Look.PosterCell pixels a cell, with the
+	// icons drawn so far at Look.Size, Look.Steps and Look.Seed (cells without one blank).
+	OpAtlasPoster Op = "atlas-poster"
 	// OpUnits ranks the gallery's images by the strongest response of channel Look.Channel
 	// of layer Look.Layer and crops each one's receptive field around that unit.
 	OpUnits Op = "units"
@@ -94,13 +97,14 @@ type LookRequest struct {
 	TopClasses int    `json:"topClasses,omitempty"` // atlas: classes per cell (default 3)
 	Classes    bool   `json:"classes,omitempty"`    // atlas: the class atlas
 	Cells      []int  `json:"cells,omitempty"`      // atlas icons: which cells (default all)
+	PosterCell int    `json:"posterCell,omitempty"` // atlas poster: pixels a cell
 }
 
 // IsLook reports whether op is one of the look-inside operations.
 func IsLook(op Op) bool {
 	switch op {
 	case OpGalleryOpen, OpGalleryLoad, OpGalleryAdd, OpGallerySave, OpGalleryClear, OpNeighbors,
-		OpWalk, OpAtlas, OpAtlasIcons, OpUnits, OpFeatureVis, OpCancel:
+		OpWalk, OpAtlas, OpAtlasIcons, OpAtlasPoster, OpUnits, OpFeatureVis, OpCancel:
 		return true
 	}
 	return false
@@ -171,6 +175,10 @@ func (r *Request) ValidateLook() error {
 		if err := in("steps", l.Steps, 1, MaxFeatureVisRun); err != nil {
 			return err
 		}
+	case OpAtlasPoster:
+		if err := in("posterCell", l.PosterCell, 16, 512); err != nil {
+			return err
+		}
 	case OpFeatureVis:
 		if l.Objective != "channel" && l.Objective != "class" {
 			return fmt.Errorf("featurevis: objective must be channel or class, not %q", l.Objective)
@@ -198,7 +206,8 @@ type LookResult struct {
 	Neighbors  []Neighbor     `json:"neighbors,omitempty"`
 	Walk       []WalkStep     `json:"walk,omitempty"`
 	Atlas      *Atlas         `json:"atlas,omitempty"`
-	Icons      []AtlasIcon    `json:"icons,omitempty"` // OpAtlasIcons: all (done) or a batch's (progress)
+	Icons      []AtlasIcon    `json:"icons,omitempty"`  // OpAtlasIcons: all (done) or a batch's (progress)
+	Poster     []byte         `json:"poster,omitempty"` // OpAtlasPoster: the PNG
 	Patches    []UnitPatch    `json:"patches,omitempty"`
 	FeatureVis *FeatureVisImg `json:"featurevis,omitempty"`
 	Millis     float64        `json:"ms"` // the operation's own time in the worker

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"math"
 	"slices"
 	"time"
@@ -526,6 +527,35 @@ func (l *Look) AtlasIcons(ctx context.Context, r protocol.LookRequest, progress 
 	}
 	slices.SortFunc(all, func(x, y protocol.AtlasIcon) int { return x.Cell - y.Cell })
 	return all, nil
+}
+
+// AtlasPoster draws the last atlas as a PNG (atlas.Poster), r.PosterCell pixels a cell,
+// with the icons drawn so far at r's size, steps and seed; a cell without one stays blank.
+func (l *Look) AtlasPoster(r protocol.LookRequest) ([]byte, error) {
+	a := l.atlas
+	if a == nil {
+		return nil, errors.New("lay the gallery out first: the poster is the map's cells")
+	}
+	icons := make([]*image.RGBA, len(a.cells))
+	drawn := 0
+	for i, c := range a.cells {
+		if ic, ok := l.icons[iconKey{a.id, a.grid, c.Row, c.Col, r.Size, r.Steps, r.Seed}]; ok {
+			icons[i] = &image.RGBA{Pix: ic.RGBA, Stride: 4 * ic.W, Rect: image.Rect(0, 0, ic.W, ic.H)}
+			drawn++
+		}
+	}
+	if drawn == 0 {
+		return nil, errors.New("no icons drawn yet: draw the icons first")
+	}
+	poster, err := atlas.Poster(a.cells, icons, a.grid, r.PosterCell)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, poster); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // Units ranks the gallery's images by channel's largest activation in layer and crops the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -298,11 +299,23 @@ func TestLookAtlasIcons(t *testing.T) {
 			t.Errorf("icon %d: cell %d, %dx%d, same pixels as gallery/atlas: %v", i, ic.Cell, ic.W, ic.H, bytes.Equal(ic.RGBA, want[i].Pix))
 		}
 	}
+	// The poster: grid 2 of 64 px cells, each iconed cell's icon in its square.
+	data, err := l.AtlasPoster(protocol.LookRequest{Size: 64, Steps: 3, Seed: 2, PosterCell: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poster, err := png.Decode(bytes.NewReader(data))
+	if err != nil || poster.Bounds().Dx() != 128 {
+		t.Fatalf("poster: %v, %v", poster.Bounds(), err)
+	}
+	if _, err := l.AtlasPoster(protocol.LookRequest{Size: 96, Steps: 3, Seed: 2, PosterCell: 64}); err == nil {
+		t.Error("a poster of icons never drawn (96 px): no error")
+	}
 	again, err := l.AtlasIcons(context.Background(), req, func(int, int, []protocol.AtlasIcon) { t.Error("a cached answer computed icons") })
 	if err != nil || len(again) != len(icons) {
 		t.Errorf("asking again: %d icons, %v", len(again), err)
 	}
-	data, err := os.ReadFile(filepath.Join("..", "..", "ui", "samples", samplePhotos[0]))
+	data, err = os.ReadFile(filepath.Join("..", "..", "ui", "samples", samplePhotos[0]))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,6 +122,8 @@ func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progre
 			post(protocol.Response{ID: req.ID, Kind: protocol.KindProgress, Progress: &p, Look: &protocol.LookResult{Icons: icons}})
 			yield()
 		})
+	case protocol.OpAtlasPoster:
+		res.Poster, err = look.AtlasPoster(l)
 	case protocol.OpUnits:
 		res.Patches, err = look.Units(ctx, l.Layer, l.Channel, l.K, l.Patch, report)
 	case protocol.OpFeatureVis:
