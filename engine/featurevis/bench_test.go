@@ -24,6 +24,7 @@ func BenchmarkStep(b *testing.B) {
 		{engine.SqueezeNet11, preReLU(engine.ChannelMean("fire6", 1))},
 		{engine.SqueezeNet11, engine.ClassLogit(1)},
 		{engine.AlexNet, engine.ChannelMean("conv4", 1)},
+		{engine.AlexNet, preReLU(engine.ChannelMean("conv4", 1))},
 		{engine.AlexNet, engine.ClassLogit(1)},
 	} {
 		for _, threads := range []int{1, runtime.GOMAXPROCS(0)} {

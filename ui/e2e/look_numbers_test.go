@@ -194,7 +194,7 @@ func syntheticFile(t *testing.T, arch string, n int) (string, int) {
 
 // TestFeatureVisNumbers (opt-in: ALEXLENS_BROWSER_BENCH=1) times feature visualization in
 // the app as a visitor runs it: the Units view's default layer, channel 3, 64 steps at
-// 128 px, the app's default threads; the worker's own time. It reports; it asserts nothing
+// 128 px, the app's default threads and 2 threads; the worker's own time. It reports; it asserts nothing
 // about speed.
 func TestFeatureVisNumbers(t *testing.T) {
 	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
@@ -204,9 +204,14 @@ func TestFeatureVisNumbers(t *testing.T) {
 		if arch == engine.SqueezeNet11.Name && !haveReal {
 			continue
 		}
-		for _, precision := range []string{"f32", "int8"} {
+		for _, c := range []struct{ precision, threads string }{{"f32", ""}, {"int8", ""}, {"f32", "2"}} {
+			precision := c.precision
 			ctx := browser(t, false)
-			openLook(t, ctx, "?arch="+arch+"&precision="+precision, "units")
+			query := "?arch=" + arch + "&precision=" + precision
+			if c.threads != "" {
+				query += "&threads=" + c.threads
+			}
+			openLook(t, ctx, query, "units")
 			setField(t, ctx, "unit-channel", "3")
 			setField(t, ctx, "featurevis-steps", "64")
 			click(t, ctx, `[data-testid=featurevis-run]`)
@@ -215,7 +220,11 @@ func TestFeatureVisNumbers(t *testing.T) {
 				t.Fatalf("feature visualization on %s: %v", arch, err)
 			}
 			f, _ := strconv.ParseFloat(v, 64)
-			t.Logf("featurevis %s %s: 64 steps at 128 px in %.2f s (%.0f ms a step)", arch, precision, f/1000, f/64)
+			threads := "default threads"
+			if c.threads != "" {
+				threads = c.threads + " threads"
+			}
+			t.Logf("featurevis %s %s, %s: 64 steps at 128 px in %.2f s (%.0f ms a step, %.1f steps/s)", arch, precision, threads, f/1000, f/64, 64000/f)
 		}
 	}
 }
