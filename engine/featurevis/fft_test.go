@@ -42,7 +42,7 @@ func maxAbsDiff(a, b []complex128) float64 {
 // factors, primes) and the sizes used for images: 224 = 2^5*7, 227 (a prime), 240.
 func TestFFTMatchesNaiveDFT(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
-	lengths := []int{224, 227, 240}
+	lengths := []int{128, 224, 227, 240, 256}
 	for n := 1; n <= 64; n++ {
 		lengths = append(lengths, n)
 	}
@@ -205,5 +205,22 @@ func TestSamplerAdjoint(t *testing.T) {
 		if math.Abs(lhs-rhs) > 1e-4*max(1, math.Abs(lhs)) {
 			t.Errorf("trial %d: <Sx, y> = %.6g, <x, S'y> = %.6g", trial, lhs, rhs)
 		}
+	}
+}
+
+// BenchmarkFourierImage is one render and one backward of the app's 128 px image: the
+// image's share of a feature-visualization step.
+func BenchmarkFourierImage(b *testing.B) {
+	r := rand.New(rand.NewSource(1))
+	im := newFourierImage(128, 128, r.NormFloat64)
+	var g [3][]float64
+	var gs [3][]complex128
+	for c := range g {
+		g[c] = make([]float64, 128*128)
+		gs[c] = make([]complex128, len(im.spec[c]))
+	}
+	for range b.N {
+		im.render()
+		im.backward(g, gs)
 	}
 }
