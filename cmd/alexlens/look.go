@@ -162,29 +162,12 @@ func cmdAtlas(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return writeAtlas(stdout, cells, icons, imagenet.Label, *grid, *cellPx, *outPath, *iconDir, *asJSON)
 	}
-	g, err := gallery.ReadFile(*galleryPath)
+	g, m, _, err := galleryAndModel(&mf, *galleryPath, stderr)
 	if err != nil {
 		return err
 	}
 	if *layer != "" && *layer != g.Header.Layer {
 		return fmt.Errorf("%s holds %s embeddings, not %s: index the images at %s (alexlens index --layer %s)", *galleryPath, g.Header.Layer, *layer, *layer, *layer)
-	}
-	if mf.arch == "" {
-		mf.arch = g.Header.Arch
-	}
-	m, err := mf.load(stderr)
-	if err != nil {
-		return err
-	}
-	if m.Arch.Name != g.Header.Arch {
-		return fmt.Errorf("%s: %w: the gallery holds %s %s embeddings, the model is %s", *galleryPath, gallery.ErrIncompatible, g.Header.Arch, g.Header.Layer, m.Arch.Name)
-	}
-	h, err := gallery.HeaderFor(m, g.Header.Layer, g.Header.Encoding, g.Header.Thumb, mf.weights)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *galleryPath, err)
-	}
-	if err := g.Header.Compatible(h); err != nil {
-		return fmt.Errorf("%s: %w", *galleryPath, err)
 	}
 
 	vecs := g.Vectors()

@@ -22,6 +22,34 @@ type neighborsOut struct {
 	Error     string        `json:"error,omitempty"`
 }
 
+// galleryAndModel reads the gallery at path and the model the flags name (its architecture
+// by default the gallery's), and checks that the gallery's embeddings are this model's: the
+// same network and weights (gallery.Header.Compatible).
+func galleryAndModel(mf *modelFlags, path string, stderr io.Writer) (*gallery.Gallery, *engine.Model, gallery.Header, error) {
+	g, err := gallery.ReadFile(path)
+	if err != nil {
+		return nil, nil, gallery.Header{}, err
+	}
+	if mf.arch == "" {
+		mf.arch = g.Header.Arch
+	}
+	m, err := mf.load(stderr)
+	if err != nil {
+		return nil, nil, gallery.Header{}, err
+	}
+	if m.Arch.Name != g.Header.Arch {
+		return nil, nil, gallery.Header{}, fmt.Errorf("%s: %w: the gallery holds %s %s embeddings, the model is %s", path, gallery.ErrIncompatible, g.Header.Arch, g.Header.Layer, m.Arch.Name)
+	}
+	h, err := gallery.HeaderFor(m, g.Header.Layer, g.Header.Encoding, g.Header.Thumb, mf.weights)
+	if err != nil {
+		return nil, nil, gallery.Header{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := g.Header.Compatible(h); err != nil {
+		return nil, nil, gallery.Header{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, m, h, nil
+}
+
 func cmdNeighbors(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("neighbors", stderr)
 	var mf modelFlags
@@ -47,26 +75,9 @@ func cmdNeighbors(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	g, err := gallery.ReadFile(*galleryPath)
+	g, model, h, err := galleryAndModel(&mf, *galleryPath, stderr)
 	if err != nil {
 		return err
-	}
-	if mf.arch == "" {
-		mf.arch = g.Header.Arch
-	}
-	model, err := mf.load(stderr)
-	if err != nil {
-		return err
-	}
-	if model.Arch.Name != g.Header.Arch {
-		return fmt.Errorf("%s: %w: the gallery holds %s %s embeddings, the model is %s", *galleryPath, gallery.ErrIncompatible, g.Header.Arch, g.Header.Layer, model.Arch.Name)
-	}
-	h, err := gallery.HeaderFor(model, g.Header.Layer, g.Header.Encoding, g.Header.Thumb, mf.weights)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *galleryPath, err)
-	}
-	if err := g.Header.Compatible(h); err != nil {
-		return fmt.Errorf("%s: %w", *galleryPath, err)
 	}
 	var out []neighborsOut
 	failed := 0
