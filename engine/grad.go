@@ -124,9 +124,9 @@ func (m *Model) InputGradient(x *Tensor, obj Objective) (value float32, grad *Te
 
 // InputGradientWith is InputGradient with options.
 func (m *Model) InputGradientWith(x *Tensor, obj Objective, opt GradOptions) (float32, *Tensor, error) {
-	objs := make([]Objective, 0, 1)
+	objs := []Objective{obj} // a malformed x is then reported as such
 	if x != nil && len(x.Shape) == 4 {
-		for range x.Shape[0] {
+		for len(objs) < x.Shape[0] {
 			objs = append(objs, obj)
 		}
 	}

@@ -77,9 +77,9 @@ func Run(ctx context.Context, m *engine.Model, opt Options) (*Result, error) {
 
 // RunBatch optimizes one image per objective, all of them through one batched forward and
 // backward pass a step (an atlas's icons share the network's products). opt.Objective is
-// ignored. Image i is the image Run makes for objectives[i] with the seed opt.Seed+i: each
-// image draws its own noise and transforms, so an image does not depend on how the
-// objectives were batched. The objectives must read one layer (engine.InputGradientBatch).
+// ignored. Image i is the image Run makes for objectives[i] with the seed opt.Seed+i (or
+// opt.Seeds[i]): each image draws its own noise and transforms, so an image does not depend
+// on how the objectives were batched. The objectives must read one layer (engine.InputGradientBatch).
 func RunBatch(ctx context.Context, m *engine.Model, opt Options, objectives []engine.Objective) ([]*Result, error) {
 	if m == nil || m.Arch == nil {
 		return nil, errors.New("featurevis: no model")
