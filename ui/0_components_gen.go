@@ -800,6 +800,33 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n        "}
 						vgparent.AppendChild(vgn)
 						if c.L().Atlas != nil {
+							vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "label", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "field"}}}
+							vgparent.AppendChild(vgn)
+							{
+								vgparent := vgn
+								_ = vgparent
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
+								vgparent.AppendChild(vgn)
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute(nil)}
+								vgparent.AppendChild(vgn)
+								vgn.SetInnerHTML(vugu.HTML("Only cells voting for"))
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
+								vgparent.AppendChild(vgn)
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "input", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "search"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "atlas-filter"}, vugu.VGAttribute{Namespace: "", Key: "placeholder", Val: "a class, e.g. tiger"}}}
+								vgparent.AppendChild(vgn)
+								vgn.AddAttrInterface("value", c.L().AtlasFilter)
+								vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+									EventType: "input",
+									Func:      func(event vugu.DOMEvent) { c.OnAtlasFilter(event) },
+									// TODO: implement capture, etc. mostly need to decide syntax
+								})
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n        "}
+								vgparent.AppendChild(vgn)
+							}
+						}
+						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n        "}
+						vgparent.AppendChild(vgn)
+						if c.L().Atlas != nil {
 							vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "atlas-icons"}, vugu.VGAttribute{Namespace: "", Key: "title", Val: "draw each cell as the image the network would see there: feature visualization of the cell's average activation"}}}
 							vgparent.AppendChild(vgn)
 							vgn.AddAttrInterface("disabled", c.L().Busy != "")
@@ -936,10 +963,12 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 					if c.L().Atlas != nil {
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "canvas", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "atlas"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "atlas-canvas"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "the gallery laid out in two dimensions; drag to pan, wheel or the buttons to zoom"}}}
 						vgparent.AppendChild(vgn)
+						vgn.AddAttrInterface("data-filter", c.L().AtlasFilter)
 						vgn.AddAttrInterface("data-icons", c.L().IconCount())
 						vgn.AddAttrInterface("data-method", c.L().Atlas.Method)
 						vgn.AddAttrInterface("data-ms", c.L().Atlas.Millis)
 						vgn.AddAttrInterface("data-points", len(c.L().Atlas.X))
+						vgn.AddAttrInterface("data-shown", len(c.shownCellList()))
 						vgn.AddAttrInterface("data-zoom", c.L().Zoom)
 						vgn.JSCreateHandler = vugu.JSValueFunc(func(value js.Value) { c.atlasCreated(value) })
 						vgn.JSPopulateHandler = vugu.JSValueFunc(func(value js.Value) { c.drawAtlas(value) })
@@ -954,7 +983,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 							_ = vgparent
 							vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n        "}
 							vgparent.AppendChild(vgn)
-							for vgiterkeyt, cell := range c.L().Atlas.Cells {
+							for vgiterkeyt, cell := range c.shownCellList() {
 								var vgiterkey interface{} = vgiterkeyt
 								_ = vgiterkey
 								cell := cell

@@ -11,6 +11,7 @@ import (
 
 	vjs "github.com/vugu/vugu/js"
 
+	"github.com/alexlens/alexlens/engine/imagenet"
 	"github.com/alexlens/alexlens/ui/state"
 )
 
@@ -179,6 +180,11 @@ func (c *Look) drawAtlas(v vjs.Value) {
 	icons := l.IconCount() > 0
 	for ci, cl := range a.Cells {
 		x0, y0 := at(float64(cl.Col)/float64(a.Grid), float64(cl.Row)/float64(a.Grid))
+		if !l.CellShown(cl, imagenet.Label) { // filtered out: a dim square
+			ctx.Set("fillStyle", "rgba(255,255,255,0.03)")
+			ctx.Call("fillRect", x0+1, y0+1, cell-2, cell-2)
+			continue
+		}
 		if icon := c.iconImage(ci); !icon.IsUndefined() {
 			ctx.Set("imageSmoothingEnabled", true)
 			ctx.Call("drawImage", icon, x0+1, y0+1, cell-2, cell-2)
@@ -216,7 +222,7 @@ func (c *Look) drawAtlas(v vjs.Value) {
 	}
 	// Labels last, over the thumbnails, on a dark band so they stay readable.
 	for _, cl := range a.Cells {
-		if len(cl.Top) == 0 {
+		if len(cl.Top) == 0 || !l.CellShown(cl, imagenet.Label) {
 			continue
 		}
 		x0, y0 := at(float64(cl.Col)/float64(a.Grid), float64(cl.Row)/float64(a.Grid))
@@ -258,6 +264,9 @@ func (c *Look) visibleCells() []int {
 	var in []int
 	dist := map[int]float64{}
 	for i, cl := range a.Cells {
+		if !c.L().CellShown(cl, imagenet.Label) {
+			continue
+		}
 		x0, y0 := at(float64(cl.Col)/float64(a.Grid), float64(cl.Row)/float64(a.Grid))
 		if x0+cell > 0 && y0+cell > 0 && x0 < w && y0 < h {
 			in = append(in, i)

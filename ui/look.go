@@ -466,6 +466,24 @@ const (
 	atlasIconSteps = 64
 )
 
+// OnAtlasFilter keeps only the cells voting for the class typed; cells coming into view
+// get their icons.
+func (c *Look) OnAtlasFilter(event vugu.DOMEvent) {
+	c.L().AtlasFilter = event.PropString("target", "value")
+	c.followView()
+}
+
+// shownCellList is the atlas's cells that pass the filter.
+func (c *Look) shownCellList() []protocol.AtlasCell {
+	var shown []protocol.AtlasCell
+	for _, cell := range c.L().Atlas.Cells {
+		if c.L().CellShown(cell, imagenet.Label) {
+			shown = append(shown, cell)
+		}
+	}
+	return shown
+}
+
 // MakeIcons draws the icons of the cells in view: the feature visualization of each cell's
 // mean activation (or its classes' mean score), arriving batch by batch; from then on,
 // cells that come into view get theirs too.

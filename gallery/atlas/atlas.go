@@ -44,6 +44,9 @@ type Options struct {
 	// Progress, if set, is called after each batch with the icons done so far and the
 	// total, and the batch's icons (index into the cells given, and image).
 	Progress func(done, total int, icons map[int]*image.RGBA)
+	// Step, if set, is called after every optimization step of a batch: a batch takes
+	// seconds, and the browser's engine worker must yield between steps to hear a cancel.
+	Step func()
 }
 
 func (o *Options) defaults() error {
@@ -120,8 +123,15 @@ func optimize(ctx context.Context, m *engine.Model, cells []gallery.Cell, objs [
 		for i, c := range batch {
 			bo[i], seeds[i] = *objs[c], opt.Seed+int64(cells[c].Row<<10+cells[c].Col)
 		}
-		res, err := featurevis.RunBatch(ctx, m, featurevis.Options{Size: opt.Size, Steps: opt.Steps,
-			Seeds: seeds, Grad: opt.Grad}, bo)
+		fo := featurevis.Options{Size: opt.Size, Steps: opt.Steps, Seeds: seeds, Grad: opt.Grad}
+		if opt.Step != nil {
+			fo.Progress = func(p featurevis.Progress) {
+				if p.Item == 0 {
+					opt.Step()
+				}
+			}
+		}
+		res, err := featurevis.RunBatch(ctx, m, fo, bo)
 		if err != nil {
 			return icons, err
 		}

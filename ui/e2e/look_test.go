@@ -645,6 +645,19 @@ func TestClassAtlas(t *testing.T) {
 	if g := grid(); g != 8 {
 		t.Errorf("the class atlas at zoom 1 has a %d-cell grid, want 8", g)
 	}
+	// A class filter keeps the cells voting for it: the five retrievers are a few cells of the map.
+	all := evalInt(t, ctx, `+document.querySelector('[data-testid=atlas-canvas]').dataset.shown`)
+	filter := func(v string) {
+		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const e = document.querySelector('[data-testid=atlas-filter]'); e.value = %q; e.dispatchEvent(new Event('input', {bubbles: true})); })()`, v))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filter("retriever")
+	shown, err := chromedp.Run(ctx, chromedp.Poll[int](`document.querySelector('[data-testid=atlas-canvas]').dataset.filter === 'retriever' ? +document.querySelector('[data-testid=atlas-canvas]').dataset.shown : null`, chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil || shown < 1 || shown >= all || shown > 5 {
+		t.Errorf("filter retriever: %d of %d cells shown (%v), want 1 to 5 (ImageNet has 5 retrievers)", shown, all, err)
+	}
+	filter("")
 	// Zooming in twice (1.5² = 2.25) asks for a finer grid: 18 cells a side.
 	click(t, ctx, `[data-testid=atlas-zoom-in]`)
 	click(t, ctx, `[data-testid=atlas-zoom-in]`)

@@ -84,6 +84,9 @@ type Look struct {
 	IconsOn bool
 	// PosterBytes is the size of the last poster saved (0: none yet).
 	PosterBytes int
+	// AtlasFilter keeps only the cells that vote for a class (Distill's class atlases): a
+	// gallery cell whose top classes, or a class cell whose classes, name it. "" keeps all.
+	AtlasFilter string
 	PanX, PanY  float64 // atlas centre offset in map units (0..1 space)
 
 	UnitLayer   string
@@ -270,6 +273,29 @@ func (l *Look) PanBy(dx, dy float64) {
 	lim := 0.5 - 0.5/l.Zoom
 	l.PanX = max(-lim, min(lim, l.PanX+dx))
 	l.PanY = max(-lim, min(lim, l.PanY+dy))
+}
+
+// CellShown says whether cell c of the atlas on screen passes AtlasFilter; label names a
+// class (the class atlas's cells list class indices).
+func (l *Look) CellShown(c protocol.AtlasCell, label func(int) string) bool {
+	f := strings.ToLower(strings.TrimSpace(l.AtlasFilter))
+	if f == "" {
+		return true
+	}
+	if l.Atlas != nil && l.Atlas.Classes {
+		for _, k := range c.Members {
+			if strings.Contains(strings.ToLower(label(k)), f) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, t := range c.Top {
+		if strings.Contains(strings.ToLower(t.Label), f) {
+			return true
+		}
+	}
+	return false
 }
 
 // CellTitle is what a grid cell shows: its top classes with their probabilities.

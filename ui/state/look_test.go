@@ -141,3 +141,25 @@ func TestClassAtlasGrid(t *testing.T) {
 		t.Errorf("gallery of 50: request %+v, want PCA at grid 5", *r.Look)
 	}
 }
+
+// TestAtlasFilter: a filter keeps the cells that vote for a class: by their top classes on a
+// gallery's map, by any of their classes on the class atlas; no filter keeps every cell.
+func TestAtlasFilter(t *testing.T) {
+	l := NewLook()
+	tiger := protocol.AtlasCell{Members: []int{1, 2}, Top: []protocol.Prediction{{Index: 292, Label: "tiger"}}}
+	cup := protocol.AtlasCell{Members: []int{3}, Top: []protocol.Prediction{{Index: 968, Label: "cup"}}}
+	l.Atlas = &protocol.Atlas{Cells: []protocol.AtlasCell{tiger, cup}}
+	label := func(k int) string { return map[int]string{292: "tiger", 968: "cup", 7: "cock"}[k] }
+	if !l.CellShown(tiger, label) || !l.CellShown(cup, label) {
+		t.Error("no filter hides a cell")
+	}
+	l.AtlasFilter = " Tiger"
+	if !l.CellShown(tiger, label) || l.CellShown(cup, label) {
+		t.Error("filter tiger: want the tiger cell only")
+	}
+	l.Atlas.Classes = true
+	classes := protocol.AtlasCell{Members: []int{968, 292}, Top: []protocol.Prediction{{Index: 968, Label: "cup"}}}
+	if !l.CellShown(classes, label) || l.CellShown(protocol.AtlasCell{Members: []int{7}}, label) {
+		t.Error("class atlas, filter tiger: want the cell holding tiger among its classes only")
+	}
+}

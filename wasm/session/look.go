@@ -456,7 +456,9 @@ func atlasOf(r protocol.LookRequest, pts []gallery.Point, cells []gallery.Cell, 
 
 // AtlasIcons draws the icons of the cells r.Cells (all when empty) of the last atlas
 // (atlas.Icons, or atlas.ClassIcons for the class atlas), reporting each batch's icons as
-// they finish. Icons drawn before for the same map, cell and settings come from memory.
+// they finish, and calling progress without icons after every optimization step (the
+// browser's worker yields there to hear a cancel). Icons drawn before for the same map, cell
+// and settings come from memory.
 func (l *Look) AtlasIcons(ctx context.Context, r protocol.LookRequest, progress func(done, total int, icons []protocol.AtlasIcon)) ([]protocol.AtlasIcon, error) {
 	a := l.atlas
 	if a == nil {
@@ -498,12 +500,14 @@ func (l *Look) AtlasIcons(ctx context.Context, r protocol.LookRequest, progress 
 	if len(todo) == 0 {
 		return all, nil
 	}
+	done := 0 // icons of todo drawn so far
 	sub := make([]gallery.Cell, len(todo))
 	for j, i := range todo {
 		sub[j] = a.cells[i]
 	}
 	opt := atlas.Options{Size: r.Size, Steps: r.Steps, Seed: r.Seed, Grad: engine.GradOptions{Backend: l.s.backend},
-		Progress: func(done, total int, icons map[int]*image.RGBA) {
+		Progress: func(n, total int, icons map[int]*image.RGBA) {
+			done = n
 			batch := make([]protocol.AtlasIcon, 0, len(icons))
 			for j, img := range icons {
 				ic := protocol.AtlasIcon{Cell: todo[j], W: img.Rect.Dx(), H: img.Rect.Dy(), RGBA: img.Pix}
@@ -513,9 +517,12 @@ func (l *Look) AtlasIcons(ctx context.Context, r protocol.LookRequest, progress 
 			slices.SortFunc(batch, func(x, y protocol.AtlasIcon) int { return x.Cell - y.Cell })
 			all = append(all, batch...)
 			if progress != nil {
-				progress(done, total, batch)
+				progress(n, total, batch)
 			}
 		}}
+	if progress != nil {
+		opt.Step = func() { progress(done, len(todo), nil) }
+	}
 	var err error
 	if a.g == nil {
 		_, err = atlas.ClassIcons(ctx, l.s.model, sub, opt)

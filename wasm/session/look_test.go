@@ -355,13 +355,21 @@ func TestLookClassAtlas(t *testing.T) {
 		t.Fatalf("icons for cells 0 and 2: %+v", icons)
 	}
 	req.Cells = nil
-	var computed int
-	all, err := l.AtlasIcons(context.Background(), req, func(_, total int, _ []protocol.AtlasIcon) { computed = total })
+	var computed, steps int
+	all, err := l.AtlasIcons(context.Background(), req, func(_, total int, batch []protocol.AtlasIcon) {
+		computed = total
+		if batch == nil {
+			steps++ // a step within a batch: the worker yields there to hear a cancel
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(all) != len(at.Cells) || computed != len(at.Cells)-2 || !bytes.Equal(all[2].RGBA, icons[1].RGBA) {
 		t.Errorf("all icons: %d for %d cells, %d computed (2 were drawn before)", len(all), len(at.Cells), computed)
+	}
+	if batches := (len(at.Cells) - 2 + 7) / 8; steps != 2*batches {
+		t.Errorf("%d step reports for %d batches of 2 steps", steps, batches)
 	}
 	// A finer grid of the same layout: same points, more cells.
 	fine, err := l.Atlas(context.Background(), protocol.LookRequest{Classes: true, Method: "pca", Grid: 6}, nil)

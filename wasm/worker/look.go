@@ -118,6 +118,10 @@ func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progre
 		res.Atlas, err = look.Atlas(ctx, l, report)
 	case protocol.OpAtlasIcons:
 		res.Icons, err = look.AtlasIcons(ctx, l, func(done, total int, icons []protocol.AtlasIcon) {
+			if len(icons) == 0 { // a step within a batch: only let a cancel in
+				yield()
+				return
+			}
 			p := protocol.Progress{Stage: protocol.StageLook, Layer: "icons", Done: int64(done), Total: int64(total)}
 			post(protocol.Response{ID: req.ID, Kind: protocol.KindProgress, Progress: &p, Look: &protocol.LookResult{Icons: icons}})
 			yield()
