@@ -1005,6 +1005,27 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 									vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "muted small"}}}
 									vgparent.AppendChild(vgn)
 									vgn.SetInnerHTML(c.cellNote(cell))
+									vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
+									vgparent.AppendChild(vgn)
+									if !c.L().Atlas.Classes {
+										vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "cell-thumbs"}}}
+										vgparent.AppendChild(vgn)
+										{
+											vgparent := vgn
+											_ = vgparent
+											for vgiterkeyt, i := range c.cellThumbs(cell) {
+												var vgiterkey interface{} = vgiterkeyt
+												_ = vgiterkey
+												i := i
+												_ = i
+												vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "img", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "cell-thumb"}}}
+												vgparent.AppendChild(vgn)
+												vgn.AddAttrInterface("alt", c.L().Item(i).Name)
+												vgn.AddAttrInterface("src", thumbURL(c.L().Item(i).Thumb))
+												vgn.AddAttrInterface("title", c.L().Item(i).Name)
+											}
+										}
+									}
 									vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n        "}
 									vgparent.AppendChild(vgn)
 								}

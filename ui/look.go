@@ -473,6 +473,21 @@ func (c *Look) OnAtlasFilter(event vugu.DOMEvent) {
 	c.followView()
 }
 
+// cellThumbs are the gallery items of a cell that the cell list shows (the first six with a
+// thumbnail): the images that fell in it.
+func (c *Look) cellThumbs(cell protocol.AtlasCell) []int {
+	var idx []int
+	for _, i := range cell.Members {
+		if len(idx) == 6 {
+			break
+		}
+		if len(c.L().Item(i).Thumb) > 0 {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
 // shownCellList is the atlas's cells that pass the filter.
 func (c *Look) shownCellList() []protocol.AtlasCell {
 	var shown []protocol.AtlasCell

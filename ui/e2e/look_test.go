@@ -515,6 +515,10 @@ func TestLookViews(t *testing.T) {
 		if pts != n || cells == 0 || members != n {
 			t.Errorf("atlas %s: %d points, %d cells holding %d items, gallery %d", method, pts, cells, members, n)
 		}
+		// Each cell lists the images that fell in it (up to six thumbnails).
+		if thumbs, want := evalInt(t, ctx, `document.querySelectorAll('[data-testid=cell-thumb]').length`), evalInt(t, ctx, `[...document.querySelectorAll('[data-testid=atlas-cell]')].reduce((s, e) => s + Math.min(6, +e.dataset.members), 0)`); thumbs != want {
+			t.Errorf("atlas %s: %d thumbnails in the cell list, want %d", method, thumbs, want)
+		}
 		// The canvas has thumbnails on it: many distinct colours, not a blank fill.
 		colours := evalInt(t, ctx, `(() => { const c = document.querySelector('[data-testid=atlas-canvas]'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const s = new Set(); for (let i = 0; i < d.length; i += 64) s.add(d[i] << 16 | d[i+1] << 8 | d[i+2]); return s.size; })()`)
 		if colours < 50 {
