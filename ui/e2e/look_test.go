@@ -531,7 +531,17 @@ func TestLookViews(t *testing.T) {
 	if z, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`parseFloat(document.querySelector('[data-testid=atlas-canvas]').dataset.zoom)`)); err != nil || z != 2.25 {
 		t.Errorf("zoom after two clicks: %v, %v", z, err)
 	}
+	// Zooming in asks for a finer grid of the same layout.
+	base := max(2, min(8, int(math.Round(math.Sqrt(float64(n)/2)))))
+	fine := int(math.Round(float64(base) * 2.25))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`document.querySelector('#atlas-h').textContent.includes('· %d×%d grid') || null`, fine, fine), chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		heading, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#atlas-h').textContent`))
+		t.Errorf("atlas at zoom 2.25: %v (heading %q, want a %dx%d grid)", err, heading, fine, fine)
+	}
+	waitLookIdle(t, ctx)
 	screenshot(t, ctx, "look-atlas-zoomed")
+	click(t, ctx, `[data-testid=atlas-fit]`)
+	waitLookIdle(t, ctx)
 
 	// Icons: every cell of the map gets its feature visualization, drawn into its square.
 	cells := evalInt(t, ctx, `document.querySelectorAll('[data-testid=atlas-cell]').length`)

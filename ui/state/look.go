@@ -136,26 +136,32 @@ func (l *Look) Added(items []protocol.GalleryItem, info *protocol.GalleryInfo) {
 // their classifier weights (t-SNE), which needs no gallery.
 const ClassAtlas = "classes"
 
-// AtlasRequest is the request for the map the view asks for: the gallery's, with a grid
-// that gives cells a few images each, or the class atlas, whose grid follows the zoom
-// (8 cells a side at zoom 1, up to the protocol's limit), so that zooming in shows finer
-// groups of classes.
+// AtlasRequest is the request for the map the view asks for, the gallery's or the class
+// atlas, with the grid the zoom asks for (AtlasGrid), so that zooming in shows finer groups.
 func (l *Look) AtlasRequest() protocol.Request {
 	if l.AtlasMethod == ClassAtlas {
-		return protocol.Request{Op: protocol.OpAtlas, Look: &protocol.LookRequest{Classes: true, Method: "tsne", Grid: l.ClassGrid()}}
+		return protocol.Request{Op: protocol.OpAtlas, Look: &protocol.LookRequest{Classes: true, Method: "tsne", Grid: l.AtlasGrid()}}
 	}
-	grid := max(2, min(8, int(math.Round(math.Sqrt(float64(len(l.Items))/2)))))
-	return protocol.Request{Op: protocol.OpAtlas, Look: &protocol.LookRequest{Method: l.AtlasMethod, Grid: grid}}
+	return protocol.Request{Op: protocol.OpAtlas, Look: &protocol.LookRequest{Method: l.AtlasMethod, Grid: l.AtlasGrid()}}
 }
 
-// ClassGrid is the class atlas's grid at the current zoom.
-func (l *Look) ClassGrid() int {
-	return max(8, min(protocol.MaxAtlasGrid, int(math.Round(8*l.Zoom))))
+// AtlasGrid is the grid at the current zoom: at zoom 1, 8 cells a side for the classes and
+// for a gallery a few images a cell (2 to 8 a side); it grows with the zoom, up to the
+// protocol's limit.
+func (l *Look) AtlasGrid() int {
+	base := 8
+	if l.AtlasMethod != ClassAtlas {
+		base = max(2, min(8, int(math.Round(math.Sqrt(float64(len(l.Items))/2)))))
+	}
+	return max(base, min(protocol.MaxAtlasGrid, int(math.Round(float64(base)*l.Zoom))))
 }
 
-// Regrid says the class atlas on screen has another grid than the zoom asks for.
+// Regrid says the atlas on screen has another grid than the zoom asks for.
 func (l *Look) Regrid() bool {
-	return l.Atlas != nil && l.Atlas.Classes && l.Atlas.Grid != l.ClassGrid()
+	if l.Atlas == nil || l.Atlas.Classes != (l.AtlasMethod == ClassAtlas) {
+		return false // the map on screen is of another kind than the one chosen: Lay out makes it
+	}
+	return l.Atlas.Grid != l.AtlasGrid()
 }
 
 // AddIcons records cell icons of the atlas on screen.

@@ -107,8 +107,8 @@ func TestLookProgressAndZoom(t *testing.T) {
 	}
 }
 
-// TestClassAtlasGrid: the class atlas's grid follows the zoom within the protocol's limits;
-// a gallery's map keeps a grid of a few images a cell.
+// TestClassAtlasGrid: the atlas's grid follows the zoom within the protocol's limits, from
+// 8 a side for the classes and a few images a cell for a gallery.
 func TestClassAtlasGrid(t *testing.T) {
 	l := NewLook()
 	l.AtlasMethod = ClassAtlas
@@ -133,12 +133,18 @@ func TestClassAtlasGrid(t *testing.T) {
 	}
 	l.Atlas.Classes = false
 	if l.Regrid() {
-		t.Error("a gallery's map: a new grid asked for")
+		t.Error("a gallery's map on screen, the class atlas chosen: a new grid asked for")
 	}
 	l.AtlasMethod = "pca"
 	l.Items = make([]protocol.GalleryItem, 50)
+	l.Zoom = 1
 	if r := l.AtlasRequest(); r.Look.Classes || r.Look.Grid != 5 || r.Look.Method != "pca" {
 		t.Errorf("gallery of 50: request %+v, want PCA at grid 5", *r.Look)
+	}
+	l.Atlas.Grid = 5
+	l.Zoom = 2.25
+	if r := l.AtlasRequest(); !l.Regrid() || r.Look.Grid != 11 {
+		t.Errorf("gallery of 50 at zoom 2.25: regrid %v, request grid %d, want 11", l.Regrid(), r.Look.Grid)
 	}
 }
 

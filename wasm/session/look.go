@@ -40,8 +40,9 @@ type Look struct {
 	// atlas is the last map laid out, for its icons; classMap the class layout, kept while
 	// the model is the same (t-SNE of 1000 classes takes seconds), so that a new grid for a
 	// new zoom level is instant; icons the icons drawn so far, by map, cell and settings.
-	atlas    *laidOut
-	classMap *classLayout
+	atlas      *laidOut
+	galleryMap *galleryLayout
+	classMap   *classLayout
 	icons    map[iconKey]protocol.AtlasIcon
 	maps     int // maps laid out so far: each gallery map's id
 }
@@ -54,6 +55,17 @@ type laidOut struct {
 	n     int
 	grid  int
 	cells []gallery.Cell
+}
+
+// galleryLayout is the last gallery layout, kept while the gallery, its size and the
+// layout's settings are the same: a new grid for a new zoom level is then instant.
+type galleryLayout struct {
+	g    *gallery.Gallery
+	n    int
+	req  protocol.LookRequest // Method, Perplexity, Iterations
+	id   int
+	pts  []gallery.Point
+	took time.Duration
 }
 
 type classLayout struct {
@@ -384,13 +396,19 @@ func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(
 		return nil, err
 	}
 	vecs := g.Vectors()
-	start := time.Now()
-	pts, err := gallery.Layout(ctx, vecs, gallery.LayoutOptions{Method: r.Method, Perplexity: r.Perplexity,
-		Iterations: r.Iterations, Progress: report})
-	if err != nil {
-		return nil, cancelled(ctx, err)
+	same := protocol.LookRequest{Method: r.Method, Perplexity: r.Perplexity, Iterations: r.Iterations}
+	if c := l.galleryMap; c == nil || c.g != g || c.n != g.Len() || c.req.Method != same.Method ||
+		c.req.Perplexity != same.Perplexity || c.req.Iterations != same.Iterations {
+		start := time.Now()
+		pts, err := gallery.Layout(ctx, vecs, gallery.LayoutOptions{Method: r.Method, Perplexity: r.Perplexity,
+			Iterations: r.Iterations, Progress: report})
+		if err != nil {
+			return nil, cancelled(ctx, err)
+		}
+		l.maps++
+		l.galleryMap = &galleryLayout{g: g, n: g.Len(), req: same, id: l.maps, pts: pts, took: time.Since(start)}
 	}
-	took := time.Since(start)
+	pts, took := l.galleryMap.pts, l.galleryMap.took
 	classify, err := gallery.HeadClassifier(l.s.model, l.s.backend, g.Header)
 	if err != nil {
 		classify = nil // cells then list members only; the note is not worth failing for
@@ -403,8 +421,7 @@ func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(
 	if err != nil {
 		return nil, err
 	}
-	l.maps++
-	l.atlas = &laidOut{id: l.maps, g: g, n: g.Len(), grid: r.Grid, cells: cells}
+	l.atlas = &laidOut{id: l.galleryMap.id, g: g, n: g.Len(), grid: r.Grid, cells: cells}
 	return atlasOf(r, pts, cells, took, topK), nil
 }
 

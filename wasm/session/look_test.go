@@ -256,9 +256,18 @@ func TestLookAtlas(t *testing.T) {
 			}
 		}
 	}
+	// A finer grid of the same map (the page zoomed in) reuses the layout.
+	a, err := l.Atlas(context.Background(), protocol.LookRequest{Method: "tsne", Grid: 2, Iterations: 100}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.Atlas(context.Background(), protocol.LookRequest{Method: "tsne", Grid: 3, Iterations: 100}, func(protocol.Progress) { t.Error("a new grid laid the map out again") })
+	if err != nil || b.Millis != a.Millis || b.X[1] != a.X[1] || b.Grid != 3 {
+		t.Errorf("grid 3 of the same map: %v, layout time %v (was %v)", err, b.Millis, a.Millis)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := l.Atlas(ctx, protocol.LookRequest{Method: "tsne", Grid: 2}, nil); !errors.Is(err, ErrCancelled) {
+	if _, err := l.Atlas(ctx, protocol.LookRequest{Method: "tsne", Grid: 2, Perplexity: 2}, nil); !errors.Is(err, ErrCancelled) {
 		t.Errorf("cancelled t-SNE: %v", err)
 	}
 }
