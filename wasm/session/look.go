@@ -43,8 +43,8 @@ type Look struct {
 	atlas      *laidOut
 	galleryMap *galleryLayout
 	classMap   *classLayout
-	icons    map[iconKey]protocol.AtlasIcon
-	maps     int // maps laid out so far: each gallery map's id
+	icons      map[iconKey]protocol.AtlasIcon
+	maps       int // maps laid out so far: each gallery map's id
 }
 
 // laidOut is an atlas on the page: its cells, and the gallery it was made of (nil for the
