@@ -44,7 +44,7 @@ type Look struct {
 	galleryMap *galleryLayout
 	classMap   *classLayout
 	icons      map[iconKey]protocol.AtlasIcon
-	maps       int // maps laid out so far: each gallery map's id
+	maps       int // layouts made so far: each layout's id, the icon cache's key
 }
 
 // laidOut is an atlas on the page: its cells, and the gallery it was made of (nil for the
