@@ -113,6 +113,10 @@ func TestEngines(t *testing.T) {
 			w.Click(`[data-testid=atlas-run]`)
 			webdriver.Poll(t, p, "the atlas", `+document.querySelector('[data-testid=atlas-canvas]')?.dataset.points || null`, 120*time.Second, nil)
 			w.Idle()
+			// Its cells' icons: feature visualization in a batch, drawn into the map.
+			w.Click(`[data-testid=atlas-icons]`)
+			webdriver.Poll(t, p, "the atlas icons", `+document.querySelector('[data-testid=atlas-canvas]').dataset.icons || null`, 300*time.Second, nil)
+			w.Idle()
 			w.Accessible("atlas")
 			// Units: top patches of a channel, and feature visualization makes progress.
 			w.Nav("units")
