@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"image"
-	"os"
 	"testing"
 
 	"github.com/alexlens/alexlens/engine"
@@ -13,7 +12,6 @@ import (
 	"github.com/alexlens/alexlens/gallery/gallerytest"
 	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/weights"
-	"github.com/alexlens/alexlens/weights/pth"
 )
 
 // fixtureAtlas lays out a synthetic SqueezeNet fire9 gallery of n items on a grid x grid map.
@@ -135,17 +133,7 @@ func TestIcons(t *testing.T) {
 
 func realSqueezeNet(t *testing.T) *engine.Model {
 	t.Helper()
-	f, err := os.Open(testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	tensors, err := pth.Read(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := engine.NewModel(engine.SqueezeNet11, tensors)
+	m, err := weights.Load(testenv.SharedWeight(t, "squeezenet1_1-imagenet.pth"), engine.SqueezeNet11.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,18 +62,29 @@ type laidOut struct {
 type galleryLayout struct {
 	g    *gallery.Gallery
 	n    int
-	req  protocol.LookRequest // Method, Perplexity, Iterations
+	key  layoutKey
 	id   int
 	pts  []gallery.Point
 	took time.Duration
 }
 
 type classLayout struct {
-	model  *engine.Model
-	method string
-	id     int
-	pts    []gallery.Point
-	took   time.Duration // the layout's own time, reported for every grid cut from it
+	model *engine.Model
+	key   layoutKey
+	id    int
+	pts   []gallery.Point
+	took  time.Duration // the layout's own time, reported for every grid cut from it
+}
+
+// layoutKey is what a kept layout was made with: a request asking otherwise gets a new one.
+type layoutKey struct {
+	method     string
+	perplexity float64
+	iterations int
+}
+
+func layoutKeyOf(r protocol.LookRequest) layoutKey {
+	return layoutKey{r.Method, r.Perplexity, r.Iterations}
 }
 
 type iconKey struct {
@@ -396,9 +407,7 @@ func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(
 		return nil, err
 	}
 	vecs := g.Vectors()
-	same := protocol.LookRequest{Method: r.Method, Perplexity: r.Perplexity, Iterations: r.Iterations}
-	if c := l.galleryMap; c == nil || c.g != g || c.n != g.Len() || c.req.Method != same.Method ||
-		c.req.Perplexity != same.Perplexity || c.req.Iterations != same.Iterations {
+	if c := l.galleryMap; c == nil || c.g != g || c.n != g.Len() || c.key != layoutKeyOf(r) {
 		start := time.Now()
 		pts, err := gallery.Layout(ctx, vecs, gallery.LayoutOptions{Method: r.Method, Perplexity: r.Perplexity,
 			Iterations: r.Iterations, Progress: report})
@@ -406,23 +415,19 @@ func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(
 			return nil, cancelled(ctx, err)
 		}
 		l.maps++
-		l.galleryMap = &galleryLayout{g: g, n: g.Len(), req: same, id: l.maps, pts: pts, took: time.Since(start)}
+		l.galleryMap = &galleryLayout{g: g, n: g.Len(), key: layoutKeyOf(r), id: l.maps, pts: pts, took: time.Since(start)}
 	}
 	pts, took := l.galleryMap.pts, l.galleryMap.took
 	classify, err := gallery.HeadClassifier(l.s.model, l.s.backend, g.Header)
 	if err != nil {
 		classify = nil // cells then list members only; the note is not worth failing for
 	}
-	topK := r.TopClasses
-	if topK == 0 {
-		topK = 3
-	}
-	cells, err := gallery.GridCells(pts, vecs, r.Grid, classify, topK)
+	cells, err := gallery.GridCells(pts, vecs, r.Grid, classify, topClasses(r))
 	if err != nil {
 		return nil, err
 	}
 	l.atlas = &laidOut{id: l.galleryMap.id, g: g, n: g.Len(), grid: r.Grid, cells: cells}
-	return atlasOf(r, pts, cells, took, topK), nil
+	return atlasOf(r, pts, cells, took), nil
 }
 
 // classAtlas is Atlas for the network's classes.
@@ -431,7 +436,7 @@ func (l *Look) classAtlas(ctx context.Context, r protocol.LookRequest, report ga
 	if m == nil {
 		return nil, ErrNoModel
 	}
-	if c := l.classMap; c == nil || c.model != m || c.method != r.Method {
+	if c := l.classMap; c == nil || c.model != m || c.key != layoutKeyOf(r) {
 		start := time.Now()
 		pts, err := atlas.ClassLayout(ctx, m, gallery.LayoutOptions{Method: r.Method, Perplexity: r.Perplexity,
 			Iterations: r.Iterations, Progress: report})
@@ -439,24 +444,29 @@ func (l *Look) classAtlas(ctx context.Context, r protocol.LookRequest, report ga
 			return nil, cancelled(ctx, err)
 		}
 		l.maps++
-		l.classMap = &classLayout{model: m, method: r.Method, id: l.maps, pts: pts, took: time.Since(start)}
+		l.classMap = &classLayout{model: m, key: layoutKeyOf(r), id: l.maps, pts: pts, took: time.Since(start)}
 	}
 	cells, err := atlas.ClassCells(l.classMap.pts, r.Grid)
 	if err != nil {
 		return nil, err
 	}
 	l.atlas = &laidOut{id: l.classMap.id, grid: r.Grid, cells: cells}
-	topK := r.TopClasses
-	if topK == 0 {
-		topK = 3
-	}
-	at := atlasOf(r, l.classMap.pts, cells, l.classMap.took, topK)
+	at := atlasOf(r, l.classMap.pts, cells, l.classMap.took)
 	at.Classes = true
 	return at, nil
 }
 
+// topClasses is how many classes a cell lists (3 unless the request says).
+func topClasses(r protocol.LookRequest) int {
+	if r.TopClasses == 0 {
+		return 3
+	}
+	return r.TopClasses
+}
+
 // atlasOf is the page's view of a map: the points and each cell's members and top classes.
-func atlasOf(r protocol.LookRequest, pts []gallery.Point, cells []gallery.Cell, took time.Duration, topK int) *protocol.Atlas {
+func atlasOf(r protocol.LookRequest, pts []gallery.Point, cells []gallery.Cell, took time.Duration) *protocol.Atlas {
+	topK := topClasses(r)
 	at := &protocol.Atlas{Method: r.Method, Grid: r.Grid, Millis: ms(took), X: make([]float64, len(pts)), Y: make([]float64, len(pts))}
 	for i, p := range pts {
 		at.X[i], at.Y[i] = p.X, p.Y
