@@ -114,6 +114,8 @@ type GradOptions struct {
 	Backend Backend
 	// Threads bounds the goroutines of the backward operators; 0 means the backend's.
 	Threads int
+	// Edits are interventions applied in the forward pass (see Edit), and differentiated.
+	Edits []Edit
 }
 
 // InputGradient returns the objective's value at x and its gradient with respect to x (the
@@ -143,23 +145,52 @@ func (m *Model) InputGradientWith(x *Tensor, obj Objective, opt GradOptions) (fl
 // products. The objectives must read the same layer, all before or all after its ReLU. It
 // returns each item's objective value and the batch's input gradient.
 func (m *Model) InputGradientBatch(x *Tensor, objs []Objective, opt GradOptions) ([]float32, *Tensor, error) {
+	values, _, g, err := m.gradient(x, objs, opt, "")
+	return values, g, err
+}
+
+// ActivationGradient is InputGradientBatch stopped at the named layer: it returns the
+// objectives' values, the layer's activation (as Forward returns it, edits applied) and the
+// gradient of the objectives with respect to it. Grad-CAM weighs a layer's channels by it.
+func (m *Model) ActivationGradient(x *Tensor, objs []Objective, layer string, opt GradOptions) (values []float32, act, grad *Tensor, err error) {
+	if layer == "" {
+		return nil, nil, nil, fmt.Errorf("%s: name the layer whose gradient is wanted", m.Arch.Name)
+	}
+	return m.gradient(x, objs, opt, layer)
+}
+
+// gradient is the backward pass: the forward pass to the objectives' layer on a tape, then
+// back to the input, or to the output of the layer named at.
+func (m *Model) gradient(x *Tensor, objs []Objective, opt GradOptions, at string) ([]float32, *Tensor, *Tensor, error) {
 	if len(objs) == 0 {
-		return nil, nil, fmt.Errorf("%s: no objective for the gradient", m.Arch.Name)
+		return nil, nil, nil, fmt.Errorf("%s: no objective for the gradient", m.Arch.Name)
 	}
 	if x != nil && len(x.Shape) == 4 && x.Shape[0] != len(objs) {
-		return nil, nil, fmt.Errorf("%s: %d objectives for a batch of %d images", m.Arch.Name, len(objs), x.Shape[0])
+		return nil, nil, nil, fmt.Errorf("%s: %d objectives for a batch of %d images", m.Arch.Name, len(objs), x.Shape[0])
 	}
 	obj := objs[0]
 	shapes, err := m.checkGradInput(x, obj)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, o := range objs[1:] {
 		if o.layerName(m.Arch) != obj.layerName(m.Arch) || o.PreReLU != obj.PreReLU {
-			return nil, nil, fmt.Errorf("%s: a batch's objectives must read one layer (%s and %s)", m.Arch.Name, obj, o)
+			return nil, nil, nil, fmt.Errorf("%s: a batch's objectives must read one layer (%s and %s)", m.Arch.Name, obj, o)
 		}
 		if _, err := m.checkGradInput(x, o); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
+		}
+	}
+	if err := m.CheckEdits(opt.Edits); err != nil {
+		return nil, nil, nil, err
+	}
+	target := obj.layerName(m.Arch)
+	if at != "" {
+		if _, ok := shapes[at]; !ok {
+			return nil, nil, nil, fmt.Errorf("%s has no layer %q (layers: %v)", m.Arch.Name, at, m.Arch.LayerNames())
+		}
+		if m.Arch.LayerIndex(at) > m.Arch.LayerIndex(target) {
+			return nil, nil, nil, fmt.Errorf("%s: %s comes after %s, which the objective reads: it has no gradient", m.Arch.Name, at, target)
 		}
 	}
 	be := opt.Backend
@@ -170,16 +201,27 @@ func (m *Model) InputGradientBatch(x *Tensor, objs []Objective, opt GradOptions)
 	if opt.Threads > 0 {
 		bw.Threads = opt.Threads
 	}
-	target := obj.layerName(m.Arch)
 
-	tape, act := m.forwardTape(x, be, target, obj.PreReLU)
+	tape, act := m.forwardTape(x, be, target, obj.PreReLU, opt.Edits)
 	values, g := seed(objs, act, shapes[target])
 
 	// The backward pass: the forward loop in reverse, each step turning the gradient of a
 	// layer's output into the gradient of its input.
+	var atAct *Tensor
 	for i := len(tape) - 1; i >= 0; i-- {
 		s := tape[i]
 		l := s.layer
+		if at != "" && l.Name == at {
+			atAct = s.out
+			if s.edited != nil {
+				atAct = s.edited
+			}
+			atAct = atAct.Clone() // the tape's tensors go back to the free list
+			break
+		}
+		if s.edited != nil {
+			editsBackward(g, s.edits)
+		}
 		gOut := g
 		switch l.Kind {
 		case KindConv:
@@ -204,7 +246,7 @@ func (m *Model) InputGradientBatch(x *Tensor, objs []Objective, opt GradOptions)
 	if _, recycles := be.(FastCPU); recycles {
 		releaseTape(tape, x)
 	}
-	return values, g, nil
+	return values, atAct, g, nil
 }
 
 // releaseTape gives the activations the forward pass made back to the free list, so that
@@ -216,7 +258,7 @@ func releaseTape(tape []tapeStep, x *Tensor) {
 		seen[&x.Data[0]] = true
 	}
 	for _, s := range tape {
-		for _, t := range []*Tensor{s.out, s.squeeze} {
+		for _, t := range []*Tensor{s.out, s.squeeze, s.edited} {
 			if t == nil || len(t.Data) == 0 || seen[&t.Data[0]] {
 				continue
 			}
@@ -229,13 +271,16 @@ func releaseTape(tape []tapeStep, x *Tensor) {
 // tapeStep is what one layer's backward step needs from the forward pass.
 type tapeStep struct {
 	layer   Layer
-	in, out *Tensor
+	in, out *Tensor // out as the layer made it, before any edit
 	squeeze *Tensor // fire modules: the squeeze convolution's output
+	edits   []Edit  // the interventions on out, if any
+	edited  *Tensor // out with the edits applied: what the next layer reads
 }
 
 // forwardTape runs the network up to and including the layer named target, as Forward does,
-// and returns the tape and target's activation; preReLU leaves out target's fused ReLU.
-func (m *Model) forwardTape(x *Tensor, be Backend, target string, preReLU bool) ([]tapeStep, *Tensor) {
+// and returns the tape and target's activation; preReLU leaves out target's fused ReLU (and
+// its edits, which apply after the ReLU).
+func (m *Model) forwardTape(x *Tensor, be Backend, target string, preReLU bool, edits []Edit) ([]tapeStep, *Tensor) {
 	var tape []tapeStep
 	for _, l := range m.Arch.Layers {
 		if preReLU && l.Name == target {
@@ -246,6 +291,13 @@ func (m *Model) forwardTape(x *Tensor, be Backend, target string, preReLU bool) 
 		x, made = m.applyLayer(be, l, x)
 		s.squeeze = made.squeeze
 		s.out = x
+		if es := editsFor(edits, l.Name); len(es) > 0 && !(preReLU && l.Name == target) {
+			// A copy, since the backward steps of this layer read its output as it was made.
+			s.edits, s.edited = es, newOutput(x.Shape...)
+			copy(s.edited.Data, x.Data)
+			applyEdits(s.edited, es)
+			x = s.edited
+		}
 		tape = append(tape, s)
 		if l.Name == target {
 			break

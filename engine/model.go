@@ -103,6 +103,8 @@ type ForwardOptions struct {
 	StopAfter string
 	// OnLayer, if set, is called after each named layer with its time: progress for the UI.
 	OnLayer func(name string, index, total int, took time.Duration)
+	// Edits are interventions on named layers' activations (see Edit).
+	Edits []Edit
 }
 
 // Result is what a forward pass leaves behind.
@@ -155,6 +157,9 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 			return nil, fmt.Errorf("%s: these weights cover layers up to %s only, cannot run to %s", m.Arch.Name, m.Partial, opt.StopAfter)
 		}
 	}
+	if err := m.CheckEdits(opt.Edits); err != nil {
+		return nil, err
+	}
 	be := opt.Backend
 	if be == nil {
 		be = DefaultBackend()
@@ -179,6 +184,14 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 		in := x
 		var made inner
 		x, made = m.applyLayer(be, l, x)
+		if es := editsFor(opt.Edits, l.Name); len(es) > 0 {
+			if sharesData(x, in) { // a layer that passes its input on: edit a copy
+				c := newOutput(x.Shape...)
+				copy(c.Data, x.Data)
+				x = c
+			}
+			applyEdits(x, es)
+		}
 		for _, t := range made.tensors() {
 			done(t, true, x)
 		}

@@ -9,7 +9,7 @@ import (
 
 	vjs "github.com/vugu/vugu/js"
 
-	"github.com/alexlens/alexlens/ui/internal/colormap"
+	"github.com/alexlens/alexlens/internal/colormap"
 	"github.com/alexlens/alexlens/wasm/jsutil"
 )
 

@@ -123,3 +123,19 @@ func Load(path string, crop int) (*engine.Tensor, error) {
 	}
 	return Tensor(img, crop), nil
 }
+
+// Pixels undoes the normalization of item i of an N x 3 x H x W input: the resized, cropped
+// pixels the network saw (the resize rounds to 8 bits, so rounding recovers them exactly).
+func Pixels(x *engine.Tensor, i int) *RGB {
+	h, w := x.Shape[2], x.Shape[3]
+	plane := h * w
+	out := newRGB(w, h)
+	for c := range 3 {
+		item := x.Data[(3*i+c)*plane : (3*i+c+1)*plane]
+		for p, v := range item {
+			u := (v*Std[c] + Mean[c]) * 255
+			out.Pix[3*p+c] = uint8(max(0, min(255, math.Round(float64(u)))))
+		}
+	}
+	return out
+}

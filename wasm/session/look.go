@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
-	"math"
 	"slices"
 	"time"
 
@@ -699,20 +698,8 @@ func (l *Look) pixels(g *gallery.Gallery, i int) ([]byte, bool, error) {
 	return tensorRGB(preprocess.Tensor(img, l.s.model.Arch.InputSize)), true, nil
 }
 
-// tensorRGB undoes the normalization of a 1 x 3 x n x n input: the resized, cropped pixels
-// the network saw (preprocess resizes in 8 bits, so rounding recovers them exactly).
-func tensorRGB(x *engine.Tensor) []byte {
-	n := x.Shape[2]
-	plane := n * n
-	out := make([]byte, 3*plane)
-	for c := range 3 {
-		for p, v := range x.Data[c*plane : (c+1)*plane] {
-			u := (v*preprocess.Std[c] + preprocess.Mean[c]) * 255
-			out[3*p+c] = uint8(max(0, min(255, math.Round(float64(u)))))
-		}
-	}
-	return out
-}
+// tensorRGB undoes the normalization of a 1 x 3 x n x n input.
+func tensorRGB(x *engine.Tensor) []byte { return preprocess.Pixels(x, 0).Pix }
 
 // rgbTensor normalizes n x n RGB pixels into a network input, as preprocess does.
 func rgbTensor(rgb []byte, n int) *engine.Tensor {
