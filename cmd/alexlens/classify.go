@@ -29,6 +29,8 @@ func cmdClassify(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("classify", stderr)
 	var mf modelFlags
 	mf.register(fs)
+	var ef editFlags
+	ef.register(fs)
 	top := fs.Int("top", 5, "how many classes to print")
 	asJSON := fs.Bool("json", false, "print one JSON array with an object per image")
 	images, err := parse(fs, args)
@@ -48,12 +50,15 @@ func cmdClassify(args []string, stdout, stderr io.Writer) error {
 	if model.Partial != "" {
 		return fmt.Errorf("these %s weights cover only up to %s: they cannot classify", model.Arch.Name, model.Partial)
 	}
+	if err := model.CheckEdits(ef.edits); err != nil {
+		return usageError{err.Error()}
+	}
 	var out []classified
 	failed := 0
 	// Images run one at a time: a batch of large photos would only raise peak memory.
 	for _, path := range images {
 		c := classified{Image: path, Top: []prediction{}}
-		probs, err := classifyOne(model, mf.backend(), path)
+		probs, err := classifyOne(model, mf.backend(), path, ef.edits)
 		if err != nil {
 			c.Error = err.Error()
 			failed++
@@ -84,12 +89,12 @@ func cmdClassify(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func classifyOne(model *engine.Model, be engine.Backend, path string) ([]float32, error) {
+func classifyOne(model *engine.Model, be engine.Backend, path string, edits []engine.Edit) ([]float32, error) {
 	x, err := preprocess.Load(path, model.Arch.InputSize)
 	if err != nil {
 		return nil, err
 	}
-	res, err := model.Forward(x, engine.ForwardOptions{Backend: be, Keep: func(string) bool { return false }})
+	res, err := model.Forward(x, engine.ForwardOptions{Backend: be, Edits: edits, Keep: func(string) bool { return false }})
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,8 @@ import (
 const usage = `alexlens: look inside AlexNet.
 
 Usage:
-  alexlens classify --arch A --weights FILE [--top 5] [--json] [--precision f32|int8] IMAGE...
+  alexlens classify --arch A --weights FILE [--top 5] [--json] [--precision f32|int8] [--set L:C=V] [--scale L:C=F] [--add L:dir.f32=A] IMAGE...
+  alexlens explain  --arch A --weights FILE [--method gradcam|saliency|smoothgrad|occlusion|ig] [--class N] [--layer L] [--json] [-o heat.png] [--raw map.f32] IMAGE...
   alexlens embed    --arch A --weights FILE [--layer fc7] [--precision f32|int8] IMAGE... (-o out.f32 | --json)
   alexlens forward  --arch A --weights FILE --input x.f32 [--shape 1,3,224,224] [--layer NAME] -o y.f32
   alexlens index    [--arch A --weights FILE] [--layer fc7] [--encoding int8|f16] [--thumb 64] [--append] DIR -o gallery.alxg
@@ -32,6 +33,11 @@ Usage:
 FILE is a PyTorch .pth state_dict, an ONNX model, or an AlexLens .alxw file; "fixture" (or
 "fixture:SEED") uses untrained, generated weights. Architectures: alexnet (torchvision),
 alexnet-bvlc (the 2012 paper's network), squeezenet1_1.
+
+Interventions (classify and explain; each repeatable, applied in order): --set L:C=V sets
+channel C of layer L's activation to V before the next layer reads it, --scale L:C=F
+multiplies it by F, --add L:dir.f32=A adds A times a direction (float32, one value per
+channel of L) at every position.
 `
 
 func main() {
@@ -70,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "classify":
 		return cmdClassify(rest, stdout, stderr)
+	case "explain":
+		return cmdExplain(ctx, rest, stdout, stderr)
 	case "embed":
 		return cmdEmbed(rest, stdout, stderr)
 	case "forward":

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"image"
+	"slices"
 
 	"github.com/alexlens/alexlens/engine/preprocess"
 	"github.com/alexlens/alexlens/internal/colormap"
@@ -32,32 +33,38 @@ func (m *Map) Upsample(h, w int) []float32 {
 	return out
 }
 
-// Unit scales values to 0..1 by the largest positive one; negative values (evidence
-// against the class, for integrated gradients and occlusion) show as 0.
+// Unit scales values to 0..1. A coarse map (Grad-CAM's, occlusion's) is divided by its
+// largest value; a pixel-level one by its 99th percentile, clipped, since a handful of
+// extreme pixels would otherwise leave the rest of the gradient invisible (the usual
+// convention for saliency maps). Negative values (evidence against the class, for
+// integrated gradients and occlusion) show as 0.
 func Unit(values []float32) []float32 {
-	var top float32
-	for _, v := range values {
-		top = max(top, v)
+	top := slices.Max(append([]float32{0}, values...))
+	if len(values) > 4096 {
+		sorted := slices.Clone(values)
+		slices.Sort(sorted)
+		top = sorted[len(sorted)*99/100]
 	}
 	out := make([]float32, len(values))
 	if top <= 0 {
 		return out
 	}
 	for i, v := range values {
-		out[i] = max(v, 0) / top
+		out[i] = min(max(v, 0)/top, 1)
 	}
 	return out
 }
 
-// Heat is the map upsampled to w x h and coloured with the app's ramp; each pixel's alpha is
-// opacity (0..1) times its strength, so weak attribution leaves the photo visible.
+// Heat is the map upsampled to w x h and coloured with the app's ramp (dark where the map
+// is 0, bright where it peaks), every pixel at the given opacity (0..1): the dark end dims
+// what the network ignored, so what it used stands out.
 func (m *Map) Heat(w, h int, opacity float64) *image.NRGBA {
 	u := Unit(m.Upsample(h, w))
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	a := uint8(255*opacity + 0.5)
 	for i, v := range u {
 		c := colormap.Ramp[int(v*255+0.5)]
-		a := opacity * (0.25 + 0.75*float64(v)) // faint everywhere, so the ramp's dark end shows
-		img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] = c[0], c[1], c[2], uint8(255*a+0.5)
+		img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] = c[0], c[1], c[2], a
 	}
 	return img
 }
