@@ -160,13 +160,50 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 	if err := m.CheckEdits(opt.Edits); err != nil {
 		return nil, err
 	}
+	return m.forward(x, 0, opt), nil
+}
+
+// ForwardFrom runs the network from the named layer's activation act (N x the layer's shape
+// at the architecture's input size) to the end, as Forward would have after that layer:
+// interventions on the units of one layer try every variant in one batch without running
+// the layers before it again. act is taken as what the next layer reads, so edits on the
+// named layer itself are not applied again; edits on later layers are.
+func (m *Model) ForwardFrom(layer string, act *Tensor, opt ForwardOptions) (*Result, error) {
+	a := m.Arch
+	shapes, err := a.Shapes(a.InputSize, a.InputSize)
+	if err != nil {
+		return nil, err
+	}
+	shape, ok := shapes[layer]
+	if !ok {
+		return nil, fmt.Errorf("%s has no layer %q (layers: %v)", a.Name, layer, a.LayerNames())
+	}
+	per := 1
+	for _, d := range shape[1:] {
+		per *= d
+	}
+	if act == nil || len(act.Shape) != len(shape) || act.Shape[0] < 1 || !slices.Equal(act.Shape[1:], shape[1:]) || act.Len() != act.Shape[0]*per {
+		return nil, fmt.Errorf("%s: an activation of %s must be N x %v", a.Name, layer, shape[1:])
+	}
+	if m.Partial != "" {
+		return nil, fmt.Errorf("%s: these weights cover layers up to %s only", a.Name, m.Partial)
+	}
+	if err := m.CheckEdits(opt.Edits); err != nil {
+		return nil, err
+	}
+	start := slices.IndexFunc(a.Layers, func(l Layer) bool { return l.Name == layer }) + 1
+	return m.forward(act, start, opt), nil
+}
+
+// forward is the forward pass from a.Layers[start] on, its arguments checked.
+func (m *Model) forward(x *Tensor, start int, opt ForwardOptions) *Result {
 	be := opt.Backend
 	if be == nil {
 		be = DefaultBackend()
 	}
 	res := &Result{Activations: map[string]*Tensor{}, LayerTimes: map[string]time.Duration{}}
 	total := len(m.Arch.LayerNames())
-	start := time.Now()
+	began := time.Now()
 
 	// Intermediate tensors that nobody keeps go back to the activation free list once used
 	// (FastCPU only: other backends may hold on to their tensors).
@@ -180,7 +217,7 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 	res.recyclable = recycles
 
 	// The forward pass: one step per layer of the description, as in the paper's figure.
-	for _, l := range m.Arch.Layers {
+	for _, l := range m.Arch.Layers[start:] {
 		in := x
 		var made inner
 		x, made = m.applyLayer(be, l, x)
@@ -202,8 +239,8 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 		if l.Name == "" {
 			continue
 		}
-		took := time.Since(start)
-		start = time.Now()
+		took := time.Since(began)
+		began = time.Now()
 		res.LayerTimes[l.Name] = took
 		res.Order = append(res.Order, l.Name)
 		if opt.Keep == nil || opt.Keep(l.Name) {
@@ -214,11 +251,11 @@ func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
 			opt.OnLayer(l.Name, len(res.Order)-1, total, took)
 		}
 		if l.Name == opt.StopAfter {
-			return res, nil
+			return res
 		}
 	}
 	res.Logits = Flatten(x, 1)
-	return res, nil
+	return res
 }
 
 // applyLayer runs one layer of the description on x with be: the one place where a layer's

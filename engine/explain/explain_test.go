@@ -450,3 +450,60 @@ func TestRender(t *testing.T) {
 		t.Errorf("opacity 0 changed the photo: %d", got.Pix[4*15])
 	}
 }
+
+// TestKnockOut: each unit's drop, and each point of the curve, is what a forward pass with
+// those units set to 0 (engine.Edit) gives; the units are ranked by their drop.
+func TestKnockOut(t *testing.T) {
+	x := photo(t, "coffee.png", 224)
+	for _, c := range []struct {
+		m     *engine.Model
+		layer string
+	}{
+		{weights.Fixture(engine.AlexNet, 4), "conv5"},
+		{weights.Fixture(engine.AlexNet, 4), "fc7"},
+		{weights.Fixture(engine.SqueezeNet11, 4), "fire9"},
+	} {
+		t.Run(c.m.Arch.Name+"/"+c.layer, func(t *testing.T) {
+			ko, err := FindKnockOut(context.Background(), c.m, x, KnockOutOptions{Layer: c.layer, Class: Top1, Count: 4, Candidates: 12})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prob := func(off []KnockedUnit) float32 {
+				var edits []engine.Edit
+				for _, u := range off {
+					edits = append(edits, engine.Edit{Layer: c.layer, Op: engine.EditSet, Channel: u.Channel})
+				}
+				res, err := c.m.Forward(x, engine.ForwardOptions{Edits: edits})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return engine.Probabilities(res.Logits).Data[ko.Class]
+			}
+			p0 := prob(nil)
+			if len(ko.Units) != 4 || len(ko.Curve) != 5 {
+				t.Fatalf("%d units, %d curve points", len(ko.Units), len(ko.Curve))
+			}
+			for i, u := range ko.Units {
+				if i > 0 && u.Drop > ko.Units[i-1].Drop {
+					t.Errorf("unit %d drops %g, more than the one before it (%g)", i, u.Drop, ko.Units[i-1].Drop)
+				}
+				if want := p0 - prob([]KnockedUnit{u}); math.Abs(float64(u.Drop-want)) > 1e-5 {
+					t.Errorf("unit %d: drop %g, a forward pass with it off says %g", u.Channel, u.Drop, want)
+				}
+				if want := prob(ko.Units[:i+1]); math.Abs(float64(ko.Curve[i+1]-want)) > 1e-5 {
+					t.Errorf("curve point %d: %g, a forward pass says %g", i+1, ko.Curve[i+1], want)
+				}
+			}
+			if math.Abs(float64(ko.Curve[0]-p0)) > 1e-5 || !(ko.Units[0].Drop > 0) {
+				t.Errorf("curve starts at %g (forward %g), first drop %g", ko.Curve[0], p0, ko.Units[0].Drop)
+			}
+			t.Logf("class %d: p %.4f; units %+v; curve %v", ko.Class, p0, ko.Units, ko.Curve)
+		})
+	}
+	m := weights.Fixture(engine.AlexNet, 4)
+	for _, layer := range []string{"fc8", "conv9", ""} {
+		if _, err := FindKnockOut(context.Background(), m, x, KnockOutOptions{Layer: layer, Class: Top1}); err == nil {
+			t.Errorf("knock-out of layer %q accepted", layer)
+		}
+	}
+}
