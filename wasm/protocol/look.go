@@ -104,7 +104,8 @@ type LookRequest struct {
 func IsLook(op Op) bool {
 	switch op {
 	case OpGalleryOpen, OpGalleryLoad, OpGalleryAdd, OpGallerySave, OpGalleryClear, OpNeighbors,
-		OpWalk, OpAtlas, OpAtlasIcons, OpAtlasPoster, OpUnits, OpFeatureVis, OpCancel:
+		OpWalk, OpAtlas, OpAtlasIcons, OpAtlasPoster, OpUnits, OpFeatureVis, OpCancel,
+		OpExplain, OpKnockOut: // long, so cancellable like the others
 		return true
 	}
 	return false
@@ -179,6 +180,10 @@ func (r *Request) ValidateLook() error {
 		if err := in("posterCell", l.PosterCell, 16, 512); err != nil {
 			return err
 		}
+	case OpExplain, OpKnockOut:
+		if err := r.validateExplain(); err != nil {
+			return err
+		}
 	case OpFeatureVis:
 		if l.Objective != "channel" && l.Objective != "class" {
 			return fmt.Errorf("featurevis: objective must be channel or class, not %q", l.Objective)
@@ -201,17 +206,19 @@ func (r *Request) ValidateLook() error {
 
 // LookResult carries the results of the look-inside operations.
 type LookResult struct {
-	Gallery    *GalleryInfo   `json:"gallery,omitempty"`
-	Added      []GalleryItem  `json:"added,omitempty"` // items added by this request
-	Neighbors  []Neighbor     `json:"neighbors,omitempty"`
-	Walk       []WalkStep     `json:"walk,omitempty"`
-	Atlas      *Atlas         `json:"atlas,omitempty"`
-	Icons      []AtlasIcon    `json:"icons,omitempty"`  // OpAtlasIcons: all (done) or a batch's (progress)
-	Poster     []byte         `json:"poster,omitempty"` // OpAtlasPoster: the PNG
-	Patches    []UnitPatch    `json:"patches,omitempty"`
-	FeatureVis *FeatureVisImg `json:"featurevis,omitempty"`
-	Millis     float64        `json:"ms"` // the operation's own time in the worker
-	Note       string         `json:"note,omitempty"`
+	Gallery    *GalleryInfo    `json:"gallery,omitempty"`
+	Added      []GalleryItem   `json:"added,omitempty"` // items added by this request
+	Neighbors  []Neighbor      `json:"neighbors,omitempty"`
+	Walk       []WalkStep      `json:"walk,omitempty"`
+	Atlas      *Atlas          `json:"atlas,omitempty"`
+	Icons      []AtlasIcon     `json:"icons,omitempty"`  // OpAtlasIcons: all (done) or a batch's (progress)
+	Poster     []byte          `json:"poster,omitempty"` // OpAtlasPoster: the PNG
+	Patches    []UnitPatch     `json:"patches,omitempty"`
+	FeatureVis *FeatureVisImg  `json:"featurevis,omitempty"`
+	Explain    *ExplainResult  `json:"explain,omitempty"`
+	KnockOut   *KnockOutResult `json:"knockout,omitempty"`
+	Millis     float64         `json:"ms"` // the operation's own time in the worker
+	Note       string          `json:"note,omitempty"`
 }
 
 // GalleryInfo describes the worker's gallery.

@@ -97,6 +97,12 @@ type Request struct {
 
 	// The look-inside operations' parameters (look.go).
 	Look *LookRequest `json:"look,omitempty"`
+
+	// Edits are the page's interventions (explain.go), applied to every pass this request
+	// runs: OpClassify, OpFrame, OpRerun, OpExplain, OpKnockOut.
+	Edits []Edit `json:"edits,omitempty"`
+	// Explain holds OpExplain's and OpKnockOut's parameters.
+	Explain *ExplainRequest `json:"explain,omitempty"`
 }
 
 // MapRequest asks for one channel of one layer's activation.
@@ -311,12 +317,15 @@ func (r *Request) Validate() error {
 		if r.Width < 1 || r.Height < 1 || r.Width > MaxFrameSide || r.Height > MaxFrameSide {
 			return fmt.Errorf("frame: size %dx%d outside 1..%d", r.Width, r.Height, MaxFrameSide)
 		}
-	case OpClassify, OpMaps:
+	case OpClassify, OpMaps, OpRerun:
 	default:
 		if IsLook(r.Op) {
 			return r.ValidateLook()
 		}
 		return fmt.Errorf("unknown operation %q", r.Op)
+	}
+	if err := validateEdits(r.Op, r.Edits); err != nil {
+		return err
 	}
 	if len(r.Maps) > MaxMaps {
 		return fmt.Errorf("%d activation maps asked for, at most %d at once", len(r.Maps), MaxMaps)

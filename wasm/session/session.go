@@ -97,6 +97,11 @@ type Session struct {
 	model   *engine.Model
 	info    *protocol.ModelInfo
 	last    *engine.Result
+	// input is the last classified image (the network's input), for reruns with other
+	// interventions and for attribution; edits are the interventions of the current request.
+	input          *engine.Tensor
+	inputW, inputH int // its size before preprocessing
+	edits          []engine.Edit
 }
 
 // New returns a session that runs the network on backend (nil: the engine's default).
@@ -168,7 +173,7 @@ func (s *Session) Load(data []byte, opt LoadOptions) (*protocol.ModelInfo, error
 	if s.runner != nil {
 		s.runner.Close() // the old model's GPU buffers go before the new one's are made
 	}
-	s.model, s.info, s.last = nil, nil, nil
+	s.model, s.info, s.last, s.input, s.edits = nil, nil, nil, nil, nil
 	s.runner = s.runners(m, opt.Run, s.backend)
 	info.Compute, info.ComputeNote = s.runner.Compute()
 	info.Threads = threadsOf(s.runner)
@@ -278,14 +283,24 @@ func (s *Session) run(x *engine.Tensor, prep time.Duration, w, h int, progress f
 			}
 		}
 	}
-	res, err := s.runner.Forward(x, opt)
+	runner := s.runner
+	if len(s.edits) > 0 {
+		// Interventions rewrite activations between layers: the CPU pass does, the WebGPU
+		// plan (one submission for the whole network) has no place for them.
+		runner, opt.Edits = cpuRunner{m, s.backend}, s.edits
+	}
+	res, err := runner.Forward(x, opt)
 	if err != nil {
 		return nil, err
 	}
-	compute, note := s.runner.Compute()
+	s.input, s.inputW, s.inputH = x, w, h
+	compute, note := runner.Compute()
+	if c, _ := s.runner.Compute(); c != compute {
+		note = "interventions run on the CPU"
+	}
 	c := &protocol.Classification{
 		PreprocessMs: ms(prep), ForwardMs: ms(time.Since(start)), Backend: s.backend.Name(),
-		Compute: compute, ComputeNote: note, Threads: threadsOf(s.runner),
+		Compute: compute, ComputeNote: note, Threads: threadsOf(runner),
 		ImageWidth: w, ImageHeight: h, Top: []protocol.Prediction{},
 	}
 	for _, name := range res.Order {

@@ -130,6 +130,17 @@ func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progre
 		res.Poster, err = look.AtlasPoster(l)
 	case protocol.OpUnits:
 		res.Patches, err = look.Units(ctx, l.Layer, l.Channel, l.K, l.Patch, report)
+	case protocol.OpExplain, protocol.OpKnockOut:
+		if err = s.SetEdits(req.Edits); err != nil {
+			return nil, err
+		}
+		if req.Op == protocol.OpKnockOut {
+			res.KnockOut, err = s.KnockOut(ctx, *req.Explain)
+			break
+		}
+		res.Explain, err = s.Explain(ctx, *req.Explain, func(done, total int) {
+			report(protocol.Progress{Stage: protocol.StageLook, Done: int64(done), Total: int64(total), Layer: "pass"})
+		})
 	case protocol.OpFeatureVis:
 		res.FeatureVis, err = look.FeatureVis(ctx, l, func(f protocol.FeatureVisImg) {
 			p := protocol.Progress{Stage: protocol.StageLook, Layer: "step", Done: int64(f.Step), Total: int64(f.Steps)}

@@ -143,16 +143,24 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 		}
 		info.FromCache = fromCache
 		return &protocol.Response{Model: info, Kernels: s.Kernels()}, nil
-	case protocol.OpClassify, protocol.OpFrame:
-		data, err := payload(bytes)
-		if err != nil {
+	case protocol.OpClassify, protocol.OpFrame, protocol.OpRerun:
+		if err := s.SetEdits(req.Edits); err != nil {
 			return nil, err
 		}
 		var c *protocol.Classification
-		if req.Op == protocol.OpClassify {
-			c, err = s.ClassifyImage(data, progress)
+		var err error
+		if req.Op == protocol.OpRerun {
+			c, err = s.Rerun(progress)
 		} else {
-			c, err = s.ClassifyFrame(data, req.Width, req.Height, progress)
+			var data []byte
+			if data, err = payload(bytes); err != nil {
+				return nil, err
+			}
+			if req.Op == protocol.OpClassify {
+				c, err = s.ClassifyImage(data, progress)
+			} else {
+				c, err = s.ClassifyFrame(data, req.Width, req.Height, progress)
+			}
 		}
 		if err != nil {
 			return nil, err

@@ -1,0 +1,103 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/engine/explain"
+	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/wasm/protocol"
+	"github.com/alexlens/alexlens/weights"
+)
+
+// TestExplainAndInterventions: the worker's attribution maps and knock-out are the engine's
+// (the CLI's) on the same image and interventions; a rerun with an intervention changes the
+// top-5 as a forward pass with that edit does; bad interventions are refused and the last
+// good ones kept.
+func TestExplainAndInterventions(t *testing.T) {
+	file := squeezeFile(t, engine.F32)
+	s := New(DefaultCodecs(), nil)
+	if _, err := s.Explain(context.Background(), protocol.ExplainRequest{Method: "gradcam", Class: -1}, nil); !errors.Is(err, ErrNoModel) {
+		t.Errorf("explain before a model: %v", err)
+	}
+	if _, err := s.Load(file, LoadOptions{Want: hash(file)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Rerun(nil); !errors.Is(err, ErrNoImage) {
+		t.Errorf("rerun before an image: %v", err)
+	}
+	img, err := os.ReadFile(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.ClassifyImage(img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := c.Top[0].Index
+
+	m, _ := weights.Decode(file)
+	dec, _ := preprocess.Decode(img, preprocess.DefaultLimits)
+	x := preprocess.Tensor(dec, 224)
+	off := []protocol.Edit{{Op: "set", Layer: "conv10", Channel: top, Value: -50}}
+	if err := s.SetEdits(off); err != nil {
+		t.Fatal(err)
+	}
+	edits, _ := engineEdits(off)
+	for _, method := range explain.Methods {
+		r := protocol.ExplainRequest{Method: string(method), Class: 5, Samples: 2, Patch: 112, Stride: 112}
+		got, err := s.Explain(context.Background(), r, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		want, err := explain.Explain(context.Background(), m, x, explain.Options{Method: method, Class: 5, Samples: 2, Patch: 112, Stride: 112, Edits: edits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := engine.RelL2(got.Values, want.Values); e != 0 || got.Rows != want.Rows || got.Logit != want.Logit {
+			t.Errorf("%s: the worker's map differs from the engine's by %.3g (%dx%d, logit %g vs %g)", method, e, got.Rows, got.Cols, got.Logit, want.Logit)
+		}
+		if got.W != 224 || len(got.Heat) != 4*224*224 || len(got.Photo) != 4*224*224 || got.Label == "" {
+			t.Errorf("%s: overlay %dx%d, %d heat bytes, %d photo bytes, label %q", method, got.W, got.H, len(got.Heat), len(got.Photo), got.Label)
+		}
+	}
+	rerun, err := s.Rerun(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rerun.Top {
+		if p.Index == top {
+			t.Errorf("class %d is still in the top-5 with its conv10 channel at -50", top)
+		}
+	}
+	ko, err := s.KnockOut(context.Background(), protocol.ExplainRequest{Layer: "fire9", Class: -1, Count: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ko.Units) != 3 || len(ko.Curve) != 4 || ko.Label == "" {
+		t.Errorf("knock-out %+v", ko)
+	}
+	for _, bad := range []struct {
+		edits []protocol.Edit
+		want  string
+	}{
+		{[]protocol.Edit{{Op: "set", Layer: "fire99", Channel: 1}}, `no layer "fire99"`},
+		{[]protocol.Edit{{Op: "scale", Layer: "fire9", Channel: 512, Value: 2}}, "fire9 has 512 channels"},
+		{[]protocol.Edit{{Op: "add", Layer: "fire9", Vector: []float32{1}}}, "512 values"},
+		{[]protocol.Edit{{Op: "mute", Layer: "fire9"}}, "not set, scale or add"},
+	} {
+		if err := s.SetEdits(bad.edits); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%+v: %v, want an error saying %q", bad.edits, err, bad.want)
+		}
+	}
+	if again, err := s.Rerun(nil); err != nil || again.Top[0] != rerun.Top[0] {
+		t.Errorf("after refused interventions the last good ones should still apply: %v, %v", again, err)
+	}
+	if _, err := s.Explain(context.Background(), protocol.ExplainRequest{Method: "gradcam", Class: 1000}, nil); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("class 1000: %v", err)
+	}
+}
