@@ -132,4 +132,3 @@ func rgbToRGBA(rgb []byte) []byte {
 	}
 	return out
 }
-
