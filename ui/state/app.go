@@ -47,12 +47,15 @@ type App struct {
 	Webcam bool
 
 	Look *Look // the navigation and the look-inside views (look.go)
+	Why  *Why  // attribution and interventions in the Classify view (why.go)
 }
 
 // NewApp starts in the "starting" state.
 func NewApp(p Params) *App {
-	return &App{Status: StatusStarting, Params: p, Fraction: -1, Layer: "conv1", Look: NewLook(),
+	a := &App{Status: StatusStarting, Params: p, Fraction: -1, Layer: "conv1", Look: NewLook(), Why: NewWhy(),
 		Compute: p.Compute, ComputeNote: strings.Join(p.Notes, " ")}
+	a.Why.Edits = p.Edits
+	return a
 }
 
 // FixtureBanner is the warning shown while fixture weights are loaded.
@@ -98,13 +101,29 @@ func (a *App) Loaded(r protocol.Response) {
 	if a.Model != nil && !a.hasLayer(a.Layer) && len(a.Model.Layers) > 0 {
 		a.Layer, a.Channel = a.Model.Layers[0].Name, 0
 	}
+	a.Why.Map, a.Why.KnockOut = nil, nil
+	if a.Model != nil {
+		a.Why.EditError = a.Why.Prune(a.Model)
+		if (!a.hasLayer(a.Why.KnockLayer) || a.Why.KnockLayer == "") && len(a.Model.Layers) > 0 {
+			a.Why.KnockLayer = a.Model.Layers[max(0, len(a.Model.Layers)-3)].Name // fc7, fire9
+		}
+	}
 }
+
+// Rerun is the source of a rerun of the same image with other interventions.
+const Rerun = "rerun"
 
 // Classified applies a finished classification or map request.
 func (a *App) Classified(r protocol.Response, source string) {
 	if r.Result != nil {
+		a.Why.Map = nil // the map was of the last pass
+		if source == Rerun {
+			source = a.Source
+		} else {
+			a.Why.KnockOut = nil
+		}
 		a.Result = r.Result
-		if r.Result.Compute != "" && r.Result.Compute != a.Compute { // WebGPU failed mid-run
+		if r.Result.Compute != "" && r.Result.Compute != a.Compute && !r.Result.Intervened { // WebGPU failed mid-run
 			a.Compute, a.ComputeNote = r.Result.Compute, cpuNote(r.Result.ComputeNote)
 		}
 		a.Seq++
@@ -236,12 +255,17 @@ func (a *App) LoadRequest(c Choice) protocol.Request {
 // ClassifyRequest classifies an image file (its bytes travel beside the request) and
 // renders the maps the page shows.
 func (a *App) ClassifyRequest() protocol.Request {
-	return protocol.Request{Op: protocol.OpClassify, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold}
+	return protocol.Request{Op: protocol.OpClassify, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold, Edits: a.Why.Edits}
+}
+
+// RerunRequest runs the last image again with the page's interventions and maps.
+func (a *App) RerunRequest() protocol.Request {
+	return protocol.Request{Op: protocol.OpRerun, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold, Edits: a.Why.Edits}
 }
 
 // FrameRequest classifies a webcam frame of w x h RGBA pixels, with the page's maps.
 func (a *App) FrameRequest(w, h int) protocol.Request {
-	return protocol.Request{Op: protocol.OpFrame, Width: w, Height: h, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold}
+	return protocol.Request{Op: protocol.OpFrame, Width: w, Height: h, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold, Edits: a.Why.Edits}
 }
 
 // MapsRequest renders the page's maps of the last pass again (another layer or channel).

@@ -35,6 +35,8 @@ type Params struct {
 	Threads int
 	// Notes say which parameters could not be used, and what runs instead.
 	Notes []string
+	// Edits are the interventions of the set= and scale= parameters (Why).
+	Edits []protocol.Edit
 	// DeviceMemoryGB is navigator.deviceMemory (0 when the browser does not say): on a
 	// device with little memory AlexNet's int8 weights are the default (LowMemoryGB).
 	DeviceMemoryGB float64
@@ -58,6 +60,9 @@ func ParseParams(rawQuery string) Params {
 	}
 	var note string
 	if p.Threads, note = threadsCount(q.Get("threads")); note != "" {
+		p.Notes = append(p.Notes, note)
+	}
+	if p.Edits, note = ParseEditParams(q); note != "" {
 		p.Notes = append(p.Notes, note)
 	}
 	return p

@@ -237,9 +237,12 @@ type Classification struct {
 	Compute     Compute `json:"compute"`
 	ComputeNote string  `json:"computeNote,omitempty"`
 	// Threads is how many threads ran this pass on the CPU (0 on WebGPU).
-	Threads     int `json:"threads,omitempty"`
-	ImageWidth  int `json:"imageWidth"`
-	ImageHeight int `json:"imageHeight"`
+	Threads int `json:"threads,omitempty"`
+	// Intervened says the pass ran with the request's interventions (Request.Edits), on the
+	// CPU whatever the page's backend: WebGPU has not failed.
+	Intervened  bool `json:"intervened,omitempty"`
+	ImageWidth  int  `json:"imageWidth"`
+	ImageHeight int  `json:"imageHeight"`
 }
 
 // ActivationMap is one channel of one layer, scaled to 0..255 grayscale, row-major.

@@ -295,13 +295,10 @@ func (s *Session) run(x *engine.Tensor, prep time.Duration, w, h int, progress f
 	}
 	s.input, s.inputW, s.inputH = x, w, h
 	compute, note := runner.Compute()
-	if c, _ := s.runner.Compute(); c != compute {
-		note = "interventions run on the CPU"
-	}
 	c := &protocol.Classification{
 		PreprocessMs: ms(prep), ForwardMs: ms(time.Since(start)), Backend: s.backend.Name(),
 		Compute: compute, ComputeNote: note, Threads: threadsOf(runner),
-		ImageWidth: w, ImageHeight: h, Top: []protocol.Prediction{},
+		ImageWidth: w, ImageHeight: h, Top: []protocol.Prediction{}, Intervened: len(opt.Edits) > 0,
 	}
 	for _, name := range res.Order {
 		c.Layers = append(c.Layers, protocol.LayerTime{Layer: name, Millis: ms(res.LayerTimes[name])})
