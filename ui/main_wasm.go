@@ -34,7 +34,8 @@ func main() {
 		panic(err)
 	}
 	params := state.ParseParams(js.Global().Get("location").Get("search").String())
-	root := &Root{App: state.NewApp(params), env: renderer.EventEnv(), stream: js.Undefined(), frame: js.Undefined(), previewSrc: js.Undefined(), video: js.Undefined()}
+	root := &Root{App: state.NewApp(params), env: renderer.EventEnv(), stream: js.Undefined(), frame: js.Undefined(), previewSrc: js.Undefined(), video: js.Undefined(),
+		editOp: "off", editValue: "0"}
 	root.eng = StartEngine(workerScript())
 	root.eng.OnRestart = root.engineRestarted
 	root.listenForImages()
@@ -88,20 +89,28 @@ func fetchManifest() (*manifest.Manifest, error) {
 // setURLParams rewrites the query string (without reloading) so a reload or a shared link
 // shows the same thing; "" removes a parameter.
 func setURLParams(kv map[string]string) {
+	editURL(func(q url.Values) {
+		for k, v := range kv {
+			if v == "" {
+				q.Del(k)
+			} else {
+				q.Set(k, v)
+			}
+		}
+	})
+}
+
+// editURL changes the page's query string in place (without reloading), keeping the view's
+// #fragment.
+func editURL(edit func(url.Values)) {
 	loc := js.Global().Get("location")
 	q, _ := url.ParseQuery(trimQ(loc.Get("search").String()))
-	for k, v := range kv {
-		if v == "" {
-			q.Del(k)
-		} else {
-			q.Set(k, v)
-		}
-	}
+	edit(q)
 	u := loc.Get("pathname").String()
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	js.Global().Get("history").Call("replaceState", js.Null(), "", u)
+	js.Global().Get("history").Call("replaceState", js.Null(), "", u+loc.Get("hash").String())
 }
 
 func trimQ(s string) string {

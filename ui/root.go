@@ -27,6 +27,11 @@ type Root struct {
 	video      js.Value
 	stream     js.Value
 	frame      js.Value // offscreen canvas for webcam frames
+
+	// The intervention form's fields (the layer is App.Why.KnockLayer).
+	editChannel int
+	editOp      string // off, set or scale
+	editValue   string
 }
 
 // update runs f under the render lock from a goroutine and re-renders.

@@ -1,0 +1,199 @@
+//go:build !js
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/engine/explain"
+	"github.com/alexlens/alexlens/engine/imagenet"
+	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
+	"github.com/alexlens/alexlens/weights"
+)
+
+// TestWhy: in the Classify view, "why?" on a prediction draws its Grad-CAM over the photo
+// (the same map as the engine natively), another method and class by name work, the
+// opacity slider fades the map; an intervention from the form changes the top-5 and lands
+// in the URL, a reload of that URL keeps it, a bad one is refused with a message; the
+// knock-out helper lists units and switches them off.
+func TestWhy(t *testing.T) {
+	arch := engine.SqueezeNet11.Name
+	file := manifestFile(t, arch, "f32")
+	photo := testenv.Photo(t, "chelsea.png")
+	ctx := browser(t, false)
+	tab := chromium.NewTab(t, ctx)
+	open(t, tab, "?arch="+arch+"&precision=f32")
+	upload(t, tab, photo)
+	waitResult(t, tab, 1)
+
+	m, err := weights.Load(filepath.Join(weightsDir, file), arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := preprocess.Load(photo, 224)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := evalInt(t, tab, `+document.querySelector('[data-testid=prediction]').dataset.index`)
+
+	// "why?" on the top-1: Grad-CAM at the last convolution, as the CLI computes it.
+	click(t, tab, fmt.Sprintf(`[data-testid=why-class][data-index="%d"]`, top))
+	sum := waitMap(t, tab, "gradcam", top)
+	want, err := explain.Explain(context.Background(), m, x, explain.Options{Method: explain.GradCAM, Class: top})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws := mapSum(want.Values); math.Abs(sum-ws) > 1e-3*math.Abs(ws)+1e-6 {
+		t.Errorf("the page's Grad-CAM sums to %g, the engine's natively to %g", sum, ws)
+	}
+	if lit := evalInt(t, tab, heatColours); lit < 100 {
+		t.Errorf("the map canvas has %d coloured pixels", lit)
+	}
+	setValue(t, tab, "why-opacity", "0.2", "input")
+	if op := evalString(t, tab, `document.querySelector('[data-testid=why-heat]').style.opacity`); op != "0.2" {
+		t.Errorf("opacity after the slider: %q", op)
+	}
+	screenshot(t, tab, "why-gradcam")
+
+	// Saliency of a class chosen by name.
+	setValue(t, tab, "why-method", "saliency", "change")
+	setValue(t, tab, "why-class-input", "tabby", "change")
+	click(t, tab, `[data-testid=why-run]`)
+	sum = waitMap(t, tab, "saliency", 281)
+	want, _ = explain.Explain(context.Background(), m, x, explain.Options{Method: explain.Saliency, Class: 281})
+	if ws := mapSum(want.Values); math.Abs(sum-ws) > 1e-3*math.Abs(ws) {
+		t.Errorf("the page's saliency sums to %g, the engine's to %g", sum, ws)
+	}
+	setValue(t, tab, "why-class-input", "no such animal", "change")
+	if e := text(t, tab, "why-error"); !strings.Contains(e, "no such animal") {
+		t.Errorf("an unknown class name: %q", e)
+	}
+
+	// An intervention: the top-1's own class channel down to -100.
+	setValue(t, tab, "edit-layer", "conv10", "change")
+	setValue(t, tab, "edit-channel", strconv.Itoa(top), "change")
+	setValue(t, tab, "edit-op", "set", "change")
+	setValue(t, tab, "edit-value", "-100", "change")
+	click(t, tab, `[data-testid=edit-apply]`)
+	waitResult(t, tab, 2)
+	for _, p := range predictions(t, tab) {
+		if p.Label == imagenet.Label(top) {
+			t.Errorf("%s still in the top-5 with its channel at -100", p.Label)
+		}
+	}
+	u := evalString(t, tab, `location.search`)
+	q, _ := url.ParseQuery(strings.TrimPrefix(u, "?"))
+	if got := q["set"]; len(got) != 1 || got[0] != fmt.Sprintf("conv10:%d=-100", top) {
+		t.Errorf("the URL's interventions: %q", u)
+	}
+	// A bad one is refused, and the list is kept.
+	setValue(t, tab, "edit-channel", "5000", "change")
+	click(t, tab, `[data-testid=edit-apply]`)
+	if e := text(t, tab, "edit-error"); !strings.Contains(e, "0 to 999") {
+		t.Errorf("channel 5000: %q", e)
+	}
+	if n := evalInt(t, tab, `document.querySelectorAll('[data-testid=edit]').length`); n != 1 {
+		t.Errorf("%d interventions listed, want 1", n)
+	}
+
+	// The knock-out helper on fire9, then its units switched off.
+	setValue(t, tab, "edit-layer", "fire9", "change")
+	setValue(t, tab, "why-class-input", "top-1", "change")
+	click(t, tab, `[data-testid=knockout-run]`)
+	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`+document.querySelector('[data-testid=knockout]')?.dataset.units > 0 || !!document.querySelector('[data-testid=why-error]')`,
+		chromedp.WithPollingTimeout(120*time.Second))); err != nil {
+		t.Fatalf("no knock-out ranking: %v (page: %s)", err, pageText(tab))
+	}
+	if e := evalString(t, tab, `document.querySelector('[data-testid=why-error]')?.textContent || ''`); e != "" {
+		t.Fatalf("knock-out: %s", e)
+	}
+	units := evalInt(t, tab, `document.querySelectorAll('[data-testid=knockout-unit]').length`)
+	click(t, tab, `[data-testid=knockout-apply]`)
+	waitResult(t, tab, 3)
+	if n := evalInt(t, tab, `document.querySelectorAll('[data-testid=edit]').length`); n != 1+units {
+		t.Errorf("%d interventions after switching off %d units, want %d", n, units, 1+units)
+	}
+	screenshot(t, tab, "why-interventions")
+
+	// The shared link: a reload keeps the interventions.
+	open(t, tab, evalString(t, tab, `location.search`))
+	if n := evalInt(t, tab, `document.querySelectorAll('[data-testid=edit]').length`); n != 1+units {
+		t.Errorf("after a reload: %d interventions, want %d", n, 1+units)
+	}
+	upload(t, tab, photo)
+	waitResult(t, tab, 1)
+	if got := predictions(t, tab); len(got) > 0 && got[0].Label == imagenet.Label(top) {
+		t.Errorf("after a reload the intervention no longer applies: top-1 %s", got[0].Label)
+	}
+}
+
+func mapSum(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x)
+	}
+	return s
+}
+
+// waitMap waits for the map of method and class and returns the page's sum of its values.
+func waitMap(t *testing.T, ctx context.Context, method string, class int) float64 {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Poll[string](fmt.Sprintf(`(() => {
+		const e = document.querySelector('[data-testid=why-error]')?.textContent;
+		if (e) return 'error: ' + e;
+		const c = document.querySelector('[data-testid=why-heat]');
+		return c && c.dataset.method === %q && c.dataset.class === '%d' ? c.dataset.sum : null;
+	})()`, method, class), chromedp.WithPollingTimeout(120*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
+	if err != nil {
+		t.Fatalf("no %s map for class %d: %v (page: %s)", method, class, err, pageText(ctx))
+	}
+	if strings.HasPrefix(s, "error: ") {
+		t.Fatalf("%s for class %d: %s", method, class, s)
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("map sum %q: %v", s, err)
+	}
+	return v
+}
+
+// heatColours counts the map canvas's pixels that are not the ramp's dark end.
+const heatColours = `(() => {
+	const c = document.querySelector('[data-testid=why-heat]');
+	const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+	let n = 0;
+	for (let i = 0; i < d.length; i += 4) if (d[i] + d[i+1] + d[i+2] > 200) n++;
+	return n;
+})()`
+
+// setValue sets a control's value and fires the event its handler listens to.
+func setValue(t *testing.T, ctx context.Context, testid, value, event string) {
+	t.Helper()
+	js := fmt.Sprintf(`(() => { const e = document.querySelector('[data-testid=%s]'); e.value = %q; e.dispatchEvent(new Event(%q, {bubbles: true})); })()`, testid, value, event)
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](js)); err != nil {
+		t.Fatalf("set %s: %v", testid, err)
+	}
+	time.Sleep(50 * time.Millisecond) // the handler runs, the page renders
+}
+
+func evalString(t *testing.T, ctx context.Context, js string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
