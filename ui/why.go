@@ -26,7 +26,7 @@ func (c *Root) showsWhy() bool {
 }
 
 func (c *Root) whyMethods() []struct{ Value, Label string } { return state.WhyMethods }
-func (c *Root) editText(e protocol.Edit) string               { return state.EditText(e) }
+func (c *Root) editText(e protocol.Edit) string             { return state.EditText(e) }
 
 // convLayers are the layers Grad-CAM can use: those with positions.
 func (c *Root) convLayers() []protocol.LayerInfo {
