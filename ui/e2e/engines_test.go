@@ -25,7 +25,7 @@ import (
 // photos against PyTorch's (torchvision preprocessing, the real SqueezeNet) and the native
 // path's (every run, fixtures too), a broken image
 // answered with a message while the page keeps working, the kernel grid, an activation
-// map, and every view: the starter gallery embedded and stored (IndexedDB), an atlas laid
+// map, attribution and an intervention, and every view: the starter gallery embedded and stored (IndexedDB), an atlas laid
 // out, a unit's top patches, feature visualization progressing. axe-core checks every view
 // for serious and critical accessibility violations.
 func TestEngines(t *testing.T) {
@@ -89,6 +89,22 @@ func TestEngines(t *testing.T) {
 			}
 			w.Upload(testenv.Photo(t, photos[0]))
 			w.WaitResult(len(photos) + 1)
+
+			// Why? and What if?: the top-1's Grad-CAM drawn over the photo, and a unit
+			// switched off from the form runs the image again.
+			w.Click(`[data-testid=why-class]`)
+			webdriver.Poll(t, p, "the Grad-CAM map", `document.querySelector('[data-testid=why-heat]')?.dataset.method === 'gradcam' || null`, 120*time.Second, nil)
+			if lit := webdriver.Must[int](t, p, litPixels(`[data-testid=why-heat]`)); lit == 0 {
+				t.Error("the Grad-CAM canvas is blank")
+			}
+			w.Click(`[data-testid=edit-apply]`)
+			w.WaitResult(len(photos) + 2)
+			if n := webdriver.Must[int](t, p, `document.querySelectorAll('[data-testid=edit]').length`); n != 1 {
+				t.Errorf("%d interventions listed after one", n)
+			}
+			w.Accessible("classify-why")
+			w.Click(`[data-testid=edit-clear]`)
+			w.WaitResult(len(photos) + 3)
 
 			// The kernel grid and an activation map are drawn (canvases with lit pixels).
 			if n := webdriver.Must[int](t, p, `document.querySelectorAll('[data-testid=kernel]').length`); n < 16 {
