@@ -2323,6 +2323,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 									vgparent.AppendChild(vgn)
 									vgn.AddAttrInterface("data-class", c.App.Why.Map.Class)
 									vgn.AddAttrInterface("data-method", c.App.Why.Map.Method)
+									vgn.AddAttrInterface("data-ms", c.App.Why.Millis)
 									vgn.AddAttrInterface("data-sum", c.whySum())
 									vgn.AddAttrInterface("height", c.App.Why.Map.H)
 									vgn.AddAttrInterface("style", c.whyOpacity())
@@ -2682,6 +2683,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 							if c.App.Why.KnockOut != nil {
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "div", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "knockout"}}}
 								vgparent.AppendChild(vgn)
+								vgn.AddAttrInterface("data-ms", c.App.Why.Millis)
 								vgn.AddAttrInterface("data-units", len(c.App.Why.KnockOut.Units))
 								{
 									vgparent := vgn

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -148,15 +150,15 @@ func mapSum(v []float32) float64 {
 	return s
 }
 
-// waitMap waits for the map of method and class and returns the page's sum of its values.
+// waitMap waits for the map of method and class (-1: any) and returns the page's sum of its values.
 func waitMap(t *testing.T, ctx context.Context, method string, class int) float64 {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Poll[string](fmt.Sprintf(`(() => {
 		const e = document.querySelector('[data-testid=why-error]')?.textContent;
 		if (e) return 'error: ' + e;
 		const c = document.querySelector('[data-testid=why-heat]');
-		return c && c.dataset.method === %q && c.dataset.class === '%d' ? c.dataset.sum : null;
-	})()`, method, class), chromedp.WithPollingTimeout(120*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
+		return c && c.dataset.method === %q && (%d < 0 || c.dataset.class === '%d') && !document.querySelector('[data-testid=why-busy]') ? c.dataset.sum : null;
+	})()`, method, class, class), chromedp.WithPollingTimeout(120*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
 	if err != nil {
 		t.Fatalf("no %s map for class %d: %v (page: %s)", method, class, err, pageText(ctx))
 	}
@@ -196,4 +198,44 @@ func evalString(t *testing.T, ctx context.Context, js string) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestExplainNumbers (opt-in: ALEXLENS_BROWSER_BENCH=1) times attribution in the app as a
+// visitor runs it, at 1 thread: each method's worker time beside the page's forward pass of
+// the same photo, and the knock-out ranking. It reports; it asserts nothing about speed.
+func TestExplainNumbers(t *testing.T) {
+	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
+		t.Skip("opt-in: set ALEXLENS_BROWSER_BENCH=1")
+	}
+	for _, arch := range []string{engine.SqueezeNet11.Name, engine.AlexNet.Name} {
+		for _, threads := range []string{"1", "2"} {
+			ctx := browser(t, false)
+			open(t, ctx, "?arch="+arch+"&precision=f32&threads="+threads)
+			photo := testenv.Photo(t, "chelsea.png")
+			var fwd []float64
+			for i := 1; i <= 3; i++ { // the median of three passes
+				upload(t, ctx, photo)
+				waitResult(t, ctx, i)
+				f, _ := strconv.ParseFloat(text(t, ctx, "forward-ms"), 64)
+				fwd = append(fwd, f)
+			}
+			slices.Sort(fwd)
+			kind := text(t, ctx, "weights-kind")
+			t.Logf("%s (%s) %s threads: forward pass %.0f ms (median of 3)", arch, kind, threads, fwd[1])
+			for _, m := range []string{"gradcam", "saliency", "smoothgrad", "occlusion", "ig"} {
+				setValue(t, ctx, "why-method", m, "change")
+				click(t, ctx, `[data-testid=why-run]`)
+				waitMap(t, ctx, m, -1)
+				ms, _ := strconv.ParseFloat(evalString(t, ctx, `document.querySelector('[data-testid=why-heat]').dataset.ms`), 64)
+				t.Logf("%s %s threads: %-10s %7.0f ms = %5.1f forward passes", arch, threads, m, ms, ms/fwd[1])
+			}
+			click(t, ctx, `[data-testid=knockout-run]`)
+			if _, err := chromedp.Run(ctx, chromedp.Poll[string](`document.querySelector('[data-testid=knockout]')?.dataset.ms || null`, chromedp.WithPollingTimeout(300*time.Second))); err != nil {
+				t.Fatal(err)
+			}
+			ms, _ := strconv.ParseFloat(evalString(t, ctx, `document.querySelector('[data-testid=knockout]').dataset.ms`), 64)
+			t.Logf("%s %s threads: knock-out ranking (%s) %7.0f ms = %5.1f forward passes", arch, threads,
+				evalString(t, ctx, `document.querySelector('[data-testid=edit-layer]').value`), ms, ms/fwd[1])
+		}
+	}
 }

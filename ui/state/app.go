@@ -105,7 +105,7 @@ func (a *App) Loaded(r protocol.Response) {
 	if a.Model != nil {
 		a.Why.EditError = a.Why.Prune(a.Model)
 		if (!a.hasLayer(a.Why.KnockLayer) || a.Why.KnockLayer == "") && len(a.Model.Layers) > 0 {
-			a.Why.KnockLayer = a.Model.Layers[max(0, len(a.Model.Layers)-3)].Name // fc7, fire9
+			a.Why.KnockLayer = a.Model.Layers[max(0, len(a.Model.Layers)-3)].Name // fc6, fire9: a late layer with many units
 		}
 	}
 }

@@ -27,6 +27,8 @@ type Why struct {
 	Total int
 	ReqID int // the running request, for cancel
 	Error string
+	// Millis is the worker's own time for the last map or ranking.
+	Millis float64
 
 	Edits     []protocol.Edit
 	EditError string // why the last intervention asked for was refused
@@ -110,6 +112,9 @@ func (w *Why) Explained(r protocol.Response) {
 		}
 		return
 	case protocol.KindDone:
+		if r.Look != nil {
+			w.Millis = r.Look.Millis
+		}
 		if r.Look != nil && r.Look.Explain != nil {
 			w.Map = r.Look.Explain
 		}
