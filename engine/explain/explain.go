@@ -69,7 +69,8 @@ type Options struct {
 	Patch, Stride int
 	// Seed draws SmoothGrad's noise.
 	Seed int64
-	// Batch bounds the images per pass (16).
+	// Batch bounds the images per pass (8: larger batches ran no faster natively, and
+	// take more memory).
 	Batch int
 	// Backend and Threads run the passes (nil, 0: the default backend).
 	Backend engine.Backend
@@ -78,6 +79,9 @@ type Options struct {
 	Edits []engine.Edit
 	// Progress, if set, is told after each pass: done of total passes.
 	Progress func(done, total int)
+	// Logits, when the caller has them, are x's logits with these Edits (the app's last
+	// pass): Explain then needs no forward pass of its own to find the class's score.
+	Logits []float32
 }
 
 // Top1 asks for the network's own top-1 class.
@@ -129,7 +133,7 @@ func (o Options) withDefaults(a *engine.Arch) Options {
 		o.Stride = a.InputSize / 14
 	}
 	if o.Batch == 0 {
-		o.Batch = 16
+		o.Batch = 8
 	}
 	if o.Method == GradCAM && o.Layer == "" {
 		o.Layer = DefaultLayer(a)
@@ -199,18 +203,22 @@ func Explain(ctx context.Context, m *engine.Model, x *engine.Tensor, opt Options
 	if err := opt.check(m, x); err != nil {
 		return nil, err
 	}
-	res, err := m.Forward(x, engine.ForwardOptions{Backend: opt.Backend, Edits: opt.Edits, Keep: func(string) bool { return false }})
-	if err != nil {
-		return nil, err
+	logits := opt.Logits
+	if len(logits) != m.Arch.Classes {
+		res, err := m.Forward(x, engine.ForwardOptions{Backend: opt.Backend, Edits: opt.Edits, Keep: func(string) bool { return false }})
+		if err != nil {
+			return nil, err
+		}
+		logits = slices.Clone(res.Logits.Data)
+		res.Release()
 	}
-	logits := slices.Clone(res.Logits.Data)
-	res.Release()
 	probs := engine.Probabilities(&engine.Tensor{Shape: []int{1, len(logits)}, Data: logits}).Data
 	if opt.Class == Top1 {
 		opt.Class = engine.TopK(probs, 1)[0].Index
 	}
 	e := &explainer{ctx: ctx, m: m, x: x, opt: opt}
 	out := &Map{Method: opt.Method, Class: opt.Class, Logit: logits[opt.Class], Prob: probs[opt.Class]}
+	var err error
 	switch opt.Method {
 	case GradCAM:
 		err = e.gradCAM(out)

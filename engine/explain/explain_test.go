@@ -127,7 +127,7 @@ func readF32(t *testing.T, path string) []float32 {
 }
 
 // photo is a real photo preprocessed as classify does.
-func photo(t *testing.T, name string, side int) *engine.Tensor {
+func photo(t testing.TB, name string, side int) *engine.Tensor {
 	x, err := preprocess.Load(testenv.Photo(t, name), side)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/explain"
@@ -92,7 +93,7 @@ func (s *Session) Explain(ctx context.Context, r protocol.ExplainRequest, progre
 	}
 	mp, err := explain.Explain(ctx, m, x, explain.Options{Method: method, Class: r.Class, Layer: r.Layer,
 		Samples: r.Samples, Noise: r.Noise, Patch: r.Patch, Stride: r.Stride, Seed: r.Seed,
-		Backend: s.backend, Edits: s.edits, Progress: progress})
+		Backend: s.backend, Edits: s.edits, Progress: progress, Logits: s.lastLogits()})
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +124,20 @@ func (s *Session) KnockOut(ctx context.Context, r protocol.ExplainRequest) (*pro
 		out.Units = append(out.Units, protocol.KnockOutUnit{Channel: u.Channel, Drop: u.Drop, Estimate: u.Estimate})
 	}
 	return out, nil
+}
+
+// lastLogits are the last pass's logits when it ran with the current edits, else nil.
+func (s *Session) lastLogits() []float32 {
+	if len(s.edits) != len(s.logitsEdits) {
+		return nil
+	}
+	for i, e := range s.edits {
+		o := s.logitsEdits[i]
+		if e.Layer != o.Layer || e.Op != o.Op || e.Channel != o.Channel || e.Value != o.Value || !slices.Equal(e.Vector, o.Vector) {
+			return nil
+		}
+	}
+	return s.logits
 }
 
 func rgbToRGBA(rgb []byte) []byte {

@@ -102,6 +102,10 @@ type Session struct {
 	input          *engine.Tensor
 	inputW, inputH int // its size before preprocessing
 	edits          []engine.Edit
+	// logits are the last pass's, with the edits it ran with: attribution of the same
+	// image under the same edits starts from them instead of a pass of its own.
+	logits      []float32
+	logitsEdits []engine.Edit
 }
 
 // New returns a session that runs the network on backend (nil: the engine's default).
@@ -173,7 +177,7 @@ func (s *Session) Load(data []byte, opt LoadOptions) (*protocol.ModelInfo, error
 	if s.runner != nil {
 		s.runner.Close() // the old model's GPU buffers go before the new one's are made
 	}
-	s.model, s.info, s.last, s.input, s.edits = nil, nil, nil, nil, nil
+	s.model, s.info, s.last, s.input, s.edits, s.logits = nil, nil, nil, nil, nil, nil
 	s.runner = s.runners(m, opt.Run, s.backend)
 	info.Compute, info.ComputeNote = s.runner.Compute()
 	info.Threads = threadsOf(s.runner)
@@ -294,6 +298,10 @@ func (s *Session) run(x *engine.Tensor, prep time.Duration, w, h int, progress f
 		return nil, err
 	}
 	s.input, s.inputW, s.inputH = x, w, h
+	s.logits, s.logitsEdits = nil, s.edits
+	if res.Logits != nil {
+		s.logits = append(s.logits, res.Logits.Row(0)...)
+	}
 	compute, note := runner.Compute()
 	c := &protocol.Classification{
 		PreprocessMs: ms(prep), ForwardMs: ms(time.Since(start)), Backend: s.backend.Name(),
