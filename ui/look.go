@@ -640,11 +640,36 @@ func (c *Look) unitChannels() int {
 func (c *Look) OnUnitLayer(event vugu.DOMEvent) {
 	c.L().UnitLayer = event.PropString("target", "value")
 	c.L().UnitChannel = min(c.L().UnitChannel, c.unitChannels()-1)
+	c.unitToURL()
 }
 
 func (c *Look) OnUnitChannel(event vugu.DOMEvent) {
 	if v, err := strconv.Atoi(event.PropString("target", "value")); err == nil {
 		c.L().UnitChannel = max(0, min(v, c.unitChannels()-1))
+		c.unitToURL()
+	}
+}
+
+// unitToURL keeps the shown unit in the URL (unit=LAYER:CHANNEL): the unit's permalink.
+func (c *Look) unitToURL() {
+	setURLParams(map[string]string{"unit": state.UnitParam(c.unitLayer(), c.L().UnitChannel)})
+}
+
+// unitLink is the permalink of the shown unit's page.
+func (c *Look) unitLink() string {
+	q, _ := url.ParseQuery(trimQ(js.Global().Get("location").Get("search").String()))
+	q.Set("unit", state.UnitParam(c.unitLayer(), c.L().UnitChannel))
+	return "?" + q.Encode() + "#units"
+}
+
+// SwitchOff switches the shown unit off for the Classify view's passes and shows its effect
+// there.
+func (c *Look) SwitchOff() {
+	r := c.Root
+	if r.W().AddEdit(r.App.Model, "off", c.unitLayer(), c.L().UnitChannel, "0") {
+		js.Global().Get("history").Call("replaceState", js.Null(), "", "#"+string(state.ViewClassify))
+		c.show(state.ViewClassify)
+		r.editsChanged()
 	}
 }
 

@@ -140,6 +140,24 @@ func TestWhy(t *testing.T) {
 	if got := predictions(t, tab); len(got) > 0 && got[0].Label == imagenet.Label(top) {
 		t.Errorf("after a reload the intervention no longer applies: top-1 %s", got[0].Label)
 	}
+
+	// A unit's permalink opens its page; "switch it off" adds it to the Classify view's list.
+	open(t, tab, "?arch="+arch+"&precision=f32&unit=fire9:7")
+	upload(t, tab, photo)
+	waitResult(t, tab, 1)
+	click(t, tab, `[data-view=units]`)
+	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`document.querySelector('[data-testid=unit-layer]')?.value === 'fire9' && document.querySelector('[data-testid=unit-channel]')?.value === '7' || null`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("the unit= permalink did not select fire9 unit 7: %v (page: %s)", err, pageText(tab))
+	}
+	if link := evalString(t, tab, `document.querySelector('[data-testid=unit-link]').getAttribute('href')`); !strings.Contains(link, "unit=fire9%3A7") || !strings.HasSuffix(link, "#units") {
+		t.Errorf("the unit's link: %q", link)
+	}
+	click(t, tab, `[data-testid=unit-off]`)
+	waitResult(t, tab, 2)
+	if e := text(t, tab, "edits"); !strings.Contains(e, "fire9 unit 7 switched off") {
+		t.Errorf("after switching the unit off, the interventions read %q", e)
+	}
 }
 
 func mapSum(v []float32) float64 {

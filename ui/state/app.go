@@ -55,6 +55,7 @@ func NewApp(p Params) *App {
 	a := &App{Status: StatusStarting, Params: p, Fraction: -1, Layer: "conv1", Look: NewLook(), Why: NewWhy(),
 		Compute: p.Compute, ComputeNote: strings.Join(p.Notes, " ")}
 	a.Why.Edits = p.Edits
+	a.Look.UnitLayer, a.Look.UnitChannel = p.UnitLayer, p.UnitChannel
 	return a
 }
 

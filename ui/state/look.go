@@ -108,6 +108,9 @@ func NewLook() *Look {
 		FVObjective: "channel", FVSteps: 64, UnitLayer: "", FVClass: 281}
 }
 
+// UnitParam is the unit= URL parameter of a unit: its permalink.
+func UnitParam(layer string, channel int) string { return fmt.Sprintf("%s:%d", layer, channel) }
+
 // ShowsGrid says whether the classify grid (image, top-5, kernels, maps) is on screen.
 func (l *Look) ShowsGrid() bool { return l.View == ViewClassify || l.View == ViewLayers }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/alexlens/alexlens/wasm/protocol"
@@ -37,6 +38,10 @@ type Params struct {
 	Notes []string
 	// Edits are the interventions of the set= and scale= parameters (Why).
 	Edits []protocol.Edit
+	// UnitLayer and UnitChannel are the unit= parameter (LAYER:CHANNEL): the Units view's
+	// unit, so that a unit's page has a link of its own.
+	UnitLayer   string
+	UnitChannel int
 	// DeviceMemoryGB is navigator.deviceMemory (0 when the browser does not say): on a
 	// device with little memory AlexNet's int8 weights are the default (LowMemoryGB).
 	DeviceMemoryGB float64
@@ -64,6 +69,15 @@ func ParseParams(rawQuery string) Params {
 	}
 	if p.Edits, note = ParseEditParams(q); note != "" {
 		p.Notes = append(p.Notes, note)
+	}
+	if u := q.Get("unit"); u != "" {
+		layer, ch, ok := strings.Cut(u, ":")
+		c, err := strconv.Atoi(ch)
+		if !ok || layer == "" || err != nil || c < 0 {
+			p.Notes = append(p.Notes, fmt.Sprintf("unit=%s is not LAYER:CHANNEL (as in conv5:12): showing the default unit", u))
+		} else {
+			p.UnitLayer, p.UnitChannel = layer, c
+		}
 	}
 	return p
 }
