@@ -3,6 +3,7 @@
 package main
 
 import (
+	"slices"
 	"encoding/base64"
 	"fmt"
 	"net/url"
@@ -660,6 +661,16 @@ func (c *Look) unitLink() string {
 	q, _ := url.ParseQuery(trimQ(js.Global().Get("location").Get("search").String()))
 	q.Set("unit", state.UnitParam(c.unitLayer(), c.L().UnitChannel))
 	return "?" + q.Encode() + "#units"
+}
+
+// AddDirection adds the direction B - A (the groups' mean embeddings) to the network's
+// activation at the gallery's layer, as an intervention of the Classify view.
+func (c *Look) AddDirection() {
+	l, r := c.L(), c.Root
+	r.W().AddDirection(c.layerName(), slices.Clone(l.From), slices.Clone(l.To))
+	js.Global().Get("history").Call("replaceState", js.Null(), "", "#"+string(state.ViewClassify))
+	c.show(state.ViewClassify)
+	r.editsChanged()
 }
 
 // SwitchOff switches the shown unit off for the Classify view's passes and shows its effect

@@ -158,6 +158,27 @@ func TestWhy(t *testing.T) {
 	if e := text(t, tab, "edits"); !strings.Contains(e, "fire9 unit 7 switched off") {
 		t.Errorf("after switching the unit off, the interventions read %q", e)
 	}
+
+	// The Embeddings view's direction, from the cat to the coffee cup, as an intervention.
+	before := predictions(t, tab)
+	click(t, tab, `[data-view=embeddings]`)
+	waitCount(t, tab, 4)
+	click(t, tab, `[data-testid=gallery-item][data-item="chelsea.jpg"]`)
+	waitNeighbors(t, tab, "chelsea.jpg", "cosine")
+	click(t, tab, `[data-testid=mark-from]`)
+	click(t, tab, `[data-testid=gallery-item][data-item="coffee.jpg"]`)
+	waitNeighbors(t, tab, "coffee.jpg", "cosine")
+	click(t, tab, `[data-testid=mark-to]`)
+	click(t, tab, `[data-testid=direction-edit]`)
+	waitResult(t, tab, 3)
+	if e := text(t, tab, "edits"); !strings.Contains(e, "direction from 1 gallery image(s) (A) to 1 (B)") {
+		t.Errorf("after adding the direction, the interventions read %q", e)
+	}
+	after := predictions(t, tab)
+	if after[0] == before[0] {
+		t.Errorf("adding the cat-to-coffee direction left the top-1 as it was: %+v", after[0])
+	}
+	t.Logf("top-1 before the direction %+v, after %+v", before[0], after[0])
 }
 
 func mapSum(v []float32) float64 {

@@ -207,6 +207,13 @@ func checkEdit(model *protocol.ModelInfo, op, layer string, channel int, value s
 	return e, nil
 }
 
+// AddDirection adds the direction mean(to) - mean(from) of gallery items, at the gallery's
+// layer (the worker resolves it), once.
+func (w *Why) AddDirection(layer string, from, to []int) {
+	w.EditError = ""
+	w.Edits = append(w.Edits, protocol.Edit{Op: "add", Layer: layer, Value: 1, From: from, To: to})
+}
+
 // RemoveEdit drops intervention i.
 func (w *Why) RemoveEdit(i int) {
 	if i >= 0 && i < len(w.Edits) {
@@ -234,6 +241,9 @@ func EditText(e protocol.Edit) string {
 		return fmt.Sprintf("%s unit %d set to %g", e.Layer, e.Channel, e.Value)
 	case e.Op == "scale":
 		return fmt.Sprintf("%s unit %d × %g", e.Layer, e.Channel, e.Value)
+	}
+	if len(e.From) > 0 {
+		return fmt.Sprintf("%s + %g × the direction from %d gallery image(s) (A) to %d (B)", e.Layer, e.Value, len(e.From), len(e.To))
 	}
 	return fmt.Sprintf("%s + %g × a direction", e.Layer, e.Value)
 }

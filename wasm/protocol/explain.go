@@ -29,13 +29,17 @@ const (
 )
 
 // Edit is one intervention (engine.Edit): Op "set" (Channel to Value), "scale" (Channel
-// times Value) or "add" (Value times Vector, one value per channel, at every position).
+// times Value) or "add" (Value times Vector, one value per channel, at every position). An
+// "add" may instead name gallery items, From and To: the direction mean(To) - mean(From) of
+// their embeddings, added at the gallery's layer (the Embeddings view's directions).
 type Edit struct {
 	Op      string    `json:"op"`
 	Layer   string    `json:"layer"`
 	Channel int       `json:"channel"`
 	Value   float32   `json:"value"`
 	Vector  []float32 `json:"vector,omitempty"`
+	From    []int     `json:"from,omitempty"`
+	To      []int     `json:"to,omitempty"`
 }
 
 // ExplainRequest holds the parameters of OpExplain and OpKnockOut; zero values take the
@@ -110,6 +114,9 @@ func validateEdits(op Op, edits []Edit) error {
 		}
 		if math.IsNaN(float64(e.Value)) || math.IsInf(float64(e.Value), 0) {
 			return fmt.Errorf("%s: the value of %s %s:%d is not a number", op, e.Op, e.Layer, e.Channel)
+		}
+		if e.Op == "add" && e.Vector == nil && (len(e.From) == 0 || len(e.To) == 0 || len(e.From) > MaxGroup || len(e.To) > MaxGroup) {
+			return fmt.Errorf("%s: a direction to add needs a vector, or 1..%d gallery items at each end", op, MaxGroup)
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/explain"
 	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/gallery"
 	"github.com/alexlens/alexlens/wasm/protocol"
 	"github.com/alexlens/alexlens/weights"
 )
@@ -99,5 +100,38 @@ func TestExplainAndInterventions(t *testing.T) {
 	}
 	if _, err := s.Explain(context.Background(), protocol.ExplainRequest{Method: "gradcam", Class: 1000}, nil); err == nil || !strings.Contains(err.Error(), "out of range") {
 		t.Errorf("class 1000: %v", err)
+	}
+}
+
+// TestGalleryDirectionAsEdit: an "add" intervention naming gallery items is the direction
+// mean(To) - mean(From) of their embeddings, at the gallery's layer, and it moves the
+// prediction.
+func TestGalleryDirectionAsEdit(t *testing.T) {
+	s, l := lookWith(t, 3)
+	edits, err := l.ResolveEdits([]protocol.Edit{{Op: "add", Value: 2, From: []int{0}, To: []int{1, 2}}, {Op: "set", Layer: "conv1", Channel: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := l.gallery()
+	want, _ := gallery.Direction([][]float32{g.Embedding(0, nil)}, [][]float32{g.Embedding(1, nil), g.Embedding(2, nil)})
+	if e := edits[0]; e.Layer != g.Header.Layer || e.From != nil || engine.RelL2(e.Vector, want) != 0 || edits[1].Layer != "conv1" {
+		t.Fatalf("resolved %+v, want the direction at %s", edits, g.Header.Layer)
+	}
+	before, err := s.ClassifyImage(mustRead(t, "chelsea.jpg"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetEdits(edits[:1]); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.Rerun(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Top[0] == before.Top[0] {
+		t.Errorf("adding twice the direction changed nothing: %+v", after.Top[0])
+	}
+	if _, err := l.ResolveEdits([]protocol.Edit{{Op: "add", Value: 1, From: []int{0}, To: []int{99}}}); err == nil || !strings.Contains(err.Error(), "no item 99") {
+		t.Errorf("a direction to an item the gallery lacks: %v", err)
 	}
 }

@@ -347,15 +347,8 @@ func (l *Look) Neighbors(item, k int, metric string) ([]protocol.Neighbor, error
 
 // Walk moves item along mean(to) - mean(from) in steps points and finds the neighbours at
 // each.
-func (l *Look) Walk(item int, from, to []int, steps, k int, metric string) ([]protocol.WalkStep, error) {
-	g, err := l.gallery()
-	if err != nil {
-		return nil, err
-	}
-	q, err := l.query(g, item)
-	if err != nil {
-		return nil, err
-	}
+// direction is mean(to) - mean(from) of the gallery items' embeddings.
+func direction(g *gallery.Gallery, from, to []int) ([]float32, error) {
 	group := func(ids []int) ([][]float32, error) {
 		var vs [][]float32
 		for _, i := range ids {
@@ -374,7 +367,42 @@ func (l *Look) Walk(item int, from, to []int, steps, k int, metric string) ([]pr
 	if err != nil {
 		return nil, err
 	}
-	dir, err := gallery.Direction(a, b)
+	return gallery.Direction(a, b)
+}
+
+// ResolveEdits turns the interventions that add a gallery direction (From and To items, no
+// Vector) into ones that add its vector at the gallery's layer: the Embeddings view's
+// directions as interventions. A direction of a layer averaged over positions has one value
+// per channel, which is what an added direction is.
+func (l *Look) ResolveEdits(edits []protocol.Edit) ([]protocol.Edit, error) {
+	out := slices.Clone(edits)
+	for i, e := range out {
+		if e.Op != "add" || e.Vector != nil {
+			continue
+		}
+		g, err := l.gallery()
+		if err != nil {
+			return nil, err
+		}
+		if e.Vector, err = direction(g, e.From, e.To); err != nil {
+			return nil, fmt.Errorf("the direction to add: %w", err)
+		}
+		e.Layer, e.From, e.To = g.Header.Layer, nil, nil
+		out[i] = e
+	}
+	return out, nil
+}
+
+func (l *Look) Walk(item int, from, to []int, steps, k int, metric string) ([]protocol.WalkStep, error) {
+	g, err := l.gallery()
+	if err != nil {
+		return nil, err
+	}
+	q, err := l.query(g, item)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := direction(g, from, to)
 	if err != nil {
 		return nil, err
 	}

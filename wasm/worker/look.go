@@ -52,6 +52,19 @@ func yielder() func() {
 	}
 }
 
+// setEdits gives the session the request's interventions, with the gallery directions
+// among them resolved to vectors (the gallery lives here, beside the session).
+func setEdits(s *session.Session, req *protocol.Request) error {
+	if look == nil {
+		look = session.NewLook(s)
+	}
+	edits, err := look.ResolveEdits(req.Edits)
+	if err != nil {
+		return err
+	}
+	return s.SetEdits(edits)
+}
+
 func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progress func(protocol.Progress)) (*protocol.Response, error) {
 	if look == nil {
 		look = session.NewLook(s)
@@ -131,7 +144,7 @@ func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progre
 	case protocol.OpUnits:
 		res.Patches, err = look.Units(ctx, l.Layer, l.Channel, l.K, l.Patch, report)
 	case protocol.OpExplain, protocol.OpKnockOut:
-		if err = s.SetEdits(req.Edits); err != nil {
+		if err = setEdits(s, req); err != nil {
 			return nil, err
 		}
 		if req.Op == protocol.OpKnockOut {

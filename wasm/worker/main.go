@@ -144,7 +144,7 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 		info.FromCache = fromCache
 		return &protocol.Response{Model: info, Kernels: s.Kernels()}, nil
 	case protocol.OpClassify, protocol.OpFrame, protocol.OpRerun:
-		if err := s.SetEdits(req.Edits); err != nil {
+		if err := setEdits(s, req); err != nil {
 			return nil, err
 		}
 		var c *protocol.Classification
