@@ -3,10 +3,10 @@
 package main
 
 import (
-	"slices"
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall/js"
