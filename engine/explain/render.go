@@ -33,37 +33,34 @@ func (m *Map) Upsample(h, w int) []float32 {
 	return out
 }
 
-// Unit scales values to 0..1. A coarse map (Grad-CAM's, occlusion's) is divided by its
-// largest value; a pixel-level one by its 99th percentile, clipped, since a handful of
-// extreme pixels would otherwise leave the rest of the gradient invisible (the usual
-// convention for saliency maps). Negative values (evidence against the class, for
-// integrated gradients and occlusion) show as 0.
-func Unit(values []float32) []float32 {
+// Scale is what a map's values are divided by to show them on 0..1: a coarse map's
+// (Grad-CAM's, occlusion's) largest value; a pixel-level map's 99th percentile, since a
+// handful of extreme pixels would otherwise leave the rest of the gradient invisible (the
+// usual convention for saliency maps). 0 when nothing is positive. Negative values (evidence
+// against the class, for integrated gradients and occlusion) show as 0.
+func Scale(values []float32) float32 {
 	top := slices.Max(append([]float32{0}, values...))
 	if len(values) > 4096 {
 		sorted := slices.Clone(values)
 		slices.Sort(sorted)
 		top = sorted[len(sorted)*99/100]
 	}
-	out := make([]float32, len(values))
-	if top <= 0 {
-		return out
-	}
-	for i, v := range values {
-		out[i] = min(max(v, 0)/top, 1)
-	}
-	return out
+	return max(top, 0)
 }
 
 // Heat is the map upsampled to w x h and coloured with the app's ramp (dark where the map
 // is 0, bright where it peaks), every pixel at the given opacity (0..1): the dark end dims
 // what the network ignored, so what it used stands out.
 func (m *Map) Heat(w, h int, opacity float64) *image.NRGBA {
-	u := Unit(m.Upsample(h, w))
+	top := Scale(m.Values) // of the map itself: upsampling adds no new extremes
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	a := uint8(255*opacity + 0.5)
-	for i, v := range u {
-		c := colormap.Ramp[int(v*255+0.5)]
+	for i, v := range m.Upsample(h, w) {
+		u := float32(0)
+		if top > 0 {
+			u = min(max(v, 0)/top, 1)
+		}
+		c := colormap.Ramp[int(u*255+0.5)]
 		img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] = c[0], c[1], c[2], a
 	}
 	return img
