@@ -2367,6 +2367,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 									vgn.AddAttrInterface("data-class", c.App.Why.Map.Class)
 									vgn.AddAttrInterface("data-method", c.App.Why.Map.Method)
 									vgn.AddAttrInterface("data-ms", c.App.Why.Millis)
+									vgn.AddAttrInterface("data-seq", c.App.Why.Seq)
 									vgn.AddAttrInterface("data-sum", c.whySum())
 									vgn.AddAttrInterface("height", c.App.Why.Map.H)
 									vgn.AddAttrInterface("style", c.whyOpacity())

@@ -262,11 +262,21 @@ func TestExplainNumbers(t *testing.T) {
 			kind := text(t, ctx, "weights-kind")
 			t.Logf("%s (%s) %s threads: forward pass %.0f ms (median of 3)", arch, kind, threads, fwd[1])
 			for _, m := range []string{"gradcam", "saliency", "smoothgrad", "occlusion", "ig"} {
-				setValue(t, ctx, "why-method", m, "change")
-				click(t, ctx, `[data-testid=why-run]`)
-				waitMap(t, ctx, m, -1)
-				ms, _ := strconv.ParseFloat(evalString(t, ctx, `document.querySelector('[data-testid=why-heat]').dataset.ms`), 64)
-				t.Logf("%s %s threads: %-10s %7.0f ms = %5.1f forward passes", arch, threads, m, ms, ms/fwd[1])
+				// Twice: the first backward pass through a layer packs its weights for the
+				// gradient's products (once per model).
+				var runs []float64
+				for range 2 {
+					seq := evalInt(t, ctx, `+(document.querySelector('[data-testid=why-heat]')?.dataset.seq || 0)`)
+					setValue(t, ctx, "why-method", m, "change")
+					click(t, ctx, `[data-testid=why-run]`)
+					if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`+(document.querySelector('[data-testid=why-heat]')?.dataset.seq || 0) > %d || null`, seq),
+						chromedp.WithPollingTimeout(300*time.Second))); err != nil {
+						t.Fatalf("%s: %v (page: %s)", m, err, pageText(ctx))
+					}
+					ms, _ := strconv.ParseFloat(evalString(t, ctx, `document.querySelector('[data-testid=why-heat]').dataset.ms`), 64)
+					runs = append(runs, ms)
+				}
+				t.Logf("%s %s threads: %-10s %7.0f ms = %5.1f forward passes (first run %.0f ms)", arch, threads, m, runs[1], runs[1]/fwd[1], runs[0])
 			}
 			// An intervention's new top-5: the page's rerun of the photo, one forward pass.
 			click(t, ctx, `[data-testid=edit-apply]`)

@@ -22,6 +22,7 @@ type Why struct {
 	Opacity float64
 
 	Map   *protocol.ExplainResult
+	Seq   int // counts maps, so views and tests can tell a new one from the last
 	Busy  string // "explaining", "ranking units" ("" idle)
 	Done  int
 	Total int
@@ -117,6 +118,7 @@ func (w *Why) Explained(r protocol.Response) {
 		}
 		if r.Look != nil && r.Look.Explain != nil {
 			w.Map = r.Look.Explain
+			w.Seq++
 		}
 		if r.Look != nil && r.Look.KnockOut != nil {
 			w.KnockOut = r.Look.KnockOut
