@@ -248,48 +248,54 @@ func TestExplainNumbers(t *testing.T) {
 	}
 	for _, arch := range []string{engine.SqueezeNet11.Name, engine.AlexNet.Name} {
 		for _, threads := range []string{"1", "2"} {
-			ctx := browser(t, false)
-			open(t, ctx, "?arch="+arch+"&precision=f32&threads="+threads)
-			photo := testenv.Photo(t, "chelsea.png")
-			var fwd []float64
-			for i := 1; i <= 3; i++ { // the median of three passes
-				upload(t, ctx, photo)
-				waitResult(t, ctx, i)
-				f, _ := strconv.ParseFloat(text(t, ctx, "forward-ms"), 64)
-				fwd = append(fwd, f)
-			}
-			slices.Sort(fwd)
-			kind := text(t, ctx, "weights-kind")
-			t.Logf("%s (%s) %s threads: forward pass %.0f ms (median of 3)", arch, kind, threads, fwd[1])
-			for _, m := range []string{"gradcam", "saliency", "smoothgrad", "occlusion", "ig"} {
-				// Twice: the first backward pass through a layer packs its weights for the
-				// gradient's products (once per model).
-				var runs []float64
-				for range 2 {
-					seq := evalInt(t, ctx, `+(document.querySelector('[data-testid=why-heat]')?.dataset.seq || 0)`)
-					setValue(t, ctx, "why-method", m, "change")
-					click(t, ctx, `[data-testid=why-run]`)
-					if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`+(document.querySelector('[data-testid=why-heat]')?.dataset.seq || 0) > %d || null`, seq),
-						chromedp.WithPollingTimeout(300*time.Second))); err != nil {
-						t.Fatalf("%s: %v (page: %s)", m, err, pageText(ctx))
-					}
-					ms, _ := strconv.ParseFloat(evalString(t, ctx, `document.querySelector('[data-testid=why-heat]').dataset.ms`), 64)
-					runs = append(runs, ms)
-				}
-				t.Logf("%s %s threads: %-10s %7.0f ms = %5.1f forward passes (first run %.0f ms)", arch, threads, m, runs[1], runs[1]/fwd[1], runs[0])
-			}
-			// An intervention's new top-5: the page's rerun of the photo, one forward pass.
-			click(t, ctx, `[data-testid=edit-apply]`)
-			waitResult(t, ctx, 4)
-			re, _ := strconv.ParseFloat(text(t, ctx, "forward-ms"), 64)
-			t.Logf("%s %s threads: the top-5 after an intervention in %.0f ms (%.2f forward passes)", arch, threads, re, re/fwd[1])
-			click(t, ctx, `[data-testid=knockout-run]`)
-			if _, err := chromedp.Run(ctx, chromedp.Poll[string](`document.querySelector('[data-testid=knockout]')?.dataset.ms || null`, chromedp.WithPollingTimeout(300*time.Second))); err != nil {
-				t.Fatal(err)
-			}
-			ms, _ := strconv.ParseFloat(evalString(t, ctx, `document.querySelector('[data-testid=knockout]').dataset.ms`), 64)
-			t.Logf("%s %s threads: knock-out ranking (%s) %7.0f ms = %5.1f forward passes", arch, threads,
-				evalString(t, ctx, `document.querySelector('[data-testid=edit-layer]').value`), ms, ms/fwd[1])
+			t.Run(arch+"/"+threads, func(t *testing.T) { explainNumbers(t, arch, threads) })
 		}
 	}
+}
+
+// explainNumbers is one configuration of TestExplainNumbers, in a browser of its own that
+// closes when it is done.
+func explainNumbers(t *testing.T, arch, threads string) {
+	ctx := browser(t, false)
+	open(t, ctx, "?arch="+arch+"&precision=f32&threads="+threads)
+	photo := testenv.Photo(t, "chelsea.png")
+	var fwd []float64
+	for i := 1; i <= 3; i++ { // the median of three passes
+		upload(t, ctx, photo)
+		waitResult(t, ctx, i)
+		f, _ := strconv.ParseFloat(text(t, ctx, "forward-ms"), 64)
+		fwd = append(fwd, f)
+	}
+	slices.Sort(fwd)
+	kind := text(t, ctx, "weights-kind")
+	t.Logf("%s (%s) %s threads: forward pass %.0f ms (median of 3)", arch, kind, threads, fwd[1])
+	for _, m := range []string{"gradcam", "saliency", "smoothgrad", "occlusion", "ig"} {
+		// Twice: the first backward pass through a layer packs its weights for the
+		// gradient's products (once per model).
+		var runs []float64
+		for range 2 {
+			seq := evalInt(t, ctx, `+(document.querySelector('[data-testid=why-heat]')?.dataset.seq || 0)`)
+			setValue(t, ctx, "why-method", m, "change")
+			click(t, ctx, `[data-testid=why-run]`)
+			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`+(document.querySelector('[data-testid=why-heat]')?.dataset.seq || 0) > %d || null`, seq),
+				chromedp.WithPollingTimeout(300*time.Second))); err != nil {
+				t.Fatalf("%s: %v (page: %s)", m, err, pageText(ctx))
+			}
+			ms, _ := strconv.ParseFloat(evalString(t, ctx, `document.querySelector('[data-testid=why-heat]').dataset.ms`), 64)
+			runs = append(runs, ms)
+		}
+		t.Logf("%s %s threads: %-10s %7.0f ms = %5.1f forward passes (first run %.0f ms)", arch, threads, m, runs[1], runs[1]/fwd[1], runs[0])
+	}
+	// An intervention's new top-5: the page's rerun of the photo, one forward pass.
+	click(t, ctx, `[data-testid=edit-apply]`)
+	waitResult(t, ctx, 4)
+	re, _ := strconv.ParseFloat(text(t, ctx, "forward-ms"), 64)
+	t.Logf("%s %s threads: the top-5 after an intervention in %.0f ms (%.2f forward passes)", arch, threads, re, re/fwd[1])
+	click(t, ctx, `[data-testid=knockout-run]`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[string](`document.querySelector('[data-testid=knockout]')?.dataset.ms || null`, chromedp.WithPollingTimeout(300*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := strconv.ParseFloat(evalString(t, ctx, `document.querySelector('[data-testid=knockout]').dataset.ms`), 64)
+	t.Logf("%s %s threads: knock-out ranking (%s) %7.0f ms = %5.1f forward passes", arch, threads,
+		evalString(t, ctx, `document.querySelector('[data-testid=edit-layer]').value`), ms, ms/fwd[1])
 }
