@@ -41,30 +41,16 @@ func (h *Head) Check() error {
 		return fmt.Errorf("teach: head of %d inputs and %d hidden units", h.Dim, h.Hidden)
 	}
 	k, out1 := len(h.Classes), len(h.Classes)
+	want2 := 0
 	if h.Hidden > 0 {
-		out1 = h.Hidden
+		out1, want2 = h.Hidden, k
 	}
-	sizes := []struct {
-		name string
-		got  int
-		want int
-	}{{"W1", len(h.W1), out1 * h.Dim}, {"B1", len(h.B1), out1}}
-	if h.Hidden > 0 {
-		sizes = append(sizes, struct {
-			name string
-			got  int
-			want int
-		}{"W2", len(h.W2), k * h.Hidden}, struct {
-			name string
-			got  int
-			want int
-		}{"B2", len(h.B2), k})
-	} else if len(h.W2) != 0 || len(h.B2) != 0 {
-		return fmt.Errorf("teach: a head without a hidden layer has no second layer")
-	}
-	for _, s := range sizes {
-		if s.got != s.want {
-			return fmt.Errorf("teach: head %s has %d values, want %d", s.name, s.got, s.want)
+	for _, c := range []struct {
+		name      string
+		got, want int
+	}{{"W1", len(h.W1), out1 * h.Dim}, {"B1", len(h.B1), out1}, {"W2", len(h.W2), want2 * h.Hidden}, {"B2", len(h.B2), want2}} {
+		if c.got != c.want {
+			return fmt.Errorf("teach: head %s has %d values, want %d", c.name, c.got, c.want)
 		}
 	}
 	for _, w := range [][]float32{h.W1, h.B1, h.W2, h.B2} {

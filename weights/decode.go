@@ -47,22 +47,30 @@ func DecodeWith(data []byte, opt DecodeOptions) (*engine.Model, error) {
 	if _, err := h.checkArch(); err != nil {
 		return nil, err
 	}
-	// Padding is not covered by the tensor hashes; requiring zeros makes every accepted file
-	// canonical, so two files with the same tensors and header are the same bytes.
-	pos := prefixBytes + h.HeaderLen
-	for _, t := range h.Tensors {
-		for _, b := range data[pos:t.Offset] {
-			if b != 0 {
-				return nil, fmt.Errorf("alxw: non-zero padding before tensor %q (corrupt file)", t.Name)
-			}
-		}
-		pos = t.Offset + t.Length
+	if err := checkPadding(h, data); err != nil {
+		return nil, err
 	}
 	ws, err := decodeLayers(h, 0, data, !opt.SkipTensorHashes, opt.Alias)
 	if err != nil {
 		return nil, err
 	}
 	return h.Model(ws)
+}
+
+// checkPadding requires the bytes between tensors to be zeros: padding is not covered by the
+// tensor hashes, and zeros make every accepted file canonical, so two files with the same
+// tensors and header are the same bytes.
+func checkPadding(h *Header, data []byte) error {
+	pos := prefixBytes + h.HeaderLen
+	for _, t := range h.Tensors {
+		for _, b := range data[pos:t.Offset] {
+			if b != 0 {
+				return fmt.Errorf("alxw: non-zero padding before tensor %q (corrupt file)", t.Name)
+			}
+		}
+		pos = t.Offset + t.Length
+	}
+	return nil
 }
 
 // DecodeLayers decodes the tensors that lie wholly inside data, which holds the file's bytes
@@ -169,6 +177,9 @@ func partialEnd(a *engine.Arch, layer string) string {
 // checkArch looks up the header's architecture and checks that the tensors are exactly the
 // ones it needs (up to Partial), with the right shapes, layers and order.
 func (h *Header) checkArch() (*engine.Arch, error) {
+	if h.Arch == HeadArch {
+		return nil, fmt.Errorf("alxw: this file is a classifier head taught on %s, not a network's weights: give it with --head", h.headText())
+	}
 	a, err := engine.LookupArch(h.Arch)
 	if err != nil {
 		return nil, fmt.Errorf("alxw: %v", err)

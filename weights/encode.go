@@ -33,23 +33,22 @@ func encode(w io.Writer, m *engine.Model, source string) error {
 	}
 	h := &Header{Version: Version, Arch: m.Arch.Name, Fixture: m.Fixture, Source: source, Precision: m.Precision(), Partial: m.Partial}
 	for _, p := range specs {
-		wt := m.Params[p.Name]
-		t := TensorInfo{Name: p.Name, Layer: p.Layer, Shape: append([]int(nil), wt.Shape...), DType: DTypeF32, Length: 4 * int64(len(wt.F32))}
-		if wt.Quantized() {
-			t.DType, t.Scales, t.Length = DTypeInt8, wt.Scale, int64(len(wt.I8))
-		}
-		sum := sha256.New()
-		if err := writeTensor(sum, &t, wt, true); err != nil {
+		t, err := tensorInfo(p.Name, p.Layer, m.Params[p.Name])
+		if err != nil {
 			return err
 		}
-		t.SHA256 = hex.EncodeToString(sum.Sum(nil))
 		h.Tensors = append(h.Tensors, t)
 	}
+	return writeFile(w, h, m.Params)
+}
+
+// writeFile lays out h (its tensors' lengths and hashes set) and writes the file: the
+// prefix, the header, then each tensor of params on its boundary.
+func writeFile(w io.Writer, h *Header, params map[string]*engine.Weight) error {
 	js, err := h.layout()
 	if err != nil {
 		return err
 	}
-
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var prefix [prefixBytes]byte
 	copy(prefix[:], Magic)
@@ -61,7 +60,7 @@ func encode(w io.Writer, m *engine.Model, source string) error {
 	for i := range h.Tensors {
 		t := &h.Tensors[i]
 		bw.Write(make([]byte, t.Offset-pos))
-		if err := writeTensor(bw, t, m.Params[t.Name], false); err != nil {
+		if err := writeTensor(bw, t, params[t.Name], false); err != nil {
 			return err
 		}
 		pos = t.Offset + t.Length
@@ -70,6 +69,20 @@ func encode(w io.Writer, m *engine.Model, source string) error {
 		return fmt.Errorf("alxw: writing: %w", err)
 	}
 	return nil
+}
+
+// tensorInfo describes one tensor, with its length and hash (offsets come from layout).
+func tensorInfo(name, layer string, wt *engine.Weight) (TensorInfo, error) {
+	t := TensorInfo{Name: name, Layer: layer, Shape: append([]int(nil), wt.Shape...), DType: DTypeF32, Length: 4 * int64(len(wt.F32))}
+	if wt.Quantized() {
+		t.DType, t.Scales, t.Length = DTypeInt8, wt.Scale, int64(len(wt.I8))
+	}
+	sum := sha256.New()
+	if err := writeTensor(sum, &t, wt, true); err != nil {
+		return TensorInfo{}, err
+	}
+	t.SHA256 = hex.EncodeToString(sum.Sum(nil))
+	return t, nil
 }
 
 // layout assigns offsets and returns the header JSON. The offsets are written in the header,

@@ -57,6 +57,8 @@ type Header struct {
 	FileBytes  int64            // total file length
 	Tensors    []TensorInfo     // in file order, which is layer order
 	Layers     []LayerRange     // one contiguous range per layer, in file order
+	// Head describes a classifier head's file (Arch HeadArch) instead of a network's.
+	Head *HeadInfo
 }
 
 // TensorInfo locates one tensor. Offsets count from the start of the file.
@@ -87,6 +89,7 @@ type wireHeader struct {
 	FileBytes  int64        `json:"file_bytes"`
 	Tensors    []wireTensor `json:"tensors"`
 	Layers     []LayerRange `json:"layers"`
+	Head       *HeadInfo    `json:"head,omitempty"`
 }
 
 type wireTensor struct {
@@ -169,7 +172,7 @@ func ReadHeader(r io.Reader) (*Header, error) {
 	h := &Header{
 		Version: int(version), HeaderLen: hlen, Arch: w.Arch, Fixture: w.Fixture, Source: w.Source,
 		Precision: engine.Precision(w.Precision), Partial: w.Partial, DataOffset: w.DataOffset,
-		FileBytes: w.FileBytes, Layers: w.Layers,
+		FileBytes: w.FileBytes, Layers: w.Layers, Head: w.Head,
 	}
 	if err := h.fromWire(&w); err != nil {
 		return nil, err
@@ -313,7 +316,7 @@ func align(n int64) int64 { return (n + alignment - 1) / alignment * alignment }
 func (h *Header) toWire() *wireHeader {
 	w := &wireHeader{
 		Arch: h.Arch, Fixture: h.Fixture, Source: h.Source, Precision: string(h.Precision), Partial: h.Partial,
-		DataOffset: h.DataOffset, FileBytes: h.FileBytes, Layers: h.Layers,
+		DataOffset: h.DataOffset, FileBytes: h.FileBytes, Layers: h.Layers, Head: h.Head,
 	}
 	for _, t := range h.Tensors {
 		wt := wireTensor{Name: t.Name, Layer: t.Layer, Shape: t.Shape, DType: t.DType, Offset: t.Offset, Length: t.Length, SHA256: t.SHA256}
