@@ -89,7 +89,7 @@ func valueInfo(name string, dims ...int) pb {
 		shape = shape.bytes(1, pb(nil).int(1, int64(d))) // TensorShapeProto.dim{dim_value}
 	}
 	tensorType := pb(nil).int(1, dataTypeFloat).bytes(2, shape) // elem_type, shape
-	typ := pb(nil).bytes(1, tensorType)                          // TypeProto.tensor_type
+	typ := pb(nil).bytes(1, tensorType)                         // TypeProto.tensor_type
 	return pb(nil).str(1, name).bytes(2, typ)
 }
 
