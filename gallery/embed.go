@@ -162,3 +162,14 @@ func int8Bytes(x []int8) []byte {
 	}
 	return b
 }
+
+// EmbedLayer is Embed without a gallery: each image's embedding at layer, as the app and
+// `alexlens embed` give it (a convolutional layer's activation averaged over positions).
+func EmbedLayer(m *engine.Model, be engine.Backend, x *engine.Tensor, layer string) ([][]float32, error) {
+	pooling, dim, err := EmbeddingShape(m.Arch, layer)
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := Embed(m, be, x, Header{Arch: m.Arch.Name, Layer: layer, Pooling: pooling, Dim: dim}, false)
+	return out, err
+}

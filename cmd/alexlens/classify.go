@@ -7,10 +7,14 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/imagenet"
 	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/teach"
+	"github.com/alexlens/alexlens/weights"
 )
 
 type prediction struct {
@@ -33,6 +37,7 @@ func cmdClassify(args []string, stdout, stderr io.Writer) error {
 	ef.register(fs)
 	top := fs.Int("top", 5, "how many classes to print")
 	asJSON := fs.Bool("json", false, "print one JSON array with an object per image")
+	headPath := fs.String("head", "", "classify with a head taught by `alexlens teach` (.alxw): its classes instead of ImageNet's")
 	images, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -53,19 +58,42 @@ func cmdClassify(args []string, stdout, stderr io.Writer) error {
 	if err := model.CheckEdits(ef.edits); err != nil {
 		return usageError{err.Error()}
 	}
+	label := imagenet.Label
+	classify := func(path string) ([]float32, error) { return classifyOne(model, mf.backend(), path, ef.edits) }
+	if *headPath != "" {
+		head, err := loadHead(*headPath, model)
+		if err != nil {
+			return err
+		}
+		if len(ef.edits) > 0 {
+			return usagef("classify: --head and interventions cannot be combined yet")
+		}
+		label = func(i int) string { return head.Classes[i] }
+		classify = func(path string) ([]float32, error) {
+			x, err := preprocess.Load(path, model.Arch.InputSize)
+			if err != nil {
+				return nil, err
+			}
+			emb, err := gallery.EmbedLayer(model, mf.backend(), x, head.Layer)
+			if err != nil {
+				return nil, err
+			}
+			return head.Probabilities(emb[0])
+		}
+	}
 	var out []classified
 	failed := 0
 	// Images run one at a time: a batch of large photos would only raise peak memory.
 	for _, path := range images {
 		c := classified{Image: path, Top: []prediction{}}
-		probs, err := classifyOne(model, mf.backend(), path, ef.edits)
+		probs, err := classify(path)
 		if err != nil {
 			c.Error = err.Error()
 			failed++
 			fmt.Fprintf(stderr, "%s: %v\n", path, err)
 		} else {
 			for _, k := range engine.TopK(probs, *top) {
-				c.Top = append(c.Top, prediction{k.Index, imagenet.Label(k.Index), k.Prob})
+				c.Top = append(c.Top, prediction{k.Index, label(k.Index), k.Prob})
 			}
 		}
 		out = append(out, c)
@@ -87,6 +115,22 @@ func cmdClassify(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d of %d images could not be classified", failed, len(images))
 	}
 	return nil
+}
+
+// loadHead reads a head file and checks that it was taught on this model's weights.
+func loadHead(path string, m *engine.Model) (*teach.Head, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	h, err := weights.DecodeHead(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if h.Arch != m.Arch.Name || h.WeightsSHA256 != gallery.Fingerprint(m) {
+		return nil, fmt.Errorf("%s was taught on %s weights %.12s, these are %s weights %.12s: teach it again on these", path, h.Arch, h.WeightsSHA256, m.Arch.Name, gallery.Fingerprint(m))
+	}
+	return h, nil
 }
 
 func classifyOne(model *engine.Model, be engine.Backend, path string, edits []engine.Edit) ([]float32, error) {
@@ -111,7 +155,7 @@ func cmdEmbed(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("embed", stderr)
 	var mf modelFlags
 	mf.register(fs)
-	layer := fs.String("layer", "", "layer whose activation is the embedding (default: fc7, or the architecture's own)")
+	layer := fs.String("layer", "", "layer whose activation is the embedding, averaged over positions for a convolutional layer, as the app does (default: fc7, or the architecture's own)")
 	outPath := fs.String("o", "", "write raw little-endian float32 rows, one per image, to this file")
 	asJSON := fs.Bool("json", false, "print the embeddings as JSON")
 	images, err := parse(fs, args)
@@ -138,11 +182,11 @@ func cmdEmbed(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		res, err := model.Forward(x, engine.ForwardOptions{Backend: mf.backend(), StopAfter: name, Keep: func(n string) bool { return n == name }})
+		emb, err := gallery.EmbedLayer(model, mf.backend(), x, name)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, embedded{path, name, res.Activations[name].Data})
+		rows = append(rows, embedded{path, name, emb[0]})
 	}
 	if *outPath != "" {
 		var all []float32
@@ -257,9 +301,26 @@ func writeF32(path string, data []float32) error {
 	for i, v := range data {
 		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf, 0o644); err != nil {
+	return writeFileAtomic(path, buf)
+}
+
+// writeFileAtomic writes through a temporary file beside path and a rename, so a failed run
+// never leaves a half-written output behind.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".alexlens-*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

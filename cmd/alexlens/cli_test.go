@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alexlens/alexlens/engine/preprocess"
 	"github.com/alexlens/alexlens/internal/testenv"
 )
 
@@ -150,7 +151,8 @@ func TestBadInputs(t *testing.T) {
 	}
 }
 
-// forward and embed agree: the raw fc7 of a preprocessed image equals embed's row.
+// forward and embed agree: embed's row is the layer's activation from forward on the same
+// preprocessed photo, averaged over positions for a convolutional layer (as the app's).
 func TestForwardEmbedRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	imgs := photos(t, "chelsea.png")
@@ -162,23 +164,32 @@ func TestForwardEmbedRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(e) != 512*13*13 {
-		t.Fatalf("fire9 embedding has %d values", len(e))
+	if len(e) != 512 {
+		t.Fatalf("fire9 embedding has %d values, want 512 (averaged over positions)", len(e))
+	}
+	x, err := preprocess.Load(imgs[0], 224)
+	if err != nil {
+		t.Fatal(err)
 	}
 	in := filepath.Join(dir, "x.f32")
-	x := make([]float32, 3*224*224)
-	for i := range x {
-		x[i] = float32(math.Sin(float64(i)))
-	}
-	if err := writeF32(in, x); err != nil {
+	if err := writeF32(in, x.Data); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "y.f32")
-	if _, stderr, err := runCLI(t, "forward", "--arch", "squeezenet1_1", "--weights", "fixture:7", "--input", in, "-o", out); err != nil {
+	if _, stderr, err := runCLI(t, "forward", "--arch", "squeezenet1_1", "--weights", "fixture:7", "--input", in, "--layer", "fire9", "-o", out); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	y, _ := readF32(out)
-	if len(y) != 1000 {
-		t.Fatalf("logits: %d values", len(y))
+	if len(y) != 512*13*13 {
+		t.Fatalf("fire9 activation: %d values", len(y))
+	}
+	for c := range 512 {
+		var s float64
+		for _, v := range y[c*169 : (c+1)*169] {
+			s += float64(v)
+		}
+		if m := s / 169; math.Abs(m-float64(e[c])) > 1e-5*math.Max(1, math.Abs(m)) {
+			t.Fatalf("channel %d: embed %g, the mean of forward's activation %g", c, e[c], m)
+		}
 	}
 }

@@ -177,7 +177,7 @@ func explainOne(ctx context.Context, m *engine.Model, opt explain.Options, path,
 	if err != nil {
 		return e, err
 	}
-	e.MS = float64(time.Since(start).Microseconds()) / 1000
+	e.MS = ms(time.Since(start))
 	e.Class, e.Label, e.Layer = mp.Class, imagenet.Label(mp.Class), mp.Layer
 	e.Rows, e.Cols, e.Logit, e.Prob, e.Completeness = mp.Rows, mp.Cols, mp.Logit, mp.Prob, mp.Completeness
 	if rawPath != "" {

@@ -78,7 +78,7 @@ func cmdFeatureVis(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	ms := float64(time.Since(start).Microseconds()) / 1000
+	took := ms(time.Since(start))
 	if err := writePNG(*outPath, res.Image); err != nil {
 		return err
 	}
@@ -86,9 +86,9 @@ func cmdFeatureVis(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return json.NewEncoder(stdout).Encode(struct {
 			Objective []float32 `json:"objective"`
 			MS        float64   `json:"ms"`
-		}{res.Values, ms})
+		}{res.Values, took})
 	}
-	fmt.Fprintf(stdout, "%v: %.4g -> %.4g in %d steps, %.0f ms; wrote %s\n", obj, res.Values[0], res.Values[len(res.Values)-1], len(res.Values), ms, *outPath)
+	fmt.Fprintf(stdout, "%v: %.4g -> %.4g in %d steps, %.0f ms; wrote %s\n", obj, res.Values[0], res.Values[len(res.Values)-1], len(res.Values), took, *outPath)
 	return nil
 }
 
@@ -245,5 +245,5 @@ func writePNG(path string, img *image.RGBA) error {
 	if err := png.Encode(&b, img); err != nil {
 		return err
 	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
+	return writeFileAtomic(path, b.Bytes())
 }

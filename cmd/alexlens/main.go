@@ -16,8 +16,9 @@ import (
 const usage = `alexlens: look inside AlexNet.
 
 Usage:
-  alexlens classify --arch A --weights FILE [--top 5] [--json] [--precision f32|int8] [--set L:C=V] [--scale L:C=F] [--add L:dir.f32=A] IMAGE...
+  alexlens classify --arch A --weights FILE [--top 5] [--json] [--precision f32|int8] [--head head.alxw] [--set L:C=V] [--scale L:C=F] [--add L:dir.f32=A] IMAGE...
   alexlens explain  --arch A --weights FILE [--method gradcam|saliency|smoothgrad|occlusion|ig] [--class N] [--layer L] [--json] [-o heat.png] [--raw map.f32] IMAGE...
+  alexlens teach    --arch A --weights FILE [--layer fc7] [--seed S] [--hidden H] [--json] -o head.alxw [--onnx head.onnx] DIR DIR...
   alexlens embed    --arch A --weights FILE [--layer fc7] [--precision f32|int8] IMAGE... (-o out.f32 | --json)
   alexlens forward  --arch A --weights FILE --input x.f32 [--shape 1,3,224,224] [--layer NAME] -o y.f32
   alexlens index    [--arch A --weights FILE] [--layer fc7] [--encoding int8|f16] [--thumb 64] [--append] DIR -o gallery.alxg
@@ -78,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdClassify(rest, stdout, stderr)
 	case "explain":
 		return cmdExplain(ctx, rest, stdout, stderr)
+	case "teach":
+		return cmdTeach(ctx, rest, stdout, stderr)
 	case "embed":
 		return cmdEmbed(rest, stdout, stderr)
 	case "forward":
