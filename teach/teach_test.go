@@ -198,3 +198,16 @@ func TestLogitsMatchTorch(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTrain: issue 15's case, 200 examples of 4096-value fc7 embeddings, 4 classes,
+// the default options (early stopping on 15% held out).
+func BenchmarkTrain(b *testing.B) {
+	ex := separable(4, 25, 4096, 2, 7)
+	for b.Loop() {
+		_, rep, err := Train(context.Background(), ex, names(4), Options{Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(rep.Epochs)), "epochs")
+	}
+}

@@ -21,11 +21,12 @@ type Example struct {
 // Options tunes training; zero values take the defaults.
 type Options struct {
 	Hidden       int     // hidden ReLU units; 0: a softmax head on the embedding itself
-	Epochs       int     // at most (300)
+	Epochs       int     // at most (200)
 	LearningRate float64 // Adam's (0.001)
 	WeightDecay  float64 // decoupled, AdamW (0.0001)
 	Holdout      float64 // the fraction of each class's photos held out (0.15); negative: none
-	Patience     int     // epochs without a better held-out loss before stopping (30)
+	Patience     int     // epochs without a held-out loss lower by MinDelta before stopping (10)
+	MinDelta     float64 // what counts as lower (0.001)
 	Batch        int     // examples per step (32)
 	Seed         int64
 	// Progress, if set, is told after each epoch.
@@ -34,7 +35,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Epochs == 0 {
-		o.Epochs = 300
+		o.Epochs = 200
 	}
 	if o.LearningRate == 0 {
 		o.LearningRate = 1e-3
@@ -46,7 +47,10 @@ func (o Options) withDefaults() Options {
 		o.Holdout = 0.15
 	}
 	if o.Patience == 0 {
-		o.Patience = 30
+		o.Patience = 10
+	}
+	if o.MinDelta == 0 {
+		o.MinDelta = 1e-3
 	}
 	if o.Batch == 0 {
 		o.Batch = 32
@@ -247,11 +251,17 @@ func Train(ctx context.Context, examples []Example, classes []string, opt Option
 			return nil, nil, err
 		}
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		for s := 0; s < len(order); s += opt.Batch {
-			n.step(examples, order[s:min(s+opt.Batch, len(order))], opt)
-		}
 		ep := Epoch{Epoch: epoch}
-		ep.TrainLoss, ep.TrainAcc = n.loss(examples, train)
+		// The training loss and accuracy are each minibatch's before its step, as training
+		// loops report them: a second pass over the examples would cost a third of the epoch.
+		var right int
+		for s := 0; s < len(order); s += opt.Batch {
+			l, r := n.step(examples, order[s:min(s+opt.Batch, len(order))], opt)
+			ep.TrainLoss += l
+			right += r
+		}
+		ep.TrainLoss /= float64(len(order))
+		ep.TrainAcc = float64(right) / float64(len(order))
 		ep.HeldLoss, ep.HeldAcc = math.NaN(), math.NaN()
 		if len(held) > 0 {
 			ep.HeldLoss, ep.HeldAcc = n.loss(examples, held)
@@ -264,7 +274,7 @@ func Train(ctx context.Context, examples []Example, classes []string, opt Option
 		if len(held) == 0 {
 			score = ep.TrainLoss
 		}
-		if score < bestLoss {
+		if score < bestLoss-opt.MinDelta || len(held) == 0 && score < bestLoss {
 			bestLoss, rep.Best = score, epoch
 			best = n.clone()
 		} else if len(held) > 0 && epoch-rep.Best >= opt.Patience {
@@ -385,21 +395,16 @@ func (n *net) loss(examples []Example, idx []int) (float64, float64) {
 		_, p := n.forward(examples[i].Embedding)
 		c := examples[i].Class
 		l -= math.Log(max(p[c], 1e-300))
-		best := 0
-		for j := range p {
-			if p[j] > p[best] {
-				best = j
-			}
-		}
-		if best == c {
+		if argmax64(p) == c {
 			correct++
 		}
 	}
 	return l / float64(len(idx)), float64(correct) / float64(len(idx))
 }
 
-// step is one Adam step on the minibatch's mean cross-entropy.
-func (n *net) step(examples []Example, batch []int, opt Options) {
+// step is one Adam step on the minibatch's mean cross-entropy; it returns the minibatch's
+// summed loss and how many it classified right, before the step.
+func (n *net) step(examples []Example, batch []int, opt Options) (loss float64, right int) {
 	ps := n.params()
 	grads := make([][]float64, len(ps))
 	for i, p := range ps {
@@ -409,8 +414,13 @@ func (n *net) step(examples []Example, batch []int, opt Options) {
 	for _, i := range batch {
 		x := x64(examples[i].Embedding)
 		h, p := n.forward(examples[i].Embedding)
+		c := examples[i].Class
+		loss -= math.Log(max(p[c], 1e-300))
+		if argmax64(p) == c {
+			right++
+		}
 		dz := slices.Clone(p) // d loss / d logits = p - onehot
-		dz[examples[i].Class] -= 1
+		dz[c] -= 1
 		if n.hidden == 0 {
 			outer(grads[0], grads[1], dz, x, inv)
 			continue
@@ -447,6 +457,17 @@ func (n *net) step(examples []Example, batch []int, opt Options) {
 			p[j] -= float64(opt.LearningRate * (m[j]/c1/(math.Sqrt(v[j]/c2)+eps) + float64(decay*p[j])))
 		}
 	}
+	return loss, right
+}
+
+func argmax64(p []float64) int {
+	best := 0
+	for j := range p {
+		if p[j] > p[best] {
+			best = j
+		}
+	}
+	return best
 }
 
 // outer accumulates scale * d ⊗ x into gw (len(d) x len(x)) and scale * d into gb.
