@@ -73,3 +73,30 @@ func TestHeadRoundTrip(t *testing.T) {
 		t.Error("a head of one class was written")
 	}
 }
+
+func FuzzDecodeHead(f *testing.F) {
+	for _, hidden := range []int{0, 4} {
+		var buf bytes.Buffer
+		if err := EncodeHead(&buf, testHead(hidden), "seed"); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(buf.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := DecodeHead(data)
+		if err != nil {
+			return
+		}
+		// What decodes is a usable head, and encodes back to the same bytes.
+		if _, err := h.Logits(make([]float32, h.Dim)); err != nil {
+			t.Fatalf("a decoded head cannot score: %v", err)
+		}
+		var buf bytes.Buffer
+		if err := EncodeHead(&buf, h, "again"); err != nil {
+			t.Fatalf("a decoded head does not encode: %v", err)
+		}
+		if _, err := DecodeHead(buf.Bytes()); err != nil {
+			t.Fatalf("a re-encoded head does not decode: %v", err)
+		}
+	})
+}
