@@ -10,6 +10,8 @@ package teach
 import (
 	"fmt"
 	"math"
+
+	"github.com/alexlens/alexlens/engine"
 )
 
 // Head is a classifier from one layer's embedding (Dim values: the layer's activation,
@@ -128,6 +130,22 @@ func softmax(z []float64) []float64 {
 	}
 	for i := range out {
 		out[i] /= s
+	}
+	return out
+}
+
+// Augment is the augmentation examples get, in the CLI and in the app alike: x (1 x 3 x H x W,
+// a preprocessed photo) and its left-right mirror image, as a batch of two.
+func Augment(x *engine.Tensor) *engine.Tensor {
+	h, w := x.Shape[2], x.Shape[3]
+	out := engine.NewTensor(2, 3, h, w)
+	copy(out.Data, x.Data)
+	m := out.Data[3*h*w:]
+	for r := range 3 * h {
+		row := x.Data[r*w : (r+1)*w]
+		for c, v := range row {
+			m[r*w+w-1-c] = v
+		}
 	}
 	return out
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/preprocess"
 	"github.com/alexlens/alexlens/gallery"
 	"github.com/alexlens/alexlens/teach"
@@ -113,7 +112,7 @@ func cmdTeach(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			batch := x
 			if !*noFlip {
-				batch = withMirror(x)
+				batch = teach.Augment(x)
 			}
 			embs, err := gallery.EmbedLayer(model, mf.backend(), batch, name)
 			if err != nil {
@@ -186,21 +185,6 @@ func holdoutOption(f float64) float64 {
 		return -1 // none
 	}
 	return f
-}
-
-// withMirror is x (1 x 3 x H x W) and its left-right mirror image as a batch of two.
-func withMirror(x *engine.Tensor) *engine.Tensor {
-	h, w := x.Shape[2], x.Shape[3]
-	out := engine.NewTensor(2, 3, h, w)
-	copy(out.Data, x.Data)
-	m := out.Data[3*h*w:]
-	for r := range 3 * h {
-		row := x.Data[r*w : (r+1)*w]
-		for c, v := range row {
-			m[r*w+w-1-c] = v
-		}
-	}
-	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

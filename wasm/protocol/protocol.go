@@ -103,6 +103,8 @@ type Request struct {
 	Edits []Edit `json:"edits,omitempty"`
 	// Explain holds OpExplain's and OpKnockOut's parameters.
 	Explain *ExplainRequest `json:"explain,omitempty"`
+	// Teach holds the Teach view's parameters (teach.go).
+	Teach *TeachRequest `json:"teach,omitempty"`
 }
 
 // MapRequest asks for one channel of one layer's activation.
@@ -142,7 +144,8 @@ type Response struct {
 	Result   *Classification `json:"result,omitempty"`
 	Maps     []ActivationMap `json:"maps,omitempty"`
 	Kernels  *KernelGrid     `json:"kernels,omitempty"`
-	Look     *LookResult     `json:"look,omitempty"` // look-inside results (look.go)
+	Look     *LookResult     `json:"look,omitempty"`  // look-inside results (look.go)
+	Teach    *TeachResult    `json:"teach,omitempty"` // the Teach view's (teach.go)
 }
 
 // Stage is a step of loading or classifying, for progress display.
@@ -240,9 +243,12 @@ type Classification struct {
 	Threads int `json:"threads,omitempty"`
 	// Intervened says the pass ran with the request's interventions (Request.Edits), on the
 	// CPU whatever the page's backend: WebGPU has not failed.
-	Intervened  bool `json:"intervened,omitempty"`
-	ImageWidth  int  `json:"imageWidth"`
-	ImageHeight int  `json:"imageHeight"`
+	Intervened bool `json:"intervened,omitempty"`
+	// Taught are the Teach view's head's classes for this image, best first, when a head is
+	// trained (teach.go).
+	Taught      []Prediction `json:"taught,omitempty"`
+	ImageWidth  int          `json:"imageWidth"`
+	ImageHeight int          `json:"imageHeight"`
 }
 
 // ActivationMap is one channel of one layer, scaled to 0..255 grayscale, row-major.
@@ -324,6 +330,9 @@ func (r *Request) Validate() error {
 	default:
 		if IsLook(r.Op) {
 			return r.ValidateLook()
+		}
+		if IsTeach(r.Op) {
+			return r.validateTeach()
 		}
 		return fmt.Errorf("unknown operation %q", r.Op)
 	}

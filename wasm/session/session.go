@@ -106,6 +106,7 @@ type Session struct {
 	// image under the same edits starts from them instead of a pass of its own.
 	logits      []float32
 	logitsEdits []engine.Edit
+	teacher     *Teacher // the Teach view's classes and head (teach.go)
 }
 
 // New returns a session that runs the network on backend (nil: the engine's default).
@@ -317,6 +318,7 @@ func (s *Session) run(x *engine.Tensor, prep time.Duration, w, h int, progress f
 			c.Top = append(c.Top, protocol.Prediction{Index: k.Index, Label: imagenet.Label(k.Index), Prob: k.Prob})
 		}
 	}
+	c.Taught = s.teacher.predict(res)
 	if e := res.Activations[m.Arch.Embedding]; e != nil {
 		c.EmbeddingLayer = m.Arch.Embedding
 		c.Embedding = embedding(e)

@@ -183,6 +183,9 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 	if protocol.IsLook(req.Op) {
 		return serveLook(s, req, bytes, progress)
 	}
+	if protocol.IsTeach(req.Op) {
+		return serveTeach(s, req, bytes)
+	}
 	return nil, fmt.Errorf("unknown operation %q", req.Op)
 }
 

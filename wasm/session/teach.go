@@ -1,0 +1,256 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/teach"
+	"github.com/alexlens/alexlens/wasm/protocol"
+	"github.com/alexlens/alexlens/weights"
+	"github.com/alexlens/alexlens/weights/onnx"
+)
+
+// Teacher is the Teach view's state in the worker: classes, their photos' embeddings (each
+// photo and its mirror image, teach.Augment, as the CLI's `alexlens teach`), and the head
+// trained on them. The same photos and seed give the CLI's head.
+type Teacher struct {
+	s       *Session
+	model   *engine.Model // the photos were embedded by this model; another resets them
+	layer   string
+	classes []string
+	photos  []teachPhoto
+	nextID  int
+	head    *teach.Head // nil until trained, and again after any change to the photos
+}
+
+type teachPhoto struct {
+	id, class int
+	name      string
+	thumb     []byte
+	emb       [][]float32 // the photo's and its mirror image's
+}
+
+// Teacher is the session's Teach view state, made on first use.
+func (s *Session) Teacher() *Teacher {
+	if s.teacher == nil {
+		s.teacher = &Teacher{s: s}
+	}
+	return s.teacher
+}
+
+// TeachThumb is the thumbnails' side in pixels.
+const TeachThumb = 64
+
+// ready checks that a model is loaded, and forgets photos another model embedded.
+func (t *Teacher) ready() error {
+	m := t.s.model
+	if m == nil {
+		return ErrNoModel
+	}
+	if m.Partial != "" {
+		return fmt.Errorf("these weights hold only the first layers: teaching needs the whole network")
+	}
+	if t.model != m {
+		t.model, t.photos, t.head = m, nil, nil
+		if t.layer == "" || !slices.Contains(m.Arch.LayerNames(), t.layer) {
+			t.layer = m.Arch.Embedding
+		}
+	}
+	return nil
+}
+
+// Reset forgets every class and photo and embeds at layer from now on ("" keeps it).
+func (t *Teacher) Reset(layer string) (*protocol.TeachInfo, error) {
+	if err := t.ready(); err != nil {
+		return nil, err
+	}
+	if layer != "" {
+		if _, _, err := gallery.EmbeddingShape(t.model.Arch, layer); err != nil {
+			return nil, err
+		}
+		t.layer = layer
+	}
+	t.classes, t.photos, t.head = nil, nil, nil
+	return t.Info(), nil
+}
+
+// Class adds a class, or removes class i and its photos.
+func (t *Teacher) Class(name string, remove bool, i int) (*protocol.TeachInfo, error) {
+	if err := t.ready(); err != nil {
+		return nil, err
+	}
+	if remove {
+		if i < 0 || i >= len(t.classes) {
+			return nil, fmt.Errorf("no class %d: there are %d", i, len(t.classes))
+		}
+		t.classes = slices.Delete(t.classes, i, i+1)
+		t.photos = slices.DeleteFunc(t.photos, func(p teachPhoto) bool { return p.class == i })
+		for j := range t.photos {
+			if t.photos[j].class > i {
+				t.photos[j].class--
+			}
+		}
+		t.head = nil
+		return t.Info(), nil
+	}
+	if slices.Contains(t.classes, name) {
+		return nil, fmt.Errorf("there is a class %q already", name)
+	}
+	if len(t.classes) >= teach.MaxClasses {
+		return nil, fmt.Errorf("at most %d classes", teach.MaxClasses)
+	}
+	t.classes = append(t.classes, name)
+	t.head = nil
+	return t.Info(), nil
+}
+
+// Add embeds an image file as a photo of class c.
+func (t *Teacher) Add(c int, data []byte, name string) (*protocol.TeachInfo, error) {
+	if err := t.ready(); err != nil {
+		return nil, err
+	}
+	if c < 0 || c >= len(t.classes) {
+		return nil, fmt.Errorf("no class %d: add a class first", c)
+	}
+	if len(t.photos) >= protocol.MaxTeachPhotos {
+		return nil, fmt.Errorf("at most %d photos", protocol.MaxTeachPhotos)
+	}
+	img, err := t.s.codecs.DecodeImage(data)
+	if err != nil {
+		return nil, err
+	}
+	x := t.s.codecs.ImageTensor(img, t.model.Arch.InputSize)
+	emb, err := gallery.EmbedLayer(t.model, t.s.backend, teach.Augment(x), t.layer)
+	if err != nil {
+		return nil, err
+	}
+	thumb, err := gallery.Thumbnail(img, TeachThumb)
+	if err != nil {
+		return nil, err
+	}
+	t.photos = append(t.photos, teachPhoto{id: t.nextID, class: c, name: name, thumb: thumb, emb: emb})
+	t.nextID++
+	t.head = nil
+	return t.Info(), nil
+}
+
+// Remove forgets photo id.
+func (t *Teacher) Remove(id int) (*protocol.TeachInfo, error) {
+	n := len(t.photos)
+	t.photos = slices.DeleteFunc(t.photos, func(p teachPhoto) bool { return p.id == id })
+	if len(t.photos) == n {
+		return nil, fmt.Errorf("no photo %d", id)
+	}
+	t.head = nil
+	return t.Info(), nil
+}
+
+// Info lists the classes and photos.
+func (t *Teacher) Info() *protocol.TeachInfo {
+	info := &protocol.TeachInfo{Layer: t.layer, Trained: t.head != nil, Classes: []protocol.TeachClass{}}
+	if t.model != nil {
+		_, info.Dim, _ = gallery.EmbeddingShape(t.model.Arch, t.layer)
+	}
+	for _, name := range t.classes {
+		info.Classes = append(info.Classes, protocol.TeachClass{Name: name, Photos: []protocol.TeachPhoto{}})
+	}
+	for _, p := range t.photos {
+		info.Classes[p.class].Photos = append(info.Classes[p.class].Photos, protocol.TeachPhoto{ID: p.id, Name: p.name, Thumb: p.thumb})
+	}
+	return info
+}
+
+// Train trains a head on the photos, reporting each epoch.
+func (t *Teacher) Train(ctx context.Context, r protocol.TeachRequest, progress func(protocol.TeachEpoch)) (*protocol.TeachReport, error) {
+	if err := t.ready(); err != nil {
+		return nil, err
+	}
+	var examples []teach.Example
+	var photoOf []int // example -> photo id
+	for _, p := range t.photos {
+		for _, e := range p.emb {
+			examples = append(examples, teach.Example{Embedding: e, Class: p.class, Source: p.id})
+			photoOf = append(photoOf, p.id)
+		}
+	}
+	start := time.Now()
+	head, rep, err := teach.Train(ctx, examples, t.classes, teach.Options{Hidden: r.Hidden, Epochs: r.Epochs, Seed: r.Seed,
+		Progress: func(e teach.Epoch) {
+			if progress != nil {
+				progress(epochOf(e))
+			}
+		}})
+	if err != nil {
+		return nil, err
+	}
+	head.Arch, head.Layer, head.WeightsSHA256 = t.model.Arch.Name, t.layer, gallery.Fingerprint(t.model)
+	t.head = head
+	out := &protocol.TeachReport{Best: rep.Best, Held: len(rep.Held), Accuracy: -1, KNNAccuracy: -1, Millis: ms(time.Since(start))}
+	for _, e := range rep.Epochs {
+		out.Epochs = append(out.Epochs, epochOf(e))
+	}
+	if ev := rep.Evaluation; ev != nil {
+		out.Accuracy, out.PerClass, out.Confusion = ev.Accuracy, ev.PerClass, ev.Confusion
+		for _, m := range ev.Misclassified {
+			out.Misclassified = append(out.Misclassified, protocol.TeachMiss{Photo: photoOf[m.Example], Predicted: m.Predicted})
+		}
+		if knn, err := teach.NewKNN(examples, rep.Train, len(t.classes), 5); err == nil {
+			if kev, err := teach.Evaluate(knn, examples, rep.Held, len(t.classes)); err == nil {
+				out.KNNAccuracy = kev.Accuracy
+			}
+		}
+	}
+	return out, nil
+}
+
+func epochOf(e teach.Epoch) protocol.TeachEpoch {
+	nan := func(v float64) float64 {
+		if math.IsNaN(v) {
+			return -1
+		}
+		return v
+	}
+	return protocol.TeachEpoch{Epoch: e.Epoch, TrainLoss: e.TrainLoss, TrainAcc: e.TrainAcc, HeldLoss: nan(e.HeldLoss), HeldAcc: nan(e.HeldAcc)}
+}
+
+// Export encodes the trained head as .alxw or ONNX.
+func (t *Teacher) Export(format string) ([]byte, error) {
+	if t.head == nil {
+		return nil, fmt.Errorf("train a head first")
+	}
+	var buf bytes.Buffer
+	var err error
+	if format == "onnx" {
+		err = onnx.WriteHead(&buf, t.head)
+	} else {
+		err = weights.EncodeHead(&buf, t.head, fmt.Sprintf("AlexLens Teach view: %d photos", len(t.photos)))
+	}
+	return buf.Bytes(), err
+}
+
+// predict is the head's top classes for the session's last pass (whose activations it
+// keeps), or nil without a head for this model.
+func (t *Teacher) predict(res *engine.Result) []protocol.Prediction {
+	if t == nil || t.head == nil || t.model != t.s.model || res == nil {
+		return nil
+	}
+	act := res.Activations[t.layer]
+	if act == nil {
+		return nil
+	}
+	p, err := t.head.Probabilities(embedding(act))
+	if err != nil {
+		return nil
+	}
+	var out []protocol.Prediction
+	for _, k := range engine.TopK(p, min(5, len(p))) {
+		out = append(out, protocol.Prediction{Index: k.Index, Label: t.head.Classes[k.Index], Prob: k.Prob})
+	}
+	return out
+}
