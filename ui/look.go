@@ -77,7 +77,7 @@ func (c *Look) blocked() string {
 	case m == nil:
 		return "Loading the network…"
 	case m.Partial != "" && c.L().View != state.ViewUnits:
-		return fmt.Sprintf("These weights hold the layers up to %s only: embeddings, neighbours and the atlas need the whole network. Pick other weights above.", m.Partial)
+		return fmt.Sprintf("These weights hold the layers up to %s only: embeddings, neighbours, the atlas and teaching need the whole network. Pick other weights above.", m.Partial)
 	case m.Partial != "":
 		return fmt.Sprintf("These weights hold the layers up to %s only: the units views need a gallery, which needs the whole network. Pick other weights above.", m.Partial)
 	}
@@ -91,7 +91,7 @@ func (c *Look) partial() bool { return c.Root.partial() }
 func (c *Look) ensureGallery() {
 	m := c.Root.App.Model
 	l := c.L()
-	if l.ShowsGrid() || m == nil || m.Partial != "" || l.OpenedFor == m.SHA256 || l.Busy != "" {
+	if l.ShowsGrid() || l.View == state.ViewTeach || m == nil || m.Partial != "" || l.OpenedFor == m.SHA256 || l.Busy != "" {
 		return
 	}
 	weights := m.SHA256

@@ -145,6 +145,10 @@ func TestEngines(t *testing.T) {
 			if w.Exists(`[data-testid=featurevis-cancel]`) {
 				w.Click(`[data-testid=featurevis-cancel]`)
 			}
+			// Teach: a class named, the view checked for accessibility.
+			w.Nav("teach")
+			webdriver.Poll(t, p, "the Teach view", `document.querySelector('[data-testid=teach-name]') ? true : null`, 30*time.Second, nil)
+			w.Accessible("teach")
 			w.Nav("classify")
 			if !w.Exists(`[data-testid=dropzone]`) {
 				t.Error("back on Classify, no drop zone")

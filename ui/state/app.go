@@ -46,13 +46,14 @@ type App struct {
 
 	Webcam bool
 
-	Look *Look // the navigation and the look-inside views (look.go)
-	Why  *Why  // attribution and interventions in the Classify view (why.go)
+	Look  *Look  // the navigation and the look-inside views (look.go)
+	Why   *Why   // attribution and interventions in the Classify view (why.go)
+	Teach *Teach // the Teach view (teach.go)
 }
 
 // NewApp starts in the "starting" state.
 func NewApp(p Params) *App {
-	a := &App{Status: StatusStarting, Params: p, Fraction: -1, Layer: "conv1", Look: NewLook(), Why: NewWhy(),
+	a := &App{Status: StatusStarting, Params: p, Fraction: -1, Layer: "conv1", Look: NewLook(), Why: NewWhy(), Teach: NewTeach(),
 		Compute: p.Compute, ComputeNote: strings.Join(p.Notes, " ")}
 	a.Why.Edits = p.Edits
 	a.Look.UnitLayer, a.Look.UnitChannel = p.UnitLayer, p.UnitChannel
@@ -103,6 +104,7 @@ func (a *App) Loaded(r protocol.Response) {
 		a.Layer, a.Channel = a.Model.Layers[0].Name, 0
 	}
 	a.Why.Map, a.Why.KnockOut = nil, nil
+	a.Teach = NewTeach() // the worker forgets photos embedded by other weights
 	if a.Model != nil {
 		a.Why.EditError = a.Why.Prune(a.Model)
 		if (!a.hasLayer(a.Why.KnockLayer) || a.Why.KnockLayer == "") && len(a.Model.Layers) > 0 {

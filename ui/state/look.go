@@ -17,6 +17,7 @@ const (
 	ViewEmbeddings View = "embeddings"
 	ViewAtlas      View = "atlas"
 	ViewUnits      View = "units"
+	ViewTeach      View = "teach"
 )
 
 // Views lists the navigation in order, with the labels shown.
@@ -25,7 +26,7 @@ var Views = []struct {
 	Label string
 }{
 	{ViewClassify, "Classify"}, {ViewLayers, "Layers"}, {ViewEmbeddings, "Embeddings"},
-	{ViewAtlas, "Atlas"}, {ViewUnits, "Units"},
+	{ViewAtlas, "Atlas"}, {ViewUnits, "Units"}, {ViewTeach, "Teach"},
 }
 
 // ParseView reads a view from a URL fragment ("#atlas"); anything else is Classify.

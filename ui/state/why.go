@@ -22,7 +22,7 @@ type Why struct {
 	Opacity float64
 
 	Map   *protocol.ExplainResult
-	Seq   int // counts maps, so views and tests can tell a new one from the last
+	Seq   int    // counts maps, so views and tests can tell a new one from the last
 	Busy  string // "explaining", "ranking units" ("" idle)
 	Done  int
 	Total int

@@ -1,0 +1,160 @@
+//go:build !js
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/internal/chromium"
+	"github.com/alexlens/alexlens/internal/testenv"
+	"github.com/alexlens/alexlens/teach"
+	"github.com/alexlens/alexlens/weights"
+)
+
+// textureTiles writes n 128 x 128 tiles of a 512 x 512 skimage texture as PNG files.
+func textureTiles(t *testing.T, name string, n int) []string {
+	t.Helper()
+	f, err := os.Open(testenv.Photo(t, name+".png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var paths []string
+	for i := range n {
+		r := image.Rect(i%4*128, i/4*128, i%4*128+128, i/4*128+128)
+		p := filepath.Join(dir, fmt.Sprintf("%s-%02d.png", name, i))
+		out, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(out, img.(interface {
+			SubImage(image.Rectangle) image.Image
+		}).SubImage(r)); err != nil {
+			t.Fatal(err)
+		}
+		out.Close()
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// TestTeach: two classes named in the Teach view and filled with real photos (texture tiles),
+// a head trained in the worker with its report (accuracy, confusion), and in the Classify
+// view the head's classes beside the top-5, with the probabilities of the head the engine
+// trains natively from the same photos and seed.
+func TestTeach(t *testing.T) {
+	arch := engine.SqueezeNet11.Name
+	file := manifestFile(t, arch, "f32")
+	ctx := browser(t, false)
+	tab := chromium.NewTab(t, ctx)
+	open(t, tab, "?arch="+arch+"&precision=f32")
+	click(t, tab, `[data-view=teach]`)
+	classes := []string{"brick", "grass"}
+	photos := map[string][]string{}
+	for i, name := range classes {
+		photos[name] = textureTiles(t, name, 16)
+		setValue(t, tab, "teach-name", name, "change")
+		click(t, tab, `[data-testid=teach-add-class]`)
+		waitTeach(t, tab, fmt.Sprintf(`document.querySelector('[data-testid=teach-class][data-name=%q]')`, name))
+		uploadTo(t, tab, fmt.Sprintf("teach-input-%d", i), photos[name][:8]...)
+		waitTeach(t, tab, fmt.Sprintf(`+document.querySelector('[data-testid=teach-class][data-name=%q]')?.dataset.count === 8`, name))
+	}
+	// Not a class: a duplicate name.
+	setValue(t, tab, "teach-name", "grass", "change")
+	click(t, tab, `[data-testid=teach-add-class]`)
+	if e := text(t, tab, "teach-error"); e != `there is a class "grass" already` {
+		t.Errorf("a duplicate class: %q", e)
+	}
+	click(t, tab, `[data-testid=teach-train]`)
+	waitTeach(t, tab, `document.querySelector('[data-testid=teach-report]')`)
+	acc, _ := strconv.ParseFloat(evalString(t, tab, `document.querySelector('[data-testid=teach-report]').dataset.accuracy`), 64)
+	ms := evalString(t, tab, `document.querySelector('[data-testid=teach-report]').dataset.ms`)
+	t.Logf("held-out accuracy %.2f, trained in %s ms", acc, ms)
+	if evalInt(t, tab, `document.querySelectorAll('[data-testid=teach-confusion] tr').length`) != 3 {
+		t.Error("no confusion matrix of two classes")
+	}
+	screenshot(t, tab, "teach")
+
+	// Back to Classify: a grass photo the head never saw, scored by the head too.
+	click(t, tab, `[data-view=classify]`)
+	probe := photos["grass"][15]
+	upload(t, tab, probe)
+	waitResult(t, tab, 1)
+	type taught struct {
+		Label string
+		Prob  float64
+	}
+	got, err := chromedp.Run(tab, chromedp.Evaluate[[]taught](`[...document.querySelectorAll('[data-testid=taught-prediction]')].map(e => ({Label: e.dataset.label, Prob: parseFloat(e.dataset.prob)}))`))
+	if err != nil || len(got) != 2 {
+		t.Fatalf("the head's classes beside the top-5: %v, %v (page: %s)", got, err, pageText(tab))
+	}
+
+	// The same head natively: the same photos in the same order, seed 0.
+	m, err := weights.Load(filepath.Join(weightsDir, file), arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var examples []teach.Example
+	for c, name := range classes {
+		for _, p := range photos[name][:8] {
+			x, err := preprocess.Load(p, 224)
+			if err != nil {
+				t.Fatal(err)
+			}
+			emb, err := gallery.EmbedLayer(m, nil, teach.Augment(x), m.Arch.Embedding)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range emb {
+				examples = append(examples, teach.Example{Embedding: e, Class: c, Source: len(examples) / 2})
+			}
+		}
+	}
+	head, _, err := teach.Train(context.Background(), examples, classes, teach.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := preprocess.Load(probe, 224)
+	emb, _ := gallery.EmbedLayer(m, nil, x, m.Arch.Embedding)
+	want, _ := head.Probabilities(emb[0])
+	for _, g := range got {
+		i := map[string]int{"brick": 0, "grass": 1}[g.Label]
+		if math.Abs(g.Prob-float64(want[i])) > 1e-3 {
+			t.Errorf("%s: the page's head says %.5f, the native head %.5f", g.Label, g.Prob, want[i])
+		}
+	}
+	t.Logf("the head on an unseen grass photo: page %v, native %v", got, want)
+}
+
+func waitTeach(t *testing.T, ctx context.Context, cond string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`(() => {
+		if (document.querySelector('[data-testid=teach-error]')) return true;
+		return (%s) ? true : null;
+	})()`, cond), chromedp.WithPollingTimeout(120*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
+	if err != nil {
+		t.Fatalf("waiting for %s: %v (page: %s)", cond, err, pageText(ctx))
+	}
+	if e := evalString(t, ctx, `document.querySelector('[data-testid=teach-error]')?.textContent || ''`); e != "" {
+		t.Fatalf("the Teach view reports: %s", e)
+	}
+}
