@@ -69,6 +69,37 @@ func (c *Look) teach(busy string, req protocol.Request, payload js.Value, then f
 	t.Running = c.Root.eng.LastID()
 }
 
+// teachLayers are the layers a head can read: all but the network's output.
+func (c *Look) teachLayers() []protocol.LayerInfo {
+	ls := c.Root.App.Model.Layers
+	return ls[:max(0, len(ls)-1)]
+}
+
+// teachLayer is the layer the photos are (or will be) embedded at.
+func (c *Look) teachLayer() string {
+	if i := c.T().Info; i != nil && i.Layer != "" {
+		return i.Layer
+	}
+	if l := c.T().Layer; l != "" {
+		return l
+	}
+	return c.Root.App.Model.Embedding
+}
+
+func (c *Look) teachLayerTitle() string {
+	if len(c.T().Classes()) > 0 {
+		return "the photos are embedded at this layer: remove the classes to change it"
+	}
+	return "the layer whose activation (averaged over positions) the head reads"
+}
+
+// OnTeachLayer embeds at another layer from now on (the view has no photos then).
+func (c *Look) OnTeachLayer(event vugu.DOMEvent) {
+	layer := event.PropString("target", "value")
+	c.T().Layer = layer
+	c.teach("changing the layer", protocol.Request{Op: protocol.OpTeachReset, Teach: &protocol.TeachRequest{Layer: layer}}, js.Undefined(), nil)
+}
+
 func (c *Look) OnTeachName(event vugu.DOMEvent) { c.T().NewClass = event.PropString("target", "value") }
 
 func (c *Look) OnTeachHidden(event vugu.DOMEvent) {

@@ -68,6 +68,9 @@ func TestTeach(t *testing.T) {
 	tab := chromium.NewTab(t, ctx)
 	open(t, tab, "?arch="+arch+"&precision=f32")
 	click(t, tab, `[data-view=teach]`)
+	if l := evalString(t, tab, `document.querySelector('[data-testid=teach-layer]').value`); l != "fire9" {
+		t.Errorf("the Teach view embeds at %q by default, want fire9", l)
+	}
 	classes := []string{"brick", "grass"}
 	photos := map[string][]string{}
 	for i, name := range classes {
@@ -83,6 +86,9 @@ func TestTeach(t *testing.T) {
 	click(t, tab, `[data-testid=teach-add-class]`)
 	if e := text(t, tab, "teach-error"); e != `there is a class "grass" already` {
 		t.Errorf("a duplicate class: %q", e)
+	}
+	if evalInt(t, tab, `+document.querySelector('[data-testid=teach-layer]').disabled`) != 1 {
+		t.Error("the layer can be changed while classes hold photos embedded at it")
 	}
 	click(t, tab, `[data-testid=teach-train]`)
 	waitTeach(t, tab, `document.querySelector('[data-testid=teach-report]')`)

@@ -19,6 +19,7 @@ type Teach struct {
 	Running int // the cancellable request under way
 	Error   string
 
+	Layer    string // the layer chosen before any class exists ("": the network's own)
 	NewClass string // the class name field
 	Hidden   int    // hidden ReLU units of the head
 	Seed     int64

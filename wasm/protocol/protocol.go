@@ -207,7 +207,9 @@ type ModelInfo struct {
 	Kernel    string      `json:"kernel,omitempty"`
 	InputSize int         `json:"inputSize"`
 	Layers    []LayerInfo `json:"layers"`
-	LoadMs    float64     `json:"loadMs"`
+	// Embedding is the layer whose activation embeds images (fc7; SqueezeNet's fire9).
+	Embedding string  `json:"embedding"`
+	LoadMs    float64 `json:"loadMs"`
 }
 
 // Prediction is one ranked class.

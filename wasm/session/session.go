@@ -211,7 +211,7 @@ func describe(m *engine.Model) (*protocol.ModelInfo, error) {
 	}
 	info := &protocol.ModelInfo{
 		Arch: a.Name, Title: a.Title, Precision: string(m.Precision()), Fixture: m.Fixture,
-		Partial: m.Partial, Params: a.ParamCount(), InputSize: a.InputSize,
+		Partial: m.Partial, Params: a.ParamCount(), InputSize: a.InputSize, Embedding: a.Embedding,
 	}
 	for _, name := range a.LayerNames() {
 		sh := shapes[name]

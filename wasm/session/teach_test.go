@@ -134,3 +134,25 @@ func TestTeacher(t *testing.T) {
 		t.Errorf("predictions of a head that a change made stale: %+v", c.Taught)
 	}
 }
+
+// TestTeacherLayer: the photos are embedded at the chosen layer; an unknown layer is refused.
+func TestTeacherLayer(t *testing.T) {
+	file := squeezeFile(t, "f32")
+	s := New(DefaultCodecs(), nil)
+	if _, err := s.Load(file, LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tc := s.Teacher()
+	if _, err := tc.Reset("conv99"); err == nil {
+		t.Error("an unknown layer was accepted")
+	}
+	info, err := tc.Reset("fire5")
+	if err != nil || info.Layer != "fire5" || info.Dim != 256 {
+		t.Fatalf("reset to fire5: %+v, %v", info, err)
+	}
+	tc.Class("a", false, 0)
+	info, err = tc.Add(0, tiles(t, "brick", 1)[0], "b")
+	if err != nil || len(tc.photos[0].emb[0]) != 256 {
+		t.Fatalf("a photo at fire5: %+v, %v", info, err)
+	}
+}
