@@ -21,7 +21,7 @@ type Example struct {
 // Options tunes training; zero values take the defaults.
 type Options struct {
 	Hidden       int     // hidden ReLU units; 0: a softmax head on the embedding itself
-	Epochs       int     // at most (200)
+	Epochs       int     // at most (50, as Teachable Machine)
 	LearningRate float64 // Adam's (0.001)
 	WeightDecay  float64 // decoupled, AdamW (0.0001)
 	Holdout      float64 // the fraction of each class's photos held out (0.15); negative: none
@@ -35,7 +35,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Epochs == 0 {
-		o.Epochs = 200
+		o.Epochs = 50
 	}
 	if o.LearningRate == 0 {
 		o.LearningRate = 1e-3
@@ -240,6 +240,12 @@ func Train(ctx context.Context, examples []Example, classes []string, opt Option
 	}
 	k, dim := len(classes), len(examples[0].Embedding)
 	train, held := Split(examples, k, opt.Holdout, opt.Seed)
+	// Training runs on standardized embeddings (each value less its mean over the training
+	// examples, over its spread), which a network's activations of very different scales
+	// need to converge in tens of epochs rather than hundreds; the standardization is folded
+	// into the first layer afterwards, so the head reads raw embeddings.
+	mean, scale := standardization(examples, train, dim)
+	xs, labels := standardized(examples, mean, scale)
 	rng := rand.New(rand.NewSource(opt.Seed + 1))
 	n := newNet(dim, opt.Hidden, k, rng)
 	best := n.clone()
@@ -256,7 +262,7 @@ func Train(ctx context.Context, examples []Example, classes []string, opt Option
 		// loops report them: a second pass over the examples would cost a third of the epoch.
 		var right int
 		for s := 0; s < len(order); s += opt.Batch {
-			l, r := n.step(examples, order[s:min(s+opt.Batch, len(order))], opt)
+			l, r := n.step(xs, labels, order[s:min(s+opt.Batch, len(order))], opt)
 			ep.TrainLoss += l
 			right += r
 		}
@@ -264,7 +270,7 @@ func Train(ctx context.Context, examples []Example, classes []string, opt Option
 		ep.TrainAcc = float64(right) / float64(len(order))
 		ep.HeldLoss, ep.HeldAcc = math.NaN(), math.NaN()
 		if len(held) > 0 {
-			ep.HeldLoss, ep.HeldAcc = n.loss(examples, held)
+			ep.HeldLoss, ep.HeldAcc = n.loss(xs, labels, held)
 		}
 		rep.Epochs = append(rep.Epochs, ep)
 		if opt.Progress != nil {
@@ -281,6 +287,7 @@ func Train(ctx context.Context, examples []Example, classes []string, opt Option
 			break
 		}
 	}
+	best.fold(mean, scale)
 	h := best.head(classes)
 	if len(held) > 0 {
 		ev, err := Evaluate(h, examples, held, k)
@@ -290,6 +297,60 @@ func Train(ctx context.Context, examples []Example, classes []string, opt Option
 		rep.Evaluation = ev
 	}
 	return h, rep, nil
+}
+
+// standardization is the mean and 1/spread of each embedding value over the training
+// examples (1 where a value does not vary).
+func standardization(examples []Example, train []int, dim int) (mean, scale []float64) {
+	mean, scale = make([]float64, dim), make([]float64, dim)
+	for _, i := range train {
+		for j, v := range examples[i].Embedding {
+			mean[j] += float64(v)
+		}
+	}
+	inv := 1 / float64(len(train))
+	for j := range mean {
+		mean[j] *= inv
+	}
+	for _, i := range train {
+		for j, v := range examples[i].Embedding {
+			d := float64(v) - mean[j]
+			scale[j] += float64(d * d)
+		}
+	}
+	for j := range scale {
+		sd := math.Sqrt(float64(scale[j] * inv))
+		scale[j] = 1
+		if sd > 1e-6 {
+			scale[j] = 1 / sd
+		}
+	}
+	return mean, scale
+}
+
+// standardized is each example's embedding standardized, in float64, and its class.
+func standardized(examples []Example, mean, scale []float64) ([][]float64, []int) {
+	xs, labels := make([][]float64, len(examples)), make([]int, len(examples))
+	for i, e := range examples {
+		x := make([]float64, len(e.Embedding))
+		for j, v := range e.Embedding {
+			x[j] = float64(float64(v)-mean[j]) * scale[j]
+		}
+		xs[i], labels[i] = x, e.Class
+	}
+	return xs, labels
+}
+
+// fold makes the first layer read raw embeddings: w·((x - mean) * scale) + b becomes
+// (w * scale)·x + (b - (w * scale)·mean).
+func (n *net) fold(mean, scale []float64) {
+	for o := range n.b1 {
+		row := n.w1[o*n.dim : (o+1)*n.dim]
+		for j := range row {
+			row[j] = float64(row[j] * scale[j])
+			n.b1[o] -= float64(row[j] * mean[j])
+		}
+	}
 }
 
 // net is a head in training: float64 weights and Adam's moments.
@@ -356,8 +417,8 @@ func (n *net) head(classes []string) *Head {
 }
 
 // forward returns the hidden activation (nil without a hidden layer) and the softmax.
-func (n *net) forward(x []float32) (h, p []float64) {
-	a := dense(n.w1, n.b1, x64(x))
+func (n *net) forward(x []float64) (h, p []float64) {
+	a := dense(n.w1, n.b1, x)
 	if n.hidden == 0 {
 		return nil, softmax(a)
 	}
@@ -367,33 +428,38 @@ func (n *net) forward(x []float32) (h, p []float64) {
 	return a, softmax(dense(n.w2, n.b2, a))
 }
 
-func x64(x []float32) []float64 {
-	out := make([]float64, len(x))
-	for i, v := range x {
-		out[i] = float64(v)
-	}
-	return out
-}
-
 func dense(w, b, x []float64) []float64 {
 	out := make([]float64, len(b))
+	n := len(x)
 	for o := range b {
-		s := b[o]
-		for i, v := range w[o*len(x) : (o+1)*len(x)] {
-			s += float64(v * x[i]) // a conversion: no fused multiply-add, the same sums everywhere
+		row := w[o*n : (o+1)*n]
+		row = row[:n] // one bounds check for the loops below
+		// Four running sums in a fixed order: four times the speed of one, whose every add
+		// waits for the last, and the same result on every platform (each product is
+		// converted before it is added: no fused multiply-add).
+		var s0, s1, s2, s3 float64
+		i := 0
+		for ; i+4 <= n; i += 4 {
+			s0 += float64(row[i] * x[i])
+			s1 += float64(row[i+1] * x[i+1])
+			s2 += float64(row[i+2] * x[i+2])
+			s3 += float64(row[i+3] * x[i+3])
 		}
-		out[o] = s
+		for ; i < n; i++ {
+			s0 += float64(row[i] * x[i])
+		}
+		out[o] = b[o] + ((s0 + s1) + (s2 + s3))
 	}
 	return out
 }
 
 // loss is the mean cross-entropy and accuracy on the examples at idx.
-func (n *net) loss(examples []Example, idx []int) (float64, float64) {
+func (n *net) loss(xs [][]float64, labels []int, idx []int) (float64, float64) {
 	var l float64
 	correct := 0
 	for _, i := range idx {
-		_, p := n.forward(examples[i].Embedding)
-		c := examples[i].Class
+		_, p := n.forward(xs[i])
+		c := labels[i]
 		l -= math.Log(max(p[c], 1e-300))
 		if argmax64(p) == c {
 			correct++
@@ -404,7 +470,7 @@ func (n *net) loss(examples []Example, idx []int) (float64, float64) {
 
 // step is one Adam step on the minibatch's mean cross-entropy; it returns the minibatch's
 // summed loss and how many it classified right, before the step.
-func (n *net) step(examples []Example, batch []int, opt Options) (loss float64, right int) {
+func (n *net) step(xs [][]float64, labels []int, batch []int, opt Options) (loss float64, right int) {
 	ps := n.params()
 	grads := make([][]float64, len(ps))
 	for i, p := range ps {
@@ -412,9 +478,9 @@ func (n *net) step(examples []Example, batch []int, opt Options) (loss float64, 
 	}
 	inv := 1 / float64(len(batch))
 	for _, i := range batch {
-		x := x64(examples[i].Embedding)
-		h, p := n.forward(examples[i].Embedding)
-		c := examples[i].Class
+		x := xs[i]
+		h, p := n.forward(x)
+		c := labels[i]
 		loss -= math.Log(max(p[c], 1e-300))
 		if argmax64(p) == c {
 			right++
@@ -479,6 +545,7 @@ func outer(gw, gb, d, x []float64, scale float64) {
 		s := float64(dv * scale)
 		gb[o] += s
 		row := gw[o*len(x) : (o+1)*len(x)]
+		row = row[:len(x)]
 		for i, xv := range x {
 			row[i] += float64(s * xv)
 		}

@@ -1891,6 +1891,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "div", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "teach-report"}}}
 						vgparent.AppendChild(vgn)
 						vgn.AddAttrInterface("data-accuracy", c.T().Report.Accuracy)
+						vgn.AddAttrInterface("data-epochs", len(c.T().Report.Epochs))
 						vgn.AddAttrInterface("data-ms", c.T().Report.Millis)
 						{
 							vgparent := vgn

@@ -55,7 +55,7 @@ func cmdTeach(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	layer := fs.String("layer", "", "the embedding's layer (default: fc7, or the architecture's own: SqueezeNet's fire9), averaged over positions")
 	seed := fs.Int64("seed", 0, "random seed: the held-out split, the initial weights, the order of examples")
 	hidden := fs.Int("hidden", 0, "hidden ReLU units (0: a softmax layer on the embedding)")
-	epochs := fs.Int("epochs", 300, "at most this many epochs (training stops earlier when the held-out loss stops falling)")
+	epochs := fs.Int("epochs", 50, "at most this many epochs (training stops earlier when the held-out loss stops falling)")
 	holdout := fs.Float64("holdout", 0.15, "the fraction of each class's photos held out to measure accuracy and stop early")
 	knnK := fs.Int("knn", 5, "also score k-nearest neighbours (no training) on the same held-out photos with this k")
 	noFlip := fs.Bool("no-flip", false, "do not add each photo's mirror image as a second example")

@@ -26,7 +26,10 @@ import (
 )
 
 // textureTiles writes n 128 x 128 tiles of a 512 x 512 skimage texture as PNG files.
-func textureTiles(t *testing.T, name string, n int) []string {
+func textureTiles(t *testing.T, name string, n int) []string { return textureTilesOf(t, name, n, 128) }
+
+// textureTilesOf writes n side x side tiles of a 512 x 512 skimage texture as PNG files.
+func textureTilesOf(t *testing.T, name string, n, side int) []string {
 	t.Helper()
 	f, err := os.Open(testenv.Photo(t, name+".png"))
 	if err != nil {
@@ -39,8 +42,9 @@ func textureTiles(t *testing.T, name string, n int) []string {
 	}
 	dir := t.TempDir()
 	var paths []string
+	per := 512 / side
 	for i := range n {
-		r := image.Rect(i%4*128, i/4*128, i%4*128+128, i/4*128+128)
+		r := image.Rect(i%per*side, i/per*side, i%per*side+side, i/per*side+side)
 		p := filepath.Join(dir, fmt.Sprintf("%s-%02d.png", name, i))
 		out, err := os.Create(p)
 		if err != nil {
@@ -162,5 +166,38 @@ func waitTeach(t *testing.T, ctx context.Context, cond string) {
 	}
 	if e := evalString(t, ctx, `document.querySelector('[data-testid=teach-error]')?.textContent || ''`); e != "" {
 		t.Fatalf("the Teach view reports: %s", e)
+	}
+}
+
+// TestTeachNumbers (opt-in: ALEXLENS_BROWSER_BENCH=1) times training in the Teach view as a
+// reader runs it: AlexNet's fc7 (4,096 values), three classes of 34 photos each (texture
+// tiles), each photo with its mirror image: 204 examples; the worker's own training time. It
+// reports; it asserts nothing about speed.
+func TestTeachNumbers(t *testing.T) {
+	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
+		t.Skip("opt-in: set ALEXLENS_BROWSER_BENCH=1")
+	}
+	for _, threads := range []string{"1", "2"} {
+		t.Run(threads, func(t *testing.T) {
+			ctx := browser(t, false)
+			open(t, ctx, "?arch=alexnet&precision=f32&threads="+threads)
+			click(t, ctx, `[data-view=teach]`)
+			start := time.Now()
+			for i, name := range []string{"brick", "grass", "gravel"} {
+				setValue(t, ctx, "teach-name", name, "change")
+				click(t, ctx, `[data-testid=teach-add-class]`)
+				waitTeach(t, ctx, fmt.Sprintf(`document.querySelector('[data-testid=teach-class][data-name=%q]')`, name))
+				uploadTo(t, ctx, fmt.Sprintf("teach-input-%d", i), textureTilesOf(t, name, 34, 64)...)
+				waitTeach(t, ctx, fmt.Sprintf(`+document.querySelector('[data-testid=teach-class][data-name=%q]')?.dataset.count === 34`, name))
+			}
+			embed := time.Since(start)
+			for run := range 2 {
+				click(t, ctx, `[data-testid=teach-train]`)
+				waitTeach(t, ctx, `document.querySelector('[data-testid=teach-report]') && !document.querySelector('[data-testid=teach-progress]')`)
+				ms, _ := strconv.ParseFloat(evalString(t, ctx, `document.querySelector('[data-testid=teach-report]').dataset.ms`), 64)
+				epochs := evalInt(t, ctx, `+document.querySelector('[data-testid=teach-report]').dataset.epochs`)
+				t.Logf("alexnet fc7, %s threads, run %d: 204 examples trained in %.0f ms (%d epochs); adding the 102 photos took %.1f s in all", threads, run+1, ms, epochs, embed.Seconds())
+			}
+		})
 	}
 }

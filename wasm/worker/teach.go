@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"syscall/js"
+	"time"
 
 	"github.com/alexlens/alexlens/wasm/protocol"
 	"github.com/alexlens/alexlens/wasm/session"
@@ -38,8 +39,15 @@ func serveTeach(s *session.Session, req *protocol.Request, bytes js.Value) (*pro
 	case protocol.OpTeachRemove:
 		res.Info, err = t.Remove(r.Photo)
 	case protocol.OpTeachTrain:
+		// An epoch takes milliseconds; a message re-renders the page, which shares the
+		// cores with this worker: the curve is drawn from one message in 100 ms (and whole
+		// from the report at the end).
+		var last time.Time
 		res.Report, err = t.Train(ctx, r, func(e protocol.TeachEpoch) {
-			post(protocol.Response{ID: req.ID, Kind: protocol.KindProgress, Teach: &protocol.TeachResult{Epoch: &e}})
+			if time.Since(last) >= 100*time.Millisecond {
+				last = time.Now()
+				post(protocol.Response{ID: req.ID, Kind: protocol.KindProgress, Teach: &protocol.TeachResult{Epoch: &e}})
+			}
 			yield()
 		})
 		if err == nil {
