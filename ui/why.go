@@ -39,11 +39,8 @@ func (c *Root) convLayers() []protocol.LayerInfo {
 	return out
 }
 
-// editLayers are the layers a unit can be edited in: all but the output.
-func (c *Root) editLayers() []protocol.LayerInfo {
-	ls := c.App.Model.Layers
-	return ls[:max(0, len(ls)-1)]
-}
+// editLayers are the layers a unit can be edited in: every one, the class scores too.
+func (c *Root) editLayers() []protocol.LayerInfo { return c.App.Model.Layers }
 
 func (c *Root) OnWhyMethod(event vugu.DOMEvent) { c.W().Method = event.PropString("target", "value") }
 func (c *Root) OnWhyLayer(event vugu.DOMEvent)  { c.W().Layer = event.PropString("target", "value") }

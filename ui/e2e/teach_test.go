@@ -66,14 +66,15 @@ func textureTilesOf(t *testing.T, name string, n, side int) []string {
 // view the head's classes beside the top-5, with the probabilities of the head the engine
 // trains natively from the same photos and seed.
 func TestTeach(t *testing.T) {
-	arch := engine.SqueezeNet11.Name
+	arch := lookArch() // the released SqueezeNet, else AlexNet's fixture weights
+	embedding := engine.Archs[arch].Embedding
 	file := manifestFile(t, arch, "f32")
 	ctx := browser(t, false)
 	tab := chromium.NewTab(t, ctx)
 	open(t, tab, "?arch="+arch+"&precision=f32")
 	click(t, tab, `[data-view=teach]`)
-	if l := evalString(t, tab, `document.querySelector('[data-testid=teach-layer]').value`); l != "fire9" {
-		t.Errorf("the Teach view embeds at %q by default, want fire9", l)
+	if l := evalString(t, tab, `document.querySelector('[data-testid=teach-layer]').value`); l != embedding {
+		t.Errorf("the Teach view embeds at %q by default, want %s", l, embedding)
 	}
 	classes := []string{"brick", "grass"}
 	photos := map[string][]string{}
