@@ -231,9 +231,7 @@ func writeAtlas(stdout io.Writer, cells []gallery.Cell, icons []*image.RGBA, nam
 		out.Cells = append(out.Cells, ac)
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return printJSON(stdout, out)
 	}
 	fmt.Fprintf(stdout, "%d of %d cells drawn; wrote %s (%d px)\n", drawn, len(cells), outPath, poster.Rect.Dx())
 	return nil

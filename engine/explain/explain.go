@@ -299,16 +299,13 @@ func (e *explainer) smoothGrad(out *Map, n int, noise float64) error {
 	sum := make([]float64, plane)
 	for start := 0; start < n; start += e.opt.Batch {
 		b := min(e.opt.Batch, n-start)
-		xb := engine.NewTensor(b, 3, h, w)
-		for i := range b {
-			item := xb.Data[i*3*plane : (i+1)*3*plane]
-			copy(item, e.x.Data)
+		xb := e.batch(start, b, func(_ int, item []float32) {
 			if sigma > 0 {
 				for j := range item {
 					item[j] += float32(rng.NormFloat64() * sigma)
 				}
 			}
-		}
+		})
 		g, err := e.inputGradient(xb, out.Class)
 		if err != nil {
 			return err
@@ -334,6 +331,20 @@ func (e *explainer) smoothGrad(out *Map, n int, noise float64) error {
 	return nil
 }
 
+// batch is b of a method's images, numbers start to start+b-1 of all its passes: each a
+// copy of the photo that fill(number, pixels) changes.
+func (e *explainer) batch(start, b int, fill func(k int, item []float32)) *engine.Tensor {
+	h, w := e.x.Shape[2], e.x.Shape[3]
+	per := 3 * h * w
+	xb := engine.NewTensor(b, 3, h, w)
+	for i := range b {
+		item := xb.Data[i*per : (i+1)*per]
+		copy(item, e.x.Data)
+		fill(start+i, item)
+	}
+	return xb
+}
+
 // inputGradient is the gradient of the class logit for every item of xb.
 func (e *explainer) inputGradient(xb *engine.Tensor, class int) (*engine.Tensor, error) {
 	objs := make([]engine.Objective, xb.Shape[0])
@@ -349,7 +360,6 @@ func (e *explainer) inputGradient(xb *engine.Tensor, class int) (*engine.Tensor,
 // and records the class probability's drop: positive where hiding that part hurts.
 func (e *explainer) occlusion(out *Map) error {
 	h, w := e.x.Shape[2], e.x.Shape[3]
-	plane := h * w
 	rows, cols := (h+e.opt.Stride-1)/e.opt.Stride, (w+e.opt.Stride-1)/e.opt.Stride
 	n := rows * cols
 	out.Rows, out.Cols, out.Passes = rows, cols, n+1
@@ -359,13 +369,9 @@ func (e *explainer) occlusion(out *Map) error {
 	}
 	for start := 0; start < n; start += e.opt.Batch {
 		b := min(e.opt.Batch, n-start)
-		xb := engine.NewTensor(b, 3, h, w)
-		for i := range b {
-			item := xb.Data[i*3*plane : (i+1)*3*plane]
-			copy(item, e.x.Data)
-			r, c := (start+i)/cols, (start+i)%cols
-			Occlude(item, h, w, r*e.opt.Stride, c*e.opt.Stride, e.opt.Patch)
-		}
+		xb := e.batch(start, b, func(k int, item []float32) {
+			Occlude(item, h, w, k/cols*e.opt.Stride, k%cols*e.opt.Stride, e.opt.Patch)
+		})
 		res, err := e.m.Forward(xb, engine.ForwardOptions{Backend: e.opt.Backend, Edits: e.opt.Edits, Keep: func(string) bool { return false }})
 		if err != nil {
 			return err
@@ -416,14 +422,12 @@ func (e *explainer) integratedGradients(out *Map) error {
 	avg := make([]float64, 3*plane)
 	for start := 0; start < n; start += e.opt.Batch {
 		b := min(e.opt.Batch, n-start)
-		xb := engine.NewTensor(b, 3, h, w)
-		for i := range b {
-			alpha := (float64(start+i) + 0.5) / float64(n)
-			item := xb.Data[i*3*plane : (i+1)*3*plane]
+		xb := e.batch(start, b, func(k int, item []float32) {
+			alpha := (float64(k) + 0.5) / float64(n)
 			for j := range item {
 				item[j] = float32(float64(base.Data[j]) + alpha*float64(e.x.Data[j]-base.Data[j]))
 			}
-		}
+		})
 		g, err := e.inputGradient(xb, out.Class)
 		if err != nil {
 			return err
