@@ -47,7 +47,7 @@ func (s *Session) Teacher() *Teacher {
 // TeachThumb is the thumbnails' side in pixels.
 const TeachThumb = 64
 
-// ready checks that a model is loaded, and forgets photos another model embedded.
+// ready checks that a model is loaded, and forgets the classes and photos of another model.
 func (t *Teacher) ready() error {
 	m := t.s.model
 	if m == nil {
@@ -56,8 +56,8 @@ func (t *Teacher) ready() error {
 	if m.Partial != "" {
 		return fmt.Errorf("these weights hold only the first layers: teaching needs the whole network")
 	}
-	if t.model != m {
-		t.model, t.photos, t.head = m, nil, nil
+	if t.model != m { // the page starts its Teach view afresh with new weights too
+		t.model, t.classes, t.photos, t.head = m, nil, nil, nil
 		if t.layer == "" || !slices.Contains(m.Arch.LayerNames(), t.layer) {
 			t.layer = m.Arch.Embedding
 		}

@@ -156,3 +156,23 @@ func TestTeacherLayer(t *testing.T) {
 		t.Fatalf("a photo at fire5: %+v, %v", info, err)
 	}
 }
+
+// TestTeacherNewWeights: loading other weights forgets the classes and photos, as the page
+// does.
+func TestTeacherNewWeights(t *testing.T) {
+	s := New(DefaultCodecs(), nil)
+	file := squeezeFile(t, "f32")
+	if _, err := s.Load(file, LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Teacher().Class("cat", false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(squeezeFile(t, "int8"), LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Teacher().Class("cat", false, 0)
+	if err != nil || len(info.Classes) != 1 {
+		t.Errorf("after new weights: %+v, %v (want the class list to start afresh)", info, err)
+	}
+}
