@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"image"
-	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,40 +12,21 @@ import (
 	"github.com/alexlens/alexlens/weights"
 )
 
-// textureClasses cuts skimage's brick, grass and gravel photos (512 x 512) into 16 tiles of
+// textureClasses writes skimage's brick, grass and gravel photos cut into 16 tiles of
 // 128 x 128 each: three classes of 16 real, non-overlapping photos, one folder per class.
 func textureClasses(t *testing.T) []string {
 	t.Helper()
 	root := t.TempDir()
 	var dirs []string
 	for _, name := range []string{"brick", "grass", "gravel"} {
-		f, err := os.Open(testenv.Photo(t, name+".png"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := png.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
 		dir := filepath.Join(root, name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		type sub interface {
-			SubImage(image.Rectangle) image.Image
-		}
-		for r := range 4 {
-			for c := range 4 {
-				tile := img.(sub).SubImage(image.Rect(c*128, r*128, (c+1)*128, (r+1)*128))
-				out, err := os.Create(filepath.Join(dir, name+"-"+string(rune('a'+r))+string(rune('a'+c))+".png"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := png.Encode(out, tile); err != nil {
-					t.Fatal(err)
-				}
-				out.Close()
+		for i, tile := range testenv.TextureTiles(t, name, 16, 128) {
+			p := filepath.Join(dir, name+"-"+string(rune('a'+i/4))+string(rune('a'+i%4))+".png")
+			if err := os.WriteFile(p, tile, 0o644); err != nil {
+				t.Fatal(err)
 			}
 		}
 		dirs = append(dirs, dir)

@@ -5,7 +5,10 @@
 package testenv
 
 import (
+	"bytes"
 	"errors"
+	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,4 +102,38 @@ func BuildWasm(t testing.TB, pkg, out string) (wasmExec []byte) {
 		t.Fatalf("wasm_exec.js of the Go that built %s: %v", pkg, err)
 	}
 	return wasmExec
+}
+
+// TextureTiles cuts the python3-skimage texture name (brick, grass, gravel: 512 x 512) into
+// n non-overlapping side x side tiles, row by row, as PNG files' bytes: real photos of one
+// material, for tests that need many photos of a class. It skips the test when the photo is
+// not installed.
+func TextureTiles(t testing.TB, name string, n, side int) [][]byte {
+	t.Helper()
+	f, err := os.Open(Photo(t, name+".png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := img.Bounds().Dx() / side
+	if n > per*(img.Bounds().Dy()/side) {
+		t.Fatalf("%s holds fewer than %d tiles of %d pixels", name, n, side)
+	}
+	sub := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	var out [][]byte
+	for i := range n {
+		r := image.Rect(i%per*side, i/per*side, i%per*side+side, i/per*side+side)
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, sub.SubImage(r)); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, buf.Bytes())
+	}
+	return out
 }

@@ -5,8 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"image"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -28,34 +26,16 @@ import (
 // textureTiles writes n 128 x 128 tiles of a 512 x 512 skimage texture as PNG files.
 func textureTiles(t *testing.T, name string, n int) []string { return textureTilesOf(t, name, n, 128) }
 
-// textureTilesOf writes n side x side tiles of a 512 x 512 skimage texture as PNG files.
+// textureTilesOf writes n side x side tiles of a skimage texture as PNG files.
 func textureTilesOf(t *testing.T, name string, n, side int) []string {
 	t.Helper()
-	f, err := os.Open(testenv.Photo(t, name+".png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	var paths []string
-	per := 512 / side
-	for i := range n {
-		r := image.Rect(i%per*side, i/per*side, i%per*side+side, i/per*side+side)
+	for i, tile := range testenv.TextureTiles(t, name, n, side) {
 		p := filepath.Join(dir, fmt.Sprintf("%s-%02d.png", name, i))
-		out, err := os.Create(p)
-		if err != nil {
+		if err := os.WriteFile(p, tile, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := png.Encode(out, img.(interface {
-			SubImage(image.Rectangle) image.Image
-		}).SubImage(r)); err != nil {
-			t.Fatal(err)
-		}
-		out.Close()
 		paths = append(paths, p)
 	}
 	return paths

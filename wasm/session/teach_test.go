@@ -1,11 +1,7 @@
 package session
 
 import (
-	"bytes"
 	"context"
-	"image"
-	"image/png"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -18,31 +14,8 @@ import (
 	"github.com/alexlens/alexlens/weights"
 )
 
-// tiles cuts a 512 x 512 skimage texture into n PNG files of 128 x 128.
-func tiles(t *testing.T, name string, n int) [][]byte {
-	t.Helper()
-	f, err := os.Open(testenv.Photo(t, name+".png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for i := range n {
-		r := image.Rect(i%4*128, i/4*128, i%4*128+128, i/4*128+128)
-		var buf bytes.Buffer
-		if err := png.Encode(&buf, img.(interface {
-			SubImage(image.Rectangle) image.Image
-		}).SubImage(r)); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, buf.Bytes())
-	}
-	return out
-}
+// tiles are n 128 x 128 tiles of a skimage texture, as PNG files' bytes.
+func tiles(t *testing.T, name string, n int) [][]byte { return testenv.TextureTiles(t, name, n, 128) }
 
 // TestTeacher: the worker's Teach view state: classes filled with photos, a head trained on
 // them that equals the one teach.Train makes from the same embeddings and seed (the CLI's
