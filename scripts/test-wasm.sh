@@ -30,6 +30,8 @@ run() { # GOTOOLCHAIN GOEXPERIMENT
 }
 echo "test-wasm: portable kernels ($(go env GOVERSION), js/wasm under node)"
 run local ""
+echo "test-wasm: the worker's promise helpers (wasm/jsutil, js/wasm under node)"
+GOOS=js GOARCH=wasm go test -count=1 -exec "$PWD/scripts/wasm-node-exec" ./wasm/jsutil
 simd_go=${SIMD_GOTOOLCHAIN:-go1.27.3}
 if GOTOOLCHAIN=$simd_go go version >/dev/null 2>&1; then
 	echo "test-wasm: SIMD kernels ($simd_go GOEXPERIMENT=simd, js/wasm under node)"

@@ -97,14 +97,15 @@ func upload(t *testing.T, ctx context.Context, path string) {
 	}
 }
 
-// waitResult waits for result number seq, or fails with the page's error message.
+// waitResult waits for result number seq (or a later one: the webcam's frames can come
+// faster than the poll), or fails with the page's error message.
 func waitResult(t *testing.T, ctx context.Context, seq int) {
 	t.Helper()
 	type out struct{ Seq, Error string }
 	o, err := chromedp.Run(ctx, chromedp.Poll[out](fmt.Sprintf(`(() => {
 		const err = document.querySelector('[data-testid=error]')?.textContent || '';
 		const seq = document.querySelector('[data-testid=result]')?.dataset.seq || '';
-		return (err || seq === '%d') ? {Seq: seq, Error: err} : null;
+		return (err || +seq >= %d) ? {Seq: seq, Error: err} : null;
 	})()`, seq), chromedp.WithPollingTimeout(120*time.Second), chromedp.WithPollingInterval(10*time.Millisecond)))
 	if err != nil {
 		t.Fatalf("waiting for result %d: %v (page: %s)", seq, err, pageText(ctx))

@@ -109,6 +109,7 @@ func TestFallbacks(t *testing.T) {
 			t.Fatalf("IndexedDB works in this private window (%s): nothing is tested", storage)
 		}
 		classifies(t, w, 1)
+		t.Logf("compute path %q", w.Text("compute-path"))
 		// The gallery cannot be stored: the Embeddings view says so, and classifying goes on.
 		w.Nav("embeddings")
 		var note string

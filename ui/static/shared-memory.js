@@ -79,7 +79,10 @@
     workers: [],
     ctl: null,
     lastError: "", // the last message of a failed kernel worker
-    resize: function (n, module, memory, ctlAddr, ctlInts) {
+    // resize starts n kernel workers; its promise rejects if one fails, or if they are not
+    // all ready within startMs (a browser under load, or one that never starts a nested
+    // worker, must not hold the engine's load forever: the engine then runs on one thread).
+    resize: function (n, module, memory, ctlAddr, ctlInts, startMs) {
       this.stop();
       this.ctl = new Int32Array(memory.buffer, ctlAddr, ctlInts);
       const ps = [];
@@ -95,7 +98,11 @@
         }));
         w.postMessage({ module: module, memory: memory, ctlAddr: ctlAddr, ctlInts: ctlInts, part: i + 1 });
       }
-      return Promise.all(ps);
+      let timer;
+      const late = new Promise(function (_, reject) {
+        timer = setTimeout(function () { reject(new Error("kernel workers not ready after " + startMs + " ms")); }, startMs);
+      });
+      return Promise.race([Promise.all(ps), late]).finally(function () { clearTimeout(timer); });
     },
     stop: function () {
       // terminate() takes effect some time later: retire the control words first, so that a

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,9 +29,12 @@ type poolResult struct {
 		Logits    []float64 `json:"logits"`
 		Failure   string    `json:"failure"`
 	} `json:"results"`
-	AfterKill        []float64 `json:"afterKill"`
-	ThreadsAfterKill int       `json:"threadsAfterKill"`
-	MsAfterKill      int       `json:"msAfterKill"`
+	AfterKill          []float64 `json:"afterKill"`
+	ThreadsAfterKill   int       `json:"threadsAfterKill"`
+	MsAfterKill        int       `json:"msAfterKill"`
+	SilentError        string    `json:"silentError"`
+	SilentMs           int       `json:"silentMs"`
+	ThreadsAfterSilent int       `json:"threadsAfterSilent"`
 }
 
 // TestBrowserKernelPool runs internal/pooltest in a Web Worker of a cross-origin isolated page
@@ -38,7 +42,8 @@ type poolResult struct {
 // worker.js starts the engine (ui/static/shared-memory.js, kernel-worker.js): the fixture
 // networks' logits on 2 and 3 threads must equal one thread's exactly (every output is
 // computed by the same arithmetic whichever thread computes it), and after a kernel worker
-// stops answering the next pass must finish on one thread with the same logits.
+// stops answering the next pass must finish on one thread with the same logits; kernel
+// workers that never start make SetThreads give up after its start timeout.
 func TestBrowserKernelPool(t *testing.T) {
 	if chromium.Path() == "" {
 		t.Skip(chromium.NotInstalled)
@@ -65,6 +70,7 @@ func TestBrowserKernelPool(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	files["silent-worker.js"] = []byte(`self.onmessage = function () {}; // never says "ready"`)
 	files["index.html"] = []byte(`<!doctype html><meta charset="utf-8"><title>pool</title>`)
 	files["worker.js"] = []byte(`importScripts("shared-memory.js", "wasm_exec.js");
 const go = new Go();
@@ -138,4 +144,8 @@ fetch("pooltest.wasm").then(r => r.arrayBuffer()).then(bytes => {
 		}
 	}
 	t.Logf("a kernel worker that stopped answering: the pass finished on one thread in %d ms (round timeout 300 ms) with the same logits", out.MsAfterKill)
+	if !strings.Contains(out.SilentError, "not ready after 300 ms") || out.ThreadsAfterSilent != 1 {
+		t.Errorf("kernel workers that never start: SetThreads said %q and left %d threads; want an error naming the 300 ms start timeout, and one thread", out.SilentError, out.ThreadsAfterSilent)
+	}
+	t.Logf("kernel workers that never start: SetThreads gave up in %d ms: %s", out.SilentMs, out.SilentError)
 }

@@ -35,6 +35,14 @@ const (
 // the whole round done here, never into a hung engine. SetRoundTimeout changes it (tests).
 var roundTimeout = 20 * time.Second
 
+// startTimeout bounds the wait for new kernel workers to say they are ready: past it,
+// SetThreads gives up on them and the kernels stay on this thread. SetStartTimeout changes
+// it (tests).
+var startTimeout = 20 * time.Second
+
+// SetStartTimeout sets how long SetThreads waits for its kernel workers to start.
+func SetStartTimeout(d time.Duration) { startTimeout = d }
+
 // SetRoundTimeout sets how long a round waits for the kernel workers before it stops them
 // and finishes on this thread.
 func SetRoundTimeout(d time.Duration) { roundTimeout = d }
@@ -69,7 +77,7 @@ func SetThreads(n int) error {
 		return errors.New("cpukernel: the page has no alexlensKernelPool (shared-memory.js)")
 	}
 	ctl := make([]int32, ctlHeader+(n-1)*ctlPerPart)
-	if err := await(pj.Call("resize", n-1, k.module, k.memory, addrOf(ctl), len(ctl))); err != nil {
+	if err := await(pj.Call("resize", n-1, k.module, k.memory, addrOf(ctl), len(ctl), startTimeout.Milliseconds())); err != nil {
 		pj.Call("stop")
 		return fmt.Errorf("cpukernel: starting kernel workers: %w", err)
 	}

@@ -10,11 +10,17 @@ import (
 	"io"
 	"strconv"
 	"syscall/js"
+	"time"
 )
 
 // Await blocks the calling goroutine until p settles. It must never run on the goroutine of
 // a JS callback (that would deadlock the event loop): call it from a goroutine of its own.
-func Await(p js.Value) (js.Value, error) {
+func Await(p js.Value) (js.Value, error) { return AwaitWithin(p, 0) }
+
+// AwaitWithin is Await that gives up after d (d <= 0: never) with an error that says so,
+// for optional work such as caching, where a browser that never settles the promise must
+// not hold up what the visitor asked for. The promise itself runs on.
+func AwaitWithin(p js.Value, d time.Duration) (js.Value, error) {
 	type settled struct {
 		v   js.Value
 		err error
@@ -38,6 +44,20 @@ func Await(p js.Value) (js.Value, error) {
 		return nil
 	})
 	p.Call("then", onOK, onErr)
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case r := <-ch:
+			onOK.Release()
+			onErr.Release()
+			return r.v, r.err
+		case <-t.C:
+			// The callbacks stay: the promise may still settle and call them (into ch,
+			// which has room for that one answer).
+			return js.Undefined(), fmt.Errorf("no answer after %v", d)
+		}
+	}
 	r := <-ch
 	onOK.Release()
 	onErr.Release()

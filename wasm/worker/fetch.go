@@ -31,12 +31,20 @@ func cacheKey(raw, sha string) (string, error) {
 
 // openCache returns the weights cache, or false where Cache Storage is unavailable (an
 // insecure origin, a private window): loading then simply always downloads.
+// cacheWait bounds every Cache Storage call: the cache only saves a later download, and a
+// browser whose cache never answers must not
+// hold the weights the visitor is waiting for.
+const cacheWait = 30 * time.Second
+
+// cached awaits a Cache Storage promise, at most cacheWait.
+func cached(p js.Value) (js.Value, error) { return jsutil.AwaitWithin(p, cacheWait) }
+
 func openCache() (js.Value, bool) {
 	caches := js.Global().Get("caches")
 	if caches.IsUndefined() || caches.IsNull() {
 		return js.Value{}, false
 	}
-	c, err := jsutil.Await(caches.Call("open", cacheName))
+	c, err := cached(caches.Call("open", cacheName))
 	if err != nil {
 		return js.Value{}, false
 	}
@@ -105,7 +113,7 @@ func partHash(inJS js.Value, b []byte) string {
 // readCached reads a file's parts from the cache into Go memory, each checked against the
 // hash its headers give.
 func readCached(c js.Value, key string, progress func(protocol.Progress)) ([]byte, error) {
-	head, err := jsutil.Await(c.Call("match", cachekey.Part(key, 0)))
+	head, err := cached(c.Call("match", cachekey.Part(key, 0)))
 	if err != nil || head.IsUndefined() {
 		return nil, errNotCached
 	}
@@ -124,12 +132,12 @@ func readCached(c js.Value, key string, progress func(protocol.Progress)) ([]byt
 	for i := range int(parts) {
 		r := head
 		if i > 0 {
-			if r, err = jsutil.Await(c.Call("match", cachekey.Part(key, i))); err != nil || r.IsUndefined() {
+			if r, err = cached(c.Call("match", cachekey.Part(key, i))); err != nil || r.IsUndefined() {
 				return nil, fmt.Errorf("part %d of %d is missing", i+1, parts)
 			}
 		}
 		lo, hi := int64(i)*cachePart, min(length, int64(i+1)*cachePart)
-		buf, err := jsutil.Await(r.Call("arrayBuffer"))
+		buf, err := cached(r.Call("arrayBuffer"))
 		if err != nil {
 			return nil, fmt.Errorf("part %d of %d: %v", i+1, parts, err)
 		}
@@ -177,13 +185,13 @@ func remember(raw, sha string, data []byte) (note string) {
 		opts := js.Global().Get("Object").New()
 		opts.Set("headers", headers)
 		resp := js.Global().Get("Response").New(body, opts)
-		if _, err := jsutil.Await(c.Call("put", cachekey.Part(key, i), resp)); err != nil {
+		if _, err := cached(c.Call("put", cachekey.Part(key, i), resp)); err != nil {
 			js.Global().Get("console").Call("warn", "alexlens: cannot cache weights: "+err.Error())
 			forget(raw, sha)
 			return fmt.Sprintf("not kept in the browser's cache (%v), so the next visit downloads them again; weights kept before are still there", err)
 		}
 	}
-	keys, err := jsutil.Await(c.Call("keys"))
+	keys, err := cached(c.Call("keys"))
 	if err != nil {
 		return ""
 	}
@@ -191,7 +199,7 @@ func remember(raw, sha string, data []byte) (note string) {
 	for i := 0; i < keys.Length(); i++ {
 		old := keys.Index(i).Get("url").String()
 		if whole, isPart := cachekey.Whole(old); cachekey.Family(old) == family && !(isPart && whole == key) {
-			jsutil.Await(c.Call("delete", keys.Index(i)))
+			cached(c.Call("delete", keys.Index(i)))
 		}
 	}
 	return ""
@@ -208,13 +216,13 @@ func forget(raw, sha string) {
 	if !ok {
 		return
 	}
-	keys, err := jsutil.Await(c.Call("keys"))
+	keys, err := cached(c.Call("keys"))
 	if err != nil {
 		return
 	}
 	for i := 0; i < keys.Length(); i++ {
 		if whole, _ := cachekey.Whole(keys.Index(i).Get("url").String()); whole == key {
-			jsutil.Await(c.Call("delete", keys.Index(i)))
+			cached(c.Call("delete", keys.Index(i)))
 		}
 	}
 }

@@ -3,8 +3,9 @@
 // Command pooltest runs in a Web Worker for cpukernel's browser test: on the shared memory the
 // page gives it, it installs the kernel module and runs forward passes of the fixture
 // networks on 1, 2 and 3 threads, then kills a kernel worker in the middle of a pool and
-// runs again. It posts {results: [{arch, precision, threads, logits}], afterKill: {...},
-// threadsAfterKill} or {error}.
+// runs again, then starts kernel workers that never answer. It posts {results: [{arch,
+// precision, threads, logits}], afterKill, threadsAfterKill, silentError, silentMs,
+// threadsAfterSilent} or {error}.
 package main
 
 import (
@@ -92,10 +93,24 @@ func run() (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Kernel workers that never say they are ready (silent-worker.js ignores its message):
+	// SetThreads gives up after the start timeout, and the kernels stay on this thread.
+	pool.Set("url", "silent-worker.js")
+	cpukernel.SetStartTimeout(300 * time.Millisecond)
+	start = time.Now()
+	silentErr := cpukernel.SetThreads(2)
+	silentMs := time.Since(start).Milliseconds()
+	silent := "<nil>"
+	if silentErr != nil {
+		silent = silentErr.Error()
+	}
 	return map[string]any{
-		"results":          results,
-		"afterKill":        l,
-		"threadsAfterKill": cpukernel.Threads(),
-		"msAfterKill":      time.Since(start).Milliseconds(),
+		"silentError":        silent,
+		"silentMs":           silentMs,
+		"threadsAfterSilent": cpukernel.Threads(),
+		"results":            results,
+		"afterKill":          l,
+		"threadsAfterKill":   cpukernel.Threads(),
+		"msAfterKill":        time.Since(start).Milliseconds(),
 	}, nil
 }
