@@ -37,9 +37,15 @@ func (g *Gallery) Encode(w io.Writer) error {
 	if err := g.Header.validate(); err != nil {
 		return err
 	}
+	if err := g.checkAtlas(); err != nil {
+		return err
+	}
 	hdr, err := json.Marshal(wireHeader{g.Header, g.Len()})
 	if err != nil {
 		return err
+	}
+	if len(hdr) > maxHeaderBytes {
+		return fmt.Errorf("gallery: the header is %d bytes, limit %d", len(hdr), maxHeaderBytes)
 	}
 	var b bytes.Buffer
 	b.WriteString(Magic)
@@ -196,6 +202,9 @@ func Decode(data []byte) (*Gallery, error) {
 		}
 		g.Items[i] = it
 		off += n
+	}
+	if err := g.checkAtlas(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
 	embOff := align8(off)
 	if err := zeros(data, off, embOff); err != nil {

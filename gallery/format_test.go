@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -76,7 +77,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if h.Header != g.Header || h.Len() != g.Len() {
+			if !reflect.DeepEqual(h.Header, g.Header) || h.Len() != g.Len() {
 				t.Fatalf("header %+v len %d, want %+v len %d", h.Header, h.Len(), g.Header, g.Len())
 			}
 			for i := range g.Items {

@@ -2,6 +2,7 @@ package gallery
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 )
 
@@ -16,6 +17,7 @@ func FuzzRead(f *testing.F) {
 		f.Add(encode(f, empty))
 	}
 	f.Add([]byte("ALXG\x01\x00\x00\x00\x02\x00\x00\x00{}"))
+	f.Add(encode(f, atlasGallery(f)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := Decode(data)
 		if err != nil {
@@ -29,7 +31,7 @@ func FuzzRead(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded gallery does not decode: %v", err)
 		}
-		if h.Header != g.Header || h.Len() != g.Len() {
+		if !reflect.DeepEqual(h.Header, g.Header) || h.Len() != g.Len() {
 			t.Fatalf("round trip changed the header or count: %+v %d vs %+v %d", h.Header, h.Len(), g.Header, g.Len())
 		}
 		for i := range g.Items {

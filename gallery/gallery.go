@@ -38,6 +38,9 @@ type Header struct {
 	// Encoding of the stored embeddings.
 	Encoding Encoding `json:"encoding"`
 	Thumb    int      `json:"thumb"` // thumbnail side in pixels; 0 when items carry none
+	// Atlas, when present, makes the gallery an atlas file: its items are the icons of an
+	// activation atlas's cells, placed on its grid (atlasfile.go).
+	Atlas *AtlasLayout `json:"atlas,omitempty"`
 }
 
 // WeightsInfo names a set of weights.
@@ -91,6 +94,9 @@ func (g *Gallery) Len() int { return len(g.Items) }
 
 // Add appends an item with its embedding, encoding the embedding compactly.
 func (g *Gallery) Add(it Item, embedding []float32) error {
+	if g.Header.Atlas != nil {
+		return errors.New("gallery: this is an atlas file (one item per atlas cell): images cannot be added to it; index them into a gallery of their own")
+	}
 	if len(embedding) != g.Header.Dim {
 		return fmt.Errorf("gallery: embedding has %d components, the gallery's %s %s embeddings have %d",
 			len(embedding), g.Header.Arch, g.Header.Layer, g.Header.Dim)
