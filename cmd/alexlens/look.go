@@ -116,6 +116,7 @@ func cmdAtlas(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Int64("seed", 0, "random seed (the same seed gives the same icons)")
 	cellPx := fs.Int("cell", 128, "poster pixels per cell (300 for print: a 20x20 atlas is then 6000 px)")
 	iconDir := fs.String("icons", "", "also write each cell's icon to DIR/cell-X-Y.png")
+	alxgPath := fs.String("alxg", "", "also write the atlas as an atlas file (.alxg: the icons, their cells and embeddings), which the embed's atlas view shows")
 	asJSON := fs.Bool("json", false, `print {"cells": [...]}`)
 	outPath := fs.String("o", "", "the poster PNG to write")
 	rest, err := parse(fs, args)
@@ -160,6 +161,19 @@ func cmdAtlas(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
+		if *alxgPath != "" {
+			h, err := atlas.ClassHeader(m, mf.weights)
+			if err != nil {
+				return err
+			}
+			if err := atlas.ClassMeans(m, cells); err != nil {
+				return err
+			}
+			layout := gallery.AtlasLayout{Grid: *grid, Of: gallery.AtlasOfClasses, Method: *method, Source: "ImageNet classes"}
+			if err := writeAtlasFile(*alxgPath, h, layout, cells, icons, imagenet.Label); err != nil {
+				return err
+			}
+		}
 		return writeAtlas(stdout, cells, icons, imagenet.Label, *grid, *cellPx, *outPath, *iconDir, *asJSON)
 	}
 	g, m, _, err := galleryAndModel(&mf, *galleryPath, stderr)
@@ -189,7 +203,23 @@ func cmdAtlas(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	return writeAtlas(stdout, cells, icons, func(i int) string { return g.Items[i].Name }, *grid, *cellPx, *outPath, *iconDir, *asJSON)
+	name := func(i int) string { return g.Items[i].Name }
+	if *alxgPath != "" {
+		layout := gallery.AtlasLayout{Grid: *grid, Of: gallery.AtlasOfGallery, Method: *method, Source: filepath.Base(*galleryPath)}
+		if err := writeAtlasFile(*alxgPath, g.Header, layout, cells, icons, name); err != nil {
+			return err
+		}
+	}
+	return writeAtlas(stdout, cells, icons, name, *grid, *cellPx, *outPath, *iconDir, *asJSON)
+}
+
+// writeAtlasFile writes the drawn cells as an atlas file (gallery/FORMAT.md "Atlas files").
+func writeAtlasFile(path string, h gallery.Header, layout gallery.AtlasLayout, cells []gallery.Cell, icons []*image.RGBA, member atlas.MemberName) error {
+	g, err := atlas.File(h, layout, cells, icons, member, imagenet.Label)
+	if err != nil {
+		return err
+	}
+	return g.WriteFile(path)
 }
 
 // writeAtlas writes the poster, the icons under iconDir (when given), and the cells as JSON

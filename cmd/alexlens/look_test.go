@@ -107,7 +107,7 @@ func TestAtlasCLI(t *testing.T) {
 	}
 	icons, poster := filepath.Join(dir, "icons"), filepath.Join(dir, "atlas.png")
 	stdout, stderr, err := runCLI(t, "atlas", "--weights", "fixture", "--gallery", gp, "--grid", "3", "--layout", "pca",
-		"--steps", "3", "--size", "64", "--min-items", "2", "--cell", "40", "--icons", icons, "--json", "-o", poster)
+		"--steps", "3", "--size", "64", "--min-items", "2", "--cell", "40", "--icons", icons, "--json", "-o", poster, "--alxg", filepath.Join(dir, "atlas.alxg"))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -148,9 +148,28 @@ func TestAtlasCLI(t *testing.T) {
 	if b := readPNG(t, poster).Bounds(); b.Dx() != 120 || b.Dy() != 120 {
 		t.Errorf("poster %v, want 120x120 (3 cells of 40 px)", b)
 	}
+	// The atlas file: one item per drawn cell, in the JSON's order, with its icon.
+	af, err := gallery.ReadFile(filepath.Join(dir, "atlas.alxg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if af.Header.Atlas == nil || af.Len() != iconed || af.Header.Thumb != 64 || af.Header.Atlas.Of != gallery.AtlasOfGallery || af.Header.Atlas.Source != "g.alxg" {
+		t.Fatalf("atlas file: %d items, header %+v; want the %d drawn cells of g.alxg, 64 px icons", af.Len(), af.Header, iconed)
+	}
+	k := 0
+	for _, c := range res.Cells {
+		if c.Icon == "" {
+			continue
+		}
+		ac := af.Header.Atlas.Cells[k]
+		if ac.X != c.X || ac.Y != c.Y || ac.Count != len(c.Items) || af.Items[k].Label != c.Top[0].Label {
+			t.Errorf("atlas file item %d: cell (%d, %d) of %d, label %q; JSON cell (%d, %d) of %d, top %q", k, ac.X, ac.Y, ac.Count, af.Items[k].Label, c.X, c.Y, len(c.Items), c.Top[0].Label)
+		}
+		k++
+	}
 	// The class atlas: the 1000 classes on the map, no gallery.
 	stdout, stderr, err = runCLI(t, "atlas", "--arch", "squeezenet1_1", "--weights", "fixture", "--classes", "--grid", "2", "--layout", "pca",
-		"--steps", "1", "--size", "64", "--cell", "40", "--json", "-o", poster)
+		"--steps", "1", "--size", "64", "--cell", "40", "--json", "-o", poster, "--alxg", filepath.Join(dir, "classes.alxg"))
 	if err != nil {
 		t.Fatalf("--classes: %v\n%s", err, stderr)
 	}
@@ -167,6 +186,13 @@ func TestAtlasCLI(t *testing.T) {
 	}
 	if classes != 1000 {
 		t.Errorf("the class atlas holds %d classes, want 1000", classes)
+	}
+	cf, err := gallery.ReadFile(filepath.Join(dir, "classes.alxg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cf.Header.Atlas; a == nil || a.Of != gallery.AtlasOfClasses || cf.Len() != len(res.Cells) || cf.Header.Layer != "fire9" || a.Cells[0].Members[0] != res.Cells[0].Items[0] {
+		t.Errorf("class atlas file: %d items at %s, header atlas %+v; want %d cells of fire9", cf.Len(), cf.Header.Layer, a, len(res.Cells))
 	}
 	for _, bad := range [][]string{
 		{"atlas", "--weights", "fixture", "--arch", "squeezenet1_1", "--gallery", gp, "--classes", "-o", poster},
