@@ -39,6 +39,14 @@ const (
 	// OpAtlasPoster draws the last atlas as one PNG, Look.PosterCell pixels a cell, with the
 	// icons drawn so far at Look.Size, Look.Steps and Look.Seed (cells without one blank).
 	OpAtlasPoster Op = "atlas-poster"
+	// OpAtlasFile writes the last atlas with the icons drawn so far (Look.Size, Look.Steps,
+	// Look.Seed) as an atlas file (.alxg, gallery/FORMAT.md "Atlas files") in
+	// LookResult.File.
+	OpAtlasFile Op = "atlas-file"
+	// OpAtlasShow reads an atlas file (bytes beside the JSON) for display, in
+	// LookResult.Shown. It needs no weights: the embed's atlas view draws a file made
+	// elsewhere.
+	OpAtlasShow Op = "atlas-show"
 	// OpUnits ranks the gallery's images by the strongest response of channel Look.Channel
 	// of layer Look.Layer and crops each one's receptive field around that unit.
 	OpUnits Op = "units"
@@ -104,7 +112,7 @@ type LookRequest struct {
 func IsLook(op Op) bool {
 	switch op {
 	case OpGalleryOpen, OpGalleryLoad, OpGalleryAdd, OpGallerySave, OpGalleryClear, OpNeighbors,
-		OpWalk, OpAtlas, OpAtlasIcons, OpAtlasPoster, OpUnits, OpFeatureVis, OpCancel,
+		OpWalk, OpAtlas, OpAtlasIcons, OpAtlasPoster, OpAtlasFile, OpAtlasShow, OpUnits, OpFeatureVis, OpCancel,
 		OpExplain, OpKnockOut: // long, so cancellable like the others
 		return true
 	}
@@ -213,6 +221,8 @@ type LookResult struct {
 	Atlas      *Atlas          `json:"atlas,omitempty"`
 	Icons      []AtlasIcon     `json:"icons,omitempty"`  // OpAtlasIcons: all (done) or a batch's (progress)
 	Poster     []byte          `json:"poster,omitempty"` // OpAtlasPoster: the PNG
+	File       []byte          `json:"file,omitempty"`   // OpAtlasFile: the .alxg
+	Shown      *ShownAtlas     `json:"shown,omitempty"`  // OpAtlasShow
 	Patches    []UnitPatch     `json:"patches,omitempty"`
 	FeatureVis *FeatureVisImg  `json:"featurevis,omitempty"`
 	Explain    *ExplainResult  `json:"explain,omitempty"`
@@ -288,6 +298,29 @@ type AtlasIcon struct {
 	W    int    `json:"w"`
 	H    int    `json:"h"`
 	RGBA []byte `json:"rgba"`
+}
+
+// ShownAtlas is an atlas file as the embed draws it.
+type ShownAtlas struct {
+	Arch    string      `json:"arch"`
+	Layer   string      `json:"layer"`
+	Fixture bool        `json:"fixture,omitempty"` // made with untrained weights
+	Weights string      `json:"weights"`           // the weights' source, free text
+	Grid    int         `json:"grid"`
+	Of      string      `json:"of"` // gallery or classes
+	Method  string      `json:"method"`
+	Source  string      `json:"source,omitempty"`
+	Cells   []ShownCell `json:"cells"`
+}
+
+// ShownCell is one drawn cell of an atlas file.
+type ShownCell struct {
+	X       int          `json:"x"`
+	Y       int          `json:"y"`
+	Count   int          `json:"count"`
+	Members []string     `json:"members"`
+	Top     []Prediction `json:"top"`
+	Icon    []byte       `json:"icon"` // JPEG
 }
 
 // UnitPatch is one image's receptive field around the unit that responds most.

@@ -9,6 +9,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/alexlens/alexlens/engine"
@@ -49,11 +50,12 @@ type Look struct {
 // laidOut is an atlas on the page: its cells, and the gallery it was made of (nil for the
 // class atlas) with its size then, since Add grows the same gallery.
 type laidOut struct {
-	id    int
-	g     *gallery.Gallery
-	n     int
-	grid  int
-	cells []gallery.Cell
+	id     int
+	g      *gallery.Gallery
+	n      int
+	grid   int
+	method string
+	cells  []gallery.Cell
 }
 
 // galleryLayout is the last gallery layout, kept while the gallery, its size and the
@@ -453,7 +455,7 @@ func (l *Look) Atlas(ctx context.Context, r protocol.LookRequest, progress func(
 	if err != nil {
 		return nil, err
 	}
-	l.atlas = &laidOut{id: l.galleryMap.id, g: g, n: g.Len(), grid: r.Grid, cells: cells}
+	l.atlas = &laidOut{id: l.galleryMap.id, g: g, n: g.Len(), grid: r.Grid, method: r.Method, cells: cells}
 	return atlasOf(r, pts, cells, took), nil
 }
 
@@ -477,7 +479,7 @@ func (l *Look) classAtlas(ctx context.Context, r protocol.LookRequest, report ga
 	if err != nil {
 		return nil, err
 	}
-	l.atlas = &laidOut{id: l.classMap.id, grid: r.Grid, cells: cells}
+	l.atlas = &laidOut{id: l.classMap.id, grid: r.Grid, method: r.Method, cells: cells}
 	at := atlasOf(r, l.classMap.pts, cells, l.classMap.took)
 	at.Classes = true
 	return at, nil
@@ -593,20 +595,9 @@ func (l *Look) AtlasIcons(ctx context.Context, r protocol.LookRequest, progress 
 // AtlasPoster draws the last atlas as a PNG (atlas.Poster), r.PosterCell pixels a cell,
 // with the icons drawn so far at r's size, steps and seed; a cell without one stays blank.
 func (l *Look) AtlasPoster(r protocol.LookRequest) ([]byte, error) {
-	a := l.atlas
-	if a == nil {
-		return nil, errors.New("lay the gallery out first: the poster is the map's cells")
-	}
-	icons := make([]*image.RGBA, len(a.cells))
-	drawn := 0
-	for i, c := range a.cells {
-		if ic, ok := l.icons[iconKey{a.id, a.grid, c.Row, c.Col, r.Size, r.Steps, r.Seed}]; ok {
-			icons[i] = &image.RGBA{Pix: ic.RGBA, Stride: 4 * ic.W, Rect: image.Rect(0, 0, ic.W, ic.H)}
-			drawn++
-		}
-	}
-	if drawn == 0 {
-		return nil, errors.New("no icons drawn yet: draw the icons first")
+	a, icons, err := l.drawn(r, "the poster")
+	if err != nil {
+		return nil, err
 	}
 	poster, err := atlas.Poster(a.cells, icons, a.grid, r.PosterCell)
 	if err != nil {
@@ -617,6 +608,90 @@ func (l *Look) AtlasPoster(r protocol.LookRequest) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// drawn is the last atlas and the icons drawn for it at r's size, steps and seed (nil for a
+// cell without one); what names the result, for the errors.
+func (l *Look) drawn(r protocol.LookRequest, what string) (*laidOut, []*image.RGBA, error) {
+	a := l.atlas
+	if a == nil {
+		return nil, nil, fmt.Errorf("lay the gallery out first: %s is the map's cells", what)
+	}
+	icons := make([]*image.RGBA, len(a.cells))
+	n := 0
+	for i, c := range a.cells {
+		if ic, ok := l.icons[iconKey{a.id, a.grid, c.Row, c.Col, r.Size, r.Steps, r.Seed}]; ok {
+			icons[i] = &image.RGBA{Pix: ic.RGBA, Stride: 4 * ic.W, Rect: image.Rect(0, 0, ic.W, ic.H)}
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, nil, errors.New("no icons drawn yet: draw the icons first")
+	}
+	return a, icons, nil
+}
+
+// AtlasFile writes the last atlas, with the icons drawn so far at r's size, steps and seed,
+// as an atlas file (gallery/FORMAT.md "Atlas files"), which the embed's atlas view shows.
+func (l *Look) AtlasFile(r protocol.LookRequest) ([]byte, error) {
+	a, icons, err := l.drawn(r, "the atlas file")
+	if err != nil {
+		return nil, err
+	}
+	m := l.s.model
+	if m == nil {
+		return nil, ErrNoModel
+	}
+	layout := gallery.AtlasLayout{Grid: a.grid, Method: a.method}
+	var h gallery.Header
+	cells := a.cells
+	member := atlas.MemberName(imagenet.Label)
+	if a.g == nil {
+		layout.Of, layout.Source = gallery.AtlasOfClasses, "ImageNet classes"
+		if h, err = atlas.ClassHeader(m, l.s.info.Title); err != nil {
+			return nil, err
+		}
+		cells = slices.Clone(cells) // the means are the file's; the map's cells stay as they were
+		if err := atlas.ClassMeans(m, cells); err != nil {
+			return nil, err
+		}
+	} else {
+		g := a.g
+		layout.Of, layout.Source, h = gallery.AtlasOfGallery, "a gallery of "+strconv.Itoa(a.n)+" images", g.Header
+		member = func(i int) string { return g.Items[i].Name }
+	}
+	f, err := atlas.File(h, layout, cells, icons, member, imagenet.Label)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := f.Encode(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// ShowAtlas reads an atlas file for display. It needs no model: the file carries its
+// icons, cells and classes.
+func ShowAtlas(data []byte) (*protocol.ShownAtlas, error) {
+	g, err := gallery.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	a := g.Header.Atlas
+	if a == nil {
+		return nil, fmt.Errorf("this is a gallery of %d %s images, not an atlas file: lay it out in the app's Atlas view (or alexlens atlas --alxg) and save that", g.Len(), g.Header.Arch)
+	}
+	out := &protocol.ShownAtlas{Arch: g.Header.Arch, Layer: g.Header.Layer, Fixture: g.Header.Weights.Fixture, Weights: g.Header.Weights.Source,
+		Grid: a.Grid, Of: a.Of, Method: a.Method, Source: a.Source, Cells: make([]protocol.ShownCell, len(a.Cells))}
+	for i, c := range a.Cells {
+		sc := protocol.ShownCell{X: c.X, Y: c.Y, Count: c.Count, Members: c.Members, Top: []protocol.Prediction{}, Icon: g.Items[i].Thumb}
+		for _, t := range c.Top {
+			sc.Top = append(sc.Top, protocol.Prediction{Index: t.Index, Label: t.Label, Prob: t.Prob})
+		}
+		out.Cells[i] = sc
+	}
+	return out, nil
 }
 
 // Units ranks the gallery's images by channel's largest activation in layer and crops the

@@ -320,6 +320,40 @@ func TestLookAtlasIcons(t *testing.T) {
 	if _, err := l.AtlasPoster(protocol.LookRequest{Size: 96, Steps: 3, Seed: 2, PosterCell: 64}); err == nil {
 		t.Error("a poster of icons never drawn (96 px): no error")
 	}
+	// The atlas file, read back as the embed reads it: every cell, its icon and members.
+	file, err := l.AtlasFile(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, err := ShowAtlas(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown.Grid != 2 || shown.Of != "gallery" || shown.Method != "pca" || len(shown.Cells) != len(at.Cells) || !shown.Fixture {
+		t.Fatalf("shown atlas: grid %d of %q by %q, %d cells, fixture %v; want the 2x2 pca map's %d cells of fixture weights", shown.Grid, shown.Of, shown.Method, len(shown.Cells), shown.Fixture, len(at.Cells))
+	}
+	for i, c := range shown.Cells {
+		ac := at.Cells[i]
+		img, err := jpeg.Decode(bytes.NewReader(c.Icon))
+		if err != nil || img.Bounds().Dx() != 64 {
+			t.Errorf("cell %d's icon: %v, %v", i, err, img)
+		}
+		if c.X != ac.Col || c.Y != ac.Row || c.Count != len(ac.Members) || c.Members[0] != l.g.Items[ac.Members[0]].Name {
+			t.Errorf("cell %d: (%d, %d) of %d, first %q; the map's (%d, %d) of %d", i, c.X, c.Y, c.Count, c.Members[0], ac.Col, ac.Row, len(ac.Members))
+		}
+	}
+	if _, err := l.AtlasFile(protocol.LookRequest{Size: 96, Steps: 3, Seed: 2}); err == nil {
+		t.Error("an atlas file of icons never drawn (96 px): no error")
+	}
+	plain, err := l.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]byte{nil, []byte("ALXG broken"), file[:len(file)/2], plain} {
+		if _, err := ShowAtlas(bad); err == nil {
+			t.Errorf("ShowAtlas of %d bytes (%.8q): no error", len(bad), bad)
+		}
+	}
 	again, err := l.AtlasIcons(context.Background(), req, func(int, int, []protocol.AtlasIcon) { t.Error("a cached answer computed icons") })
 	if err != nil || len(again) != len(icons) {
 		t.Errorf("asking again: %d icons, %v", len(again), err)
@@ -379,6 +413,17 @@ func TestLookClassAtlas(t *testing.T) {
 	}
 	if batches := (len(at.Cells) - 2 + 7) / 8; steps != 2*batches {
 		t.Errorf("%d step reports for %d batches of 2 steps", steps, batches)
+	}
+	file, err := l.AtlasFile(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, err := ShowAtlas(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown.Of != "classes" || shown.Layer != "fire9" || len(shown.Cells) != len(at.Cells) || shown.Cells[0].Top[0].Index != at.Cells[0].Members[0] {
+		t.Errorf("class atlas file: %q at %s, %d cells (map %d), top %v", shown.Of, shown.Layer, len(shown.Cells), len(at.Cells), shown.Cells[0].Top)
 	}
 	// A finer grid of the same layout: same points, more cells.
 	fine, err := l.Atlas(context.Background(), protocol.LookRequest{Classes: true, Method: "pca", Grid: 6}, nil)

@@ -141,6 +141,15 @@ func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progre
 		})
 	case protocol.OpAtlasPoster:
 		res.Poster, err = look.AtlasPoster(l)
+	case protocol.OpAtlasFile:
+		res.File, err = look.AtlasFile(l)
+	case protocol.OpAtlasShow:
+		var data []byte
+		if data, err = galleryPayload(bytes); err == nil {
+			if res.Shown, err = session.ShowAtlas(data); err != nil {
+				err = fmt.Errorf("cannot show this atlas file: %w", err)
+			}
+		}
 	case protocol.OpUnits:
 		res.Patches, err = look.Units(ctx, l.Layer, l.Channel, l.K, l.Patch, report)
 	case protocol.OpExplain, protocol.OpKnockOut:
