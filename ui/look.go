@@ -512,6 +512,16 @@ func (c *Look) MakeIcons() {
 // across at 300 dpi (alexlens atlas --cell sets any size).
 const posterCell = 256
 
+// SaveAtlasFile has the worker write the atlas with its icons as an atlas file (.alxg),
+// which the embed's atlas view shows on any page, and downloads it.
+func (c *Look) SaveAtlasFile() {
+	req := protocol.Request{Op: protocol.OpAtlasFile, Look: &protocol.LookRequest{Size: atlasIconSize, Steps: atlasIconSteps}}
+	c.run("atlas file", req, func(r protocol.Response) {
+		c.L().AtlasFileBytes = len(r.Look.File)
+		download("alexlens-atlas.alxg", "application/octet-stream", r.Look.File)
+	})
+}
+
 // SavePoster has the worker draw the atlas with its icons as one PNG, and downloads it.
 func (c *Look) SavePoster() {
 	req := protocol.Request{Op: protocol.OpAtlasPoster, Look: &protocol.LookRequest{Size: atlasIconSize, Steps: atlasIconSteps, PosterCell: posterCell}}

@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
 	"net"
 	"net/http"
 	"os"
@@ -17,7 +20,11 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/engine"
+	"github.com/alexlens/alexlens/engine/imagenet"
+	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/gallery/atlas"
 	"github.com/alexlens/alexlens/server"
+	"github.com/alexlens/alexlens/weights"
 
 	"github.com/alexlens/alexlens/weights/manifest"
 )
@@ -242,4 +249,122 @@ func TestEmbedDemo(t *testing.T) {
 	if snippet := eval[string](t, ctx, `document.querySelector('pre code').textContent`); !strings.Contains(snippet, `embed.js" async></script>`) {
 		t.Errorf("the first snippet is %q", snippet)
 	}
+}
+
+// writeAtlasFile writes a 4x4 atlas file of fixture SqueezeNet fire9 embeddings under dir:
+// five drawn cells, each icon one flat colour, and returns the cells' places.
+func writeAtlasFile(t *testing.T, path string) [][2]int {
+	t.Helper()
+	m := weights.Fixture(engine.SqueezeNet11, 1)
+	h, err := gallery.HeaderFor(m, "fire9", gallery.Int8, 0, "fixture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	places := [][2]int{{0, 0}, {3, 0}, {1, 2}, {2, 2}, {3, 3}} // (x, y)
+	cells := make([]gallery.Cell, len(places))
+	icons := make([]*image.RGBA, len(places))
+	for i, p := range places {
+		mean := make([]float32, h.Dim)
+		mean[i] = 1
+		cells[i] = gallery.Cell{Col: p[0], Row: p[1], Members: []int{i, i + 10}, Mean: mean,
+			Top: []engine.Class{{Index: 281 + i, Prob: 0.5}}}
+		icons[i] = image.NewRGBA(image.Rect(0, 0, 32, 32))
+		draw.Draw(icons[i], icons[i].Rect, image.NewUniform(color.RGBA{uint8(50 * i), 200, 100, 255}), image.Point{}, draw.Src)
+	}
+	member := func(k int) string { return fmt.Sprintf("photo-%d.jpg", k) }
+	g, err := atlas.File(h, gallery.AtlasLayout{Grid: 4, Of: gallery.AtlasOfGallery, Method: "tsne", Source: "a test gallery"}, cells, icons, member, imagenet.Label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	return places
+}
+
+// TestEmbedAtlas: the atlas view draws an atlas file kept on the site, each icon at its
+// cell of the grid, without loading any weights; a chosen cell shows its classes and
+// images; a missing file, a plain gallery and a file on another site are clear errors.
+func TestEmbedAtlas(t *testing.T) {
+	ctx := browser(t)
+	dist := filepath.Join(t.TempDir(), "dist")
+	export(t, webDir, dist)
+	places := writeAtlasFile(t, filepath.Join(dist, "atlases", "demo.alxg"))
+	// A plain gallery (no atlas layout) beside it.
+	m := weights.Fixture(engine.SqueezeNet11, 1)
+	ph, err := gallery.HeaderFor(m, "fire9", gallery.Int8, 0, "fixture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := gallery.New(ph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Add(gallery.Item{Name: "a.jpg", Class: -1}, make([]float32, ph.Dim)); err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.WriteFile(filepath.Join(dist, "atlases", "plain.alxg")); err != nil {
+		t.Fatal(err)
+	}
+	h := serveCSP(t, dist, server.DefaultCSP)
+	post := blogPost(t, h.url, `
+<div id="good" data-alexlens="atlas" data-gallery="atlases/demo.alxg"></div>
+<div id="missing" data-alexlens="atlas" data-gallery="atlases/none.alxg"></div>
+<div id="plain" data-alexlens="atlas" data-gallery="atlases/plain.alxg"></div>
+<div id="elsewhere" data-alexlens="atlas" data-gallery="https://example.com/a.alxg"></div>`)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(900, 3000), chromedp.Navigate(post)); err != nil {
+		t.Fatal(err)
+	}
+	waitEmbeds(t, ctx, 4)
+	status := eval[map[string][2]string](t, ctx, `Object.fromEntries([...document.querySelectorAll('[data-alexlens]')].map(d => [d.id, [d.dataset.alexlensState, d.dataset.alexlensStatus]]))`)
+	for id, want := range map[string][2]string{
+		"good":      {"ready", "4×4 atlas, 5 cells with icons: a test gallery laid out by tsne · squeezenet1_1 fire9 · untrained fixture weights"},
+		"missing":   {"error", "HTTP 404"},
+		"plain":     {"error", "not an atlas file"},
+		"elsewhere": {"error", "must be on this AlexLens site"},
+	} {
+		if got := status[id]; got[0] != want[0] || !strings.Contains(got[1], want[1]) {
+			t.Errorf("%s: %s %q, want %s and %q", id, got[0], got[1], want[0], want[1])
+		}
+	}
+	if n := h.count("/weights/", ""); n != 0 {
+		t.Errorf("the atlas views fetched %d weights files, want none", n)
+	}
+	if v := eval[[]string](t, ctx, `window.violations`); len(v) > 0 {
+		t.Errorf("CSP violations on the host page: %v", v)
+	}
+
+	// The view itself: each icon where its cell is, and a chosen cell's details.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(600, 900), chromedp.Navigate(h.url+"/embed.html?view=atlas&gallery=atlases/demo.alxg")); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the atlas view", `document.getElementById('view').dataset.state === 'ready' || null`, 60*time.Second)
+	type box struct{ X, Y, Left, Top, W, H float64 }
+	boxes := eval[[]box](t, ctx, `[...document.querySelectorAll('[data-testid=embed-atlas] button')].map(b => { const r = b.getBoundingClientRect(); return {X: +b.dataset.x, Y: +b.dataset.y, Left: r.left, Top: r.top, W: r.width, H: r.height}; })`)
+	if len(boxes) != len(places) {
+		t.Fatalf("%d cells drawn, want %d", len(boxes), len(places))
+	}
+	grid := eval[box](t, ctx, `(r => ({Left: r.left, Top: r.top, W: r.width, H: r.height}))(document.querySelector('[data-testid=embed-atlas]').getBoundingClientRect())`)
+	for i, b := range boxes {
+		if int(b.X) != places[i][0] || int(b.Y) != places[i][1] || b.W < 20 {
+			t.Errorf("cell %d: (%v, %v), %v px wide; want (%d, %d)", i, b.X, b.Y, b.W, places[i][0], places[i][1])
+		}
+		// Column x starts x quarters across the grid, row y y quarters down.
+		if dx, dy := b.Left-grid.Left-b.X*grid.W/4, b.Top-grid.Top-b.Y*grid.H/4; dx < -3 || dx > 3 || dy < -3 || dy > 3 {
+			t.Errorf("cell (%v, %v) drawn %.0f, %.0f px off its place on the %.0fx%.0f grid", b.X, b.Y, dx, dy, grid.W, grid.H)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=embed-atlas] button[data-x="1"][data-y="2"]`))); err != nil {
+		t.Fatal(err)
+	}
+	detail := eval[string](t, ctx, `document.querySelector('[data-testid=embed-atlas-detail]').textContent`)
+	for _, want := range []string{"Row 3, column 2 · 2 images", imagenet.Label(283), "photo-2.jpg, photo-12.jpg"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("the chosen cell's details %q lack %q", detail, want)
+		}
+	}
+	screenshot(t, ctx, "embed-atlas")
 }

@@ -564,6 +564,14 @@ func TestLookViews(t *testing.T) {
 	if msg := waitLookIdle(t, ctx); msg != "" {
 		t.Fatalf("atlas poster: %s", msg)
 	}
+	// The atlas file (for the embed's atlas view): the worker writes the cells and icons.
+	click(t, ctx, `[data-testid=atlas-file]`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`+document.querySelector('[data-testid=atlas-file]').dataset.bytes > 1000 || !!document.querySelector('[data-testid=look-error]') || null`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		t.Fatalf("atlas file: %v (page: %s)", err, pageText(ctx))
+	}
+	if msg := waitLookIdle(t, ctx); msg != "" {
+		t.Fatalf("atlas file: %s", msg)
+	}
 
 	// Units: top patches of a channel, ranked.
 	nav(t, ctx, "units")

@@ -85,6 +85,8 @@ type Look struct {
 	IconsOn bool
 	// PosterBytes is the size of the last poster saved (0: none yet).
 	PosterBytes int
+	// AtlasFileBytes is the size of the last atlas file saved (0: none yet).
+	AtlasFileBytes int
 	// AtlasFilter keeps only the cells that vote for a class (Distill's class atlases): a
 	// gallery cell whose top classes, or a class cell whose classes, name it. "" keeps all.
 	AtlasFilter string

@@ -1,4 +1,4 @@
-// One AlexLens view inside an iframe (embed.html?view=kernels|classify|activations|neighbours
+// One AlexLens view inside an iframe (embed.html?view=kernels|classify|activations|neighbours|atlas
 // &arch=...): the embed snippet (embed.js) creates the iframe when it scrolls into view.
 // The kernel view reads only the weights file's header and conv1 (an HTTP Range request,
 // or the first bytes of the first shard: ~40-150 KB) and draws them itself; the other
@@ -347,6 +347,68 @@
     show();
   }
 
-  const views = { kernels: kernels, classify: classify, activations: activations, neighbours: neighbours };
-  (views[view] || function () { throw new Error("unknown view " + view + " (kernels, classify, activations or neighbours)"); })().catch(fail);
+  // atlas draws an atlas file (.alxg with an atlas layout: the app's "Save .alxg", or
+  // alexlens atlas --alxg) kept on this site: the engine reads the file (one reader of the
+  // format, in Go) and needs no weights; each cell's icon sits at its place on the grid, and
+  // choosing one shows its classes and the images that fell in it.
+  async function atlas() {
+    const name = params.get("gallery") || "";
+    if (!name) throw new Error("no atlas file: give the element data-gallery=\"path/on/this/site.alxg\"");
+    const url = new URL(name, location.href);
+    if (url.origin !== location.origin) throw new Error("the atlas file must be on this AlexLens site (" + location.origin + "), not " + url.origin + ": copy it into the published folder");
+    say("Reading " + url.pathname + "…");
+    const r = await fetch(url);
+    if (!r.ok) throw new Error(url.pathname + ": HTTP " + r.status);
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    engine = startEngine();
+    const a = (await engine({ op: "atlas-show" }, bytes)).look.shown;
+    const grid = el("div", "atlas");
+    grid.setAttribute("data-testid", "embed-atlas");
+    // Equal columns and rows, empty ones too, so every icon sits where the map put it.
+    grid.style.gridTemplateColumns = "repeat(" + a.grid + ", 1fr)";
+    grid.style.gridTemplateRows = "repeat(" + a.grid + ", 1fr)";
+    const detail = el("div", "atlas-detail");
+    detail.setAttribute("data-testid", "embed-atlas-detail");
+    const what = a.of === "classes" ? "classes" : "images";
+    function show(c, b) {
+      grid.querySelectorAll("button[aria-pressed=true]").forEach(function (x) { x.setAttribute("aria-pressed", "false"); });
+      b.setAttribute("aria-pressed", "true");
+      detail.textContent = "";
+      const img = el("img");
+      img.src = b.firstChild.src;
+      img.alt = b.title;
+      const text = el("div");
+      text.append(el("strong", "", "Row " + (c.y + 1) + ", column " + (c.x + 1) + " · " + c.count + " " + what));
+      if (c.top.length) {
+        const top = el("ol", "top");
+        for (const t of c.top) top.append(el("li", "", t.label + " " + (100 * t.prob).toFixed(1) + "%"));
+        text.append(top);
+      }
+      text.append(el("p", "members", c.members.join(", ") + (c.count > c.members.length ? " and " + (c.count - c.members.length) + " more" : "")));
+      detail.append(img, text);
+    }
+    for (const c of a.cells) {
+      const b = el("button");
+      b.type = "button";
+      b.style.gridColumn = String(c.x + 1);
+      b.style.gridRow = String(c.y + 1);
+      b.title = (c.top.length ? c.top[0].label + " · " : "") + c.count + " " + what;
+      b.dataset.x = c.x;
+      b.dataset.y = c.y;
+      const img = el("img");
+      img.src = URL.createObjectURL(new Blob([Uint8Array.from(atob(c.icon), function (ch) { return ch.charCodeAt(0); })], { type: "image/jpeg" }));
+      img.alt = b.title;
+      b.append(img);
+      b.addEventListener("click", function () { show(c, b); });
+      grid.append(b);
+    }
+    body.append(grid, detail);
+    const kind = a.of === "classes" ? "the ImageNet classes laid out by their classifier weights" : (a.source || "a gallery") + " laid out";
+    say(a.grid + "×" + a.grid + " atlas, " + a.cells.length + " cells with icons: " + kind + " by " + a.method +
+      " · " + a.arch + " " + a.layer + (a.fixture ? " · untrained fixture weights: the icons are meaningless" : " · " + a.weights) + " · choose a cell");
+    setState("ready");
+  }
+
+  const views = { kernels: kernels, classify: classify, activations: activations, neighbours: neighbours, atlas: atlas };
+  (views[view] || function () { throw new Error("unknown view " + view + " (kernels, classify, activations, neighbours or atlas)"); })().catch(fail);
 })();
