@@ -122,7 +122,11 @@ func (l *Look) Header() (gallery.Header, error) {
 		return gallery.Header{}, fmt.Errorf("these %s weights stop at %s: a gallery needs the network up to %s", m.Arch.Title, m.Partial, m.Arch.Embedding)
 	}
 	if l.model != m {
-		h, err := gallery.HeaderFor(m, "", BrowserEncoding, BrowserThumb, l.s.info.Title)
+		fp, err := l.s.Fingerprint()
+		if err != nil {
+			return gallery.Header{}, err
+		}
+		h, err := gallery.HeaderWith(m, fp, "", BrowserEncoding, BrowserThumb, l.s.info.Title)
 		if err != nil {
 			return gallery.Header{}, err
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/imagenet"
+	"github.com/alexlens/alexlens/gallery"
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
@@ -107,6 +108,21 @@ type Session struct {
 	logits      []float32
 	logitsEdits []engine.Edit
 	teacher     *Teacher // the Teach view's classes and head (teach.go)
+	// fingerprint is gallery.Fingerprint of fingerprinted, kept because hashing every
+	// weight takes seconds in a tab (AlexNet: 61 million of them).
+	fingerprint   string
+	fingerprinted *engine.Model
+}
+
+// Fingerprint identifies the loaded weights (gallery.Fingerprint), hashed once per model.
+func (s *Session) Fingerprint() (string, error) {
+	if s.model == nil {
+		return "", ErrNoModel
+	}
+	if s.fingerprinted != s.model {
+		s.fingerprint, s.fingerprinted = gallery.Fingerprint(s.model), s.model
+	}
+	return s.fingerprint, nil
 }
 
 // New returns a session that runs the network on backend (nil: the engine's default).

@@ -189,7 +189,7 @@ func (t *Teacher) Train(ctx context.Context, r protocol.TeachRequest, progress f
 	if err != nil {
 		return nil, err
 	}
-	head.Arch, head.Layer, head.WeightsSHA256 = t.model.Arch.Name, t.layer, gallery.Fingerprint(t.model)
+	head.Arch, head.Layer = t.model.Arch.Name, t.layer // WeightsSHA256: on export (seconds of hashing)
 	t.head = head
 	out := &protocol.TeachReport{Best: rep.Best, Held: len(rep.Held), Accuracy: -1, KNNAccuracy: -1, Millis: ms(time.Since(start))}
 	for _, e := range rep.Epochs {
@@ -221,11 +221,15 @@ func epochOf(e teach.Epoch) protocol.TeachEpoch {
 
 // Export encodes the trained head as .alxw or ONNX.
 func (t *Teacher) Export(format string) ([]byte, error) {
-	if t.head == nil {
+	if t.head == nil || t.model != t.s.model {
 		return nil, fmt.Errorf("train a head first")
 	}
+	fingerprint, err := t.s.Fingerprint()
+	if err != nil {
+		return nil, err
+	}
+	t.head.WeightsSHA256 = fingerprint
 	var buf bytes.Buffer
-	var err error
 	if format == "onnx" {
 		err = onnx.WriteHead(&buf, t.head)
 	} else {
