@@ -25,12 +25,21 @@ const (
 	OpTeachTrain Op = "teach-train"
 	// OpTeachExport encodes the trained head: Teach.Format "alxw" or "onnx".
 	OpTeachExport Op = "teach-export"
+	// OpTeachSave encodes the whole project (classes, photos' embeddings and thumbnails,
+	// the head) as an .alxt file (teach/project).
+	OpTeachSave Op = "teach-save"
+	// OpTeachOpen replaces the classes, photos and head with those of a project file
+	// (bytes beside the JSON) made with the loaded weights.
+	OpTeachOpen Op = "teach-open"
+	// OpTeachRestore reopens the project the worker keeps in this browser for the loaded
+	// weights (IndexedDB; the worker stores it after every change), if any.
+	OpTeachRestore Op = "teach-restore"
 )
 
 // IsTeach reports whether op is one of the Teach view's operations.
 func IsTeach(op Op) bool {
 	switch op {
-	case OpTeachReset, OpTeachClass, OpTeachAdd, OpTeachRemove, OpTeachTrain, OpTeachExport:
+	case OpTeachReset, OpTeachClass, OpTeachAdd, OpTeachRemove, OpTeachTrain, OpTeachExport, OpTeachSave, OpTeachOpen, OpTeachRestore:
 		return true
 	}
 	return false
@@ -72,6 +81,12 @@ type TeachInfo struct {
 	Dim     int          `json:"dim"`
 	Classes []TeachClass `json:"classes"`
 	Trained bool         `json:"trained"` // a head is trained on these classes and photos
+	// Hidden and Seed are the training settings of the last training or opened project.
+	Hidden int   `json:"hidden"`
+	Seed   int64 `json:"seed"`
+	// Unstored says why the project is not kept in this browser ("" when it is, or when
+	// there is nothing to keep).
+	Unstored string `json:"unstored,omitempty"`
 }
 
 // TeachClass is one class and its photos.

@@ -112,7 +112,19 @@ type Session struct {
 	// weight takes seconds in a tab (AlexNet: 61 million of them).
 	fingerprint   string
 	fingerprinted *engine.Model
+	fingerprints  FingerprintCache
 }
+
+// FingerprintCache keeps weights' fingerprints between page loads (the worker's is in
+// IndexedDB), under the digest of the file they were loaded from: the same file always has
+// the same fingerprint, at either precision.
+type FingerprintCache interface {
+	Fingerprint(fileSHA256 string) (string, bool)
+	KeepFingerprint(fileSHA256, fingerprint string)
+}
+
+// SetFingerprintCache makes Fingerprint look in c before hashing, and keep what it hashes.
+func (s *Session) SetFingerprintCache(c FingerprintCache) { s.fingerprints = c }
 
 // Fingerprint identifies the loaded weights (gallery.Fingerprint), hashed once per model.
 func (s *Session) Fingerprint() (string, error) {
@@ -120,7 +132,18 @@ func (s *Session) Fingerprint() (string, error) {
 		return "", ErrNoModel
 	}
 	if s.fingerprinted != s.model {
-		s.fingerprint, s.fingerprinted = gallery.Fingerprint(s.model), s.model
+		file := s.info.SHA256
+		fp, ok := "", false
+		if s.fingerprints != nil && file != "" {
+			fp, ok = s.fingerprints.Fingerprint(file)
+		}
+		if !ok {
+			fp = gallery.Fingerprint(s.model)
+			if s.fingerprints != nil && file != "" {
+				s.fingerprints.KeepFingerprint(file, fp)
+			}
+		}
+		s.fingerprint, s.fingerprinted = fp, s.model
 	}
 	return s.fingerprint, nil
 }

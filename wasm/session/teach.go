@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/gallery"
 	"github.com/alexlens/alexlens/teach"
+	"github.com/alexlens/alexlens/teach/project"
 	"github.com/alexlens/alexlens/wasm/protocol"
 	"github.com/alexlens/alexlens/weights"
 	"github.com/alexlens/alexlens/weights/onnx"
@@ -27,6 +30,9 @@ type Teacher struct {
 	photos  []teachPhoto
 	nextID  int
 	head    *teach.Head // nil until trained, and again after any change to the photos
+	// hidden and seed are the settings of the last training or opened project.
+	hidden int
+	seed   int64
 }
 
 type teachPhoto struct {
@@ -99,6 +105,10 @@ func (t *Teacher) Class(name string, remove bool, i int) (*protocol.TeachInfo, e
 		t.head = nil
 		return t.Info(), nil
 	}
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > project.MaxClassName || !utf8.ValidString(name) {
+		return nil, fmt.Errorf("a class needs a name of 1 to %d bytes", project.MaxClassName)
+	}
 	if slices.Contains(t.classes, name) {
 		return nil, fmt.Errorf("there is a class %q already", name)
 	}
@@ -153,7 +163,7 @@ func (t *Teacher) Remove(id int) (*protocol.TeachInfo, error) {
 
 // Info lists the classes and photos.
 func (t *Teacher) Info() *protocol.TeachInfo {
-	info := &protocol.TeachInfo{Layer: t.layer, Trained: t.head != nil, Classes: []protocol.TeachClass{}}
+	info := &protocol.TeachInfo{Layer: t.layer, Trained: t.head != nil, Hidden: t.hidden, Seed: t.seed, Classes: []protocol.TeachClass{}}
 	if t.model != nil {
 		_, info.Dim, _ = gallery.EmbeddingShape(t.model.Arch, t.layer)
 	}
@@ -190,7 +200,7 @@ func (t *Teacher) Train(ctx context.Context, r protocol.TeachRequest, progress f
 		return nil, err
 	}
 	head.Arch, head.Layer = t.model.Arch.Name, t.layer // WeightsSHA256: on export (seconds of hashing)
-	t.head = head
+	t.head, t.hidden, t.seed = head, r.Hidden, r.Seed
 	out := &protocol.TeachReport{Best: rep.Best, Held: len(rep.Held), Accuracy: -1, KNNAccuracy: -1, Millis: ms(time.Since(start))}
 	for _, e := range rep.Epochs {
 		out.Epochs = append(out.Epochs, epochOf(e))
@@ -236,6 +246,76 @@ func (t *Teacher) Export(format string) ([]byte, error) {
 		err = weights.EncodeHead(&buf, t.head, fmt.Sprintf("AlexLens Teach view: %d photos", len(t.photos)))
 	}
 	return buf.Bytes(), err
+}
+
+// Project is the Teach view's state as a project (teach/project).
+func (t *Teacher) Project() (*project.Project, error) {
+	if err := t.ready(); err != nil {
+		return nil, err
+	}
+	fingerprint, err := t.s.Fingerprint()
+	if err != nil {
+		return nil, err
+	}
+	h, err := gallery.HeaderWith(t.model, fingerprint, t.layer, gallery.F16, TeachThumb, t.s.info.Title)
+	if err != nil {
+		return nil, err
+	}
+	p := &project.Project{Header: h, Classes: t.classes, Hidden: t.hidden, Seed: t.seed}
+	for _, ph := range t.photos {
+		p.Photos = append(p.Photos, project.Photo{Name: ph.name, Class: ph.class, Thumb: ph.thumb, Embeddings: ph.emb})
+	}
+	if t.head != nil {
+		t.head.WeightsSHA256 = fingerprint
+		p.Head = t.head
+	}
+	return p, nil
+}
+
+// Save encodes the project as an .alxt file.
+func (t *Teacher) Save() ([]byte, error) {
+	p, err := t.Project()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := project.Encode(&buf, p); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Open replaces the classes, photos and head with a project file's, which must be of the
+// loaded weights; on any error nothing changes.
+func (t *Teacher) Open(data []byte) (*protocol.TeachInfo, error) {
+	if err := t.ready(); err != nil {
+		return nil, err
+	}
+	p, err := project.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	fingerprint, err := t.s.Fingerprint()
+	if err != nil {
+		return nil, err
+	}
+	if h := p.Header; h.Arch != t.model.Arch.Name || h.Weights.SHA256 != fingerprint {
+		return nil, fmt.Errorf("this project was made with %s weights %.12s (%s), these are %s weights %.12s: load those weights to open it",
+			h.Arch, h.Weights.SHA256, h.Weights.Source, t.model.Arch.Name, fingerprint)
+	}
+	if len(p.Photos) > protocol.MaxTeachPhotos {
+		return nil, fmt.Errorf("the project has %d photos; the Teach view holds at most %d", len(p.Photos), protocol.MaxTeachPhotos)
+	}
+	photos := make([]teachPhoto, len(p.Photos))
+	for i, ph := range p.Photos {
+		photos[i] = teachPhoto{id: i, class: ph.Class, name: ph.Name, thumb: ph.Thumb, emb: ph.Embeddings}
+	}
+	t.layer, t.classes, t.photos, t.nextID, t.head = p.Header.Layer, p.Classes, photos, len(photos), p.Head
+	t.hidden, t.seed = p.Hidden, p.Seed
+	if t.classes == nil {
+		t.classes = []string{}
+	}
+	return t.Info(), nil
 }
 
 // predict is the head's top classes for the session's last pass (whose activations it

@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -147,5 +149,90 @@ func TestTeacherNewWeights(t *testing.T) {
 	info, err := s.Teacher().Class("cat", false, 0)
 	if err != nil || len(info.Classes) != 1 {
 		t.Errorf("after new weights: %+v, %v (want the class list to start afresh)", info, err)
+	}
+}
+
+// fingerprintMap is a FingerprintCache in memory.
+type fingerprintMap map[string]string
+
+func (m fingerprintMap) Fingerprint(file string) (string, bool) { fp, ok := m[file]; return fp, ok }
+func (m fingerprintMap) KeepFingerprint(file, fp string)        { m[file] = fp }
+
+// TestTeacherProject: a project saved from one session opens in another with the same
+// weights at the other precision: the same classes, photos, thumbnails and head, whose
+// predictions follow; a project of other weights and a damaged file are refused and change
+// nothing.
+func TestTeacherProject(t *testing.T) {
+	s := New(DefaultCodecs(), nil)
+	if _, err := s.Load(squeezeFile(t, "f32"), LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tc := s.Teacher()
+	for c, name := range []string{"brick", "grass"} {
+		if _, err := tc.Class(" "+name+" ", false, 0); err != nil {
+			t.Fatal(err)
+		}
+		for i, data := range tiles(t, name, 3) {
+			if _, err := tc.Add(c, data, fmt.Sprintf("%s %d.png", name, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := tc.Train(context.Background(), protocol.TeachRequest{Hidden: 4, Seed: 9}, nil); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := tc.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tc.Info()
+
+	cache := fingerprintMap{}
+	s2 := New(DefaultCodecs(), nil)
+	s2.SetFingerprintCache(cache)
+	if _, err := s2.Load(squeezeFile(t, "int8"), LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s2.Teacher().Open(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) || want.Classes[0].Name != "brick" || !got.Trained || got.Hidden != 4 || got.Seed != 9 {
+		t.Fatalf("opened %+v, saved %+v", got, want)
+	}
+	if len(cache) != 1 {
+		t.Errorf("the fingerprint was not kept in the cache: %v", cache)
+	}
+	c, err := s2.ClassifyImage(tiles(t, "grass", 4)[3], nil)
+	if err != nil || len(c.Taught) != 2 {
+		t.Fatalf("the opened head predicts %+v (%v)", c, err)
+	}
+
+	other, _ := lookWith(t, 4) // other weights
+	before, err := other.Teacher().Class("pebbles", false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Teacher().Open(saved); err == nil || !strings.Contains(err.Error(), "load those weights") {
+		t.Errorf("a project of other weights: %v", err)
+	}
+	for _, bad := range [][]byte{saved[:len(saved)/2], []byte("not a project"), nil} {
+		if _, err := s2.Teacher().Open(bad); err == nil {
+			t.Errorf("a damaged file of %d bytes was opened", len(bad))
+		}
+	}
+	if !reflect.DeepEqual(other.Teacher().Info(), before) || !reflect.DeepEqual(s2.Teacher().Info(), want) {
+		t.Error("a refused project changed the Teach view")
+	}
+
+	// The cache is read before hashing: a session given a fingerprint for the file uses it.
+	s3 := New(DefaultCodecs(), nil)
+	file := squeezeFile(t, "int8")
+	s3.SetFingerprintCache(fingerprintMap{hash(file): strings.Repeat("ab", 32)})
+	if _, err := s3.Load(file, LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if fp, _ := s3.Fingerprint(); fp != strings.Repeat("ab", 32) {
+		t.Errorf("the cached fingerprint was not used: %s", fp)
 	}
 }
