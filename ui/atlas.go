@@ -38,6 +38,7 @@ func (c *Look) Compute() {
 		}))
 	}
 	c.ensureGallery()
+	c.ensureTeach()
 }
 
 func (c *Look) atlasCreated(v vjs.Value) {

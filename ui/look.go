@@ -68,6 +68,7 @@ func (c *Look) show(v state.View) {
 		js.Global().Get("document").Call("getElementById", "maps-h").Call("scrollIntoView")
 	}
 	c.ensureGallery()
+	c.ensureTeach()
 }
 
 // blocked says why the look-inside views cannot work yet ("" when they can).

@@ -182,6 +182,71 @@ func (c *Look) CancelTeach() {
 	}
 }
 
+// ensureTeach reopens the project the worker keeps for the loaded weights, once per weights,
+// when the Teach view shows. Runs under the render lock.
+func (c *Look) ensureTeach() {
+	m, t := c.Root.App.Model, c.T()
+	if c.L().View != state.ViewTeach || c.blocked() != "" || m == nil || t.OpenedFor == m.SHA256 || t.Busy != "" {
+		return
+	}
+	t.OpenedFor = m.SHA256
+	c.teach("opening the classes kept in this browser (the first time, the weights are fingerprinted)",
+		protocol.Request{Op: protocol.OpTeachRestore, Teach: &protocol.TeachRequest{}}, js.Undefined(),
+		func(r protocol.Response) {
+			if r.Teach != nil {
+				t.Opened(r.Teach.Info)
+			}
+		})
+}
+
+// teachReady says the view has reopened the kept project and is idle.
+func (c *Look) teachReady() bool {
+	m, t := c.Root.App.Model, c.T()
+	return m != nil && t.OpenedFor == m.SHA256 && t.Busy == ""
+}
+
+// SaveProject downloads the project: classes, photos' embeddings and thumbnails, the head.
+func (c *Look) SaveProject() {
+	c.teach("saving", protocol.Request{Op: protocol.OpTeachSave, Teach: &protocol.TeachRequest{}}, js.Undefined(),
+		func(r protocol.Response) {
+			if r.Teach != nil {
+				download("alexlens-project.alxt", "application/octet-stream", r.Teach.File)
+			}
+		})
+}
+
+// OnOpenProject replaces the classes and photos with a project file's.
+func (c *Look) OnOpenProject(event vugu.DOMEvent) {
+	input := js.Value(event.JSEventTarget())
+	files := input.Get("files")
+	if files.Length() == 0 {
+		return
+	}
+	f := files.Index(0)
+	input.Set("value", "")
+	t := c.T()
+	t.Busy, t.Error = "opening", ""
+	go func() {
+		name := f.Get("name").String()
+		buf, err := await(f.Call("arrayBuffer"))
+		var r protocol.Response
+		if err != nil {
+			r = protocol.Response{Kind: protocol.KindError, Error: name + ": " + err.Error()}
+		} else {
+			r = c.call(protocol.Request{Op: protocol.OpTeachOpen, Teach: &protocol.TeachRequest{}}, js.Global().Get("Uint8Array").New(buf), nil)
+			if r.Kind == protocol.KindError {
+				r.Error = name + ": " + r.Error
+			}
+		}
+		c.Root.update(func() {
+			t.Applied(r)
+			if r.Kind == protocol.KindDone && r.Teach != nil {
+				t.Opened(r.Teach.Info)
+			}
+		})
+	}()
+}
+
 // ExportHead downloads the trained head.
 func (c *Look) ExportHead(format string) {
 	name := "alexlens-head.alxw"

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexlens/alexlens/engine"
@@ -20,6 +22,7 @@ import (
 	"github.com/alexlens/alexlens/internal/chromium"
 	"github.com/alexlens/alexlens/internal/testenv"
 	"github.com/alexlens/alexlens/teach"
+	"github.com/alexlens/alexlens/teach/project"
 	"github.com/alexlens/alexlens/weights"
 )
 
@@ -52,7 +55,7 @@ func TestTeach(t *testing.T) {
 	ctx := browser(t, false)
 	tab := chromium.NewTab(t, ctx)
 	open(t, tab, "?arch="+arch+"&precision=f32")
-	click(t, tab, `[data-view=teach]`)
+	openTeach(t, tab)
 	if l := evalString(t, tab, `document.querySelector('[data-testid=teach-layer]').value`); l != embedding {
 		t.Errorf("the Teach view embeds at %q by default, want %s", l, embedding)
 	}
@@ -136,6 +139,14 @@ func TestTeach(t *testing.T) {
 	t.Logf("the head on an unseen grass photo: page %v, native %v", got, want)
 }
 
+// openTeach shows the Teach view and waits until it has reopened the project the browser
+// keeps for the weights.
+func openTeach(t *testing.T, ctx context.Context) {
+	t.Helper()
+	click(t, ctx, `[data-view=teach]`)
+	waitTeach(t, ctx, `document.querySelector('[data-testid=teach-view][data-ready]')`)
+}
+
 func waitTeach(t *testing.T, ctx context.Context, cond string) {
 	t.Helper()
 	_, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`(() => {
@@ -162,7 +173,7 @@ func TestTeachNumbers(t *testing.T) {
 		t.Run(threads, func(t *testing.T) {
 			ctx := browser(t, false)
 			open(t, ctx, "?arch=alexnet&precision=f32&threads="+threads)
-			click(t, ctx, `[data-view=teach]`)
+			openTeach(t, ctx)
 			start := time.Now()
 			for i, name := range []string{"brick", "grass", "gravel"} {
 				setValue(t, ctx, "teach-name", name, "change")
@@ -184,4 +195,107 @@ func TestTeachNumbers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTeachProject: the Teach view keeps its classes in the browser (a reload brings back the
+// classes, photos and trained head), saves them as an .alxt project file that the native
+// reader opens with the same classes and photos, reopens that file after its classes were
+// removed, and refuses a truncated one without losing the classes it holds.
+func TestTeachProject(t *testing.T) {
+	arch := lookArch()
+	query := "?arch=" + arch + "&precision=f32"
+	ctx := browser(t, false)
+	tab := chromium.NewTab(t, ctx)
+	downloads := t.TempDir()
+	if _, err := chromedp.Call(tab, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+		t.Fatal(err)
+	}
+	open(t, tab, query)
+	openTeach(t, tab)
+	idle := `!document.querySelector('[data-testid=teach-busy]')`
+	want := map[string]int{"brick": 3, "grass": 4}
+	for i, name := range []string{"brick", "grass"} {
+		setValue(t, tab, "teach-name", name, "change")
+		click(t, tab, `[data-testid=teach-add-class]`)
+		waitTeach(t, tab, fmt.Sprintf(`document.querySelector('[data-testid=teach-class][data-name=%q]')`, name))
+		uploadTo(t, tab, fmt.Sprintf("teach-input-%d", i), textureTiles(t, name, want[name])...)
+		waitTeach(t, tab, fmt.Sprintf(`+document.querySelector('[data-testid=teach-class][data-name=%q]')?.dataset.count === %d`, name, want[name]))
+	}
+	click(t, tab, `[data-testid=teach-train]`)
+	waitTeach(t, tab, `document.querySelector('[data-testid=teach-report]') && !document.querySelector('[data-testid=teach-progress]')`)
+	if note := evalString(t, tab, `document.querySelector('[data-testid=teach-unstored]')?.textContent || ''`); note != "" {
+		t.Errorf("the page says: %s", note)
+	}
+	classes := func(when string) {
+		t.Helper()
+		got, err := chromedp.Run(tab, chromedp.Evaluate[map[string]int](`Object.fromEntries([...document.querySelectorAll('[data-testid=teach-class]')].map(e => [e.dataset.name, +e.dataset.count]))`))
+		if err != nil || len(got) != len(want) || got["brick"] != want["brick"] || got["grass"] != want["grass"] {
+			t.Errorf("%s: classes %v (%v), want %v", when, got, err, want)
+		}
+	}
+
+	// A new visit to the page: the classes, photos and head are back.
+	open(t, tab, query)
+	openTeach(t, tab)
+	classes("after a reload")
+	click(t, tab, `[data-view=classify]`)
+	upload(t, tab, textureTiles(t, "grass", 6)[5])
+	waitResult(t, tab, 1)
+	if n := evalInt(t, tab, `document.querySelectorAll('[data-testid=taught-prediction]').length`); n != 2 {
+		t.Errorf("after a reload the Classify view shows %d of the head's classes, want 2", n)
+	}
+
+	// Saved as a file: the native reader finds the same classes and photos, and the head.
+	click(t, tab, `[data-view=teach]`)
+	click(t, tab, `[data-testid=teach-save]`)
+	saved := filepath.Join(downloads, "alexlens-project.alxt")
+	var data []byte
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if b, err := os.ReadFile(saved); err == nil && len(b) > 0 {
+			if _, err := os.Stat(saved + ".crdownload"); err != nil {
+				data = b
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s downloaded (page: %s)", saved, pageText(tab))
+		}
+	}
+	p, err := project.Decode(data)
+	if err != nil {
+		t.Fatalf("the saved project: %v", err)
+	}
+	perClass := map[string]int{}
+	for _, ph := range p.Photos {
+		perClass[p.Classes[ph.Class]]++
+	}
+	if len(p.Classes) != 2 || perClass["brick"] != want["brick"] || perClass["grass"] != want["grass"] || p.Head == nil {
+		t.Errorf("the saved project has classes %v, photos per class %v, a head: %v", p.Classes, perClass, p.Head != nil)
+	}
+	t.Logf("the project file: %d bytes, %d photos, %d values an embedding", len(data), len(p.Photos), p.Header.Dim)
+
+	// Opened again after its classes were removed.
+	for _, name := range []string{"brick", "grass"} {
+		click(t, tab, fmt.Sprintf(`[aria-label="remove the class %s"]`, name))
+		waitTeach(t, tab, fmt.Sprintf(`!document.querySelector('[data-testid=teach-class][data-name=%q]') && `+idle, name))
+	}
+	uploadTo(t, tab, "teach-open-input", saved)
+	waitTeach(t, tab, `document.querySelectorAll('[data-testid=teach-class]').length === 2 && `+idle)
+	classes("after opening the file")
+
+	// A truncated file is refused and the classes stay.
+	broken := filepath.Join(t.TempDir(), "broken.alxt")
+	if err := os.WriteFile(broken, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uploadTo(t, tab, "teach-open-input", broken)
+	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`!!document.querySelector('[data-testid=teach-error]') || null`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("a truncated project: no error shown (page: %s)", pageText(tab))
+	}
+	msg := evalString(t, tab, `document.querySelector('[data-testid=teach-error]').textContent`)
+	if !strings.HasPrefix(msg, "broken.alxt: ") {
+		t.Errorf("a truncated project: %q does not name the file", msg)
+	}
+	t.Logf("a truncated project: %s", msg)
+	classes("after a truncated file was refused")
 }

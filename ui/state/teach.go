@@ -19,6 +19,9 @@ type Teach struct {
 	Running int // the cancellable request under way
 	Error   string
 
+	// OpenedFor is the weights (file SHA-256) whose kept project the view reopened.
+	OpenedFor string
+
 	Layer    string // the layer chosen before any class exists ("": the network's own)
 	NewClass string // the class name field
 	Hidden   int    // hidden ReLU units of the head
@@ -87,6 +90,24 @@ func (t *Teach) Applied(r protocol.Response) {
 	if r.Teach.Report != nil {
 		t.Report, t.Epochs = r.Teach.Report, r.Teach.Report.Epochs
 	}
+}
+
+// Opened takes the training settings of a reopened project (from a file or kept in the
+// browser), after Applied took its classes, photos and head.
+func (t *Teach) Opened(info *protocol.TeachInfo) {
+	if info == nil {
+		return
+	}
+	t.Report, t.Epochs = nil, nil // of the view's last training, not of this project's
+	t.Hidden, t.Seed = info.Hidden, info.Seed
+}
+
+// Unstored says why the classes and photos are not kept in this browser ("" when they are).
+func (t *Teach) Unstored() string {
+	if t.Info == nil {
+		return ""
+	}
+	return t.Info.Unstored
 }
 
 // ReportText sums the report up.

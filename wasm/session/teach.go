@@ -161,6 +161,14 @@ func (t *Teacher) Remove(id int) (*protocol.TeachInfo, error) {
 	return t.Info(), nil
 }
 
+// Current is the view's state for the loaded model: empty after other weights were loaded.
+func (t *Teacher) Current() (*protocol.TeachInfo, error) {
+	if err := t.ready(); err != nil {
+		return nil, err
+	}
+	return t.Info(), nil
+}
+
 // Info lists the classes and photos.
 func (t *Teacher) Info() *protocol.TeachInfo {
 	info := &protocol.TeachInfo{Layer: t.layer, Trained: t.head != nil, Hidden: t.hidden, Seed: t.seed, Classes: []protocol.TeachClass{}}

@@ -119,7 +119,7 @@ func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progre
 		if err = look.Clear(); err == nil {
 			var key string
 			if key, err = look.Fingerprint(); err == nil && storageRefused == nil {
-				err = idbDelete(key)
+				err = idbDelete(storeGalleries, key)
 			}
 			res.Gallery, _ = look.Info(true)
 		}
@@ -182,11 +182,6 @@ func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progre
 	return &protocol.Response{Look: res}, nil
 }
 
-// storageRefused is set when IndexedDB failed (a private window refuses it): the gallery
-// then lives in memory for the rest of the session and is neither read nor written, so a
-// passing failure can never end in an empty gallery written over the stored one.
-var storageRefused error
-
 // maxGalleryBytes bounds a gallery file sent to the worker (the format's own limits are
 // larger; a browser tab is not).
 const maxGalleryBytes = 1 << 30
@@ -213,7 +208,7 @@ func openStored() (*protocol.GalleryInfo, error) {
 	}
 	var data []byte
 	if storageRefused == nil {
-		if data, err = idbGet(key); err != nil {
+		if data, err = idbGet(storeGalleries, key); err != nil {
 			storageRefused, data = err, nil
 		}
 	}
@@ -246,99 +241,9 @@ func saveGallery(info *protocol.GalleryInfo) error {
 	if storageRefused != nil {
 		return nil // in this tab only; serveLook says why
 	}
-	if err := idbPut(key, data); err != nil {
+	if err := idbPut(storeGalleries, key, data); err != nil {
 		return fmt.Errorf("cannot store the gallery in this browser: %w", err)
 	}
 	info.Stored, info.Bytes = true, len(data)
 	return nil
-}
-
-// IndexedDB: database "alexlens", object store "galleries", the .alxg bytes keyed by the
-// weights fingerprint.
-const (
-	idbName  = "alexlens"
-	idbStore = "galleries"
-)
-
-// idbWait waits for an IDBRequest or IDBTransaction: okEvent is "success" or "complete".
-func idbWait(target js.Value, okEvent string) error {
-	ch := make(chan error, 1)
-	ok := js.FuncOf(func(js.Value, []js.Value) any { ch <- nil; return nil })
-	fail := js.FuncOf(func(js.Value, []js.Value) any {
-		msg := "IndexedDB request failed"
-		if e := target.Get("error"); e.Truthy() {
-			msg = jsutil.ErrorText(e)
-		}
-		ch <- errors.New(msg)
-		return nil
-	})
-	target.Set("on"+okEvent, ok)
-	target.Set("onerror", fail)
-	if okEvent == "complete" {
-		target.Set("onabort", fail)
-	}
-	err := <-ch
-	ok.Release()
-	fail.Release()
-	return err
-}
-
-func idbOpen() (js.Value, error) {
-	f := js.Global().Get("indexedDB")
-	if !f.Truthy() {
-		return js.Value{}, errors.New("this browser has no IndexedDB (a private window?)")
-	}
-	req := f.Call("open", idbName, 1)
-	upgrade := js.FuncOf(func(js.Value, []js.Value) any {
-		db := req.Get("result")
-		if !db.Get("objectStoreNames").Call("contains", idbStore).Bool() {
-			db.Call("createObjectStore", idbStore)
-		}
-		return nil
-	})
-	defer upgrade.Release()
-	req.Set("onupgradeneeded", upgrade)
-	if err := idbWait(req, "success"); err != nil {
-		return js.Value{}, err
-	}
-	return req.Get("result"), nil
-}
-
-func idbGet(key string) ([]byte, error) {
-	db, err := idbOpen()
-	if err != nil {
-		return nil, err
-	}
-	defer db.Call("close")
-	req := db.Call("transaction", idbStore, "readonly").Call("objectStore", idbStore).Call("get", key)
-	if err := idbWait(req, "success"); err != nil {
-		return nil, err
-	}
-	v := req.Get("result")
-	if v.IsUndefined() || v.IsNull() {
-		return nil, nil
-	}
-	return jsutil.Bytes(v), nil
-}
-
-func idbPut(key string, data []byte) error {
-	db, err := idbOpen()
-	if err != nil {
-		return err
-	}
-	defer db.Call("close")
-	tx := db.Call("transaction", idbStore, "readwrite")
-	tx.Call("objectStore", idbStore).Call("put", jsutil.Uint8Array(data), key)
-	return idbWait(tx, "complete")
-}
-
-func idbDelete(key string) error {
-	db, err := idbOpen()
-	if err != nil {
-		return err
-	}
-	defer db.Call("close")
-	tx := db.Call("transaction", idbStore, "readwrite")
-	tx.Call("objectStore", idbStore).Call("delete", key)
-	return idbWait(tx, "complete")
 }

@@ -41,6 +41,7 @@ func main() {
 	}
 	self := js.Global()
 	s := session.New(codecs(), cpu)
+	s.SetFingerprintCache(idbFingerprints{})
 	s.SetRunners(newRunner)
 	jobs := make(chan job, 16)
 	onMessage := js.FuncOf(func(_ js.Value, args []js.Value) any {

@@ -55,9 +55,85 @@ func serveTeach(s *session.Session, req *protocol.Request, bytes js.Value) (*pro
 		}
 	case protocol.OpTeachExport:
 		res.File, err = t.Export(r.Format)
+	case protocol.OpTeachSave:
+		res.File, err = t.Save()
+	case protocol.OpTeachOpen:
+		var data []byte
+		if data, err = payload(bytes); err == nil {
+			res.Info, err = t.Open(data)
+		}
+	case protocol.OpTeachRestore:
+		res.Info, err = restoreProject(s, t)
 	}
 	if err != nil {
 		return nil, err
 	}
+	switch req.Op {
+	case protocol.OpTeachReset, protocol.OpTeachClass, protocol.OpTeachAdd, protocol.OpTeachRemove, protocol.OpTeachTrain, protocol.OpTeachOpen:
+		res.Info.Unstored = storeProject(s, t)
+	case protocol.OpTeachRestore:
+		if storageRefused != nil {
+			res.Info.Unstored = unstored(storageRefused)
+		}
+	}
 	return &protocol.Response{Teach: res}, nil
+}
+
+// The Teach view's project is kept in IndexedDB under the weights' fingerprint after every
+// change, and reopened when the view opens (OpTeachRestore): a reader's classes and photos
+// outlive the tab until they remove them.
+
+// restoreProject reopens the stored project of the loaded weights, unless the worker already
+// holds classes for them (its memory is as new as the store, or newer).
+func restoreProject(s *session.Session, t *session.Teacher) (*protocol.TeachInfo, error) {
+	info, err := t.Current()
+	if err != nil || len(info.Classes) > 0 || storageRefused != nil {
+		return info, err
+	}
+	key, err := s.Fingerprint()
+	if err != nil {
+		return nil, err
+	}
+	data, err := idbGet(storeProjects, key)
+	if err != nil {
+		storageRefused = err
+		return info, nil
+	}
+	if data == nil {
+		return info, nil
+	}
+	opened, err := t.Open(data)
+	if err != nil {
+		// Set aside, not lost: the next change stores the new project in its place.
+		aside := key + " unreadable"
+		if perr := idbPut(storeProjects, aside, data); perr != nil {
+			storageRefused = perr // storing over it would lose it
+		}
+		return nil, fmt.Errorf("the project this browser kept for these weights is unreadable (%v); it is set aside in IndexedDB as %q", err, aside)
+	}
+	return opened, nil
+}
+
+// storeProject keeps the project in IndexedDB; it returns why it could not ("" when kept).
+// The change itself stands either way.
+func storeProject(s *session.Session, t *session.Teacher) string {
+	if storageRefused != nil {
+		return unstored(storageRefused)
+	}
+	key, err := s.Fingerprint()
+	if err != nil {
+		return "the project is not kept in this browser: " + err.Error()
+	}
+	data, err := t.Save()
+	if err != nil {
+		return "the project is not kept in this browser: " + err.Error()
+	}
+	if err := idbPut(storeProjects, key, data); err != nil {
+		return "this browser did not keep the project (" + err.Error() + "): save it to a file to keep it"
+	}
+	return ""
+}
+
+func unstored(err error) string {
+	return "this browser keeps no data for the page (" + err.Error() + "): the classes and photos live in this tab only; save the project to a file to keep them"
 }
