@@ -27,7 +27,19 @@ const (
 	// C values is applied at every position and averaged over positions (Lucid's
 	// "direction"); a vector of C*H*W values is dotted with the whole activation.
 	ObjectiveDirection
+	// ObjectiveEmbedding is Func of Layer's embedding: its activation averaged over
+	// positions (C values), as galleries and taught heads read it; a taught class's logit.
+	ObjectiveEmbedding
 )
+
+// EmbeddingFunc is a differentiable scalar function of one layer's embedding, such as a
+// class logit of a head taught on that layer (teach.Head.LogitFunc).
+type EmbeddingFunc interface {
+	// Dim is how many values the function reads.
+	Dim() int
+	// ValueGrad returns the function's value at e and writes its gradient into grad.
+	ValueGrad(e, grad []float32) float64
+}
 
 // Objective is a scalar function of one layer's activation (the layer's output after its
 // fused ReLU, as in Result.Activations). Over a batch, the values of the items are summed,
@@ -49,11 +61,18 @@ type Objective struct {
 	// direction_neuron_cossim, the objective of the activation atlas's icons (Carter et al.
 	// 2019). 0 is the plain dot product.
 	CosPow float64
+	// Func is ObjectiveEmbedding's function.
+	Func EmbeddingFunc
 }
 
 // minCos is the floor under the cosine of a CosPow objective, so that a position pointing
 // away from the direction still has a gradient towards it.
 const minCos = 0.1
+
+// OfEmbedding is the objective "f of layer's embedding" (see ObjectiveEmbedding).
+func OfEmbedding(layer string, f EmbeddingFunc) Objective {
+	return Objective{Kind: ObjectiveEmbedding, Layer: layer, Func: f}
+}
 
 // ClassLogit is the objective "logit of class c".
 func ClassLogit(c int) Objective { return Objective{Kind: ObjectiveClass, Channel: c} }
@@ -92,6 +111,8 @@ func (o Objective) String() string {
 			return fmt.Sprintf("%s direction (%d values, cosine^%g)", o.Layer, len(o.Vector), o.CosPow)
 		}
 		return fmt.Sprintf("%s direction (%d values)", o.Layer, len(o.Vector))
+	case ObjectiveEmbedding:
+		return fmt.Sprintf("a function of the %s embedding", o.Layer)
 	}
 	return fmt.Sprintf("objective kind %d", int(o.Kind))
 }
@@ -349,6 +370,14 @@ func (m *Model) checkGradInput(x *Tensor, obj Objective) (map[string][]int, erro
 		if obj.CosPow != 0 && (len(obj.Vector) != c || !(obj.CosPow > 0 && obj.CosPow <= 16)) {
 			return nil, fmt.Errorf("%s: a cosine power (%g) needs a per-position direction (%d values) and a power in (0, 16]", a.Name, obj.CosPow, c)
 		}
+	case ObjectiveEmbedding:
+		if obj.Func == nil || obj.Func.Dim() != c {
+			dim := 0
+			if obj.Func != nil {
+				dim = obj.Func.Dim()
+			}
+			return nil, fmt.Errorf("%s: %s has %d channels, the embedding function reads %d values", a.Name, target, c, dim)
+		}
 	default:
 		return nil, fmt.Errorf("unknown objective kind %d", int(obj.Kind))
 	}
@@ -408,6 +437,22 @@ func (o Objective) seedItem(a, d []float32, c, h, w int) float64 {
 			for i := ch * h * w; i < (ch+1)*h*w; i++ {
 				v += float64(a[i]) * float64(u) * inv
 				d[i] = float32(float64(u) * inv)
+			}
+		}
+	case ObjectiveEmbedding:
+		hw := h * w
+		e, ge := make([]float32, c), make([]float32, c)
+		for ch := range c {
+			var s float64
+			for _, x := range a[ch*hw : (ch+1)*hw] {
+				s += float64(x)
+			}
+			e[ch] = float32(s / float64(hw))
+		}
+		v = o.Func.ValueGrad(e, ge)
+		for ch, g := range ge {
+			for i := ch * hw; i < (ch+1)*hw; i++ {
+				d[i] = g / float32(hw)
 			}
 		}
 	}

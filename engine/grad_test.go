@@ -533,3 +533,89 @@ func TestInputGradientBuffersReused(t *testing.T) {
 		}
 	}
 }
+
+// linearEmbedding is w · e, the embedding function a head without hidden units has.
+type linearEmbedding []float32
+
+func (l linearEmbedding) Dim() int { return len(l) }
+func (l linearEmbedding) ValueGrad(e, g []float32) float64 {
+	var v float64
+	for i, w := range l {
+		v += float64(w) * float64(e[i])
+		g[i] = w
+	}
+	return v
+}
+
+// squaredEmbedding is sum e_i^2 / 2: its gradient is e itself, so a wrong spreading of the
+// gradient over positions shows.
+type squaredEmbedding int
+
+func (s squaredEmbedding) Dim() int { return int(s) }
+func (s squaredEmbedding) ValueGrad(e, g []float32) float64 {
+	var v float64
+	for i, x := range e {
+		v += float64(x) * float64(x) / 2
+		g[i] = x
+	}
+	return v
+}
+
+// TestEmbeddingObjective: a function of a layer's embedding (its activation averaged over
+// positions) is differentiated through the averaging: a linear one equals the per-position
+// direction objective, a quadratic one has the gradient of its embedding's direction, and a
+// missing or mis-sized function is an error.
+func TestEmbeddingObjective(t *testing.T) {
+	m := randomModel(SqueezeNet11, 7)
+	r := rand.New(rand.NewSource(8))
+	x := NewTensor(1, 3, 67, 67)
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	w := randVector(9, 384)
+	vd, gd, err := m.InputGradientWith(x, Direction("fire7", w), GradOptions{Backend: Reference{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ve, ge, err := m.InputGradientWith(x, OfEmbedding("fire7", linearEmbedding(w)), GradOptions{Backend: Reference{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := RelL2(ge.Data, gd.Data); !(e < 1e-6) || math.Abs(float64(ve-vd)) > 1e-5*math.Abs(float64(vd)) {
+		t.Errorf("a linear embedding function: value %g (direction %g), gradient rel L2 %.3g from the direction's", ve, vd, e)
+	}
+
+	// The quadratic's gradient at x is the direction of x's own embedding.
+	res, err := m.Forward(x, ForwardOptions{Backend: Reference{}, Keep: func(n string) bool { return n == "fire7" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := res.Activations["fire7"]
+	hw := act.Shape[2] * act.Shape[3]
+	e := make([]float32, 384)
+	for c := range e {
+		var s float64
+		for _, v := range act.Data[c*hw : (c+1)*hw] {
+			s += float64(v)
+		}
+		e[c] = float32(s / float64(hw))
+	}
+	_, gd, err = m.InputGradientWith(x, Direction("fire7", e), GradOptions{Backend: Reference{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vq, gq, err := m.InputGradientWith(x, OfEmbedding("fire7", squaredEmbedding(384)), GradOptions{Backend: Reference{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := float64(squaredEmbedding(384).ValueGrad(e, make([]float32, 384)))
+	if e := RelL2(gq.Data, gd.Data); !(e < 1e-5) || math.Abs(float64(vq)-want) > 1e-5*want {
+		t.Errorf("a quadratic embedding function: value %g (want %g), gradient rel L2 %.3g from its embedding's direction", vq, want, e)
+	}
+
+	for _, bad := range []Objective{OfEmbedding("fire7", nil), OfEmbedding("fire7", squaredEmbedding(383))} {
+		if _, _, err := m.InputGradient(x, bad); err == nil {
+			t.Errorf("%v: want an error", bad)
+		}
+	}
+}

@@ -94,6 +94,49 @@ func (h *Head) Probabilities(x []float32) ([]float32, error) {
 	return out, nil
 }
 
+// LogitFunc is class c's logit as a function of the embedding, differentiable: the objective
+// (engine.OfEmbedding) by which feature visualization and attribution read a taught class.
+func (h *Head) LogitFunc(c int) (engine.EmbeddingFunc, error) {
+	if c < 0 || c >= len(h.Classes) {
+		return nil, fmt.Errorf("teach: the head has classes 0 to %d, no class %d", len(h.Classes)-1, c)
+	}
+	return headLogit{h, c}, nil
+}
+
+type headLogit struct {
+	h *Head
+	c int
+}
+
+func (l headLogit) Dim() int { return l.h.Dim }
+
+// ValueGrad: without hidden units the gradient is W1's row c; with them, W1ᵀ (W2's row c
+// where the hidden unit is on).
+func (l headLogit) ValueGrad(x, grad []float32) float64 {
+	h, n := l.h, l.h.Dim
+	if h.Hidden == 0 {
+		copy(grad, h.W1[l.c*n:(l.c+1)*n])
+		return float64(affine(h.W1[l.c*n:(l.c+1)*n], h.B1[l.c:l.c+1], x)[0])
+	}
+	z := affine(h.W1, h.B1, x)
+	v := float64(h.B2[l.c])
+	g := make([]float64, n)
+	for j, zj := range z {
+		if zj <= 0 {
+			continue
+		}
+		w2 := float64(h.W2[l.c*h.Hidden+j])
+		v += w2 * float64(zj)
+		for i, w := range h.W1[j*n : (j+1)*n] {
+			g[i] += w2 * float64(w)
+		}
+	}
+	for i, gi := range g {
+		grad[i] = float32(gi)
+	}
+	return v
+}
+
 // affine is W·x + b in float64 sums, rounded once to float32.
 func affine(w, b, x []float32) []float32 {
 	n := len(x)

@@ -211,3 +211,45 @@ func BenchmarkTrain(b *testing.B) {
 		b.ReportMetric(float64(len(rep.Epochs)), "epochs")
 	}
 }
+
+// TestLogitFunc: a class's logit as a function of the embedding (what feature visualization
+// and attribution differentiate) has the head's own logit as its value and, the head being
+// piecewise linear, its central differences as its gradient, with and without hidden units.
+func TestLogitFunc(t *testing.T) {
+	ex := separable(3, 10, 48, 2, 4)
+	for _, hidden := range []int{0, 16} {
+		h, _, err := Train(context.Background(), ex, names(3), Options{Hidden: hidden, Seed: 1, Epochs: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := ex[7].Embedding
+		logits, _ := h.Logits(x)
+		for c := range 3 {
+			f, err := h.LogitFunc(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Dim() != 48 {
+				t.Fatalf("Dim %d", f.Dim())
+			}
+			g := make([]float32, 48)
+			v := f.ValueGrad(x, g)
+			if math.Abs(v-float64(logits[c])) > 1e-4*math.Max(1, math.Abs(v)) {
+				t.Errorf("hidden %d, class %d: value %g, the head's logit %g", hidden, c, v, logits[c])
+			}
+			for _, i := range []int{0, 13, 47} {
+				const d = 1e-3
+				xp, xm := slices.Clone(x), slices.Clone(x)
+				xp[i] += d
+				xm[i] -= d
+				fd := (f.ValueGrad(xp, make([]float32, 48)) - f.ValueGrad(xm, make([]float32, 48))) / (2 * d)
+				if math.Abs(fd-float64(g[i])) > 1e-3*math.Max(1, math.Abs(fd)) {
+					t.Errorf("hidden %d, class %d, value %d: gradient %g, central difference %g", hidden, c, i, g[i], fd)
+				}
+			}
+		}
+		if _, err := h.LogitFunc(3); err == nil {
+			t.Errorf("hidden %d: class 3 of 3: no error", hidden)
+		}
+	}
+}

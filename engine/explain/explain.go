@@ -1,5 +1,6 @@
 // Package explain answers "which part of my photo made it say tabby?": attribution maps for a
-// class, by five methods that each read the network differently.
+// class (one of ImageNet's, or one the reader taught on a layer's embedding: a teach.Head), by
+// five methods that each read the network differently.
 //
 //   - Grad-CAM (Selvaraju et al. 2017): a convolutional layer's channels weighed by the
 //     spatial mean of the class logit's gradient, ReLU(sum_k alpha_k A_k), at that layer's
@@ -28,6 +29,7 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/preprocess"
+	"github.com/alexlens/alexlens/teach"
 )
 
 // Method names an attribution method as the CLI and the app spell it.
@@ -57,6 +59,10 @@ type Options struct {
 	Method Method
 	// Class is the ImageNet class explained; -1 (or Top1) means the network's top-1.
 	Class int
+	// Head, when set, is a head taught on one of the network's layers (the Teach view's):
+	// Class is then one of its classes, scored by its logit and probability, and Top1 is
+	// its top-1.
+	Head *teach.Head
 	// Layer is Grad-CAM's layer; "" is the last convolutional layer before the classifier.
 	Layer string
 	// Samples: SmoothGrad's noisy copies (16), integrated gradients' path points (32).
@@ -165,7 +171,24 @@ func (o Options) check(m *engine.Model, x *engine.Tensor) error {
 	if _, err := ParseMethod(string(o.Method)); err != nil {
 		return err
 	}
-	if o.Class != Top1 && (o.Class < 0 || o.Class >= a.Classes) {
+	if h := o.Head; h != nil {
+		if err := h.Check(); err != nil {
+			return err
+		}
+		if h.Arch != a.Name {
+			return fmt.Errorf("the head was taught on %s, not %s", h.Arch, a.Name)
+		}
+		shapes, err := a.Shapes(x.Shape[2], x.Shape[3])
+		if err != nil {
+			return err
+		}
+		if _, ok := shapes[h.Layer]; !ok {
+			return fmt.Errorf("the head reads %s's %q, which it does not have", a.Name, h.Layer)
+		}
+		if o.Class != Top1 && (o.Class < 0 || o.Class >= len(h.Classes)) {
+			return fmt.Errorf("class %d is out of range: the head has classes 0 to %d", o.Class, len(h.Classes)-1)
+		}
+	} else if o.Class != Top1 && (o.Class < 0 || o.Class >= a.Classes) {
 		return fmt.Errorf("class %d is out of range: %s has classes 0 to %d", o.Class, a.Name, a.Classes-1)
 	}
 	if (o.Method == SmoothGrad || o.Method == IntegratedGradients) && (o.Samples < 1 || o.Samples > MaxSamples) {
@@ -203,20 +226,24 @@ func Explain(ctx context.Context, m *engine.Model, x *engine.Tensor, opt Options
 	if err := opt.check(m, x); err != nil {
 		return nil, err
 	}
+	e := &explainer{ctx: ctx, m: m, x: x, opt: opt}
 	logits := opt.Logits
-	if len(logits) != m.Arch.Classes {
-		res, err := m.Forward(x, engine.ForwardOptions{Backend: opt.Backend, Edits: opt.Edits, Keep: func(string) bool { return false }})
+	if len(logits) != m.Arch.Classes || opt.Head != nil {
+		res, err := m.Forward(x, e.forwardOptions())
 		if err != nil {
 			return nil, err
 		}
-		logits = slices.Clone(res.Logits.Data)
+		logits, err = e.logits(res, 0)
 		res.Release()
+		if err != nil {
+			return nil, err
+		}
 	}
 	probs := engine.Probabilities(&engine.Tensor{Shape: []int{1, len(logits)}, Data: logits}).Data
 	if opt.Class == Top1 {
 		opt.Class = engine.TopK(probs, 1)[0].Index
+		e.opt.Class = opt.Class
 	}
-	e := &explainer{ctx: ctx, m: m, x: x, opt: opt}
 	out := &Map{Method: opt.Method, Class: opt.Class, Logit: logits[opt.Class], Prob: probs[opt.Class]}
 	var err error
 	switch opt.Method {
@@ -250,6 +277,58 @@ func (e *explainer) gradOptions() engine.GradOptions {
 	return engine.GradOptions{Backend: e.opt.Backend, Threads: e.opt.Threads, Edits: e.opt.Edits}
 }
 
+// forwardOptions run a forward pass that keeps what scoring needs: the head's layer when a
+// taught class is explained (and nothing past it), else only the logits.
+func (e *explainer) forwardOptions() engine.ForwardOptions {
+	opt := engine.ForwardOptions{Backend: e.opt.Backend, Edits: e.opt.Edits, Keep: func(string) bool { return false }}
+	if h := e.opt.Head; h != nil {
+		opt.Keep = func(n string) bool { return n == h.Layer }
+		opt.StopAfter = h.Layer
+	}
+	return opt
+}
+
+// logits are item i's scores: the network's logits, or the head's on the item's embedding
+// (the layer's activation averaged over positions, as the head was taught on).
+func (e *explainer) logits(res *engine.Result, i int) ([]float32, error) {
+	h := e.opt.Head
+	if h == nil {
+		k := res.Logits.Shape[1]
+		return slices.Clone(res.Logits.Data[i*k : (i+1)*k]), nil
+	}
+	act := res.Activations[h.Layer]
+	if act == nil {
+		return nil, fmt.Errorf("explain: the forward pass left no %s activation", h.Layer)
+	}
+	row := act.Row(i)
+	per := len(row) / h.Dim
+	if per*h.Dim != len(row) {
+		return nil, fmt.Errorf("explain: %s has %d values, the head reads %d", h.Layer, len(row), h.Dim)
+	}
+	emb := make([]float32, h.Dim)
+	for c := range emb {
+		var s float64
+		for _, v := range row[c*per : (c+1)*per] {
+			s += float64(v)
+		}
+		emb[c] = float32(s / float64(per))
+	}
+	return h.Logits(emb)
+}
+
+// objective is the explained score as the gradients see it.
+func (e *explainer) objective() (engine.Objective, error) {
+	h := e.opt.Head
+	if h == nil {
+		return engine.ClassLogit(e.opt.Class), nil
+	}
+	f, err := h.LogitFunc(e.opt.Class)
+	if err != nil {
+		return engine.Objective{}, err
+	}
+	return engine.OfEmbedding(h.Layer, f), nil
+}
+
 // progress reports n more passes of total and says whether to stop.
 func (e *explainer) progress(n, total int) error {
 	e.done += n
@@ -261,7 +340,11 @@ func (e *explainer) progress(n, total int) error {
 
 // gradCAM: ReLU(sum_k alpha_k A_k), alpha_k the spatial mean of d logit / d A_k.
 func (e *explainer) gradCAM(out *Map) error {
-	_, act, g, err := e.m.ActivationGradient(e.x, []engine.Objective{engine.ClassLogit(out.Class)}, e.opt.Layer, e.gradOptions())
+	obj, err := e.objective()
+	if err != nil {
+		return err
+	}
+	_, act, g, err := e.m.ActivationGradient(e.x, []engine.Objective{obj}, e.opt.Layer, e.gradOptions())
 	if err != nil {
 		return err
 	}
@@ -306,7 +389,7 @@ func (e *explainer) smoothGrad(out *Map, n int, noise float64) error {
 				}
 			}
 		})
-		g, err := e.inputGradient(xb, out.Class)
+		g, err := e.inputGradient(xb)
 		if err != nil {
 			return err
 		}
@@ -345,11 +428,15 @@ func (e *explainer) batch(start, b int, fill func(k int, item []float32)) *engin
 	return xb
 }
 
-// inputGradient is the gradient of the class logit for every item of xb.
-func (e *explainer) inputGradient(xb *engine.Tensor, class int) (*engine.Tensor, error) {
+// inputGradient is the gradient of the class's logit for every item of xb.
+func (e *explainer) inputGradient(xb *engine.Tensor) (*engine.Tensor, error) {
+	obj, err := e.objective()
+	if err != nil {
+		return nil, err
+	}
 	objs := make([]engine.Objective, xb.Shape[0])
 	for i := range objs {
-		objs[i] = engine.ClassLogit(class)
+		objs[i] = obj
 	}
 	_, g, err := e.m.InputGradientBatch(xb, objs, e.gradOptions())
 	return g, err
@@ -372,16 +459,20 @@ func (e *explainer) occlusion(out *Map) error {
 		xb := e.batch(start, b, func(k int, item []float32) {
 			Occlude(item, h, w, k/cols*e.opt.Stride, k%cols*e.opt.Stride, e.opt.Patch)
 		})
-		res, err := e.m.Forward(xb, engine.ForwardOptions{Backend: e.opt.Backend, Edits: e.opt.Edits, Keep: func(string) bool { return false }})
+		res, err := e.m.Forward(xb, e.forwardOptions())
 		if err != nil {
 			return err
 		}
-		probs := engine.Probabilities(res.Logits)
-		res.Release()
-		k := probs.Shape[1]
 		for i := range b {
-			out.Values[start+i] = out.Prob - probs.Data[i*k+out.Class]
+			logits, err := e.logits(res, i)
+			if err != nil {
+				res.Release()
+				return err
+			}
+			probs := engine.Probabilities(&engine.Tensor{Shape: []int{1, len(logits)}, Data: logits}).Data
+			out.Values[start+i] = out.Prob - probs[out.Class]
 		}
+		res.Release()
 		if err := e.progress(b, n+1); err != nil {
 			return err
 		}
@@ -428,7 +519,7 @@ func (e *explainer) integratedGradients(out *Map) error {
 				item[j] = float32(float64(base.Data[j]) + alpha*float64(e.x.Data[j]-base.Data[j]))
 			}
 		})
-		g, err := e.inputGradient(xb, out.Class)
+		g, err := e.inputGradient(xb)
 		if err != nil {
 			return err
 		}
@@ -449,12 +540,16 @@ func (e *explainer) integratedGradients(out *Map) error {
 		sum += a
 		out.Values[j%plane] += float32(a)
 	}
-	res, err := e.m.Forward(base, engine.ForwardOptions{Backend: e.opt.Backend, Edits: e.opt.Edits, Keep: func(string) bool { return false }})
+	res, err := e.m.Forward(base, e.forwardOptions())
 	if err != nil {
 		return err
 	}
-	delta := float64(out.Logit) - float64(res.Logits.Data[out.Class])
+	logits, err := e.logits(res, 0)
 	res.Release()
+	if err != nil {
+		return err
+	}
+	delta := float64(out.Logit) - float64(logits[out.Class])
 	out.Completeness = &Completeness{Sum: sum, Delta: delta, Gap: math.Abs(sum-delta) / math.Max(math.Abs(delta), 1e-12)}
 	return e.progress(1, n+1)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/preprocess"
 	"github.com/alexlens/alexlens/internal/testenv"
+	"github.com/alexlens/alexlens/teach"
 	"github.com/alexlens/alexlens/weights"
 )
 
@@ -504,6 +505,85 @@ func TestKnockOut(t *testing.T) {
 	for _, layer := range []string{"fc8", "conv9", ""} {
 		if _, err := FindKnockOut(context.Background(), m, x, KnockOutOptions{Layer: layer, Class: Top1}); err == nil {
 			t.Errorf("knock-out of layer %q accepted", layer)
+		}
+	}
+}
+
+// TestTaughtClass: a head taught on fc7 is explained by its own logit and probability. A
+// head whose two classes are AlexNet's fc8 rows 281 and 285 has, for its class 0, exactly
+// ImageNet class 281's logit: its gradient maps (Grad-CAM, saliency, integrated gradients)
+// equal class 281's; occlusion, which reads probabilities, is the drop of the head's own
+// probability (a softmax over its two classes), checked against a forward pass per patch.
+func TestTaughtClass(t *testing.T) {
+	m := weights.Fixture(engine.AlexNet, 5)
+	x := photo(t, "chelsea.png", 224)
+	w, b := m.Params["classifier.6.weight"].F32, m.Params["classifier.6.bias"].F32
+	rows := []int{281, 285}
+	h := &teach.Head{Arch: m.Arch.Name, Layer: "fc7", Classes: []string{"tabby", "siamese"}, Dim: 4096}
+	for _, r := range rows {
+		h.W1 = append(h.W1, w[r*4096:(r+1)*4096]...)
+		h.B1 = append(h.B1, b[r])
+	}
+	for _, method := range []Method{GradCAM, Saliency, IntegratedGradients} {
+		want, err := Explain(context.Background(), m, x, Options{Method: method, Class: rows[0], Samples: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Explain(context.Background(), m, x, Options{Method: method, Class: 0, Head: h, Samples: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := engine.RelL2(got.Values, want.Values); !(e < 1e-4) || math.Abs(float64(got.Logit-want.Logit)) > 1e-3 {
+			t.Errorf("%s: the head's class 0 (logit %g) vs ImageNet class %d (logit %g): maps differ by rel L2 %.3g", method, got.Logit, rows[0], want.Logit, e)
+		}
+		if c := got.Completeness; c != nil && math.Abs(c.Delta-want.Completeness.Delta) > 1e-3*math.Abs(c.Delta) {
+			t.Errorf("%s: the logit's change from black %g, ImageNet class %d's %g", method, c.Delta, rows[0], want.Completeness.Delta)
+		}
+	}
+
+	headProb := func(x *engine.Tensor) float32 {
+		res, err := m.Forward(x, engine.ForwardOptions{Keep: func(n string) bool { return n == "fc7" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := h.Probabilities(res.Activations["fc7"].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p[1]
+	}
+	mp, err := Explain(context.Background(), m, x, Options{Method: Occlusion, Class: 1, Head: h, Patch: 64, Stride: 80, Batch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0 := headProb(x)
+	if math.Abs(float64(mp.Prob-p0)) > 1e-6 {
+		t.Errorf("the head's probability %g, a forward pass says %g", mp.Prob, p0)
+	}
+	for r := range mp.Rows {
+		for c := range mp.Cols {
+			xo := x.Clone()
+			Occlude(xo.Data, 224, 224, r*80, c*80, 64)
+			if want := p0 - headProb(xo); math.Abs(float64(mp.Values[r*mp.Cols+c]-want)) > 1e-5 {
+				t.Errorf("occlusion at (%d, %d): %g, a forward pass says %g", r, c, mp.Values[r*mp.Cols+c], want)
+			}
+		}
+	}
+
+	top, err := Explain(context.Background(), m, x, Options{Method: Saliency, Class: Top1, Head: h})
+	if err != nil || top.Class != map[bool]int{true: 0, false: 1}[p0 < 0.5] {
+		t.Errorf("the head's top-1: class %v (%v), its probabilities say %d", top, err, map[bool]int{true: 0, false: 1}[p0 < 0.5])
+	}
+	for _, c := range []struct {
+		opt  Options
+		want string
+	}{
+		{Options{Method: Saliency, Class: 2, Head: h}, "the head has classes 0 to 1"},
+		{Options{Method: Saliency, Head: &teach.Head{Arch: "squeezenet1_1", Layer: "fc7", Classes: h.Classes, Dim: 4096, W1: h.W1, B1: h.B1}}, "taught on squeezenet1_1"},
+		{Options{Method: Saliency, Head: &teach.Head{Arch: m.Arch.Name, Layer: "fc7", Classes: h.Classes, Dim: 4096, W1: h.W1[:5], B1: h.B1}}, "W1"},
+	} {
+		if _, err := Explain(context.Background(), m, x, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want one saying %q", c.opt.Head, err, c.want)
 		}
 	}
 }
