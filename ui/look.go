@@ -712,6 +712,12 @@ func (c *Look) OnFVClass(event vugu.DOMEvent) {
 	}
 }
 
+func (c *Look) OnFVTaught(event vugu.DOMEvent) {
+	if v, err := strconv.Atoi(event.PropString("target", "value")); err == nil {
+		c.L().FVTaught = v
+	}
+}
+
 func (c *Look) OnFVSteps(event vugu.DOMEvent) {
 	if v, err := strconv.Atoi(event.PropString("target", "value")); err == nil {
 		c.L().FVSteps = max(1, min(v, protocol.MaxFeatureVisRun))
@@ -722,8 +728,11 @@ func (c *Look) OnFVSteps(event vugu.DOMEvent) {
 func (c *Look) Visualize() {
 	l := c.L()
 	lr := &protocol.LookRequest{Objective: l.FVObjective, Layer: c.unitLayer(), Channel: l.UnitChannel, Size: 128, Steps: l.FVSteps, Preview: 4, Seed: 1}
-	if l.FVObjective == "class" {
+	switch l.FVObjective {
+	case "class":
 		lr.Channel = l.FVClass
+	case "taught":
+		lr.Channel = l.FVTaught
 	}
 	l.FV = nil
 	c.run("featurevis", protocol.Request{Op: protocol.OpFeatureVis, Look: lr}, func(r protocol.Response) {

@@ -63,7 +63,15 @@ func (c *Root) whyOpacity() string { return fmt.Sprintf("opacity: %.2f", c.W().O
 
 // ExplainClass explains one of the top-5 (its "why?").
 func (c *Root) ExplainClass(class int) {
-	c.W().Class = class
+	w := c.W()
+	w.Class, w.Taught, w.TaughtLabel = class, false, ""
+	c.Explain()
+}
+
+// ExplainTaught explains one of the Teach view's classes (its "why?").
+func (c *Root) ExplainTaught(p protocol.Prediction) {
+	w := c.W()
+	w.Class, w.Taught, w.TaughtLabel = p.Index, true, p.Label
 	c.Explain()
 }
 
@@ -180,6 +188,9 @@ func (c *Root) knockOutLabel() string {
 }
 
 func (c *Root) whyClassName() string {
+	if c.W().Taught {
+		return c.W().TaughtLabel
+	}
 	if c.W().Class >= 0 {
 		return strings.TrimPrefix(c.W().ClassText(), strconv.Itoa(c.W().Class)+" ")
 	}

@@ -85,7 +85,8 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var ef editFlags
 	ef.register(fs)
 	method := fs.String("method", "gradcam", "attribution method: gradcam, saliency, smoothgrad, occlusion or ig")
-	class := fs.Int("class", explain.Top1, "ImageNet class to explain (default: the top-1)")
+	class := fs.Int("class", explain.Top1, "ImageNet class to explain (default: the top-1); with --head, one of the head's classes")
+	headPath := fs.String("head", "", "explain a class of a head taught by `alexlens teach` or the Teach view (.alxw)")
 	layer := fs.String("layer", "", "Grad-CAM's layer (default: the last convolutional layer before the classifier)")
 	samples := fs.Int("samples", 0, "SmoothGrad's noisy copies (16) or integrated gradients' steps (32)")
 	noise := fs.Float64("noise", 0.15, "SmoothGrad's noise, a fraction of the input's range")
@@ -119,6 +120,11 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	opt := explain.Options{Method: m, Class: *class, Layer: *layer, Samples: *samples, Noise: *noise,
 		Patch: *patch, Stride: *stride, Seed: *seed, Backend: mf.backend(), Threads: mf.threads, Edits: ef.edits}
+	if *headPath != "" {
+		if opt.Head, err = loadHead(*headPath, model); err != nil {
+			return err
+		}
+	}
 	var out []explained
 	failed := 0
 	for i, path := range images {
@@ -176,6 +182,9 @@ func explainOne(ctx context.Context, m *engine.Model, opt explain.Options, path,
 	}
 	e.MS = ms(time.Since(start))
 	e.Class, e.Label, e.Layer = mp.Class, imagenet.Label(mp.Class), mp.Layer
+	if opt.Head != nil {
+		e.Label = opt.Head.Classes[mp.Class]
+	}
 	e.Rows, e.Cols, e.Logit, e.Prob, e.Completeness = mp.Rows, mp.Cols, mp.Logit, mp.Prob, mp.Completeness
 	if rawPath != "" {
 		if err := writeF32(rawPath, mp.Values); err != nil {

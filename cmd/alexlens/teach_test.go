@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,7 +50,7 @@ func teachJSON(t *testing.T, args ...string) taught {
 
 // TestTeachCLI: teach writes a head (and its ONNX) that classify --head reads back with the
 // folders' names as labels; the same seed gives the same file; a head taught on other
-// weights is refused; bad folders get a clear message.
+// weights is refused; explain --head explains a taught class; bad folders get a clear message.
 func TestTeachCLI(t *testing.T) {
 	dirs := textureClasses(t)
 	out := t.TempDir()
@@ -84,6 +85,23 @@ func TestTeachCLI(t *testing.T) {
 		if !slices.Contains([]string{"brick", "grass", "gravel"}, p.Label) {
 			t.Errorf("label %q is not one of the taught classes", p.Label)
 		}
+	}
+	// explain --head: the taught class's map, scored as classify --head scores it.
+	o, stderr, err = runCLI(t, "explain", "--arch", "squeezenet1_1", "--weights", "fixture:3", "--head", head, "--class", "2", "--json", tile)
+	if err != nil {
+		t.Fatalf("explain --head: %v\n%s", err, stderr)
+	}
+	var ex []explained
+	if err := json.Unmarshal([]byte(o), &ex); err != nil || len(ex) != 1 {
+		t.Fatalf("explain --head: %v %s", err, o)
+	}
+	for _, p := range rows[0].Top {
+		if p.Label == "gravel" && (ex[0].Label != "gravel" || math.Abs(float64(ex[0].Prob-p.Prob)) > 1e-5) {
+			t.Errorf("explain --head: %s at %g; classify --head says gravel at %g", ex[0].Label, ex[0].Prob, p.Prob)
+		}
+	}
+	if _, _, err := runCLI(t, "explain", "--arch", "squeezenet1_1", "--weights", "fixture:3", "--head", head, "--class", "3", tile); err == nil {
+		t.Error("explain --head --class 3 of 3 classes: no error")
 	}
 	if _, _, err := runCLI(t, "classify", "--arch", "squeezenet1_1", "--weights", "fixture:9", "--head", head, tile); err == nil || !strings.Contains(err.Error(), "taught on") {
 		t.Errorf("a head on other weights: %v", err)

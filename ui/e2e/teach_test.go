@@ -47,7 +47,8 @@ func textureTilesOf(t *testing.T, name string, n, side int) []string {
 // TestTeach: two classes named in the Teach view and filled with real photos (texture tiles),
 // a head trained in the worker with its report (accuracy, confusion), and in the Classify
 // view the head's classes beside the top-5, with the probabilities of the head the engine
-// trains natively from the same photos and seed.
+// trains natively from the same photos and seed; the head's class explained (Grad-CAM) and
+// visualized (its logit's feature visualization).
 func TestTeach(t *testing.T) {
 	arch := lookArch() // the released SqueezeNet, else AlexNet's fixture weights
 	embedding := engine.Archs[arch].Embedding
@@ -137,6 +138,44 @@ func TestTeach(t *testing.T) {
 		}
 	}
 	t.Logf("the head on an unseen grass photo: page %v, native %v", got, want)
+
+	// Why did the head say grass? Grad-CAM of the head's own class.
+	click(t, tab, `[data-testid=why-taught][data-index="1"]`)
+	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`+(document.querySelector('[data-testid=why-heat]')?.dataset.seq || 0) > 0 || !!document.querySelector('[data-testid=why-error]') || null`, chromedp.WithPollingTimeout(120*time.Second))); err != nil {
+		t.Fatalf("why grass: %v (page: %s)", err, pageText(tab))
+	}
+	if e := evalString(t, tab, `document.querySelector('[data-testid=why-error]')?.textContent || ''`); e != "" {
+		t.Fatalf("why grass: %s", e)
+	}
+	caption := text(t, tab, "why-caption")
+	var grass float64
+	for _, g := range got {
+		if g.Label == "grass" {
+			grass = g.Prob
+		}
+	}
+	if !strings.HasPrefix(caption, "Grad-CAM for grass (your class: the Teach view's head)") || !strings.Contains(caption, fmt.Sprintf("%.1f%%)", 100*grass)) {
+		t.Errorf("why grass: the caption %q does not name the taught class at %.1f%%", caption, 100*grass)
+	}
+	t.Logf("why grass: %s", caption)
+
+	// What grass looks like to the network: feature visualization of the head's grass logit.
+	nav(t, tab, "units")
+	// The view's first visit embeds the bundled sample photos; the button waits for them.
+	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`document.querySelector('[data-testid=featurevis-run]')?.disabled === false || null`, chromedp.WithPollingTimeout(240*time.Second))); err != nil {
+		t.Fatalf("the Units view: %v (page: %s)", err, pageText(tab))
+	}
+	setValue(t, tab, "featurevis-objective", "taught", "change")
+	setValue(t, tab, "featurevis-taught", "1", "change")
+	setField(t, tab, "featurevis-steps", "8")
+	click(t, tab, `[data-testid=featurevis-run]`)
+	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`(document.querySelector('[data-testid=featurevis-progress]')?.textContent || '').startsWith('done: 8') || !!document.querySelector('[data-testid=look-error]') || null`, chromedp.WithPollingTimeout(120*time.Second))); err != nil {
+		t.Fatalf("feature visualization of grass: %v (page: %s)", err, pageText(tab))
+	}
+	if msg := waitLookIdle(t, tab); msg != "" {
+		t.Fatalf("feature visualization of grass: %s", msg)
+	}
+	t.Logf("feature visualization of the taught class grass: %s", text(t, tab, "featurevis-progress"))
 }
 
 // openTeach shows the Teach view and waits until it has reopened the project the browser

@@ -97,7 +97,8 @@ type Look struct {
 	Patches     []protocol.UnitPatch
 	UnitsMs     float64
 
-	FVObjective string // channel or class
+	FVObjective string // channel, class or taught (a class of the Teach view's head)
+	FVTaught    int    // the taught class visualized
 	FVClass     int
 	FVSteps     int
 	FV          *protocol.FeatureVisImg

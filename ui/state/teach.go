@@ -102,6 +102,9 @@ func (t *Teach) Opened(info *protocol.TeachInfo) {
 	t.Hidden, t.Seed = info.Hidden, info.Seed
 }
 
+// Trained says a head is trained on the classes as they are.
+func (t *Teach) Trained() bool { return t.Info != nil && t.Info.Trained }
+
 // Unstored says why the classes and photos are not kept in this browser ("" when they are).
 func (t *Teach) Unstored() string {
 	if t.Info == nil {

@@ -18,6 +18,9 @@ import (
 type Why struct {
 	Method  string // an attribution method (WhyMethods)
 	Class   int    // the class explained; -1: the top-1
+	// Taught: Class is one of the Teach view's head's classes, called TaughtLabel.
+	Taught      bool
+	TaughtLabel string
 	Layer   string // Grad-CAM's layer; "": the engine's default
 	Opacity float64
 
@@ -49,7 +52,7 @@ func NewWhy() *Why { return &Why{Method: "gradcam", Class: -1, Opacity: 0.6} }
 
 // ExplainRequest asks for the map of the chosen class by the chosen method.
 func (w *Why) ExplainRequest() protocol.Request {
-	x := &protocol.ExplainRequest{Method: w.Method, Class: w.Class}
+	x := &protocol.ExplainRequest{Method: w.Method, Class: w.Class, Taught: w.Taught}
 	if w.Method == "gradcam" {
 		x.Layer = w.Layer
 	}
@@ -59,12 +62,15 @@ func (w *Why) ExplainRequest() protocol.Request {
 // KnockOutRequest ranks KnockLayer's units for the chosen class (the explained one, or the
 // top-1).
 func (w *Why) KnockOutRequest() protocol.Request {
-	return protocol.Request{Op: protocol.OpKnockOut, Explain: &protocol.ExplainRequest{Class: w.Class, Layer: w.KnockLayer, Count: 8},
+	return protocol.Request{Op: protocol.OpKnockOut, Explain: &protocol.ExplainRequest{Class: w.Class, Taught: w.Taught, Layer: w.KnockLayer, Count: 8},
 		Edits: w.Edits}
 }
 
 // ClassText is the class as the class field shows it.
 func (w *Why) ClassText() string {
+	if w.Taught {
+		return w.TaughtLabel + " (your class)"
+	}
 	if w.Class < 0 {
 		return "top-1"
 	}
@@ -74,6 +80,7 @@ func (w *Why) ClassText() string {
 // SetClass reads the class field: "top-1", a class index, or a class name (ignoring case:
 // the class of that name, else the first whose name starts with it, else contains it).
 func (w *Why) SetClass(text string) error {
+	w.Taught, w.TaughtLabel = false, ""
 	t := strings.TrimSpace(text)
 	if t == "" || strings.EqualFold(t, "top-1") {
 		w.Class = -1
@@ -142,7 +149,11 @@ func (w *Why) Caption() string {
 			name = x.Label
 		}
 	}
-	s := fmt.Sprintf("%s for %s (logit %.2f, %.1f%%)", name, m.Label, m.Logit, 100*m.Prob)
+	label := m.Label
+	if m.Taught {
+		label += " (your class: the Teach view's head)"
+	}
+	s := fmt.Sprintf("%s for %s (logit %.2f, %.1f%%)", name, label, m.Logit, 100*m.Prob)
 	if m.Layer != "" {
 		s += " at " + m.Layer
 	}

@@ -45,8 +45,10 @@ type Edit struct {
 // ExplainRequest holds the parameters of OpExplain and OpKnockOut; zero values take the
 // engine's defaults (engine/explain).
 type ExplainRequest struct {
-	Method  string  `json:"method,omitempty"` // gradcam, saliency, smoothgrad, occlusion, ig
-	Class   int     `json:"class"`            // -1: the top-1
+	Method string `json:"method,omitempty"` // gradcam, saliency, smoothgrad, occlusion, ig
+	Class  int    `json:"class"`            // -1: the top-1
+	// Taught: Class is a class of the Teach view's trained head, not an ImageNet class.
+	Taught  bool    `json:"taught,omitempty"`
 	Layer   string  `json:"layer,omitempty"`
 	Samples int     `json:"samples,omitempty"`
 	Noise   float64 `json:"noise,omitempty"`
@@ -63,6 +65,7 @@ type ExplainResult struct {
 	Method       string        `json:"method"`
 	Class        int           `json:"class"`
 	Label        string        `json:"label"`
+	Taught       bool          `json:"taught,omitempty"` // Class is the trained head's
 	Layer        string        `json:"layer,omitempty"`
 	Rows         int           `json:"rows"`
 	Cols         int           `json:"cols"`
@@ -139,6 +142,9 @@ func (r *Request) validateExplain() error {
 	}
 	if !(x.Noise >= 0 && x.Noise <= 1) {
 		return fmt.Errorf("%s: noise %v outside 0..1", r.Op, x.Noise)
+	}
+	if r.Op == OpKnockOut && x.Taught {
+		return fmt.Errorf("knockout: ranks ImageNet classes only, not taught ones")
 	}
 	if r.Op == OpKnockOut && (x.Layer == "" || x.Count < 0 || x.Count > MaxKnockOut) {
 		return fmt.Errorf("knockout: name a layer and ask for 0..%d units", MaxKnockOut)

@@ -92,8 +92,9 @@ type LookRequest struct {
 	Perplexity float64 `json:"perplexity,omitempty"`
 	Iterations int     `json:"iterations,omitempty"`
 
-	// OpUnits and OpFeatureVis: the unit. Objective is "channel" (Layer, Channel) or
-	// "class" (Channel is the class index).
+	// OpUnits and OpFeatureVis: the unit. Objective is "channel" (Layer, Channel),
+	// "class" (Channel is the class index) or "taught" (Channel is a class of the Teach
+	// view's trained head).
 	Objective  string `json:"objective,omitempty"`
 	Layer      string `json:"layer,omitempty"`
 	Channel    int    `json:"channel"`
@@ -193,8 +194,8 @@ func (r *Request) ValidateLook() error {
 			return err
 		}
 	case OpFeatureVis:
-		if l.Objective != "channel" && l.Objective != "class" {
-			return fmt.Errorf("featurevis: objective must be channel or class, not %q", l.Objective)
+		if l.Objective != "channel" && l.Objective != "class" && l.Objective != "taught" {
+			return fmt.Errorf("featurevis: objective must be channel, class or taught, not %q", l.Objective)
 		}
 		if err := in("size", l.Size, 16, MaxFeatureVisPix); err != nil {
 			return err

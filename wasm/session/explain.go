@@ -91,15 +91,23 @@ func (s *Session) Explain(ctx context.Context, r protocol.ExplainRequest, progre
 	if err != nil {
 		return nil, err
 	}
-	mp, err := explain.Explain(ctx, m, x, explain.Options{Method: method, Class: r.Class, Layer: r.Layer,
+	opt := explain.Options{Method: method, Class: r.Class, Layer: r.Layer,
 		Samples: r.Samples, Noise: r.Noise, Patch: r.Patch, Stride: r.Stride, Seed: r.Seed,
-		Backend: s.backend, Edits: s.edits, Progress: progress, Logits: s.lastLogits()})
+		Backend: s.backend, Edits: s.edits, Progress: progress, Logits: s.lastLogits()}
+	label := imagenet.Label
+	if r.Taught {
+		if opt.Head, err = s.Teacher().Trained(); err != nil {
+			return nil, err
+		}
+		label = func(c int) string { return opt.Head.Classes[c] }
+	}
+	mp, err := explain.Explain(ctx, m, x, opt)
 	if err != nil {
 		return nil, err
 	}
 	photo := preprocess.Pixels(x, 0)
 	heat := mp.Heat(photo.W, photo.H, 1)
-	out := &protocol.ExplainResult{Method: string(mp.Method), Class: mp.Class, Label: imagenet.Label(mp.Class),
+	out := &protocol.ExplainResult{Method: string(mp.Method), Class: mp.Class, Label: label(mp.Class), Taught: r.Taught,
 		Layer: mp.Layer, Rows: mp.Rows, Cols: mp.Cols, Values: mp.Values, Logit: mp.Logit, Prob: mp.Prob,
 		Passes: mp.Passes, W: photo.W, H: photo.H, Heat: heat.Pix, Photo: rgbToRGBA(photo.Pix)}
 	if c := mp.Completeness; c != nil {

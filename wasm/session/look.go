@@ -859,11 +859,21 @@ func (l *Look) FeatureVis(ctx context.Context, r protocol.LookRequest, progress 
 			return nil, fmt.Errorf("class %d outside 0..%d", r.Channel, m.Arch.Classes-1)
 		}
 		obj = engine.ClassLogit(r.Channel)
+	case "taught":
+		h, err := l.s.Teacher().Trained()
+		if err != nil {
+			return nil, err
+		}
+		f, err := h.LogitFunc(r.Channel)
+		if err != nil {
+			return nil, err
+		}
+		obj = engine.OfEmbedding(h.Layer, f)
 	case "channel":
 		obj = engine.ChannelMean(r.Layer, r.Channel)
 		obj.PreReLU = true // an unit that is off has no gradient after its ReLU
 	default:
-		return nil, fmt.Errorf("featurevis: objective must be channel or class, not %q", r.Objective)
+		return nil, fmt.Errorf("featurevis: objective must be channel, class or taught, not %q", r.Objective)
 	}
 	opt := featurevis.Options{Objective: obj, Size: r.Size, Steps: r.Steps, Seed: r.Seed,
 		PreviewEvery: r.Preview, Grad: engine.GradOptions{Backend: l.s.backend}}

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -167,6 +168,14 @@ func (t *Teacher) Current() (*protocol.TeachInfo, error) {
 		return nil, err
 	}
 	return t.Info(), nil
+}
+
+// Trained is the head trained on the loaded weights, for the views that read a taught class.
+func (t *Teacher) Trained() (*teach.Head, error) {
+	if t.head == nil || t.model != t.s.model {
+		return nil, errors.New("no taught classes: train a head in the Teach view first")
+	}
+	return t.head, nil
 }
 
 // Info lists the classes and photos.

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -90,6 +91,28 @@ func TestTeacher(t *testing.T) {
 	if len(c.Taught) != 2 || (c.Taught[0].Label != "grass" && c.Taught[0].Label != "brick") {
 		t.Errorf("taught predictions %+v", c.Taught)
 	}
+	// The other views read a taught class: attribution of its probability, feature
+	// visualization of its logit.
+	ex, err := s.Explain(context.Background(), protocol.ExplainRequest{Method: "gradcam", Class: 1, Taught: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var grassProb float32
+	for _, p := range c.Taught {
+		if p.Label == "grass" {
+			grassProb = p.Prob
+		}
+	}
+	if ex.Label != "grass" || !ex.Taught || math.Abs(float64(ex.Prob-grassProb)) > 1e-5 || len(ex.Values) != ex.Rows*ex.Cols {
+		t.Errorf("attribution of the taught class grass: %s, taught %v, probability %g (the pass said %g)", ex.Label, ex.Taught, ex.Prob, grassProb)
+	}
+	fv, err := NewLook(s).FeatureVis(context.Background(), protocol.LookRequest{Objective: "taught", Channel: 0, Size: 64, Steps: 8}, nil)
+	if err != nil || len(fv.Values) != 8 || !(fv.Values[7] > fv.Values[0]) {
+		t.Errorf("feature visualization of the taught class brick: %v (values %v)", err, fv.Values)
+	}
+	if _, err := NewLook(s).FeatureVis(context.Background(), protocol.LookRequest{Objective: "taught", Channel: 2, Size: 64, Steps: 1}, nil); err == nil {
+		t.Error("feature visualization of a third class of two: no error")
+	}
 	if _, err := tc.Remove(12345); err == nil {
 		t.Error("removing a photo that is not there")
 	}
@@ -107,6 +130,9 @@ func TestTeacher(t *testing.T) {
 	}
 	if c, _ := s.ClassifyImage(tiles(t, "grass", 1)[0], nil); c.Taught != nil {
 		t.Errorf("predictions of a head that a change made stale: %+v", c.Taught)
+	}
+	if _, err := s.Explain(context.Background(), protocol.ExplainRequest{Method: "saliency", Class: 0, Taught: true}, nil); err == nil || !strings.Contains(err.Error(), "train a head") {
+		t.Errorf("attribution of a class of a stale head: %v", err)
 	}
 }
 
