@@ -1739,9 +1739,32 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 							Func:      func(event vugu.DOMEvent) { c.OnOpenProject(event) },
 							// TODO: implement capture, etc. mostly need to decide syntax
 						})
+						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n        "}
+						vgparent.AppendChild(vgn)
+						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "teach-camera"}, vugu.VGAttribute{Namespace: "", Key: "title", Val: "record photos of a class from the camera: hold a class's record button"}}}
+						vgparent.AppendChild(vgn)
+						vgn.AddAttrInterface("aria-pressed", c.T().Camera)
+						vgn.AddAttrInterface("disabled", c.T().Busy != "" && !c.T().Camera)
+						vgn.SetInnerHTML(c.cameraLabel())
+						vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+							EventType: "click",
+							Func:      func(event vugu.DOMEvent) { c.ToggleTeachCamera() },
+							// TODO: implement capture, etc. mostly need to decide syntax
+						})
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
 						vgparent.AppendChild(vgn)
 					}
+					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
+					vgparent.AppendChild(vgn)
+					vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "video", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "teach-video"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "teach-video"}, vugu.VGAttribute{Namespace: "", Key: "playsinline", Val: ""}, vugu.VGAttribute{Namespace: "", Key: "muted", Val: ""}}}
+					vgparent.AppendChild(vgn)
+					vgn.AddAttrInterface("hidden", !c.T().Camera)
+					vgn.JSCreateHandler = vugu.JSValueFunc(func(value js.Value) { c.setTeachVideo(value) })
+					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
+					vgparent.AppendChild(vgn)
+					vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "p", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "muted small"}}}
+					vgparent.AppendChild(vgn)
+					vgn.SetInnerHTML(vugu.HTML("Paste (Ctrl+V) or drop images anywhere on the page: they go to the class marked “paste here”."))
 					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n      "}
 					vgparent.AppendChild(vgn)
 					if c.T().Error != "" {
@@ -1776,6 +1799,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						vgparent.AppendChild(vgn)
 						vgn.AddAttrInterface("data-count", len(cl.Photos))
 						vgn.AddAttrInterface("data-name", cl.Name)
+						vgn.AddAttrInterface("data-target", i == c.T().TargetClass())
 						{
 							vgparent := vgn
 							_ = vgparent
@@ -1829,6 +1853,68 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 									Func:      func(event vugu.DOMEvent) { c.OnTeachFiles(event, i) },
 									// TODO: implement capture, etc. mostly need to decide syntax
 								})
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
+								vgparent.AppendChild(vgn)
+								if c.T().Camera {
+									vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "record"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "teach-record"}}}
+									vgparent.AppendChild(vgn)
+									vgn.AddAttrInterface("aria-label", "hold to record camera frames as photos of "+cl.Name)
+									vgn.AddAttrInterface("data-class", i)
+									vgn.AddAttrInterface("disabled", c.T().Busy != "" && c.T().Busy != "recording")
+									vgn.SetInnerHTML(c.recordLabel(i))
+									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+										EventType: "pointerdown",
+										Func:      func(event vugu.DOMEvent) { c.StartRecording(i, event) },
+										// TODO: implement capture, etc. mostly need to decide syntax
+									})
+									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+										EventType: "pointerup",
+										Func:      func(event vugu.DOMEvent) { c.StopRecording() },
+										// TODO: implement capture, etc. mostly need to decide syntax
+									})
+									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+										EventType: "pointercancel",
+										Func:      func(event vugu.DOMEvent) { c.StopRecording() },
+										// TODO: implement capture, etc. mostly need to decide syntax
+									})
+									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+										EventType: "lostpointercapture",
+										Func:      func(event vugu.DOMEvent) { c.StopRecording() },
+										// TODO: implement capture, etc. mostly need to decide syntax
+									})
+									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+										EventType: "keydown",
+										Func:      func(event vugu.DOMEvent) { c.StartRecording(i, event) },
+										// TODO: implement capture, etc. mostly need to decide syntax
+									})
+									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+										EventType: "keyup",
+										Func:      func(event vugu.DOMEvent) { c.StopRecording() },
+										// TODO: implement capture, etc. mostly need to decide syntax
+									})
+									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+										EventType: "blur",
+										Func:      func(event vugu.DOMEvent) { c.StopRecording() },
+										// TODO: implement capture, etc. mostly need to decide syntax
+									})
+								}
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
+								vgparent.AppendChild(vgn)
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "link"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "teach-target"}}}
+								vgparent.AppendChild(vgn)
+								vgn.AddAttrInterface("aria-pressed", i == c.T().TargetClass())
+								vgn.AddAttrInterface("title", "pasted and dropped images go to "+cl.Name)
+								vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+									EventType: "click",
+									Func:      func(event vugu.DOMEvent) { c.SetTarget(i) },
+									// TODO: implement capture, etc. mostly need to decide syntax
+								})
+								{
+									vgparent := vgn
+									_ = vgparent
+									vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "paste here"}
+									vgparent.AppendChild(vgn)
+								}
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
 								vgparent.AppendChild(vgn)
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "link"}}}

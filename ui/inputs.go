@@ -9,7 +9,8 @@ import (
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
-// listenForImages makes the whole page a drop target and accepts pasted images. The
+// listenForImages makes the whole page a drop target and accepts pasted images: to classify,
+// or in the Teach view as photos of a class (teachsources.go). The
 // listeners are plain DOM listeners so preventDefault runs synchronously, as the browser
 // requires for drop.
 func (c *Root) listenForImages() {
@@ -28,7 +29,9 @@ func (c *Root) listenForImages() {
 		ev.Call("preventDefault")
 		doc.Get("body").Get("classList").Call("remove", "dragging")
 		files := ev.Get("dataTransfer").Get("files")
-		if files.Length() > 0 {
+		if files.Length() > 0 && c.App.Look.View == state.ViewTeach {
+			go c.update(func() { c.teachImages(files) })
+		} else if files.Length() > 0 {
 			f := files.Index(0)
 			go c.update(func() { c.classifyBlob(f, f.Get("name").String()) })
 		}
@@ -36,7 +39,10 @@ func (c *Root) listenForImages() {
 	}))
 	doc.Call("addEventListener", "paste", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		files := args[0].Get("clipboardData").Get("files")
-		if files.Length() > 0 {
+		if files.Length() > 0 && c.App.Look.View == state.ViewTeach {
+			args[0].Call("preventDefault")
+			go c.update(func() { c.teachImages(files) })
+		} else if files.Length() > 0 {
 			args[0].Call("preventDefault")
 			f := files.Index(0)
 			go c.update(func() { c.classifyBlob(f, "pasted image") })

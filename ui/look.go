@@ -27,6 +27,8 @@ type Look struct {
 	Root *Root `vugu:"data"`
 
 	atlasCanvas js.Value
+	teachVideo  js.Value // the Teach view's camera preview
+	teachStream js.Value // its camera stream, while on
 	thumbImgs   map[int]js.Value // decoded thumbnails for the atlas canvas, by item
 	iconImgs    map[int]js.Value // cell icons as canvases, by cell, for the map iconsOf
 	iconsOf     *protocol.Atlas
@@ -64,6 +66,9 @@ func (c *Look) OnNav(event vugu.DOMEvent, v state.View) {
 func (c *Look) show(v state.View) {
 	l := c.L()
 	l.View = v
+	if v != state.ViewTeach && c.T().Camera {
+		c.stopTeachCamera()
+	}
 	if v == state.ViewLayers {
 		js.Global().Get("document").Call("getElementById", "maps-h").Call("scrollIntoView")
 	}
@@ -154,8 +159,14 @@ func (c *Look) loadURL(u string) {
 // call sends a request and waits for its final response; progress (optional) gets the
 // progress messages. It must run on a goroutine of its own, never under the render lock.
 func (c *Look) call(req protocol.Request, payload js.Value, progress func(protocol.Response)) protocol.Response {
+	return c.Root.call(req, payload, progress)
+}
+
+// call sends a request and waits for its answer; progress gets the progress messages. Not
+// under the render lock.
+func (c *Root) call(req protocol.Request, payload js.Value, progress func(protocol.Response)) protocol.Response {
 	done := make(chan protocol.Response, 1)
-	c.Root.eng.Send(req, payload, func(r protocol.Response) {
+	c.eng.Send(req, payload, func(r protocol.Response) {
 		if r.Kind == protocol.KindProgress {
 			if progress != nil {
 				progress(r)

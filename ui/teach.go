@@ -117,7 +117,7 @@ func (c *Look) AddClass() {
 		return
 	}
 	c.teach("adding a class", protocol.Request{Op: protocol.OpTeachClass, Teach: &protocol.TeachRequest{Name: name}}, js.Undefined(),
-		func(protocol.Response) { t.NewClass = "" })
+		func(protocol.Response) { t.NewClass, t.Target = "", len(t.Classes())-1 })
 }
 
 func (c *Look) RemoveClass(i int) {
@@ -140,11 +140,20 @@ func (c *Look) OnTeachFiles(event vugu.DOMEvent, class int) {
 		list = append(list, files.Index(i))
 	}
 	input.Set("value", "")
-	t := c.T()
+	c.Root.addTeachPhotos(class, list)
+}
+
+// addTeachPhotos embeds files or blobs (pasted, dropped) as photos of class, one at a time.
+// Runs under the render lock.
+func (c *Root) addTeachPhotos(class int, list []js.Value) {
+	t := c.App.Teach
 	t.Busy, t.Error, t.Done, t.Total = "adding", "", 0, len(list)
 	go func() {
 		for i, f := range list {
-			name := f.Get("name").String()
+			name := "pasted image"
+			if n := f.Get("name"); n.Type() == js.TypeString && n.String() != "" {
+				name = n.String()
+			}
 			buf, err := await(f.Call("arrayBuffer"))
 			var r protocol.Response
 			if err != nil {
@@ -154,7 +163,7 @@ func (c *Look) OnTeachFiles(event vugu.DOMEvent, class int) {
 					js.Global().Get("Uint8Array").New(buf), nil)
 			}
 			last := i == len(list)-1 || r.Kind == protocol.KindError
-			c.Root.update(func() {
+			c.update(func() {
 				if r.Kind == protocol.KindError || last {
 					t.Applied(r)
 				} else if r.Teach != nil && r.Teach.Info != nil {

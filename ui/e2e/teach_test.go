@@ -338,3 +338,78 @@ func TestTeachProject(t *testing.T) {
 	t.Logf("a truncated project: %s", msg)
 	classes("after a truncated file was refused")
 }
+
+// TestTeachSources: photos reach a class by paste and by drop (to the class marked "paste
+// here", the last added until another is marked) and from the camera while a class's record
+// button is held down with the mouse (Chromium's fake camera): frames are added while it is
+// held and stop when it is released.
+func TestTeachSources(t *testing.T) {
+	ctx := browser(t, false)
+	open(t, ctx, "?arch="+lookArch()+"&precision=f32")
+	openTeach(t, ctx)
+	for _, name := range []string{"brick", "camera"} {
+		setValue(t, ctx, "teach-name", name, "change")
+		click(t, ctx, `[data-testid=teach-add-class]`)
+		waitTeach(t, ctx, fmt.Sprintf(`document.querySelector('[data-testid=teach-class][data-name=%q]')`, name))
+	}
+	count := func(name string) int {
+		return evalInt(t, ctx, fmt.Sprintf(`+document.querySelector('[data-testid=teach-class][data-name=%q]').dataset.count`, name))
+	}
+	send := func(event string, n int) {
+		t.Helper()
+		js := fmt.Sprintf(`fetch('samples/coffee.jpg').then(r => r.blob()).then(b => {
+			const dt = new DataTransfer();
+			for (let i = 0; i < %d; i++) dt.items.add(new File([b], 'photo-' + i + '.jpg', {type: 'image/jpeg'}));
+			const ev = %q === 'drop'
+				? new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})
+				: new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true});
+			document.body.dispatchEvent(ev);
+			return ev.defaultPrevented;
+		})`, n, event)
+		if handled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise)); err != nil || !handled {
+			t.Fatalf("the Teach view did not take the %s event: %v", event, err)
+		}
+	}
+	// The last class added is the target until another is marked.
+	send("paste", 1)
+	waitTeach(t, ctx, `+document.querySelector('[data-testid=teach-class][data-name=camera]').dataset.count === 1 && !document.querySelector('[data-testid=teach-busy]')`)
+	click(t, ctx, `[data-testid=teach-class][data-name=brick] [data-testid=teach-target]`)
+	send("paste", 2)
+	waitTeach(t, ctx, `+document.querySelector('[data-testid=teach-class][data-name=brick]').dataset.count === 2 && !document.querySelector('[data-testid=teach-busy]')`)
+	send("drop", 2)
+	waitTeach(t, ctx, `+document.querySelector('[data-testid=teach-class][data-name=brick]').dataset.count === 4 && !document.querySelector('[data-testid=teach-busy]')`)
+	if c := count("camera"); c != 1 {
+		t.Errorf("the class not marked got photos: %d", c)
+	}
+
+	// The camera: hold the record button of "camera".
+	click(t, ctx, `[data-testid=teach-camera]`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-testid=teach-video]')?.videoWidth > 0 || !!document.querySelector('[data-testid=teach-error]') || null`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("the camera: %v (page: %s)", err, pageText(ctx))
+	}
+	type point struct{ X, Y float64 }
+	at, err := chromedp.Run(ctx, chromedp.Evaluate[point](`(() => { const b = document.querySelector('[data-testid=teach-record][data-class="1"]'); b.scrollIntoView({block: 'center'}); const r = b.getBoundingClientRect(); return {X: r.x + r.width / 2, Y: r.y + r.height / 2}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.MouseEvent(chromedp.MousePressed, at.X, at.Y, chromedp.ButtonLeft, chromedp.ClickCount(1))); err != nil {
+		t.Fatal(err)
+	}
+	waitTeach(t, ctx, `+document.querySelector('[data-testid=teach-class][data-name=camera]').dataset.count >= 4`)
+	if err := chromedp.Do(ctx, chromedp.MouseEvent(chromedp.MouseReleased, at.X, at.Y, chromedp.ButtonLeft, chromedp.ClickCount(1))); err != nil {
+		t.Fatal(err)
+	}
+	waitTeach(t, ctx, `!document.querySelector('[data-testid=teach-busy]')`)
+	held := count("camera")
+	time.Sleep(600 * time.Millisecond)
+	if after := count("camera"); after != held {
+		t.Errorf("recording went on after the button was released: %d photos, then %d", held, after)
+	}
+	t.Logf("the camera class holds %d photos: 1 pasted, %d recorded", held, held-1)
+	click(t, ctx, `[data-testid=teach-train]`)
+	waitTeach(t, ctx, `document.querySelector('[data-testid=teach-report]') && !document.querySelector('[data-testid=teach-progress]')`)
+	click(t, ctx, `[data-testid=teach-camera]`) // off
+	if on := evalInt(t, ctx, `+!!document.querySelector('[data-testid=teach-video]').srcObject`); on != 0 {
+		t.Error("the camera stream is still attached after turning the camera off")
+	}
+}

@@ -22,6 +22,14 @@ type Teach struct {
 	// OpenedFor is the weights (file SHA-256) whose kept project the view reopened.
 	OpenedFor string
 
+	// Target is the class pasted and dropped photos go to (out of range: the last class).
+	Target int
+	// Camera says the view's camera is on; Recording that RecordClass's hold-to-record
+	// button is held.
+	Camera      bool
+	Recording   bool
+	RecordClass int
+
 	Layer    string // the layer chosen before any class exists ("": the network's own)
 	NewClass string // the class name field
 	Hidden   int    // hidden ReLU units of the head
@@ -37,6 +45,16 @@ func (t *Teach) Classes() []protocol.TeachClass {
 		return nil
 	}
 	return t.Info.Classes
+}
+
+// TargetClass is the class pasted and dropped photos go to: the one marked, else the last;
+// -1 when there is no class.
+func (t *Teach) TargetClass() int {
+	n := len(t.Classes())
+	if t.Target >= 0 && t.Target < n {
+		return t.Target
+	}
+	return n - 1
 }
 
 // CanTrain says whether there is something to tell apart: two classes or more, each with a

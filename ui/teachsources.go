@@ -1,0 +1,228 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"syscall/js"
+	"time"
+
+	"github.com/vugu/vugu"
+	vjs "github.com/vugu/vugu/js"
+
+	"github.com/alexlens/alexlens/wasm/protocol"
+)
+
+// Photos reach a Teach class from the file picker (teach.go) and from here: pasted or
+// dropped images go to the class marked as their target, and the view's own camera records
+// frames into a class while that class's button is held.
+
+// teachImages takes pasted or dropped image files in the Teach view. Runs under the render
+// lock.
+func (c *Root) teachImages(files js.Value) {
+	t := c.App.Teach
+	var list []js.Value
+	for i := 0; i < files.Length(); i++ {
+		if f := files.Index(i); len(f.Get("type").String()) > 6 && f.Get("type").String()[:6] == "image/" {
+			list = append(list, f)
+		}
+	}
+	switch class := t.TargetClass(); {
+	case len(list) == 0:
+		t.Error = "nothing to add: that was not an image"
+	case class < 0:
+		t.Error = "add a class first: pasted and dropped photos go to a class"
+	case t.Busy != "":
+		t.Error = "wait until " + t.Busy + " is done, then paste or drop again"
+	default:
+		c.addTeachPhotos(class, list)
+	}
+}
+
+// SetTarget makes class i the one pasted and dropped photos go to.
+func (c *Look) SetTarget(i int) { c.T().Target = i }
+
+func (c *Look) setTeachVideo(v vjs.Value) {
+	c.teachVideo = js.Value(v)
+	if c.T().Camera && !c.teachStream.IsUndefined() { // the view was drawn again
+		c.showStream()
+	}
+}
+
+// showStream plays the camera in the preview, once per element.
+func (c *Look) showStream() {
+	if c.teachVideo.Get("srcObject").Equal(c.teachStream) {
+		return
+	}
+	c.teachVideo.Set("srcObject", c.teachStream)
+	// A play() cut short by the next srcObject rejects its promise: nothing to report.
+	c.teachVideo.Call("play").Call("catch", ignoreRejection)
+}
+
+var ignoreRejection = js.FuncOf(func(js.Value, []js.Value) any { return nil })
+
+// ToggleTeachCamera starts or stops the view's camera.
+func (c *Look) ToggleTeachCamera() {
+	t := c.T()
+	if t.Camera {
+		c.stopTeachCamera()
+		return
+	}
+	md := js.Global().Get("navigator").Get("mediaDevices")
+	if md.IsUndefined() || md.Get("getUserMedia").IsUndefined() {
+		t.Error = "this browser offers no camera access here (it needs HTTPS or localhost)"
+		return
+	}
+	t.Camera, t.Error = true, ""
+	go func() {
+		constraints := js.ValueOf(map[string]any{"video": map[string]any{"width": map[string]any{"ideal": 640}, "height": map[string]any{"ideal": 480}}, "audio": false})
+		stream, err := await(md.Call("getUserMedia", constraints))
+		c.Root.update(func() {
+			if err != nil {
+				t.Camera, t.Error = false, "cannot open the camera: "+err.Error()
+				return
+			}
+			if !t.Camera { // turned off while the browser asked
+				stopTracks(stream)
+				return
+			}
+			c.teachStream = stream
+			c.showStream()
+		})
+	}()
+}
+
+// stopTeachCamera releases the camera. Runs under the render lock.
+func (c *Look) stopTeachCamera() {
+	t := c.T()
+	t.Camera, t.Recording = false, false
+	if !c.teachStream.IsUndefined() {
+		stopTracks(c.teachStream)
+		c.teachStream = js.Undefined()
+	}
+	if !c.teachVideo.IsUndefined() {
+		c.teachVideo.Set("srcObject", js.Null())
+	}
+}
+
+func stopTracks(stream js.Value) {
+	tracks := stream.Call("getTracks")
+	for i := 0; i < tracks.Length(); i++ {
+		tracks.Index(i).Call("stop")
+	}
+}
+
+// recordInterval spaces the recorded frames: at most 10 a second, a burst of near copies
+// being of little use to the head.
+const recordInterval = 100 * time.Millisecond
+
+// StartRecording records camera frames into class i until StopRecording (the button is
+// released, the pointer leaves it, or the key is let go).
+func (c *Look) StartRecording(i int, event vugu.DOMEvent) {
+	t := c.T()
+	if !t.Camera || t.Busy != "" || t.Recording {
+		return
+	}
+	if e := js.Value(event.JSEvent()); e.Get("pointerId").Type() == js.TypeNumber {
+		// Pointer capture: the release is seen wherever the finger or mouse ends up.
+		capturePointer(js.Value(event.JSEventTarget()), e.Get("pointerId"))
+	} else if k := e.Get("key").String(); k != " " && k != "Enter" || e.Get("repeat").Bool() {
+		return
+	}
+	event.PreventDefault()
+	t.Recording, t.RecordClass, t.Busy, t.Error, t.Done, t.Total = true, i, "recording", "", 0, 0
+	go c.record(i)
+}
+
+func (c *Look) StopRecording() { c.T().Recording = false }
+
+// capturePointer asks for the pointer's events; a browser that refuses (the pointer is no
+// longer active) leaves the button's own pointerup and lostpointercapture to end recording.
+func capturePointer(target, id js.Value) {
+	defer func() { _ = recover() }() // a JS exception becomes a panic in syscall/js
+	target.Call("setPointerCapture", id)
+}
+
+// record sends frames from the camera to the worker as photos of class while the button is
+// held; each frame is a JPEG, shorter side 256, as a photo file would be.
+func (c *Look) record(class int) {
+	t := c.T()
+	frame := js.Global().Get("document").Call("createElement", "canvas")
+	var err error
+	for n := 1; ; n++ {
+		started := time.Now()
+		c.Root.env.RLock()
+		on := t.Recording && t.RecordClass == class && t.Camera
+		video := c.teachVideo
+		c.Root.env.RUnlock()
+		if !on {
+			break
+		}
+		var jpeg js.Value
+		if jpeg, err = videoJPEG(video, frame); err != nil {
+			break
+		}
+		r := c.call(protocol.Request{Op: protocol.OpTeachAdd, Teach: &protocol.TeachRequest{Class: class, Name: fmt.Sprintf("camera frame %d", n)}}, jpeg, nil)
+		if r.Kind == protocol.KindError {
+			err = errors.New(r.Error)
+			break
+		}
+		c.Root.update(func() {
+			if r.Teach != nil && r.Teach.Info != nil {
+				t.Info, t.Done = r.Teach.Info, n
+			}
+		})
+		if d := recordInterval - time.Since(started); d > 0 {
+			sleep(int(d.Milliseconds()))
+		}
+	}
+	c.Root.update(func() {
+		t.Busy, t.Recording = "", false
+		if err != nil {
+			t.Error = "recording: " + err.Error()
+		} else if !t.Trained() {
+			t.Report = nil
+		}
+	})
+}
+
+// videoJPEG encodes the video's current frame, shorter side 256, as JPEG bytes.
+func videoJPEG(video, canvas js.Value) (js.Value, error) {
+	vw, vh := video.Get("videoWidth").Int(), video.Get("videoHeight").Int()
+	if vw == 0 || vh == 0 {
+		return js.Value{}, errors.New("the camera shows no picture yet")
+	}
+	s := min(1, 256/float64(min(vw, vh)))
+	w, h := max(1, int(float64(vw)*s)), max(1, int(float64(vh)*s))
+	canvas.Set("width", w)
+	canvas.Set("height", h)
+	canvas.Call("getContext", "2d").Call("drawImage", video, 0, 0, w, h)
+	blobs := make(chan js.Value, 1)
+	done := js.FuncOf(func(_ js.Value, args []js.Value) any { blobs <- args[0]; return nil })
+	defer done.Release()
+	canvas.Call("toBlob", done, "image/jpeg", 0.92)
+	blob := <-blobs
+	if blob.IsNull() {
+		return js.Value{}, errors.New("the browser could not encode the frame")
+	}
+	buf, err := await(blob.Call("arrayBuffer"))
+	if err != nil {
+		return js.Value{}, err
+	}
+	return js.Global().Get("Uint8Array").New(buf), nil
+}
+
+func (c *Look) cameraLabel() string {
+	if c.T().Camera {
+		return "Stop the camera"
+	}
+	return "Camera"
+}
+
+func (c *Look) recordLabel(i int) string {
+	if t := c.T(); t.Recording && t.RecordClass == i {
+		return fmt.Sprintf("Recording… %d", t.Done)
+	}
+	return "Hold to record"
+}
