@@ -18,6 +18,9 @@ const (
 	// OpTeachAdd embeds one image file (bytes beside the JSON), named Teach.Name, as a
 	// photo of class Teach.Class.
 	OpTeachAdd Op = "teach-add"
+	// OpTeachAddItems embeds the Embeddings view's gallery items Teach.Items as photos of
+	// class Teach.Class (each as the network saw it when it was added, else its thumbnail).
+	OpTeachAddItems Op = "teach-add-items"
 	// OpTeachRemove removes photo Teach.Photo.
 	OpTeachRemove Op = "teach-remove"
 	// OpTeachTrain trains a head (Teach.Hidden, Teach.Seed, Teach.Epochs) on the photos,
@@ -39,7 +42,7 @@ const (
 // IsTeach reports whether op is one of the Teach view's operations.
 func IsTeach(op Op) bool {
 	switch op {
-	case OpTeachReset, OpTeachClass, OpTeachAdd, OpTeachRemove, OpTeachTrain, OpTeachExport, OpTeachSave, OpTeachOpen, OpTeachRestore:
+	case OpTeachReset, OpTeachClass, OpTeachAdd, OpTeachAddItems, OpTeachRemove, OpTeachTrain, OpTeachExport, OpTeachSave, OpTeachOpen, OpTeachRestore:
 		return true
 	}
 	return false
@@ -56,6 +59,7 @@ type TeachRequest struct {
 	Epochs int    `json:"epochs,omitempty"`
 	Seed   int64  `json:"seed,omitempty"`
 	Format string `json:"format,omitempty"`
+	Items  []int  `json:"items,omitempty"` // gallery items (OpTeachAddItems)
 }
 
 // Limits on Teach requests.
@@ -142,6 +146,10 @@ func (r *Request) validateTeach() error {
 	case OpTeachClass:
 		if !t.Remove && (t.Name == "" || len(t.Name) > MaxTeachClassName) {
 			return fmt.Errorf("a class needs a name of 1 to %d bytes", MaxTeachClassName)
+		}
+	case OpTeachAddItems:
+		if len(t.Items) == 0 || len(t.Items) > MaxTeachPhotos {
+			return fmt.Errorf("%s: give 1 to %d gallery items", r.Op, MaxTeachPhotos)
 		}
 	case OpTeachAdd:
 		if len(t.Name) > 1024 {

@@ -805,6 +805,28 @@ func (l *Look) pixels(g *gallery.Gallery, i int) ([]byte, bool, error) {
 	return tensorRGB(preprocess.Tensor(img, l.s.model.Arch.InputSize)), true, nil
 }
 
+// ItemInput is gallery item i as the network sees it (the crop kept when it was added, else
+// its thumbnail through the same resize and crop), with that picture and the item's name.
+func (l *Look) ItemInput(i int) (*engine.Tensor, image.Image, string, error) {
+	if l.g == nil || l.s.model == nil || l.model != l.s.model {
+		return nil, nil, "", errors.New("the gallery is not open: show the Embeddings view first")
+	}
+	if i < 0 || i >= l.g.Len() {
+		return nil, nil, "", fmt.Errorf("the gallery has no item %d", i)
+	}
+	rgb, _, err := l.pixels(l.g, i)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("%s: %w", l.g.Items[i].Name, err)
+	}
+	n := l.s.model.Arch.InputSize
+	img := image.NewRGBA(image.Rect(0, 0, n, n))
+	for p := range n * n {
+		copy(img.Pix[4*p:4*p+3], rgb[3*p:3*p+3])
+		img.Pix[4*p+3] = 255
+	}
+	return rgbTensor(rgb, n), img, l.g.Items[i].Name, nil
+}
+
 // tensorRGB undoes the normalization of a 1 x 3 x n x n input.
 func tensorRGB(x *engine.Tensor) []byte { return preprocess.Pixels(x, 0).Pix }
 

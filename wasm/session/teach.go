@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"slices"
 	"strings"
@@ -136,7 +137,21 @@ func (t *Teacher) Add(c int, data []byte, name string) (*protocol.TeachInfo, err
 	if err != nil {
 		return nil, err
 	}
-	x := t.s.codecs.ImageTensor(img, t.model.Arch.InputSize)
+	return t.AddInput(c, t.s.codecs.ImageTensor(img, t.model.Arch.InputSize), img, name)
+}
+
+// AddInput adds a photo already preprocessed (x, 1 x 3 x InputSize²), img its picture for
+// the thumbnail: a gallery item as the network saw it.
+func (t *Teacher) AddInput(c int, x *engine.Tensor, img image.Image, name string) (*protocol.TeachInfo, error) {
+	if err := t.ready(); err != nil {
+		return nil, err
+	}
+	if c < 0 || c >= len(t.classes) {
+		return nil, fmt.Errorf("no class %d: add a class first", c)
+	}
+	if len(t.photos) >= protocol.MaxTeachPhotos {
+		return nil, fmt.Errorf("at most %d photos", protocol.MaxTeachPhotos)
+	}
 	emb, err := gallery.EmbedLayer(t.model, t.s.backend, teach.Augment(x), t.layer)
 	if err != nil {
 		return nil, err

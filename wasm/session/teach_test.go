@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/preprocess"
 	"github.com/alexlens/alexlens/gallery"
 	"github.com/alexlens/alexlens/internal/testenv"
@@ -260,5 +263,42 @@ func TestTeacherProject(t *testing.T) {
 	}
 	if fp, _ := s3.Fingerprint(); fp != strings.Repeat("ab", 32) {
 		t.Errorf("the cached fingerprint was not used: %s", fp)
+	}
+}
+
+// TestTeacherFromGallery: gallery items become photos of a class as the network saw them when
+// they were added: the same embedding as adding the photo file itself; an unknown item and a
+// gallery not yet open are refused.
+func TestTeacherFromGallery(t *testing.T) {
+	s, l := lookWith(t, 3)
+	tc := s.Teacher()
+	for _, name := range []string{"space", "mug"} {
+		if _, err := tc.Class(name, false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, img, name, err := l.ItemInput(2) // coffee.jpg
+	if err != nil || name != "coffee.jpg" || img.Bounds().Dx() != 224 {
+		t.Fatalf("item 2: %q, %v", name, err)
+	}
+	info, err := tc.AddInput(1, x, img, name)
+	if err != nil || len(info.Classes[1].Photos) != 1 || info.Classes[1].Photos[0].Name != "coffee.jpg" || len(info.Classes[1].Photos[0].Thumb) == 0 {
+		t.Fatalf("%+v, %v", info, err)
+	}
+	data, err := os.ReadFile(filepath.Join("..", "..", "ui", "samples", "coffee.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Add(0, data, "coffee.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := tc.photos[0].emb, tc.photos[1].emb; len(a) != 2 || engine.RelL2(a[0], b[0]) > 1e-5 || engine.RelL2(a[1], b[1]) > 1e-5 {
+		t.Error("a gallery item's embeddings differ from its photo file's")
+	}
+	if _, _, _, err := l.ItemInput(99); err == nil || !strings.Contains(err.Error(), "no item 99") {
+		t.Errorf("item 99: %v", err)
+	}
+	if _, _, _, err := NewLook(s).ItemInput(0); err == nil || !strings.Contains(err.Error(), "not open") {
+		t.Errorf("a gallery not open: %v", err)
 	}
 }

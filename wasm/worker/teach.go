@@ -36,6 +36,27 @@ func serveTeach(s *session.Session, req *protocol.Request, bytes js.Value) (*pro
 		if res.Info, err = t.Add(r.Class, data, r.Name); err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Name, err)
 		}
+	case protocol.OpTeachAddItems:
+		if look == nil {
+			look = session.NewLook(s)
+		}
+		for _, i := range r.Items {
+			x, img, name, ierr := look.ItemInput(i)
+			if ierr == nil {
+				res.Info, ierr = t.AddInput(r.Class, x, img, name)
+			}
+			if ierr != nil {
+				if res.Info != nil { // the items before it are kept: say so
+					ierr = fmt.Errorf("%w (the items before it were added)", ierr)
+				}
+				err = ierr
+				break
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			yield()
+		}
 	case protocol.OpTeachRemove:
 		res.Info, err = t.Remove(r.Photo)
 	case protocol.OpTeachTrain:
@@ -66,10 +87,13 @@ func serveTeach(s *session.Session, req *protocol.Request, bytes js.Value) (*pro
 		res.Info, err = restoreProject(s, t)
 	}
 	if err != nil {
+		if req.Op == protocol.OpTeachAddItems && res.Info != nil {
+			storeProject(s, t) // the items added before the error stay, in the store too
+		}
 		return nil, err
 	}
 	switch req.Op {
-	case protocol.OpTeachReset, protocol.OpTeachClass, protocol.OpTeachAdd, protocol.OpTeachRemove, protocol.OpTeachTrain, protocol.OpTeachOpen:
+	case protocol.OpTeachReset, protocol.OpTeachClass, protocol.OpTeachAdd, protocol.OpTeachAddItems, protocol.OpTeachRemove, protocol.OpTeachTrain, protocol.OpTeachOpen:
 		res.Info.Unstored = storeProject(s, t)
 	case protocol.OpTeachRestore:
 		if storageRefused != nil {
