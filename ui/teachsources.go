@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"syscall/js"
 	"time"
 
@@ -225,4 +226,42 @@ func (c *Look) recordLabel(i int) string {
 		return fmt.Sprintf("Recording… %d", t.Done)
 	}
 	return "Hold to record"
+}
+
+// From the Embeddings view: the query image, or it and its neighbours, as photos of a class.
+
+func (c *Look) OnTeachFromClass(event vugu.DOMEvent) {
+	if v, err := strconv.Atoi(event.PropString("target", "value")); err == nil {
+		c.T().Target = v
+	}
+}
+
+func (c *Look) sendNeighborsLabel() string {
+	return fmt.Sprintf("Add it and its %d neighbours", len(c.L().Neighbors))
+}
+
+// SendToClass adds the query item (with its neighbours) to the target class.
+func (c *Look) SendToClass(neighbors bool) {
+	l, t := c.L(), c.T()
+	class := t.TargetClass()
+	if l.Query < 0 || class < 0 {
+		return
+	}
+	items := []int{l.Query}
+	if neighbors {
+		for _, n := range l.Neighbors {
+			if n.Item != l.Query {
+				items = append(items, n.Item)
+			}
+		}
+	}
+	name := t.Classes()[class].Name
+	before := len(t.Classes()[class].Photos)
+	t.Sent = ""
+	c.teach("adding gallery images", protocol.Request{Op: protocol.OpTeachAddItems, Teach: &protocol.TeachRequest{Class: class, Items: items}}, js.Undefined(),
+		func(protocol.Response) {
+			if cs := t.Classes(); class < len(cs) {
+				t.Sent = fmt.Sprintf("Added %d to %s: it has %s now.", len(cs[class].Photos)-before, name, photoCount(len(cs[class].Photos)))
+			}
+		})
 }

@@ -342,7 +342,8 @@ func TestTeachProject(t *testing.T) {
 // TestTeachSources: photos reach a class by paste and by drop (to the class marked "paste
 // here", the last added until another is marked) and from the camera while a class's record
 // button is held down with the mouse (Chromium's fake camera): frames are added while it is
-// held and stop when it is released.
+// held and stop when it is released; and from the Embeddings view, a gallery image and its
+// neighbours.
 func TestTeachSources(t *testing.T) {
 	ctx := browser(t, false)
 	open(t, ctx, "?arch="+lookArch()+"&precision=f32")
@@ -411,5 +412,34 @@ func TestTeachSources(t *testing.T) {
 	click(t, ctx, `[data-testid=teach-camera]`) // off
 	if on := evalInt(t, ctx, `+!!document.querySelector('[data-testid=teach-video]').srcObject`); on != 0 {
 		t.Error("the camera stream is still attached after turning the camera off")
+	}
+
+	// From the gallery: an image of the Embeddings view and its neighbours, to brick.
+	bricks := count("brick")
+	nav(t, ctx, "embeddings")
+	waitLookIdle(t, ctx)
+	click(t, ctx, `[data-testid=gallery-item]`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll('[data-testid=neighbor]').length > 0 || null`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		t.Fatalf("neighbours: %v (page: %s)", err, pageText(ctx))
+	}
+	neighbours := evalInt(t, ctx, `document.querySelectorAll('[data-testid=neighbor]').length`)
+	query := evalString(t, ctx, `document.querySelector('[data-testid=query]').dataset.query`)
+	setValue(t, ctx, "teach-from-class", "0", "change")
+	click(t, ctx, `[data-testid=teach-from-neighbors]`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector('[data-testid=teach-from-note]') || !!document.querySelector('[data-testid=teach-from] .error') || null`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		t.Fatalf("adding gallery images: %v (page: %s)", err, pageText(ctx))
+	}
+	note := evalString(t, ctx, `(document.querySelector('[data-testid=teach-from-note]') || document.querySelector('[data-testid=teach-from] .error')).textContent`)
+	t.Logf("%s and its %d neighbours: %s", query, neighbours, note)
+	added := 1 + neighbours
+	if evalInt(t, ctx, `[...document.querySelectorAll('[data-testid=neighbor]')].some(n => n.dataset.item === document.querySelector('[data-testid=query]').dataset.query) ? 1 : 0`) == 1 {
+		added-- // the query is its own nearest neighbour: added once
+	}
+	if want := fmt.Sprintf("Added %d to brick: it has %d photos now.", added, bricks+added); note != want {
+		t.Errorf("adding gallery images: %q, want %q", note, want)
+	}
+	openTeach(t, ctx)
+	if c := count("brick"); c != bricks+added {
+		t.Errorf("brick holds %d photos, want %d", c, bricks+added)
 	}
 }

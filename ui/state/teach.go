@@ -19,6 +19,9 @@ type Teach struct {
 	Running int // the cancellable request under way
 	Error   string
 
+	// Sent says what the last "add to a class" from the Embeddings view added.
+	Sent string
+
 	// OpenedFor is the weights (file SHA-256) whose kept project the view reopened.
 	OpenedFor string
 
