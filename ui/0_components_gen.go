@@ -1995,33 +1995,13 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 										// TODO: implement capture, etc. mostly need to decide syntax
 									})
 									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-										EventType: "pointerup",
-										Func:      func(event vugu.DOMEvent) { c.StopRecording() },
-										// TODO: implement capture, etc. mostly need to decide syntax
-									})
-									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-										EventType: "pointercancel",
-										Func:      func(event vugu.DOMEvent) { c.StopRecording() },
-										// TODO: implement capture, etc. mostly need to decide syntax
-									})
-									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-										EventType: "lostpointercapture",
-										Func:      func(event vugu.DOMEvent) { c.StopRecording() },
-										// TODO: implement capture, etc. mostly need to decide syntax
-									})
-									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 										EventType: "keydown",
 										Func:      func(event vugu.DOMEvent) { c.StartRecording(i, event) },
 										// TODO: implement capture, etc. mostly need to decide syntax
 									})
 									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-										EventType: "keyup",
-										Func:      func(event vugu.DOMEvent) { c.StopRecording() },
-										// TODO: implement capture, etc. mostly need to decide syntax
-									})
-									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-										EventType: "blur",
-										Func:      func(event vugu.DOMEvent) { c.StopRecording() },
+										EventType: "contextmenu",
+										Func:      func(event vugu.DOMEvent) { event.PreventDefault() },
 										// TODO: implement capture, etc. mostly need to decide syntax
 									})
 								}

@@ -26,16 +26,17 @@ import (
 type Look struct {
 	Root *Root `vugu:"data"`
 
-	atlasCanvas js.Value
-	teachVideo  js.Value // the Teach view's camera preview
-	teachStream js.Value // its camera stream, while on
-	thumbImgs   map[int]js.Value // decoded thumbnails for the atlas canvas, by item
-	iconImgs    map[int]js.Value // cell icons as canvases, by cell, for the map iconsOf
-	iconsOf     *protocol.Atlas
-	dragging    bool
-	paramLoaded bool // the ?gallery= file was loaded (once per page)
-	lastX       float64
-	lastY       float64
+	atlasCanvas     js.Value
+	teachVideo      js.Value         // the Teach view's camera preview
+	teachStream     js.Value         // its camera stream, while on
+	releaseListener js.Value         // ends hold-to-record (teachsources.go)
+	thumbImgs       map[int]js.Value // decoded thumbnails for the atlas canvas, by item
+	iconImgs        map[int]js.Value // cell icons as canvases, by cell, for the map iconsOf
+	iconsOf         *protocol.Atlas
+	dragging        bool
+	paramLoaded     bool // the ?gallery= file was loaded (once per page)
+	lastX           float64
+	lastY           float64
 }
 
 func (c *Look) L() *state.Look { return c.Root.App.Look }

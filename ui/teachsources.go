@@ -118,68 +118,100 @@ func stopTracks(stream js.Value) {
 // being of little use to the head.
 const recordInterval = 100 * time.Millisecond
 
-// StartRecording records camera frames into class i until StopRecording (the button is
-// released, the pointer leaves it, or the key is let go).
+// StartRecording records camera frames into class i while the button is held: until the
+// pointer (mouse, finger, pen) is released or the key let go, anywhere on the page.
 func (c *Look) StartRecording(i int, event vugu.DOMEvent) {
 	t := c.T()
 	if !t.Camera || t.Busy != "" || t.Recording {
 		return
 	}
-	if e := js.Value(event.JSEvent()); e.Get("pointerId").Type() == js.TypeNumber {
-		// Pointer capture: the release is seen wherever the finger or mouse ends up.
-		capturePointer(js.Value(event.JSEventTarget()), e.Get("pointerId"))
-	} else if k := e.Get("key").String(); k != " " && k != "Enter" || e.Get("repeat").Bool() {
-		return
+	e := js.Value(event.JSEvent())
+	if e.Get("pointerId").Type() != js.TypeNumber { // a key: Space or Enter, not its repeats
+		if k := e.Get("key").String(); k != " " && k != "Enter" || e.Get("repeat").Bool() {
+			return
+		}
 	}
 	event.PreventDefault()
+	c.listenForRelease()
 	t.Recording, t.RecordClass, t.Busy, t.Error, t.Done, t.Total = true, i, "recording", "", 0, 0
 	go c.record(i)
 }
 
-func (c *Look) StopRecording() { c.T().Recording = false }
-
-// capturePointer asks for the pointer's events; a browser that refuses (the pointer is no
-// longer active) leaves the button's own pointerup and lostpointercapture to end recording.
-func capturePointer(target, id js.Value) {
-	defer func() { _ = recover() }() // a JS exception becomes a panic in syscall/js
-	target.Call("setPointerCapture", id)
+// listenForRelease ends recording on any release in the page. The listeners are the
+// document's, not the button's: the page redraws the button while it is held, and a
+// replaced element hears no release.
+func (c *Look) listenForRelease() {
+	if c.releaseListener.Truthy() {
+		return
+	}
+	release := js.FuncOf(func(js.Value, []js.Value) any {
+		go c.Root.update(c.StopRecording)
+		return nil
+	})
+	c.releaseListener = release.Value
+	doc := js.Global().Get("document")
+	for _, ev := range []string{"pointerup", "pointercancel", "keyup"} {
+		doc.Call("addEventListener", ev, release, true)
+	}
+	js.Global().Call("addEventListener", "blur", release)
 }
 
-// record sends frames from the camera to the worker as photos of class while the button is
-// held; each frame is a JPEG, shorter side 256, as a photo file would be.
+func (c *Look) StopRecording() { c.T().Recording = false }
+
+// record captures camera frames for class while the button is held, 10 a second, each a
+// JPEG (shorter side 256) as a photo file would be, and sends them to the worker one at a
+// time. Embedding a frame with its mirror image takes longer than a tenth of a second
+// (SqueezeNet in a 2-core Chromium: about 150 ms), so frames queue while the button is held
+// and are embedded until the queue is empty.
 func (c *Look) record(class int) {
 	t := c.T()
-	frame := js.Global().Get("document").Call("createElement", "canvas")
+	frames := make(chan js.Value, protocol.MaxTeachPhotos)
+	var captureErr error // written before frames closes
+	go func() {
+		defer close(frames)
+		canvas := js.Global().Get("document").Call("createElement", "canvas")
+		for range cap(frames) {
+			started := time.Now()
+			c.Root.env.RLock()
+			on := t.Recording && t.RecordClass == class && t.Camera
+			video := c.teachVideo
+			c.Root.env.RUnlock()
+			if !on {
+				return
+			}
+			jpeg, err := videoJPEG(video, canvas)
+			if err != nil {
+				captureErr = err
+				return
+			}
+			frames <- jpeg
+			c.Root.update(func() { t.Total++ })
+			if d := recordInterval - time.Since(started); d > 0 {
+				sleep(int(d.Milliseconds()))
+			}
+		}
+	}()
 	var err error
-	for n := 1; ; n++ {
-		started := time.Now()
-		c.Root.env.RLock()
-		on := t.Recording && t.RecordClass == class && t.Camera
-		video := c.teachVideo
-		c.Root.env.RUnlock()
-		if !on {
-			break
+	n := 0
+	for jpeg := range frames {
+		if err != nil {
+			continue // the capture stops at the release; nothing more is sent
 		}
-		var jpeg js.Value
-		if jpeg, err = videoJPEG(video, frame); err != nil {
-			break
-		}
+		n++
 		r := c.call(protocol.Request{Op: protocol.OpTeachAdd, Teach: &protocol.TeachRequest{Class: class, Name: fmt.Sprintf("camera frame %d", n)}}, jpeg, nil)
-		if r.Kind == protocol.KindError {
-			err = errors.New(r.Error)
-			break
-		}
 		c.Root.update(func() {
-			if r.Teach != nil && r.Teach.Info != nil {
+			if r.Kind == protocol.KindError {
+				err, t.Recording = errors.New(r.Error), false
+			} else if r.Teach != nil && r.Teach.Info != nil {
 				t.Info, t.Done = r.Teach.Info, n
 			}
 		})
-		if d := recordInterval - time.Since(started); d > 0 {
-			sleep(int(d.Milliseconds()))
-		}
+	}
+	if err == nil {
+		err = captureErr
 	}
 	c.Root.update(func() {
-		t.Busy, t.Recording = "", false
+		t.Busy, t.Recording, t.Done, t.Total = "", false, 0, 0
 		if err != nil {
 			t.Error = "recording: " + err.Error()
 		} else if !t.Trained() {
@@ -223,7 +255,7 @@ func (c *Look) cameraLabel() string {
 
 func (c *Look) recordLabel(i int) string {
 	if t := c.T(); t.Recording && t.RecordClass == i {
-		return fmt.Sprintf("Recording… %d", t.Done)
+		return fmt.Sprintf("Recording… %d", t.Total)
 	}
 	return "Hold to record"
 }

@@ -443,3 +443,49 @@ func TestTeachSources(t *testing.T) {
 		t.Errorf("brick holds %d photos, want %d", c, bricks+added)
 	}
 }
+
+// TestTeachRecordNumbers (opt-in: ALEXLENS_BROWSER_BENCH=1) measures the Teach view's camera
+// (Chromium's fake camera, 640 x 480) while a class's button is held for 5 s: the frames
+// captured a second (at most 10 by design), and how soon all are embedded (each with its
+// mirror image, the project stored in IndexedDB after each).
+func TestTeachRecordNumbers(t *testing.T) {
+	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
+		t.Skip("opt-in: set ALEXLENS_BROWSER_BENCH=1")
+	}
+	for _, arch := range []string{lookArch(), "alexnet"} {
+		t.Run(arch, func(t *testing.T) {
+			ctx := browser(t, false)
+			open(t, ctx, "?arch="+arch+"&precision=f32")
+			openTeach(t, ctx)
+			setValue(t, ctx, "teach-name", "me", "change")
+			click(t, ctx, `[data-testid=teach-add-class]`)
+			waitTeach(t, ctx, `document.querySelector('[data-testid=teach-class][data-name=me]')`)
+			click(t, ctx, `[data-testid=teach-camera]`)
+			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-testid=teach-video]')?.videoWidth > 0 || null`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+				t.Fatal(err)
+			}
+			type point struct{ X, Y float64 }
+			at, err := chromedp.Run(ctx, chromedp.Evaluate[point](`(() => { const b = document.querySelector('[data-testid=teach-record]'); b.scrollIntoView({block: 'center'}); const r = b.getBoundingClientRect(); return {X: r.x + r.width / 2, Y: r.y + r.height / 2}; })()`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := func() int {
+				return evalInt(t, ctx, `+document.querySelector('[data-testid=teach-class][data-name=me]').dataset.count`)
+			}
+			start := time.Now()
+			if err := chromedp.Do(ctx, chromedp.MouseEvent(chromedp.MousePressed, at.X, at.Y, chromedp.ButtonLeft, chromedp.ClickCount(1))); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Second)
+			if err := chromedp.Do(ctx, chromedp.MouseEvent(chromedp.MouseReleased, at.X, at.Y, chromedp.ButtonLeft, chromedp.ClickCount(1))); err != nil {
+				t.Fatal(err)
+			}
+			held := time.Since(start)
+			waitTeach(t, ctx, `!document.querySelector('[data-testid=teach-busy]')`)
+			done := time.Since(start) // an upper bound: includes the poll
+			n := count()
+			t.Logf("%s: %d frames captured in %.1f s of holding (%.1f frames/s), all embedded %.1f s after the press (%.1f frames/s)",
+				arch, n, held.Seconds(), float64(n)/held.Seconds(), done.Seconds(), float64(n)/done.Seconds())
+		})
+	}
+}
