@@ -3,12 +3,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -21,9 +23,11 @@ import (
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/imagenet"
+	"github.com/alexlens/alexlens/engine/preprocess"
 	"github.com/alexlens/alexlens/gallery"
 	"github.com/alexlens/alexlens/gallery/atlas"
 	"github.com/alexlens/alexlens/server"
+	"github.com/alexlens/alexlens/teach"
 	"github.com/alexlens/alexlens/weights"
 
 	"github.com/alexlens/alexlens/weights/manifest"
@@ -367,4 +371,105 @@ func TestEmbedAtlas(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, "embed-atlas")
+}
+
+// servedModel reassembles arch's f32 weights from an export (whole, or from its shards) and
+// decodes them: the model the embeds load.
+func servedModel(t *testing.T, dist, arch string) *engine.Model {
+	t.Helper()
+	var data []byte
+	for _, p := range pieces(t, dist, arch, "f32") {
+		b, err := os.ReadFile(filepath.Join(dist, "weights", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, b...)
+	}
+	m, err := weights.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestEmbedHead: a classify view with data-head runs a head saved from the Teach view (an
+// .alxw head file kept on the site): its classes first, with the probabilities the head
+// gives natively on the photo's embedding, then ImageNet's top-5; a missing head file and a
+// head taught on other weights are errors that say so.
+func TestEmbedHead(t *testing.T) {
+	ctx := browser(t)
+	dist := filepath.Join(t.TempDir(), "dist")
+	export(t, webDir, dist)
+	sq := engine.SqueezeNet11.Name
+	m := servedModel(t, dist, sq)
+	head := &teach.Head{Arch: sq, Layer: "fire9", WeightsSHA256: gallery.Fingerprint(m), Classes: []string{"warm", "cold"}, Dim: 512}
+	for i := range 2 * 512 {
+		head.W1 = append(head.W1, float32(math.Sin(float64(i)))/8)
+	}
+	head.B1 = []float32{0.1, -0.1}
+	write := func(name string, h *teach.Head) {
+		var buf bytes.Buffer
+		if err := weights.EncodeHead(&buf, h, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dist, "heads"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dist, "heads", name), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("demo.alxw", head)
+	foreign := *head
+	foreign.WeightsSHA256 = strings.Repeat("ab", 32)
+	write("foreign.alxw", &foreign)
+	h := serveCSP(t, dist, server.DefaultCSP)
+	post := blogPost(t, h.url, `
+<div id="good" data-alexlens="classify" data-arch="`+sq+`" data-precision="f32" data-head="heads/demo.alxw"></div>
+<div id="missing" data-alexlens="classify" data-arch="`+sq+`" data-precision="f32" data-head="heads/none.alxw"></div>
+<div id="foreign" data-alexlens="classify" data-arch="`+sq+`" data-precision="f32" data-head="heads/foreign.alxw"></div>`)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(900, 3000), chromedp.Navigate(post)); err != nil {
+		t.Fatal(err)
+	}
+	waitEmbeds(t, ctx, 3)
+	status := eval[map[string][2]string](t, ctx, `Object.fromEntries([...document.querySelectorAll('[data-alexlens]')].map(d => [d.id, [d.dataset.alexlensState, d.dataset.alexlensStatus]]))`)
+	for id, want := range map[string][2]string{
+		"good":    {"ready", " · taught: "},
+		"missing": {"error", "HTTP 404"},
+		"foreign": {"error", "taught on other squeezenet1_1 weights"},
+	} {
+		if got := status[id]; got[0] != want[0] || !strings.Contains(got[1], want[1]) {
+			t.Errorf("%s: %s %q, want %s and %q", id, got[0], got[1], want[0], want[1])
+		}
+	}
+
+	// The view itself: the head's probabilities are the native head's on the photo.
+	if err := chromedp.Do(ctx, chromedp.Navigate(h.url+"/embed.html?view=classify&arch="+sq+"&precision=f32&head=heads/demo.alxw&image=coffee.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the classify view with a head", `document.getElementById('view').dataset.state === 'ready' || null`, 120*time.Second)
+	type pred struct {
+		Label string
+		Prob  float64
+	}
+	got := eval[[]pred](t, ctx, `[...document.querySelectorAll('[data-testid=embed-taught] li')].map(l => ({Label: l.dataset.label, Prob: +l.dataset.prob}))`)
+	x, err := preprocess.Load(filepath.Join("..", "..", "ui", "samples", "coffee.jpg"), 224)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, err := gallery.EmbedLayer(m, nil, x, "fire9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := head.Probabilities(emb[0])
+	if len(got) != 2 {
+		t.Fatalf("the head's classes shown: %+v", got)
+	}
+	for _, p := range got {
+		i := map[string]int{"warm": 0, "cold": 1}[p.Label]
+		if math.Abs(p.Prob-float64(want[i])) > 1e-4 {
+			t.Errorf("%s: the embed says %.5f, the native head %.5f", p.Label, p.Prob, want[i])
+		}
+	}
+	t.Logf("the head on coffee.jpg: embed %+v, native %v", got, want)
 }

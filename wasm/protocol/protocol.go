@@ -86,6 +86,10 @@ type Request struct {
 	// neighbours view; the page does not show it).
 	Embedding bool `json:"embedding,omitempty"`
 
+	// OpClassify, OpFrame: score the pass with the head file loaded under this key
+	// (OpTeachHead) instead of the Teach view's head.
+	Head string `json:"head,omitempty"`
+
 	// OpClassify, OpFrame, OpMaps: the activation maps to render with the result.
 	Maps []MapRequest `json:"maps,omitempty"`
 	// MapBytes: the maps' pixels travel beside the answer's JSON, as one transferable buffer

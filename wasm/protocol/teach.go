@@ -21,6 +21,11 @@ const (
 	// OpTeachAddItems embeds the Embeddings view's gallery items Teach.Items as photos of
 	// class Teach.Class (each as the network saw it when it was added, else its thumbnail).
 	OpTeachAddItems Op = "teach-add-items"
+	// OpTeachHead loads a head file (.alxw, bytes beside the JSON) made for the loaded
+	// weights and keeps it under its SHA-256 (TeachResult.Head.Key): a classify request
+	// that names the key (Request.Head) gets its classes as Classification.Taught. The
+	// embeds' saved heads; the Teach view's own head needs none of this.
+	OpTeachHead Op = "teach-head"
 	// OpTeachRemove removes photo Teach.Photo.
 	OpTeachRemove Op = "teach-remove"
 	// OpTeachTrain trains a head (Teach.Hidden, Teach.Seed, Teach.Epochs) on the photos,
@@ -42,7 +47,7 @@ const (
 // IsTeach reports whether op is one of the Teach view's operations.
 func IsTeach(op Op) bool {
 	switch op {
-	case OpTeachReset, OpTeachClass, OpTeachAdd, OpTeachAddItems, OpTeachRemove, OpTeachTrain, OpTeachExport, OpTeachSave, OpTeachOpen, OpTeachRestore:
+	case OpTeachReset, OpTeachClass, OpTeachAdd, OpTeachAddItems, OpTeachHead, OpTeachRemove, OpTeachTrain, OpTeachExport, OpTeachSave, OpTeachOpen, OpTeachRestore:
 		return true
 	}
 	return false
@@ -76,6 +81,7 @@ type TeachResult struct {
 	Info   *TeachInfo   `json:"info,omitempty"`
 	Epoch  *TeachEpoch  `json:"epoch,omitempty"`  // progress of training
 	Report *TeachReport `json:"report,omitempty"` // training's end
+	Head   *HeadInfo    `json:"head,omitempty"`   // a head file loaded (OpTeachHead)
 	File   []byte       `json:"file,omitempty"`   // export
 }
 
@@ -165,4 +171,11 @@ func (r *Request) validateTeach() error {
 		}
 	}
 	return nil
+}
+
+// HeadInfo describes a head file loaded for the weights (OpTeachHead).
+type HeadInfo struct {
+	Key     string   `json:"key"` // the file's SHA-256, for Request.Head
+	Layer   string   `json:"layer"`
+	Classes []string `json:"classes"`
 }

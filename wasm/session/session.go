@@ -17,6 +17,7 @@ import (
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/imagenet"
 	"github.com/alexlens/alexlens/gallery"
+	"github.com/alexlens/alexlens/teach"
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
 
@@ -108,6 +109,9 @@ type Session struct {
 	logits      []float32
 	logitsEdits []engine.Edit
 	teacher     *Teacher // the Teach view's classes and head (teach.go)
+	// heads are the head files loaded (heads.go); useHead the one this request scores.
+	heads   map[string]loadedHead
+	useHead *teach.Head
 	// fingerprint is gallery.Fingerprint of fingerprinted, kept because hashing every
 	// weight takes seconds in a tab (AlexNet: 61 million of them).
 	fingerprint   string
@@ -357,7 +361,7 @@ func (s *Session) run(x *engine.Tensor, prep time.Duration, w, h int, progress f
 			c.Top = append(c.Top, protocol.Prediction{Index: k.Index, Label: imagenet.Label(k.Index), Prob: k.Prob})
 		}
 	}
-	c.Taught = s.teacher.predict(res)
+	c.Taught = s.taught(res)
 	if e := res.Activations[m.Arch.Embedding]; e != nil {
 		c.EmbeddingLayer = m.Arch.Embedding
 		c.Embedding = embedding(e)

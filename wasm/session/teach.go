@@ -353,20 +353,8 @@ func (t *Teacher) Open(data []byte) (*protocol.TeachInfo, error) {
 // predict is the head's top classes for the session's last pass (whose activations it
 // keeps), or nil without a head for this model.
 func (t *Teacher) predict(res *engine.Result) []protocol.Prediction {
-	if t == nil || t.head == nil || t.model != t.s.model || res == nil {
+	if t == nil || t.head == nil || t.model != t.s.model {
 		return nil
 	}
-	act := res.Activations[t.layer]
-	if act == nil {
-		return nil
-	}
-	p, err := t.head.Probabilities(embedding(act))
-	if err != nil {
-		return nil
-	}
-	var out []protocol.Prediction
-	for _, k := range engine.TopK(p, min(5, len(p))) {
-		out = append(out, protocol.Prediction{Index: k.Index, Label: t.head.Classes[k.Index], Prob: k.Prob})
-	}
-	return out
+	return headPredictions(t.head, res)
 }

@@ -1,9 +1,11 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -300,5 +302,68 @@ func TestTeacherFromGallery(t *testing.T) {
 	}
 	if _, _, _, err := NewLook(s).ItemInput(0); err == nil || !strings.Contains(err.Error(), "not open") {
 		t.Errorf("a gallery not open: %v", err)
+	}
+}
+
+// TestLoadHead: a head file made for the loaded weights scores the passes that name it
+// (the embeds' saved heads), as the head itself scores the pass's embedding; a file for
+// other weights, a broken file and an unknown key are refused with a message.
+func TestLoadHead(t *testing.T) {
+	s, _ := lookWith(t, 3)
+	m := s.model
+	rng := rand.New(rand.NewSource(1))
+	h := &teach.Head{Arch: m.Arch.Name, Layer: "fire9", WeightsSHA256: gallery.Fingerprint(m), Classes: []string{"cup", "cat", "rocket"}, Dim: 512}
+	for range 3 * 512 {
+		h.W1 = append(h.W1, float32(rng.NormFloat64()))
+	}
+	h.B1 = []float32{0, 0.5, -0.5}
+	var buf bytes.Buffer
+	if err := weights.EncodeHead(&buf, h, "test"); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.LoadHead(buf.Bytes())
+	if err != nil || len(info.Key) != 64 || !slices.Equal(info.Classes, h.Classes) {
+		t.Fatalf("%+v, %v", info, err)
+	}
+	if err := s.UseHead(info.Key); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join("..", "..", "ui", "samples", "coffee.jpg"))
+	c, err := s.ClassifyImage(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := h.Probabilities(embedding(s.last.Activations["fire9"]))
+	if len(c.Taught) != 3 {
+		t.Fatalf("taught %+v", c.Taught)
+	}
+	for _, p := range c.Taught {
+		if p.Label != h.Classes[p.Index] || p.Prob != want[p.Index] {
+			t.Errorf("%+v, the head says %g", p, want[p.Index])
+		}
+	}
+	if err := s.UseHead(""); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.ClassifyImage(data, nil); c.Taught != nil {
+		t.Errorf("no head named, no head trained: taught %+v", c.Taught)
+	}
+
+	other := *h
+	other.WeightsSHA256 = strings.Repeat("0", 64)
+	buf.Reset()
+	weights.EncodeHead(&buf, &other, "test")
+	if _, err := s.LoadHead(buf.Bytes()); err == nil || !strings.Contains(err.Error(), "other squeezenet1_1 weights") {
+		t.Errorf("a head for other weights: %v", err)
+	}
+	if _, err := s.LoadHead([]byte("ALXW not really")); err == nil {
+		t.Error("a broken head file was loaded")
+	}
+	if err := s.UseHead(strings.Repeat("a", 64)); err == nil || !strings.Contains(err.Error(), "load its file first") {
+		t.Errorf("an unknown head: %v", err)
+	}
+	s2, _ := lookWith(t, 4) // other weights: the key no longer applies once they are loaded
+	if _, err := s2.LoadHead(buf.Bytes()); err == nil {
+		t.Error("a head for seed 3's weights loaded on seed 4's")
 	}
 }

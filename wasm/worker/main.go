@@ -148,6 +148,9 @@ func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress f
 		if err := setEdits(s, req); err != nil {
 			return nil, err
 		}
+		if err := s.UseHead(req.Head); err != nil {
+			return nil, err
+		}
 		var c *protocol.Classification
 		var err error
 		if req.Op == protocol.OpRerun {

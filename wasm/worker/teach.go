@@ -57,6 +57,11 @@ func serveTeach(s *session.Session, req *protocol.Request, bytes js.Value) (*pro
 			}
 			yield()
 		}
+	case protocol.OpTeachHead:
+		var data []byte
+		if data, err = payload(bytes); err == nil {
+			res.Head, err = s.LoadHead(data)
+		}
 	case protocol.OpTeachRemove:
 		res.Info, err = t.Remove(r.Photo)
 	case protocol.OpTeachTrain:

@@ -19,7 +19,7 @@
     div.setAttribute("data-alexlens-mounted", "1");
     const view = views.includes(div.dataset.alexlens) ? div.dataset.alexlens : "kernels";
     const q = new URLSearchParams({ view: view, id: "e" + (++count) });
-    for (const k of ["arch", "precision", "layer", "image", "gallery"]) if (div.dataset[k]) q.set(k, div.dataset[k]);
+    for (const k of ["arch", "precision", "layer", "image", "gallery", "head"]) if (div.dataset[k]) q.set(k, div.dataset[k]);
     const f = document.createElement("iframe");
     f.src = new URL("embed.html?" + q, base).href;
     f.title = "AlexLens: " + view;

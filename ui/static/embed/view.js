@@ -250,26 +250,69 @@
     return buttons;
   }
 
+  // siteFile reads a file the element names (data-gallery, data-head), on this site only:
+  // the site's Content-Security-Policy allows nothing else, and a clear message beats a
+  // blocked request.
+  async function siteFile(name, what, attr) {
+    if (!name) throw new Error("no " + what + ": give the element " + attr + "=\"path/on/this/site\"");
+    const url = new URL(name, location.href);
+    if (url.origin !== location.origin) throw new Error("the " + what + " must be on this AlexLens site (" + location.origin + "), not " + url.origin + ": copy it into the published folder");
+    const r = await fetch(url);
+    if (!r.ok) throw new Error(url.pathname + ": HTTP " + r.status);
+    return new Uint8Array(await r.arrayBuffer());
+  }
+
+  function predictions(list, top) {
+    list.textContent = "";
+    for (const p of top) {
+      const li = el("li", "", p.label + " " + (100 * p.prob).toFixed(1) + "%");
+      li.dataset.label = p.label;
+      li.dataset.prob = p.prob;
+      const bar = el("span", "bar");
+      bar.style.width = Math.round(80 * p.prob) + "px";
+      li.append(bar);
+      list.append(li);
+    }
+  }
+
+  // classify shows the top-5 of a sample photo; with data-head (a head saved from the Teach
+  // view or `alexlens teach`, kept on this site) the head's classes come first.
   async function classify() {
     const model = await loadModel();
+    const headName = params.get("head") || "";
+    const headBytes = headName ? await siteFile(headName, "head file", "data-head") : null;
+    let head = null;
+    async function loadHead() {
+      head = (await engine({ op: "teach-head", teach: {} }, headBytes)).teach.head;
+    }
+    if (headBytes) await loadHead();
+    const taught = el("ol", "top");
+    taught.setAttribute("data-testid", "embed-taught");
     const list = el("ol", "top");
     list.setAttribute("data-testid", "embed-top");
     let chosen = params.get("image") || samples[0];
-    const buttons = samplePicker(function (name) { chosen = name; run(); });
+    const buttons = samplePicker(function (name) { chosen = name; run().catch(fail); });
+    if (head) body.append(el("h2", "", "Taught: " + head.classes.join(", ")), taught, el("h2", "", "ImageNet"));
     body.append(list);
     async function run() {
       say("Classifying " + chosen + "…");
-      const r = await engine({ op: "classify" }, await sampleBytes(chosen));
-      list.textContent = "";
-      for (const p of r.result.top) {
-        const li = el("li", "", p.label + " " + (100 * p.prob).toFixed(1) + "%");
-        li.dataset.label = p.label;
-        const bar = el("span", "bar");
-        bar.style.width = Math.round(80 * p.prob) + "px";
-        li.append(bar);
-        list.append(li);
+      const bytes = await sampleBytes(chosen);
+      let r;
+      try {
+        r = await engine({ op: "classify", head: head ? head.key : "" }, bytes);
+      } catch (e) {
+        if (!head) throw e;
+        await loadHead(); // another embed of the page had the engine load other weights
+        r = await engine({ op: "classify", head: head.key }, bytes);
       }
-      say(model.title + (model.fixture ? " (untrained fixture weights: meaningless predictions)" : "") + " · top-1 " + r.result.top[0].label + " · " + r.result.forwardMs.toFixed(0) + " ms in your browser");
+      predictions(list, r.result.top);
+      let note = " · top-1 " + r.result.top[0].label;
+      if (head) {
+        predictions(taught, r.result.taught || []);
+        const best = (r.result.taught || [])[0];
+        note = " · taught: " + (best ? best.label : "none") + ", ImageNet: " + r.result.top[0].label;
+      }
+      say(model.title + (model.fixture ? " (untrained fixture weights: meaningless predictions)" : "") + note + " · " + r.result.forwardMs.toFixed(0) + " ms in your browser");
       setState("ready");
     }
     buttons[Math.max(0, samples.indexOf(chosen))].setAttribute("aria-pressed", "true");
@@ -352,14 +395,8 @@
   // format, in Go) and needs no weights; each cell's icon sits at its place on the grid, and
   // choosing one shows its classes and the images that fell in it.
   async function atlas() {
-    const name = params.get("gallery") || "";
-    if (!name) throw new Error("no atlas file: give the element data-gallery=\"path/on/this/site.alxg\"");
-    const url = new URL(name, location.href);
-    if (url.origin !== location.origin) throw new Error("the atlas file must be on this AlexLens site (" + location.origin + "), not " + url.origin + ": copy it into the published folder");
-    say("Reading " + url.pathname + "…");
-    const r = await fetch(url);
-    if (!r.ok) throw new Error(url.pathname + ": HTTP " + r.status);
-    const bytes = new Uint8Array(await r.arrayBuffer());
+    say("Reading the atlas file…");
+    const bytes = await siteFile(params.get("gallery") || "", "atlas file", "data-gallery");
     engine = startEngine();
     const a = (await engine({ op: "atlas-show" }, bytes)).look.shown;
     const grid = el("div", "atlas");
