@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"syscall/js"
 	"time"
 
@@ -25,7 +26,7 @@ func (c *Root) teachImages(files js.Value) {
 	t := c.App.Teach
 	var list []js.Value
 	for i := 0; i < files.Length(); i++ {
-		if f := files.Index(i); len(f.Get("type").String()) > 6 && f.Get("type").String()[:6] == "image/" {
+		if f := files.Index(i); strings.HasPrefix(f.Get("type").String(), "image/") {
 			list = append(list, f)
 		}
 	}

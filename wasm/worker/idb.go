@@ -89,6 +89,7 @@ func idbOpen() (js.Value, error) {
 	})
 	defer upgrade.Release()
 	req.Set("onupgradeneeded", upgrade)
+	defer req.Set("onupgradeneeded", js.Null()) // first: a late upgrade after a timeout calls nothing released
 	if err := idbWait(req, "success"); err != nil {
 		return js.Value{}, err
 	}
