@@ -122,16 +122,24 @@ func (t *Teacher) Class(name string, remove bool, i int) (*protocol.TeachInfo, e
 	return t.Info(), nil
 }
 
-// Add embeds an image file as a photo of class c.
-func (t *Teacher) Add(c int, data []byte, name string) (*protocol.TeachInfo, error) {
+// canAdd says why class c cannot take another photo (nil when it can).
+func (t *Teacher) canAdd(c int) error {
 	if err := t.ready(); err != nil {
-		return nil, err
+		return err
 	}
 	if c < 0 || c >= len(t.classes) {
-		return nil, fmt.Errorf("no class %d: add a class first", c)
+		return fmt.Errorf("no class %d: add a class first", c)
 	}
 	if len(t.photos) >= protocol.MaxTeachPhotos {
-		return nil, fmt.Errorf("at most %d photos", protocol.MaxTeachPhotos)
+		return fmt.Errorf("at most %d photos", protocol.MaxTeachPhotos)
+	}
+	return nil
+}
+
+// Add embeds an image file as a photo of class c.
+func (t *Teacher) Add(c int, data []byte, name string) (*protocol.TeachInfo, error) {
+	if err := t.canAdd(c); err != nil { // before decoding: a refusal costs nothing
+		return nil, err
 	}
 	img, err := t.s.codecs.DecodeImage(data)
 	if err != nil {
@@ -143,14 +151,8 @@ func (t *Teacher) Add(c int, data []byte, name string) (*protocol.TeachInfo, err
 // AddInput adds a photo already preprocessed (x, 1 x 3 x InputSize²), img its picture for
 // the thumbnail: a gallery item as the network saw it.
 func (t *Teacher) AddInput(c int, x *engine.Tensor, img image.Image, name string) (*protocol.TeachInfo, error) {
-	if err := t.ready(); err != nil {
+	if err := t.canAdd(c); err != nil {
 		return nil, err
-	}
-	if c < 0 || c >= len(t.classes) {
-		return nil, fmt.Errorf("no class %d: add a class first", c)
-	}
-	if len(t.photos) >= protocol.MaxTeachPhotos {
-		return nil, fmt.Errorf("at most %d photos", protocol.MaxTeachPhotos)
 	}
 	emb, err := gallery.EmbedLayer(t.model, t.s.backend, teach.Augment(x), t.layer)
 	if err != nil {
