@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall/js"
@@ -690,7 +689,18 @@ func (c *Look) unitLink() string {
 // activation at the gallery's layer, as an intervention of the Classify view.
 func (c *Look) AddDirection() {
 	l, r := c.L(), c.Root
-	r.W().AddDirection(c.layerName(), slices.Clone(l.From), slices.Clone(l.To))
+	names := func(items []int) []string {
+		var out []string
+		for _, i := range items {
+			out = append(out, l.Item(i).Name)
+		}
+		return out
+	}
+	layer := ""
+	if l.Gallery != nil {
+		layer = l.Gallery.Layer // the worker sets the gallery's layer anyway
+	}
+	r.W().AddDirection(layer, names(l.From), names(l.To))
 	js.Global().Get("history").Call("replaceState", js.Null(), "", "#"+string(state.ViewClassify))
 	c.show(state.ViewClassify)
 	r.editsChanged()

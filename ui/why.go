@@ -170,6 +170,7 @@ func (c *Root) editsChanged() {
 	editURL(func(q url.Values) {
 		q.Del("set")
 		q.Del("scale")
+		q.Del("add")
 		for k, v := range c.W().URLParams() {
 			q[k] = v
 		}

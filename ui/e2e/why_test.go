@@ -185,6 +185,28 @@ func TestWhy(t *testing.T) {
 		t.Errorf("adding the cat-to-coffee direction left the top-1 as it was: %+v", after[0])
 	}
 	t.Logf("top-1 before the direction %+v, after %+v", before[0], after[0])
+
+	// The link shares the experiment: the URL names the direction's images, and a new tab of
+	// this browser (whose stored gallery holds them) gives the same top-5 for the photo.
+	u = evalString(t, tab, `location.search`)
+	q, _ = url.ParseQuery(strings.TrimPrefix(u, "?"))
+	if got := q["add"]; len(got) != 1 || !strings.HasSuffix(got[0], ":chelsea.jpg>coffee.jpg=1") {
+		t.Errorf("the URL's direction: %q", u)
+	}
+	shared := chromium.NewTab(t, ctx)
+	open(t, shared, u)
+	upload(t, shared, photo)
+	waitResult(t, shared, 1)
+	if e := text(t, shared, "edits"); !strings.Contains(e, "direction from 1 gallery image(s) (A) to 1 (B)") {
+		t.Errorf("the shared link's interventions read %q", e)
+	}
+	again := predictions(t, shared)
+	for i := range min(len(again), len(after)) {
+		if again[i].Label != after[i].Label || math.Abs(again[i].Prob-after[i].Prob) > 1e-5 {
+			t.Errorf("the shared link's top-5 %+v, the page's %+v", again, after)
+			break
+		}
+	}
 }
 
 func mapSum(v []float32) float64 {

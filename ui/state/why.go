@@ -220,11 +220,12 @@ func checkEdit(model *protocol.ModelInfo, op, layer string, channel int, value s
 	return e, nil
 }
 
-// AddDirection adds the direction mean(to) - mean(from) of gallery items, at the gallery's
-// layer (the worker resolves it), once.
-func (w *Why) AddDirection(layer string, from, to []int) {
+// AddDirection adds the direction mean(to) - mean(from) of gallery images, named, at the
+// gallery's layer (the worker finds them and resolves it), once. Names, not item numbers:
+// the URL carries them to other browsers, whose galleries hold the images elsewhere.
+func (w *Why) AddDirection(layer string, from, to []string) {
 	w.EditError = ""
-	w.Edits = append(w.Edits, protocol.Edit{Op: "add", Layer: layer, Value: 1, From: from, To: to})
+	w.Edits = append(w.Edits, protocol.Edit{Op: "add", Layer: layer, Value: 1, FromNames: from, ToNames: to})
 }
 
 // RemoveEdit drops intervention i.
@@ -255,26 +256,73 @@ func EditText(e protocol.Edit) string {
 	case e.Op == "scale":
 		return fmt.Sprintf("%s unit %d × %g", e.Layer, e.Channel, e.Value)
 	}
-	if len(e.From) > 0 {
-		return fmt.Sprintf("%s + %g × the direction from %d gallery image(s) (A) to %d (B)", e.Layer, e.Value, len(e.From), len(e.To))
+	if len(e.FromNames)+len(e.ToNames) > 0 {
+		return fmt.Sprintf("%s + %g × the direction from %d gallery image(s) (A) to %d (B)", e.Layer, e.Value, len(e.FromNames), len(e.ToNames))
 	}
 	return fmt.Sprintf("%s + %g × a direction", e.Layer, e.Value)
 }
 
-// URLParams are the interventions as URL parameters (set and scale; a direction has no
-// place in a URL and stays in the page).
+// URLParams are the interventions as URL parameters: set= and scale= LAYER:CHANNEL=VALUE,
+// and add= LAYER:A1|A2>B1|B2=AMOUNT for a direction between gallery images, each name
+// path-escaped (so that | and > in a name are not read as separators).
 func (w *Why) URLParams() url.Values {
 	q := url.Values{}
 	for _, e := range w.Edits {
-		if e.Op == "set" || e.Op == "scale" {
-			q.Add(e.Op, fmt.Sprintf("%s:%d=%s", e.Layer, e.Channel, strconv.FormatFloat(float64(e.Value), 'g', -1, 32)))
+		v := strconv.FormatFloat(float64(e.Value), 'g', -1, 32)
+		switch {
+		case e.Op == "set" || e.Op == "scale":
+			q.Add(e.Op, fmt.Sprintf("%s:%d=%s", e.Layer, e.Channel, v))
+		case e.Op == "add" && len(e.FromNames)+len(e.ToNames) > 0:
+			q.Add("add", e.Layer+":"+escapeNames(e.FromNames)+">"+escapeNames(e.ToNames)+"="+v)
 		}
 	}
 	return q
 }
 
-// ParseEditParams reads the interventions of a URL's set= and scale= parameters; ones that
-// do not parse are left out, with a note saying so.
+func escapeNames(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = url.PathEscape(n)
+	}
+	return strings.Join(out, "|")
+}
+
+// parseDirection reads add= LAYER:A1|A2>B1|B2=AMOUNT (URLParams).
+func parseDirection(s string) (protocol.Edit, bool) {
+	layer, rest, ok := strings.Cut(s, ":")
+	eq := strings.LastIndex(rest, "=")
+	if !ok || layer == "" || eq < 0 {
+		return protocol.Edit{}, false
+	}
+	v, err := strconv.ParseFloat(rest[eq+1:], 32)
+	from, to, ok := strings.Cut(rest[:eq], ">")
+	if err != nil || !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+		return protocol.Edit{}, false
+	}
+	names := func(s string) ([]string, bool) {
+		if s == "" {
+			return nil, false
+		}
+		var out []string
+		for _, p := range strings.Split(s, "|") {
+			n, err := url.PathUnescape(p)
+			if err != nil || n == "" {
+				return nil, false
+			}
+			out = append(out, n)
+		}
+		return out, true
+	}
+	a, okA := names(from)
+	b, okB := names(to)
+	if !okA || !okB {
+		return protocol.Edit{}, false
+	}
+	return protocol.Edit{Op: "add", Layer: layer, Value: float32(v), FromNames: a, ToNames: b}, true
+}
+
+// ParseEditParams reads the interventions of a URL's set=, scale= and add= parameters
+// (URLParams); ones that do not parse are left out, with a note saying so.
 func ParseEditParams(q url.Values) (edits []protocol.Edit, note string) {
 	var bad []string
 	for _, op := range []string{"set", "scale"} {
@@ -290,8 +338,16 @@ func ParseEditParams(q url.Values) (edits []protocol.Edit, note string) {
 			edits = append(edits, protocol.Edit{Op: op, Layer: layer, Channel: c, Value: float32(v)})
 		}
 	}
+	for _, s := range q["add"] {
+		e, ok := parseDirection(s)
+		if !ok {
+			bad = append(bad, "add="+s)
+			continue
+		}
+		edits = append(edits, e)
+	}
 	if len(bad) > 0 {
-		note = "left out interventions the page could not read: " + strings.Join(bad, ", ") + " (want LAYER:CHANNEL=VALUE)"
+		note = "left out interventions the page could not read: " + strings.Join(bad, ", ") + " (want LAYER:CHANNEL=VALUE, or LAYER:A|A2>B=AMOUNT for a direction between gallery images)"
 	}
 	return edits, note
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,6 +58,25 @@ func TestWhyEditsAndURL(t *testing.T) {
 	if note != "" || len(back) != 2 || EditText(back[0]) != EditText(w.Edits[0]) || EditText(back[1]) != EditText(w.Edits[1]) {
 		t.Errorf("URL round trip: %v -> %+v (%s)", q.Encode(), back, note)
 	}
+	// A direction between gallery images, by name, whatever the names hold.
+	w.AddDirection("fire9", []string{"a|b>c.jpg", "x=1:é ü.png"}, []string{"100%.jpg"})
+	w.Edits[len(w.Edits)-1].Value = -1.5
+	q = w.URLParams()
+	back, note = ParseEditParams(q)
+	if d := back[len(back)-1]; note != "" || len(back) != 3 || d.Op != "add" || d.Layer != "fire9" || d.Value != -1.5 ||
+		!slices.Equal(d.FromNames, []string{"a|b>c.jpg", "x=1:é ü.png"}) || !slices.Equal(d.ToNames, []string{"100%.jpg"}) {
+		t.Errorf("a direction's URL round trip: %v -> %+v (%s)", q.Encode(), back, note)
+	}
+	if !strings.HasPrefix(q["add"][0], "fire9:a%7Cb%3Ec.jpg|") {
+		t.Errorf("add=%s", q["add"][0])
+	}
+	for _, bad := range []string{"fire9:a>b=x", "fire9:>b=1", "fire9:a>=1", "fire9:ab=1", ":a>b=1", "fire9:a%zz>b=1", "fire9:a>b=NaN"} {
+		if got, note := ParseEditParams(url.Values{"add": {bad}}); len(got) != 0 || !strings.Contains(note, "add="+bad) {
+			t.Errorf("add=%s: %+v, note %q", bad, got, note)
+		}
+	}
+	w.RemoveEdit(len(w.Edits) - 1)
+	q = w.URLParams()
 	q.Add("set", "fire9:x=1")
 	if got, note := ParseEditParams(q); len(got) != 2 || !strings.Contains(note, "fire9:x=1") {
 		t.Errorf("a bad parameter: %+v, note %q", got, note)

@@ -40,6 +40,11 @@ type Edit struct {
 	Vector  []float32 `json:"vector,omitempty"`
 	From    []int     `json:"from,omitempty"`
 	To      []int     `json:"to,omitempty"`
+	// FromNames and ToNames name the gallery images of a direction instead of From and To:
+	// what a shared link carries, since the same images sit at other places in another
+	// browser's gallery.
+	FromNames []string `json:"fromNames,omitempty"`
+	ToNames   []string `json:"toNames,omitempty"`
 }
 
 // ExplainRequest holds the parameters of OpExplain and OpKnockOut; zero values take the
@@ -118,8 +123,12 @@ func validateEdits(op Op, edits []Edit) error {
 		if math.IsNaN(float64(e.Value)) || math.IsInf(float64(e.Value), 0) {
 			return fmt.Errorf("%s: the value of %s %s:%d is not a number", op, e.Op, e.Layer, e.Channel)
 		}
-		if e.Op == "add" && e.Vector == nil && (len(e.From) == 0 || len(e.To) == 0 || len(e.From) > MaxGroup || len(e.To) > MaxGroup) {
+		from, to := max(len(e.From), len(e.FromNames)), max(len(e.To), len(e.ToNames))
+		if e.Op == "add" && e.Vector == nil && (from == 0 || to == 0 || from > MaxGroup || to > MaxGroup) {
 			return fmt.Errorf("%s: a direction to add needs a vector, or 1..%d gallery items at each end", op, MaxGroup)
+		}
+		if len(e.From) > 0 && len(e.FromNames) > 0 || len(e.To) > 0 && len(e.ToNames) > 0 {
+			return fmt.Errorf("%s: a direction's images are given by number or by name, not both", op)
 		}
 	}
 	return nil

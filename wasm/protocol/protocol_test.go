@@ -15,6 +15,8 @@ func TestDecodeRequest(t *testing.T) {
 		`{"id":4,"op":"maps"}`,
 		`{"id":5,"op":"load","url":"a.alxw","compute":"cpu","threads":2}`,
 		`{"id":6,"op":"load","manifest":"weights/manifest.json","arch":"squeezenet1_1","precision":"int8"}`,
+		`{"id":7,"op":"rerun","edits":[{"op":"add","layer":"fire9","value":1,"fromNames":["a.jpg"],"toNames":["b.jpg","c.jpg"]}]}`,
+		`{"id":8,"op":"classify","head":"ab12","edits":[{"op":"add","layer":"fire9","value":1,"from":[0],"to":[1]}]}`,
 	}
 	for _, s := range ok {
 		if _, err := DecodeRequest([]byte(s)); err != nil {
@@ -22,18 +24,20 @@ func TestDecodeRequest(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		`{"op":"load"}`:                                    "weights URL or a manifest URL",
-		`{"op":"load","url":"x","manifest":"y"}`:           "one of them",
-		`{"op":"load","url":"x","size":-1}`:                "size",
-		`{"op":"load","url":"x","precision":"f16"}`:        "precision",
-		`{"op":"load","url":"x","threads":-1}`:             "threads",
-		`{"op":"load","url":"x","threads":9}`:              "threads",
-		`{"op":"frame","width":0,"height":10}`:             "size",
-		`{"op":"frame","width":9000,"height":10}`:          "size",
-		`{"op":"explode"}`:                                 "unknown operation",
-		`{"op":"maps","threshold":2}`:                      "threshold",
-		`{"op":"maps","threshold":-0.1}`:                   "threshold",
-		`not json`:                                         "malformed",
+		`{"op":"load"}`:                             "weights URL or a manifest URL",
+		`{"op":"load","url":"x","manifest":"y"}`:    "one of them",
+		`{"op":"load","url":"x","size":-1}`:         "size",
+		`{"op":"load","url":"x","precision":"f16"}`: "precision",
+		`{"op":"load","url":"x","threads":-1}`:      "threads",
+		`{"op":"load","url":"x","threads":9}`:       "threads",
+		`{"op":"frame","width":0,"height":10}`:      "size",
+		`{"op":"frame","width":9000,"height":10}`:   "size",
+		`{"op":"explode"}`:                          "unknown operation",
+		`{"op":"maps","threshold":2}`:               "threshold",
+		`{"op":"rerun","edits":[{"op":"add","layer":"fire9","value":1,"fromNames":["a.jpg"]}]}`:                     "at each end",
+		`{"op":"rerun","edits":[{"op":"add","layer":"fire9","value":1,"from":[0],"fromNames":["a.jpg"],"to":[1]}]}`: "not both",
+		`{"op":"maps","threshold":-0.1}`: "threshold",
+		`not json`:                       "malformed",
 		`{"op":"maps","maps":` + manyMaps(MaxMaps+1) + `}`: "at most",
 		strings.Repeat(" ", MaxRequestJSON+1):              "larger",
 	}

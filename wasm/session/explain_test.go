@@ -134,4 +134,15 @@ func TestGalleryDirectionAsEdit(t *testing.T) {
 	if _, err := l.ResolveEdits([]protocol.Edit{{Op: "add", Value: 1, From: []int{0}, To: []int{99}}}); err == nil || !strings.Contains(err.Error(), "no item 99") {
 		t.Errorf("a direction to an item the gallery lacks: %v", err)
 	}
+	// By name, as a shared link carries it: the same vector.
+	named, err := l.ResolveEdits([]protocol.Edit{{Op: "add", Value: 2, FromNames: []string{g.Items[0].Name}, ToNames: []string{g.Items[1].Name, g.Items[2].Name}}})
+	if err != nil || engine.RelL2(named[0].Vector, want) != 0 || named[0].FromNames != nil {
+		t.Errorf("the direction by name: %+v, %v", named, err)
+	}
+	if _, err := l.ResolveEdits([]protocol.Edit{{Op: "add", Value: 1, FromNames: []string{"chelsea.jpg"}, ToNames: []string{"nowhere.jpg"}}}); err == nil || !strings.Contains(err.Error(), `"nowhere.jpg", which this browser's gallery does not hold`) {
+		t.Errorf("a direction through an image the gallery lacks: %v", err)
+	}
+	if !NamesDirections([]protocol.Edit{{Op: "set"}, {Op: "add", ToNames: []string{"x"}}}) || NamesDirections(edits) {
+		t.Error("NamesDirections")
+	}
 }

@@ -376,6 +376,32 @@ func direction(g *gallery.Gallery, from, to []int) ([]float32, error) {
 	return gallery.Direction(a, b)
 }
 
+// itemsNamed finds the gallery's images by name.
+func itemsNamed(g *gallery.Gallery, names []string) ([]int, error) {
+	var out []int
+	for _, n := range names {
+		i := g.Find(n)
+		if i < 0 {
+			return nil, fmt.Errorf("the direction to add goes through %q, which this browser's gallery does not hold (%d images): add that image to the gallery, or undo the intervention", n, g.Len())
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}
+
+// NamesDirections says whether edits name gallery images, which needs the stored gallery.
+func NamesDirections(edits []protocol.Edit) bool {
+	for _, e := range edits {
+		if len(e.FromNames)+len(e.ToNames) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Opened says whether a gallery of the loaded weights is open (added to, read or opened).
+func (l *Look) Opened() bool { return l.g != nil && l.model != nil && l.model == l.s.model }
+
 // ResolveEdits turns the interventions that add a gallery direction (From and To items, no
 // Vector) into ones that add its vector at the gallery's layer: the Embeddings view's
 // directions as interventions. A direction of a layer averaged over positions has one value
@@ -389,6 +415,15 @@ func (l *Look) ResolveEdits(edits []protocol.Edit) ([]protocol.Edit, error) {
 		g, err := l.gallery()
 		if err != nil {
 			return nil, err
+		}
+		if len(e.FromNames)+len(e.ToNames) > 0 {
+			if e.From, err = itemsNamed(g, e.FromNames); err != nil {
+				return nil, err
+			}
+			if e.To, err = itemsNamed(g, e.ToNames); err != nil {
+				return nil, err
+			}
+			e.FromNames, e.ToNames = nil, nil
 		}
 		if e.Vector, err = direction(g, e.From, e.To); err != nil {
 			return nil, fmt.Errorf("the direction to add: %w", err)

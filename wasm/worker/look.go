@@ -58,6 +58,12 @@ func setEdits(s *session.Session, req *protocol.Request) error {
 	if look == nil {
 		look = session.NewLook(s)
 	}
+	if session.NamesDirections(req.Edits) && !look.Opened() {
+		// A shared link's direction names images of the gallery this browser keeps.
+		if _, err := openStored(); err != nil {
+			return err
+		}
+	}
 	edits, err := look.ResolveEdits(req.Edits)
 	if err != nil {
 		return err
