@@ -679,7 +679,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 								vgparent.AppendChild(vgn)
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "mark-from"}}}
 								vgparent.AppendChild(vgn)
-								vgn.AddAttrInterface("aria-pressed", c.L().InGroup(c.L().Query, false))
+								vgn.AddAttrInterface("aria-pressed", ariaBool(c.L().InGroup(c.L().Query, false)))
 								vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 									EventType: "click",
 									Func:      func(event vugu.DOMEvent) { c.Mark(false) },
@@ -695,7 +695,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 								vgparent.AppendChild(vgn)
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "mark-to"}}}
 								vgparent.AppendChild(vgn)
-								vgn.AddAttrInterface("aria-pressed", c.L().InGroup(c.L().Query, true))
+								vgn.AddAttrInterface("aria-pressed", ariaBool(c.L().InGroup(c.L().Query, true)))
 								vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 									EventType: "click",
 									Func:      func(event vugu.DOMEvent) { c.Mark(true) },
@@ -1870,7 +1870,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						vgparent.AppendChild(vgn)
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "data-testid", Val: "teach-camera"}, vugu.VGAttribute{Namespace: "", Key: "title", Val: "record photos of a class from the camera: hold a class's record button"}}}
 						vgparent.AppendChild(vgn)
-						vgn.AddAttrInterface("aria-pressed", c.T().Camera)
+						vgn.AddAttrInterface("aria-pressed", ariaBool(c.T().Camera))
 						vgn.AddAttrInterface("disabled", c.T().Busy != "" && !c.T().Camera)
 						vgn.SetInnerHTML(c.cameraLabel())
 						vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
@@ -2009,7 +2009,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 								vgparent.AppendChild(vgn)
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "link"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "teach-target"}}}
 								vgparent.AppendChild(vgn)
-								vgn.AddAttrInterface("aria-pressed", i == c.T().TargetClass())
+								vgn.AddAttrInterface("aria-pressed", ariaBool(i == c.T().TargetClass()))
 								vgn.AddAttrInterface("title", "pasted and dropped images go to "+cl.Name)
 								vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 									EventType: "click",
@@ -2026,7 +2026,7 @@ func (c *Look) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 								vgparent.AppendChild(vgn)
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "link"}}}
 								vgparent.AppendChild(vgn)
-								vgn.AddAttrInterface("aria-label", "remove the class "+cl.Name)
+								vgn.AddAttrInterface("aria-label", "remove class "+cl.Name)
 								vgn.AddAttrInterface("disabled", c.T().Busy != "")
 								vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 									EventType: "click",
@@ -2760,7 +2760,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 						vgparent.AppendChild(vgn)
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute(nil)}
 						vgparent.AppendChild(vgn)
-						vgn.AddAttrInterface("aria-pressed", c.App.Webcam)
+						vgn.AddAttrInterface("aria-pressed", ariaBool(c.App.Webcam))
 						vgn.AddAttrInterface("disabled", c.App.Model == nil || c.partial())
 						vgn.SetInnerHTML(c.webcamLabel())
 						vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{

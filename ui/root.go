@@ -48,6 +48,10 @@ func (c *Root) busy() bool {
 	return c.App.Status == state.StatusLoading || c.App.Status == state.StatusStarting
 }
 
+// ariaBool is a state attribute's value (aria-pressed, ...): "true" or "false", where a Go
+// bool would render as the attribute's name or nothing.
+func ariaBool(b bool) string { return strconv.FormatBool(b) }
+
 func (c *Root) partial() bool { return c.App.Model != nil && c.App.Model.Partial != "" }
 
 func (c *Root) statusClass() string {

@@ -145,9 +145,16 @@ func TestEngines(t *testing.T) {
 			if w.Exists(`[data-testid=featurevis-cancel]`) {
 				w.Click(`[data-testid=featurevis-cancel]`)
 			}
-			// Teach: a class named, the view checked for accessibility.
+			// Teach: the view reopens what this browser keeps (IndexedDB), a class is named
+			// and kept, and the view is checked for accessibility.
 			w.Nav("teach")
-			webdriver.Poll(t, p, "the Teach view", `document.querySelector('[data-testid=teach-name]') ? true : null`, 30*time.Second, nil)
+			webdriver.Poll(t, p, "the Teach view", `document.querySelector('[data-testid=teach-view][data-ready]') ? true : null`, 120*time.Second, nil)
+			webdriver.Must[bool](t, p, `(() => { const e = document.querySelector('[data-testid=teach-name]'); e.value = 'mine'; e.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`)
+			w.Click(`[data-testid=teach-add-class]`)
+			webdriver.Poll(t, p, "a Teach class", `document.querySelector('[data-testid=teach-class][data-name=mine]') && document.querySelector('[data-testid=teach-view][data-ready]') ? true : null`, 60*time.Second, nil)
+			if note := webdriver.Must[string](t, p, `(document.querySelector('[data-testid=teach-unstored]') || document.querySelector('[data-testid=teach-error]'))?.textContent || ''`); note != "" {
+				t.Errorf("the Teach view says: %s", note)
+			}
 			w.Accessible("teach")
 			w.Nav("classify")
 			if !w.Exists(`[data-testid=dropzone]`) {

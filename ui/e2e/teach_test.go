@@ -315,7 +315,7 @@ func TestTeachProject(t *testing.T) {
 
 	// Opened again after its classes were removed.
 	for _, name := range []string{"brick", "grass"} {
-		click(t, tab, fmt.Sprintf(`[aria-label="remove the class %s"]`, name))
+		click(t, tab, fmt.Sprintf(`[aria-label="remove class %s"]`, name))
 		waitTeach(t, tab, fmt.Sprintf(`!document.querySelector('[data-testid=teach-class][data-name=%q]') && `+idle, name))
 	}
 	uploadTo(t, tab, "teach-open-input", saved)
