@@ -843,7 +843,7 @@ func (l *Look) pixels(g *gallery.Gallery, i int) ([]byte, bool, error) {
 // ItemInput is gallery item i as the network sees it (the crop kept when it was added, else
 // its thumbnail through the same resize and crop), with that picture and the item's name.
 func (l *Look) ItemInput(i int) (*engine.Tensor, image.Image, string, error) {
-	if l.g == nil || l.s.model == nil || l.model != l.s.model {
+	if !l.Opened() {
 		return nil, nil, "", errors.New("the gallery is not open: show the Embeddings view first")
 	}
 	if i < 0 || i >= l.g.Len() {
