@@ -5,6 +5,8 @@ package main
 import (
 	"syscall/js"
 
+	"github.com/vugu/vugu"
+
 	"github.com/alexlens/alexlens/ui/state"
 	"github.com/alexlens/alexlens/wasm/protocol"
 )
@@ -49,6 +51,19 @@ func (c *Root) listenForImages() {
 		}
 		return nil
 	}))
+}
+
+// chosenFiles takes the files a file input's change event chose, and empties the input so
+// that choosing the same file again fires change again.
+func chosenFiles(event vugu.DOMEvent) []js.Value {
+	input := js.Value(event.JSEventTarget())
+	files := input.Get("files")
+	var list []js.Value
+	for i := 0; i < files.Length(); i++ {
+		list = append(list, files.Index(i))
+	}
+	input.Set("value", "")
+	return list
 }
 
 // ToggleWebcam starts or stops live classification from the camera.

@@ -193,14 +193,7 @@ func (c *Look) pick(testid string) {
 // OnImages embeds the chosen files one after another (the worker runs one request at a
 // time), then stores the gallery once.
 func (c *Look) OnImages(event vugu.DOMEvent) {
-	input := js.Value(event.JSEventTarget())
-	files := input.Get("files")
-	var list []js.Value
-	for i := 0; i < files.Length(); i++ {
-		list = append(list, files.Index(i))
-	}
-	input.Set("value", "")
-	c.addBlobs(list, func(f js.Value) string { return f.Get("name").String() })
+	c.addBlobs(chosenFiles(event), func(f js.Value) string { return f.Get("name").String() })
 }
 
 // galleryCreated makes the gallery card a drop target for many files at once. Its listener
@@ -305,13 +298,11 @@ func (c *Look) addBlobs(blobs []js.Value, name func(js.Value) string) {
 // OnGalleryFile reads a prepared gallery (.alxg) in one request. The worker checks it
 // before replacing anything, so a bad file leaves the gallery (and its stored copy) as is.
 func (c *Look) OnGalleryFile(event vugu.DOMEvent) {
-	input := js.Value(event.JSEventTarget())
-	files := input.Get("files")
-	if files.Length() == 0 {
+	files := chosenFiles(event)
+	if len(files) == 0 {
 		return
 	}
-	f := files.Index(0)
-	input.Set("value", "")
+	f := files[0]
 	l := c.L()
 	l.Busy, l.Error, l.Note = "loading", "", "reading "+f.Get("name").String()
 	go func() {

@@ -148,13 +148,11 @@ func (c *Root) OpenPicker() {
 
 // OnFile classifies the chosen file.
 func (c *Root) OnFile(event vugu.DOMEvent) {
-	input := js.Value(event.JSEventTarget())
-	files := input.Get("files")
-	if files.Length() == 0 {
+	files := chosenFiles(event)
+	if len(files) == 0 {
 		return
 	}
-	file := files.Index(0)
-	input.Set("value", "") // so choosing the same file again fires change again
+	file := files[0]
 	c.classifyBlob(file, file.Get("name").String())
 }
 

@@ -133,14 +133,7 @@ func teachInput(i int) string { return "teach-input-" + strconv.Itoa(i) }
 
 // OnTeachFiles embeds the chosen files as photos of class, one at a time.
 func (c *Look) OnTeachFiles(event vugu.DOMEvent, class int) {
-	input := js.Value(event.JSEventTarget())
-	files := input.Get("files")
-	var list []js.Value
-	for i := 0; i < files.Length(); i++ {
-		list = append(list, files.Index(i))
-	}
-	input.Set("value", "")
-	c.Root.addTeachPhotos(class, list)
+	c.Root.addTeachPhotos(class, chosenFiles(event))
 }
 
 // addTeachPhotos embeds files or blobs (pasted, dropped) as photos of class, one at a time.
@@ -226,13 +219,11 @@ func (c *Look) SaveProject() {
 
 // OnOpenProject replaces the classes and photos with a project file's.
 func (c *Look) OnOpenProject(event vugu.DOMEvent) {
-	input := js.Value(event.JSEventTarget())
-	files := input.Get("files")
-	if files.Length() == 0 {
+	files := chosenFiles(event)
+	if len(files) == 0 {
 		return
 	}
-	f := files.Index(0)
-	input.Set("value", "")
+	f := files[0]
 	t := c.T()
 	t.Busy, t.Error = "opening", ""
 	go func() {
