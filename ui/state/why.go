@@ -14,15 +14,16 @@ import (
 // Why is the state of "why did it say that, and what if" in the Classify view: the
 // attribution map asked for and shown, and the interventions every pass applies. The
 // interventions live in the URL (set=LAYER:C=V, scale=LAYER:C=F, each repeatable, the CLI's
-// --set and --scale syntax), so a link shares the exact experiment.
+// --set and --scale syntax; add= for a direction between gallery images, by name), so a link
+// shares the exact experiment.
 type Why struct {
-	Method  string // an attribution method (WhyMethods)
-	Class   int    // the class explained; -1: the top-1
+	Method string // an attribution method (WhyMethods)
+	Class  int    // the class explained; -1: the top-1
 	// Taught: Class is one of the Teach view's head's classes, called TaughtLabel.
 	Taught      bool
 	TaughtLabel string
-	Layer   string // Grad-CAM's layer; "": the engine's default
-	Opacity float64
+	Layer       string // Grad-CAM's layer; "": the engine's default
+	Opacity     float64
 
 	Map   *protocol.ExplainResult
 	Seq   int    // counts maps, so views and tests can tell a new one from the last
