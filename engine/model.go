@@ -140,27 +140,36 @@ func (r *Result) Release() {
 
 // Forward runs the network on x, an N x 3 x H x W batch of normalized images.
 func (m *Model) Forward(x *Tensor, opt ForwardOptions) (*Result, error) {
-	if len(x.Shape) != 4 || x.Shape[1] != 3 || x.Shape[0] < 1 {
-		return nil, fmt.Errorf("%s: input must be N x 3 x H x W, got %v", m.Arch.Name, x.Shape)
-	}
-	if _, err := m.Arch.Shapes(x.Shape[2], x.Shape[3]); err != nil {
+	if err := m.checkForward(x, &opt); err != nil {
 		return nil, err
 	}
+	return m.forward(x, 0, opt), nil
+}
+
+// checkForward checks Forward's arguments, and stops a partial model's pass after its last
+// layer.
+func (m *Model) checkForward(x *Tensor, opt *ForwardOptions) error {
+	if len(x.Shape) != 4 || x.Shape[1] != 3 || x.Shape[0] < 1 {
+		return fmt.Errorf("%s: input must be N x 3 x H x W, got %v", m.Arch.Name, x.Shape)
+	}
+	if _, err := m.Arch.Shapes(x.Shape[2], x.Shape[3]); err != nil {
+		return err
+	}
 	if opt.StopAfter != "" && m.Arch.LayerIndex(opt.StopAfter) < 0 {
-		return nil, fmt.Errorf("%s has no layer %q (layers: %v)", m.Arch.Name, opt.StopAfter, m.Arch.LayerNames())
+		return fmt.Errorf("%s has no layer %q (layers: %v)", m.Arch.Name, opt.StopAfter, m.Arch.LayerNames())
 	}
 	if m.Partial != "" {
 		if opt.StopAfter == "" {
 			opt.StopAfter = m.Partial
 		}
 		if idx := m.Arch.LayerIndex(opt.StopAfter); idx > m.Arch.LayerIndex(m.Partial) {
-			return nil, fmt.Errorf("%s: these weights cover layers up to %s only, cannot run to %s", m.Arch.Name, m.Partial, opt.StopAfter)
+			return fmt.Errorf("%s: these weights cover layers up to %s only, cannot run to %s", m.Arch.Name, m.Partial, opt.StopAfter)
 		}
 	}
 	if err := m.CheckEdits(opt.Edits); err != nil {
-		return nil, err
+		return err
 	}
-	return m.forward(x, 0, opt), nil
+	return nil
 }
 
 // ForwardFrom runs the network from the named layer's activation act (N x the layer's shape

@@ -26,6 +26,7 @@ import (
 	"math"
 	"math/rand"
 	"slices"
+	"strings"
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/preprocess"
@@ -444,33 +445,54 @@ func (e *explainer) inputGradient(xb *engine.Tensor) (*engine.Tensor, error) {
 
 // occlusion slides a patch of the dataset's mean colour (0 after normalization: grey) over
 // the photo, Patch pixels square every Stride pixels (clipped at the right and bottom edges),
-// and records the class probability's drop: positive where hiding that part hurts.
+// and records the class probability's drop: positive where hiding that part hurts. Each
+// occluded photo differs from the photo only under its patch, so its pass recomputes each
+// layer only where the patch can reach (engine.LocalPass); patches whose passes have the
+// same shapes are batched together.
 func (e *explainer) occlusion(out *Map) error {
 	h, w := e.x.Shape[2], e.x.Shape[3]
 	rows, cols := (h+e.opt.Stride-1)/e.opt.Stride, (w+e.opt.Stride-1)/e.opt.Stride
 	n := rows * cols
 	out.Rows, out.Cols, out.Passes = rows, cols, n+1
 	out.Values = make([]float32, n)
+	lp, err := e.m.NewLocalPass(e.x, e.forwardOptions())
+	if err != nil {
+		return err
+	}
 	if err := e.progress(1, n+1); err != nil { // the unoccluded pass
 		return err
 	}
+	patch := func(k int) engine.Region {
+		y, x := k/cols*e.opt.Stride, k%cols*e.opt.Stride
+		return engine.Region{Y0: y, X0: x, Y1: min(y+e.opt.Patch, h), X1: min(x+e.opt.Patch, w)}
+	}
+	order := make([]int, n)
+	keys := make([]string, n)
+	for k := range n {
+		order[k], keys[k] = k, lp.BatchKey(patch(k))
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
 	for start := 0; start < n; start += e.opt.Batch {
 		b := min(e.opt.Batch, n-start)
-		xb := e.batch(start, b, func(k int, item []float32) {
-			Occlude(item, h, w, k/cols*e.opt.Stride, k%cols*e.opt.Stride, e.opt.Patch)
+		ks := order[start : start+b]
+		changed := make([]engine.Region, b)
+		xb := e.batch(0, b, func(i int, item []float32) {
+			r := patch(ks[i])
+			changed[i] = r
+			Occlude(item, h, w, r.Y0, r.X0, e.opt.Patch)
 		})
-		res, err := e.m.Forward(xb, e.forwardOptions())
+		res, err := lp.Forward(xb, changed)
 		if err != nil {
 			return err
 		}
-		for i := range b {
+		for i, k := range ks {
 			logits, err := e.logits(res, i)
 			if err != nil {
 				res.Release()
 				return err
 			}
 			probs := engine.Probabilities(&engine.Tensor{Shape: []int{1, len(logits)}, Data: logits}).Data
-			out.Values[start+i] = out.Prob - probs[out.Class]
+			out.Values[k] = out.Prob - probs[out.Class]
 		}
 		res.Release()
 		if err := e.progress(b, n+1); err != nil {
