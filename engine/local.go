@@ -20,7 +20,8 @@ type Region struct{ Y0, X0, Y1, X1 int }
 
 func (r Region) empty() bool { return r.Y1 <= r.Y0 || r.X1 <= r.X0 }
 
-// LocalPass runs variants of one image that differ from it in a region each.
+// LocalPass runs variants of one image that differ from it in a region each. It is not safe
+// for concurrent use.
 type LocalPass struct {
 	m   *Model
 	opt ForwardOptions
@@ -29,6 +30,8 @@ type LocalPass struct {
 	// a variant may recompute locally: those before end.
 	ins []*Tensor
 	end int
+	// wide caches widths by the changed region's size.
+	wide map[[2]int][][2]int
 }
 
 // NewLocalPass runs x, one 1 x 3 x H x W normalized image, keeping what its variants' passes
@@ -110,12 +113,17 @@ func floorDiv(a, b int) int {
 	return q
 }
 
-// plan is one variant's pass: the region of each locally computed layer's output that the
-// change reaches (windows[i] for layer i), before the first layer computed in full.
+// plan is one variant's pass: for each locally computed layer, the window of its output that
+// it recomputes (windows[i] for layer i), before the first layer computed in full.
 type plan struct{ windows []Region }
 
+// plan follows the change from layer to layer: the outputs whose inputs it reaches, then
+// widened to the most that a change of its size can reach anywhere in the image (never past
+// the layer's edges), so that every variant changed in a region of one size has the same
+// shapes and they batch together.
 func (p *LocalPass) plan(changed Region) plan {
 	var pl plan
+	wide := p.widths(changed.Y1-changed.Y0, changed.X1-changed.X0)
 	r := changed
 	for i := range p.end {
 		out := p.ins[i+1].Shape
@@ -123,12 +131,56 @@ func (p *LocalPass) plan(changed Region) plan {
 		y0, y1 := sy.reach(r.Y0, r.Y1, out[2])
 		x0, x1 := sx.reach(r.X0, r.X1, out[3])
 		r = Region{y0, x0, y1, x1}
-		if r == (Region{0, 0, out[2], out[3]}) {
-			break // the change reaches all of this layer: compute it in full
+		if wide[i][0] >= out[2] && wide[i][1] >= out[3] {
+			break // a change of this size can reach all of this layer: compute it in full
 		}
-		pl.windows = append(pl.windows, r)
+		y0, y1 = widen(y0, y1, wide[i][0], out[2])
+		x0, x1 = widen(x0, x1, wide[i][1], out[3])
+		pl.windows = append(pl.windows, Region{y0, x0, y1, x1})
 	}
 	return pl
+}
+
+// widen grows [a, b) to n outputs of out, or all of them, keeping inside [0, out).
+func widen(a, b, n, out int) (int, int) {
+	if n >= out {
+		return 0, out
+	}
+	b = a + n
+	if b > out {
+		a, b = out-n, out
+	}
+	return a, b
+}
+
+// widths is, for each local layer, the most rows and columns of its output that a change of
+// h x w inputs reaches, over every alignment with the layers' strides.
+func (p *LocalPass) widths(h, w int) [][2]int {
+	if ws, ok := p.wide[[2]int{h, w}]; ok {
+		return ws
+	}
+	ws := make([][2]int, p.end)
+	for axis, n := range []int{h, w} {
+		period := 1
+		for _, l := range p.m.Arch.Layers[:p.end] {
+			sy, sx, _ := spans(l)
+			period = min(period*[]span{sy, sx}[axis].stride, 1024)
+		}
+		for o := range period {
+			const far, huge = 1 << 20, 1 << 30 // away from every edge
+			r0, r1 := far+o, far+o+n
+			for i, l := range p.m.Arch.Layers[:p.end] {
+				sy, sx, _ := spans(l)
+				r0, r1 = []span{sy, sx}[axis].reach(r0, r1, huge)
+				ws[i][axis] = max(ws[i][axis], r1-r0)
+			}
+		}
+	}
+	if p.wide == nil {
+		p.wide = map[[2]int][][2]int{}
+	}
+	p.wide[[2]int{h, w}] = ws
+	return ws
 }
 
 // BatchKey is the same for variants whose passes compute the same shapes: Forward runs those

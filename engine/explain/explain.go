@@ -462,9 +462,13 @@ func (e *explainer) occlusion(out *Map) error {
 	if err := e.progress(1, n+1); err != nil { // the unoccluded pass
 		return err
 	}
+	at := func(k int) (y, x int) { return k / cols * e.opt.Stride, k % cols * e.opt.Stride }
+	// The region a patch changes, moved inside the photo where the patch is clipped (a
+	// larger region than the change is still right): patches of one size batch together.
 	patch := func(k int) engine.Region {
-		y, x := k/cols*e.opt.Stride, k%cols*e.opt.Stride
-		return engine.Region{Y0: y, X0: x, Y1: min(y+e.opt.Patch, h), X1: min(x+e.opt.Patch, w)}
+		y, x := at(k)
+		y, x = min(y, h-e.opt.Patch), min(x, w-e.opt.Patch)
+		return engine.Region{Y0: y, X0: x, Y1: y + e.opt.Patch, X1: x + e.opt.Patch}
 	}
 	order := make([]int, n)
 	keys := make([]string, n)
@@ -477,9 +481,9 @@ func (e *explainer) occlusion(out *Map) error {
 		ks := order[start : start+b]
 		changed := make([]engine.Region, b)
 		xb := e.batch(0, b, func(i int, item []float32) {
-			r := patch(ks[i])
-			changed[i] = r
-			Occlude(item, h, w, r.Y0, r.X0, e.opt.Patch)
+			y, x := at(ks[i])
+			Occlude(item, h, w, y, x, e.opt.Patch)
+			changed[i] = patch(ks[i])
 		})
 		res, err := lp.Forward(xb, changed)
 		if err != nil {
