@@ -228,3 +228,65 @@ func TestFeatureVisNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestAtlasNumbers (opt-in: ALEXLENS_BROWSER_BENCH=1) times the Atlas view on synthetic
+// galleries as a visitor runs it (the app's default settings, int8 weights, one engine
+// worker): the layout of 1,000, 10,000 and 20,000 items (the worker's own time; t-SNE is
+// exact to 4,096 items and Barnes-Hut beyond), and the icons of the 1,000-item map's cells
+// (wall time from the click to the last icon drawn). It reports; it asserts nothing about
+// speed.
+func TestAtlasNumbers(t *testing.T) {
+	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
+		t.Skip("measurement only: set ALEXLENS_BROWSER_BENCH=1 to run it")
+	}
+	if skipAll != "" {
+		t.Skip(skipAll)
+	}
+	arch := engine.AlexNet.Name
+	if haveReal {
+		arch = engine.SqueezeNet11.Name
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "### Atlas (browser: headless Chromium, %s int8, one engine Web Worker, %s)\n\n| items | method | layout |\n|---:|---|---:|\n", arch, time.Now().UTC().Format("2006-01-02"))
+	var icons string
+	for _, n := range []int{1000, 10000, 20000} {
+		ctx := browser(t, false)
+		openLook(t, ctx, "?arch="+arch+"&precision=int8", "embeddings")
+		file, _ := syntheticFile(t, arch, n)
+		uploadTo(t, ctx, "gallery-file", file)
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`+document.querySelector('[data-testid=gallery-count]')?.dataset.count === %d || null`, n), chromedp.WithPollingTimeout(300*time.Second))); err != nil {
+			t.Fatalf("%d items: loading: %v (page: %s)", n, err, pageText(ctx))
+		}
+		nav(t, ctx, "atlas")
+		for _, m := range []string{"pca", "tsne"} {
+			setField(t, ctx, "atlas-method", m)
+			click(t, ctx, `[data-testid=atlas-run]`)
+			v, err := chromedp.Run(ctx, chromedp.Poll[string](fmt.Sprintf(`(document.querySelector('[data-testid=atlas-canvas]')?.dataset.method === %q && !document.querySelector('[data-testid=look-progress]')) ? document.querySelector('[data-testid=atlas-canvas]').dataset.ms : null`, m), chromedp.WithPollingTimeout(900*time.Second)))
+			if err != nil {
+				t.Fatalf("atlas %s of %d: %v", m, n, err)
+			}
+			f, _ := strconv.ParseFloat(v, 64)
+			fmt.Fprintf(&out, "| %d | %s | %.1f s |\n", n, m, f/1000)
+			t.Logf("%d items, %s: %.1f s", n, m, f/1000)
+		}
+		if n == 1000 {
+			cells := evalInt(t, ctx, `document.querySelectorAll('[data-testid=atlas-cell]').length`)
+			start := time.Now()
+			click(t, ctx, `[data-testid=atlas-icons]`)
+			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`+document.querySelector('[data-testid=atlas-canvas]').dataset.icons === %d || !!document.querySelector('[data-testid=look-error]') || null`, cells), chromedp.WithPollingTimeout(900*time.Second))); err != nil {
+				t.Fatalf("atlas icons: %v (page: %s)", err, pageText(ctx))
+			}
+			d := time.Since(start)
+			icons = fmt.Sprintf("\nIcons of the 1,000-item t-SNE map (the app's defaults): %d cells in %.1f s, %.2f icons/s.\n", cells, d.Seconds(), float64(cells)/d.Seconds())
+			t.Log(icons)
+		}
+	}
+	out.WriteString(icons)
+	if err := os.MkdirAll("testout", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("testout", "atlas-numbers.md"), []byte(out.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + out.String())
+}
