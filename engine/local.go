@@ -185,9 +185,9 @@ func (p *LocalPass) widths(h, w int) [][2]int {
 	return ws
 }
 
-// BatchKey is the same for variants whose passes compute the same shapes: Forward runs those
-// together, so a caller that orders its variants by it gets full batches.
-func (p *LocalPass) BatchKey(changed Region) string {
+// batchKey is the same for variants whose passes compute the same shapes, which Forward
+// runs as one batch: all those changed in regions of one size.
+func (p *LocalPass) batchKey(changed Region) string {
 	var k []byte
 	for _, w := range p.plan(changed).windows {
 		k = fmt.Appendf(k, "%dx%d ", w.Y1-w.Y0, w.X1-w.X0)
@@ -216,7 +216,7 @@ func (p *LocalPass) Forward(variants *Tensor, changed []Region) (*Result, error)
 	groups := map[string][]int{}
 	var keys []string
 	for i, r := range changed {
-		k := p.BatchKey(r)
+		k := p.batchKey(r)
 		if groups[k] == nil {
 			keys = append(keys, k)
 		}

@@ -125,7 +125,7 @@ func TestLocalPassSavesWork(t *testing.T) {
 	keys := map[string]bool{}
 	for y := 0; y < 224; y += 16 {
 		for x := 0; x < 224; x += 16 {
-			keys[lp.BatchKey(Region{y, x, min(y+32, 224), min(x+32, 224)})] = true
+			keys[lp.batchKey(Region{y, x, min(y+32, 224), min(x+32, 224)})] = true
 		}
 	}
 	if len(keys) != 4 { // 32 x 32, and 16 rows or columns or both at the right and bottom

@@ -26,7 +26,6 @@ import (
 	"math"
 	"math/rand"
 	"slices"
-	"strings"
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/preprocess"
@@ -447,8 +446,7 @@ func (e *explainer) inputGradient(xb *engine.Tensor) (*engine.Tensor, error) {
 // the photo, Patch pixels square every Stride pixels (clipped at the right and bottom edges),
 // and records the class probability's drop: positive where hiding that part hurts. Each
 // occluded photo differs from the photo only under its patch, so its pass recomputes each
-// layer only where the patch can reach (engine.LocalPass); patches whose passes have the
-// same shapes are batched together.
+// layer only where the patch can reach (engine.LocalPass).
 func (e *explainer) occlusion(out *Map) error {
 	h, w := e.x.Shape[2], e.x.Shape[3]
 	rows, cols := (h+e.opt.Stride-1)/e.opt.Stride, (w+e.opt.Stride-1)/e.opt.Stride
@@ -470,33 +468,26 @@ func (e *explainer) occlusion(out *Map) error {
 		y, x = min(y, h-e.opt.Patch), min(x, w-e.opt.Patch)
 		return engine.Region{Y0: y, X0: x, Y1: y + e.opt.Patch, X1: x + e.opt.Patch}
 	}
-	order := make([]int, n)
-	keys := make([]string, n)
-	for k := range n {
-		order[k], keys[k] = k, lp.BatchKey(patch(k))
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
 	for start := 0; start < n; start += e.opt.Batch {
 		b := min(e.opt.Batch, n-start)
-		ks := order[start : start+b]
 		changed := make([]engine.Region, b)
-		xb := e.batch(0, b, func(i int, item []float32) {
-			y, x := at(ks[i])
+		xb := e.batch(start, b, func(k int, item []float32) {
+			y, x := at(k)
 			Occlude(item, h, w, y, x, e.opt.Patch)
-			changed[i] = patch(ks[i])
+			changed[k-start] = patch(k)
 		})
 		res, err := lp.Forward(xb, changed)
 		if err != nil {
 			return err
 		}
-		for i, k := range ks {
+		for i := range b {
 			logits, err := e.logits(res, i)
 			if err != nil {
 				res.Release()
 				return err
 			}
 			probs := engine.Probabilities(&engine.Tensor{Shape: []int{1, len(logits)}, Data: logits}).Data
-			out.Values[k] = out.Prob - probs[out.Class]
+			out.Values[start+i] = out.Prob - probs[out.Class]
 		}
 		res.Release()
 		if err := e.progress(b, n+1); err != nil {
