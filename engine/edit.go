@@ -131,6 +131,21 @@ func editsFor(edits []Edit, layer string) []Edit {
 	return out
 }
 
+// editLayer applies a layer's edits to its output y, on a copy when the layer passed its
+// input in on as y (a dropout), so that the input stays as it was.
+func editLayer(y, in *Tensor, es []Edit) *Tensor {
+	if len(es) == 0 {
+		return y
+	}
+	if sharesData(y, in) {
+		c := newOutput(y.Shape...)
+		copy(c.Data, y.Data)
+		y = c
+	}
+	applyEdits(y, es)
+	return y
+}
+
 // applyEdits rewrites t (a batch of one layer's activations) in place.
 func applyEdits(t *Tensor, edits []Edit) {
 	n := t.Shape[0]

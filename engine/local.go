@@ -65,13 +65,7 @@ func (m *Model) NewLocalPass(x *Tensor, opt ForwardOptions) (*LocalPass, error) 
 // apply is layer l on x in full, with the pass's edits.
 func (p *LocalPass) apply(l Layer, x *Tensor) *Tensor {
 	y, _ := p.m.applyLayer(p.be, l, x)
-	if es := editsFor(p.opt.Edits, l.Name); len(es) > 0 {
-		if sharesData(y, x) {
-			y = &Tensor{Shape: slices.Clone(y.Shape), Data: slices.Clone(y.Data)}
-		}
-		applyEdits(y, es)
-	}
-	return y
+	return editLayer(y, x, editsFor(p.opt.Edits, l.Name))
 }
 
 // span is how a layer reads one axis: output o reads inputs o*stride-pad to
@@ -251,6 +245,9 @@ func (p *LocalPass) run(variants *Tensor, changed []Region) *Result {
 		plans[i] = p.plan(r)
 	}
 	stop := len(plans[0].windows)
+	if stop == 0 { // the change reaches all of the first layer
+		return p.m.forward(variants, 0, p.opt)
+	}
 	_, recycles := p.be.(FastCPU)
 	var cur *Tensor // the last local layer's output inside each variant's window
 	for i := range stop {
@@ -298,9 +295,6 @@ func (p *LocalPass) run(variants *Tensor, changed []Region) *Result {
 			}
 		}
 		cur = y
-	}
-	if stop == 0 {
-		return p.m.forward(variants, 0, p.opt)
 	}
 	// The first layer computed in full reads the image's activation with each variant's
 	// window in place.

@@ -230,14 +230,7 @@ func (m *Model) forward(x *Tensor, start int, opt ForwardOptions) *Result {
 		in := x
 		var made inner
 		x, made = m.applyLayer(be, l, x)
-		if es := editsFor(opt.Edits, l.Name); len(es) > 0 {
-			if sharesData(x, in) { // a layer that passes its input on: edit a copy
-				c := newOutput(x.Shape...)
-				copy(c.Data, x.Data)
-				x = c
-			}
-			applyEdits(x, es)
-		}
+		x = editLayer(x, in, editsFor(opt.Edits, l.Name))
 		for _, t := range made.tensors() {
 			done(t, true, x)
 		}
