@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -96,13 +97,7 @@ func TestLookNumbers(t *testing.T) {
 					methods = append(methods, "tsne")
 				}
 				for _, m := range methods {
-					setField(t, ctx, "atlas-method", m)
-					click(t, ctx, `[data-testid=atlas-run]`)
-					v, err := chromedp.Run(ctx, chromedp.Poll[string](fmt.Sprintf(`(document.querySelector('[data-testid=atlas-canvas]')?.dataset.method === %q && !document.querySelector('[data-testid=look-progress]')) ? document.querySelector('[data-testid=atlas-canvas]').dataset.ms : null`, m), chromedp.WithPollingTimeout(600*time.Second)))
-					if err != nil {
-						t.Fatalf("atlas %s of %d: %v", m, n, err)
-					}
-					f, _ := strconv.ParseFloat(v, 64)
+					f := atlasLayoutMs(t, ctx, m, n)
 					atlasLines = append(atlasLines, fmt.Sprintf("| %s | %d | %s | %.0f ms |", arch, n, m, f))
 				}
 			}
@@ -259,13 +254,7 @@ func TestAtlasNumbers(t *testing.T) {
 		}
 		nav(t, ctx, "atlas")
 		for _, m := range []string{"pca", "tsne"} {
-			setField(t, ctx, "atlas-method", m)
-			click(t, ctx, `[data-testid=atlas-run]`)
-			v, err := chromedp.Run(ctx, chromedp.Poll[string](fmt.Sprintf(`(document.querySelector('[data-testid=atlas-canvas]')?.dataset.method === %q && !document.querySelector('[data-testid=look-progress]')) ? document.querySelector('[data-testid=atlas-canvas]').dataset.ms : null`, m), chromedp.WithPollingTimeout(900*time.Second)))
-			if err != nil {
-				t.Fatalf("atlas %s of %d: %v", m, n, err)
-			}
-			f, _ := strconv.ParseFloat(v, 64)
+			f := atlasLayoutMs(t, ctx, m, n)
 			fmt.Fprintf(&out, "| %d | %s | %.1f s |\n", n, m, f/1000)
 			t.Logf("%d items, %s: %.1f s", n, m, f/1000)
 		}
@@ -289,4 +278,21 @@ func TestAtlasNumbers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + out.String())
+}
+
+// atlasLayoutMs lays out the Atlas view's gallery of n items by method and returns the
+// worker's own layout time.
+func atlasLayoutMs(t *testing.T, ctx context.Context, method string, n int) float64 {
+	t.Helper()
+	setField(t, ctx, "atlas-method", method)
+	click(t, ctx, `[data-testid=atlas-run]`)
+	v, err := chromedp.Run(ctx, chromedp.Poll[string](fmt.Sprintf(`(document.querySelector('[data-testid=atlas-canvas]')?.dataset.method === %q && !document.querySelector('[data-testid=look-progress]')) ? document.querySelector('[data-testid=atlas-canvas]').dataset.ms : null`, method), chromedp.WithPollingTimeout(900*time.Second)))
+	if err != nil {
+		t.Fatalf("atlas %s of %d: %v", method, n, err)
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		t.Fatalf("atlas %s of %d: layout time %q: %v", method, n, v, err)
+	}
+	return f
 }
