@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -200,26 +201,30 @@ func TestFeatureVisNumbers(t *testing.T) {
 			continue
 		}
 		for _, c := range []struct{ precision, threads string }{{"f32", ""}, {"int8", ""}, {"f32", "2"}} {
-			precision := c.precision
-			ctx := browser(t, false)
-			query := "?arch=" + arch + "&precision=" + precision
-			if c.threads != "" {
-				query += "&threads=" + c.threads
-			}
-			openLook(t, ctx, query, "units")
-			setField(t, ctx, "unit-channel", "3")
-			setField(t, ctx, "featurevis-steps", "64")
-			click(t, ctx, `[data-testid=featurevis-run]`)
-			v, err := chromedp.Run(ctx, chromedp.Poll[string](`(document.querySelector('[data-testid=featurevis-progress]')?.textContent || '').startsWith('done') ? document.querySelector('[data-testid=featurevis-progress]').dataset.ms : null`, chromedp.WithPollingTimeout(600*time.Second)))
-			if err != nil {
-				t.Fatalf("feature visualization on %s: %v", arch, err)
-			}
-			f, _ := strconv.ParseFloat(v, 64)
-			threads := "default threads"
-			if c.threads != "" {
-				threads = c.threads + " threads"
-			}
-			t.Logf("featurevis %s %s, %s: 64 steps at 128 px in %.2f s (%.0f ms a step, %.1f steps/s)", arch, precision, threads, f/1000, f/64, 64000/f)
+			name := arch + "/" + c.precision + "/" + cmp.Or(c.threads, "default")
+			t.Run(name, func(t *testing.T) {
+				ctx := browser(t, false)
+				query := "?arch=" + arch + "&precision=" + c.precision
+				if c.threads != "" {
+					query += "&threads=" + c.threads
+				}
+				openLook(t, ctx, query, "units")
+				setField(t, ctx, "unit-channel", "3")
+				setField(t, ctx, "featurevis-steps", "64")
+				stopProfile := profileWorker(t, ctx, "featurevis-"+strings.ReplaceAll(name, "/", "-"))
+				click(t, ctx, `[data-testid=featurevis-run]`)
+				v, err := chromedp.Run(ctx, chromedp.Poll[string](`(document.querySelector('[data-testid=featurevis-progress]')?.textContent || '').startsWith('done') ? document.querySelector('[data-testid=featurevis-progress]').dataset.ms : null`, chromedp.WithPollingTimeout(600*time.Second)))
+				stopProfile()
+				if err != nil {
+					t.Fatalf("feature visualization on %s: %v", arch, err)
+				}
+				f, _ := strconv.ParseFloat(v, 64)
+				threads := "default threads"
+				if c.threads != "" {
+					threads = c.threads + " threads"
+				}
+				t.Logf("featurevis %s %s, %s: 64 steps at 128 px in %.2f s (%.0f ms a step, %.1f steps/s)", arch, c.precision, threads, f/1000, f/64, 64000/f)
+			})
 		}
 	}
 }

@@ -151,7 +151,7 @@ func (f *fn) i32x4FromI16Hi() *fn { return f.simd(0xA8) }
 func (f *fn) f32x4FromI32() *fn   { return f.simd(0xFA) } // f32x4.convert_i32x4_s
 
 // module assembles functions into a module that imports its memory as env.mem (the Go
-// program's own) and exports every function by name.
+// program's own) and exports every function by name (and names it in a name section).
 func module(shared bool, fns ...*fn) []byte {
 	b := []byte{0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00}
 	section := func(id byte, body []byte) {
@@ -206,5 +206,15 @@ func module(shared bool, fns ...*fn) []byte {
 		code = append(appendULEB(code, uint64(len(body))), body...)
 	}
 	section(10, code)
+
+	// The name section (custom, "name", function names): profilers and DevTools then show
+	// gemm or wino_in instead of wasm-function[0].
+	names := appendULEB(nil, uint64(len(fns)))
+	for i, f := range fns {
+		names = name(appendULEB(names, uint64(i)), f.name)
+	}
+	custom := name(nil, "name")
+	custom = appendULEB(append(custom, 1), uint64(len(names)))
+	section(0, append(custom, names...))
 	return b
 }
