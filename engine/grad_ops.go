@@ -11,9 +11,16 @@ import (
 
 // reluMask zeroes g where the fused ReLU's output was not positive (PyTorch's
 // threshold_backward: the gradient at exactly 0 is 0).
-func reluMask(g, out *Tensor) {
-	gd := g.Data[:len(out.Data)]
-	for i, v := range out.Data {
+func reluMask(g, out *Tensor) { reluMaskImpl(g.Data[:len(out.Data)], out.Data) }
+
+// reluMaskImpl is reluMaskSlice or a SIMD variant of it (grad_wasmsimd.go).
+var reluMaskImpl = reluMaskSlice
+
+// reluMaskSlice multiplies gd[i] by 1 where out[i] > 0 and by 0 elsewhere (so a NaN or
+// infinite gradient under an off unit stays NaN, as it always has here).
+func reluMaskSlice(gd, out []float32) {
+	gd = gd[:len(out)]
+	for i, v := range out {
 		// A select rather than a branch: about half the units are off, at random, which
 		// a branch predictor cannot learn.
 		keep := float32(0)
@@ -44,9 +51,12 @@ func (f FastCPU) convBackward(g, out *Tensor, w *Weight, c ConvSpec, inShape []i
 // its own copy of the planes, summed at the end.
 func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int) *Tensor {
 	n, cin, h, wd := inShape[0], inShape[1], inShape[2], inShape[3]
-	dx := newZeroed(n, cin, h, wd)
 	_, _, oh, ow := dy.dims4("conv2d backward")
 	plane := oh * ow
+	if t, ok := transposedConv(c, h, wd, oh, ow); ok && plane > 0 && c.Out > 0 {
+		return f.Conv2D(dy, flippedTransposedWeight(w, c.Groups), nil, t)
+	}
+	dx := newZeroed(n, cin, h, wd)
 	if plane == 0 || c.Out == 0 {
 		return dx
 	}
@@ -170,6 +180,55 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 		giveBuffer(p)
 	}
 	return dx
+}
+
+// transposedConv is the convolution that computes a stride-1 convolution's input gradient
+// as a forward pass: dX = conv(dY, W flipped in space with its in and out channels swapped,
+// padded by K-1-P on each side). It runs on the forward kernels (Winograd for 3x3 in the
+// browser) and writes every dX value once, where the col2im scatter adds each of K*K
+// products into dX one by one: Go's branches are dear in WebAssembly, where that scatter took
+// as long as the product itself. ok is false for strides, dilations and paddings wider than
+// the kernel, which keep the scatter.
+func transposedConv(c ConvSpec, h, w, oh, ow int) (ConvSpec, bool) {
+	if c.KH*c.KW == 1 || c.StrideH != 1 || c.StrideW != 1 || c.DilH != 1 || c.DilW != 1 ||
+		max(c.PadT, c.PadB) > c.KH-1 || max(c.PadL, c.PadR) > c.KW-1 {
+		return ConvSpec{}, false
+	}
+	t := ConvSpec{In: c.Out, Out: c.In, KH: c.KH, KW: c.KW, StrideH: 1, StrideW: 1,
+		PadT: c.KH - 1 - c.PadT, PadL: c.KW - 1 - c.PadL, DilH: 1, DilW: 1, Groups: c.Groups}
+	// The bottom and right padding make the output exactly h x w: input rows the forward
+	// windows never reached (a bottom padding below c.PadB's share) get zero gradient.
+	t.PadB, t.PadR = h-1+c.KH-oh-t.PadT, w-1+c.KW-ow-t.PadL
+	if t.PadB < 0 || t.PadR < 0 {
+		return ConvSpec{}, false
+	}
+	return t, true
+}
+
+// flipTCache maps weights to their flipped, transposed copies (transposedConv's weights),
+// keyed by weak pointers as packCache; the copies' own packings are cached on them.
+var flipTCache sync.Map // weak.Pointer[Weight] -> *Weight
+
+// flippedTransposedWeight returns W' with W'[g*cinG+i][o][ky][kx] = W[g*coutG+o][i][KH-1-ky][KW-1-kx]
+// in float32 (int8 weights are dequantized).
+func flippedTransposedWeight(w *Weight, groups int) *Weight {
+	return cachedPacking(&flipTCache, w, func(*Weight) bool { return true }, func() *Weight {
+		cout, cinG, kh, kw := w.Shape[0], w.Shape[1], w.Shape[2], w.Shape[3]
+		coutG := cout / groups
+		t := &Weight{Shape: []int{cinG * groups, coutG, kh, kw}, F32: make([]float32, len(w.F32)+len(w.I8))}
+		row := make([]float32, w.RowLen())
+		for o := range cout {
+			g, og := o/coutG, o%coutG
+			src := w.RowF32(o, row)
+			for i := range cinG {
+				dst := t.F32[((g*cinG+i)*coutG+og)*kh*kw:]
+				for k := range kh * kw {
+					dst[kh*kw-1-k] = src[i*kh*kw+k]
+				}
+			}
+		}
+		return t
+	})
 }
 
 // packedConvT is a convolution weight transposed for the backward GEMM: per group, the
@@ -321,6 +380,7 @@ func (f FastCPU) maxPoolBackward(g, in, out *Tensor, p PoolSpec) *Tensor {
 	n, c, h, w := in.dims4("max pool backward")
 	_, _, oh, ow := g.dims4("max pool backward")
 	dx := newZeroed(n, c, h, w)
+	square3 := p.KH == 3 && p.KW == 3
 	parallelFor(n*c, f.threads(), func(_, pl int) {
 		x, d := in.Data[pl*h*w:(pl+1)*h*w], dx.Data[pl*h*w:(pl+1)*h*w]
 		gp, op := g.Data[pl*oh*ow:(pl+1)*oh*ow], out.Data[pl*oh*ow:(pl+1)*oh*ow]
@@ -332,6 +392,10 @@ func (f FastCPU) maxPoolBackward(g, in, out *Tensor, p PoolSpec) *Tensor {
 				x0 := ox*p.StrideW - p.PadL
 				x1 := min(x0+p.KW, w)
 				x0 = max(x0, 0)
+				if m := op[oy*ow+ox]; square3 && y1-y0 == 3 && x1-x0 == 3 && m == m {
+					d[y0*w+x0+firstEqual3x3(x[y0*w+x0:], w, m)] += gp[oy*ow+ox]
+					continue
+				}
 				if at := firstEqual(x, w, y0, y1, x0, x1, op[oy*ow+ox]); at >= 0 {
 					d[at] += gp[oy*ow+ox]
 				}
@@ -339,6 +403,44 @@ func (f FastCPU) maxPoolBackward(g, in, out *Tensor, p PoolSpec) *Tensor {
 		}
 	})
 	return dx
+}
+
+// firstEqual3x3 is firstEqual for a whole 3x3 window starting at x[0] (rows of w) and a
+// maximum m that is a number: the window's offset of its first element equal to m, 0 when
+// none is (a window's maximum is always in it). Unrolled and checked last to first, so that
+// every test is a select: Go's WebAssembly pays for each branch and loop, and this ran at
+// about 100 ns a window there as firstEqual's loops.
+func firstEqual3x3(x []float32, w int, m float32) int {
+	r0, r1, r2 := x[:3:3], x[w:w+3:w+3], x[2*w:2*w+3:2*w+3]
+	at := 0
+	if r2[2] == m {
+		at = 2*w + 2
+	}
+	if r2[1] == m {
+		at = 2*w + 1
+	}
+	if r2[0] == m {
+		at = 2 * w
+	}
+	if r1[2] == m {
+		at = w + 2
+	}
+	if r1[1] == m {
+		at = w + 1
+	}
+	if r1[0] == m {
+		at = w
+	}
+	if r0[2] == m {
+		at = 2
+	}
+	if r0[1] == m {
+		at = 1
+	}
+	if r0[0] == m {
+		at = 0
+	}
+	return at
 }
 
 // firstEqual is the row-major index of the first element of x's window [y0,y1) x [x0,x1)

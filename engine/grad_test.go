@@ -135,6 +135,10 @@ var gradOpCases = []gradCase{
 	convCase("conv_11x11_stride4", []int{1, 3, 39, 39}, 16, 1, 11, 11, 4, 1, [4]int{2, 2, 2, 2}, true),
 	convCase("conv_1x1", []int{1, 32, 7, 9}, 24, 1, 1, 1, 1, 1, [4]int{}, true),
 	convCase("conv_groups2_odd_channels", []int{1, 70, 9, 9}, 40, 2, 3, 3, 1, 1, [4]int{1, 1, 1, 1}, true),
+	// Stride 1 with uneven, narrow and no padding: transposedConv's bottom and right padding.
+	convCase("conv_5x4_stride1_asympad", []int{1, 3, 10, 12}, 6, 1, 5, 4, 1, 1, [4]int{2, 0, 1, 3}, true),
+	convCase("conv_3x3_valid", []int{1, 8, 9, 10}, 5, 1, 3, 3, 1, 1, [4]int{}, false),
+	convCase("conv_5x5_groups2_alexnet_conv2", []int{1, 8, 11, 11}, 12, 2, 5, 5, 1, 1, [4]int{2, 2, 2, 2}, true),
 	{Name: "maxpool_floor", Op: "maxpool", Shape: []int{2, 3, 13, 13}, Kernel: []int{3, 3}, Stride: []int{2, 2}, PPad: []int{0, 0}},
 	{Name: "maxpool_ceil_partial", Op: "maxpool", Shape: []int{1, 4, 14, 14}, Kernel: []int{3, 3}, Stride: []int{2, 2}, PPad: []int{0, 0}, Ceil: true},
 	{Name: "maxpool_ceil_pad", Op: "maxpool", Shape: []int{1, 2, 10, 11}, Kernel: []int{3, 3}, Stride: []int{2, 2}, PPad: []int{1, 1}, Ceil: true},
@@ -163,9 +167,13 @@ func TestGradOpsTorch(t *testing.T) {
 			x, gy, want := d.tensor(t, c.Name+"/x"), d.tensor(t, c.Name+"/gy"), d.tensor(t, c.Name+"/gx")
 			yWant := d.tensor(t, c.Name+"/y")
 			// Thread counts 1, 2 and 3 cover the serial loop, even and uneven work splits
-			// (and the conv backward's column chunks).
-			for _, threads := range []int{1, 2, 3} {
-				f := FastCPU{Threads: threads}
+			// (and the conv backward's column chunks); the block GEMM (threads 0 below) the
+			// browser's path: its col2im and its Winograd forward pass for transposedConv.
+			for _, threads := range []int{1, 2, 3, 0} {
+				f := FastCPU{Threads: max(threads, 1)}
+				if threads == 0 {
+					f.Block = goWinograd(5, 8)
+				}
 				var y, got *Tensor
 				g := gy.Clone()
 				switch c.Op {
@@ -200,7 +208,7 @@ func TestGradOpsTorch(t *testing.T) {
 					t.Logf("input gradient %v: rel L2 %.2e", got.Shape, e)
 				}
 				if !slices.Equal(got.Shape, want.Shape) || !(e < gradTol) {
-					t.Errorf("threads=%d: input gradient %v, rel L2 error %.3g against PyTorch %v, want < %g", threads, got.Shape, e, want.Shape, gradTol)
+					t.Errorf("threads=%d (0: the block GEMM): input gradient %v, rel L2 error %.3g against PyTorch %v, want < %g", threads, got.Shape, e, want.Shape, gradTol)
 				}
 			}
 		})
