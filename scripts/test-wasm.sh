@@ -5,7 +5,7 @@
 # Go 1.27 toolchain cannot be fetched (offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tests='TestKernels|TestSIMD|TestMaxPool|TestMaxF32|TestFastCPUConv|TestFastCPUPool|TestPackCache'
+tests='TestKernels|TestSIMD|TestMaxPool|TestReluMask|TestMaxF32|TestFastCPUConv|TestFastCPUPool|TestPackCache'
 if ! command -v node >/dev/null; then
 	echo "test-wasm: SKIP: node is not installed"
 	exit 0
