@@ -149,19 +149,10 @@ func newFFT2(h, w int) *fft2 {
 	return &fft2{h: h, w: w, rows: newFFTPlan(w), cols: newFFTPlan(h), a: make([]complex128, max(h, w)), b: make([]complex128, max(h, w))}
 }
 
-func (f *fft2) transform(x []complex128, inverse bool) { f.transformCols(x, inverse, f.w) }
-
-// transformCols is transform for arrays whose columns from cols on are zero (inverse) or
-// not wanted (forward): the half spectra of real images. The column pass, the only one that
-// can skip them, runs first for an inverse and last for a forward transform.
-func (f *fft2) transformCols(x []complex128, inverse bool, cols int) {
-	if inverse {
-		f.columns(x, inverse, cols)
-		f.rowPass(x, inverse)
-		return
-	}
+// transform is the 2-D transform of a complex array, in place: rows, then columns.
+func (f *fft2) transform(x []complex128, inverse bool) {
 	f.rowPass(x, inverse)
-	f.columns(x, inverse, cols)
+	f.columns(x, inverse, f.w)
 }
 
 func (f *fft2) rowPass(x []complex128, inverse bool) {
@@ -182,4 +173,76 @@ func (f *fft2) columns(x []complex128, inverse bool, cols int) {
 			x[y*f.w+c] = f.b[y]
 		}
 	}
+}
+
+// The images are real, so their row transforms run two rows at a time: a complex row
+// z = a + i*b holds two real rows, and one FFT of it gives both spectra (A[l] =
+// (Z[l] + conj(Z[-l]))/2, B[l] = (Z[l] - conj(Z[-l]))/2i); backwards, two Hermitian spectra
+// A + i*B transform to a + i*b. Half the row FFTs, for a third of all the work.
+
+// irfft2 sets out (h x w) to Re(IFFT2(x)), unnormalized, for an x that is zero from column
+// cols <= w/2+1 on (the scaled half spectra of render). x is overwritten.
+func (f *fft2) irfft2(x []complex128, cols int, out []float64) {
+	if cols > f.w/2+1 {
+		panic("featurevis: irfft2 of more than a half spectrum")
+	}
+	f.columns(x, true, cols)
+	w := f.w
+	// hermitian writes into z the full spectrum whose inverse is Re(IFFT(row)): conjugate
+	// pairs of half each (l, w-l) value, the real part of the self-mirrored DC and Nyquist
+	// bins; times m, 1 or i.
+	hermitian := func(z, row []complex128, m complex128) {
+		for l := range cols {
+			v := row[l]
+			if l == 0 || 2*l == w {
+				z[l] += complex(real(v), 0) * m
+				continue
+			}
+			z[l] += v / 2 * m
+			z[w-l] += complex(real(v), -imag(v)) / 2 * m
+		}
+	}
+	z := f.b[:w]
+	for y := 0; y < f.h; y += 2 {
+		clear(z)
+		hermitian(z, x[y*w:(y+1)*w], 1)
+		if y+1 < f.h {
+			hermitian(z, x[(y+1)*w:(y+2)*w], 1i)
+		}
+		f.rows.transform(f.a[:w], z, true)
+		for t, v := range f.a[:w] {
+			out[y*w+t] = real(v)
+			if y+1 < f.h {
+				out[(y+1)*w+t] = imag(v)
+			}
+		}
+	}
+}
+
+// rfft2 sets x's columns below cols (h x w, row-major) to FFT2(in)'s, in real h x w; the
+// columns from cols on are left as they are.
+func (f *fft2) rfft2(in []float64, x []complex128, cols int) {
+	w := f.w
+	z := f.b[:w]
+	for y := 0; y < f.h; y += 2 {
+		for t := range w {
+			im := 0.0
+			if y+1 < f.h {
+				im = in[(y+1)*w+t]
+			}
+			z[t] = complex(in[y*w+t], im)
+		}
+		f.rows.transform(f.a[:w], z, false)
+		za := f.a[:w]
+		for l := range cols {
+			zl, zm := za[l], za[(w-l)%w]
+			zm = complex(real(zm), -imag(zm)) // conj(Z[-l])
+			x[y*w+l] = (zl + zm) / 2
+			if y+1 < f.h {
+				d := zl - zm // (Z[l] - conj(Z[-l])) / 2i
+				x[(y+1)*w+l] = complex(imag(d)/2, -real(d)/2)
+			}
+		}
+	}
+	f.columns(x, false, cols)
 }

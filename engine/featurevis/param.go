@@ -96,9 +96,9 @@ func (im *fourierImage) render() {
 				im.buf[k*im.w+l] = im.spec[c][i] * complex(im.weight[l]*im.scale[i]/fourierDivisor, 0)
 			}
 		}
-		im.fft.transformCols(im.buf, true, im.fw)
-		for p, v := range im.buf {
-			im.t[c][p] = real(v) / n
+		im.fft.irfft2(im.buf, im.fw, im.t[c])
+		for p, v := range im.t[c] {
+			im.t[c][p] = v / n
 		}
 	}
 	for p := range im.t[0] {
@@ -131,10 +131,7 @@ func (im *fourierImage) backward(gRGB [3][]float64, g [3][]complex128) {
 	}
 	n := float64(im.h * im.w)
 	for c := 0; c < 3; c++ {
-		for p, v := range gt[c] {
-			im.buf[p] = complex(v, 0)
-		}
-		im.fft.transformCols(im.buf, false, im.fw)
+		im.fft.rfft2(gt[c], im.buf, im.fw)
 		for k := 0; k < im.h; k++ {
 			for l := 0; l < im.fw; l++ {
 				i := k*im.fw + l
