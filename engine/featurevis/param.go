@@ -13,10 +13,14 @@ type fourierImage struct {
 	spec     [3][]complex128 // parameters, h x fw per channel
 	scale    []float64       // h x fw: 1/max(freq, 1/max(h, w)) * sqrt(h*w)
 	weight   []float64       // per column: 1 for the DC (and Nyquist) column, 2 otherwise
-	fft      *fft2
-	buf      []complex128 // h x w
-	t        [3][]float64 // the image in decorrelated colour space, h x w
-	rgb      [3][]float64 // the image, in (0, 1)
+	// toSpectrum (h x fw) is weight * scale / (fourierDivisor * h * w), the factor from a
+	// parameter to the spectrum whose unnormalized inverse FFT render takes; backward's
+	// fromSpectrum is the same (the adjoint of a real factor is itself).
+	toSpectrum, fromSpectrum []float64
+	fft                      *fft2
+	bufRe, bufIm             []float64    // h x fw: a spectrum being transformed
+	t                        [3][]float64 // the image in decorrelated colour space, h x w
+	rgb                      [3][]float64 // the image, in (0, 1)
 }
 
 // colorSqrt is the square root of ImageNet's RGB correlation matrix (Lucid's
@@ -51,7 +55,8 @@ const fourierDivisor = 4
 func newFourierImage(h, w int, init func() float64) *fourierImage {
 	fw := w/2 + 1
 	im := &fourierImage{h: h, w: w, fw: fw, scale: make([]float64, h*fw), weight: make([]float64, fw),
-		fft: newFFT2(h, w), buf: make([]complex128, h*w)}
+		toSpectrum: make([]float64, h*fw), fromSpectrum: make([]float64, h*fw),
+		fft: newFFT2(h, w), bufRe: make([]float64, h*fw), bufIm: make([]float64, h*fw)}
 	for c := 0; c < 3; c++ {
 		im.spec[c] = make([]complex128, h*fw)
 		for i := range im.spec[c] {
@@ -79,6 +84,11 @@ func newFourierImage(h, w int, init func() float64) *fourierImage {
 	if w%2 == 0 {
 		im.weight[w/2] = 1
 	}
+	n := float64(h * w)
+	for i, s := range im.scale {
+		f := im.weight[i%fw] * s / (fourierDivisor * n)
+		im.toSpectrum[i], im.fromSpectrum[i] = f, f
+	}
 	return im
 }
 
@@ -87,25 +97,23 @@ func newFourierImage(h, w int, init func() float64) *fourierImage {
 // numpy.fft.irfft2 exactly (the columns past fw are X's mirror images, adding the same
 // real part again).
 func (im *fourierImage) render() {
-	n := float64(im.h * im.w)
 	for c := 0; c < 3; c++ {
-		clear(im.buf)
-		for k := 0; k < im.h; k++ {
-			for l := 0; l < im.fw; l++ {
-				i := k*im.fw + l
-				im.buf[k*im.w+l] = im.spec[c][i] * complex(im.weight[l]*im.scale[i]/fourierDivisor, 0)
-			}
+		for i, v := range im.spec[c] {
+			s := im.toSpectrum[i]
+			im.bufRe[i], im.bufIm[i] = real(v)*s, imag(v)*s
 		}
-		im.fft.irfft2(im.buf, im.fw, im.t[c])
-		for p, v := range im.t[c] {
-			im.t[c][p] = v / n
-		}
+		im.fft.irfft2(im.bufRe, im.bufIm, im.t[c])
 	}
-	for p := range im.t[0] {
-		for i := 0; i < 3; i++ {
-			lin := colorMatrix[i][0]*im.t[0][p] + colorMatrix[i][1]*im.t[1][p] + colorMatrix[i][2]*im.t[2][p]
-			im.rgb[i][p] = 1 / (1 + math.Exp(-lin))
-		}
+	// The pixel loops index local slices of equal length: Go's WebAssembly reloads a
+	// slice header from an array at every access and checks bounds each time otherwise.
+	t0, m := im.t[0], &colorMatrix
+	t1, t2 := im.t[1][:len(t0)], im.t[2][:len(t0)]
+	r, g, b := im.rgb[0][:len(t0)], im.rgb[1][:len(t0)], im.rgb[2][:len(t0)]
+	for p, x := range t0 {
+		y, z := t1[p], t2[p]
+		r[p] = sigmoid(m[0][0]*x + m[0][1]*y + m[0][2]*z)
+		g[p] = sigmoid(m[1][0]*x + m[1][1]*y + m[1][2]*z)
+		b[p] = sigmoid(m[2][0]*x + m[2][1]*y + m[2][2]*z)
 	}
 }
 
@@ -119,24 +127,22 @@ func (im *fourierImage) backward(gRGB [3][]float64, g [3][]complex128) {
 	for c := range gt {
 		gt[c] = im.t[c] // t is recomputed by the next render, so its storage is reused
 	}
-	for p := range gRGB[0] {
-		var gl [3]float64
-		for i := 0; i < 3; i++ {
-			s := im.rgb[i][p]
-			gl[i] = gRGB[i][p] * s * (1 - s)
-		}
-		for j := 0; j < 3; j++ {
-			gt[j][p] = colorMatrix[0][j]*gl[0] + colorMatrix[1][j]*gl[1] + colorMatrix[2][j]*gl[2]
-		}
+	sr, m := im.rgb[0], &colorMatrix
+	sg, sb := im.rgb[1][:len(sr)], im.rgb[2][:len(sr)]
+	gr, gg, gb := gRGB[0][:len(sr)], gRGB[1][:len(sr)], gRGB[2][:len(sr)]
+	g0, g1, g2 := gt[0][:len(sr)], gt[1][:len(sr)], gt[2][:len(sr)]
+	for p, s := range sr {
+		lr := gr[p] * s * (1 - s) // through the sigmoids
+		lg := gg[p] * sg[p] * (1 - sg[p])
+		lb := gb[p] * sb[p] * (1 - sb[p])
+		g0[p] = m[0][0]*lr + m[1][0]*lg + m[2][0]*lb // through the colour matrix, transposed
+		g1[p] = m[0][1]*lr + m[1][1]*lg + m[2][1]*lb
+		g2[p] = m[0][2]*lr + m[1][2]*lg + m[2][2]*lb
 	}
-	n := float64(im.h * im.w)
 	for c := 0; c < 3; c++ {
-		im.fft.rfft2(gt[c], im.buf, im.fw)
-		for k := 0; k < im.h; k++ {
-			for l := 0; l < im.fw; l++ {
-				i := k*im.fw + l
-				g[c][i] = im.buf[k*im.w+l] * complex(im.weight[l]*im.scale[i]/(fourierDivisor*n), 0)
-			}
+		im.fft.rfft2(gt[c], im.bufRe, im.bufIm)
+		for i, s := range im.fromSpectrum {
+			g[c][i] = complex(im.bufRe[i]*s, im.bufIm[i]*s)
 		}
 	}
 }
