@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests='TestKernels|TestSIMD|TestMaxPool|TestReluMask|TestMaxF32|TestFastCPUConv|TestFastCPUPool|TestPackCache'
-fv_tests='TestButterflyRows|TestFFT|TestRealFFT2|TestFourierImage|TestSigmoid' # feature visualization's image
+fv_tests='TestButterflyRows|TestFFT|TestRealFFT2|TestFourierImage|TestSigmoids' # feature visualization's image
 if ! command -v node >/dev/null; then
 	echo "test-wasm: SKIP: node is not installed"
 	exit 0

@@ -111,9 +111,12 @@ func (im *fourierImage) render() {
 	r, g, b := im.rgb[0][:len(t0)], im.rgb[1][:len(t0)], im.rgb[2][:len(t0)]
 	for p, x := range t0 {
 		y, z := t1[p], t2[p]
-		r[p] = sigmoid(m[0][0]*x + m[0][1]*y + m[0][2]*z)
-		g[p] = sigmoid(m[1][0]*x + m[1][1]*y + m[1][2]*z)
-		b[p] = sigmoid(m[2][0]*x + m[2][1]*y + m[2][2]*z)
+		r[p] = m[0][0]*x + m[0][1]*y + m[0][2]*z
+		g[p] = m[1][0]*x + m[1][1]*y + m[1][2]*z
+		b[p] = m[2][0]*x + m[2][1]*y + m[2][2]*z
+	}
+	for _, c := range im.rgb {
+		sigmoids(c)
 	}
 }
 
