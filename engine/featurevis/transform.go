@@ -65,48 +65,58 @@ func newSampler(n int) *sampler {
 	return &sampler{n: n, idx: make([][4]int32, n*n), weight: make([][4]float64, n*n)}
 }
 
-// set prepares the taps of transform a from an h x w image.
+// set prepares the taps of transform a from an h x w image. The loops here and in apply and
+// adjoint are written out tap by tap: they run for every input pixel of every step, and Go's
+// WebAssembly pays for each loop iteration and each math.Floor call more than for the
+// arithmetic.
 func (s *sampler) set(a affine, h, w int) {
 	oc := float64(s.n-1) / 2
 	cy, cx := float64(h-1)/2, float64(w-1)/2
+	inside := func(y, x int) int32 {
+		if y >= 0 && y < h && x >= 0 && x < w {
+			return int32(y*w + x)
+		}
+		return -1
+	}
 	for qy := 0; qy < s.n; qy++ {
-		for qx := 0; qx < s.n; qx++ {
+		row := qy * s.n
+		idx, weight := s.idx[row:row+s.n], s.weight[row:row+s.n]
+		for qx := range idx {
 			dy, dx := float64(qy)-oc, float64(qx)-oc
 			sy := a.m00*dy + a.m01*dx + cy + a.ty
 			sx := a.m10*dy + a.m11*dx + cx + a.tx
-			y0, x0 := math.Floor(sy), math.Floor(sx)
-			fy, fx := sy-y0, sx-x0
-			q := qy*s.n + qx
-			for k, tap := range [4][2]int{{0, 0}, {0, 1}, {1, 0}, {1, 1}} {
-				iy, ix := int(y0)+tap[0], int(x0)+tap[1]
-				wy, wx := 1-fy, 1-fx
-				if tap[0] == 1 {
-					wy = fy
-				}
-				if tap[1] == 1 {
-					wx = fx
-				}
-				s.weight[q][k] = wy * wx
-				s.idx[q][k] = -1
-				if iy >= 0 && iy < h && ix >= 0 && ix < w {
-					s.idx[q][k] = int32(iy*w + ix)
-				}
-			}
+			y0, x0 := floor(sy), floor(sx)
+			fy, fx := sy-float64(y0), sx-float64(x0)
+			// Taps (y0, x0), (y0, x0+1), (y0+1, x0), (y0+1, x0+1).
+			weight[qx] = [4]float64{(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx}
+			idx[qx] = [4]int32{inside(y0, x0), inside(y0, x0+1), inside(y0+1, x0), inside(y0+1, x0+1)}
 		}
 	}
 }
 
+// floor is math.Floor for the sampler's coordinates (well inside int's range) as an int.
+func floor(v float64) int {
+	i := int(v)
+	if float64(i) > v {
+		i--
+	}
+	return i
+}
+
+// tap is the image value at index i, or padValue outside the image (i < 0).
+func tap(src []float64, i int32) float64 {
+	if i < 0 {
+		return padValue
+	}
+	return src[i]
+}
+
 // apply samples one image plane into dst (n x n).
 func (s *sampler) apply(dst []float32, src []float64, mean, std float32) {
+	idx, weight := s.idx[:len(dst)], s.weight[:len(dst)]
 	for q := range dst {
-		var v float64
-		for k, i := range s.idx[q] {
-			if i < 0 {
-				v += s.weight[q][k] * padValue
-			} else {
-				v += s.weight[q][k] * src[i]
-			}
-		}
+		i, wt := &idx[q], &weight[q]
+		v := wt[0]*tap(src, i[0]) + wt[1]*tap(src, i[1]) + wt[2]*tap(src, i[2]) + wt[3]*tap(src, i[3])
 		dst[q] = (float32(v) - mean) / std
 	}
 }
@@ -114,12 +124,21 @@ func (s *sampler) apply(dst []float32, src []float64, mean, std float32) {
 // adjoint adds to gSrc the gradient that reaches the image from gDst, the gradient of the
 // normalized network input (the transpose of apply; padding takes no gradient).
 func (s *sampler) adjoint(gSrc []float64, gDst []float32, std float32) {
+	idx, weight := s.idx[:len(gDst)], s.weight[:len(gDst)]
 	for q, g := range gDst {
 		gv := float64(g / std)
-		for k, i := range s.idx[q] {
-			if i >= 0 {
-				gSrc[i] += s.weight[q][k] * gv
-			}
+		i, wt := &idx[q], &weight[q]
+		if i[0] >= 0 {
+			gSrc[i[0]] += wt[0] * gv
+		}
+		if i[1] >= 0 {
+			gSrc[i[1]] += wt[1] * gv
+		}
+		if i[2] >= 0 {
+			gSrc[i[2]] += wt[2] * gv
+		}
+		if i[3] >= 0 {
+			gSrc[i[3]] += wt[3] * gv
 		}
 	}
 }
