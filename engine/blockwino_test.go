@@ -6,6 +6,24 @@ import (
 	"testing"
 )
 
+// withPackB is g with PackB in plain Go, written from BlockGEMM's contract.
+func withPackB(g *BlockGEMM) *BlockGEMM {
+	h := *g
+	h.Name += "+packb"
+	h.PackB = func(dst, src []float32, cin, kh, kw, chanStride, rowStep, colStep int, offs []int32, bPanels int) {
+		k := cin * kh * kw
+		for p := range bPanels {
+			for r := range k {
+				ci, ky, kx := r/(kh*kw), r/kw%kh, r%kw
+				for j := range h.NR {
+					dst[(p*k+r)*h.NR+j] = src[ci*chanStride+ky*rowStep+kx*colStep+int(offs[p*h.NR+j])]
+				}
+			}
+		}
+	}
+	return &h
+}
+
 // goWinograd is a block GEMM in plain Go with the Winograd transforms, written from
 // BlockGEMM's contract: it checks conv2DWinograd's layouts and padding natively (the
 // generated module is checked against the same contract in wasm/cpukernel).

@@ -268,22 +268,31 @@ func (f FastCPU) convInputGradBlock(dy, dx *Tensor, w *Weight, c ConvSpec) {
 	for i := range scale {
 		scale[i] = 1
 	}
-	// Where output position p's window starts in the input: the scatter's addresses.
-	iy0, ix0 := make([]int, plane), make([]int, plane)
-	for p := range plane {
-		iy0[p], ix0[p] = (p/ow)*c.StrideH-c.PadT, (p%ow)*c.StrideW-c.PadL
-	}
 	pointwise := kk == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadT == 0 && c.PadL == 0 && plane == h*wd
+	// dY's planes are B's rows: the module's im2col packs them as a 1x1 convolution's
+	// (one call, where a copy per 8-float panel row cost a runtime call each), columns past
+	// the plane reading its last position (their products are never read).
+	var offs []int32
+	if blk.PackB != nil {
+		offs = make([]int32, colPanels*nr)
+		for j := range offs {
+			offs[j] = int32(min(j, plane-1))
+		}
+	}
 	for b := range n {
 		for g := range c.Groups {
-			for cp := range colPanels {
-				p0 := cp * nr
-				cols := min(nr, plane-p0)
-				dst := bPacked[cp*coutG*nr : (cp+1)*coutG*nr]
-				for o := range coutG {
-					row := dst[o*nr : (o+1)*nr]
-					copy(row, dy.Data[(b*c.Out+g*coutG+o)*plane+p0:][:cols])
-					clear(row[cols:])
+			if dyG := dy.Data[(b*c.Out+g*coutG)*plane : (b*c.Out+(g+1)*coutG)*plane]; offs != nil {
+				blk.PackB(bPacked, dyG, coutG, 1, 1, plane, 0, 0, offs, colPanels)
+			} else {
+				for cp := range colPanels {
+					p0 := cp * nr
+					cols := min(nr, plane-p0)
+					dst := bPacked[cp*coutG*nr : (cp+1)*coutG*nr]
+					for o := range coutG {
+						row := dst[o*nr : (o+1)*nr]
+						copy(row, dyG[o*plane+p0:][:cols])
+						clear(row[cols:])
+					}
 				}
 			}
 			a := pt.data[g*pt.panels*coutG*mr : (g+1)*pt.panels*coutG*mr]
@@ -295,19 +304,44 @@ func (f FastCPU) convInputGradBlock(dy, dx *Tensor, w *Weight, c ConvSpec) {
 				}
 				continue
 			}
+			// The scatter (col2im): dCol's row r = (ci, ky, kx) adds onto input plane ci
+			// at (oy*strideH - padT + ky*dilH, ox*strideW - padL + kx*dilW), output row by
+			// output row over the columns that land inside, in the order of positions.
 			for r := range cinG * kk {
 				ci, rem := r/kk, r%kk
-				dy0, dx0 := (rem/c.KW)*c.DilH, (rem%c.KW)*c.DilW
+				offY, offX := (rem/c.KW)*c.DilH-c.PadT, (rem%c.KW)*c.DilW-c.PadL
+				oxLo, oxHi := insideRange(ow, c.StrideW, offX, wd)
+				if oxLo >= oxHi {
+					continue
+				}
 				pl := planes[ci*h*wd : (ci+1)*h*wd]
-				for p, v := range dCol[r*ldc : r*ldc+plane] {
-					iy, ix := iy0[p]+dy0, ix0[p]+dx0
-					if uint(iy) < uint(h) && uint(ix) < uint(wd) {
-						pl[iy*wd+ix] += v
+				src := dCol[r*ldc : r*ldc+plane]
+				for oy := range oh {
+					iy := oy*c.StrideH + offY
+					if uint(iy) >= uint(h) {
+						continue
+					}
+					dst, ix := pl[iy*wd:(iy+1)*wd], oxLo*c.StrideW+offX
+					for _, v := range src[oy*ow+oxLo : oy*ow+oxHi] {
+						dst[ix] += v
+						ix += c.StrideW
 					}
 				}
 			}
 		}
 	}
+}
+
+// insideRange is the range [lo, hi) of o < n for which o*stride + off lies in [0, size).
+func insideRange(n, stride, off, size int) (lo, hi int) {
+	hi = n
+	for lo < n && lo*stride+off < 0 {
+		lo++
+	}
+	for hi > lo && (hi-1)*stride+off >= size {
+		hi--
+	}
+	return lo, hi
 }
 
 func packedConvTWeight(w *Weight, groups, mr int) *packedConvT {

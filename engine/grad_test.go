@@ -167,12 +167,16 @@ func TestGradOpsTorch(t *testing.T) {
 			x, gy, want := d.tensor(t, c.Name+"/x"), d.tensor(t, c.Name+"/gy"), d.tensor(t, c.Name+"/gx")
 			yWant := d.tensor(t, c.Name+"/y")
 			// Thread counts 1, 2 and 3 cover the serial loop, even and uneven work splits
-			// (and the conv backward's column chunks); the block GEMM (threads 0 below) the
-			// browser's path: its col2im and its Winograd forward pass for transposedConv.
-			for _, threads := range []int{1, 2, 3, 0} {
+			// (and the conv backward's column chunks); the block GEMM (threads 0 and -1
+			// below, without and with its own PackB) the browser's path: its col2im and its
+			// Winograd forward pass for transposedConv.
+			for _, threads := range []int{1, 2, 3, 0, -1} {
 				f := FastCPU{Threads: max(threads, 1)}
-				if threads == 0 {
+				switch threads {
+				case 0:
 					f.Block = goWinograd(5, 8)
+				case -1:
+					f.Block = withPackB(goWinograd(5, 8))
 				}
 				var y, got *Tensor
 				g := gy.Clone()
@@ -466,11 +470,12 @@ func TestInputGradientErrors(t *testing.T) {
 }
 
 // TestInputGradientOnBlockGEMM: with a block GEMM installed (the browser's generated module;
-// here goWinograd, a plain-Go one written from BlockGEMM's contract), convolutions' input
-// gradients run their products through it and equal the Go kernels', for every kind of
-// convolution in the three networks (strided, padded, grouped, 1x1), float32 and int8.
+// here goWinograd with PackB, a plain-Go one written from BlockGEMM's contract),
+// convolutions' input gradients run their products through it and equal the Go kernels',
+// for every kind of convolution in the three networks (strided, padded, grouped, 1x1),
+// float32 and int8.
 func TestInputGradientOnBlockGEMM(t *testing.T) {
-	block, err := FastCPU{}.WithBlock(goWinograd(5, 8))
+	block, err := FastCPU{}.WithBlock(withPackB(goWinograd(5, 8)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -286,3 +286,35 @@ func TestPeakGFLOPSRunsTheModule(t *testing.T) {
 		t.Fatalf("PeakGFLOPS = %v with nothing installed, want 0", g)
 	}
 }
+
+// TestInstalledInputGradientMatchesGoKernels: the gradient pass on the module (convolutions'
+// input gradients: the strided first layer's product and packing through gemm and pack_b,
+// stride-1 ones as forward convolutions) against the Go kernels, to an early and a late
+// layer's channel.
+func TestInstalledInputGradientMatchesGoKernels(t *testing.T) {
+	for _, name := range []string{"squeezenet1_1", "alexnet"} {
+		arch, err := engine.LookupArch(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := weights.Fixture(arch, 8)
+		x := randTensor(rand.New(rand.NewPCG(10, 10)), 1, 3, 67, 67)
+		names := arch.LayerNames()
+		for _, obj := range []engine.Objective{engine.ChannelMean(names[0], 1), engine.ChannelMean(names[min(len(names)/2, 4)], 1)} {
+			var values [2]float32
+			grads := [2]*engine.Tensor{}
+			for i, be := range []engine.FastCPU{install(t), {}} {
+				v, g, err := m.InputGradientWith(x, obj, engine.GradOptions{Backend: be})
+				if err != nil {
+					t.Fatal(err)
+				}
+				values[i], grads[i] = v, g
+			}
+			if e := engine.RelL2(grads[0].Data, grads[1].Data); !(e < 1e-5) {
+				t.Errorf("%s %v: input gradient rel L2 %.3g between the module and the Go kernels (limit 1e-5)", name, obj, e)
+			} else {
+				t.Logf("%s %v: input gradient rel L2 %.2g, objective %g and %g", name, obj, e, values[0], values[1])
+			}
+		}
+	}
+}
