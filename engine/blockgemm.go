@@ -35,6 +35,10 @@ type BlockGEMM struct {
 	// strides sh x 2 and no padding, windows clipped at the bottom and right edges (ceil
 	// mode), as MaxPool2D does.
 	MaxPoolK3S2 func(out, in []float32, planes, h, w, oh, ow, kh, sh int)
+	// MaxPoolK3S2Backward, when set, is that pooling's backward pass: for every output, its
+	// gradient g is added to dx at the first element of its window (row-major) equal to the
+	// window's maximum out, a NaN maximum matching the window's first NaN.
+	MaxPoolK3S2Backward func(dx, g, in, out []float32, planes, h, w, oh, ow, kh, sh int)
 
 	// MatVec sets y[o] = act(dot(w[o*n:(o+1)*n], x)*scale[o] + bias[o]) for o < len(y),
 	// n = len(x), with w float32 (MatVecF32) or int8 (MatVecI8); act is ReLU if relu.

@@ -6,10 +6,25 @@ import (
 	"testing"
 )
 
-// withPackB is g with PackB in plain Go, written from BlockGEMM's contract.
+// withPackB is g with PackB and MaxPoolK3S2Backward in plain Go, written from BlockGEMM's
+// contract.
 func withPackB(g *BlockGEMM) *BlockGEMM {
 	h := *g
 	h.Name += "+packb"
+	h.MaxPoolK3S2Backward = func(dx, g, in, out []float32, planes, ih, iw, oh, ow, kh, sh int) {
+		for o, m := range out[:planes*oh*ow] {
+			pl, oy, ox := o/(oh*ow), o/ow%oh, o%ow
+		search:
+			for y := oy * sh; y < min(oy*sh+kh, ih); y++ {
+				for x := 2 * ox; x < min(2*ox+3, iw); x++ {
+					if v := in[(pl*ih+y)*iw+x]; v == m || (m != m && v != v) {
+						dx[(pl*ih+y)*iw+x] += g[o]
+						break search
+					}
+				}
+			}
+		}
+	}
 	h.PackB = func(dst, src []float32, cin, kh, kw, chanStride, rowStep, colStep int, offs []int32, bPanels int) {
 		k := cin * kh * kw
 		for p := range bPanels {

@@ -414,6 +414,11 @@ func (f FastCPU) maxPoolBackward(g, in, out *Tensor, p PoolSpec) *Tensor {
 	n, c, h, w := in.dims4("max pool backward")
 	_, _, oh, ow := g.dims4("max pool backward")
 	dx := newZeroed(n, c, h, w)
+	if b := f.Block; b != nil && b.MaxPoolK3S2Backward != nil && p.KW == 3 && p.StrideW == 2 &&
+		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0 && oh > 0 && ow > 0 {
+		b.MaxPoolK3S2Backward(dx.Data, g.Data, in.Data, out.Data, n*c, h, w, oh, ow, p.KH, p.StrideH)
+		return dx
+	}
 	square3 := p.KH == 3 && p.KW == 3
 	parallelFor(n*c, f.threads(), func(_, pl int) {
 		x, d := in.Data[pl*h*w:(pl+1)*h*w], dx.Data[pl*h*w:(pl+1)*h*w]

@@ -11,7 +11,7 @@ self.onmessage = function (e) {
   let fns, ctl;
   try {
     const ex = new WebAssembly.Instance(d.module, { env: { mem: d.memory } }).exports;
-    fns = [ex.gemm, ex.pack_b, ex.matvec_f32, ex.matvec_i8, ex.maxpool_k3s2, ex.wino_in, ex.wino_out, ex.wino_gemm];
+    fns = [ex.gemm, ex.pack_b, ex.matvec_f32, ex.matvec_i8, ex.maxpool_k3s2, ex.wino_in, ex.wino_out, ex.wino_gemm, ex.maxpool_k3s2_backward];
     ctl = new Int32Array(d.memory.buffer, d.ctlAddr, d.ctlInts);
   } catch (err) {
     self.postMessage("kernel worker: " + err);

@@ -64,14 +64,15 @@ func Install() (*engine.BlockGEMM, error) {
 	ex := inst.Get("exports")
 	k := &kernels{
 		fns: [nFuncs]js.Value{ex.Get("gemm"), ex.Get("pack_b"), ex.Get("matvec_f32"), ex.Get("matvec_i8"), ex.Get("maxpool_k3s2"),
-			ex.Get("wino_in"), ex.Get("wino_out"), ex.Get("wino_gemm")},
+			ex.Get("wino_in"), ex.Get("wino_out"), ex.Get("wino_gemm"), ex.Get("maxpool_k3s2_backward")},
 		repeat: ex.Get("gemm_repeat"),
 		module: mod, memory: mem, shared: shared,
 	}
 	g := &engine.BlockGEMM{
 		Name: Name, MR: MR, NR: NR,
 		GEMM: k.GEMM, PackB: k.PackB, MatVecF32: k.MatVecF32, MatVecI8: k.MatVecI8, MaxPoolK3S2: k.MaxPoolK3S2,
-		WinogradIn: k.WinogradIn, WinogradOut: k.WinogradOut, WinogradGEMM: k.WinogradGEMM,
+		MaxPoolK3S2Backward: k.MaxPoolK3S2Backward,
+		WinogradIn:          k.WinogradIn, WinogradOut: k.WinogradOut, WinogradGEMM: k.WinogradGEMM,
 	}
 	if _, err := (engine.FastCPU{}).WithBlock(g); err != nil {
 		return nil, err
@@ -138,6 +139,7 @@ const (
 	fnWinoIn
 	fnWinoOut
 	fnWinoGEMM
+	fnMaxPoolBackward
 	nFuncs
 )
 
@@ -236,6 +238,21 @@ func (k *kernels) MaxPoolK3S2(out, in []float32, planes, h, w, oh, ow, kh, sh in
 		return []call{{fnMaxPool, []int{addrOf(in) + lo*h*w*4, addrOf(out) + lo*oh*ow*4, hi - lo, h, w, oh, ow, kh, sh, addrOf(k.poolScratch) + part*n*4}}}
 	})
 	keepAlive(in, out, k.poolScratch)
+}
+
+func (k *kernels) MaxPoolK3S2Backward(dx, g, in, out []float32, planes, h, w, oh, ow, kh, sh int) {
+	if planes < 1 || oh < 1 || ow < 1 || kh < 1 || sh < 1 || (oh-1)*sh >= h || 2*(ow-1) >= w {
+		panic(fmt.Sprintf("cpukernel: maxpool backward of %d planes %dx%d from %dx%d with %dx3 windows, strides %dx2", planes, h, w, oh, ow, kh, sh))
+	}
+	if len(in) < planes*h*w || len(dx) < planes*h*w || len(out) < planes*oh*ow || len(g) < planes*oh*ow {
+		panic(fmt.Sprintf("cpukernel: maxpool backward has %d inputs and %d input gradients (want %d), %d outputs and %d output gradients (want %d)",
+			len(in), len(dx), planes*h*w, len(out), len(g), planes*oh*ow))
+	}
+	k.flushPack()
+	k.round(planes, func(_, lo, hi int) []call {
+		return []call{{fnMaxPoolBackward, []int{addrOf(in) + lo*h*w*4, addrOf(out) + lo*oh*ow*4, addrOf(g) + lo*oh*ow*4, addrOf(dx) + lo*h*w*4, hi - lo, h, w, oh, ow, kh, sh}}}
+	})
+	keepAlive(dx, g, in, out)
 }
 
 // WinogradIn runs wino_in, split across the kernel workers by input channel.

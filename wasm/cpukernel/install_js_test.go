@@ -174,6 +174,59 @@ func TestInstalledMaxPoolEqualsGoKernels(t *testing.T) {
 	}
 }
 
+// TestInstalledMaxPoolBackwardRoutesToFirstMaximum: the module's max-pool backward pass adds
+// each output's gradient at its window's first element equal to the maximum, row-major,
+// the first NaN for a NaN maximum (PyTorch's routing; the engine's Go loops are checked
+// against PyTorch), on windows clipped at the edges, with ties from rounded inputs.
+func TestInstalledMaxPoolBackwardRoutesToFirstMaximum(t *testing.T) {
+	be := install(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []struct {
+		p    engine.PoolSpec
+		h, w int
+	}{
+		{engine.PoolSpec{KH: 3, KW: 3, StrideH: 2, StrideW: 2}, 55, 55},
+		{engine.PoolSpec{KH: 3, KW: 3, StrideH: 2, StrideW: 2, Ceil: true}, 14, 9},
+		{engine.PoolSpec{KH: 2, KW: 3, StrideH: 1, StrideW: 2, Ceil: true}, 5, 4},
+		{engine.PoolSpec{KH: 3, KW: 3, StrideH: 2, StrideW: 2}, 3, 3},
+	} {
+		const planes = 3
+		x := randTensor(r, 1, planes, c.h, c.w)
+		for i := range x.Data {
+			x.Data[i] = float32(math.Round(float64(x.Data[i]))) // ties
+		}
+		n := len(x.Data)
+		x.Data[7%n], x.Data[9%n], x.Data[40%n] = float32(math.NaN()), float32(math.NaN()), float32(math.Inf(1))
+		y := be.MaxPool2D(x, c.p)
+		oh, ow := y.Shape[2], y.Shape[3]
+		g := randTensor(r, 1, planes, oh, ow)
+		got := make([]float32, len(x.Data))
+		be.Block.MaxPoolK3S2Backward(got, g.Data, x.Data, y.Data, planes, c.h, c.w, oh, ow, c.p.KH, c.p.StrideH)
+		want := make([]float32, len(x.Data))
+		for pl := range planes {
+			for oy := range oh {
+				for ox := range ow {
+					m := y.Data[(pl*oh+oy)*ow+ox]
+				search:
+					for iy := oy * c.p.StrideH; iy < min(oy*c.p.StrideH+c.p.KH, c.h); iy++ {
+						for ix := 2 * ox; ix < min(2*ox+3, c.w); ix++ {
+							if v := x.Data[(pl*c.h+iy)*c.w+ix]; v == m || (m != m && v != v) {
+								want[(pl*c.h+iy)*c.w+ix] += g.Data[(pl*oh+oy)*ow+ox]
+								break search
+							}
+						}
+					}
+				}
+			}
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("maxpool backward %+v on %dx%d: input gradient %d = %v from the module, want %v", c.p, c.h, c.w, i, got[i], want[i])
+			}
+		}
+	}
+}
+
 func TestInstalledLinearMatchesGoKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, int8W := range []bool{false, true} {

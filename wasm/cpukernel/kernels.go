@@ -41,12 +41,13 @@ const (
 
 // Module returns the kernels as a WebAssembly module importing its memory as env.mem and
 // exporting gemm (function 0: gemm_repeat and wino_gemm call it), pack_b, matvec_f32,
-// matvec_i8, maxpool_k3s2, gemm_repeat, wino_in, wino_out and wino_gemm (see BlockGEMM in
+// matvec_i8, maxpool_k3s2, gemm_repeat, wino_in, wino_out, wino_gemm and
+// maxpool_k3s2_backward (see BlockGEMM in
 // package engine for what they compute; the arguments are addresses and counts, all i32).
 // With shared, the memory is declared shared (4 GiB maximum), to run on the shared memory
 // of a program rewritten by wasm/sharedmem, in its own worker and in kernel workers alike.
 func Module(shared bool) []byte {
-	return module(shared, gemmFn(), packBFn(), matVecFn(false), matVecFn(true), maxPoolFn(), gemmRepeatFn(), winoInFn(), winoOutFn(), winoGemmFn())
+	return module(shared, gemmFn(), packBFn(), matVecFn(false), matVecFn(true), maxPoolFn(), gemmRepeatFn(), winoInFn(), winoOutFn(), winoGemmFn(), maxPoolBackwardFn())
 }
 
 // maxPoolFn: maxpool_k3s2(in, out, planes, h, w, oh, ow, kh, sh, scratch) is max pooling
@@ -149,6 +150,100 @@ func maxPoolFn() *fn {
 	f.end().end()
 	f.get(in).get(h).get(w).mul().i32(4).mul().add().set(in)
 	f.get(out).get(oh).get(ow).mul().i32(4).mul().add().set(out)
+	f.inc(pl, 1).br(0)
+	f.end().end()
+	return f
+}
+
+// maxPoolBackwardFn: maxpool_k3s2_backward(in, out, g, dx, planes, h, w, oh, ow, kh, sh)
+// is max pooling's backward pass for maxpool_k3s2's windows: each output's gradient g is
+// added to dx at the first element of its window, in row-major order, equal to the
+// window's maximum out (a NaN maximum matching the first NaN), as PyTorch routes it. A
+// whole 3x3 window with a number for its maximum (nearly all of them) is searched without
+// a branch: nine compares feeding selects, last element to first, so that the first match
+// wins; as loops leaving at the first match, whose exits a random maximum makes
+// unpredictable, this took 38 ns a window. Windows clipped by the edges, and NaN maxima,
+// take the loops.
+func maxPoolBackwardFn() *fn {
+	var in, out, g, dx, planes, h, w, oh, ow, kh, sh int
+	f := newFn("maxpool_k3s2_backward", &in, &out, &g, &dx, &planes, &h, &w, &oh, &ow, &kh, &sh)
+	pl, oy, ox, o, y, y0, y1, x, x0, x1, nan, at := f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T)
+	m, v := f.local(f32T), f.local(f32T)
+	rowA, rowB, rowC, w2 := f.local(i32T), f.local(i32T), f.local(i32T), f.local(i32T)
+	f.get(w).i32(2).mul().set(w2)
+
+	f.block().loop() // planes
+	f.get(pl).get(planes).geS().brIf(1)
+	f.i32(0).set(o).i32(0).set(oy)
+	f.block().loop() // output rows
+	f.get(oy).get(oh).geS().brIf(1)
+	f.get(oy).get(sh).mul().set(y0)
+	f.get(y0).get(kh).add().set(y1)
+	f.get(h).get(y1).get(y1).get(h).gtS().sel().set(y1) // y1 = min(y0+kh, h)
+	f.i32(0).set(ox)
+	f.block().loop() // output columns
+	f.get(ox).get(ow).geS().brIf(1)
+	f.get(ox).i32(2).mul().set(x0)
+	f.get(x0).i32(3).add().set(x1)
+	f.get(w).get(x1).get(x1).get(w).gtS().sel().set(x1) // x1 = min(x0+3, w)
+	f.get(out).get(o).i32(4).mul().add().f32Load(0).set(m)
+	f.get(m).get(m).op(0x5C).set(nan) // f32.ne: m is a NaN
+	// A whole window, m a number: at = the first of its offsets r*w+c whose value is m.
+	f.get(x1).get(x0).sub().i32(3).eq()
+	f.get(y1).get(y0).sub().i32(3).eq().and()
+	f.get(nan).eqz().and()
+	f.ifThen()
+	f.get(in).get(y0).get(w).mul().get(x0).add().i32(4).mul().add().set(rowA)
+	f.get(rowA).get(w).i32(4).mul().add().set(rowB)
+	f.get(rowB).get(w).i32(4).mul().add().set(rowC)
+	f.i32(0).set(at)
+	for r := 2; r >= 0; r-- {
+		for c := 2; c >= 0; c-- {
+			switch r { // the offset if this element matches
+			case 0:
+				f.i32(int32(c))
+			case 1:
+				f.get(w).i32(int32(c)).add()
+			case 2:
+				f.get(w2).i32(int32(c)).add()
+			}
+			f.get(at)
+			f.get([]int{rowA, rowB, rowC}[r]).f32Load(4 * c).get(m).op(0x5B) // f32.eq
+			f.sel().set(at)
+		}
+	}
+	f.get(dx).get(y0).get(w).mul().get(x0).add().get(at).add().i32(4).mul().add().set(at)
+	f.get(at).get(at).f32Load(0).get(g).get(o).i32(4).mul().add().f32Load(0).f32Add().f32Store(0)
+	f.inc(o, 1).inc(ox, 1).br(1) // the next output column
+	f.end()
+	f.block() // next: no element matched (none can: a window holds its maximum)
+	f.block() // found: y, x is the first match
+	f.get(y0).set(y)
+	f.loop() // window rows
+	f.get(y).get(y1).geS().brIf(2)
+	f.get(x0).set(x)
+	f.block().loop() // window columns
+	f.get(x).get(x1).geS().brIf(1)
+	f.get(in).get(y).get(w).mul().get(x).add().i32(4).mul().add().f32Load(0).set(v)
+	f.get(v).get(m).op(0x5B)                // f32.eq
+	f.get(nan).get(v).get(v).op(0x5C).and() // or both NaN
+	f.op(0x72).brIf(3)                      // i32.or; to found
+	f.inc(x, 1).br(0)
+	f.end().end()
+	f.inc(y, 1).br(0)
+	f.end() // window rows
+	f.end() // found
+	f.get(dx).get(y).get(w).mul().get(x).add().i32(4).mul().add().set(at)
+	f.get(at).get(at).f32Load(0).get(g).get(o).i32(4).mul().add().f32Load(0).f32Add().f32Store(0)
+	f.end() // next
+	f.inc(o, 1).inc(ox, 1).br(0)
+	f.end().end()
+	f.inc(oy, 1).br(0)
+	f.end().end()
+	f.get(in).get(h).get(w).mul().i32(4).mul().add().set(in)
+	f.get(dx).get(h).get(w).mul().i32(4).mul().add().set(dx)
+	f.get(out).get(oh).get(ow).mul().i32(4).mul().add().set(out)
+	f.get(g).get(oh).get(ow).mul().i32(4).mul().add().set(g)
 	f.inc(pl, 1).br(0)
 	f.end().end()
 	return f
