@@ -264,13 +264,19 @@ func (f FastCPU) Linear(x *Tensor, w *Weight, bias []float32, l LinearSpec) *Ten
 func (f FastCPU) MaxPool2D(x *Tensor, p PoolSpec) *Tensor { return f.pool(x, p, true) }
 func (f FastCPU) AvgPool2D(x *Tensor, p PoolSpec) *Tensor { return f.pool(x, p, false) }
 
+// isK3S2 says whether pooling p with an oh x ow output is what the block's MaxPoolK3S2 and
+// MaxPoolK3S2Backward compute: windows 3 wide with a column stride of 2, any height and row
+// stride, no padding (all of AlexNet's and SqueezeNet's pools).
+func isK3S2(p PoolSpec, oh, ow int) bool {
+	return p.KW == 3 && p.StrideW == 2 && p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0 && oh > 0 && ow > 0
+}
+
 func (f FastCPU) pool(x *Tensor, p PoolSpec, isMax bool) *Tensor {
 	n, c, h, w := x.dims4("pool2d")
 	oh, ow := p.OutSize(h, w)
 	y := newOutput(n, c, oh, ow)
 	planes := n * c
-	if g := f.Block; isMax && g != nil && g.MaxPoolK3S2 != nil && p.KW == 3 && p.StrideW == 2 &&
-		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0 && oh > 0 && ow > 0 {
+	if g := f.Block; isMax && g != nil && g.MaxPoolK3S2 != nil && isK3S2(p, oh, ow) {
 		g.MaxPoolK3S2(y.Data, x.Data, planes, h, w, oh, ow, p.KH, p.StrideH)
 		return y
 	}

@@ -414,8 +414,7 @@ func (f FastCPU) maxPoolBackward(g, in, out *Tensor, p PoolSpec) *Tensor {
 	n, c, h, w := in.dims4("max pool backward")
 	_, _, oh, ow := g.dims4("max pool backward")
 	dx := newZeroed(n, c, h, w)
-	if b := f.Block; b != nil && b.MaxPoolK3S2Backward != nil && p.KW == 3 && p.StrideW == 2 &&
-		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0 && oh > 0 && ow > 0 {
+	if b := f.Block; b != nil && b.MaxPoolK3S2Backward != nil && isK3S2(p, oh, ow) {
 		b.MaxPoolK3S2Backward(dx.Data, g.Data, in.Data, out.Data, n*c, h, w, oh, ow, p.KH, p.StrideH)
 		return dx
 	}
