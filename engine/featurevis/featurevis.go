@@ -130,7 +130,7 @@ func RunBatch(ctx context.Context, m *engine.Model, opt Options, objectives []en
 	}
 	finish := func() {
 		for i, it := range items {
-			it.im.render()
+			it.render()
 			res[i].Image = it.im.rgba()
 		}
 	}
@@ -143,7 +143,7 @@ func RunBatch(ctx context.Context, m *engine.Model, opt Options, objectives []en
 		}
 		// Forward: spectrum -> image -> transformed, normalized network input.
 		for i, it := range items {
-			it.im.render()
+			it.render()
 			it.smp.set(tf.draw(it.r), opt.Size, opt.Size)
 			for c := 0; c < 3; c++ {
 				it.smp.apply(x.Data[(3*i+c)*plane:(3*i+c+1)*plane], it.im.rgb[c], preprocess.Mean[c], preprocess.Std[c])
@@ -161,6 +161,7 @@ func RunBatch(ctx context.Context, m *engine.Model, opt Options, objectives []en
 			}
 			it.im.backward(it.gRGB, it.gSpec)
 			it.adam.ascend(it.im.spec, it.gSpec)
+			it.stale = true
 			res[i].Values = append(res[i].Values, values[i])
 		}
 		if opt.Progress != nil {
@@ -168,7 +169,7 @@ func RunBatch(ctx context.Context, m *engine.Model, opt Options, objectives []en
 			for i, it := range items {
 				p := Progress{Item: i, Step: step + 1, Steps: opt.Steps, Value: values[i]}
 				if preview {
-					it.im.render()
+					it.render()
 					p.Preview = it.im.rgba()
 				}
 				opt.Progress(p)
@@ -183,6 +184,7 @@ func RunBatch(ctx context.Context, m *engine.Model, opt Options, objectives []en
 // the taps of its current transform.
 type item struct {
 	r     *rand.Rand
+	stale bool // the spectrum changed since im last rendered it
 	im    *fourierImage
 	adam  *adam
 	smp   *sampler
@@ -193,12 +195,21 @@ type item struct {
 func newItem(opt Options, seed int64, n int) *item {
 	r := rand.New(rand.NewSource(seed))
 	im := newFourierImage(opt.Size, opt.Size, func() float64 { return 0.01 * r.NormFloat64() })
-	it := &item{r: r, im: im, adam: newAdam(im.spec, opt.LearningRate), smp: newSampler(n)}
+	it := &item{r: r, stale: true, im: im, adam: newAdam(im.spec, opt.LearningRate), smp: newSampler(n)}
 	for c := range it.gRGB {
 		it.gRGB[c] = make([]float64, opt.Size*opt.Size)
 		it.gSpec[c] = make([]complex128, len(im.spec[c]))
 	}
 	return it
+}
+
+// render renders the image unless it is current: a preview's render serves the next step
+// (the app previews every 4 steps), and the last step's preview the result.
+func (it *item) render() {
+	if it.stale {
+		it.im.render()
+		it.stale = false
+	}
 }
 
 // networkSide is the side of the network input a size x size image is seen at: its own size,

@@ -326,3 +326,29 @@ func TestBadOptions(t *testing.T) {
 		t.Error("Run without a model: want an error")
 	}
 }
+
+// TestPreviewsChangeNothing: a run previewing every step (whose renders the next steps reuse)
+// gives the same objective values and image as one without previews, and that image is not
+// the starting one (renders are reused, never skipped).
+func TestPreviewsChangeNothing(t *testing.T) {
+	m := weights.Fixture(engine.SqueezeNet11, 4)
+	run := func(every, steps int) *Result {
+		opt := Options{Objective: engine.ClassLogit(1), Steps: steps, Size: 48, PreviewEvery: every}
+		if every > 0 {
+			opt.Progress = func(Progress) {}
+		}
+		res, err := Run(context.Background(), m, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	plain, previewed := run(0, 6), run(1, 6)
+	if start := run(0, 0); bytes.Equal(start.Image.Pix, plain.Image.Pix) {
+		t.Errorf("the image after 6 steps is the starting image (values %v)", plain.Values)
+	}
+	if !slices.Equal(plain.Values, previewed.Values) || !bytes.Equal(plain.Image.Pix, previewed.Image.Pix) {
+		t.Errorf("values %v without previews, %v with a preview every step (images equal: %v)",
+			plain.Values, previewed.Values, bytes.Equal(plain.Image.Pix, previewed.Image.Pix))
+	}
+}
