@@ -42,8 +42,8 @@ const (
 // Module returns the kernels as a WebAssembly module importing its memory as env.mem and
 // exporting gemm (function 0: gemm_repeat and wino_gemm call it), pack_b, matvec_f32,
 // matvec_i8, maxpool_k3s2, gemm_repeat, wino_in, wino_out, wino_gemm and
-// maxpool_k3s2_backward (see BlockGEMM in
-// package engine for what they compute; the arguments are addresses and counts, all i32).
+// maxpool_k3s2_backward (see BlockGEMM in package engine for what they compute; the
+// arguments are addresses and counts, all i32).
 // With shared, the memory is declared shared (4 GiB maximum), to run on the shared memory
 // of a program rewritten by wasm/sharedmem, in its own worker and in kernel workers alike.
 func Module(shared bool) []byte {
