@@ -87,19 +87,21 @@ func BenchmarkTSNE1000(b *testing.B) {
 	}
 }
 
-// BenchmarkLayout is an atlas's layout time as gallery.Layout runs it (t-SNE on cosine
-// distances, PCA start, 1000 steps): exact t-SNE at 1,000 items, Barnes-Hut at 10,000 and
-// 20,000, on synthetic SqueezeNet-sized (512-component) embeddings.
+// BenchmarkLayout is an atlas's layout time as gallery.Layout runs it, on synthetic
+// SqueezeNet-sized (512-component) embeddings: t-SNE (cosine distances, PCA start, 1000
+// steps; exact at 1,000 items, Barnes-Hut at 10,000 and 20,000) and UMAP (its defaults).
 func BenchmarkLayout(b *testing.B) {
-	for _, n := range []int{1000, 10000, 20000} {
-		b.Run(fmt.Sprintf("tsne/items=%d", n), func(b *testing.B) {
-			x := syntheticGallery(b, F16, n, 512).Vectors()
-			b.ResetTimer()
-			for range b.N {
-				if _, err := Layout(b.Context(), x, LayoutOptions{Method: LayoutTSNE}); err != nil {
-					b.Fatal(err)
+	for _, method := range []string{LayoutTSNE, LayoutUMAP} {
+		for _, n := range []int{1000, 10000, 20000} {
+			b.Run(fmt.Sprintf("%s/items=%d", method, n), func(b *testing.B) {
+				x := syntheticGallery(b, F16, n, 512).Vectors()
+				b.ResetTimer()
+				for range b.N {
+					if _, err := Layout(b.Context(), x, LayoutOptions{Method: method}); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

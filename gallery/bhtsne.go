@@ -35,30 +35,78 @@ type sparseP struct {
 // them to the wanted perplexity, then symmetrizes: P = (P_j|i + P_i|j) / 2n.
 func sparseAffinities(ctx context.Context, x [][]float32, metric Metric, perp float64, report Progress) (*sparseP, error) {
 	n := len(x)
+	k := min(n-1, int(3*perp))
+	red, err := reduced(ctx, x, metric)
+	if err != nil {
+		return nil, err
+	}
+	nbr, dist, err := nearestNeighbours(ctx, red, k, report)
+	if err != nil {
+		return nil, err
+	}
+	cond := make([]float64, n*k)
+	for i := 0; i < n; i++ {
+		calibrate(dist[i*k:(i+1)*k], perp, cond[i*k:(i+1)*k])
+	}
+	// Symmetrize: gather both directions of every pair.
+	type entry struct {
+		j int32
+		p float64
+	}
+	adj := make([][]entry, n)
+	for i := 0; i < n; i++ {
+		for q := 0; q < k; q++ {
+			j, p := nbr[i*k+q], cond[i*k+q]/float64(2*n)
+			adj[i] = append(adj[i], entry{j, p})
+			adj[j] = append(adj[j], entry{int32(i), p})
+		}
+	}
+	P := &sparseP{start: make([]int, n+1)}
+	for i, es := range adj {
+		// Merge duplicates (a pair that is in both lists), keeping first-seen order.
+		at := map[int32]int{}
+		for _, e := range es {
+			if q, ok := at[e.j]; ok {
+				P.val[q] += e.p
+				continue
+			}
+			at[e.j] = len(P.col)
+			P.col = append(P.col, e.j)
+			P.val = append(P.val, e.p)
+		}
+		P.start[i+1] = len(P.col)
+	}
+	return P, nil
+}
+
+// reduced is the rows (made unit length for Cosine) as float64, projected onto their first
+// bhDims principal components (best first) when they have more: distances change little (the
+// dropped directions carry little variance) and a neighbour search costs a fraction.
+func reduced(ctx context.Context, x [][]float32, metric Metric) ([][]float64, error) {
 	rows := x
 	if metric == Cosine {
 		rows = unitRows(x)
 	}
-	// PCA to bhDims: distances change little (the dropped directions carry little variance)
-	// and the search costs a fraction.
-	red := make([][]float64, n)
-	if d := len(rows[0]); d > bhDims {
-		pc, err := pca(ctx, rows, bhDims, bhPCAIterations, nil)
-		if err != nil {
-			return nil, err
-		}
-		red = pc
-	} else {
-		for i, v := range rows {
-			red[i] = make([]float64, d)
-			for j, a := range v {
-				red[i][j] = float64(a)
-			}
+	if len(rows[0]) > bhDims {
+		return pca(ctx, rows, bhDims, bhPCAIterations, nil)
+	}
+	red := make([][]float64, len(rows))
+	for i, v := range rows {
+		red[i] = make([]float64, len(v))
+		for j, a := range v {
+			red[i][j] = float64(a)
 		}
 	}
-	k := min(n-1, int(3*perp))
-	nbr := make([]int32, n*k)
-	dist := make([]float64, n*k)
+	return red, nil
+}
+
+// nearestNeighbours finds each of the reduced rows' k nearest others by brute force: row i
+// of nbr (k entries from i*k) lists them nearest first, and the same row of dist their
+// squared distances. Ties go to the lower index.
+func nearestNeighbours(ctx context.Context, red [][]float64, k int, report Progress) (nbr []int32, dist []float64, _ error) {
+	n := len(red)
+	nbr = make([]int32, n*k)
+	dist = make([]float64, n*k)
 	threads := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -100,41 +148,9 @@ func sparseAffinities(ctx context.Context, x [][]float32, metric Metric, perp fl
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	cond := make([]float64, n*k)
-	for i := 0; i < n; i++ {
-		calibrate(dist[i*k:(i+1)*k], perp, cond[i*k:(i+1)*k])
-	}
-	// Symmetrize: gather both directions of every pair.
-	type entry struct {
-		j int32
-		p float64
-	}
-	adj := make([][]entry, n)
-	for i := 0; i < n; i++ {
-		for q := 0; q < k; q++ {
-			j, p := nbr[i*k+q], cond[i*k+q]/float64(2*n)
-			adj[i] = append(adj[i], entry{j, p})
-			adj[j] = append(adj[j], entry{int32(i), p})
-		}
-	}
-	P := &sparseP{start: make([]int, n+1)}
-	for i, es := range adj {
-		// Merge duplicates (a pair that is in both lists), keeping first-seen order.
-		at := map[int32]int{}
-		for _, e := range es {
-			if q, ok := at[e.j]; ok {
-				P.val[q] += e.p
-				continue
-			}
-			at[e.j] = len(P.col)
-			P.col = append(P.col, e.j)
-			P.val = append(P.val, e.p)
-		}
-		P.start[i+1] = len(P.col)
-	}
-	return P, nil
+	return nbr, dist, nil
 }
 
 // calibrate sets cond to a Gaussian over the squared distances d whose perplexity is perp

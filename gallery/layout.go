@@ -10,11 +10,15 @@ import (
 const (
 	LayoutPCA  = "pca"  // the first two principal components: fast, keeps global structure
 	LayoutTSNE = "tsne" // t-SNE on cosine distances: keeps each image's neighbours near
+	LayoutUMAP = "umap" // UMAP on cosine distances: neighbours kept as t-SNE does, in a fraction of the time
 )
+
+// LayoutMethods lists the layout methods, for messages and menus.
+var LayoutMethods = []string{LayoutPCA, LayoutTSNE, LayoutUMAP}
 
 // LayoutOptions choose and tune a layout; zero values pick the defaults.
 type LayoutOptions struct {
-	Method     string  // LayoutPCA or LayoutTSNE
+	Method     string  // LayoutPCA, LayoutTSNE or LayoutUMAP
 	Perplexity float64 // t-SNE: default min(30, (n-1)/3)
 	Iterations int     // t-SNE: default 1000
 	Progress   Progress
@@ -46,8 +50,16 @@ func Layout(ctx context.Context, vecs [][]float32, opt LayoutOptions) ([]Point, 
 		}
 		pts, err = TSNE(ctx, vecs, TSNEOptions{Perplexity: min(perp, float64(n-1)/3),
 			Iterations: opt.Iterations, Metric: Cosine, InitPCA: true, Progress: opt.Progress})
+	case LayoutUMAP:
+		if n < 4 {
+			return nil, fmt.Errorf("gallery: UMAP needs at least 4 images, there are %d", n)
+		}
+		if n > MaxLayoutPoints {
+			return nil, fmt.Errorf("gallery: UMAP maps at most %d images, there are %d: use PCA", MaxLayoutPoints, n)
+		}
+		pts, err = UMAP(ctx, vecs, UMAPOptions{Metric: Cosine, Progress: opt.Progress})
 	default:
-		return nil, fmt.Errorf("gallery: layout method must be %s or %s, not %q", LayoutPCA, LayoutTSNE, opt.Method)
+		return nil, fmt.Errorf("gallery: layout method must be %s, %s or %s, not %q", LayoutPCA, LayoutTSNE, LayoutUMAP, opt.Method)
 	}
 	if err != nil {
 		return nil, err
