@@ -300,11 +300,19 @@ func explainNumbers(t *testing.T, arch, threads string) {
 	slices.Sort(fwd)
 	kind := text(t, ctx, "weights-kind")
 	t.Logf("%s (%s) %s threads: forward pass %.0f ms (median of 3)", arch, kind, threads, fwd[1])
-	for _, m := range []string{"gradcam", "saliency", "smoothgrad", "occlusion", "ig"} {
+	methods := []string{"gradcam", "saliency", "smoothgrad", "occlusion", "ig"}
+	if only := os.Getenv("ALEXLENS_EXPLAIN_ONLY"); only != "" { // e.g. occlusion
+		methods = strings.Split(only, ",")
+	}
+	for _, m := range methods {
 		// Twice: the first backward pass through a layer packs its weights for the
 		// gradient's products (once per model).
 		var runs []float64
-		for range 2 {
+		for run := range 2 {
+			stopProfile := func() {}
+			if run == 1 {
+				stopProfile = profileWorker(t, ctx, "explain-"+arch+"-"+threads+"-"+m)
+			}
 			seq := evalInt(t, ctx, `+(document.querySelector('[data-testid=why-heat]')?.dataset.seq || 0)`)
 			setValue(t, ctx, "why-method", m, "change")
 			click(t, ctx, `[data-testid=why-run]`)
@@ -312,6 +320,7 @@ func explainNumbers(t *testing.T, arch, threads string) {
 				chromedp.WithPollingTimeout(300*time.Second))); err != nil {
 				t.Fatalf("%s: %v (page: %s)", m, err, pageText(ctx))
 			}
+			stopProfile()
 			ms, _ := strconv.ParseFloat(evalString(t, ctx, `document.querySelector('[data-testid=why-heat]').dataset.ms`), 64)
 			runs = append(runs, ms)
 		}
