@@ -20,7 +20,7 @@ var LayoutMethods = []string{LayoutPCA, LayoutTSNE, LayoutUMAP}
 type LayoutOptions struct {
 	Method     string  // LayoutPCA, LayoutTSNE or LayoutUMAP
 	Perplexity float64 // t-SNE: default min(30, (n-1)/3)
-	Iterations int     // t-SNE: default 1000
+	Iterations int     // t-SNE's steps (default 1000) or UMAP's epochs (default 500, 200 past 10,000 images)
 	Progress   Progress
 }
 
@@ -57,7 +57,7 @@ func Layout(ctx context.Context, vecs [][]float32, opt LayoutOptions) ([]Point, 
 		if n > MaxLayoutPoints {
 			return nil, fmt.Errorf("gallery: UMAP maps at most %d images, there are %d: use PCA", MaxLayoutPoints, n)
 		}
-		pts, err = UMAP(ctx, vecs, UMAPOptions{Metric: Cosine, Progress: opt.Progress})
+		pts, err = UMAP(ctx, vecs, UMAPOptions{Metric: Cosine, Epochs: opt.Iterations, Progress: opt.Progress})
 	default:
 		return nil, fmt.Errorf("gallery: layout method must be %s, %s or %s, not %q", LayoutPCA, LayoutTSNE, LayoutUMAP, opt.Method)
 	}

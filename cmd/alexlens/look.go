@@ -109,7 +109,7 @@ func cmdAtlas(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	classes := fs.Bool("classes", false, "the class atlas: the network's classes laid out by their classifier weights (no gallery)")
 	layer := fs.String("layer", "", "the layer (default and only choice: the gallery's own)")
 	grid := fs.Int("grid", 20, "cells per side")
-	method := fs.String("layout", gallery.LayoutTSNE, "layout: tsne or pca")
+	method := fs.String("layout", gallery.LayoutTSNE, "layout: tsne, umap (fast for large galleries) or pca")
 	steps := fs.Int("steps", 64, "optimization steps per icon")
 	size := fs.Int("size", 64, "icon side in pixels")
 	minItems := fs.Int("min-items", 1, "draw an icon for cells holding at least this many images")

@@ -25,7 +25,7 @@ Usage:
   alexlens index    [--arch A --weights FILE] [--layer fc7] [--encoding int8|f16] [--thumb 64] [--append] DIR -o gallery.alxg
   alexlens neighbors --arch A --weights FILE --gallery G [--k 5] [--metric cosine|euclidean] [--json] IMAGE...
   alexlens featurevis --arch A --weights FILE (--layer L --channel C | --class K) [--steps 64] [--size 128] [--seed S] [--json] -o fv.png
-  alexlens atlas    --weights FILE (--gallery G [--layer L] | --classes) [--grid 20] [--layout tsne|pca] [--steps 64] [--size 64] [--json] [--icons DIR] -o atlas.png
+  alexlens atlas    --weights FILE (--gallery G [--layer L] | --classes) [--grid 20] [--layout tsne|umap|pca] [--steps 64] [--size 64] [--json] [--icons DIR] -o atlas.png
   alexlens weights  convert|inspect|fixture|fetch ...   (alexlens weights -h)
   alexlens serve    [--addr 127.0.0.1:8080] [--web DIR] [--weights DIR]
   alexlens archs    (lists the architectures and their layers)

@@ -249,7 +249,18 @@ func TestAtlasNumbers(t *testing.T) {
 	var out strings.Builder
 	fmt.Fprintf(&out, "### Atlas (browser: headless Chromium, %s int8, one engine Web Worker, %s)\n\n| items | method | layout |\n|---:|---|---:|\n", arch, time.Now().UTC().Format("2006-01-02"))
 	var icons string
-	for _, n := range []int{1000, 10000, 20000} {
+	sizes, methods := []int{1000, 10000, 20000}, []string{"pca", "tsne", "umap"}
+	if s := os.Getenv("ALEXLENS_ATLAS_ITEMS"); s != "" { // e.g. 20000
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("ALEXLENS_ATLAS_ITEMS=%q: %v", s, err)
+		}
+		sizes = []int{n}
+	}
+	if s := os.Getenv("ALEXLENS_ATLAS_METHODS"); s != "" { // e.g. pca,umap
+		methods = strings.Split(s, ",")
+	}
+	for _, n := range sizes {
 		ctx := browser(t, false)
 		openLook(t, ctx, "?arch="+arch+"&precision=int8", "embeddings")
 		file, _ := syntheticFile(t, arch, n)
@@ -258,7 +269,7 @@ func TestAtlasNumbers(t *testing.T) {
 			t.Fatalf("%d items: loading: %v (page: %s)", n, err, pageText(ctx))
 		}
 		nav(t, ctx, "atlas")
-		for _, m := range []string{"pca", "tsne"} {
+		for _, m := range methods {
 			f := atlasLayoutMs(t, ctx, m, n)
 			fmt.Fprintf(&out, "| %d | %s | %.1f s |\n", n, m, f/1000)
 			t.Logf("%d items, %s: %.1f s", n, m, f/1000)

@@ -498,9 +498,9 @@ func TestLookViews(t *testing.T) {
 	}
 	screenshot(t, ctx, "look-embeddings")
 
-	// Atlas: PCA, then t-SNE with progress; zoom changes the canvas.
+	// Atlas: PCA, then t-SNE and UMAP with progress; zoom changes the canvas.
 	nav(t, ctx, "atlas")
-	for _, method := range []string{"pca", "tsne"} {
+	for _, method := range []string{"pca", "tsne", "umap"} {
 		setField(t, ctx, "atlas-method", method)
 		click(t, ctx, `[data-testid=atlas-run]`)
 		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`document.querySelector('[data-testid=atlas-canvas]')?.dataset.method === %q || !!document.querySelector('[data-testid=look-error]') || null`, method), chromedp.WithPollingTimeout(120*time.Second))); err != nil {

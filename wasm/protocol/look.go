@@ -27,7 +27,7 @@ const (
 	// OpWalk moves item Look.Item along the direction mean(To) - mean(From) and returns the
 	// neighbours at Look.Steps points.
 	OpWalk Op = "walk"
-	// OpAtlas lays the gallery out in 2-D (Look.Method pca or tsne) and summarizes a
+	// OpAtlas lays the gallery out in 2-D (Look.Method pca, tsne or umap) and summarizes a
 	// Look.Grid x Look.Grid grid of cells by the top classes of their mean embedding; with
 	// Look.Classes it lays out the network's classes instead (the class atlas: no gallery).
 	OpAtlas Op = "atlas"
@@ -59,7 +59,7 @@ const (
 )
 
 // StageLook is the progress stage of the look-inside operations: Done of Total, Layer names
-// the step ("pca", "tsne", "image", "step").
+// the step ("pca", "tsne", "neighbours", "umap", "image", "step").
 const StageLook Stage = "look"
 
 // Limits on look-inside requests.
@@ -87,7 +87,7 @@ type LookRequest struct {
 	To    []int `json:"to,omitempty"`
 	Steps int   `json:"steps,omitempty"` // walk points; feature visualization steps
 
-	Method     string  `json:"method,omitempty"` // pca or tsne
+	Method     string  `json:"method,omitempty"` // pca, tsne or umap
 	Grid       int     `json:"grid,omitempty"`
 	Perplexity float64 `json:"perplexity,omitempty"`
 	Iterations int     `json:"iterations,omitempty"`
@@ -153,8 +153,8 @@ func (r *Request) ValidateLook() error {
 			}
 		}
 	case OpAtlas:
-		if l.Method != "pca" && l.Method != "tsne" {
-			return fmt.Errorf("atlas: method must be pca or tsne, not %q", l.Method)
+		if l.Method != "pca" && l.Method != "tsne" && l.Method != "umap" {
+			return fmt.Errorf("atlas: method must be pca, tsne or umap, not %q", l.Method)
 		}
 		if err := in("grid", l.Grid, 1, MaxAtlasGrid); err != nil {
 			return err

@@ -225,11 +225,11 @@ func TestLookLoadKeepsGalleryOnBadFiles(t *testing.T) {
 	}
 }
 
-// TestLookAtlas: both layouts put every item in 0..1, each item in exactly one cell, and the
+// TestLookAtlas: every layout put every item in 0..1, each item in exactly one cell, and the
 // cells carry classes read through the network's head.
 func TestLookAtlas(t *testing.T) {
 	_, l := lookWith(t, 3)
-	for _, method := range []string{"pca", "tsne"} {
+	for _, method := range []string{"pca", "tsne", "umap"} {
 		var steps int
 		at, err := l.Atlas(context.Background(), protocol.LookRequest{Method: method, Grid: 2, Iterations: 100}, func(protocol.Progress) { steps++ })
 		if err != nil {
