@@ -100,11 +100,12 @@ func reduced(ctx context.Context, x [][]float32, metric Metric) ([][]float64, er
 	return red, nil
 }
 
-// nearestNeighbours finds each of the reduced rows' k nearest others by brute force: row i
-// of nbr (k entries from i*k) lists them nearest first, and the same row of dist their
-// squared distances. Ties go to the lower index.
+// nearestNeighbours finds each of the reduced rows' k nearest others by brute force, in
+// float32 (squaredDistance): row i of nbr (k entries from i*k) lists them nearest first, and
+// the same row of dist their squared distances. Ties go to the lower index.
 func nearestNeighbours(ctx context.Context, red [][]float64, k int, report Progress) (nbr []int32, dist []float64, _ error) {
 	n := len(red)
+	rows := packRows(red)
 	nbr = make([]int32, n*k)
 	dist = make([]float64, n*k)
 	threads := runtime.GOMAXPROCS(0)
@@ -121,17 +122,12 @@ func nearestNeighbours(ctx context.Context, red [][]float64, k int, report Progr
 					return
 				}
 				h = h[:0]
-				xi := red[i]
-				for j, xj := range red {
+				xi := rows.row(i)
+				for j := range n {
 					if j == i {
 						continue
 					}
-					var d float64
-					for c, a := range xi {
-						e := a - xj[c]
-						d += e * e
-					}
-					h.offer(near{d, int32(j)}, k)
+					h.offer(near{float64(squaredDistance(xi, rows.row(j))), int32(j)}, k)
 				}
 				h.sortAscending()
 				for q, e := range h {

@@ -98,8 +98,8 @@ func UMAP(ctx context.Context, x [][]float32, opt UMAPOptions) ([]Point, error) 
 	// The start: the leading plane of the distances' space (the reduction's first two
 	// components, when it reduced), scaled to umapInitSpread, with a little seeded jitter so
 	// that duplicates (which the descent cannot tell apart) start apart.
-	pc := red                // the reduction's first two columns are the leading plane
-	if len(x[0]) <= bhDims { // no reduction
+	pc := red
+	if len(x[0]) <= bhDims { // red is the rows themselves
 		rows := x
 		if opt.Metric == Cosine {
 			rows = unitRows(x)
