@@ -68,24 +68,11 @@ func pca(ctx context.Context, x [][]float32, k, maxIter int, progress Progress) 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		covTimes(x, mean, V, xv)
 		W := make([][]float64, b)
 		for i := range W {
 			W[i] = make([]float64, d)
 		}
-		// W = Xc^T (Xc V)
-		for r, row := range x {
-			for i := range W {
-				c := xv[i][r]
-				if c == 0 {
-					continue
-				}
-				w := W[i]
-				for j, a := range row {
-					w[j] += c * (float64(a) - mean[j])
-				}
-			}
-		}
+		sweep(x, mean, V, xv, W) // xv = Xc V, W = Xc^T (Xc V)
 		orthonormalize(W)
 		// Converged when the wanted directions stopped turning.
 		worst := 0.0
@@ -101,7 +88,7 @@ func pca(ctx context.Context, x [][]float32, k, maxIter int, progress Progress) 
 		}
 	}
 	// Rayleigh–Ritz: eigenvectors of the small matrix V^T C V order the block's directions.
-	covTimes(x, mean, V, xv)
+	sweep(x, mean, V, xv, nil)
 	B := make([][]float64, b)
 	for i := range B {
 		B[i] = make([]float64, b)
@@ -146,15 +133,16 @@ func pca(ctx context.Context, x [][]float32, k, maxIter int, progress Progress) 
 		}
 		comps[c] = u
 	}
+	proj := make([][]float64, k) // proj[c][r]: row r's coordinate c
+	for c := range proj {
+		proj[c] = make([]float64, n)
+	}
+	sweep(x, mean, comps, proj, nil)
 	out := make([][]float64, n)
-	for r, row := range x {
+	for r := range out {
 		out[r] = make([]float64, k)
-		for c, u := range comps {
-			var s float64
-			for j, a := range row {
-				s += (float64(a) - mean[j]) * u[j]
-			}
-			out[r][c] = s
+		for c := range comps {
+			out[r][c] = proj[c][r]
 		}
 	}
 	return out, nil
@@ -173,16 +161,33 @@ func PCA2(ctx context.Context, x [][]float32, progress Progress) ([]Point, error
 	return pts, nil
 }
 
-// covTimes sets xv[i][r] = (x[r] - mean) · V[i].
-func covTimes(x [][]float32, mean []float64, V, xv [][]float64) {
+// sweep sets xv[i][r] = (x[r] - mean) · V[i] and, when W is not nil, W[i] = the sum over r
+// of xv[i][r] (x[r] - mean): both products of an iteration in one pass over the rows. It
+// centres through the algebra ((x - m)·v = x·v - m·v; the sum of c_r (x_r - m) is the sum of
+// c_r x_r less m times the sum of c_r) so that its inner loops are dot64 and axpy64, which
+// WebAssembly runs in SIMD.
+func sweep(x [][]float32, mean []float64, V, xv, W [][]float64) {
+	mv := make([]float64, len(V))
+	for i, v := range V {
+		mv[i] = dot64(mean, v)
+	}
+	csum := make([]float64, len(V))
+	xr := make([]float64, len(mean))
 	for r, row := range x {
-		for i, v := range V {
-			var s float64
-			for j, a := range row {
-				s += (float64(a) - mean[j]) * v[j]
-			}
-			xv[i][r] = s
+		for j, a := range row {
+			xr[j] = float64(a)
 		}
+		for i, v := range V {
+			c := dot64(xr, v) - mv[i]
+			xv[i][r] = c
+			if W != nil {
+				axpy64(c, xr, W[i])
+				csum[i] += c
+			}
+		}
+	}
+	for i := range W {
+		axpy64(-csum[i], mean, W[i])
 	}
 }
 
@@ -242,12 +247,34 @@ func orthonormalize(V [][]float64) {
 	}
 }
 
-func dot64(a, b []float64) float64 {
-	var s float64
-	for i := range a {
-		s += a[i] * b[i]
+// dot64 is a·b, summed in two lanes (even and odd components) that meet at the end: the
+// order of the WebAssembly SIMD build's dot64 (pca_wasmsimd.go), which gives the same value.
+var dot64 = dot64Go
+
+func dot64Go(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s0, s1 float64
+	j := 0
+	for ; j+2 <= len(a); j += 2 {
+		// The conversions keep each product rounded: no fused multiply-add, as in WebAssembly.
+		s0 += float64(a[j] * b[j])
+		s1 += float64(a[j+1] * b[j+1])
+	}
+	s := s0 + s1
+	for ; j < len(a); j++ {
+		s += float64(a[j] * b[j])
 	}
 	return s
+}
+
+// axpy64 adds c·x to y.
+var axpy64 = axpy64Go
+
+func axpy64Go(c float64, x, y []float64) {
+	y = y[:len(x)]
+	for j, a := range x {
+		y[j] += float64(c * a)
+	}
 }
 
 // jacobiEigen diagonalizes a small symmetric matrix by cyclic Jacobi rotations: it returns
