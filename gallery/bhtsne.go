@@ -101,37 +101,35 @@ func reduced(ctx context.Context, x [][]float32, metric Metric) ([][]float64, er
 }
 
 // nearestNeighbours finds each of the reduced rows' k nearest others by brute force, in
-// float32 (squaredDistance): row i of nbr (k entries from i*k) lists them nearest first, and
-// the same row of dist their squared distances. Ties go to the lower index.
+// float32 (squaredDistances): row i of nbr (k entries from i*k) lists them nearest first, and
+// the same row of dist their squared distances. Ties go to the lower index. Each pair's
+// distance is computed once and offered to both points' candidates; each thread keeps its
+// own candidates for every point, merged at the end, so the result does not depend on the
+// number of threads.
 func nearestNeighbours(ctx context.Context, red [][]float64, k int, report Progress) (nbr []int32, dist []float64, _ error) {
 	n := len(red)
 	rows := packRows(red)
-	nbr = make([]int32, n*k)
-	dist = make([]float64, n*k)
 	threads := runtime.GOMAXPROCS(0)
+	cands := make([][]nearHeap, threads) // cands[t][i]: thread t's candidates for point i
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
-	for t := 0; t < threads; t++ {
+	for t := range threads {
 		wg.Add(1)
 		go func(t int) {
 			defer wg.Done()
-			h := make(nearHeap, 0, k)
+			hs := make([]nearHeap, n)
+			cands[t] = hs
+			d := make([]float32, n)
 			for i := t; i < n; i += threads {
 				if ctx.Err() != nil {
 					return
 				}
-				h = h[:0]
-				xi := rows.row(i)
-				for j := range n {
-					if j == i {
-						continue
-					}
-					h.offer(near{float64(squaredDistance(xi, rows.row(j))), int32(j)}, k)
-				}
-				h.sortAscending()
-				for q, e := range h {
-					nbr[i*k+q], dist[i*k+q] = e.j, e.d
+				squaredDistances(rows.row(i), rows, i+1, n, d)
+				for j := i + 1; j < n; j++ {
+					dij := float64(d[j-i-1])
+					hs[i].offer(near{dij, int32(j)}, k)
+					hs[j].offer(near{dij, int32(i)}, k)
 				}
 				mu.Lock()
 				done++
@@ -145,6 +143,21 @@ func nearestNeighbours(ctx context.Context, red [][]float64, k int, report Progr
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
+	}
+	nbr = make([]int32, n*k)
+	dist = make([]float64, n*k)
+	h := make(nearHeap, 0, k)
+	for i := range n {
+		h = h[:0]
+		for _, hs := range cands {
+			for _, e := range hs[i] {
+				h.offer(e, k)
+			}
+		}
+		h.sortAscending()
+		for q, e := range h {
+			nbr[i*k+q], dist[i*k+q] = e.j, e.d
+		}
 	}
 	return nbr, dist, nil
 }

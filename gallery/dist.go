@@ -30,8 +30,15 @@ func packRows(rows [][]float64) packedRows {
 
 func (p packedRows) row(i int) []float32 { return p.data[i*p.stride : (i+1)*p.stride] }
 
-// squaredDistance is |a - b|² for rows of one packedRows.
-var squaredDistance = squaredDistanceGo
+// squaredDistances sets out[j-from] to |a - row j|² for the rows from to to-1 of p (a as
+// long as a row): one call a row of the search, not one a pair.
+var squaredDistances = squaredDistancesGo
+
+func squaredDistancesGo(a []float32, p packedRows, from, to int, out []float32) {
+	for j := from; j < to; j++ {
+		out[j-from] = squaredDistanceGo(a, p.row(j))
+	}
+}
 
 func squaredDistanceGo(a, b []float32) float32 {
 	b = b[:len(a)]

@@ -5,7 +5,11 @@ package gallery
 import "simd/archsimd"
 
 func init() {
-	squaredDistance = squaredDistanceWasmSIMD
+	squaredDistances = func(a []float32, p packedRows, from, to int, out []float32) {
+		for j := from; j < to; j++ {
+			out[j-from] = squaredDistanceWasmSIMD(a, p.row(j))
+		}
+	}
 }
 
 // squaredDistanceWasmSIMD is squaredDistanceGo with its four sums in one vector: the same
