@@ -128,8 +128,14 @@ func nearestNeighbours(ctx context.Context, red [][]float64, k int, report Progr
 				squaredDistances(rows.row(i), rows, i+1, n, d)
 				for j := i + 1; j < n; j++ {
 					dij := float64(d[j-i-1])
-					hs[i].offer(near{dij, int32(j)}, k)
-					hs[j].offer(near{dij, int32(i)}, k)
+					// Most pairs are farther than both points' k-th candidate: test
+					// that here, before a call (Go's WebAssembly pays for each).
+					if hi := hs[i]; len(hi) < k || dij <= hi[0].d {
+						hs[i].offer(near{dij, int32(j)}, k)
+					}
+					if hj := hs[j]; len(hj) < k || dij <= hj[0].d {
+						hs[j].offer(near{dij, int32(i)}, k)
+					}
 				}
 				mu.Lock()
 				done++
