@@ -171,7 +171,8 @@ func nearestNeighbours(ctx context.Context, red [][]float64, k int, report Progr
 // calibrate sets cond to a Gaussian over the squared distances d whose perplexity is perp
 // (the width found by bisection), normalized to sum to 1.
 func calibrate(d []float64, perp float64, cond []float64) {
-	logPerp := math.Log(perp)
+	// Portable exp and log (fastpow.go): the map is then the same natively and in the browser.
+	logPerp := log2Portable(perp) * math.Ln2
 	dmin := math.Inf(1)
 	var mean float64
 	for _, v := range d {
@@ -189,12 +190,12 @@ func calibrate(d []float64, perp float64, cond []float64) {
 		var wsum float64
 		sum = 0
 		for j, v := range d {
-			e := math.Exp(-beta * (v - dmin))
+			e := expPortable(-beta * (v - dmin))
 			cond[j] = e
 			sum += e
 			wsum += e * (v - dmin)
 		}
-		h := math.Log(sum) + beta*wsum/sum
+		h := log2Portable(sum)*math.Ln2 + beta*wsum/sum
 		if math.Abs(h-logPerp) < 1e-5 {
 			break
 		}
@@ -403,7 +404,7 @@ func bhGradient(P *sparseP, y []float64, exag float64, grad []float64, tree *qua
 	n := len(y) / 2
 	buildQuadtree(y, tree)
 	threads := runtime.GOMAXPROCS(0)
-	zs := make([]float64, threads)
+	zs := make([]float64, n) // each point's share of Z, summed in order below: any thread count gives the same Z
 	rep := make([]float64, 2*n)
 	var wg sync.WaitGroup
 	for t := 0; t < threads; t++ {
@@ -412,10 +413,9 @@ func bhGradient(P *sparseP, y []float64, exag float64, grad []float64, tree *qua
 			defer wg.Done()
 			var stack []int32
 			for i := t; i < n; i += threads {
-				var fx, fy, z float64
-				fx, fy, z, stack = tree.repulsion(i, y, stack)
+				var fx, fy float64
+				fx, fy, zs[i], stack = tree.repulsion(i, y, stack)
 				rep[2*i], rep[2*i+1] = fx, fy
-				zs[t] += z
 			}
 		}(t)
 	}

@@ -345,5 +345,6 @@ func (s *splitMix) uniform() float64 { return (float64(s.next()>>11) + 0.5) / (1
 
 // normal is a standard normal deviate (Box–Muller).
 func (s *splitMix) normal() float64 {
-	return math.Sqrt(-2*math.Log(s.uniform())) * math.Cos(2*math.Pi*s.uniform())
+	// log2Portable, not math.Log (assembly on amd64): the same deviates in every build.
+	return math.Sqrt(-2*math.Ln2*log2Portable(s.uniform())) * math.Cos(2*math.Pi*s.uniform())
 }

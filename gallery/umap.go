@@ -148,14 +148,14 @@ func fuzzyGraph(n, k int, nbr []int32, dist2 []float64) *umapGraph {
 	type pair struct{ i, j int32 }
 	w := make(map[pair]float64, n*k)
 	d := make([]float64, k)
-	target := math.Log2(float64(k))
+	target := log2Portable(float64(k))
 	for i := range n {
 		for q := range k {
 			d[q] = math.Sqrt(dist2[i*k+q])
 		}
 		rho, sigma := smoothDistances(d, target)
 		for q := range k {
-			m := math.Exp(-max(0, d[q]-rho) / sigma)
+			m := expPortable(-max(0, d[q]-rho) / sigma)
 			w[pair{int32(i), nbr[i*k+q]}] = m
 		}
 	}
@@ -199,7 +199,7 @@ func smoothDistances(d []float64, target float64) (rho, sigma float64) {
 	for range 64 {
 		var sum float64
 		for _, v := range d {
-			sum += math.Exp(-max(0, v-rho) / s)
+			sum += expPortable(-max(0, v-rho) / s)
 		}
 		if math.Abs(sum-target) < 1e-5 {
 			break

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs the engine's kernel tests compiled to WebAssembly under Node: the portable build with the
-# project's Go, and the SIMD build (engine/*wasmsimd*.go, engine/featurevis/*wasmsimd*.go) with Go 1.27's GOEXPERIMENT=simd, both
-# checked against the same reference results. The SIMD half is skipped, with a message, when the
-# Go 1.27 toolchain cannot be fetched (offline).
+# Runs the engine's kernel tests and the atlas layouts' compiled to WebAssembly under Node: the
+# portable build with the project's Go, and the SIMD build (the *wasmsimd*.go files of engine,
+# engine/featurevis and gallery) with Go 1.27's GOEXPERIMENT=simd, both checked against the same
+# reference results. The SIMD half is skipped, with a message, when the Go 1.27 toolchain cannot
+# be fetched (offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests='TestKernels|TestSIMD|TestMaxPool|TestReluMask|TestMaxF32|TestFastCPUConv|TestFastCPUPool|TestPackCache'
 fv_tests='TestButterflyRows|TestFFT|TestRealFFT2|TestFourierImage|TestSigmoids' # feature visualization's image
+layout_tests='TestSquaredDistance|TestDot64Axpy64|TestNearestNeighbours|TestPowPositive|TestExpLogPortable|TestLayoutsSameEverywhere' # atlas layouts: the same maps as natively
 if ! command -v node >/dev/null; then
 	echo "test-wasm: SKIP: node is not installed"
 	exit 0
@@ -18,6 +20,8 @@ run() { # GOTOOLCHAIN GOEXPERIMENT
 		go test -count=1 -run "$tests" ./engine
 	PATH="$goroot/lib/wasm:$PATH" GOTOOLCHAIN=$1 GOEXPERIMENT=$2 GOOS=js GOARCH=wasm \
 		go test -count=1 -run "$fv_tests" ./engine/featurevis
+	PATH="$goroot/lib/wasm:$PATH" GOTOOLCHAIN=$1 GOEXPERIMENT=$2 GOOS=js GOARCH=wasm \
+		go test -count=1 -run "$layout_tests" ./gallery
 	# The generated kernel module installed in a Go wasm program, against the Go kernels;
 	# wasm-node-exec hands the program its memory as the browser pages do.
 	GOTOOLCHAIN=$1 GOEXPERIMENT=$2 GOOS=js GOARCH=wasm \

@@ -282,7 +282,7 @@ func TestAtlasNumbers(t *testing.T) {
 				t.Fatalf("atlas icons: %v (page: %s)", err, pageText(ctx))
 			}
 			d := time.Since(start)
-			icons = fmt.Sprintf("\nIcons of the 1,000-item t-SNE map (the app's defaults): %d cells in %.1f s, %.2f icons/s.\n", cells, d.Seconds(), float64(cells)/d.Seconds())
+			icons = fmt.Sprintf("\nIcons of the 1,000-item %s map (the app's defaults): %d cells in %.1f s, %.2f icons/s.\n", methods[len(methods)-1], cells, d.Seconds(), float64(cells)/d.Seconds())
 			t.Log(icons)
 		}
 	}
