@@ -62,19 +62,43 @@ func knnPurity(pts []Point, labels []int, k int) float64 {
 	return float64(same) / float64(total)
 }
 
+// progressRecorder is a layout's Progress that fails the test when a stage's count goes
+// backwards, and keeps the stages in the order they began and each one's last report.
+type progressRecorder struct {
+	t      *testing.T
+	stages []string
+	last   map[string][2]int
+}
+
+func (r *progressRecorder) report(s string, done, total int) {
+	if r.last == nil {
+		r.last = map[string][2]int{}
+	}
+	if p, ok := r.last[s]; ok && done <= p[0] {
+		r.t.Errorf("%s progress went from %d to %d", s, p[0], done)
+	}
+	if !slices.Contains(r.stages, s) {
+		r.stages = append(r.stages, s)
+	}
+	r.last[s] = [2]int{done, total}
+}
+
+// check fails the test unless the stages were these and each ran to its total.
+func (r *progressRecorder) check(stages ...string) {
+	if !slices.Equal(r.stages, stages) {
+		r.t.Errorf("progress stages %v, want %v", r.stages, stages)
+	}
+	for s, p := range r.last {
+		if p[0] != p[1] {
+			r.t.Errorf("%s progress ended at %d of %d", s, p[0], p[1])
+		}
+	}
+}
+
 func TestTSNESeparatesClusters(t *testing.T) {
 	x, labels := clusters(10, 30, 64, 0.8, 11)
-	var stages []string
-	last := map[string][2]int{}
-	pts, err := TSNE(context.Background(), x, TSNEOptions{Iterations: 500, Seed: 1, Progress: func(s string, done, total int) {
-		if p, ok := last[s]; ok && done <= p[0] {
-			t.Errorf("%s progress went from %d to %d", s, p[0], done)
-		}
-		if !slices.Contains(stages, s) {
-			stages = append(stages, s)
-		}
-		last[s] = [2]int{done, total}
-	}})
+	rec := &progressRecorder{t: t}
+	pts, err := TSNE(context.Background(), x, TSNEOptions{Iterations: 500, Seed: 1, Progress: rec.report})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,18 +110,11 @@ func TestTSNESeparatesClusters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("5-NN label purity: input space %.3f, t-SNE map %.3f, PCA map %.3f; stages %v", input, tsne, knnPurity(pca, labels, 5), stages)
+	t.Logf("5-NN label purity: input space %.3f, t-SNE map %.3f, PCA map %.3f; stages %v", input, tsne, knnPurity(pca, labels, 5), rec.stages)
 	if tsne < 0.9 {
 		t.Errorf("t-SNE map 5-NN purity %.3f < 0.9", tsne)
 	}
-	if !slices.Equal(stages, []string{"distances", "affinities", "tsne"}) {
-		t.Errorf("progress stages %v", stages)
-	}
-	for s, p := range last {
-		if p[0] != p[1] {
-			t.Errorf("%s progress ended at %d of %d", s, p[0], p[1])
-		}
-	}
+	rec.check("distances", "affinities", "tsne")
 }
 
 // TestBarnesHutTSNE: the Barnes-Hut map (forced here below its usual size) separates the

@@ -12,17 +12,8 @@ import (
 // out as ten groups, through the neighbour search and the descent's progress stages.
 func TestUMAPSeparatesClusters(t *testing.T) {
 	x, labels := clusters(10, 60, 64, 0.8, 11)
-	var stages []string
-	last := map[string][2]int{}
-	pts, err := UMAP(context.Background(), x, UMAPOptions{Metric: Cosine, Seed: 3, Progress: func(s string, done, total int) {
-		if p, ok := last[s]; ok && done <= p[0] {
-			t.Errorf("%s progress went from %d to %d", s, p[0], done)
-		}
-		if !slices.Contains(stages, s) {
-			stages = append(stages, s)
-		}
-		last[s] = [2]int{done, total}
-	}})
+	rec := &progressRecorder{t: t}
+	pts, err := UMAP(context.Background(), x, UMAPOptions{Metric: Cosine, Seed: 3, Progress: rec.report})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,18 +24,11 @@ func TestUMAPSeparatesClusters(t *testing.T) {
 	}
 	pcaPurity := knnPurity(pca, labels, 5)
 	t.Logf("5-NN label purity: input space %.3f, UMAP map %.3f, PCA map %.3f; stages %v",
-		knnPurityHighDim(x, labels, 5), umap, pcaPurity, stages)
+		knnPurityHighDim(x, labels, 5), umap, pcaPurity, rec.stages)
 	if umap < 0.9 || umap < pcaPurity+0.2 {
 		t.Errorf("UMAP map 5-NN purity %.3f: want at least 0.9 and 0.2 above PCA's %.3f", umap, pcaPurity)
 	}
-	if !slices.Equal(stages, []string{"neighbours", "umap"}) {
-		t.Errorf("progress stages %v", stages)
-	}
-	for s, p := range last {
-		if p[0] != p[1] {
-			t.Errorf("%s progress ended at %d of %d", s, p[0], p[1])
-		}
-	}
+	rec.check("neighbours", "umap")
 	for i, p := range pts {
 		if math.IsNaN(p.X) || math.IsNaN(p.Y) || math.IsInf(p.X, 0) || math.IsInf(p.Y, 0) {
 			t.Fatalf("point %d at %v", i, p)
