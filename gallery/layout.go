@@ -13,9 +13,6 @@ const (
 	LayoutUMAP = "umap" // UMAP on cosine distances: neighbours kept as t-SNE does, in a fraction of the time
 )
 
-// LayoutMethods lists the layout methods, for messages and menus.
-var LayoutMethods = []string{LayoutPCA, LayoutTSNE, LayoutUMAP}
-
 // LayoutOptions choose and tune a layout; zero values pick the defaults.
 type LayoutOptions struct {
 	Method     string  // LayoutPCA, LayoutTSNE or LayoutUMAP
