@@ -18,7 +18,7 @@ type AtlasLayout struct {
 	// Of says what was laid out: AtlasOfGallery (images) or AtlasOfClasses (the network's
 	// classes, by their classifier weights).
 	Of     string `json:"of"`
-	Method string `json:"method"` // the layout: pca or tsne
+	Method string `json:"method"` // the layout: pca, tsne or umap
 	// Source is free text naming what was laid out, e.g. the gallery file.
 	Source string      `json:"source,omitempty"`
 	Cells  []AtlasCell `json:"cells"` // one per item, in item order
