@@ -53,7 +53,10 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 	n, cin, h, wd := inShape[0], inShape[1], inShape[2], inShape[3]
 	_, _, oh, ow := dy.dims4("conv2d backward")
 	plane := oh * ow
-	if t, ok := transposedConv(c, h, wd, oh, ow); ok && plane > 0 && c.Out > 0 {
+	// Natively the scatter is cheap, and the transposed convolution's im2col (c.Out*KH*KW
+	// rows) outgrows the scatter's dCol (c.In*KH*KW rows) when a layer widens: AlexNet's
+	// conv2 and SqueezeNet's expand3x3 backward took 7-22% less at 1 thread by the scatter.
+	if t, ok := transposedConv(c, h, wd, oh, ow); ok && plane > 0 && c.Out > 0 && (f.Block != nil || c.Out <= c.In) {
 		return f.Conv2D(dy, flippedTransposedWeight(w, c.Groups), nil, t)
 	}
 	dx := newZeroed(n, cin, h, wd)
