@@ -137,6 +137,36 @@ type GradOptions struct {
 	Threads int
 	// Edits are interventions applied in the forward pass (see Edit), and differentiated.
 	Edits []Edit
+	// Device, when set, runs input gradients without edits on a device of its own (the
+	// browser's WebGPU runner); when it fails, the pass is computed here as without it.
+	Device GradDevice
+}
+
+// GradDevice computes whole gradient passes on a device of its own: it runs the forward
+// pass to target (without target's fused ReLU when preReLU) and keeps the tape there, hands
+// target's activation to seed, which evaluates the objectives on the CPU and returns the
+// gradient to start from, and runs the backward pass back to the input. The WebGPU runner
+// records the passes by running the engine's own loops on placeholder tensors (TraceGradient).
+type GradDevice interface {
+	InputGradient(x *Tensor, target string, preReLU bool, seed func(act *Tensor) *Tensor) (*Tensor, error)
+}
+
+// Backward is the set of backward operators, one per layer kind with a gradient: FastCPU
+// computes them; a device backend records them as its own work (see TraceGradient).
+type Backward interface {
+	ConvBackward(g, out *Tensor, w *Weight, c ConvSpec, inShape []int) *Tensor
+	FireBackward(g *Tensor, f FireSpec, w FireWeights, in, squeeze, out *Tensor) *Tensor
+	MaxPoolBackward(g, in, out *Tensor, p PoolSpec) *Tensor
+	LRNBackward(g, in *Tensor, l LRNSpec) *Tensor
+	AdaptiveAvgPoolBackward(g *Tensor, inShape []int) *Tensor
+	LinearBackward(g, out *Tensor, w *Weight, l LinearSpec, inShape []int) *Tensor
+}
+
+// FireWeights are a fire module's three convolution weights.
+type FireWeights struct{ Squeeze, Expand1x1, Expand3x3 *Weight }
+
+func (m *Model) fireWeights(key string) FireWeights {
+	return FireWeights{m.Params[key+".squeeze.weight"], m.Params[key+".expand1x1.weight"], m.Params[key+".expand3x3.weight"]}
 }
 
 // InputGradient returns the objective's value at x and its gradient with respect to x (the
@@ -223,11 +253,44 @@ func (m *Model) gradient(x *Tensor, objs []Objective, opt GradOptions, at string
 		bw.Threads = opt.Threads
 	}
 
+	if opt.Device != nil && at == "" && len(opt.Edits) == 0 {
+		var values []float32
+		g, err := opt.Device.InputGradient(x, target, obj.PreReLU, func(act *Tensor) *Tensor {
+			var g *Tensor
+			values, g = seed(objs, act, shapes[target])
+			return g
+		})
+		if err == nil {
+			return values, nil, g, nil
+		}
+		// The device failed (it says why and leaves itself for good): compute it here.
+	}
+
 	tape, act := m.forwardTape(x, be, target, obj.PreReLU, opt.Edits)
 	values, g := seed(objs, act, shapes[target])
+	g, atAct := m.backward(tape, g, bw, at)
+	if _, recycles := be.(FastCPU); recycles {
+		releaseTape(tape, x)
+	}
+	return values, atAct, g, nil
+}
 
-	// The backward pass: the forward loop in reverse, each step turning the gradient of a
-	// layer's output into the gradient of its input.
+// TraceGradient runs a gradient pass's operators without objectives: the forward pass to
+// target on be (without target's fused ReLU when preReLU), seedGrad turning target's
+// activation into the gradient to start from, and the backward pass to the input on bw. A
+// device backend records its gradient program this way, with placeholder tensors, so the
+// engine's loops stay the one place that knows the order of the steps. x and the model
+// are assumed checked (the device's caller, InputGradientBatch, has checked them).
+func (m *Model) TraceGradient(x *Tensor, be Backend, bw Backward, target string, preReLU bool, seedGrad func(act *Tensor) *Tensor) *Tensor {
+	tape, act := m.forwardTape(x, be, target, preReLU, nil)
+	g, _ := m.backward(tape, seedGrad(act), bw, "")
+	return g
+}
+
+// backward walks the tape in reverse from g, the gradient of the tape's last output, each
+// step turning the gradient of a layer's output into the gradient of its input; it stops
+// at the output of the layer named at ("" = the input), returning a copy of that output.
+func (m *Model) backward(tape []tapeStep, g *Tensor, bw Backward, at string) (*Tensor, *Tensor) {
 	var atAct *Tensor
 	for i := len(tape) - 1; i >= 0; i-- {
 		s := tape[i]
@@ -246,28 +309,25 @@ func (m *Model) gradient(x *Tensor, objs []Objective, opt GradOptions, at string
 		gOut := g
 		switch l.Kind {
 		case KindConv:
-			g = bw.convBackward(g, s.out, m.Params[l.Key+".weight"], l.Conv, s.in.Shape)
+			g = bw.ConvBackward(g, s.out, m.Params[l.Key+".weight"], l.Conv, s.in.Shape)
 		case KindFire:
-			g = bw.fireBackward(g, s, m.Params, l)
+			g = bw.FireBackward(g, l.Fire, m.fireWeights(l.Key), s.in, s.squeeze, s.out)
 		case KindMaxPool:
-			g = bw.maxPoolBackward(g, s.in, s.out, l.Pool)
+			g = bw.MaxPoolBackward(g, s.in, s.out, l.Pool)
 		case KindLRN:
-			g = bw.lrnBackward(g, s.in, l.LRN)
+			g = bw.LRNBackward(g, s.in, l.LRN)
 		case KindAdaptiveAvgPool:
-			g = adaptiveAvgPoolBackward(g, s.in.Shape)
+			g = bw.AdaptiveAvgPoolBackward(g, s.in.Shape)
 		case KindDropout:
 			// The identity at inference, so its gradient passes through.
 		case KindLinear:
-			g = bw.linearBackward(g, s.out, m.Params[l.Key+".weight"], l.Linear, s.in.Shape)
+			g = bw.LinearBackward(g, s.out, m.Params[l.Key+".weight"], l.Linear, s.in.Shape)
 		}
 		if !sharesData(g, gOut) {
 			recycle(gOut) // consumed: the next step's gradients reuse its buffer
 		}
 	}
-	if _, recycles := be.(FastCPU); recycles {
-		releaseTape(tape, x)
-	}
-	return values, atAct, g, nil
+	return g, atAct
 }
 
 // releaseTape gives the activations the forward pass made back to the free list, so that

@@ -7,7 +7,8 @@ import (
 
 // One backward function per operator: each takes the gradient of the operator's output (and
 // what the forward pass left on the tape) and returns the gradient of its input. Shapes were
-// checked by the forward pass, so these only compute.
+// checked by the forward pass, so these only compute. FastCPU's methods are the Backward
+// interface (grad.go); the WebGPU plan records the same calls as GPU work.
 
 // reluMask zeroes g where the fused ReLU's output was not positive (PyTorch's
 // threshold_backward: the gradient at exactly 0 is 0).
@@ -31,8 +32,8 @@ func reluMaskSlice(gd, out []float32) {
 	}
 }
 
-// convBackward is the gradient of a convolution with optional fused ReLU.
-func (f FastCPU) convBackward(g, out *Tensor, w *Weight, c ConvSpec, inShape []int) *Tensor {
+// ConvBackward is the gradient of a convolution with optional fused ReLU.
+func (f FastCPU) ConvBackward(g, out *Tensor, w *Weight, c ConvSpec, inShape []int) *Tensor {
 	if c.ReLU {
 		reluMask(g, out)
 	}
@@ -379,41 +380,41 @@ func gcd(a, b int) int {
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
-// fireBackward is the gradient of a fire module: the concatenated gradient splits into the
+// FireBackward is the gradient of a fire module: the concatenated gradient splits into the
 // two expand branches, whose input gradients add up at the squeeze output.
-func (f FastCPU) fireBackward(g *Tensor, s tapeStep, params map[string]*Weight, l Layer) *Tensor {
-	sq, e1, e3 := l.Fire.Convs() // l is the tape's layer: without its ReLU for a pre-ReLU objective
-	n, _, h, w := g.dims4("fire backward")
-	hw := h * w
-	g1, g3 := newOutput(n, e1.Out, h, w), newOutput(n, e3.Out, h, w) // every value is copied in
-	o1, o3 := newOutput(n, e1.Out, h, w), newOutput(n, e3.Out, h, w)
+func (f FastCPU) FireBackward(g *Tensor, fs FireSpec, w FireWeights, in, squeeze, out *Tensor) *Tensor {
+	sq, e1, e3 := fs.Convs() // the tape's layer: without its ReLU for a pre-ReLU objective
+	n, _, h, w4 := g.dims4("fire backward")
+	hw := h * w4
+	g1, g3 := newOutput(n, e1.Out, h, w4), newOutput(n, e3.Out, h, w4) // every value is copied in
+	o1, o3 := newOutput(n, e1.Out, h, w4), newOutput(n, e3.Out, h, w4)
 	for b := 0; b < n; b++ {
-		gb, ob := g.Row(b), s.out.Row(b)
+		gb, ob := g.Row(b), out.Row(b)
 		copy(g1.Row(b), gb[:e1.Out*hw])
 		copy(g3.Row(b), gb[e1.Out*hw:])
 		copy(o1.Row(b), ob[:e1.Out*hw])
 		copy(o3.Row(b), ob[e1.Out*hw:])
 	}
-	ds := f.convBackward(g1, o1, params[l.Key+".expand1x1.weight"], e1, s.squeeze.Shape)
-	ds3 := f.convBackward(g3, o3, params[l.Key+".expand3x3.weight"], e3, s.squeeze.Shape)
+	ds := f.ConvBackward(g1, o1, w.Expand1x1, e1, squeeze.Shape)
+	ds3 := f.ConvBackward(g3, o3, w.Expand3x3, e3, squeeze.Shape)
 	for i, v := range ds3.Data {
 		ds.Data[i] += v
 	}
 	for _, t := range []*Tensor{g1, g3, o1, o3, ds3} {
 		recycle(t)
 	}
-	dx := f.convBackward(ds, s.squeeze, params[l.Key+".squeeze.weight"], sq, s.in.Shape)
+	dx := f.ConvBackward(ds, squeeze, w.Squeeze, sq, in.Shape)
 	recycle(ds)
 	return dx
 }
 
-// maxPoolBackward routes each output's gradient to the first maximum of its window in
+// MaxPoolBackward routes each output's gradient to the first maximum of its window in
 // row-major order, as PyTorch does (its kernel keeps the first index on ties and takes a
 // NaN as the maximum). The forward pass's output out says what each window's maximum is,
 // so finding it is a search for the first equal element, which leaves its window early and
 // mispredicts one branch, where recomputing the maximum mispredicts at every new best.
 // Planes are independent, so they run in parallel.
-func (f FastCPU) maxPoolBackward(g, in, out *Tensor, p PoolSpec) *Tensor {
+func (f FastCPU) MaxPoolBackward(g, in, out *Tensor, p PoolSpec) *Tensor {
 	n, c, h, w := in.dims4("max pool backward")
 	_, _, oh, ow := g.dims4("max pool backward")
 	dx := newZeroed(n, c, h, w)
@@ -499,13 +500,13 @@ func firstEqual(x []float32, w, y0, y1, x0, x1 int, m float32) int {
 	return -1
 }
 
-// lrnBackward is the exact derivative of y_c = x_c * s_c^-beta with
+// LRNBackward is the exact derivative of y_c = x_c * s_c^-beta with
 // s_c = K + alpha/size * sum_{j in W(c)} x_j^2 and W(c) = [c-lo, c+hi]:
 //
 //	dx_j = g_j s_j^-beta - 2 alpha beta / size * x_j * sum_{c : j in W(c)} g_c x_c s_c^(-beta-1)
 //
 // where j is in W(c) exactly when c lies in [j-hi, j+lo]. Pixels are independent.
-func (f FastCPU) lrnBackward(g, in *Tensor, l LRNSpec) *Tensor {
+func (f FastCPU) LRNBackward(g, in *Tensor, l LRNSpec) *Tensor {
 	n, c, h, w := in.dims4("lrn backward")
 	dx := newZeroed(n, c, h, w)
 	lo, hi := (l.Size-1)/2, l.Size/2
@@ -550,9 +551,9 @@ func (f FastCPU) lrnBackward(g, in *Tensor, l LRNSpec) *Tensor {
 	return dx
 }
 
-// adaptiveAvgPoolBackward spreads each output's gradient evenly over its window (windows
+// AdaptiveAvgPoolBackward spreads each output's gradient evenly over its window (windows
 // overlap when the input size is not a multiple of the output size).
-func adaptiveAvgPoolBackward(g *Tensor, inShape []int) *Tensor {
+func (FastCPU) AdaptiveAvgPoolBackward(g *Tensor, inShape []int) *Tensor {
 	n, c, h, w := inShape[0], inShape[1], inShape[2], inShape[3]
 	_, _, oh, ow := g.dims4("adaptive avg pool backward")
 	dx := newZeroed(n, c, h, w)
@@ -574,11 +575,11 @@ func adaptiveAvgPoolBackward(g *Tensor, inShape []int) *Tensor {
 	return dx
 }
 
-// linearBackward is dX = dY · W after the ReLU mask, reshaped to the layer's input shape.
+// LinearBackward is dX = dY · W after the ReLU mask, reshaped to the layer's input shape.
 // It is bandwidth bound like the forward product: the input features are split into
 // column chunks, each goroutine streaming its slice of every weight row whose output has a
 // nonzero gradient (after a ReLU, often half of them), int8 rows read as int8.
-func (f FastCPU) linearBackward(g, out *Tensor, w *Weight, l LinearSpec, inShape []int) *Tensor {
+func (f FastCPU) LinearBackward(g, out *Tensor, w *Weight, l LinearSpec, inShape []int) *Tensor {
 	if l.ReLU {
 		reluMask(g, out)
 	}

@@ -185,24 +185,24 @@ func TestGradOpsTorch(t *testing.T) {
 					w := &Weight{Shape: d.tensor(t, c.Name+"/w").Shape, F32: d.tensor(t, c.Name+"/w").Data}
 					spec := c.convSpec()
 					y = Reference{}.Conv2D(x, w, d.tensor(t, c.Name+"/b").Data, spec)
-					got = f.convBackward(g, y, w, spec, x.Shape)
+					got = f.ConvBackward(g, y, w, spec, x.Shape)
 				case "maxpool":
 					p := PoolSpec{KH: c.Kernel[0], KW: c.Kernel[1], StrideH: c.Stride[0], StrideW: c.Stride[1],
 						PadT: c.PPad[0], PadL: c.PPad[1], PadB: c.PPad[0], PadR: c.PPad[1], Ceil: c.Ceil}
 					y = Reference{}.MaxPool2D(x, p)
-					got = f.maxPoolBackward(g, x, y, p)
+					got = f.MaxPoolBackward(g, x, y, p)
 				case "lrn":
 					l := LRNSpec{Size: c.Size, Alpha: float32(c.Alpha), Beta: float32(c.Beta), K: float32(c.K)}
 					y = Reference{}.LRN(x, l)
-					got = f.lrnBackward(g, x, l)
+					got = f.LRNBackward(g, x, l)
 				case "adaptive":
 					y = Reference{}.AdaptiveAvgPool2D(x, c.OutHW[0], c.OutHW[1])
-					got = adaptiveAvgPoolBackward(g, x.Shape)
+					got = f.AdaptiveAvgPoolBackward(g, x.Shape)
 				case "linear":
 					w := &Weight{Shape: d.tensor(t, c.Name+"/w").Shape, F32: d.tensor(t, c.Name+"/w").Data}
 					l := LinearSpec{In: c.Shape[1], Out: c.Out, ReLU: c.ReLU}
 					y = Reference{}.Linear(x, w, d.tensor(t, c.Name+"/b").Data, l)
-					got = f.linearBackward(g, y, w, l, x.Shape)
+					got = f.LinearBackward(g, y, w, l, x.Shape)
 				}
 				if e := RelL2(y.Data, yWant.Data); !slices.Equal(y.Shape, yWant.Shape) || !(e < gradTol) {
 					t.Fatalf("forward output %v differs from PyTorch's %v (rel L2 %.3g): the case is set up wrong", y.Shape, yWant.Shape, e)

@@ -81,6 +81,9 @@ type Options struct {
 	// Backend and Threads run the passes (nil, 0: the default backend).
 	Backend engine.Backend
 	Threads int
+	// Device, when set, runs the input gradients (saliency, SmoothGrad, integrated
+	// gradients) without edits: see engine.GradOptions.
+	Device engine.GradDevice
 	// Edits are interventions on the network, applied to every pass.
 	Edits []engine.Edit
 	// Progress, if set, is told after each pass: done of total passes.
@@ -274,7 +277,7 @@ type explainer struct {
 }
 
 func (e *explainer) gradOptions() engine.GradOptions {
-	return engine.GradOptions{Backend: e.opt.Backend, Threads: e.opt.Threads, Edits: e.opt.Edits}
+	return engine.GradOptions{Backend: e.opt.Backend, Threads: e.opt.Threads, Edits: e.opt.Edits, Device: e.opt.Device}
 }
 
 // forwardOptions run a forward pass that keeps what scoring needs: the head's layer when a

@@ -29,7 +29,7 @@ func TestValidateLook(t *testing.T) {
 		`{"op":"neighbors","look":{"k":5,"metric":"manhattan"}}`:                  "metric",
 		`{"op":"walk","look":{"k":5,"steps":7,"to":[1]}}`:                         "direction",
 		`{"op":"walk","look":{"k":5,"steps":65,"from":[0],"to":[1]}}`:             "steps 65",
-		`{"op":"atlas","look":{"method":"isomap","grid":4}}`:                        "method",
+		`{"op":"atlas","look":{"method":"isomap","grid":4}}`:                      "method",
 		`{"op":"atlas","look":{"method":"pca","grid":65}}`:                        "grid 65",
 		`{"op":"atlas","look":{"method":"tsne","grid":4,"perplexity":-1}}`:        "perplexity",
 		`{"op":"units","look":{"k":4}}`:                                           "layer",

@@ -93,7 +93,7 @@ func (s *Session) Explain(ctx context.Context, r protocol.ExplainRequest, progre
 	}
 	opt := explain.Options{Method: method, Class: r.Class, Layer: r.Layer,
 		Samples: r.Samples, Noise: r.Noise, Patch: r.Patch, Stride: r.Stride, Seed: r.Seed,
-		Backend: s.backend, Edits: s.edits, Progress: progress, Logits: s.lastLogits()}
+		Backend: s.backend, Device: s.gradOptions().Device, Edits: s.edits, Progress: progress, Logits: s.lastLogits()}
 	label := imagenet.Label
 	if r.Taught {
 		if opt.Head, err = s.Teacher().Trained(); err != nil {

@@ -600,7 +600,7 @@ func (l *Look) AtlasIcons(ctx context.Context, r protocol.LookRequest, progress 
 	for j, i := range todo {
 		sub[j] = a.cells[i]
 	}
-	opt := atlas.Options{Size: r.Size, Steps: r.Steps, Seed: r.Seed, Grad: engine.GradOptions{Backend: l.s.backend},
+	opt := atlas.Options{Size: r.Size, Steps: r.Steps, Seed: r.Seed, Grad: l.s.gradOptions(),
 		Progress: func(n, total int, icons map[int]*image.RGBA) {
 			done = n
 			batch := make([]protocol.AtlasIcon, 0, len(icons))
@@ -933,7 +933,7 @@ func (l *Look) FeatureVis(ctx context.Context, r protocol.LookRequest, progress 
 		return nil, fmt.Errorf("featurevis: objective must be channel, class or taught, not %q", r.Objective)
 	}
 	opt := featurevis.Options{Objective: obj, Size: r.Size, Steps: r.Steps, Seed: r.Seed,
-		PreviewEvery: r.Preview, Grad: engine.GradOptions{Backend: l.s.backend}}
+		PreviewEvery: r.Preview, Grad: l.s.gradOptions()}
 	opt.Progress = func(p featurevis.Progress) {
 		if progress == nil {
 			return

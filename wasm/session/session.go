@@ -160,6 +160,17 @@ func New(c Codecs, backend engine.Backend) *Session {
 	return &Session{codecs: c, backend: backend, runners: CPURunner}
 }
 
+// gradOptions are the options of the session's gradient passes (feature visualization,
+// atlas icons, attribution): the CPU backend, and the runner as the engine's GradDevice when
+// it has one (the worker's WebGPU runner, which declines while it runs on the CPU).
+func (s *Session) gradOptions() engine.GradOptions {
+	opt := engine.GradOptions{Backend: s.backend}
+	if d, ok := s.runner.(engine.GradDevice); ok {
+		opt.Device = d
+	}
+	return opt
+}
+
 // SetRunners replaces the CPU runner factory (the worker's WebGPU runner); it applies to
 // the next Load.
 func (s *Session) SetRunners(f RunnerFactory) { s.runners = f }

@@ -23,9 +23,9 @@ type GPUModel struct {
 	m       *engine.Model
 	weights map[string]*gpuWeight // by parameter prefix (features.0)
 	// The compiled plan of the last input shape, with its buffers and bind groups; a new
-	// shape replaces it.
-	prog     *program
-	released bool
+	// shape replaces it. gradProg is the same for gradient passes (Gradient).
+	prog, gradProg *program
+	released       bool
 }
 
 // program is a plan bound to GPU buffers: one storage buffer per tensor, one uniform
@@ -142,11 +142,18 @@ func (gm *GPUModel) Release() {
 }
 
 func (gm *GPUModel) dropProgram() {
-	if gm.prog == nil {
-		return
+	if gm.prog != nil {
+		gm.d.releaseProgram(gm.prog)
+		gm.prog = nil
 	}
-	gm.d.releaseProgram(gm.prog)
-	gm.prog = nil
+	gm.dropGradProgram()
+}
+
+func (gm *GPUModel) dropGradProgram() {
+	if gm.gradProg != nil {
+		gm.d.releaseProgram(gm.gradProg)
+		gm.gradProg = nil
+	}
 }
 
 func (d *Device) releaseProgram(pr *program) {
@@ -200,13 +207,23 @@ func (d *Device) bind(p *plan, weights map[string]*gpuWeight, extern map[int]*bu
 		entries := []any{
 			entry(0, u), entry(1, tensor(o.in)), entry(5, tensor(o.out)),
 		}
-		if usesWeights(o.kernel) {
+		uses := bindingsOf(o.kernel)
+		if len(o.aux) != uses.aux {
+			return nil, fmt.Errorf("webgpu: %s reads %d more tensors, the op names %d", o.kernel, uses.aux, len(o.aux))
+		}
+		for i, t := range o.aux {
+			entries = append(entries, entry(6+i, tensor(t)))
+		}
+		if uses.weights {
 			w := weights[o.param]
 			if w == nil {
 				return nil, fmt.Errorf("webgpu: no weights uploaded for %s", o.param)
 			}
-			entries = append(entries, entry(2, w.w), entry(3, w.bias))
-			if usesScale(o.kernel) {
+			entries = append(entries, entry(2, w.w))
+			if uses.bias {
+				entries = append(entries, entry(3, w.bias))
+			}
+			if uses.scale {
 				if w.scale == nil {
 					return nil, fmt.Errorf("webgpu: %s is not int8", o.param)
 				}
@@ -379,4 +396,70 @@ func (gm *GPUModel) runTimed(pr *program, out *Output) error {
 		from = i + 1
 	}
 	return nil
+}
+
+// Gradient runs a gradient pass on the GPU (engine.GradDevice's contract): the forward pass
+// to target keeps every activation on the GPU, target's activation alone is read back and
+// handed to seed, which evaluates the objectives on the CPU, and the gradient it returns
+// is uploaded and propagated back to the input by the backward kernels; only the input's
+// gradient is read back. The program is built once per input shape and objective layer,
+// like Forward's. Errors wrapping ErrDeviceLost mean the device went away.
+func (gm *GPUModel) Gradient(x *engine.Tensor, target string, preReLU bool, seed func(act *engine.Tensor) *engine.Tensor) (*engine.Tensor, error) {
+	if gm.released {
+		return nil, fmt.Errorf("webgpu: model was released")
+	}
+	d := gm.d
+	if err := d.errLost(); err != nil {
+		return nil, err
+	}
+	if len(x.Shape) != 4 || x.Shape[1] != 3 || x.Shape[0] < 1 || x.Len() == 0 {
+		return nil, fmt.Errorf("%s: input must be N x 3 x H x W, got %v", gm.m.Arch.Name, x.Shape)
+	}
+	key := fmt.Sprintf("%v/%s/%v", x.Shape, target, preReLU)
+	if gm.gradProg == nil || gm.gradProg.key != key {
+		gm.dropGradProgram()
+		p, err := buildGradPlan(gm.m, x.Shape[0], x.Shape[2], x.Shape[3], target, preReLU, d.limits)
+		if err != nil {
+			return nil, err
+		}
+		d.pushScopes()
+		pr, err := d.bind(p, gm.weights, nil)
+		if perr := d.popScopes(); err == nil {
+			err = perr
+		}
+		if err != nil {
+			return nil, err
+		}
+		pr.key = key
+		gm.gradProg = pr
+	}
+	pr := gm.gradProg
+	p := pr.p
+	// run uploads in into tensor at, runs ops [from, to) and reads tensor back into out.
+	run := func(at int, in []float32, from, to, back int, out []float32) error {
+		d.pushScopes()
+		err := pr.tensors[at].write(0, f32Bytes(in))
+		if err == nil {
+			enc := d.dev.Call("createCommandEncoder")
+			d.encode(enc, pr, from, to)
+			err = d.readFloats(enc, []*buffer{pr.tensors[back]}, [][]float32{out})
+		}
+		if perr := d.popScopes(); err == nil {
+			err = perr
+		}
+		return err
+	}
+	act := engine.NewTensor(p.tensors[p.act].shape...)
+	if err := run(p.input, x.Data, 0, p.backwardFrom, p.act, act.Data); err != nil {
+		return nil, err
+	}
+	g := seed(act)
+	if g == nil || g.Len() != act.Len() {
+		return nil, fmt.Errorf("webgpu: the objectives' gradient does not match %s's activation %v", target, act.Shape)
+	}
+	dx := engine.NewTensor(x.Shape...)
+	if err := run(p.seed, g.Data, p.backwardFrom, len(p.ops), p.dx, dx.Data); err != nil {
+		return nil, err
+	}
+	return dx, nil
 }

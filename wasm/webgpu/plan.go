@@ -23,6 +23,12 @@ type plan struct {
 	input   int
 	logits  int // -1 when the pass stops before the classifier
 	probs   int // softmax of the logits, -1 likewise
+	// A gradient plan (buildGradPlan) runs ops [0, backwardFrom) forward to act, the
+	// objectives' layer, then, once the CPU has written the gradient of the objectives
+	// into seed, the rest back to dx, the input's gradient. All three are -1 in a forward
+	// plan.
+	act, seed, dx int
+	backwardFrom  int
 }
 
 type tensorSpec struct {
@@ -41,6 +47,7 @@ func (t tensorSpec) len() int {
 type op struct {
 	kernel  string
 	in, out int    // tensor indices
+	aux     []int  // further inputs of the backward kernels, bound from 6 on
 	param   string // parameter key prefix (features.0) for convolution and linear
 	uniform []byte
 	groups  [3]int // workgroups in x, y, z
@@ -299,7 +306,7 @@ func buildPlan(m *engine.Model, n, h, w int, stopAfter string, lim Limits) (*pla
 	if _, err := m.Arch.Shapes(h, w); err != nil {
 		return nil, err
 	}
-	p := &plan{named: map[string]int{}, logits: -1, probs: -1}
+	p := newPlan()
 	ops := newPlanOps(&planBuilder{p: p, lim: lim, params: m.Params}, m.Params)
 	x, err := ops.tensor(n, 3, h, w)
 	if err != nil {
@@ -330,6 +337,52 @@ func buildPlan(m *engine.Model, n, h, w int, stopAfter string, lim Limits) (*pla
 			return nil, err
 		}
 	}
+	p.prune()
+	return p, nil
+}
+
+func newPlan() *plan {
+	return &plan{named: map[string]int{}, logits: -1, probs: -1, act: -1, seed: -1, dx: -1}
+}
+
+// buildGradPlan records a gradient pass for an n x 3 x h x w input and objectives that read
+// target (before its fused ReLU when preReLU): the engine's own gradient loops
+// (engine.Model.TraceGradient) run with planOps as both the forward and the backward
+// backend, so each operator and each backward step becomes GPU work. The objectives
+// themselves are evaluated on the CPU between the two halves (GPUModel.Gradient).
+func buildGradPlan(m *engine.Model, n, h, w int, target string, preReLU bool, lim Limits) (*plan, error) {
+	if n < 1 || h < 1 || w < 1 {
+		return nil, fmt.Errorf("webgpu: input must be N x 3 x H x W with positive sizes, got %dx3x%dx%d", n, h, w)
+	}
+	if _, err := m.Arch.Shapes(h, w); err != nil {
+		return nil, err
+	}
+	if m.Arch.LayerIndex(target) < 0 {
+		return nil, fmt.Errorf("%s has no layer %q (layers: %v)", m.Arch.Name, target, m.Arch.LayerNames())
+	}
+	p := newPlan()
+	ops := newPlanOps(&planBuilder{p: p, lim: lim, params: m.Params}, m.Params)
+	x, err := ops.tensor(n, 3, h, w)
+	if err != nil {
+		return nil, err
+	}
+	p.input = ops.ids[x]
+	var act, seed *engine.Tensor
+	dx := m.TraceGradient(x, ops, ops, target, preReLU, func(a *engine.Tensor) *engine.Tensor {
+		act = a
+		p.backwardFrom = len(p.ops)
+		if ops.err != nil {
+			return &engine.Tensor{Shape: a.Shape}
+		}
+		if seed, ops.err = ops.tensor(a.Shape...); ops.err != nil {
+			return &engine.Tensor{Shape: a.Shape}
+		}
+		return seed
+	})
+	if ops.err != nil {
+		return nil, ops.err
+	}
+	p.act, p.seed, p.dx = ops.ids[act], ops.ids[seed], ops.ids[dx]
 	p.prune()
 	return p, nil
 }

@@ -92,13 +92,16 @@ func TestPlanErrors(t *testing.T) {
 }
 
 func TestShadersGenerate(t *testing.T) {
-	for _, k := range KernelNames() {
+	for _, k := range append(KernelNames(), BackwardKernelNames()...) {
 		src, err := Shader(k)
 		if err != nil || !strings.Contains(src, "@compute") {
 			t.Errorf("%s: %v", k, err)
 		}
-		if usesScale(k) != strings.Contains(src, "scale") {
-			t.Errorf("%s: scale binding and usesScale disagree", k)
+		b := bindingsOf(k)
+		declared := func(i int) bool { return strings.Contains(src, fmt.Sprintf("@binding(%d)", i)) }
+		if declared(2) != b.weights || declared(3) != b.bias || declared(4) != b.scale ||
+			declared(6) != (b.aux > 0) || declared(7) != (b.aux > 1) || declared(8) {
+			t.Errorf("%s: the shader's bindings and bindingsOf (%+v) disagree", k, b)
 		}
 	}
 }
@@ -131,5 +134,63 @@ func TestLayerCosts(t *testing.T) {
 			t.Logf("%s %s: %.2f GFLOP, %.1f MB weights\n| layer | MFLOP | weight MB | activation MB read+written |\n|---|---|---|---|\n%s",
 				a.Name, prec, float64(flops)/1e9, float64(wb)/1e6, strings.Join(lines, "\n"))
 		}
+	}
+}
+
+// TestGradPlan checks the recorded gradient programs' shape: forward to the objectives'
+// layer, then backward kernels only, ending in the input's gradient, every op binding what
+// its kernel declares.
+func TestGradPlan(t *testing.T) {
+	backward := map[string]bool{}
+	for _, k := range BackwardKernelNames() {
+		backward[k] = true
+	}
+	for _, c := range []struct {
+		arch    *engine.Arch
+		target  string
+		preReLU bool
+		want    []string // backward kernels that must appear
+	}{
+		{engine.SqueezeNet11, "avgpool10", false, []string{kAdaptiveDx, kConvDx, kReLUMask, kMaxPoolDx}},
+		{engine.SqueezeNet11, "fire5", true, []string{kConvDx, kMaxPoolDx}},
+		{engine.AlexNet, "fc8", false, []string{kLinearDx, kReLUMask, kAdaptiveDx, kMaxPoolDx, kConvDx}},
+		{engine.AlexNetBVLC, "conv3", true, []string{kLRNDx, kMaxPoolDx, kConvDx}},
+	} {
+		for _, prec := range []engine.Precision{engine.F32, engine.Int8} {
+			m := weights.Fixture(c.arch, 1).WithPrecision(prec)
+			p, err := buildGradPlan(m, 2, c.arch.InputSize, c.arch.InputSize, c.target, c.preReLU, DefaultLimits)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.arch.Name, c.target, err)
+			}
+			name := fmt.Sprintf("%s %s %s", c.arch.Name, c.target, prec)
+			if !slices.Equal(p.tensors[p.dx].shape, []int{2, 3, c.arch.InputSize, c.arch.InputSize}) || p.dx == p.input {
+				t.Errorf("%s: dx is %v", name, p.tensors[p.dx].shape)
+			}
+			seen := map[string]bool{}
+			for i, o := range p.ops {
+				if backward[o.kernel] != (i >= p.backwardFrom) {
+					t.Errorf("%s: op %d (%s) on the wrong side of %d", name, i, o.kernel, p.backwardFrom)
+				}
+				if len(o.aux) != bindingsOf(o.kernel).aux {
+					t.Errorf("%s: op %d (%s) binds %d extra tensors", name, i, o.kernel, len(o.aux))
+				}
+				if prec == engine.Int8 && (o.kernel == kConvDx || o.kernel == kLinearDx) {
+					t.Errorf("%s: float32 kernel %s on int8 weights", name, o.kernel)
+				}
+				seen[strings.TrimSuffix(o.kernel, "_i8")] = true
+			}
+			for _, k := range c.want {
+				if !seen[k] {
+					t.Errorf("%s: no %s in the backward pass", name, k)
+				}
+			}
+			if p.ops[p.backwardFrom].in != p.seed && !(p.ops[p.backwardFrom].kernel == kReLUMask && p.ops[p.backwardFrom].out == p.seed) {
+				t.Errorf("%s: the backward pass does not start from the seed", name)
+			}
+		}
+	}
+	m := weights.Fixture(engine.SqueezeNet11, 1)
+	if _, err := buildGradPlan(m, 1, 224, 224, "fc9", false, DefaultLimits); err == nil || !strings.Contains(err.Error(), "no layer") {
+		t.Errorf("unknown layer: %v", err)
 	}
 }

@@ -179,6 +179,9 @@ func (p *plan) prune() {
 	used[p.input] = true
 	for _, op := range p.ops {
 		used[op.in], used[op.out] = true, true
+		for _, t := range op.aux {
+			used[t] = true
+		}
 	}
 	renum := make([]int, len(p.tensors))
 	var kept []tensorSpec
@@ -192,15 +195,17 @@ func (p *plan) prune() {
 	p.tensors = kept
 	for i := range p.ops {
 		p.ops[i].in, p.ops[i].out = renum[p.ops[i].in], renum[p.ops[i].out]
+		for j, t := range p.ops[i].aux {
+			p.ops[i].aux[j] = renum[t]
+		}
 	}
 	for name, t := range p.named {
 		p.named[name] = renum[t]
 	}
 	p.input = renum[p.input]
-	if p.logits >= 0 {
-		p.logits = renum[p.logits]
-	}
-	if p.probs >= 0 {
-		p.probs = renum[p.probs]
+	for _, t := range []*int{&p.logits, &p.probs, &p.act, &p.seed, &p.dx} {
+		if *t >= 0 {
+			*t = renum[*t]
+		}
 	}
 }

@@ -423,24 +423,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 // kernel names, also the keys of the compiled pipeline cache.
 const (
-	kConv       = "conv"
-	kConvI8     = "conv_i8"
-	kLinear     = "linear"
-	kLinearI8   = "linear_i8"
-	kMatvec     = "matvec"
-	kMatvecI8   = "matvec_i8"
-	kPool       = "pool"
-	kAdaptive   = "adaptive_avg"
-	kLRN        = "lrn"
-	kReLU       = "relu"
-	kConcat     = "concat"
-	kSoftmax    = "softmax"
-	allKernelsN = 12
+	kConv     = "conv"
+	kConvI8   = "conv_i8"
+	kLinear   = "linear"
+	kLinearI8 = "linear_i8"
+	kMatvec   = "matvec"
+	kMatvecI8 = "matvec_i8"
+	kPool     = "pool"
+	kAdaptive = "adaptive_avg"
+	kLRN      = "lrn"
+	kReLU     = "relu"
+	kConcat   = "concat"
+	kSoftmax  = "softmax"
+
+	// The backward kernels (shaders_backward.go), compiled on a model's first gradient.
+	kReLUMask   = "relu_mask"
+	kConvDx     = "conv_dx"
+	kConvDxI8   = "conv_dx_i8"
+	kMaxPoolDx  = "maxpool_dx"
+	kAdaptiveDx = "adaptive_avg_dx"
+	kLRNDx      = "lrn_dx"
+	kLinearDx   = "linear_dx"
+	kLinearDxI8 = "linear_dx_i8"
 )
 
-// KernelNames lists every kernel, for tests that compile them all.
+// KernelNames lists the forward kernels, which Load compiles.
 func KernelNames() []string {
 	return []string{kConv, kConvI8, kLinear, kLinearI8, kMatvec, kMatvecI8, kPool, kAdaptive, kLRN, kReLU, kConcat, kSoftmax}
+}
+
+// BackwardKernelNames lists the kernels of gradient passes.
+func BackwardKernelNames() []string {
+	return []string{kReLUMask, kConvDx, kConvDxI8, kMaxPoolDx, kAdaptiveDx, kLRNDx, kLinearDx, kLinearDxI8}
 }
 
 // Shader returns the WGSL source of a kernel.
@@ -472,6 +486,22 @@ func Shader(name string) (string, error) {
 		return concatWGSL, nil
 	case kSoftmax:
 		return softmaxWGSL, nil
+	case kReLUMask:
+		return reluMaskWGSL, nil
+	case kConvDx:
+		tmpl = convDxWGSL
+	case kConvDxI8:
+		tmpl, v = convDxWGSL, shaderVariant{Int8: true}
+	case kMaxPoolDx:
+		return maxPoolDxWGSL, nil
+	case kAdaptiveDx:
+		return adaptiveAvgDxWGSL, nil
+	case kLRNDx:
+		return lrnDxWGSL, nil
+	case kLinearDx:
+		tmpl = linearDxWGSL
+	case kLinearDxI8:
+		tmpl, v = linearDxWGSL, shaderVariant{Int8: true}
 	default:
 		return "", fmt.Errorf("webgpu: no kernel %q", name)
 	}
@@ -486,16 +516,28 @@ func Shader(name string) (string, error) {
 	return b.String(), nil
 }
 
-// usesScale reports whether a kernel binds the per-channel scales (binding 4).
-func usesScale(kernel string) bool {
-	return kernel == kConvI8 || kernel == kLinearI8 || kernel == kMatvecI8
+// kernelBindings says what a kernel binds besides its uniforms (binding 0), its input
+// (1) and its output (5): a layout "auto" pipeline has exactly the bindings its shader
+// uses, and a bind group must name exactly those.
+type kernelBindings struct {
+	weights, bias, scale bool // bindings 2, 3 and 4: the op's parameter
+	aux                  int  // further input tensors, at bindings 6, 7, ...
 }
 
-// usesWeights reports whether a kernel binds weights and biases (bindings 2 and 3).
-func usesWeights(kernel string) bool {
+func bindingsOf(kernel string) kernelBindings {
 	switch kernel {
-	case kConv, kConvI8, kLinear, kLinearI8, kMatvec, kMatvecI8:
-		return true
+	case kConv, kLinear, kMatvec:
+		return kernelBindings{weights: true, bias: true}
+	case kConvI8, kLinearI8, kMatvecI8:
+		return kernelBindings{weights: true, bias: true, scale: true}
+	case kConvDx, kLinearDx:
+		return kernelBindings{weights: true}
+	case kConvDxI8, kLinearDxI8:
+		return kernelBindings{weights: true, scale: true}
+	case kMaxPoolDx:
+		return kernelBindings{aux: 2}
+	case kLRNDx:
+		return kernelBindings{aux: 1}
 	}
-	return false
+	return kernelBindings{}
 }

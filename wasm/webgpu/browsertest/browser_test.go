@@ -172,6 +172,31 @@ func TestNetworks(t *testing.T) {
 	}
 }
 
+// TestGradients runs gradient passes (the backward kernels) on the GPU and on the CPU path
+// for each network, fixture weights in float32 and int8, and compares the input gradients
+// and the objectives' values. Times are SwiftShader's: correctness only.
+func TestGradients(t *testing.T) {
+	for _, a := range []string{engine.SqueezeNet11.Name, engine.AlexNet.Name, engine.AlexNetBVLC.Name} {
+		t.Run(a, func(t *testing.T) {
+			if testing.Short() && a != engine.SqueezeNet11.Name {
+				t.Skip("-short: the AlexNets take minutes on SwiftShader")
+			}
+			rep := run(t, true, "suite=grads&arch="+a, 300*time.Second)
+			checkCases(t, rep)
+			for _, want := range []string{"f32", "int8", "class 7 logit gradient", "pre-ReLU gradient", "batch 2 gradient", "release"} {
+				if !slices.ContainsFunc(rep.Cases, func(c report.Case) bool { return strings.Contains(c.Name, want) }) {
+					t.Errorf("no %q case ran", want)
+				}
+			}
+			for _, c := range rep.Cases {
+				if strings.HasSuffix(c.Name, " gradient") {
+					t.Logf("%s: %.1f ms (first step, program built) on %s", c.Name, c.Millis, rep.Adapter)
+				}
+			}
+		})
+	}
+}
+
 // TestFallback triggers each way WebGPU can fail and checks the pass finishes on the CPU
 // with the CPU path's exact result, says why, and leaves no GPU buffer behind.
 func TestFallback(t *testing.T) {

@@ -6,7 +6,7 @@
 // for the native chromedp test (wasm/webgpu/browsertest) to assert on. It reports measured
 // numbers only; the verdicts live in the native test.
 //
-// The page's query string picks a suite: ops, nets, photos, fallback, noadapter, bench.
+// The page's query string picks a suite: ops, nets, grads, photos, fallback, noadapter, bench.
 package main
 
 import (
@@ -46,6 +46,8 @@ func main() {
 			runOps(rep)
 		case "nets":
 			runNets(rep, q.Get("arch"))
+		case "grads":
+			runGrads(rep, q.Get("arch"))
 		case "photos":
 			runPhotos(rep, q.Get("dir"), q.Get("n"))
 		case "fallback":
