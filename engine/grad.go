@@ -145,10 +145,12 @@ type GradOptions struct {
 // GradDevice computes whole gradient passes on a device of its own: it runs the forward
 // pass to target (without target's fused ReLU when preReLU) and keeps the tape there, hands
 // target's activation to seed, which evaluates the objectives on the CPU and returns the
-// gradient to start from, and runs the backward pass back to the input. The WebGPU runner
-// records the passes by running the engine's own loops on placeholder tensors (TraceGradient).
+// gradient to start from, and runs the backward pass back to the input, or to the output
+// of the layer named at (then returning that output too, as ActivationGradient does). The
+// WebGPU runner records its passes by running the engine's own loops on placeholder
+// tensors (TraceGradient).
 type GradDevice interface {
-	InputGradient(x *Tensor, target string, preReLU bool, seed func(act *Tensor) *Tensor) (*Tensor, error)
+	Gradient(x *Tensor, target string, preReLU bool, at string, seed func(act *Tensor) *Tensor) (atAct, grad *Tensor, err error)
 }
 
 // Backward is the set of backward operators, one per layer kind with a gradient: FastCPU
@@ -253,22 +255,30 @@ func (m *Model) gradient(x *Tensor, objs []Objective, opt GradOptions, at string
 		bw.Threads = opt.Threads
 	}
 
-	if opt.Device != nil && at == "" && len(opt.Edits) == 0 {
+	if opt.Device != nil && len(opt.Edits) == 0 {
 		var values []float32
-		g, err := opt.Device.InputGradient(x, target, obj.PreReLU, func(act *Tensor) *Tensor {
+		atAct, g, err := opt.Device.Gradient(x, target, obj.PreReLU, at, func(act *Tensor) *Tensor {
 			var g *Tensor
 			values, g = seed(objs, act, shapes[target])
 			return g
 		})
 		if err == nil {
-			return values, nil, g, nil
+			return values, atAct, g, nil
 		}
 		// The device failed (it says why and leaves itself for good): compute it here.
 	}
 
 	tape, act := m.forwardTape(x, be, target, obj.PreReLU, opt.Edits)
 	values, g := seed(objs, act, shapes[target])
-	g, atAct := m.backward(tape, g, bw, at)
+	g, stop := m.backward(tape, g, bw, at)
+	var atAct *Tensor
+	if stop >= 0 {
+		atAct = tape[stop].out
+		if tape[stop].edited != nil {
+			atAct = tape[stop].edited
+		}
+		atAct = atAct.Clone() // the tape's tensors go back to the free list
+	}
 	if _, recycles := be.(FastCPU); recycles {
 		releaseTape(tape, x)
 	}
@@ -277,31 +287,30 @@ func (m *Model) gradient(x *Tensor, objs []Objective, opt GradOptions, at string
 
 // TraceGradient runs a gradient pass's operators without objectives: the forward pass to
 // target on be (without target's fused ReLU when preReLU), seedGrad turning target's
-// activation into the gradient to start from, and the backward pass to the input on bw. A
+// activation into the gradient to start from, and the backward pass on bw to the input, or
+// to the output of the layer named at, which it returns as atAct (nil for the input). A
 // device backend records its gradient program this way, with placeholder tensors, so the
-// engine's loops stay the one place that knows the order of the steps. x and the model
-// are assumed checked (the device's caller, InputGradientBatch, has checked them).
-func (m *Model) TraceGradient(x *Tensor, be Backend, bw Backward, target string, preReLU bool, seedGrad func(act *Tensor) *Tensor) *Tensor {
+// engine's loops stay the one place that knows the order of the steps. x, the layers and
+// the model are assumed checked (the device's caller, the engine's gradient, has).
+func (m *Model) TraceGradient(x *Tensor, be Backend, bw Backward, target string, preReLU bool, at string, seedGrad func(act *Tensor) *Tensor) (atAct, grad *Tensor) {
 	tape, act := m.forwardTape(x, be, target, preReLU, nil)
-	g, _ := m.backward(tape, seedGrad(act), bw, "")
-	return g
+	g, stop := m.backward(tape, seedGrad(act), bw, at)
+	if stop >= 0 {
+		atAct = tape[stop].out
+	}
+	return atAct, g
 }
 
 // backward walks the tape in reverse from g, the gradient of the tape's last output, each
 // step turning the gradient of a layer's output into the gradient of its input; it stops
-// at the output of the layer named at ("" = the input), returning a copy of that output.
-func (m *Model) backward(tape []tapeStep, g *Tensor, bw Backward, at string) (*Tensor, *Tensor) {
-	var atAct *Tensor
+// at the output of the layer named at ("" = the input) and says which step that was (-1
+// for the input).
+func (m *Model) backward(tape []tapeStep, g *Tensor, bw Backward, at string) (*Tensor, int) {
 	for i := len(tape) - 1; i >= 0; i-- {
 		s := tape[i]
 		l := s.layer
 		if at != "" && l.Name == at {
-			atAct = s.out
-			if s.edited != nil {
-				atAct = s.edited
-			}
-			atAct = atAct.Clone() // the tape's tensors go back to the free list
-			break
+			return g, i
 		}
 		if s.edited != nil {
 			editsBackward(g, s.edits)
@@ -327,7 +336,7 @@ func (m *Model) backward(tape []tapeStep, g *Tensor, bw Backward, at string) (*T
 			recycle(gOut) // consumed: the next step's gradients reuse its buffer
 		}
 	}
-	return g, atAct
+	return g, -1
 }
 
 // releaseTape gives the activations the forward pass made back to the free list, so that

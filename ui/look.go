@@ -926,7 +926,11 @@ func (c *Look) fvNote() string {
 	case l.Busy == "featurevis":
 		return fmt.Sprintf("step %d of %d · objective %.3g", f.Step, f.Steps, f.Value)
 	}
-	return fmt.Sprintf("done: %d steps in %s · objective %.3g", f.Step, c.ms(l.FVMs), f.Value)
+	on := ""
+	if f.Compute == protocol.ComputeWebGPU {
+		on = " on WebGPU"
+	}
+	return fmt.Sprintf("done: %d steps in %s%s · objective %.3g", f.Step, c.ms(l.FVMs), on, f.Value)
 }
 
 func (c *Look) views() []struct {

@@ -19,7 +19,8 @@ type KnockOutOptions struct {
 	Candidates int
 	Backend    engine.Backend
 	Threads    int
-	Edits      []engine.Edit // the reader's interventions, kept in every pass
+	Device     engine.GradDevice // the ranking's gradient pass, as in Options
+	Edits      []engine.Edit     // the reader's interventions, kept in every pass
 }
 
 // KnockedUnit is one unit of the ranking.
@@ -80,7 +81,7 @@ func FindKnockOut(ctx context.Context, m *engine.Model, x *engine.Tensor, opt Kn
 		res.Release()
 	}
 	_, act, g, err := m.ActivationGradient(x, []engine.Objective{engine.ClassLogit(opt.Class)}, opt.Layer,
-		engine.GradOptions{Backend: opt.Backend, Threads: opt.Threads, Edits: opt.Edits})
+		engine.GradOptions{Backend: opt.Backend, Threads: opt.Threads, Edits: opt.Edits, Device: opt.Device})
 	if err != nil {
 		return nil, err
 	}

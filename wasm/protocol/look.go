@@ -350,4 +350,7 @@ type FeatureVisImg struct {
 	H      int       `json:"h"`
 	RGBA   []byte    `json:"rgba,omitempty"`
 	Values []float32 `json:"values,omitempty"` // the objective at every step (done only)
+	// Compute is where the gradients ran (done only): webgpu when every step ran on the
+	// GPU, cpu otherwise.
+	Compute Compute `json:"compute,omitempty"`
 }

@@ -123,7 +123,7 @@ func (s *Session) KnockOut(ctx context.Context, r protocol.ExplainRequest) (*pro
 		return nil, err
 	}
 	ko, err := explain.FindKnockOut(ctx, m, x, explain.KnockOutOptions{Layer: r.Layer, Class: r.Class, Count: r.Count,
-		Backend: s.backend, Edits: s.edits})
+		Backend: s.backend, Device: s.gradOptions().Device, Edits: s.edits})
 	if err != nil {
 		return nil, err
 	}

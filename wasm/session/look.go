@@ -953,7 +953,7 @@ func (l *Look) FeatureVis(ctx context.Context, r protocol.LookRequest, progress 
 	}
 	b := res.Image.Rect
 	return &protocol.FeatureVisImg{Step: len(res.Values), Steps: r.Steps, W: b.Dx(), H: b.Dy(), RGBA: res.Image.Pix,
-		Values: res.Values, Value: res.Values[len(res.Values)-1]}, nil
+		Values: res.Values, Value: res.Values[len(res.Values)-1], Compute: l.s.gradCompute()}, nil
 }
 
 func cancelled(ctx context.Context, err error) error {

@@ -171,6 +171,17 @@ func (s *Session) gradOptions() engine.GradOptions {
 	return opt
 }
 
+// gradCompute is where the session's gradient passes run: on the GPU while the runner is a
+// GradDevice on WebGPU (it leaves the GPU for good when a pass fails there).
+func (s *Session) gradCompute() protocol.Compute {
+	if _, ok := s.runner.(engine.GradDevice); ok {
+		if c, _ := s.runner.Compute(); c == protocol.ComputeWebGPU {
+			return c
+		}
+	}
+	return protocol.ComputeCPU
+}
+
 // SetRunners replaces the CPU runner factory (the worker's WebGPU runner); it applies to
 // the next Load.
 func (s *Session) SetRunners(f RunnerFactory) { s.runners = f }

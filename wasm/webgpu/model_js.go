@@ -401,26 +401,27 @@ func (gm *GPUModel) runTimed(pr *program, out *Output) error {
 // Gradient runs a gradient pass on the GPU (engine.GradDevice's contract): the forward pass
 // to target keeps every activation on the GPU, target's activation alone is read back and
 // handed to seed, which evaluates the objectives on the CPU, and the gradient it returns
-// is uploaded and propagated back to the input by the backward kernels; only the input's
-// gradient is read back. The program is built once per input shape and objective layer,
-// like Forward's. Errors wrapping ErrDeviceLost mean the device went away.
-func (gm *GPUModel) Gradient(x *engine.Tensor, target string, preReLU bool, seed func(act *engine.Tensor) *engine.Tensor) (*engine.Tensor, error) {
+// is uploaded and propagated back by the backward kernels to the input, or to the output
+// of the layer named at; only that gradient (and at's output) is read back. The program is
+// built once per input shape and layers, like Forward's. Errors wrapping ErrDeviceLost mean
+// the device went away.
+func (gm *GPUModel) Gradient(x *engine.Tensor, target string, preReLU bool, at string, seed func(act *engine.Tensor) *engine.Tensor) (atAct, grad *engine.Tensor, err error) {
 	if gm.released {
-		return nil, fmt.Errorf("webgpu: model was released")
+		return nil, nil, fmt.Errorf("webgpu: model was released")
 	}
 	d := gm.d
 	if err := d.errLost(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(x.Shape) != 4 || x.Shape[1] != 3 || x.Shape[0] < 1 || x.Len() == 0 {
-		return nil, fmt.Errorf("%s: input must be N x 3 x H x W, got %v", gm.m.Arch.Name, x.Shape)
+		return nil, nil, fmt.Errorf("%s: input must be N x 3 x H x W, got %v", gm.m.Arch.Name, x.Shape)
 	}
-	key := fmt.Sprintf("%v/%s/%v", x.Shape, target, preReLU)
+	key := fmt.Sprintf("%v/%s/%v/%s", x.Shape, target, preReLU, at)
 	if gm.gradProg == nil || gm.gradProg.key != key {
 		gm.dropGradProgram()
-		p, err := buildGradPlan(gm.m, x.Shape[0], x.Shape[2], x.Shape[3], target, preReLU, d.limits)
+		p, err := buildGradPlan(gm.m, x.Shape[0], x.Shape[2], x.Shape[3], target, preReLU, at, d.limits)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		d.pushScopes()
 		pr, err := d.bind(p, gm.weights, nil)
@@ -428,21 +429,27 @@ func (gm *GPUModel) Gradient(x *engine.Tensor, target string, preReLU bool, seed
 			err = perr
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		pr.key = key
 		gm.gradProg = pr
 	}
 	pr := gm.gradProg
 	p := pr.p
-	// run uploads in into tensor at, runs ops [from, to) and reads tensor back into out.
-	run := func(at int, in []float32, from, to, back int, out []float32) error {
+	// run uploads in into tensor at, runs ops [from, to) and reads tensors back[i] into
+	// out[i].
+	run := func(at int, in []float32, from, to int, back []int, out []*engine.Tensor) error {
+		var srcs []*buffer
+		var dsts [][]float32
+		for i, t := range back {
+			srcs, dsts = append(srcs, pr.tensors[t]), append(dsts, out[i].Data)
+		}
 		d.pushScopes()
 		err := pr.tensors[at].write(0, f32Bytes(in))
 		if err == nil {
 			enc := d.dev.Call("createCommandEncoder")
 			d.encode(enc, pr, from, to)
-			err = d.readFloats(enc, []*buffer{pr.tensors[back]}, [][]float32{out})
+			err = d.readFloats(enc, srcs, dsts)
 		}
 		if perr := d.popScopes(); err == nil {
 			err = perr
@@ -450,16 +457,20 @@ func (gm *GPUModel) Gradient(x *engine.Tensor, target string, preReLU bool, seed
 		return err
 	}
 	act := engine.NewTensor(p.tensors[p.act].shape...)
-	if err := run(p.input, x.Data, 0, p.backwardFrom, p.act, act.Data); err != nil {
-		return nil, err
+	if err := run(p.input, x.Data, 0, p.backwardFrom, []int{p.act}, []*engine.Tensor{act}); err != nil {
+		return nil, nil, err
 	}
 	g := seed(act)
 	if g == nil || g.Len() != act.Len() {
-		return nil, fmt.Errorf("webgpu: the objectives' gradient does not match %s's activation %v", target, act.Shape)
+		return nil, nil, fmt.Errorf("webgpu: the objectives' gradient does not match %s's activation %v", target, act.Shape)
 	}
-	dx := engine.NewTensor(x.Shape...)
-	if err := run(p.seed, g.Data, p.backwardFrom, len(p.ops), p.dx, dx.Data); err != nil {
-		return nil, err
+	back, out := []int{p.dx}, []*engine.Tensor{engine.NewTensor(p.tensors[p.dx].shape...)}
+	if p.atAct >= 0 {
+		atAct = engine.NewTensor(p.tensors[p.atAct].shape...)
+		back, out = append(back, p.atAct), append(out, atAct)
 	}
-	return dx, nil
+	if err := run(p.seed, g.Data, p.backwardFrom, len(p.ops), back, out); err != nil {
+		return nil, nil, err
+	}
+	return atAct, out[0], nil
 }

@@ -25,10 +25,11 @@ type plan struct {
 	probs   int // softmax of the logits, -1 likewise
 	// A gradient plan (buildGradPlan) runs ops [0, backwardFrom) forward to act, the
 	// objectives' layer, then, once the CPU has written the gradient of the objectives
-	// into seed, the rest back to dx, the input's gradient. All three are -1 in a forward
-	// plan.
-	act, seed, dx int
-	backwardFrom  int
+	// into seed, the rest back to dx: the input's gradient, or the gradient at atAct, the
+	// output of the layer the pass stops at. All are -1 in a forward plan (atAct also when
+	// the pass goes back to the input).
+	act, seed, dx, atAct int
+	backwardFrom         int
 }
 
 type tensorSpec struct {
@@ -342,23 +343,27 @@ func buildPlan(m *engine.Model, n, h, w int, stopAfter string, lim Limits) (*pla
 }
 
 func newPlan() *plan {
-	return &plan{named: map[string]int{}, logits: -1, probs: -1, act: -1, seed: -1, dx: -1}
+	return &plan{named: map[string]int{}, logits: -1, probs: -1, act: -1, seed: -1, dx: -1, atAct: -1}
 }
 
 // buildGradPlan records a gradient pass for an n x 3 x h x w input and objectives that read
-// target (before its fused ReLU when preReLU): the engine's own gradient loops
-// (engine.Model.TraceGradient) run with planOps as both the forward and the backward
-// backend, so each operator and each backward step becomes GPU work. The objectives
-// themselves are evaluated on the CPU between the two halves (GPUModel.Gradient).
-func buildGradPlan(m *engine.Model, n, h, w int, target string, preReLU bool, lim Limits) (*plan, error) {
+// target (before its fused ReLU when preReLU), back to the input or to the output of the
+// layer named at: the engine's own gradient loops (engine.Model.TraceGradient) run with
+// planOps as both the forward and the backward backend, so each operator and each
+// backward step becomes GPU work. The objectives themselves are evaluated on the CPU
+// between the two halves (GPUModel.Gradient).
+func buildGradPlan(m *engine.Model, n, h, w int, target string, preReLU bool, at string, lim Limits) (*plan, error) {
 	if n < 1 || h < 1 || w < 1 {
 		return nil, fmt.Errorf("webgpu: input must be N x 3 x H x W with positive sizes, got %dx3x%dx%d", n, h, w)
 	}
 	if _, err := m.Arch.Shapes(h, w); err != nil {
 		return nil, err
 	}
-	if m.Arch.LayerIndex(target) < 0 {
-		return nil, fmt.Errorf("%s has no layer %q (layers: %v)", m.Arch.Name, target, m.Arch.LayerNames())
+	if m.Arch.LayerIndex(target) < 0 || at != "" && m.Arch.LayerIndex(at) < 0 {
+		return nil, fmt.Errorf("%s has no layer %q or %q (layers: %v)", m.Arch.Name, target, at, m.Arch.LayerNames())
+	}
+	if at != "" && m.Arch.LayerIndex(at) > m.Arch.LayerIndex(target) {
+		return nil, fmt.Errorf("%s: %s comes after %s, which the objectives read: it has no gradient", m.Arch.Name, at, target)
 	}
 	p := newPlan()
 	ops := newPlanOps(&planBuilder{p: p, lim: lim, params: m.Params}, m.Params)
@@ -368,7 +373,7 @@ func buildGradPlan(m *engine.Model, n, h, w int, target string, preReLU bool, li
 	}
 	p.input = ops.ids[x]
 	var act, seed *engine.Tensor
-	dx := m.TraceGradient(x, ops, ops, target, preReLU, func(a *engine.Tensor) *engine.Tensor {
+	atAct, dx := m.TraceGradient(x, ops, ops, target, preReLU, at, func(a *engine.Tensor) *engine.Tensor {
 		act = a
 		p.backwardFrom = len(p.ops)
 		if ops.err != nil {
@@ -383,6 +388,9 @@ func buildGradPlan(m *engine.Model, n, h, w int, target string, preReLU bool, li
 		return nil, ops.err
 	}
 	p.act, p.seed, p.dx = ops.ids[act], ops.ids[seed], ops.ids[dx]
+	if atAct != nil {
+		p.atAct = ops.ids[atAct]
+	}
 	p.prune()
 	return p, nil
 }

@@ -146,25 +146,41 @@ func TestGradPlan(t *testing.T) {
 		backward[k] = true
 	}
 	for _, c := range []struct {
-		arch    *engine.Arch
-		target  string
-		preReLU bool
-		want    []string // backward kernels that must appear
+		arch       *engine.Arch
+		target, at string
+		preReLU    bool
+		want       []string // backward kernels that must appear
 	}{
-		{engine.SqueezeNet11, "avgpool10", false, []string{kAdaptiveDx, kConvDx, kReLUMask, kMaxPoolDx}},
-		{engine.SqueezeNet11, "fire5", true, []string{kConvDx, kMaxPoolDx}},
-		{engine.AlexNet, "fc8", false, []string{kLinearDx, kReLUMask, kAdaptiveDx, kMaxPoolDx, kConvDx}},
-		{engine.AlexNetBVLC, "conv3", true, []string{kLRNDx, kMaxPoolDx, kConvDx}},
+		{engine.SqueezeNet11, "avgpool10", "", false, []string{kAdaptiveDx, kConvDx, kReLUMask, kMaxPoolDx}},
+		{engine.SqueezeNet11, "fire5", "", true, []string{kConvDx, kMaxPoolDx}},
+		{engine.AlexNet, "fc8", "", false, []string{kLinearDx, kReLUMask, kAdaptiveDx, kMaxPoolDx, kConvDx}},
+		{engine.AlexNetBVLC, "conv3", "", true, []string{kLRNDx, kMaxPoolDx, kConvDx}},
+		{engine.AlexNet, "fc8", "conv5", false, []string{kLinearDx, kAdaptiveDx, kMaxPoolDx}}, // Grad-CAM's
+		{engine.AlexNet, "conv5", "conv5", false, nil},
 	} {
 		for _, prec := range []engine.Precision{engine.F32, engine.Int8} {
 			m := weights.Fixture(c.arch, 1).WithPrecision(prec)
-			p, err := buildGradPlan(m, 2, c.arch.InputSize, c.arch.InputSize, c.target, c.preReLU, DefaultLimits)
+			p, err := buildGradPlan(m, 2, c.arch.InputSize, c.arch.InputSize, c.target, c.preReLU, c.at, DefaultLimits)
 			if err != nil {
 				t.Fatalf("%s %s: %v", c.arch.Name, c.target, err)
 			}
-			name := fmt.Sprintf("%s %s %s", c.arch.Name, c.target, prec)
-			if !slices.Equal(p.tensors[p.dx].shape, []int{2, 3, c.arch.InputSize, c.arch.InputSize}) || p.dx == p.input {
-				t.Errorf("%s: dx is %v", name, p.tensors[p.dx].shape)
+			name := fmt.Sprintf("%s %s to %q %s", c.arch.Name, c.target, c.at, prec)
+			wantDx := []int{2, 3, c.arch.InputSize, c.arch.InputSize}
+			if c.at != "" {
+				shapes, _ := c.arch.Shapes(c.arch.InputSize, c.arch.InputSize)
+				wantDx = append([]int{2}, shapes[c.at][1:]...)
+				if p.atAct < 0 || !slices.Equal(p.tensors[p.atAct].shape, wantDx) {
+					t.Errorf("%s: no activation at %s", name, c.at)
+				}
+			}
+			if !slices.Equal(p.tensors[p.dx].shape, wantDx) || p.dx == p.input {
+				t.Errorf("%s: dx is %v, want %v", name, p.tensors[p.dx].shape, wantDx)
+			}
+			if c.at == c.target {
+				if p.backwardFrom != len(p.ops) || p.dx != p.seed {
+					t.Errorf("%s: a gradient at the objectives' own layer needs no backward step", name)
+				}
+				continue
 			}
 			seen := map[string]bool{}
 			for i, o := range p.ops {
@@ -190,7 +206,10 @@ func TestGradPlan(t *testing.T) {
 		}
 	}
 	m := weights.Fixture(engine.SqueezeNet11, 1)
-	if _, err := buildGradPlan(m, 1, 224, 224, "fc9", false, DefaultLimits); err == nil || !strings.Contains(err.Error(), "no layer") {
+	if _, err := buildGradPlan(m, 1, 224, 224, "fc9", false, "", DefaultLimits); err == nil || !strings.Contains(err.Error(), "no layer") {
 		t.Errorf("unknown layer: %v", err)
+	}
+	if _, err := buildGradPlan(m, 1, 224, 224, "fire5", false, "fire7", DefaultLimits); err == nil || !strings.Contains(err.Error(), "comes after") {
+		t.Errorf("a layer after the objectives': %v", err)
 	}
 }

@@ -176,7 +176,11 @@ func (o *planOps) Concat(xs ...*engine.Tensor) *engine.Tensor {
 // Concat redirected) and renumbers the rest in order.
 func (p *plan) prune() {
 	used := make([]bool, len(p.tensors))
-	used[p.input] = true
+	for _, t := range []int{p.input, p.act, p.seed, p.dx, p.atAct} {
+		if t >= 0 {
+			used[t] = true
+		}
+	}
 	for _, op := range p.ops {
 		used[op.in], used[op.out] = true, true
 		for _, t := range op.aux {
@@ -203,7 +207,7 @@ func (p *plan) prune() {
 		p.named[name] = renum[t]
 	}
 	p.input = renum[p.input]
-	for _, t := range []*int{&p.logits, &p.probs, &p.act, &p.seed, &p.dx} {
+	for _, t := range []*int{&p.logits, &p.probs, &p.act, &p.seed, &p.dx, &p.atAct} {
 		if *t >= 0 {
 			*t = renum[*t]
 		}

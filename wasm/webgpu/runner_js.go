@@ -155,16 +155,16 @@ func (r *Runner) forwardGPU(x *engine.Tensor, opt engine.ForwardOptions) (*engin
 	return res, nil
 }
 
-// InputGradient is engine.GradDevice: the gradient pass on the GPU. On the CPU path it
-// returns an error at once and the engine computes the gradient itself; a GPU failure
-// leaves the GPU for good, as in Forward, and is returned for the engine to do the same.
-func (r *Runner) InputGradient(x *engine.Tensor, target string, preReLU bool, seed func(act *engine.Tensor) *engine.Tensor) (*engine.Tensor, error) {
+// Gradient is engine.GradDevice: the gradient pass on the GPU. On the CPU path it returns
+// an error at once and the engine computes the gradient itself; a GPU failure leaves the
+// GPU for good, as in Forward, and is returned for the engine to do the same.
+func (r *Runner) Gradient(x *engine.Tensor, target string, preReLU bool, at string, seed func(act *engine.Tensor) *engine.Tensor) (atAct, grad *engine.Tensor, err error) {
 	if r.gm == nil {
-		return nil, fmt.Errorf("webgpu: the model runs on the CPU (%s)", r.Reason)
+		return nil, nil, fmt.Errorf("webgpu: the model runs on the CPU (%s)", r.Reason)
 	}
-	g, err := r.gm.Gradient(x, target, preReLU, seed)
+	atAct, grad, err = r.gm.Gradient(x, target, preReLU, at, seed)
 	if err != nil {
 		r.fallBack(err)
 	}
-	return g, err
+	return atAct, grad, err
 }

@@ -22,10 +22,10 @@ func (g gpuRunner) Forward(x *engine.Tensor, opt engine.ForwardOptions) (*engine
 
 func (g gpuRunner) Compute() (protocol.Compute, string) { return g.r.Compute, g.r.Reason }
 
-// InputGradient makes the runner the session's engine.GradDevice: gradient passes run on
-// the GPU while the model does.
-func (g gpuRunner) InputGradient(x *engine.Tensor, target string, preReLU bool, seed func(*engine.Tensor) *engine.Tensor) (*engine.Tensor, error) {
-	return g.r.InputGradient(x, target, preReLU, seed)
+// Gradient makes the runner the session's engine.GradDevice: gradient passes run on the
+// GPU while the model does.
+func (g gpuRunner) Gradient(x *engine.Tensor, target string, preReLU bool, at string, seed func(*engine.Tensor) *engine.Tensor) (*engine.Tensor, *engine.Tensor, error) {
+	return g.r.Gradient(x, target, preReLU, at, seed)
 }
 
 func (g gpuRunner) Close() { g.r.Close() }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/alexlens/alexlens/engine"
@@ -33,21 +34,41 @@ func runGrads(rep *report.Report, archName string) {
 	case engine.AlexNetBVLC:
 		side, mid = a.InputSize, "conv3"
 	}
+	shapes, err := a.Shapes(side, side)
+	if err != nil {
+		rep.Fatal = err.Error()
+		return
+	}
 	r := rng(23)
 	x1, x2 := randTensor(&r, 1, 3, side, side), randTensor(&r, 2, 3, side, side)
-	midCh := 5
-	dir := randTensor(&r, 1, 384).Data // conv3/conv4 have 384 channels, fire6 384 too
-	cases := []struct {
+	dir := randTensor(&r, 1, shapes[mid][1]).Data
+	type gradCase struct {
 		name string
 		x    *engine.Tensor
 		objs []engine.Objective
-	}{
-		{"class 7 logit", x1, []engine.Objective{engine.ClassLogit(7)}},
-		{mid + " channel pre-ReLU", x1, []engine.Objective{{Kind: engine.ObjectiveChannel, Layer: mid, Channel: midCh, PreReLU: true}}},
+	}
+	class := gradCase{"class 7 logit", x1, []engine.Objective{engine.ClassLogit(7)}}
+	cases := []gradCase{
+		class,
+		{mid + " channel pre-ReLU", x1, []engine.Objective{{Kind: engine.ObjectiveChannel, Layer: mid, Channel: 5, PreReLU: true}}},
 		{mid + " batch 2", x2, []engine.Objective{engine.ChannelMean(mid, 3), {Kind: engine.ObjectiveDirection, Layer: mid, Vector: dir, CosPow: 2}}},
+		// Grad-CAM's pass: back to a layer's output, not to the input.
+		{"class 7 logit to " + mid, x1, []engine.Objective{engine.ClassLogit(7)}},
+	}
+	int8Cases := []gradCase{class} // int8 differs in the weight loads only, all on the class logit's path
+	if a == engine.AlexNetBVLC {
+		// At 227x227 SwiftShader takes minutes a pass: conv3 reaches everything this
+		// network has and the others lack (LRN, grouped convolutions, a stride-4 conv1).
+		cases, int8Cases = cases[1:2], nil
 	}
 	base := weights.Fixture(a, 1)
 	for _, p := range []engine.Precision{engine.F32, engine.Int8} {
+		if p == engine.Int8 {
+			cases = int8Cases
+		}
+		if len(cases) == 0 {
+			continue
+		}
 		m := base.WithPrecision(p)
 		label := fmt.Sprintf("%s %s %dx%d", a.Name, p, side, side)
 		run := webgpu.NewRunner(m, protocol.ComputeWebGPU, nil, webgpu.Options{})
@@ -58,20 +79,33 @@ func runGrads(rep *report.Report, archName string) {
 		if rep.Adapter == "" {
 			rep.Adapter, rep.Limits = run.Device().Info(), run.Device().Limits()
 		}
-		for i, c := range cases {
-			if p == engine.Int8 && i > 0 {
-				break // int8 differs in the weight loads only, which the class logit reaches all of
-			}
+		for _, c := range cases {
 			name := label + " " + c.name
-			wantV, want, err := m.InputGradientBatch(c.x, c.objs, engine.GradOptions{})
+			at, found := strings.CutPrefix(c.name, "class 7 logit to ")
+			if !found {
+				at = ""
+			}
+			gradient := func(opt engine.GradOptions) ([]float32, *engine.Tensor, *engine.Tensor, error) {
+				if at == "" {
+					v, g, err := m.InputGradientBatch(c.x, c.objs, opt)
+					return v, nil, g, err
+				}
+				return m.ActivationGradient(c.x, c.objs, at, opt)
+			}
+			wantV, wantAct, want, err := gradient(engine.GradOptions{})
 			if err != nil {
 				rep.Cases = append(rep.Cases, report.Case{Name: name, Error: "CPU: " + err.Error()})
 				continue
 			}
 			// One call (it includes building the program): SwiftShader takes seconds a step.
 			start := time.Now()
-			gotV, got, err := m.InputGradientBatch(c.x, c.objs, engine.GradOptions{Device: run})
+			gotV, gotAct, got, err := gradient(engine.GradOptions{Device: run})
 			took := time.Since(start)
+			if at != "" && err == nil {
+				ac := report.Case{Name: name + " activation", Bound: f32Bound}
+				compare(&ac, gotAct, wantAct)
+				rep.Cases = append(rep.Cases, ac)
+			}
 			cs := report.Case{Name: name + " gradient", Bound: f32Bound, Precision: string(p), Backend: string(run.Compute), Reason: run.Reason,
 				Millis: float64(took.Microseconds()) / 1000}
 			switch {
