@@ -148,10 +148,14 @@ func conv2DBlock(g *BlockGEMM, x *Tensor, w *Weight, bias []float32, c ConvSpec,
 			if g.PackB != nil {
 				packBPadded(g, buf, in, cinG, h, wd, oh, ow, bPanels, c)
 			} else {
+				src, hp, wp := padPlanes(buf.padded, in, cinG, h, wd, c)
+				if hp != h || wp != wd {
+					buf.padded = src
+				}
 				for bp := 0; bp < bPanels; bp++ {
 					p0 := bp * g.NR
 					buf.conv.b = buf.b[bp*pw.k*g.NR : (bp+1)*pw.k*g.NR]
-					im2colPanel(&buf.conv, in, cinG, h, wd, ow, p0, min(g.NR, plane-p0), g.NR, c)
+					im2colPanel(&buf.conv, src, cinG, hp, wp, ow, p0, min(g.NR, plane-p0), g.NR, c)
 				}
 			}
 			a := pw.data[grp*pw.panels*pw.k*pw.mr : (grp+1)*pw.panels*pw.k*pw.mr]
@@ -189,18 +193,9 @@ func groupEpilogue(scale, bias []float32, coutG, o0 int, chScale, chBias []float
 // position's offset is its window's top-left corner in the padded planes; the columns past
 // the last position (in the last panel) read offset 0 and are discarded with C's padding.
 func packBPadded(g *BlockGEMM, buf *blockBuffers, in []float32, cinG, h, w, oh, ow, bPanels int, c ConvSpec) {
-	src, hp, wp := in, h, w
-	if c.PadT != 0 || c.PadB != 0 || c.PadL != 0 || c.PadR != 0 {
-		hp, wp = h+c.PadT+c.PadB, w+c.PadL+c.PadR
-		buf.padded = grow(buf.padded, cinG*hp*wp)
-		clear(buf.padded)
-		for ci := 0; ci < cinG; ci++ {
-			for y := 0; y < h; y++ {
-				at := (ci*hp+y+c.PadT)*wp + c.PadL
-				copy(buf.padded[at:at+w], in[(ci*h+y)*w:(ci*h+y+1)*w])
-			}
-		}
-		src = buf.padded
+	src, hp, wp := padPlanes(buf.padded, in, cinG, h, w, c)
+	if hp != h || wp != w {
+		buf.padded = src
 	}
 	if cap(buf.offs) < bPanels*g.NR {
 		buf.offs = make([]int32, bPanels*g.NR)

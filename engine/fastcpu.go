@@ -105,6 +105,11 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 	colPanels := (plane + nr - 1) / nr
 	jobs := n * c.Groups * colPanels
 
+	// Pad the input once, so that packing a panel never clips a window.
+	src, hp, wp := padPlanes(nil, x.Data, n*c.In, h, wd, c)
+	if hp != h || wp != wd {
+		defer giveBuffer(src)
+	}
 	threads := f.threads()
 	scratch := make([]convScratch, min(threads, jobs))
 	parallelFor(jobs, threads, func(wk, job int) {
@@ -117,8 +122,8 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 		g, cp := rest/colPanels, rest%colPanels
 		p0 := cp * nr
 		cols := min(nr, plane-p0)
-		in := x.Data[(b*c.In+g*cinG)*h*wd : (b*c.In+(g+1)*cinG)*h*wd]
-		im2colPanel(s, in, cinG, h, wd, ow, p0, cols, nr, c)
+		in := src[(b*c.In+g*cinG)*hp*wp : (b*c.In+(g+1)*cinG)*hp*wp]
+		im2colPanel(s, in, cinG, hp, wp, ow, p0, cols, nr, c)
 		for mp := 0; mp < pw.panels; mp++ {
 			o0 := g*pw.coutG + mp*mr
 			rows := min(mr, (g+1)*pw.coutG-o0)
@@ -148,6 +153,9 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 	return y
 }
 
+// shortRun is the longest im2col run moved by a loop rather than by memmove.
+const shortRun = 16
+
 type convScratch struct {
 	b, tile []float32
 	runs    []colRun
@@ -156,12 +164,14 @@ type convScratch struct {
 
 // im2colPanel packs columns [p0, p0+cols) of the im2col matrix of one group's input planes
 // into s.b, k-major with nr values per row (missing columns are zero). Row k = (ci*KH+ky)*KW+kx
-// matches the weight layout [cinG][KH][KW].
+// matches the weight layout [cinG][KH][KW]. The planes are h x w and already padded
+// (padPlanes), so c's padding is ignored and every tap reads inside its plane: a row of the
+// panel is a few runs of input read at the stride, with no clipping.
 func im2colPanel(s *convScratch, in []float32, cinG, h, w, ow, p0, cols, nr int, c ConvSpec) {
 	dst := s.b
 	hw := h * w
-	// A 1x1, stride-1, unpadded convolution's im2col is its input: copy rows.
-	if c.KH == 1 && c.KW == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadT == 0 && c.PadL == 0 && c.PadB == 0 && c.PadR == 0 {
+	// A 1x1, stride-1 convolution's im2col is its input: copy rows.
+	if c.KH == 1 && c.KW == 1 && c.StrideH == 1 && c.StrideW == 1 && w == ow {
 		for ci := 0; ci < cinG; ci++ {
 			row := dst[ci*nr : (ci+1)*nr]
 			copy(row, in[ci*hw+p0:ci*hw+p0+cols])
@@ -169,48 +179,40 @@ func im2colPanel(s *convScratch, in []float32, cinG, h, w, ow, p0, cols, nr int,
 		}
 		return
 	}
-	// The panel's columns as runs that stay within one output row: along a run the input
-	// column advances by the stride, so with stride 1 each tap row is a clipped copy.
+	// The panel's columns as runs that stay within one output row; a run starts at its first
+	// window's top-left corner.
 	runs := s.runs[:0]
 	for j := 0; j < cols; {
 		oy, ox := (p0+j)/ow, (p0+j)%ow
 		n := min(cols-j, ow-ox)
-		runs = append(runs, colRun{j: j, n: n, iy: oy*c.StrideH - c.PadT, ix: ox*c.StrideW - c.PadL})
+		runs = append(runs, colRun{j: j, n: n, at: oy*c.StrideH*w + ox*c.StrideW})
 		j += n
 	}
 	s.runs = runs
 	k := 0
 	for ci := 0; ci < cinG; ci++ {
-		src := in[ci*hw : (ci+1)*hw]
 		for ky := 0; ky < c.KH; ky++ {
 			for kx := 0; kx < c.KW; kx++ {
+				tap := in[ci*hw+ky*c.DilH*w+kx*c.DilW:]
 				row := dst[k*nr : (k+1)*nr]
 				clear(row[cols:])
 				for _, r := range runs {
 					seg := row[r.j : r.j+r.n]
-					iy := r.iy + ky*c.DilH
-					if iy < 0 || iy >= h {
-						clear(seg)
-						continue
-					}
-					srcRow := src[iy*w : (iy+1)*w]
-					ix := r.ix + kx*c.DilW
-					if c.StrideW == 1 {
-						lo := min(max(0, -ix), r.n) // first t with ix+t inside the row
-						hi := max(min(r.n, w-ix), lo)
-						clear(seg[:lo])
-						if lo < hi {
-							copy(seg[lo:hi], srcRow[ix+lo:ix+hi])
+					switch {
+					case c.StrideW != 1:
+						for t := range seg {
+							seg[t] = tap[r.at+t*c.StrideW]
 						}
-						clear(seg[hi:])
-						continue
-					}
-					for t := range seg {
-						if x := ix + t*c.StrideW; uint(x) < uint(w) {
-							seg[t] = srcRow[x]
-						} else {
-							seg[t] = 0
+					case r.n <= shortRun:
+						// A memmove call costs more than a few floats; the small planes
+						// of feature visualization and of the backward pass (7 to 31
+						// wide at 128 px) cut a panel into runs this short.
+						src := tap[r.at : r.at+len(seg)]
+						for t := range seg {
+							seg[t] = src[t]
 						}
+					default:
+						copy(seg, tap[r.at:])
 					}
 				}
 				k++
@@ -219,9 +221,37 @@ func im2colPanel(s *convScratch, in []float32, cinG, h, w, ow, p0, cols, nr int,
 	}
 }
 
+// padPlanes returns planes (each h x w) with c's zero padding around each, and the padded
+// size; the planes themselves when every window lies inside them. Windows are those of
+// c.OutSize, which keeps one output where a window is larger than the padded input (where
+// PyTorch refuses the convolution): the bottom and right padding grow to hold the last
+// window whole. The copy goes into buf when it is large enough, else into a buffer from
+// the free list (giveBuffer returns it).
+func padPlanes(buf, planes []float32, n, h, w int, c ConvSpec) (padded []float32, hp, wp int) {
+	oh, ow := c.OutSize(h, w)
+	hp = max(h+c.PadT+c.PadB, (oh-1)*c.StrideH+(c.KH-1)*c.DilH+1)
+	wp = max(w+c.PadL+c.PadR, (ow-1)*c.StrideW+(c.KW-1)*c.DilW+1)
+	if c.PadT == 0 && c.PadL == 0 && hp == h && wp == w {
+		return planes, h, w
+	}
+	if cap(buf) < n*hp*wp {
+		buf = takeBuffer(n * hp * wp)
+	}
+	padded = buf[:n*hp*wp]
+	clear(padded)
+	for p := 0; p < n; p++ {
+		for y := 0; y < h; y++ {
+			at := (p*hp+y+c.PadT)*wp + c.PadL
+			copy(padded[at:at+w], planes[(p*h+y)*w:(p*h+y+1)*w])
+		}
+	}
+	return padded, hp, wp
+}
+
 // colRun is a stretch of n im2col columns, starting at panel column j, whose windows lie
-// on one output row; iy, ix is the top-left input coordinate of its first window.
-type colRun struct{ j, n, iy, ix int }
+// on one output row; at is the offset in the padded plane of its first window's top-left
+// corner.
+type colRun struct{ j, n, at int }
 
 // Linear at batch 1 is bandwidth bound: every weight is read once, so output rows are split
 // across goroutines and int8 weights are read as int8 (a quarter of the float32 traffic).
