@@ -133,3 +133,26 @@ func BenchmarkConvKernel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConvSmallPlanes times single convolutions at the plane sizes feature
+// visualization and attribution see at 128 px (AlexNet's conv2-conv5, SqueezeNet's
+// expand3x3 layers), 1 thread, with the active kernel: where useWideGrid chooses.
+func BenchmarkConvSmallPlanes(b *testing.B) {
+	r := rand.New(rand.NewSource(1))
+	for _, s := range []struct{ cin, cout, k, pad, hw int }{
+		{64, 192, 5, 2, 15}, {192, 384, 3, 1, 7}, {384, 256, 3, 1, 7}, {256, 256, 3, 1, 7},
+		{16, 64, 3, 1, 31}, {32, 128, 3, 1, 15}, {64, 256, 3, 1, 7},
+	} {
+		b.Run(fmt.Sprintf("%dto%d_%dx%d_k%d", s.cin, s.cout, s.hw, s.hw, s.k), func(b *testing.B) {
+			spec := convSpec(s.cin, s.cout, s.k, s.k, 1, s.pad, 1, true)
+			x := randTensor(r, 1, s.cin, s.hw, s.hw)
+			w := randWeight(r, false, s.cout, s.cin, s.k, s.k)
+			bias := randBias(r, s.cout)
+			f := FastCPU{Threads: 1}
+			f.Conv2D(x, w, bias, spec)
+			for b.Loop() {
+				f.Conv2D(x, w, bias, spec)
+			}
+		})
+	}
+}

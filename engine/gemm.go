@@ -49,7 +49,7 @@ type epilogue struct {
 	relu        bool
 }
 
-const maxMR = 8 // the largest mr of any kernel
+const maxMR = 12 // the largest mr of any kernel
 
 func (ep *epilogue) apply(i int, v float32) float32 {
 	v = v*ep.scale[i] + ep.bias[i]

@@ -17,7 +17,7 @@ func init() {
 		for _, t := range []struct {
 			mr, nr int
 			tile   func(k int, a, b, c []float32, ldc int, ep *epilogue)
-		}{{6, 32, tile6x32AVX512}, {3, 48, tile3x48AVX512}, {2, 64, tile2x64AVX512}, {4, 32, tile4x32AVX512}} {
+		}{{8, 32, tile8x32AVX512}, {12, 32, tile12x32AVX512}, {6, 64, tile6x64AVX512}, {4, 32, tile4x32AVX512}} {
 			v := avx512Kernel
 			v.name, v.mr, v.nr, v.tile = fmt.Sprintf("avx512-%dx%d", t.mr, t.nr), t.mr, t.nr, t.tile
 			kernelVariants = append(kernelVariants, v)
@@ -27,12 +27,15 @@ func init() {
 
 //go:generate go run gemm_gen.go
 
-// avx512Kernel uses the 4 x 32 tile (gemm_avx512_tiles.go): of the generated shapes it
-// measured fastest on conv3 (BenchmarkConvKernel, GFLOP/cpu-s) because its 8 accumulators,
-// 2 B vectors and 4 broadcasts fit the 16 vector registers Go allocates, without spills.
+// avx512Kernel uses the 8 x 32 tile (gemm_avx512_amd64.s): 16 accumulators, and 32 columns,
+// which fill AlexNet's 7 x 7 planes at 128 px better than 64 do. On AlexNet's conv3 on a Zen 5
+// EPYC (BenchmarkConvKernel, 1 thread, two runs) the assembly tiles ran at 143-150 GFLOP/cpu-s
+// (8 x 32), 143-158 (12 x 32), 145-159 (6 x 64) and 134-144 (4 x 32), where the 4 x 32 tile
+// written with Go's SIMD types had run at 99: 32 columns with any of the first three is
+// within noise, and 8 rows divide every layer's channel count.
 var avx512Kernel = gemmKernel{
-	name: "avx512-4x32", mr: 4, nr: 32,
-	tile:   tile4x32AVX512,
+	name: "avx512-8x32", mr: 8, nr: 32,
+	tile:   tile8x32AVX512,
 	dotF32: dotF32AVX512,
 	dotI8:  dotI8AVX512,
 }
