@@ -111,7 +111,7 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 	// B's columns: the output positions, or for a wide-grid convolution every position of
 	// the padded plane's rows up to the last output (see useWideGrid).
 	cols := plane
-	wide := useWideGrid(c, oh, ow, wp, nr)
+	wide := wideGridRule(c, oh, ow, wp, nr)
 	if wide {
 		cols = (oh-1)*wp + ow
 	}
@@ -119,11 +119,19 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 	jobs := n * c.Groups * colPanels
 	threads := f.threads()
 	scratch := make([]convScratch, min(threads, jobs))
+	defer func() {
+		for _, s := range scratch {
+			giveBuffer(s.b)
+			giveBuffer(s.tile)
+		}
+	}()
 	parallelFor(jobs, threads, func(wk, job int) {
 		s := &scratch[wk]
 		if s.b == nil {
-			s.b = make([]float32, pw.k*nr)
-			s.tile = make([]float32, mr*nr)
+			// From the free list: a fresh panel a call (hundreds of KB for AlexNet's
+			// conv4) spent more time faulting its pages in than being filled.
+			s.b = takeBuffer(pw.k * nr)
+			s.tile = takeBuffer(mr * nr)
 		}
 		b, rest := job/(c.Groups*colPanels), job%(c.Groups*colPanels)
 		g, cp := rest/colPanels, rest%colPanels
@@ -193,6 +201,13 @@ func useWideGrid(c ConvSpec, oh, ow, wp, nr int) bool {
 	return wide*8 <= compact*9
 }
 
+// wideGridRule is the decision Conv2D and convInputGrad ask; tests replace it with
+// alwaysWideGrid to run the wide grid on shapes the rule would not choose.
+var wideGridRule = useWideGrid
+
+// alwaysWideGrid takes the wide grid for every stride-1 convolution (for tests).
+func alwaysWideGrid(c ConvSpec, _, _, _, _ int) bool { return c.StrideH == 1 && c.StrideW == 1 }
+
 // wideGridPanel packs columns [p0, p0+cols) of B for a stride-1 convolution computed on the
 // wide grid: column q is position q of the padded planes' rows (row q/wp, column q%wp), an
 // output where q%wp < ow and a discarded value elsewhere. On that grid a tap's row of B is
@@ -213,7 +228,11 @@ func wideGridPanel(s *convScratch, in []float32, cinG, hp, wp, ow, p0, cols, nr 
 			}
 		}
 	}
-	outs := s.outs[:0]
+	s.outs = wideGridOutputs(s.outs[:0], wp, ow, p0, cols)
+}
+
+// wideGridOutputs appends to outs the outputs among wide-grid columns [p0, p0+cols).
+func wideGridOutputs(outs []outRun, wp, ow, p0, cols int) []outRun {
 	for q := p0; q < p0+cols; {
 		oy, ox := q/wp, q%wp
 		if ox >= ow {
@@ -224,7 +243,7 @@ func wideGridPanel(s *convScratch, in []float32, cinG, hp, wp, ow, p0, cols, nr 
 		outs = append(outs, outRun{j: q - p0, n: n, at: oy*ow + ox})
 		q += n
 	}
-	s.outs = outs
+	return outs
 }
 
 // outRun is a stretch of n outputs in a wide-grid panel, from panel column j, at offset at
@@ -307,9 +326,7 @@ func im2colPanel(s *convScratch, in []float32, cinG, h, w, ow, p0, cols, nr int,
 // window whole. The copy goes into buf when it is large enough, else into a buffer from
 // the free list (giveBuffer returns it).
 func padPlanes(buf, planes []float32, n, h, w int, c ConvSpec) (padded []float32, hp, wp int) {
-	oh, ow := c.OutSize(h, w)
-	hp = max(h+c.PadT+c.PadB, (oh-1)*c.StrideH+(c.KH-1)*c.DilH+1)
-	wp = max(w+c.PadL+c.PadR, (ow-1)*c.StrideW+(c.KW-1)*c.DilW+1)
+	hp, wp = paddedSize(h, w, c)
 	if c.PadT == 0 && c.PadL == 0 && hp == h && wp == w {
 		return planes, h, w
 	}
@@ -325,6 +342,15 @@ func padPlanes(buf, planes []float32, n, h, w int, c ConvSpec) (padded []float32
 		}
 	}
 	return padded, hp, wp
+}
+
+// paddedSize is the size of an h x w plane padded for c: its padding, grown at the bottom
+// and right where c.OutSize's last window reaches further.
+func paddedSize(h, w int, c ConvSpec) (hp, wp int) {
+	oh, ow := c.OutSize(h, w)
+	hp = max(h+c.PadT+c.PadB, (oh-1)*c.StrideH+(c.KH-1)*c.DilH+1)
+	wp = max(w+c.PadL+c.PadR, (ow-1)*c.StrideW+(c.KW-1)*c.DilW+1)
+	return hp, wp
 }
 
 // colRun is a stretch of n im2col columns, starting at panel column j, whose windows lie

@@ -87,6 +87,10 @@ func TestFastCPUConvMatchesReference(t *testing.T) {
 				got := FastCPU{Threads: threads}.Conv2D(x, w, b, c.spec)
 				checkClose(t, fmt.Sprintf("%s int8=%v threads=%d", c.name, q, threads), got, want, fastTol)
 			}
+			withWideGrid(func() {
+				got := FastCPU{Threads: 2}.Conv2D(x, w, b, c.spec)
+				checkClose(t, fmt.Sprintf("%s int8=%v on the wide grid", c.name, q), got, want, fastTol)
+			})
 		}
 	}
 }
@@ -202,6 +206,13 @@ func TestPackCacheFollowsWeight(t *testing.T) {
 	}
 }
 
+// withWideGrid runs f with every stride-1 convolution on the wide grid (wideGridPanel).
+func withWideGrid(f func()) {
+	defer func(r func(ConvSpec, int, int, int, int) bool) { wideGridRule = r }(wideGridRule)
+	wideGridRule = alwaysWideGrid
+	f()
+}
+
 // FuzzFastCPUConv is a differential fuzz target: any small convolution the fuzzer can
 // describe (sizes, strides, pads wider than the kernel, dilation, groups, batch, int8)
 // must give Reference's result, and never panic inside the fast path.
@@ -231,6 +242,13 @@ func FuzzFastCPUConv(f *testing.F) {
 		bias := randBias(r, spec.Out)
 		want := Reference{}.Conv2D(x, wt, bias, spec)
 		got := FastCPU{Threads: 2}.Conv2D(x, wt, bias, spec)
+		wide := got
+		if seed%2 == 1 { // odd seeds take the wide grid wherever the stride allows
+			withWideGrid(func() { wide = FastCPU{Threads: 2}.Conv2D(x, wt, bias, spec) })
+		}
+		if !slices.Equal(wide.Data, got.Data) {
+			t.Errorf("the wide grid's result differs from the compact im2col's")
+		}
 		what := fmt.Sprintf("%+v n=%d h=%d w=%d int8=%v", spec, n, h, w, quant)
 		if !slices.Equal(got.Shape, want.Shape) || HasNaN(got.Data) {
 			t.Fatalf("%s: shape %v (want %v) or NaN", what, got.Shape, want.Shape)

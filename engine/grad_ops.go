@@ -80,7 +80,16 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 	cb := roundUp(max(1, cinG/(2*threads)), unit)
 	cb = min(cb, roundUp(max(1, 256/kk), unit)) // keep a block's rows near a few hundred
 	blocks := (cinG + cb - 1) / cb
-	colPanels := (plane + nr - 1) / nr
+	// On the wide grid (see useWideGrid) dY gets zero columns where the padded input's rows
+	// are wider than the output's, and dCol's rows then land on the padded dX planes as
+	// contiguous stretches: added by a vector loop instead of one bounds-checked add a value.
+	hp, wp := paddedSize(h, wd, c)
+	wide := wideGridRule(c, oh, ow, wp, nr)
+	cols := plane
+	if wide {
+		cols = (oh-1)*wp + ow
+	}
+	colPanels := (cols + nr - 1) / nr
 	chunks := 1
 	if base := n * c.Groups * blocks; base < threads {
 		chunks = min(colPanels, (2*threads+base-1)/base)
@@ -96,8 +105,20 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 	parallelFor(n*c.Groups*colPanels, threads, func(_, job int) {
 		b, g, cp := job/(c.Groups*colPanels), (job/colPanels)%c.Groups, job%colPanels
 		p0 := cp * nr
-		cols := min(nr, plane-p0)
 		dst := bPanel(b, g, cp)
+		if wide {
+			outs := wideGridOutputs(nil, wp, ow, p0, min(nr, cols-p0))
+			for o := 0; o < coutG; o++ {
+				src := dy.Data[(b*c.Out+g*coutG+o)*plane:]
+				row := dst[o*nr : (o+1)*nr]
+				clear(row)
+				for _, r := range outs {
+					copy(row[r.j:r.j+r.n], src[r.at:r.at+r.n])
+				}
+			}
+			return
+		}
+		cols := min(nr, plane-p0)
 		for o := 0; o < coutG; o++ {
 			src := dy.Data[(b*c.Out+g*coutG+o)*plane+p0:]
 			row := dst[o*nr : (o+1)*nr]
@@ -106,9 +127,15 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 		}
 	})
 
+	// The planes dCol is scattered onto: dX itself, or padded copies on the wide grid.
+	ph, pw := h, wd
 	partial := [][]float32{dx.Data}
+	if wide {
+		ph, pw = hp, wp
+		partial[0] = newZeroed(n * cin * hp * wp).Data
+	}
 	for i := 1; i < chunks; i++ {
-		partial = append(partial, newZeroed(len(dx.Data)).Data)
+		partial = append(partial, newZeroed(len(partial[0])).Data)
 	}
 	type scratch struct {
 		tile     []float32
@@ -137,16 +164,30 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 		g, b := job%c.Groups, job/c.Groups
 		ci0, ci1 := blk*cb, min(cinG, (blk+1)*cb)
 		r0, r1 := ci0*kk, ci1*kk // rows of W^T (and dCol) this job owns
-		dst := partial[chunk][(b*cin+g*cinG)*h*wd : (b*cin+(g+1)*cinG)*h*wd]
+		dst := partial[chunk][(b*cin+g*cinG)*ph*pw : (b*cin+(g+1)*cinG)*ph*pw]
 		for cp := chunk * panelsPerChunk; cp < min(colPanels, (chunk+1)*panelsPerChunk); cp++ {
 			p0 := cp * nr
+			bp := bPanel(b, g, cp)
+			if wide {
+				// Column q of a tap's row lands at q plus the tap's offset in the padded
+				// plane; the zero columns add nothing.
+				m := min(nr, cols-p0)
+				for r := r0; r < r1; r += mr {
+					kern.tile(coutG, pt.panel(g, r/mr), bp, s.tile, nr, &s.ep)
+					for i := 0; i < min(mr, r1-r); i++ {
+						ci, rem := (r+i)/kk, (r+i)%kk
+						at := ci*hp*wp + (rem/c.KW)*c.DilH*wp + (rem%c.KW)*c.DilW + p0
+						axpyF32(1, s.tile[i*nr:i*nr+m], dst[at:at+m])
+					}
+				}
+				continue
+			}
 			cols := min(nr, plane-p0)
 			for j := 0; j < cols; j++ {
 				oy, ox := (p0+j)/ow, (p0+j)%ow
 				s.iy0[j] = oy*c.StrideH - c.PadT
 				s.ix0[j] = ox*c.StrideW - c.PadL
 			}
-			bp := bPanel(b, g, cp)
 			for r := r0; r < r1; r += mr {
 				if pointwise {
 					// dCol is dX itself: full tiles are stored in place, edges copied.
@@ -179,9 +220,19 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 	})
 	for _, p := range partial[1:] {
 		for i, v := range p {
-			dx.Data[i] += v
+			partial[0][i] += v
 		}
 		giveBuffer(p)
+	}
+	if wide {
+		// dX is the padded planes without their padding.
+		for p := 0; p < n*cin; p++ {
+			for y := 0; y < h; y++ {
+				at := (p*hp+y+c.PadT)*wp + c.PadL
+				copy(dx.Data[(p*h+y)*wd:(p*h+y+1)*wd], partial[0][at:at+wd])
+			}
+		}
+		giveBuffer(partial[0])
 	}
 	return dx
 }

@@ -170,13 +170,17 @@ func TestGradOpsTorch(t *testing.T) {
 			// (and the conv backward's column chunks); the block GEMM (threads 0 and -1
 			// below, without and with its own PackB) the browser's path: its col2im and its
 			// Winograd forward pass for transposedConv.
-			for _, threads := range []int{1, 2, 3, 0, -1} {
+			// Threads 4 runs every stride-1 convolution on the wide grid.
+			for _, threads := range []int{1, 2, 3, 0, -1, 4} {
 				f := FastCPU{Threads: max(threads, 1)}
 				switch threads {
 				case 0:
 					f.Block = goWinograd(5, 8)
 				case -1:
 					f.Block = withPackB(goWinograd(5, 8))
+				case 4:
+					defer func(r func(ConvSpec, int, int, int, int) bool) { wideGridRule = r }(wideGridRule)
+					wideGridRule = alwaysWideGrid
 				}
 				var y, got *Tensor
 				g := gy.Clone()
