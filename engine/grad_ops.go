@@ -437,21 +437,26 @@ func (f FastCPU) FireBackward(g *Tensor, fs FireSpec, w FireWeights, in, squeeze
 	sq, e1, e3 := fs.Convs() // the tape's layer: without its ReLU for a pre-ReLU objective
 	n, _, h, w4 := g.dims4("fire backward")
 	hw := h * w4
-	g1, g3 := newOutput(n, e1.Out, h, w4), newOutput(n, e3.Out, h, w4) // every value is copied in
-	o1, o3 := newOutput(n, e1.Out, h, w4), newOutput(n, e3.Out, h, w4)
-	for b := 0; b < n; b++ {
-		gb, ob := g.Row(b), out.Row(b)
-		copy(g1.Row(b), gb[:e1.Out*hw])
-		copy(g3.Row(b), gb[e1.Out*hw:])
-		copy(o1.Row(b), ob[:e1.Out*hw])
-		copy(o3.Row(b), ob[e1.Out*hw:])
+	// The expand layers' halves of the gradient and of the output: for one item, views of g
+	// and out (ConvBackward masks g in place, as for the other layers); for a batch, copies,
+	// since an item's half is not contiguous with the next item's.
+	var copies []*Tensor
+	half := func(t *Tensor, lo, hi int) *Tensor {
+		if n == 1 {
+			return &Tensor{Shape: []int{1, hi - lo, h, w4}, Data: t.Data[lo*hw : hi*hw]}
+		}
+		c := newOutput(n, hi-lo, h, w4) // every value is copied in
+		for b := 0; b < n; b++ {
+			copy(c.Row(b), t.Row(b)[lo*hw:hi*hw])
+		}
+		copies = append(copies, c)
+		return c
 	}
-	ds := f.ConvBackward(g1, o1, w.Expand1x1, e1, squeeze.Shape)
-	ds3 := f.ConvBackward(g3, o3, w.Expand3x3, e3, squeeze.Shape)
-	for i, v := range ds3.Data {
-		ds.Data[i] += v
-	}
-	for _, t := range []*Tensor{g1, g3, o1, o3, ds3} {
+	e := e1.Out + e3.Out
+	ds := f.ConvBackward(half(g, 0, e1.Out), half(out, 0, e1.Out), w.Expand1x1, e1, squeeze.Shape)
+	ds3 := f.ConvBackward(half(g, e1.Out, e), half(out, e1.Out, e), w.Expand3x3, e3, squeeze.Shape)
+	axpyF32(1, ds3.Data, ds.Data)
+	for _, t := range append(copies, ds3) {
 		recycle(t)
 	}
 	dx := f.ConvBackward(ds, squeeze, w.Squeeze, sq, in.Shape)
