@@ -189,9 +189,9 @@ func (f FastCPU) Conv2D(x *Tensor, w *Weight, bias []float32, c ConvSpec) *Tenso
 // when the wide grid's (oh-1)*wp+ow columns, wp-ow more a row, fill no more column panels than
 // the compact oh*ow do plus one in eight. At 128 px that is AlexNet's 7x7 planes (61 against
 // 49 columns: two panels of 32 either way) and conv2's 15x15 (281 against 225). Per layer, 1
-// thread, on a Zen 5 EPYC (medians of five runs): conv2 2.17 -> 1.84 ms, conv4 1.44 -> 1.30
-// ms; SqueezeNet's 31x31 planes, where the runs are memmoves, took 0.35 -> 0.37 ms, so they
-// keep the compact im2col.
+// thread, on a Zen 5 EPYC, with the archsimd 4x32 tiles of the day (medians of five runs):
+// conv2 2.17 -> 1.84 ms, conv4 1.44 -> 1.30 ms; SqueezeNet's 31x31 planes, where the runs are
+// memmoves, took 0.35 -> 0.37 ms, so they keep the compact im2col.
 func useWideGrid(c ConvSpec, oh, ow, wp, nr int) bool {
 	if c.StrideH != 1 || c.StrideW != 1 || c.KW == 1 || ow > shortRun {
 		return false
