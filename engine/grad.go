@@ -372,6 +372,7 @@ type tapeStep struct {
 // its edits, which apply after the ReLU).
 func (m *Model) forwardTape(x *Tensor, be Backend, target string, preReLU bool, edits []Edit) ([]tapeStep, *Tensor) {
 	var tape []tapeStep
+	_, recycles := be.(FastCPU)
 	for _, l := range m.Arch.Layers {
 		if preReLU && l.Name == target {
 			l = l.WithoutReLU()
@@ -380,6 +381,15 @@ func (m *Model) forwardTape(x *Tensor, be Backend, target string, preReLU bool, 
 		var made inner
 		x, made = m.applyLayer(be, l, x)
 		s.squeeze = made.squeeze
+		if recycles && made.squeeze != nil {
+			// The backward step reads the expand convolutions' outputs in the concatenation
+			// only: theirs go back to the free list now, as Forward's do.
+			for _, t := range []*Tensor{made.expand1x1, made.expand3x3} {
+				if !sharesData(t, x) {
+					recycle(t)
+				}
+			}
+		}
 		s.out = x
 		if es := editsFor(edits, l.Name); len(es) > 0 && !(preReLU && l.Name == target) {
 			// A copy, since the backward steps of this layer read its output as it was made.

@@ -319,10 +319,13 @@ func (f FastCPU) convInputGradBlock(dy, dx *Tensor, w *Weight, c ConvSpec) {
 	bPacked, dCol := takeBuffer(colPanels*coutG*nr), takeBuffer(pt.panels*mr*ldc)
 	defer giveBuffer(bPacked)
 	defer giveBuffer(dCol)
-	scale, bias := make([]float32, pt.panels*mr), make([]float32, pt.panels*mr)
+	scale, bias := takeBuffer(pt.panels*mr), takeBuffer(pt.panels*mr)
+	defer giveBuffer(scale)
+	defer giveBuffer(bias)
 	for i := range scale {
 		scale[i] = 1
 	}
+	clear(bias)
 	pointwise := kk == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadT == 0 && c.PadL == 0 && plane == h*wd
 	// dY's planes are B's rows: the module's im2col packs them as a 1x1 convolution's
 	// (one call, where a copy per 8-float panel row cost a runtime call each), columns past

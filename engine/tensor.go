@@ -117,6 +117,14 @@ func FromData(data []float32, shape ...int) (*Tensor, error) {
 // Len is the number of elements.
 func (t *Tensor) Len() int { return len(t.Data) }
 
+// Release gives t's storage to the engine's free list, for the next pass to reuse: for a
+// tensor the engine returned (a gradient) that the caller is done with. Neither t nor any
+// view of its data may be used afterwards.
+func (t *Tensor) Release() {
+	recycle(t)
+	t.Data = nil
+}
+
 // Clone returns a deep copy.
 func (t *Tensor) Clone() *Tensor {
 	return &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}

@@ -164,6 +164,7 @@ func RunBatch(ctx context.Context, m *engine.Model, opt Options, objectives []en
 			it.stale = true
 			res[i].Values = append(res[i].Values, values[i])
 		}
+		gx.Release() // the next step's input gradient reuses it
 		if opt.Progress != nil {
 			preview := step+1 == opt.Steps || (opt.PreviewEvery > 0 && (step+1)%opt.PreviewEvery == 0)
 			for i, it := range items {
