@@ -85,11 +85,12 @@ func profileWorker(t *testing.T, ctx context.Context, name string) (stop func())
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
+		nameFrames(p, engineFuncNames(t))
 		raw, _ := json.Marshal(p)
 		if err := os.WriteFile(filepath.Join(dir, name+".cpuprofile"), raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		summary := summarizeProfile(p, engineFuncNames(t), 60)
+		summary := summarizeProfile(p, 60)
 		if err := os.WriteFile(filepath.Join(dir, name+".txt"), []byte(summary), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -97,11 +98,24 @@ func profileWorker(t *testing.T, ctx context.Context, name string) (stop func())
 	}
 }
 
+// nameFrames gives Go's functions their names in p: they appear as wasm-function[N] (the
+// app's build is stripped), and names maps N to the function's name in an unstripped build
+// of the same engine. The saved profile then reads as it is in DevTools or a script.
+func nameFrames(p *profiler.Profile, names map[int]string) {
+	for _, n := range p.Nodes {
+		var i int
+		if n.CallFrame == nil {
+			continue
+		}
+		if _, err := fmt.Sscanf(n.CallFrame.FunctionName, "wasm-function[%d]", &i); err == nil && names[i] != "" {
+			n.CallFrame.FunctionName = names[i]
+		}
+	}
+}
+
 // summarizeProfile lists the top functions by self samples and by total samples (a
 // function counted once per sample however often it recurs in the stack).
-// Go's functions appear as wasm-function[N] (the app's build is stripped); names maps N to
-// the function's name in an unstripped build of the same engine.
-func summarizeProfile(p *profiler.Profile, names map[int]string, top int) string {
+func summarizeProfile(p *profiler.Profile, top int) string {
 	byID := map[int64]*profiler.ProfileNode{}
 	parent := map[int64]int64{}
 	for _, n := range p.Nodes {
@@ -113,10 +127,6 @@ func summarizeProfile(p *profiler.Profile, names map[int]string, top int) string
 	nameOf := func(n *profiler.ProfileNode) string {
 		if n.CallFrame == nil || n.CallFrame.FunctionName == "" {
 			return "(anonymous)"
-		}
-		var i int
-		if _, err := fmt.Sscanf(n.CallFrame.FunctionName, "wasm-function[%d]", &i); err == nil && names[i] != "" {
-			return names[i]
 		}
 		return n.CallFrame.FunctionName
 	}
