@@ -60,12 +60,13 @@ func (f FastCPU) convInputGrad(dy *Tensor, w *Weight, c ConvSpec, inShape []int)
 	if t, ok := transposedConv(c, h, wd, oh, ow); ok && plane > 0 && c.Out > 0 && (f.Block != nil || c.Out <= c.In) {
 		return f.Conv2D(dy, flippedTransposedWeight(w, c.Groups), nil, t)
 	}
-	dx := newZeroed(n, cin, h, wd)
-	if plane == 0 || c.Out == 0 {
+	if f.Block != nil && plane > 0 && c.Out > 0 {
+		dx := newOutput(n, cin, h, wd) // convInputGradBlock clears it where it must
+		f.convInputGradBlock(dy, dx, w, c)
 		return dx
 	}
-	if f.Block != nil {
-		f.convInputGradBlock(dy, dx, w, c)
+	dx := newZeroed(n, cin, h, wd)
+	if plane == 0 || c.Out == 0 {
 		return dx
 	}
 	kern := activeKernel
@@ -305,7 +306,9 @@ var packTCache sync.Map // weak.Pointer[Weight] -> *packedConvT
 // convInputGradBlock is convInputGrad on an installed BlockGEMM (in the browser, the
 // generated WebAssembly module, on its kernel workers when there are some): per batch item
 // and group one GEMM call computes the whole dCol = W_g^T · dY_g, and Go scatters it onto
-// the input planes. The panels are those of convInputGrad, at the block's tile shape.
+// the input planes. The panels are those of convInputGrad, at the block's tile shape. dx's
+// contents on entry do not matter: a pointwise convolution's dCol overwrites it, and it is
+// cleared before any scatter.
 func (f FastCPU) convInputGradBlock(dy, dx *Tensor, w *Weight, c ConvSpec) {
 	blk := f.Block
 	mr, nr := blk.MR, blk.NR
@@ -327,6 +330,9 @@ func (f FastCPU) convInputGradBlock(dy, dx *Tensor, w *Weight, c ConvSpec) {
 	}
 	clear(bias)
 	pointwise := kk == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadT == 0 && c.PadL == 0 && plane == h*wd
+	if !pointwise {
+		clear(dx.Data)
+	}
 	// dY's planes are B's rows: the module's im2col packs them as a 1x1 convolution's
 	// (one call, where a copy per 8-float panel row cost a runtime call each), columns past
 	// the plane reading its last position (their products are never read).

@@ -12,6 +12,7 @@ import (
 	"image"
 	"math"
 	"math/rand"
+	"unsafe"
 
 	"github.com/alexlens/alexlens/engine"
 	"github.com/alexlens/alexlens/engine/preprocess"
@@ -226,13 +227,27 @@ func networkSide(a *engine.Arch, size int) int {
 // rgba converts the last rendered image to 8-bit RGBA.
 func (im *fourierImage) rgba() *image.RGBA {
 	out := image.NewRGBA(image.Rect(0, 0, im.w, im.h))
-	for p := 0; p < im.h*im.w; p++ {
-		for c := 0; c < 3; c++ {
-			out.Pix[4*p+c] = uint8(math.Round(255 * min(1, max(0, im.rgb[c][p]))))
+	for c := 0; c < 3; c++ {
+		pix, v := out.Pix[c:], im.rgb[c][:im.h*im.w]
+		for p, x := range v {
+			pix[4*p] = round8(255 * min(1, max(0, x)))
 		}
-		out.Pix[4*p+3] = 255
+	}
+	for p := 3; p < len(out.Pix); p += 4 {
+		out.Pix[p] = 255
 	}
 	return out
+}
+
+// round8 is math.Round for x in [0, 255]: the floor plus one where the fraction is at least
+// a half (x - floor(x) is exact). math.Round is a call in Go's WebAssembly, which made this
+// conversion cost as much as a colour transform.
+func round8(x float64) uint8 {
+	f := math.Floor(x)
+	if x-f >= 0.5 {
+		f++
+	}
+	return uint8(f)
 }
 
 // adam is the Adam optimizer (Kingma and Ba 2015) over complex parameters, each real and
@@ -254,23 +269,35 @@ func newAdam(params [3][]complex128, lr float64) *adam {
 }
 
 func (a *adam) ascend(params, grads [3][]complex128) {
-	const eps = 1e-8
 	a.t++
 	c1 := 1 - math.Pow(a.b1, float64(a.t))
 	c2 := 1 - math.Pow(a.b2, float64(a.t))
-	part := func(m, v *float64, g float64) float64 {
-		*m = a.b1**m + (1-a.b1)*g
-		*v = a.b2**v + (1-a.b2)*g*g
-		return a.lr * (*m / c1) / (math.Sqrt(*v/c2) + eps)
-	}
 	for c := range params {
-		for i, g := range grads[c] {
-			mr, mi := real(a.m[c][i]), imag(a.m[c][i])
-			vr, vi := real(a.v[c][i]), imag(a.v[c][i])
-			dr := part(&mr, &vr, real(g))
-			di := part(&mi, &vi, imag(g))
-			a.m[c][i], a.v[c][i] = complex(mr, mi), complex(vr, vi)
-			params[c][i] += complex(dr, di)
-		}
+		adamPartsImpl(parts(params[c]), parts(grads[c]), parts(a.m[c]), parts(a.v[c]), a.lr, a.b1, a.b2, c1, c2)
+	}
+}
+
+// parts is z's real and imaginary parts, side by side, in z's storage.
+func parts(z []complex128) []float64 {
+	if len(z) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float64)(unsafe.Pointer(&z[0])), 2*len(z))
+}
+
+// adamEps keeps Adam's step finite where a parameter's gradients have all been 0.
+const adamEps = 1e-8
+
+// adamPartsImpl is adamParts or a SIMD variant of it (adam_wasmsimd.go).
+var adamPartsImpl = adamParts
+
+// adamParts steps each parameter p[i] uphill by Adam's rule from its gradient g[i], updating
+// its moments m[i] and v[i]; c1 and c2 are this step's bias corrections.
+func adamParts(p, g, m, v []float64, lr, b1, b2, c1, c2 float64) {
+	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
+	for i, gi := range g {
+		m[i] = b1*m[i] + (1-b1)*gi
+		v[i] = b2*v[i] + (1-b2)*gi*gi
+		p[i] += lr * (m[i] / c1) / (math.Sqrt(v[i]/c2) + adamEps)
 	}
 }

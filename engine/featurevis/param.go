@@ -116,7 +116,7 @@ func (im *fourierImage) render() {
 		b[p] = m[2][0]*x + m[2][1]*y + m[2][2]*z
 	}
 	for _, c := range im.rgb {
-		sigmoids(c)
+		sigmoidsImpl(c)
 	}
 }
 

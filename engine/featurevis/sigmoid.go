@@ -2,6 +2,9 @@ package featurevis
 
 import "math"
 
+// sigmoidsImpl is sigmoids or a SIMD variant of it (sigmoid_wasmsimd.go).
+var sigmoidsImpl = sigmoids
+
 // sigmoids sets each x[i] to 1/(1+exp(-x[i])), to within a few units in the last place.
 // render takes one per pixel and channel every step; math.Exp, built for every corner of
 // its range, and a function call per value (which Go's WebAssembly makes dear) took 70 ns

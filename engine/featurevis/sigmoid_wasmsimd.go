@@ -1,0 +1,72 @@
+//go:build goexperiment.simd && wasm
+
+package featurevis
+
+import "simd/archsimd"
+
+func init() {
+	sigmoidsImpl = sigmoidsWasmSIMD
+	adamPartsImpl = adamPartsWasmSIMD
+}
+
+// sigmoidsWasmSIMD is sigmoids two values at a time: the same operations in the same order
+// (WebAssembly has no fused multiply-add), so the same values. k is rounded by truncating
+// t ± 1/2 as sigmoids' conversion does, and 2^k built from k's low bits, read off k plus
+// 1.5 * 2^52 (exact for |k| < 2^51). A pair with a value outside (-700, 700) or a NaN takes
+// the portable loop.
+func sigmoidsWasmSIMD(xs []float64) {
+	const (
+		log2e   = 1.4426950408889634074
+		ln2Head = 0.693145751953125
+		ln2Tail = 1.42860682030941723212e-6
+		magic   = 0x1.8p52
+	)
+	b := archsimd.BroadcastFloat64x2
+	vlog2e, head, tail := b(log2e), b(ln2Head), b(ln2Tail)
+	zero, up, down, one := b(0), b(0.5), b(-0.5), b(1)
+	vmagic, bias := b(magic), archsimd.BroadcastUint64x2(0x4338000000000000-1023)
+	c := [14]archsimd.Float64x2{b(1.0 / 6227020800), b(1.0 / 479001600), b(1.0 / 39916800), b(1.0 / 3628800),
+		b(1.0 / 362880), b(1.0 / 40320), b(1.0 / 5040), b(1.0 / 720), b(1.0 / 120), b(1.0 / 24), b(1.0 / 6),
+		b(0.5), b(1), b(1)}
+	i := 0
+	for ; i+2 <= len(xs); i += 2 {
+		px := xs[i : i+2 : i+2]
+		if !(px[0] > -700 && px[0] < 700 && px[1] > -700 && px[1] < 700) {
+			sigmoids(px)
+			continue
+		}
+		x := archsimd.LoadFloat64x2(px).Neg()
+		t := x.Mul(vlog2e)
+		k := t.Add(down.IfElse(t.Less(zero), up)).Trunc()
+		r := x.Sub(k.Mul(head)).Sub(k.Mul(tail))
+		p := c[0].Mul(r).Add(c[1])
+		for _, ci := range c[2:] {
+			p = p.Mul(r).Add(ci)
+		}
+		twoK := k.Add(vmagic).ToBits().Sub(bias).ShiftAllLeft(52).BitsToFloat64()
+		one.Div(one.Add(p.Mul(twoK))).Store(px)
+	}
+	sigmoids(xs[i:])
+}
+
+// adamPartsWasmSIMD is adamParts two parts (one complex parameter) at a time, the same
+// operations in the same order.
+func adamPartsWasmSIMD(p, g, m, v []float64, lr, b1, b2, c1, c2 float64) {
+	n := len(p)
+	g, m, v = g[:n], m[:n], v[:n]
+	b := archsimd.BroadcastFloat64x2
+	vb1, vb2, va1, va2 := b(b1), b(b2), b(1-b1), b(1-b2)
+	vlr, vc1, vc2, eps := b(lr), b(c1), b(c2), b(adamEps)
+	i := 0
+	for ; i+2 <= n; i += 2 {
+		pp, pg, pm, pv := p[i:i+2:i+2], g[i:i+2:i+2], m[i:i+2:i+2], v[i:i+2:i+2]
+		gi := archsimd.LoadFloat64x2(pg)
+		mi := vb1.Mul(archsimd.LoadFloat64x2(pm)).Add(va1.Mul(gi))
+		vi := vb2.Mul(archsimd.LoadFloat64x2(pv)).Add(va2.Mul(gi).Mul(gi))
+		mi.Store(pm)
+		vi.Store(pv)
+		step := vlr.Mul(mi.Div(vc1)).Div(vi.Div(vc2).Sqrt().Add(eps))
+		archsimd.LoadFloat64x2(pp).Add(step).Store(pp)
+	}
+	adamParts(p[i:], g[i:], m[i:], v[i:], lr, b1, b2, c1, c2)
+}
