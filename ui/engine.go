@@ -67,7 +67,7 @@ func (e *Engine) spawn() {
 		if err := json.Unmarshal([]byte(text.String()), &r); err != nil {
 			return nil
 		}
-		// Maps' pixels asked for as bytes (Request.MapBytes) come beside the JSON.
+		// Pixels asked for as bytes (Request.PixelBytes) come beside the JSON.
 		if b := args[0].Get("data").Get("bytes"); b.Type() == js.TypeObject {
 			if err := r.AttachPixels(jsutil.Bytes(b)); err != nil {
 				r = protocol.Response{ID: r.ID, Kind: protocol.KindError, Error: "the engine's answer is damaged: " + err.Error()}

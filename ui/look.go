@@ -748,7 +748,7 @@ func (c *Look) Visualize() {
 		lr.Channel = l.FVTaught
 	}
 	l.FV = nil
-	c.run("featurevis", protocol.Request{Op: protocol.OpFeatureVis, Look: lr}, func(r protocol.Response) {
+	c.run("featurevis", protocol.Request{Op: protocol.OpFeatureVis, Look: lr, PixelBytes: true}, func(r protocol.Response) {
 		l.FV, l.FVMs = r.Look.FeatureVis, r.Look.Millis
 	})
 }

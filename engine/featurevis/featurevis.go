@@ -230,7 +230,7 @@ func (im *fourierImage) rgba() *image.RGBA {
 	for c := 0; c < 3; c++ {
 		pix, v := out.Pix[c:], im.rgb[c][:im.h*im.w]
 		for p, x := range v {
-			pix[4*p] = round8(255 * min(1, max(0, x)))
+			pix[4*p] = round8(255 * x)
 		}
 	}
 	for p := 3; p < len(out.Pix); p += 4 {
@@ -239,10 +239,16 @@ func (im *fourierImage) rgba() *image.RGBA {
 	return out
 }
 
-// round8 is math.Round for x in [0, 255]: the floor plus one where the fraction is at least
-// a half (x - floor(x) is exact). math.Round is a call in Go's WebAssembly, which made this
-// conversion cost as much as a colour transform.
+// round8 is math.Round(x) for x clamped to [0, 255] (NaN to 0): the floor plus one where
+// the fraction is at least a half (x - floor(x) is exact). math.Round, min and max are calls
+// in Go's WebAssembly, which made this conversion cost as much as a colour transform.
 func round8(x float64) uint8 {
+	if !(x > 0) {
+		return 0
+	}
+	if x > 255 {
+		return 255
+	}
 	f := math.Floor(x)
 	if x-f >= 0.5 {
 		f++

@@ -11,7 +11,8 @@ func init() {
 
 // sigmoidsWasmSIMD is sigmoids two values at a time: the same operations in the same order
 // (WebAssembly has no fused multiply-add), so the same values. k is rounded by truncating
-// t ± 1/2 as sigmoids' conversion does, and 2^k built from k's low bits, read off k plus
+// t ± 1/2 as sigmoids' conversion does (for t = -0, k is -0 where sigmoids has 0: the
+// values after it are the same), and 2^k built from k's low bits, read off k plus
 // 1.5 * 2^52 (exact for |k| < 2^51). A pair with a value outside (-700, 700) or a NaN takes
 // the portable loop.
 func sigmoidsWasmSIMD(xs []float64) {
@@ -22,12 +23,11 @@ func sigmoidsWasmSIMD(xs []float64) {
 		magic   = 0x1.8p52
 	)
 	b := archsimd.BroadcastFloat64x2
-	vlog2e, head, tail := b(log2e), b(ln2Head), b(ln2Tail)
-	zero, up, down, one := b(0), b(0.5), b(-0.5), b(1)
-	vmagic, bias := b(magic), archsimd.BroadcastUint64x2(0x4338000000000000-1023)
-	c := [14]archsimd.Float64x2{b(1.0 / 6227020800), b(1.0 / 479001600), b(1.0 / 39916800), b(1.0 / 3628800),
-		b(1.0 / 362880), b(1.0 / 40320), b(1.0 / 5040), b(1.0 / 720), b(1.0 / 120), b(1.0 / 24), b(1.0 / 6),
-		b(0.5), b(1), b(1)}
+	vlog2e, head, tail, one, vmagic := b(log2e), b(ln2Head), b(ln2Tail), b(1), b(magic)
+	half, sign := archsimd.BroadcastUint64x2(0x3fe0000000000000), archsimd.BroadcastUint64x2(1<<63)
+	bias := archsimd.BroadcastUint64x2(0x4338000000000000 - 1023)
+	c13, c12, c11, c10, c9, c8, c7 := b(1.0/6227020800), b(1.0/479001600), b(1.0/39916800), b(1.0/3628800), b(1.0/362880), b(1.0/40320), b(1.0/5040)
+	c6, c5, c4, c3, c2 := b(1.0/720), b(1.0/120), b(1.0/24), b(1.0/6), b(0.5)
 	i := 0
 	for ; i+2 <= len(xs); i += 2 {
 		px := xs[i : i+2 : i+2]
@@ -37,12 +37,22 @@ func sigmoidsWasmSIMD(xs []float64) {
 		}
 		x := archsimd.LoadFloat64x2(px).Neg()
 		t := x.Mul(vlog2e)
-		k := t.Add(down.IfElse(t.Less(zero), up)).Trunc()
+		// t ± 1/2, the half taking t's sign (t - 1/2 is t + -1/2 exactly).
+		k := t.Add(t.ToBits().And(sign).Or(half).BitsToFloat64()).Trunc()
 		r := x.Sub(k.Mul(head)).Sub(k.Mul(tail))
-		p := c[0].Mul(r).Add(c[1])
-		for _, ci := range c[2:] {
-			p = p.Mul(r).Add(ci)
-		}
+		p := c13.Mul(r).Add(c12)
+		p = p.Mul(r).Add(c11)
+		p = p.Mul(r).Add(c10)
+		p = p.Mul(r).Add(c9)
+		p = p.Mul(r).Add(c8)
+		p = p.Mul(r).Add(c7)
+		p = p.Mul(r).Add(c6)
+		p = p.Mul(r).Add(c5)
+		p = p.Mul(r).Add(c4)
+		p = p.Mul(r).Add(c3)
+		p = p.Mul(r).Add(c2)
+		p = p.Mul(r).Add(one)
+		p = p.Mul(r).Add(one)
 		twoK := k.Add(vmagic).ToBits().Sub(bias).ShiftAllLeft(52).BitsToFloat64()
 		one.Div(one.Add(p.Mul(twoK))).Store(px)
 	}

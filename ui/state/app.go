@@ -258,22 +258,22 @@ func (a *App) LoadRequest(c Choice) protocol.Request {
 // ClassifyRequest classifies an image file (its bytes travel beside the request) and
 // renders the maps the page shows.
 func (a *App) ClassifyRequest() protocol.Request {
-	return protocol.Request{Op: protocol.OpClassify, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold, Edits: a.Why.Edits}
+	return protocol.Request{Op: protocol.OpClassify, Maps: a.MapRequests(), PixelBytes: true, Threshold: a.Threshold, Edits: a.Why.Edits}
 }
 
 // RerunRequest runs the last image again with the page's interventions and maps.
 func (a *App) RerunRequest() protocol.Request {
-	return protocol.Request{Op: protocol.OpRerun, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold, Edits: a.Why.Edits}
+	return protocol.Request{Op: protocol.OpRerun, Maps: a.MapRequests(), PixelBytes: true, Threshold: a.Threshold, Edits: a.Why.Edits}
 }
 
 // FrameRequest classifies a webcam frame of w x h RGBA pixels, with the page's maps.
 func (a *App) FrameRequest(w, h int) protocol.Request {
-	return protocol.Request{Op: protocol.OpFrame, Width: w, Height: h, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold, Edits: a.Why.Edits}
+	return protocol.Request{Op: protocol.OpFrame, Width: w, Height: h, Maps: a.MapRequests(), PixelBytes: true, Threshold: a.Threshold, Edits: a.Why.Edits}
 }
 
 // MapsRequest renders the page's maps of the last pass again (another layer or channel).
 func (a *App) MapsRequest() protocol.Request {
-	return protocol.Request{Op: protocol.OpMaps, Maps: a.MapRequests(), MapBytes: true, Threshold: a.Threshold}
+	return protocol.Request{Op: protocol.OpMaps, Maps: a.MapRequests(), PixelBytes: true, Threshold: a.Threshold}
 }
 
 // ForwardMs is the last forward pass's wall time as shown ([data-testid=forward-ms]).

@@ -92,10 +92,12 @@ type Request struct {
 
 	// OpClassify, OpFrame, OpMaps: the activation maps to render with the result.
 	Maps []MapRequest `json:"maps,omitempty"`
-	// MapBytes: the maps' pixels travel beside the answer's JSON, as one transferable buffer
+	// PixelBytes: the pixels of the answer's maps and of a feature visualization's frames
+	// (its progress messages' too) travel beside the JSON, as one transferable buffer
 	// (Response.DetachPixels), instead of base64 inside it; the page asks so, because
-	// decoding a live webcam's maps from JSON kept its main thread busy.
-	MapBytes bool `json:"mapBytes,omitempty"`
+	// decoding a live webcam's maps from JSON kept its main thread busy, and encoding the
+	// frames took 4% of a feature visualization's worker time.
+	PixelBytes bool `json:"pixelBytes,omitempty"`
 	// Threshold hides activations below this fraction of a map's range (0 shows all).
 	Threshold float32 `json:"threshold,omitempty"`
 
@@ -354,23 +356,32 @@ func (r *Request) Validate() error {
 	return nil
 }
 
-// DetachPixels takes the maps' pixels out of r, in order, as one buffer to send beside the
-// JSON; AttachPixels puts them back.
+// DetachPixels takes the pixels out of r, the maps' in order and then a feature
+// visualization frame's, as one buffer to send beside the JSON; AttachPixels puts them back.
 func (r *Response) DetachPixels() []byte {
+	fv := r.featureVis()
 	n := 0
 	for _, m := range r.Maps {
 		n += len(m.Pix)
+	}
+	if fv != nil {
+		n += len(fv.RGBA)
 	}
 	buf := make([]byte, 0, n)
 	for i := range r.Maps {
 		buf = append(buf, r.Maps[i].Pix...)
 		r.Maps[i].Pix = nil
 	}
+	if fv != nil {
+		buf = append(buf, fv.RGBA...)
+		fv.RGBA = nil
+	}
 	return buf
 }
 
-// AttachPixels gives r's maps their pixels from buf, Width*Height bytes each in order,
-// and says what is wrong when buf does not hold exactly that.
+// AttachPixels gives r's maps their pixels from buf, Width*Height bytes each in order, then
+// a feature visualization frame its W*H*4, and says what is wrong when buf does not hold
+// exactly that.
 func (r *Response) AttachPixels(buf []byte) error {
 	off := 0
 	for i, m := range r.Maps {
@@ -381,8 +392,23 @@ func (r *Response) AttachPixels(buf []byte) error {
 		r.Maps[i].Pix = buf[off : off+n : off+n]
 		off += n
 	}
+	if fv := r.featureVis(); fv != nil && off < len(buf) {
+		if fv.W <= 0 || fv.H <= 0 || fv.W > len(buf) || fv.H > len(buf) || 4*fv.W*fv.H != len(buf)-off {
+			return fmt.Errorf("a %dx%d feature visualization frame in %d bytes of pixels", fv.W, fv.H, len(buf)-off)
+		}
+		fv.RGBA = buf[off:len(buf):len(buf)]
+		off = len(buf)
+	}
 	if off != len(buf) {
 		return fmt.Errorf("%d bytes of pixels for maps of %d", len(buf), off)
 	}
 	return nil
+}
+
+// featureVis is r's feature visualization frame, if it has one.
+func (r *Response) featureVis() *FeatureVisImg {
+	if r.Look == nil {
+		return nil
+	}
+	return r.Look.FeatureVis
 }

@@ -1,8 +1,10 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -118,5 +120,51 @@ func TestPixelsDetachAndAttach(t *testing.T) {
 	neg := Response{Maps: []ActivationMap{{Width: -1, Height: -1}}}
 	if err := neg.AttachPixels([]byte{1}); err == nil {
 		t.Error("a map of negative size took pixels")
+	}
+}
+
+// TestFeatureVisFrameDetachAndAttach: a feature visualization frame's RGBA travels beside
+// the JSON and comes back whole; a buffer of the wrong size is an error, and a frame that
+// had none (a progress step without a preview) stays without.
+func TestFeatureVisFrameDetachAndAttach(t *testing.T) {
+	rgba := []byte{1, 2, 3, 255, 4, 5, 6, 255, 7, 8, 9, 255, 10, 11, 12, 255, 13, 14, 15, 255, 16, 17, 18, 255}
+	r := Response{Kind: KindProgress, Look: &LookResult{FeatureVis: &FeatureVisImg{Step: 4, Steps: 8, W: 3, H: 2, RGBA: slices.Clone(rgba)}}}
+	buf := r.DetachPixels()
+	if !bytes.Equal(buf, rgba) || r.Look.FeatureVis.RGBA != nil {
+		t.Fatalf("detached %v, left %v", buf, r.Look.FeatureVis.RGBA)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "rgba") {
+		t.Errorf("the detached frame is still in the JSON: %s", b)
+	}
+	decode := func() Response {
+		var got Response
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	got := decode()
+	if err := got.AttachPixels(buf); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Look.FeatureVis.RGBA, rgba) {
+		t.Errorf("round trip: %v, want %v", got.Look.FeatureVis.RGBA, rgba)
+	}
+	for _, bad := range [][]byte{buf[:23], append(slices.Clone(buf), 0)} {
+		again := decode()
+		if err := again.AttachPixels(bad); err == nil {
+			t.Errorf("%d bytes for a 3x2 frame: no error", len(bad))
+		}
+	}
+	step := Response{Look: &LookResult{FeatureVis: &FeatureVisImg{Step: 5, Steps: 8}}}
+	if buf := step.DetachPixels(); len(buf) != 0 {
+		t.Errorf("a step without a frame detached %d bytes", len(buf))
+	}
+	if err := step.AttachPixels(nil); err != nil || step.Look.FeatureVis.RGBA != nil {
+		t.Errorf("a step without a frame: %v, %v", err, step.Look.FeatureVis.RGBA)
 	}
 }

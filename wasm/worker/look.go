@@ -203,7 +203,7 @@ func serveLook(s *session.Session, req *protocol.Request, bytes js.Value, progre
 			if f.RGBA != nil || time.Since(posted) >= 100*time.Millisecond {
 				posted = time.Now()
 				p := protocol.Progress{Stage: protocol.StageLook, Layer: "step", Done: int64(f.Step), Total: int64(f.Steps)}
-				post(protocol.Response{ID: req.ID, Kind: protocol.KindProgress, Progress: &p, Look: &protocol.LookResult{FeatureVis: &f}})
+				postAnswer(req, protocol.Response{ID: req.ID, Kind: protocol.KindProgress, Progress: &p, Look: &protocol.LookResult{FeatureVis: &f}})
 			}
 			yield()
 		})

@@ -99,11 +99,7 @@ func handle(s *session.Session, req *protocol.Request, bytes js.Value) {
 		return
 	}
 	resp.ID, resp.Kind = req.ID, protocol.KindDone
-	if req.MapBytes && len(resp.Maps) > 0 {
-		postWith(*resp, resp.DetachPixels())
-		return
-	}
-	post(*resp)
+	postAnswer(req, *resp)
 }
 
 func serve(s *session.Session, req *protocol.Request, bytes js.Value, progress func(protocol.Progress)) (resp *protocol.Response, err error) {
@@ -211,6 +207,18 @@ func payload(v js.Value) ([]byte, error) {
 }
 
 func post(r protocol.Response) { postWith(r, nil) }
+
+// postAnswer posts r, an answer to req or its progress, with its pixels beside the JSON
+// when req asks for that (Request.PixelBytes) and r has some.
+func postAnswer(req *protocol.Request, r protocol.Response) {
+	if req.PixelBytes {
+		if b := r.DetachPixels(); len(b) > 0 {
+			postWith(r, b)
+			return
+		}
+	}
+	post(r)
+}
 
 // postWith posts r with bytes beside its JSON (transferred, not copied), when there are any.
 func postWith(r protocol.Response, bytes []byte) {
