@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests='TestKernels|TestSIMD|TestMaxPool|TestReluMask|TestMaxF32|TestFastCPUConv|TestFastCPUPool|TestPackCache'
-fv_tests='TestButterflyRows|TestFFT|TestRealFFT2|TestFourierImage|TestSigmoids|TestAdamParts' # feature visualization's image
+fv_tests='TestButterflyRows|TestFFT|TestRealFFT2|TestFourierImage|TestSigmoids|TestAdamParts|TestRound8' # feature visualization's image
 layout_tests='TestSquaredDistance|TestDot64Axpy64|TestNearestNeighbours|TestPowPositive|TestExpLogPortable|TestLayoutsSameEverywhere' # atlas layouts: the same maps as natively
 if ! command -v node >/dev/null; then
 	echo "test-wasm: SKIP: node is not installed"

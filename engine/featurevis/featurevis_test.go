@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"math"
 	"os"
 	"slices"
 	"testing"
@@ -350,5 +351,24 @@ func TestPreviewsChangeNothing(t *testing.T) {
 	if !slices.Equal(plain.Values, previewed.Values) || !bytes.Equal(plain.Image.Pix, previewed.Image.Pix) {
 		t.Errorf("values %v without previews, %v with a preview every step (images equal: %v)",
 			plain.Values, previewed.Values, bytes.Equal(plain.Image.Pix, previewed.Image.Pix))
+	}
+}
+
+// TestRound8: round8 is math.Round of the value clamped to [0, 255], halves away from zero,
+// and 0 for NaN.
+func TestRound8(t *testing.T) {
+	xs := []float64{math.NaN(), math.Inf(-1), -1, math.Copysign(0, -1), 0, 0.49999999999999994, 0.5, 1.5, 2.5,
+		254.49999999999997, 254.5, 255, 255.5, 300, math.Inf(1)}
+	for i := range 100000 {
+		xs = append(xs, float64(i)*0.00259, float64(i%256)+0.5, math.Nextafter(float64(i%256)+0.5, 0))
+	}
+	for _, x := range xs {
+		want := uint8(0)
+		if !math.IsNaN(x) {
+			want = uint8(math.Round(min(255, max(0, x))))
+		}
+		if got := round8(x); got != want {
+			t.Fatalf("round8(%v) = %d, want %d", x, got, want)
+		}
 	}
 }
