@@ -338,7 +338,12 @@ func (f FastCPU) convInputGradBlock(dy, dx *Tensor, w *Weight, c ConvSpec) {
 	// the plane reading its last position (their products are never read).
 	var offs []int32
 	if blk.PackB != nil {
-		offs = make([]int32, colPanels*nr)
+		buf := getBlockBuffers()
+		defer putBlockBuffers(buf)
+		if cap(buf.offs) < colPanels*nr {
+			buf.offs = make([]int32, colPanels*nr)
+		}
+		offs = buf.offs[:colPanels*nr]
 		for j := range offs {
 			offs[j] = int32(min(j, plane-1))
 		}
