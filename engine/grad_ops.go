@@ -467,15 +467,38 @@ func (f FastCPU) FireBackward(g *Tensor, fs FireSpec, w FireWeights, in, squeeze
 		return c
 	}
 	e := e1.Out + e3.Out
-	ds := f.ConvBackward(half(g, 0, e1.Out), half(out, 0, e1.Out), w.Expand1x1, e1, squeeze.Shape)
-	ds3 := f.ConvBackward(half(g, e1.Out, e), half(out, e1.Out, e), w.Expand3x3, e3, squeeze.Shape)
-	axpyF32(1, ds3.Data, ds.Data)
-	for _, t := range append(copies, ds3) {
+	g1, g3 := half(g, 0, e1.Out), half(g, e1.Out, e)
+	// A half whose gradient is all zero (an objective on a channel of the other half, as the
+	// Units view's) adds nothing to the squeeze output's gradient (the weights are finite,
+	// weights.Decode checks): its convolution is skipped.
+	var ds *Tensor
+	switch {
+	case allZero(g3.Data):
+		ds = f.ConvBackward(g1, half(out, 0, e1.Out), w.Expand1x1, e1, squeeze.Shape)
+	case allZero(g1.Data):
+		ds = f.ConvBackward(g3, half(out, e1.Out, e), w.Expand3x3, e3, squeeze.Shape)
+	default:
+		ds = f.ConvBackward(g1, half(out, 0, e1.Out), w.Expand1x1, e1, squeeze.Shape)
+		ds3 := f.ConvBackward(g3, half(out, e1.Out, e), w.Expand3x3, e3, squeeze.Shape)
+		axpyF32(1, ds3.Data, ds.Data)
+		recycle(ds3)
+	}
+	for _, t := range copies {
 		recycle(t)
 	}
 	dx := f.ConvBackward(ds, squeeze, w.Squeeze, sq, in.Shape)
 	recycle(ds)
 	return dx
+}
+
+// allZero reports whether every value of x is 0 (it stops at the first that is not).
+func allZero(x []float32) bool {
+	for _, v := range x {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // MaxPoolBackward routes each output's gradient to the first maximum of its window in
