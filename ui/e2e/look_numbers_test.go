@@ -190,8 +190,8 @@ func syntheticFile(t *testing.T, arch string, n int) (string, int) {
 
 // TestFeatureVisNumbers (opt-in: ALEXLENS_BROWSER_BENCH=1) times feature visualization in
 // the app as a visitor runs it: the Units view's default layer, channel 3, 64 steps at
-// 128 px, the app's default threads and 2 threads; the worker's own time. It reports; it asserts nothing
-// about speed.
+// 128 px, the app's default threads and 2 threads; the worker's own time, of the first run
+// after the page opens and of a second. It reports; it asserts nothing about speed.
 func TestFeatureVisNumbers(t *testing.T) {
 	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
 		t.Skip("opt-in: set ALEXLENS_BROWSER_BENCH=1")
@@ -211,19 +211,33 @@ func TestFeatureVisNumbers(t *testing.T) {
 				openLook(t, ctx, query, "units")
 				setField(t, ctx, "unit-channel", "3")
 				setField(t, ctx, "featurevis-steps", "64")
-				stopProfile := profileWorker(t, ctx, "featurevis-"+strings.ReplaceAll(name, "/", "-"))
-				click(t, ctx, `[data-testid=featurevis-run]`)
-				v, err := chromedp.Run(ctx, chromedp.Poll[string](`(document.querySelector('[data-testid=featurevis-progress]')?.textContent || '').startsWith('done') ? document.querySelector('[data-testid=featurevis-progress]').dataset.ms : null`, chromedp.WithPollingTimeout(600*time.Second)))
-				stopProfile()
-				if err != nil {
-					t.Fatalf("feature visualization on %s: %v", arch, err)
-				}
-				f, _ := strconv.ParseFloat(v, 64)
 				threads := "default threads"
 				if c.threads != "" {
 					threads = c.threads + " threads"
 				}
-				t.Logf("featurevis %s %s, %s: 64 steps at 128 px in %.2f s (%.0f ms a step, %.1f steps/s)", arch, c.precision, threads, f/1000, f/64, 64000/f)
+				// The first run after the page opens also packs the backward pass's
+				// weights and runs while the browser still compiles the engine's hot code
+				// to its optimizing tier; the second is what a visitor trying a few units
+				// waits for.
+				last := ""
+				for _, run := range []string{"first run", "second run"} {
+					stopProfile := func() {}
+					if run == "first run" {
+						stopProfile = profileWorker(t, ctx, "featurevis-"+strings.ReplaceAll(name, "/", "-"))
+					}
+					click(t, ctx, `[data-testid=featurevis-run]`)
+					v, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => {
+						const p = document.querySelector('[data-testid=featurevis-progress]');
+						return (p?.textContent || '').startsWith('done') && p.dataset.ms !== `+strconv.Quote(last)+` ? p.dataset.ms : null;
+					})()`, chromedp.WithPollingTimeout(600*time.Second)))
+					stopProfile()
+					if err != nil {
+						t.Fatalf("feature visualization on %s, %s: %v", arch, run, err)
+					}
+					last = v
+					f, _ := strconv.ParseFloat(v, 64)
+					t.Logf("featurevis %s %s, %s, %s: 64 steps at 128 px in %.2f s (%.0f ms a step, %.1f steps/s)", arch, c.precision, threads, run, f/1000, f/64, 64000/f)
+				}
 			})
 		}
 	}
