@@ -192,7 +192,8 @@ func syntheticFile(t *testing.T, arch string, n int) (string, int) {
 // the app as a visitor runs it: the Units view's default layer, channel 3, 64 steps at
 // 128 px, the app's default threads and 2 threads; the worker's own time, of the first run
 // after the page opens and of a second, and the wall time from the click to the result as the
-// page shows it. It reports; it asserts nothing about speed.
+// page shows it. The first run starts as soon as the view is ready, unless ALEXLENS_FV_PAUSE
+// (a Go duration) says how long to wait. It reports; it asserts nothing about speed.
 func TestFeatureVisNumbers(t *testing.T) {
 	if os.Getenv("ALEXLENS_BROWSER_BENCH") == "" {
 		t.Skip("opt-in: set ALEXLENS_BROWSER_BENCH=1")
@@ -221,6 +222,15 @@ func TestFeatureVisNumbers(t *testing.T) {
 				// to its optimizing tier; the second is what a visitor trying a few units
 				// waits for.
 				last := ""
+				if p := os.Getenv("ALEXLENS_FV_PAUSE"); p != "" {
+					// A visitor who reads the view before clicking, while the page
+					// finishes what opening it started.
+					d, err := time.ParseDuration(p)
+					if err != nil {
+						t.Fatalf("ALEXLENS_FV_PAUSE=%q: %v", p, err)
+					}
+					time.Sleep(d)
+				}
 				for _, run := range []string{"first run", "second run"} {
 					stopProfile := func() {}
 					if run == "first run" {
